@@ -1,0 +1,1 @@
+"""Pure booking domain: no I/O, no framework imports."""
