@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     admin_token: SecretStr | None = Field(
         default=None, description="Bootstrap admin bearer token (all restaurants)."
     )
+    default_phone_region: str = Field(
+        default="ES", description="Region for phone numbers written without a country code."
+    )
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     env: str = Field(default="development", description="development | production")
 

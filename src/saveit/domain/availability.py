@@ -98,7 +98,9 @@ def check_rules(
             start=start.astimezone(UTC).isoformat(),
         )
     if start < now:
-        raise errors.TooSoon("That time has already passed", min_lead_minutes=rules.min_lead_minutes)
+        raise errors.TooSoon(
+            "That time has already passed", min_lead_minutes=rules.min_lead_minutes
+        )
     if not staff and start < now + timedelta(minutes=rules.min_lead_minutes):
         raise errors.TooSoon(
             f"Bookings must be made at least {rules.min_lead_minutes} minutes ahead",

@@ -16,7 +16,8 @@ for each lives in one table at the API boundary, never here::
      ├── NoSuitableTable         NO_SUITABLE_TABLE (no table or combination seats the party)
      ├── TooSoon                 TOO_SOON (+ min_lead_minutes)
      ├── TooFarAhead             TOO_FAR_AHEAD (+ max_days_ahead)
-     └── TooLateToCancel         TOO_LATE_TO_CANCEL (+ cutoff_minutes)
+     ├── TooLateToCancel         TOO_LATE_TO_CANCEL (+ cutoff_minutes)
+     └── TooLateToChange         TOO_LATE_TO_CHANGE (+ cutoff_minutes)
 """
 
 from __future__ import annotations
@@ -83,3 +84,7 @@ class TooFarAhead(DomainError):
 
 class TooLateToCancel(DomainError):
     code = "TOO_LATE_TO_CANCEL"
+
+
+class TooLateToChange(DomainError):
+    code = "TOO_LATE_TO_CHANGE"

@@ -1,0 +1,1 @@
+"""Booking use cases: each one unit of work that writes state, audit and outbox together."""

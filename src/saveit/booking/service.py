@@ -1,0 +1,670 @@
+"""The booking engine: every way a reservation is made or changed, channel-agnostic.
+
+Each write follows one pattern. Facts are read first, outside the write
+transaction, to choose candidate tables. Then one transaction writes the
+reservation, its table claims, the audit row and the outbox event. The claims'
+unique key (see ``store.schema``) is what forbids an overlap: when a racing
+booking got there first the insert fails, the savepoint rolls back and the next
+candidate is tried; when none is left the whole transaction rolls back and the
+caller gets ``SLOT_TAKEN`` with the nearest free alternatives. No lock, cache or
+earlier read is trusted for correctness.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+
+from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from saveit.booking import codes
+from saveit.booking.commands import (
+    Actor,
+    CreateReservation,
+    GuestDetails,
+    ModifyReservation,
+    WalkIn,
+)
+from saveit.booking.views import Created, ReservationView
+from saveit.domain import errors
+from saveit.domain.availability import (
+    Slot,
+    bookable_starts,
+    cells,
+    check_rules,
+    end_of,
+    free_seatings,
+    nearest_alternatives,
+)
+from saveit.domain.model import (
+    ACTIVE_STATUSES,
+    TRANSITIONS,
+    Booked,
+    Restaurant,
+    Seating,
+    Status,
+)
+from saveit.domain.schedule import business_day_of
+from saveit.store import guests as guest_store
+from saveit.store import reservations as store
+from saveit.store.restaurants import RestaurantCache
+from saveit.store.schema import idempotency_keys, reservations
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class BookingService:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        secret: bytes,
+        cache: RestaurantCache | None = None,
+        clock: Clock = utc_now,
+        phone_region: str = "ES",
+    ) -> None:
+        self.engine = engine
+        self.cache = cache or RestaurantCache()
+        self.clock = clock
+        self._secret = secret
+        self._phone_region = phone_region
+
+    # --- plumbing -------------------------------------------------------------------
+
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn:
+            conn.execution_options(readonly=True)
+            with conn.begin():
+                yield conn
+
+    def restaurant(self, slug: str) -> Restaurant:
+        with self.reading() as conn:
+            return self.cache.get(conn, slug)
+
+    def manage_token(self, code: str) -> str:
+        return codes.manage_token(self._secret, code)
+
+    def verify_manage_token(self, code: str, token: str) -> bool:
+        return codes.verify_manage_token(self._secret, code, token)
+
+    @staticmethod
+    def _day_bounds(restaurant: Restaurant, day: date) -> tuple[datetime, datetime]:
+        tz = restaurant.tz
+        lo = datetime.combine(day, datetime.min.time(), tzinfo=tz).astimezone(UTC)
+        hi = datetime.combine(day + timedelta(days=2), datetime.min.time(), tzinfo=tz)
+        return lo, hi.astimezone(UTC)
+
+    def _booked_on(
+        self, conn: Connection, restaurant: Restaurant, day: date, exclude_id: int | None = None
+    ) -> list[Booked]:
+        lo, hi = self._day_bounds(restaurant, day)
+        return store.booked_between(conn, restaurant.id, lo, hi, exclude_id=exclude_id)
+
+    def _slot_taken(
+        self,
+        restaurant: Restaurant,
+        start: datetime,
+        party_size: int,
+        staff: bool,
+        exclude_id: int | None = None,
+    ) -> errors.SlotTaken:
+        now = self.clock()
+        with self.reading() as conn:
+            alternatives = nearest_alternatives(
+                restaurant,
+                start,
+                party_size,
+                now,
+                lambda day: self._booked_on(conn, restaurant, day, exclude_id),
+                staff=staff,
+            )
+        return errors.SlotTaken(
+            "That time is no longer free",
+            alternatives=[a.isoformat() for a in alternatives],
+        )
+
+    # --- queries ----------------------------------------------------------------------
+
+    def availability(
+        self,
+        slug: str,
+        day: date,
+        party_size: int,
+        *,
+        area: str | None = None,
+        staff: bool = False,
+    ) -> tuple[Restaurant, list[Slot]]:
+        if not 1 <= party_size <= 1000:
+            raise errors.ValidationFailed("party_size must be between 1 and 1000")
+        now = self.clock()
+        with self.reading() as conn:
+            restaurant = self.cache.get(conn, slug)
+            booked = self._booked_on(conn, restaurant, day)
+        return restaurant, bookable_starts(
+            restaurant, day, party_size, now, booked, area=area, staff=staff
+        )
+
+    def get(self, code: str) -> ReservationView:
+        with self.reading() as conn:
+            view = store.view_by_code(conn, code)
+        if view is None:
+            raise errors.NotFound("No such reservation", code=code)
+        return view
+
+    def list_for_day(self, slug: str, day: date) -> list[ReservationView]:
+        with self.reading() as conn:
+            restaurant = self.cache.get(conn, slug)
+            tz = restaurant.tz
+            lo = datetime.combine(day, datetime.min.time(), tzinfo=tz).astimezone(UTC)
+            hi = datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=tz)
+            return store.views_between(conn, restaurant.id, lo, hi.astimezone(UTC))
+
+    # --- create -----------------------------------------------------------------------
+
+    @staticmethod
+    def _request_hash(cmd: CreateReservation) -> str:
+        doc = {
+            "start": cmd.start.astimezone(UTC).isoformat(),
+            "party_size": cmd.party_size,
+            "name": cmd.guest.name,
+            "phone": cmd.guest.phone,
+            "email": cmd.guest.email,
+            "notes": cmd.notes,
+            "area": cmd.area,
+            "tables": list(cmd.tables),
+        }
+        return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
+
+    def _replay(
+        self, conn: Connection, restaurant: Restaurant, cmd: CreateReservation, request_hash: str
+    ) -> Created | None:
+        row = conn.execute(
+            select(idempotency_keys).where(
+                idempotency_keys.c.restaurant_id == restaurant.id,
+                idempotency_keys.c.key == cmd.idempotency_key,
+            )
+        ).one_or_none()
+        if row is None:
+            return None
+        if row.request_hash != request_hash:
+            raise errors.Conflict(
+                "This Idempotency-Key was used for a different request",
+                idempotency_key=cmd.idempotency_key,
+            )
+        if row.reservation_id is None:
+            raise errors.Conflict("A request with this Idempotency-Key is still in progress")
+        return Created(store.view_by_id(conn, row.reservation_id), replayed=True)
+
+    def _normalised(self, cmd: CreateReservation) -> CreateReservation:
+        guest = cmd.guest
+        if guest.phone:
+            guest = replace(
+                guest, phone=guest_store.normalise_phone(guest.phone, self._phone_region)
+            )
+        if guest.email:
+            guest = replace(guest, email=guest_store.normalise_email(guest.email))
+        if cmd.start.tzinfo is None:
+            raise errors.ValidationFailed("start must carry a UTC offset", field="start")
+        return replace(cmd, guest=guest, start=cmd.start.astimezone(UTC))
+
+    def _named_seating(self, restaurant: Restaurant, codes_: Sequence[str]) -> Seating:
+        by_code = {t.code: t for t in restaurant.tables if t.active}
+        missing = [c for c in codes_ if c not in by_code]
+        if missing:
+            raise errors.ValidationFailed(f"Unknown table(s): {', '.join(missing)}", tables=missing)
+        chosen = [by_code[c] for c in dict.fromkeys(codes_)]
+        areas = {t.area for t in chosen}
+        return Seating(
+            tuple(sorted(t.id for t in chosen)),
+            tuple(sorted(t.code for t in chosen)),
+            areas.pop() if len(areas) == 1 else "mixed",
+            sum(t.max_capacity for t in chosen),
+            is_combination=len(chosen) > 1,
+        )
+
+    def create(self, cmd: CreateReservation, actor: Actor) -> Created:
+        cmd = self._normalised(cmd)
+        if cmd.tables and not actor.is_staff:
+            raise errors.Forbidden("Only staff choose tables")
+        if cmd.status not in {Status.PENDING, Status.CONFIRMED}:
+            raise errors.ValidationFailed("A new reservation is pending or confirmed")
+        now = self.clock()
+        request_hash = self._request_hash(cmd)
+        with self.reading() as conn:
+            restaurant = self.cache.get(conn, cmd.restaurant)
+            if cmd.idempotency_key:
+                replayed = self._replay(conn, restaurant, cmd, request_hash)
+                if replayed:
+                    return replayed
+            check_rules(restaurant, cmd.start, cmd.party_size, now, staff=actor.is_staff)
+            day = business_day_of(restaurant, cmd.start)
+            assert day is not None
+            booked = self._booked_on(conn, restaurant, day)
+        if cmd.tables:
+            candidates = [self._named_seating(restaurant, cmd.tables)]
+        else:
+            candidates = free_seatings(restaurant, cmd.start, cmd.party_size, booked, cmd.area)
+        if not candidates:
+            raise self._slot_taken(restaurant, cmd.start, cmd.party_size, actor.is_staff)
+        try:
+            return self._write_new(restaurant, cmd, actor, candidates, request_hash, now)
+        except _Lost:
+            raise self._slot_taken(restaurant, cmd.start, cmd.party_size, actor.is_staff) from None
+
+    def _write_new(
+        self,
+        restaurant: Restaurant,
+        cmd: CreateReservation,
+        actor: Actor,
+        candidates: Sequence[Seating],
+        request_hash: str,
+        now: datetime,
+    ) -> Created:
+        end = end_of(restaurant, cmd.start, cmd.party_size)
+        buffer = restaurant.rules.buffer_minutes
+        with self.engine.begin() as conn:
+            if cmd.idempotency_key:
+                fresh = conn.execute(
+                    store.insert_ignoring_conflicts(conn, idempotency_keys).values(
+                        restaurant_id=restaurant.id,
+                        key=cmd.idempotency_key,
+                        request_hash=request_hash,
+                        created_at=now,
+                    )
+                ).rowcount
+                if not fresh:
+                    replayed = self._replay(conn, restaurant, cmd, request_hash)
+                    assert replayed is not None
+                    return replayed
+            guest_id = guest_store.find_or_create(conn, restaurant.id, cmd.guest, now)
+            if not store.add_covers(
+                conn,
+                restaurant.id,
+                cmd.start,
+                cmd.party_size,
+                restaurant.rules.pacing_covers_per_slot,
+            ):
+                raise _Lost
+            reservation_id = self._insert_reservation(
+                conn,
+                restaurant_id=restaurant.id,
+                guest_id=guest_id,
+                party_size=cmd.party_size,
+                start=cmd.start,
+                end=end,
+                buffer=buffer,
+                status=cmd.status,
+                source=cmd.source,
+                notes=cmd.notes,
+                area=cmd.area,
+                actor=actor,
+                now=now,
+            )
+            self._claim_first_free(conn, reservation_id, candidates, cells(cmd.start, end, buffer))
+            if cmd.idempotency_key:
+                conn.execute(
+                    update(idempotency_keys)
+                    .where(
+                        idempotency_keys.c.restaurant_id == restaurant.id,
+                        idempotency_keys.c.key == cmd.idempotency_key,
+                    )
+                    .values(reservation_id=reservation_id)
+                )
+            view = store.view_by_id(conn, reservation_id)
+            self._record(conn, view, actor, "created", None, now)
+        return Created(view, replayed=False)
+
+    def _insert_reservation(
+        self,
+        conn: Connection,
+        *,
+        restaurant_id: int,
+        guest_id: int | None,
+        party_size: int,
+        start: datetime,
+        end: datetime,
+        buffer: int,
+        status: Status,
+        source: str,
+        notes: str,
+        area: str | None,
+        actor: Actor,
+        now: datetime,
+    ) -> int:
+        for _attempt in range(5):
+            try:
+                with conn.begin_nested():
+                    result = conn.execute(
+                        insert(reservations).values(
+                            code=codes.new_code(),
+                            restaurant_id=restaurant_id,
+                            guest_id=guest_id,
+                            party_size=party_size,
+                            start_at=start,
+                            end_at=end,
+                            buffer_minutes=buffer,
+                            status=status.value,
+                            source=source,
+                            notes=notes,
+                            area_preference=area,
+                            created_by=actor.label,
+                            created_at=now,
+                            updated_at=now,
+                            version=1,
+                        )
+                    )
+            except IntegrityError:  # a code collision: 40 random bits, so vanishingly rare
+                continue
+            assert result.inserted_primary_key is not None
+            return int(result.inserted_primary_key[0])
+        raise RuntimeError("could not draw a free reservation code")
+
+    @staticmethod
+    def _claim_first_free(
+        conn: Connection, reservation_id: int, candidates: Sequence[Seating], span: range
+    ) -> Seating:
+        for seating in candidates:
+            try:
+                with conn.begin_nested():
+                    store.claim(conn, reservation_id, seating.table_ids, span)
+            except IntegrityError:
+                continue  # a racing booking holds a cell: try the next table
+            return seating
+        raise _Lost
+
+    def _record(
+        self,
+        conn: Connection,
+        view: ReservationView,
+        actor: Actor,
+        action: str,
+        before: ReservationView | None,
+        now: datetime,
+    ) -> None:
+        after = view.snapshot()
+        store.audit(
+            conn,
+            reservation_id=view.id,
+            restaurant_id=view.restaurant_id,
+            at=now,
+            actor=actor.label,
+            channel=actor.channel,
+            action=action,
+            before=before.snapshot() if before else None,
+            after=after,
+        )
+        payload = {"reservation": after, "actor": actor.label, "channel": actor.channel}
+        if before is not None:
+            payload["before"] = before.snapshot()
+        store.emit(
+            conn,
+            restaurant_id=view.restaurant_id,
+            type_=f"reservation.{action}",
+            payload=payload,
+            at=now,
+        )
+
+    # --- modify -----------------------------------------------------------------------
+
+    def modify(self, cmd: ModifyReservation, actor: Actor) -> ReservationView:
+        now = self.clock()
+        if cmd.tables is not None and not actor.is_staff:
+            raise errors.Forbidden("Only staff choose tables")
+        with self.reading() as conn:
+            current = store.view_by_code(conn, cmd.code)
+            if current is None:
+                raise errors.NotFound("No such reservation", code=cmd.code)
+            restaurant = self.cache.get_by_id(conn, current.restaurant_id)
+            if cmd.expected_version is not None and cmd.expected_version != current.version:
+                raise errors.Conflict(
+                    "The reservation changed since you read it", version=current.version
+                )
+            if current.status not in ACTIVE_STATUSES:
+                raise errors.InvalidTransition(
+                    f"A {current.status.value} reservation cannot be changed",
+                    status=current.status.value,
+                )
+            self._check_cutoff(restaurant, current, actor, now, errors.TooLateToChange)
+            start = cmd.start.astimezone(UTC) if cmd.start else current.start
+            party = cmd.party_size or current.party_size
+            moves = (
+                start != current.start
+                or party != current.party_size
+                or (cmd.tables is not None and tuple(sorted(cmd.tables)) != current.tables)
+            )
+            candidates: list[Seating] = []
+            if moves:
+                check_rules(restaurant, start, party, now, staff=actor.is_staff)
+                day = business_day_of(restaurant, start)
+                assert day is not None
+                booked = self._booked_on(conn, restaurant, day, exclude_id=current.id)
+                if cmd.tables is not None:
+                    candidates = [self._named_seating(restaurant, cmd.tables)]
+                else:
+                    free = free_seatings(restaurant, start, party, booked)
+                    # Keep the guest at the same table when it still fits and is free.
+                    candidates = sorted(free, key=lambda s: s.codes != current.tables)
+                if not candidates:
+                    raise self._slot_taken(restaurant, start, party, actor.is_staff, current.id)
+        try:
+            return self._write_modify(
+                restaurant, current, cmd, actor, start, party, candidates if moves else None, now
+            )
+        except _Lost:
+            raise self._slot_taken(restaurant, start, party, actor.is_staff, current.id) from None
+
+    def _write_modify(
+        self,
+        restaurant: Restaurant,
+        current: ReservationView,
+        cmd: ModifyReservation,
+        actor: Actor,
+        start: datetime,
+        party: int,
+        candidates: Sequence[Seating] | None,
+        now: datetime,
+    ) -> ReservationView:
+        end = end_of(restaurant, start, party) if candidates is not None else current.end
+        buffer = (
+            restaurant.rules.buffer_minutes if candidates is not None else (current.buffer_minutes)
+        )
+        with self.engine.begin() as conn:
+            changed = conn.execute(
+                update(reservations)
+                .where(reservations.c.id == current.id, reservations.c.version == current.version)
+                .values(
+                    start_at=start,
+                    end_at=end,
+                    party_size=party,
+                    buffer_minutes=buffer,
+                    notes=cmd.notes if cmd.notes is not None else current.notes,
+                    updated_at=now,
+                    version=current.version + 1,
+                )
+            ).rowcount
+            if not changed:
+                raise errors.Conflict("The reservation changed while we were updating it")
+            if candidates is not None:
+                store.release(conn, current.id, forget_tables=True)
+                store.add_covers(conn, restaurant.id, current.start, -current.party_size, None)
+                if not store.add_covers(
+                    conn, restaurant.id, start, party, restaurant.rules.pacing_covers_per_slot
+                ):
+                    raise _Lost
+                self._claim_first_free(conn, current.id, candidates, cells(start, end, buffer))
+            view = store.view_by_id(conn, current.id)
+            self._record(conn, view, actor, "modified", current, now)
+        return view
+
+    @staticmethod
+    def _check_cutoff(
+        restaurant: Restaurant,
+        view: ReservationView,
+        actor: Actor,
+        now: datetime,
+        error: type[errors.DomainError],
+    ) -> None:
+        cutoff = restaurant.rules.cancel_cutoff_minutes
+        if not actor.is_staff and view.start - now < timedelta(minutes=cutoff):
+            raise error(
+                f"Changes online close {cutoff} minutes before the booking; "
+                "please call the restaurant",
+                cutoff_minutes=cutoff,
+            )
+
+    # --- status changes ------------------------------------------------------------------
+
+    def cancel(
+        self, code: str, actor: Actor, *, expected_version: int | None = None, reason: str = ""
+    ) -> ReservationView:
+        now = self.clock()
+        current = self.get(code)
+        if current.status is Status.CANCELLED:
+            return current  # cancelling twice is harmless (retried webhooks, double clicks)
+        restaurant = self.restaurant(current.restaurant)
+        if current.status in ACTIVE_STATUSES:
+            self._check_cutoff(restaurant, current, actor, now, errors.TooLateToCancel)
+        return self._transition(current, Status.CANCELLED, actor, expected_version, now, reason)
+
+    def confirm(
+        self, code: str, actor: Actor, expected_version: int | None = None
+    ) -> ReservationView:
+        return self._transition(
+            self.get(code), Status.CONFIRMED, actor, expected_version, self.clock()
+        )
+
+    def check_in(
+        self, code: str, actor: Actor, expected_version: int | None = None
+    ) -> ReservationView:
+        return self._transition(
+            self.get(code), Status.CHECKED_IN, actor, expected_version, self.clock()
+        )
+
+    def no_show(
+        self, code: str, actor: Actor, expected_version: int | None = None
+    ) -> ReservationView:
+        return self._transition(
+            self.get(code), Status.NO_SHOW, actor, expected_version, self.clock()
+        )
+
+    def complete(
+        self, code: str, actor: Actor, expected_version: int | None = None
+    ) -> ReservationView:
+        return self._transition(
+            self.get(code), Status.COMPLETED, actor, expected_version, self.clock()
+        )
+
+    def _transition(
+        self,
+        current: ReservationView,
+        target: Status,
+        actor: Actor,
+        expected_version: int | None,
+        now: datetime,
+        reason: str = "",
+    ) -> ReservationView:
+        if target in {Status.CHECKED_IN, Status.NO_SHOW, Status.COMPLETED, Status.CONFIRMED} and (
+            not actor.is_staff
+        ):
+            raise errors.Forbidden("Only staff change a reservation's status")
+        if expected_version is not None and expected_version != current.version:
+            raise errors.Conflict(
+                "The reservation changed since you read it", version=current.version
+            )
+        if target not in TRANSITIONS[current.status]:
+            raise errors.InvalidTransition(
+                f"A {current.status.value} reservation cannot become {target.value}",
+                status=current.status.value,
+                target=target.value,
+            )
+        with self.engine.begin() as conn:
+            changed = conn.execute(
+                update(reservations)
+                .where(
+                    reservations.c.id == current.id,
+                    reservations.c.version == current.version,
+                    reservations.c.status == current.status.value,
+                )
+                .values(status=target.value, updated_at=now, version=current.version + 1)
+            ).rowcount
+            if not changed:
+                raise errors.Conflict("The reservation changed while we were updating it")
+            if not target.holds_tables:
+                store.release(conn, current.id, forget_tables=False)
+                if target is Status.CANCELLED:
+                    store.add_covers(
+                        conn, current.restaurant_id, current.start, -current.party_size, None
+                    )
+            guest_id = current.guest.id if current.guest else None
+            if target is Status.CHECKED_IN:
+                store.bump_guest_counter(conn, guest_id, "visit_count", now)
+            elif target is Status.NO_SHOW:
+                store.bump_guest_counter(conn, guest_id, "no_show_count", now)
+            view = store.view_by_id(conn, current.id)
+            self._record(conn, view, actor, target.value, current, now)
+        return view
+
+    # --- walk-ins -----------------------------------------------------------------------
+
+    def walk_in(self, cmd: WalkIn, actor: Actor) -> ReservationView:
+        """Seat a party now: no contact needed, no opening-hours or lead-time rules."""
+        if not actor.is_staff:
+            raise errors.Forbidden("Walk-ins are seated by staff")
+        if not 1 <= cmd.party_size <= 1000:
+            raise errors.ValidationFailed("party_size must be between 1 and 1000")
+        now = self.clock()
+        start = now.replace(second=0, microsecond=0)
+        with self.reading() as conn:
+            restaurant = self.cache.get(conn, cmd.restaurant)
+            booked = self._booked_on(conn, restaurant, start.astimezone(restaurant.tz).date())
+        if cmd.tables:
+            candidates = [self._named_seating(restaurant, cmd.tables)]
+        else:
+            candidates = free_seatings(restaurant, start, cmd.party_size, booked, cmd.area)
+        if not candidates:
+            raise errors.SlotTaken("No table is free for that party right now", alternatives=[])
+        end = end_of(restaurant, start, cmd.party_size)
+        buffer = restaurant.rules.buffer_minutes
+        try:
+            with self.engine.begin() as conn:
+                guest_id = guest_store.find_or_create(
+                    conn, restaurant.id, GuestDetails(name=cmd.name), now
+                )
+                reservation_id = self._insert_reservation(
+                    conn,
+                    restaurant_id=restaurant.id,
+                    guest_id=guest_id,
+                    party_size=cmd.party_size,
+                    start=start,
+                    end=end,
+                    buffer=buffer,
+                    status=Status.CHECKED_IN,
+                    source="walk_in",
+                    notes=cmd.notes,
+                    area=cmd.area,
+                    actor=actor,
+                    now=now,
+                )
+                self._claim_first_free(conn, reservation_id, candidates, cells(start, end, buffer))
+                store.bump_guest_counter(conn, guest_id, "visit_count", now)
+                view = store.view_by_id(conn, reservation_id)
+                self._record(conn, view, actor, "walk_in", None, now)
+        except _Lost:
+            raise errors.SlotTaken(
+                "No table is free for that party right now", alternatives=[]
+            ) from None
+        return view
+
+
+class _Lost(Exception):
+    """Every candidate seating was taken by racing bookings (or pacing filled up)."""

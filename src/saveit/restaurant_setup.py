@@ -1,0 +1,238 @@
+"""A restaurant's whole configuration as one validated document.
+
+``saveit seed FILE`` and ``saveit demo`` load it from YAML/JSON; the admin API
+reuses the pieces (``RulesSpec``, ``TableSpec`` …) so a file and a request are
+checked by the same rules.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, time
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from sqlalchemy import Engine
+
+from saveit.domain import errors
+from saveit.domain.model import Rules, ServiceHours, SpecialDate, TurnTime, WeeklyService
+from saveit.store import restaurants as store
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
+
+
+class Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class TurnTimeSpec(Spec):
+    max_party: Annotated[int, Field(ge=1, le=1000)]
+    minutes: Annotated[int, Field(ge=5, le=24 * 60)]
+
+
+class RulesSpec(Spec):
+    slot_minutes: Annotated[int, Field(ge=5, le=240)] = 15
+    turn_times: list[TurnTimeSpec] = Field(
+        default_factory=lambda: [
+            TurnTimeSpec(max_party=2, minutes=90),
+            TurnTimeSpec(max_party=4, minutes=120),
+            TurnTimeSpec(max_party=1000, minutes=150),
+        ],
+        min_length=1,
+        max_length=20,
+    )
+    buffer_minutes: Annotated[int, Field(ge=0, le=240)] = 15
+    min_lead_minutes: Annotated[int, Field(ge=0, le=7 * 24 * 60)] = 60
+    max_days_ahead: Annotated[int, Field(ge=0, le=730)] = 60
+    max_party_size: Annotated[int, Field(ge=1, le=1000)] = 8
+    cancel_cutoff_minutes: Annotated[int, Field(ge=0, le=30 * 24 * 60)] = 120
+    pacing_covers_per_slot: Annotated[int, Field(ge=1, le=10000)] | None = None
+
+    def to_domain(self) -> Rules:
+        return Rules(
+            slot_minutes=self.slot_minutes,
+            turn_times=tuple(TurnTime(t.max_party, t.minutes) for t in self.turn_times),
+            buffer_minutes=self.buffer_minutes,
+            min_lead_minutes=self.min_lead_minutes,
+            max_days_ahead=self.max_days_ahead,
+            max_party_size=self.max_party_size,
+            cancel_cutoff_minutes=self.cancel_cutoff_minutes,
+            pacing_covers_per_slot=self.pacing_covers_per_slot,
+        )
+
+    @model_validator(mode="after")
+    def _usable(self) -> RulesSpec:
+        problems = self.to_domain().problems()
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @classmethod
+    def from_domain(cls, rules: Rules) -> RulesSpec:
+        return cls.model_validate(store.rules_to_json(rules))
+
+
+class HoursSpec(Spec):
+    opens: time
+    closes: time
+    name: Annotated[str, Field(max_length=64)] = ""
+
+    @field_validator("opens", "closes")
+    @classmethod
+    def _on_claim_grid(cls, value: time) -> time:
+        if value.second or value.microsecond or value.minute % 5:
+            raise ValueError("times are whole minutes on a 5-minute grid")
+        return value.replace(tzinfo=None)
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> HoursSpec:
+        if self.opens == self.closes:
+            raise ValueError("a service cannot open and close at the same time")
+        return self
+
+    def to_domain(self) -> ServiceHours:
+        return ServiceHours(self.opens, self.closes, self.name)
+
+
+class ServiceSpec(HoursSpec):
+    days: list[Annotated[str, Field(pattern="^(mon|tue|wed|thu|fri|sat|sun)$")]] = Field(
+        default_factory=lambda: list(WEEKDAYS), min_length=1, max_length=7
+    )
+
+    def weekly(self) -> list[WeeklyService]:
+        hours = self.to_domain()
+        return [WeeklyService(WEEKDAYS.index(d), hours) for d in dict.fromkeys(self.days)]
+
+
+class SpecialDateSpec(Spec):
+    date: date
+    closed: bool = False
+    hours: list[HoursSpec] = Field(default_factory=list, max_length=10)
+    note: Annotated[str, Field(max_length=200)] = ""
+
+    @model_validator(mode="after")
+    def _closed_or_hours(self) -> SpecialDateSpec:
+        if self.closed and self.hours:
+            raise ValueError("a closed date has no hours")
+        if not self.closed and not self.hours:
+            raise ValueError("give the hours of the special date, or mark it closed")
+        return self
+
+    def to_domain(self) -> SpecialDate:
+        return SpecialDate(
+            self.date, self.closed, tuple(h.to_domain() for h in self.hours), self.note
+        )
+
+
+class TableSpec(Spec):
+    code: Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.-]+$")]
+    area: Annotated[str, Field(min_length=1, max_length=64)] = "indoor"
+    min_capacity: Annotated[int, Field(ge=1, le=100)] = 1
+    max_capacity: Annotated[int, Field(ge=1, le=100)]
+    active: bool = True
+
+    @model_validator(mode="after")
+    def _capacities(self) -> TableSpec:
+        if self.min_capacity > self.max_capacity:
+            raise ValueError("min_capacity cannot exceed max_capacity")
+        return self
+
+
+class CombinationSpec(Spec):
+    code: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.+-]+$")]
+    tables: list[Annotated[str, Field(min_length=1, max_length=32)]] = Field(
+        min_length=2, max_length=10
+    )
+    min_capacity: Annotated[int, Field(ge=1, le=1000)] = 1
+    max_capacity: Annotated[int, Field(ge=1, le=1000)]
+
+    @model_validator(mode="after")
+    def _capacities(self) -> CombinationSpec:
+        if self.min_capacity > self.max_capacity:
+            raise ValueError("min_capacity cannot exceed max_capacity")
+        return self
+
+
+class ContactSpec(Spec):
+    phone: Annotated[str, Field(max_length=32)] | None = None
+    email: Annotated[str, Field(max_length=254)] | None = None
+    address: Annotated[str, Field(max_length=500)] | None = None
+    website: Annotated[str, Field(max_length=500)] | None = None
+
+
+def check_timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"'{value}' is not an IANA time zone") from exc
+    return value
+
+
+def check_slug(value: str) -> str:
+    if not _SLUG.match(value):
+        raise ValueError("a slug is lowercase letters, digits and dashes")
+    return value
+
+
+class RestaurantSpec(Spec):
+    slug: str
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    timezone: str = "Europe/Madrid"
+    contact: ContactSpec = Field(default_factory=ContactSpec)
+    rules: RulesSpec = Field(default_factory=RulesSpec)
+    services: list[ServiceSpec] = Field(default_factory=list, max_length=50)
+    special_dates: list[SpecialDateSpec] = Field(default_factory=list, max_length=400)
+    tables: list[TableSpec] = Field(default_factory=list, max_length=500)
+    combinations: list[CombinationSpec] = Field(default_factory=list, max_length=200)
+
+    _slug = field_validator("slug")(classmethod(lambda cls, v: check_slug(v)))
+    _tz = field_validator("timezone")(classmethod(lambda cls, v: check_timezone(v)))
+
+    @model_validator(mode="after")
+    def _combinations_name_tables(self) -> RestaurantSpec:
+        codes = {t.code for t in self.tables}
+        for combo in self.combinations:
+            unknown = [c for c in combo.tables if c not in codes]
+            if unknown:
+                raise ValueError(f"combination {combo.code} names unknown tables {unknown}")
+        return self
+
+
+def apply_spec(engine: Engine, spec: RestaurantSpec) -> bool:
+    """Create the restaurant the document describes; False when the slug exists."""
+    with engine.begin() as conn:
+        try:
+            store.id_of(conn, spec.slug)
+        except errors.NotFound:
+            pass
+        else:
+            return False
+        restaurant_id = store.create(
+            conn,
+            slug=spec.slug,
+            name=spec.name,
+            timezone=spec.timezone,
+            rules=spec.rules.to_domain(),
+            contact=spec.contact.model_dump(),
+        )
+        store.set_services(conn, restaurant_id, [w for s in spec.services for w in s.weekly()])
+        for special in spec.special_dates:
+            store.put_special_date(conn, restaurant_id, special.to_domain())
+        for table in spec.tables:
+            store.upsert_table(conn, restaurant_id, **table.model_dump())
+        for combo in spec.combinations:
+            store.upsert_combination(
+                conn,
+                restaurant_id,
+                code=combo.code,
+                table_codes=combo.tables,
+                min_capacity=combo.min_capacity,
+                max_capacity=combo.max_capacity,
+            )
+    return True
+
+
+def parse_document(raw: Any) -> RestaurantSpec:
+    return RestaurantSpec.model_validate(raw)

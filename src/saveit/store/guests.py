@@ -1,0 +1,108 @@
+"""Guests of a restaurant, found by E.164 phone or email before a new one is made."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import phonenumbers
+from sqlalchemy import Connection, insert, select, update
+
+from saveit.booking.commands import GuestDetails
+from saveit.domain import errors
+from saveit.store.reservations import insert_ignoring_conflicts
+from saveit.store.schema import guests
+
+
+def normalise_phone(raw: str, default_region: str) -> str:
+    """E.164, so WhatsApp's ``34600…`` and a typed ``600 11 22 33`` are one guest."""
+    text = raw.strip()
+    if text and text[0].isdigit() and len(text) > 10 and not text.startswith("00"):
+        text = "+" + text  # international number written without its plus sign
+    try:
+        parsed = phonenumbers.parse(text, default_region)
+    except phonenumbers.NumberParseException as exc:
+        raise errors.ValidationFailed(f"'{raw}' is not a phone number", field="phone") from exc
+    if not phonenumbers.is_possible_number(parsed):
+        raise errors.ValidationFailed(f"'{raw}' is not a phone number", field="phone")
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def normalise_email(raw: str) -> str:
+    email = raw.strip()
+    local, sep, domain = email.rpartition("@")
+    if not sep or not local or "." not in domain or " " in email:
+        raise errors.ValidationFailed(f"'{raw}' is not an email address", field="email")
+    return f"{local}@{domain.lower()}"
+
+
+def find_or_create(
+    conn: Connection, restaurant_id: int, details: GuestDetails, now: datetime
+) -> int | None:
+    """The guest this booking belongs to; None when the caller gave no contact at all.
+
+    Existing guests keep their data: only blank fields are filled in.
+    """
+    if not (details.phone or details.email or details.name):
+        return None
+    key = guests.c.phone if details.phone else guests.c.email if details.email else None
+    key_value = details.phone or details.email
+    if key is not None:
+        conn.execute(
+            insert_ignoring_conflicts(conn, guests).values(
+                restaurant_id=restaurant_id,
+                name=details.name,
+                phone=details.phone,
+                email=details.email if details.phone is None else None,
+                language=details.language,
+                notes=details.notes,
+                allergies=list(details.allergies),
+                tags=list(details.tags),
+                visit_count=0,
+                no_show_count=0,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        row = conn.execute(
+            select(guests).where(guests.c.restaurant_id == restaurant_id, key == key_value)
+        ).one()
+        _fill_blanks(conn, restaurant_id, row, details, now)
+        return int(row.id)
+    result = conn.execute(
+        insert(guests).values(
+            restaurant_id=restaurant_id,
+            name=details.name,
+            language=details.language,
+            notes=details.notes,
+            allergies=list(details.allergies),
+            tags=list(details.tags),
+            visit_count=0,
+            no_show_count=0,
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    assert result.inserted_primary_key is not None
+    return int(result.inserted_primary_key[0])
+
+
+def _fill_blanks(
+    conn: Connection, restaurant_id: int, row: Any, details: GuestDetails, now: datetime
+) -> None:
+    changes: dict[str, object] = {}
+    if details.name and not row.name:
+        changes["name"] = details.name
+    if details.language and not row.language:
+        changes["language"] = details.language
+    if details.email and not row.email:
+        taken = conn.execute(
+            select(guests.c.id).where(
+                guests.c.restaurant_id == restaurant_id, guests.c.email == details.email
+            )
+        ).first()
+        if taken is None:
+            changes["email"] = details.email
+    if changes:
+        changes["updated_at"] = now
+        conn.execute(update(guests).where(guests.c.id == row.id).values(**changes))

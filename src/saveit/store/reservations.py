@@ -1,0 +1,292 @@
+"""Reservation rows: reads for the engine and the small writes it composes into
+one transaction (claims, covers, audit, outbox)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Select, and_, delete, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.dml import Insert
+
+from saveit.booking.views import GuestView, ReservationView
+from saveit.domain.model import ACTIVE_STATUSES, Booked, Status
+from saveit.store.schema import (
+    dining_tables,
+    guests,
+    outbox,
+    reservation_log,
+    reservation_tables,
+    reservations,
+    restaurants,
+    slot_covers,
+    table_claims,
+)
+
+_ACTIVE = [s.value for s in ACTIVE_STATUSES]
+
+
+def insert_ignoring_conflicts(conn: Connection, table: Any) -> Insert:
+    """``INSERT … ON CONFLICT DO NOTHING`` in the connection's dialect."""
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing()
+    return sqlite.insert(table).on_conflict_do_nothing()
+
+
+def booked_between(
+    conn: Connection,
+    restaurant_id: int,
+    lo: datetime,
+    hi: datetime,
+    *,
+    exclude_id: int | None = None,
+) -> list[Booked]:
+    """Active bookings whose stay may touch ``[lo, hi)`` (a day's margin for long stays)."""
+    query = (
+        select(
+            reservations.c.id,
+            reservations.c.start_at,
+            reservations.c.end_at,
+            reservations.c.buffer_minutes,
+            reservations.c.party_size,
+            reservation_tables.c.table_id,
+        )
+        .join(reservation_tables, reservation_tables.c.reservation_id == reservations.c.id)
+        .where(
+            reservations.c.restaurant_id == restaurant_id,
+            reservations.c.status.in_(_ACTIVE),
+            reservations.c.start_at >= lo - timedelta(days=1),
+            reservations.c.start_at < hi,
+        )
+    )
+    if exclude_id is not None:
+        query = query.where(reservations.c.id != exclude_id)
+    grouped: dict[int, list[Any]] = {}
+    for row in conn.execute(query):
+        grouped.setdefault(row.id, []).append(row)
+    return [
+        Booked(
+            table_ids=tuple(sorted(r.table_id for r in rows)),
+            start=rows[0].start_at,
+            end=rows[0].end_at,
+            buffer_minutes=rows[0].buffer_minutes,
+            party_size=rows[0].party_size,
+        )
+        for rows in grouped.values()
+    ]
+
+
+def _view_query() -> Select[Any]:
+    return (
+        select(
+            reservations,
+            restaurants.c.slug.label("restaurant_slug"),
+            guests.c.name.label("g_name"),
+            guests.c.phone.label("g_phone"),
+            guests.c.email.label("g_email"),
+            guests.c.language.label("g_language"),
+            guests.c.visit_count.label("g_visits"),
+            guests.c.no_show_count.label("g_no_shows"),
+        )
+        .join(restaurants, restaurants.c.id == reservations.c.restaurant_id)
+        .outerjoin(guests, guests.c.id == reservations.c.guest_id)
+    )
+
+
+def _table_codes(conn: Connection, ids: Sequence[int]) -> dict[int, tuple[str, ...]]:
+    codes: dict[int, list[str]] = {i: [] for i in ids}
+    if ids:
+        rows = conn.execute(
+            select(reservation_tables.c.reservation_id, dining_tables.c.code)
+            .join(dining_tables, dining_tables.c.id == reservation_tables.c.table_id)
+            .where(reservation_tables.c.reservation_id.in_(ids))
+            .order_by(dining_tables.c.code)
+        )
+        for reservation_id, code in rows:
+            codes[reservation_id].append(code)
+    return {k: tuple(v) for k, v in codes.items()}
+
+
+def _views(conn: Connection, query: Select[Any]) -> list[ReservationView]:
+    rows = conn.execute(query).all()
+    codes = _table_codes(conn, [r.id for r in rows])
+    return [
+        ReservationView(
+            id=r.id,
+            code=r.code,
+            restaurant_id=r.restaurant_id,
+            restaurant=r.restaurant_slug,
+            guest=None
+            if r.guest_id is None
+            else GuestView(
+                r.guest_id, r.g_name, r.g_phone, r.g_email, r.g_language, r.g_visits, r.g_no_shows
+            ),
+            party_size=r.party_size,
+            start=r.start_at,
+            end=r.end_at,
+            buffer_minutes=r.buffer_minutes,
+            tables=codes[r.id],
+            status=Status(r.status),
+            source=r.source,
+            notes=r.notes,
+            created_at=r.created_at,
+            updated_at=r.updated_at,
+            version=r.version,
+        )
+        for r in rows
+    ]
+
+
+def view_by_code(conn: Connection, code: str) -> ReservationView | None:
+    found = _views(conn, _view_query().where(reservations.c.code == code))
+    return found[0] if found else None
+
+
+def view_by_id(conn: Connection, reservation_id: int) -> ReservationView:
+    return _views(conn, _view_query().where(reservations.c.id == reservation_id))[0]
+
+
+def views_between(
+    conn: Connection, restaurant_id: int, lo: datetime, hi: datetime
+) -> list[ReservationView]:
+    return _views(
+        conn,
+        _view_query()
+        .where(
+            reservations.c.restaurant_id == restaurant_id,
+            reservations.c.start_at >= lo,
+            reservations.c.start_at < hi,
+        )
+        .order_by(reservations.c.start_at, reservations.c.id),
+    )
+
+
+def claim(conn: Connection, reservation_id: int, table_ids: Iterable[int], cells: range) -> None:
+    """Insert the claims; a unique-key violation means another booking holds a cell."""
+    table_ids = list(table_ids)
+    conn.execute(
+        insert(reservation_tables),
+        [{"reservation_id": reservation_id, "table_id": t} for t in table_ids],
+    )
+    conn.execute(
+        insert(table_claims),
+        [
+            {"table_id": t, "cell": cell, "reservation_id": reservation_id}
+            for t in table_ids
+            for cell in cells
+        ],
+    )
+
+
+def release(conn: Connection, reservation_id: int, *, forget_tables: bool) -> None:
+    conn.execute(delete(table_claims).where(table_claims.c.reservation_id == reservation_id))
+    if forget_tables:
+        conn.execute(
+            delete(reservation_tables).where(reservation_tables.c.reservation_id == reservation_id)
+        )
+
+
+def add_covers(
+    conn: Connection, restaurant_id: int, slot_start: datetime, covers: int, cap: int | None
+) -> bool:
+    """Count covers starting in a slot; refuse (False) when the cap would be passed.
+
+    The conditional UPDATE takes the row lock, so racing bookings queue on it
+    and the cap holds across processes.
+    """
+    key = int(slot_start.timestamp())
+    conn.execute(
+        insert_ignoring_conflicts(conn, slot_covers).values(
+            restaurant_id=restaurant_id, slot_start=key, covers=0
+        )
+    )
+    condition = and_(slot_covers.c.restaurant_id == restaurant_id, slot_covers.c.slot_start == key)
+    if cap is not None and covers > 0:
+        condition = and_(condition, slot_covers.c.covers + covers <= cap)
+    done = conn.execute(
+        update(slot_covers).where(condition).values(covers=slot_covers.c.covers + covers)
+    )
+    return done.rowcount == 1
+
+
+def audit(
+    conn: Connection,
+    *,
+    reservation_id: int,
+    restaurant_id: int,
+    at: datetime,
+    actor: str,
+    channel: str,
+    action: str,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+) -> None:
+    conn.execute(
+        insert(reservation_log).values(
+            reservation_id=reservation_id,
+            restaurant_id=restaurant_id,
+            at=at,
+            actor=actor,
+            channel=channel,
+            action=action,
+            before=before,
+            after=after,
+        )
+    )
+
+
+def emit(
+    conn: Connection, *, restaurant_id: int, type_: str, payload: dict[str, Any], at: datetime
+) -> str:
+    event_id = str(uuid.uuid4())
+    conn.execute(
+        insert(outbox).values(
+            event_id=event_id,
+            restaurant_id=restaurant_id,
+            type=type_,
+            payload=payload,
+            created_at=at,
+        )
+    )
+    return event_id
+
+
+def bump_guest_counter(conn: Connection, guest_id: int | None, column: str, at: datetime) -> None:
+    if guest_id is None:
+        return
+    conn.execute(
+        update(guests)
+        .where(guests.c.id == guest_id)
+        .values({column: guests.c[column] + 1, "updated_at": at})
+    )
+
+
+def count_overlaps(conn: Connection) -> int:
+    """Audit query: pairs of active reservations sharing a table at overlapping times."""
+    a, b = reservations.alias("a"), reservations.alias("b")
+    ta, tb = reservation_tables.alias("ta"), reservation_tables.alias("tb")
+    candidates = conn.execute(
+        select(
+            a.c.start_at,
+            a.c.end_at,
+            a.c.buffer_minutes,
+            b.c.start_at,
+            b.c.end_at,
+            b.c.buffer_minutes,
+        )
+        .select_from(a)
+        .join(ta, ta.c.reservation_id == a.c.id)
+        .join(tb, tb.c.table_id == ta.c.table_id)
+        .join(b, b.c.id == tb.c.reservation_id)
+        .where(a.c.id < b.c.id, a.c.status.in_(_ACTIVE), b.c.status.in_(_ACTIVE))
+    ).all()
+    overlapping = 0
+    for a_start, a_end, a_buf, b_start, b_end, b_buf in candidates:
+        a_stop = a_end + timedelta(minutes=a_buf)
+        b_stop = b_end + timedelta(minutes=b_buf)
+        if a_start < b_stop and b_start < a_stop:
+            overlapping += 1
+    return overlapping

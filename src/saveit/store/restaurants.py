@@ -1,0 +1,395 @@
+"""Restaurant configuration: rows <-> the domain's ``Restaurant``, and its edits.
+
+Every edit bumps ``config_version``; :class:`RestaurantCache` keeps each
+process's parsed copy and reloads it when that number moves, so the hot path
+costs one indexed lookup instead of five queries.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from typing import Any
+
+from sqlalchemy import Connection, delete, insert, select, update
+
+from saveit.domain import errors
+from saveit.domain.model import (
+    Combination,
+    Restaurant,
+    Rules,
+    ServiceHours,
+    SpecialDate,
+    Table,
+    TurnTime,
+    WeeklyService,
+)
+from saveit.store.schema import (
+    combination_tables,
+    combinations,
+    dining_tables,
+    restaurants,
+    special_dates,
+    weekly_services,
+)
+
+
+def rules_to_json(rules: Rules) -> dict[str, Any]:
+    return {
+        "slot_minutes": rules.slot_minutes,
+        "turn_times": [{"max_party": t.max_party, "minutes": t.minutes} for t in rules.turn_times],
+        "buffer_minutes": rules.buffer_minutes,
+        "min_lead_minutes": rules.min_lead_minutes,
+        "max_days_ahead": rules.max_days_ahead,
+        "max_party_size": rules.max_party_size,
+        "cancel_cutoff_minutes": rules.cancel_cutoff_minutes,
+        "pacing_covers_per_slot": rules.pacing_covers_per_slot,
+    }
+
+
+def rules_from_json(doc: dict[str, Any]) -> Rules:
+    values = dict(doc)
+    if "turn_times" in values:
+        values["turn_times"] = tuple(TurnTime(**t) for t in values["turn_times"])
+    return Rules(**values)
+
+
+def hours_to_json(hours: ServiceHours) -> dict[str, str]:
+    return {
+        "opens": hours.opens.strftime("%H:%M"),
+        "closes": hours.closes.strftime("%H:%M"),
+        "name": hours.name,
+    }
+
+
+def hours_from_json(doc: dict[str, Any]) -> ServiceHours:
+    return ServiceHours(
+        time.fromisoformat(doc["opens"]), time.fromisoformat(doc["closes"]), doc.get("name", "")
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """Public face of a restaurant: who it is and how to reach it."""
+
+    slug: str
+    name: str
+    timezone: str
+    phone: str | None
+    email: str | None
+    address: str | None
+    website: str | None
+
+
+def load(conn: Connection, restaurant_id: int) -> Restaurant:
+    row = conn.execute(select(restaurants).where(restaurants.c.id == restaurant_id)).one()
+    services = conn.execute(
+        select(weekly_services)
+        .where(weekly_services.c.restaurant_id == restaurant_id)
+        .order_by(weekly_services.c.weekday, weekly_services.c.opens)
+    ).all()
+    specials = conn.execute(
+        select(special_dates)
+        .where(special_dates.c.restaurant_id == restaurant_id)
+        .order_by(special_dates.c.day)
+    ).all()
+    tables = conn.execute(
+        select(dining_tables)
+        .where(dining_tables.c.restaurant_id == restaurant_id)
+        .order_by(dining_tables.c.code)
+    ).all()
+    combos = conn.execute(
+        select(combinations)
+        .where(combinations.c.restaurant_id == restaurant_id)
+        .order_by(combinations.c.code)
+    ).all()
+    members: dict[int, list[int]] = {}
+    if combos:
+        for combo_id, table_id in conn.execute(
+            select(combination_tables.c.combination_id, combination_tables.c.table_id).where(
+                combination_tables.c.combination_id.in_([c.id for c in combos])
+            )
+        ):
+            members.setdefault(combo_id, []).append(table_id)
+    return Restaurant(
+        id=row.id,
+        slug=row.slug,
+        name=row.name,
+        timezone=row.timezone,
+        rules=rules_from_json(row.rules),
+        services=tuple(
+            WeeklyService(
+                s.weekday,
+                ServiceHours(time.fromisoformat(s.opens), time.fromisoformat(s.closes), s.name),
+            )
+            for s in services
+        ),
+        special_dates=tuple(
+            SpecialDate(s.day, s.closed, tuple(hours_from_json(h) for h in s.hours), s.note)
+            for s in specials
+        ),
+        tables=tuple(
+            Table(t.id, t.code, t.area, t.min_capacity, t.max_capacity, t.active) for t in tables
+        ),
+        combinations=tuple(
+            Combination(
+                c.id, c.code, tuple(sorted(members.get(c.id, []))), c.min_capacity, c.max_capacity
+            )
+            for c in combos
+        ),
+    )
+
+
+def profile(conn: Connection, slug: str) -> Profile:
+    row = conn.execute(select(restaurants).where(restaurants.c.slug == slug)).one_or_none()
+    if row is None:
+        raise errors.NotFound(f"No restaurant '{slug}'", slug=slug)
+    return Profile(row.slug, row.name, row.timezone, row.phone, row.email, row.address, row.website)
+
+
+class RestaurantCache:
+    """Per-process parsed configuration, revalidated against ``config_version``."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: dict[str, tuple[int, Restaurant]] = {}
+
+    def get(self, conn: Connection, slug: str) -> Restaurant:
+        row = conn.execute(
+            select(restaurants.c.id, restaurants.c.config_version).where(restaurants.c.slug == slug)
+        ).one_or_none()
+        if row is None:
+            raise errors.NotFound(f"No restaurant '{slug}'", slug=slug)
+        with self._lock:
+            cached = self._entries.get(slug)
+        if cached is not None and cached[0] == row.config_version and cached[1].id == row.id:
+            return cached[1]
+        fresh = load(conn, row.id)
+        with self._lock:
+            self._entries[slug] = (row.config_version, fresh)
+        return fresh
+
+    def get_by_id(self, conn: Connection, restaurant_id: int) -> Restaurant:
+        slug = conn.execute(
+            select(restaurants.c.slug).where(restaurants.c.id == restaurant_id)
+        ).scalar_one()
+        return self.get(conn, slug)
+
+
+# --- edits -----------------------------------------------------------------------------
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def bump(conn: Connection, restaurant_id: int) -> None:
+    conn.execute(
+        update(restaurants)
+        .where(restaurants.c.id == restaurant_id)
+        .values(config_version=restaurants.c.config_version + 1, updated_at=_now())
+    )
+
+
+def id_of(conn: Connection, slug: str) -> int:
+    found = conn.execute(select(restaurants.c.id).where(restaurants.c.slug == slug)).scalar()
+    if found is None:
+        raise errors.NotFound(f"No restaurant '{slug}'", slug=slug)
+    return int(found)
+
+
+def create(
+    conn: Connection,
+    *,
+    slug: str,
+    name: str,
+    timezone: str,
+    rules: Rules,
+    contact: dict[str, str | None],
+) -> int:
+    if conn.execute(select(restaurants.c.id).where(restaurants.c.slug == slug)).first():
+        raise errors.Conflict(f"Restaurant '{slug}' already exists", slug=slug)
+    now = _now()
+    result = conn.execute(
+        insert(restaurants).values(
+            slug=slug,
+            name=name,
+            timezone=timezone,
+            rules=rules_to_json(rules),
+            config_version=1,
+            created_at=now,
+            updated_at=now,
+            **contact,
+        )
+    )
+    assert result.inserted_primary_key is not None
+    return int(result.inserted_primary_key[0])
+
+
+def update_profile(conn: Connection, restaurant_id: int, changes: dict[str, Any]) -> None:
+    if changes:
+        conn.execute(update(restaurants).where(restaurants.c.id == restaurant_id).values(**changes))
+    bump(conn, restaurant_id)
+
+
+def set_rules(conn: Connection, restaurant_id: int, rules: Rules) -> None:
+    conn.execute(
+        update(restaurants)
+        .where(restaurants.c.id == restaurant_id)
+        .values(rules=rules_to_json(rules))
+    )
+    bump(conn, restaurant_id)
+
+
+def set_services(conn: Connection, restaurant_id: int, services: Iterable[WeeklyService]) -> None:
+    conn.execute(delete(weekly_services).where(weekly_services.c.restaurant_id == restaurant_id))
+    rows = [
+        {
+            "restaurant_id": restaurant_id,
+            "weekday": s.weekday,
+            "opens": s.hours.opens.strftime("%H:%M"),
+            "closes": s.hours.closes.strftime("%H:%M"),
+            "name": s.hours.name,
+        }
+        for s in services
+    ]
+    if rows:
+        conn.execute(insert(weekly_services), rows)
+    bump(conn, restaurant_id)
+
+
+def put_special_date(conn: Connection, restaurant_id: int, special: SpecialDate) -> None:
+    conn.execute(
+        delete(special_dates).where(
+            special_dates.c.restaurant_id == restaurant_id, special_dates.c.day == special.day
+        )
+    )
+    conn.execute(
+        insert(special_dates).values(
+            restaurant_id=restaurant_id,
+            day=special.day,
+            closed=special.closed,
+            hours=[hours_to_json(h) for h in special.hours],
+            note=special.note,
+        )
+    )
+    bump(conn, restaurant_id)
+
+
+def delete_special_date(conn: Connection, restaurant_id: int, day: date) -> None:
+    gone = conn.execute(
+        delete(special_dates).where(
+            special_dates.c.restaurant_id == restaurant_id, special_dates.c.day == day
+        )
+    ).rowcount
+    if not gone:
+        raise errors.NotFound(f"No special date {day.isoformat()}")
+    bump(conn, restaurant_id)
+
+
+def _table_id(conn: Connection, restaurant_id: int, code: str) -> int:
+    found = conn.execute(
+        select(dining_tables.c.id).where(
+            dining_tables.c.restaurant_id == restaurant_id, dining_tables.c.code == code
+        )
+    ).scalar()
+    if found is None:
+        raise errors.NotFound(f"No table '{code}'", table=code)
+    return int(found)
+
+
+def upsert_table(
+    conn: Connection,
+    restaurant_id: int,
+    *,
+    code: str,
+    area: str,
+    min_capacity: int,
+    max_capacity: int,
+    active: bool = True,
+) -> None:
+    if not 1 <= min_capacity <= max_capacity:
+        raise errors.ValidationFailed("Capacities must satisfy 1 <= min_capacity <= max_capacity")
+    values = {
+        "area": area,
+        "min_capacity": min_capacity,
+        "max_capacity": max_capacity,
+        "active": active,
+    }
+    existing = conn.execute(
+        select(dining_tables.c.id).where(
+            dining_tables.c.restaurant_id == restaurant_id, dining_tables.c.code == code
+        )
+    ).scalar()
+    if existing is None:
+        conn.execute(insert(dining_tables).values(restaurant_id=restaurant_id, code=code, **values))
+    else:
+        conn.execute(update(dining_tables).where(dining_tables.c.id == existing).values(**values))
+    bump(conn, restaurant_id)
+
+
+def deactivate_table(conn: Connection, restaurant_id: int, code: str) -> None:
+    """Tables are retired, never deleted: past reservations still name them."""
+    table_id = _table_id(conn, restaurant_id, code)
+    conn.execute(update(dining_tables).where(dining_tables.c.id == table_id).values(active=False))
+    bump(conn, restaurant_id)
+
+
+def upsert_combination(
+    conn: Connection,
+    restaurant_id: int,
+    *,
+    code: str,
+    table_codes: list[str],
+    min_capacity: int,
+    max_capacity: int,
+) -> None:
+    if len(set(table_codes)) < 2:
+        raise errors.ValidationFailed("A combination joins at least two different tables")
+    if not 1 <= min_capacity <= max_capacity:
+        raise errors.ValidationFailed("Capacities must satisfy 1 <= min_capacity <= max_capacity")
+    table_ids = [_table_id(conn, restaurant_id, c) for c in dict.fromkeys(table_codes)]
+    existing = conn.execute(
+        select(combinations.c.id).where(
+            combinations.c.restaurant_id == restaurant_id, combinations.c.code == code
+        )
+    ).scalar()
+    if existing is None:
+        result = conn.execute(
+            insert(combinations).values(
+                restaurant_id=restaurant_id,
+                code=code,
+                min_capacity=min_capacity,
+                max_capacity=max_capacity,
+            )
+        )
+        assert result.inserted_primary_key is not None
+        combo_id = int(result.inserted_primary_key[0])
+    else:
+        combo_id = int(existing)
+        conn.execute(
+            update(combinations)
+            .where(combinations.c.id == combo_id)
+            .values(min_capacity=min_capacity, max_capacity=max_capacity)
+        )
+        conn.execute(
+            delete(combination_tables).where(combination_tables.c.combination_id == combo_id)
+        )
+    conn.execute(
+        insert(combination_tables),
+        [{"combination_id": combo_id, "table_id": tid} for tid in table_ids],
+    )
+    bump(conn, restaurant_id)
+
+
+def delete_combination(conn: Connection, restaurant_id: int, code: str) -> None:
+    gone = conn.execute(
+        delete(combinations).where(
+            combinations.c.restaurant_id == restaurant_id, combinations.c.code == code
+        )
+    ).rowcount
+    if not gone:
+        raise errors.NotFound(f"No combination '{code}'", combination=code)
+    bump(conn, restaurant_id)
