@@ -1,0 +1,119 @@
+"""Database fixtures: every test that takes ``db_url`` runs on SQLite and on PostgreSQL.
+
+SQLite gets a fresh file per test, copied from one migrated template. PostgreSQL
+gets one database per test session (and xdist worker), built by the real
+migrations, emptied with TRUNCATE before each test. Under ``CI=true`` an
+unreachable PostgreSQL fails the run instead of skipping it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from saveit.bootstrap import Container, build
+from saveit.config import Settings
+from saveit.restaurant_setup import apply_spec, parse_document
+from saveit.store.database import create_db_engine
+from saveit.store.migrate import upgrade
+from saveit.store.schema import metadata
+from tests.support import FakeClock, demo_document
+
+PG_BASE = os.environ.get("SAVEIT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+ADMIN_TOKEN = "test-admin-token"  # noqa: S105
+
+
+def _unavailable(reason: str) -> None:
+    if IN_CI:
+        pytest.fail(f"PostgreSQL is required under CI=true: {reason}", pytrace=False)
+    pytest.skip(f"PostgreSQL not reachable: {reason}")
+
+
+def _with_database(url: str, name: str) -> str:
+    base, _, _ = url.rpartition("/")
+    return f"{base}/{name}"
+
+
+@pytest.fixture(scope="session")
+def pg_server_url(worker_id: str) -> Iterator[str]:
+    name = f"saveit_test_{os.getpid()}_{worker_id}"
+    try:
+        admin = psycopg.connect(PG_BASE, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        _unavailable(str(exc).strip())
+    with admin:
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    url = _with_database(PG_BASE, name)
+    engine = create_db_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    yield url
+    with psycopg.connect(PG_BASE, autocommit=True) as admin:
+        admin.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "saveit.db"
+    engine = create_db_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    engine.dispose()  # closing the last connection checkpoints the WAL into the file
+    return path
+
+
+def _empty_postgres(url: str) -> None:
+    tables = ", ".join(t.name for t in metadata.sorted_tables)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")  # type: ignore[arg-type]
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A migrated, empty database on each backend."""
+    if request.param == "sqlite":
+        template: Path = request.getfixturevalue("sqlite_template")
+        target = tmp_path / "saveit.db"
+        shutil.copy(template, target)
+        return f"sqlite:///{target}"
+    url: str = request.getfixturevalue("pg_server_url")
+    _empty_postgres(url)
+    return url
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def settings(db_url: str, tmp_path: Path) -> Settings:
+    return Settings(
+        database_url=db_url,
+        data_dir=tmp_path,
+        secret_key="test-secret-key",  # type: ignore[arg-type]
+        admin_token=ADMIN_TOKEN,  # type: ignore[arg-type]
+    )
+
+
+@pytest.fixture
+def container(settings: Settings, clock: FakeClock) -> Iterator[Container]:
+    built = build(settings, clock=clock, migrate=False)
+    yield built
+    built.close()
+
+
+@pytest.fixture
+def demo(container: Container) -> str:
+    """The demo restaurant (lunch 13-16, dinner 20-23:30 every day); returns its slug."""
+    apply_spec(container.engine, parse_document(demo_document()))
+    return "demo"

@@ -1,0 +1,33 @@
+"""Shared test helpers: a controllable clock and restaurant documents."""
+
+from __future__ import annotations
+
+import copy
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+DEMO_YAML = Path(__file__).resolve().parents[1] / "src" / "saveit" / "demo.yaml"
+
+
+class FakeClock:
+    """A clock tests move by hand; the booking engine reads it through ``clock()``."""
+
+    def __init__(self, now: datetime | None = None) -> None:
+        self.now = now or datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **kwargs: float) -> None:
+        self.now += timedelta(**kwargs)
+
+
+def demo_document(**overrides: Any) -> dict[str, Any]:
+    """The demo restaurant's document, with top-level keys replaced."""
+    doc = yaml.safe_load(DEMO_YAML.read_text())
+    doc = copy.deepcopy(doc)
+    doc.update(overrides)
+    return doc
