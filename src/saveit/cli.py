@@ -1,0 +1,130 @@
+"""The ``saveit`` command: run the API, migrate, seed and demo.
+
+Settings come from ``SAVEIT_*`` variables exactly as for the server, so a
+command run in the same environment talks to the same database.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import uvicorn
+import yaml
+from pydantic import ValidationError
+
+from saveit.config import load_settings
+from saveit.restaurant_setup import RestaurantSpec, apply_spec, parse_document
+from saveit.store.database import create_db_engine
+from saveit.store.migrate import upgrade
+
+app = typer.Typer(help="SaveIt restaurant reservations.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+DEMO_FILE = Path(__file__).with_name("demo.yaml")
+
+Host = Annotated[str, typer.Option(help="Interface to listen on.")]
+Port = Annotated[int, typer.Option(help="TCP port.", min=1, max=65535)]
+Workers = Annotated[int, typer.Option(help="API worker processes.", min=1, max=64)]
+
+
+def _migrate() -> None:
+    settings = load_settings()
+    engine = create_db_engine(settings.resolved_database_url)
+    try:
+        upgrade(engine)
+    finally:
+        engine.dispose()
+
+
+def _run_server(host: str, port: int, workers: int) -> None:
+    uvicorn.run(
+        "saveit.api.app:create_app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        proxy_headers=True,
+        log_level="info",
+    )
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every pending migration to SAVEIT_DATABASE_URL (or the embedded SQLite file)."""
+    _migrate()
+    typer.echo("database is at the latest schema")
+
+
+@app.command()
+def serve(host: Host = "127.0.0.1", port: Port = 8000, workers: Workers = 1) -> None:
+    """Run the HTTP API. On the embedded default the schema is migrated first."""
+    if load_settings().database_url is None:
+        _migrate()
+    _run_server(host, port, workers)
+
+
+def _load_spec(path: Path) -> RestaurantSpec:
+    text = path.read_text(encoding="utf-8")
+    raw: Any = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+    try:
+        return parse_document(raw)
+    except ValidationError as exc:
+        typer.echo(f"{path}: not a valid restaurant document\n{exc}", err=True)
+        raise typer.Exit(code=2) from exc
+
+
+def _seed(spec: RestaurantSpec) -> bool:
+    settings = load_settings()
+    engine = create_db_engine(settings.resolved_database_url)
+    try:
+        return apply_spec(engine, spec)
+    finally:
+        engine.dispose()
+
+
+@app.command()
+def seed(
+    path: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="YAML or JSON.")
+    ],
+) -> None:
+    """Create the restaurant a YAML/JSON document describes (left alone if its slug exists)."""
+    if load_settings().database_url is None:
+        _migrate()
+    spec = _load_spec(path)
+    if _seed(spec):
+        typer.echo(f"created restaurant '{spec.slug}'")
+    else:
+        typer.echo(f"restaurant '{spec.slug}' already exists; left unchanged")
+
+
+@app.command()
+def demo(host: Host = "127.0.0.1", port: Port = 8000, workers: Workers = 1) -> None:
+    """Create the demo restaurant (slug ``demo``) if absent, print where to look, and serve."""
+    _migrate()
+    created = _seed(_load_spec(DEMO_FILE))
+    base = f"http://{'localhost' if host in {'0.0.0.0', '::'} else host}:{port}"  # noqa: S104
+    tomorrow = (date.today() + timedelta(days=1)).isoformat()  # noqa: DTZ011 - a hint only
+    typer.echo(
+        "\n".join(
+            [
+                f"demo restaurant {'created' if created else 'already present'}: slug 'demo'",
+                f"  API docs:      {base}/docs",
+                f"  restaurant:    {base}/v1/restaurants/demo",
+                f"  availability:  {base}/v1/restaurants/demo/availability"
+                f"?date={tomorrow}&party_size=2",
+                f"  book:          POST {base}/v1/restaurants/demo/reservations",
+                "",
+            ]
+        )
+    )
+    _run_server(host, port, workers)
+
+
+def main() -> None:
+    app()
