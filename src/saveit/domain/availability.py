@@ -66,19 +66,8 @@ def end_of(restaurant: Restaurant, start: datetime, party_size: int) -> datetime
     return start + timedelta(minutes=restaurant.rules.duration_minutes(party_size))
 
 
-def check_rules(
-    restaurant: Restaurant,
-    start: datetime,
-    party_size: int,
-    now: datetime,
-    *,
-    staff: bool = False,
-) -> date:
-    """Raise the first rule the request breaks; return the business day it falls on.
-
-    Staff may book past the online party-size limit and inside the lead time;
-    nobody books outside opening hours or beyond what the tables can seat.
-    """
+def check_party(restaurant: Restaurant, party_size: int, *, staff: bool = False) -> None:
+    """The rules that depend on the party alone, whatever the time."""
     rules = restaurant.rules
     if party_size < 1:
         raise errors.ValidationFailed("party_size must be at least 1")
@@ -91,12 +80,13 @@ def check_rules(
         raise errors.NoSuitableTable(
             f"No table or combination seats {party_size}", party_size=party_size
         )
-    day = business_day_of(restaurant, start)
-    if day is None:
-        raise errors.OutsideOpeningHours(
-            "That time is not a bookable start in the opening hours",
-            start=start.astimezone(UTC).isoformat(),
-        )
+
+
+def check_timing(
+    restaurant: Restaurant, day: date, start: datetime, now: datetime, *, staff: bool = False
+) -> None:
+    """Lead time and booking horizon, for a start already known to be on ``day``'s grid."""
+    rules = restaurant.rules
     if start < now:
         raise errors.TooSoon(
             "That time has already passed", min_lead_minutes=rules.min_lead_minutes
@@ -111,44 +101,87 @@ def check_rules(
             f"Bookings open {rules.max_days_ahead} days ahead",
             max_days_ahead=rules.max_days_ahead,
         )
+
+
+def check_rules(
+    restaurant: Restaurant,
+    start: datetime,
+    party_size: int,
+    now: datetime,
+    *,
+    staff: bool = False,
+) -> date:
+    """Raise the first rule the request breaks; return the business day it falls on.
+
+    Staff may book past the online party-size limit and inside the lead time;
+    nobody books outside opening hours or beyond what the tables can seat.
+    """
+    check_party(restaurant, party_size, staff=staff)
+    day = business_day_of(restaurant, start)
+    if day is None:
+        raise errors.OutsideOpeningHours(
+            "That time is not a bookable start in the opening hours",
+            start=start.astimezone(UTC).isoformat(),
+        )
+    check_timing(restaurant, day, start, now, staff=staff)
     return day
 
 
-def _conflicts(occupied: Iterable[Booked], table_ids: Sequence[int], wanted: range) -> bool:
-    tables = set(table_ids)
-    for booked in occupied:
-        if tables.isdisjoint(booked.table_ids):
-            continue
-        held = cells(booked.start, booked.end, booked.buffer_minutes)
-        if held.start < wanted.stop and wanted.start < held.stop:
-            return True
-    return False
+class Occupancy:
+    """Held claim cells per table, built once per query so that checking a
+    seating costs a few comparisons instead of a pass over every booking."""
+
+    def __init__(self, booked: Iterable[Booked]) -> None:
+        self._held: dict[int, list[range]] = {}
+        self._covers: dict[datetime, int] = {}
+        for b in booked:
+            span = cells(b.start, b.end, b.buffer_minutes)
+            for table_id in b.table_ids:
+                self._held.setdefault(table_id, []).append(span)
+            self._covers[b.start] = self._covers.get(b.start, 0) + b.party_size
+
+    def free(self, table_ids: Iterable[int], wanted: range) -> bool:
+        for table_id in table_ids:
+            for held in self._held.get(table_id, ()):
+                if held.start < wanted.stop and wanted.start < held.stop:
+                    return False
+        return True
+
+    def covers_starting(self, start: datetime) -> int:
+        return self._covers.get(start, 0)
+
+
+def _occupancy(booked: Sequence[Booked] | Occupancy) -> Occupancy:
+    return booked if isinstance(booked, Occupancy) else Occupancy(booked)
 
 
 def pacing_allows(
-    restaurant: Restaurant, start: datetime, party_size: int, booked: Iterable[Booked]
+    restaurant: Restaurant,
+    start: datetime,
+    party_size: int,
+    booked: Sequence[Booked] | Occupancy,
 ) -> bool:
     cap = restaurant.rules.pacing_covers_per_slot
     if cap is None:
         return True
-    covers = sum(b.party_size for b in booked if b.start == start)
-    return covers + party_size <= cap
+    return _occupancy(booked).covers_starting(start) + party_size <= cap
 
 
 def free_seatings(
     restaurant: Restaurant,
     start: datetime,
     party_size: int,
-    booked: Sequence[Booked],
+    booked: Sequence[Booked] | Occupancy,
     area: str | None = None,
+    *,
+    options: Sequence[Seating] | None = None,
 ) -> list[Seating]:
     """Seatings free for the whole stay, best first (empty when none)."""
+    occupancy = _occupancy(booked)
     wanted = cells(start, end_of(restaurant, start, party_size), restaurant.rules.buffer_minutes)
-    return [
-        s
-        for s in seatings(restaurant, party_size, area)
-        if not _conflicts(booked, s.table_ids, wanted)
-    ]
+    if options is None:
+        options = seatings(restaurant, party_size, area)
+    return [s for s in options if occupancy.free(s.table_ids, wanted)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,23 +195,28 @@ def bookable_starts(
     day: date,
     party_size: int,
     now: datetime,
-    booked: Sequence[Booked],
+    booked: Sequence[Booked] | Occupancy,
     *,
     area: str | None = None,
     staff: bool = False,
 ) -> list[Slot]:
     """Starts of a business day that a create would accept right now."""
+    try:
+        check_party(restaurant, party_size, staff=staff)
+    except errors.DomainError:
+        return []
+    occupancy = _occupancy(booked)
+    options = seatings(restaurant, party_size, area)
     found: list[Slot] = []
     for start in grid_starts(restaurant, day):
         try:
-            check_rules(restaurant, start, party_size, now, staff=staff)
+            check_timing(restaurant, day, start, now, staff=staff)
         except errors.DomainError:
             continue
-        if not pacing_allows(restaurant, start, party_size, booked):
+        if not pacing_allows(restaurant, start, party_size, occupancy):
             continue
-        free = free_seatings(restaurant, start, party_size, booked, area)
-        if free:
-            found.append(Slot(start, free[0]))
+        for seating in free_seatings(restaurant, start, party_size, occupancy, options=options)[:1]:
+            found.append(Slot(start, seating))
     return found
 
 
@@ -199,9 +237,12 @@ def nearest_alternatives(
     for offset in range(days + 1):
         day = first_day + timedelta(days=offset)
         slots = bookable_starts(restaurant, day, party_size, now, booked_on(day), staff=staff)
-        starts = [s.start for s in slots if s.start != wanted]
-        if offset == 0:
-            starts.sort(key=lambda s: (abs((s - wanted).total_seconds()), s))
+        # Nearest to the wanted time of day: same day first, then the next days.
+        target = wanted + timedelta(days=offset)
+        starts = sorted(
+            (s.start for s in slots if s.start != wanted),
+            key=lambda s: (abs((s - target).total_seconds()), s),
+        )
         picked.extend(starts[: limit - len(picked)])
         if len(picked) >= limit:
             break
