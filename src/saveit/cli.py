@@ -128,3 +128,7 @@ def demo(host: Host = "127.0.0.1", port: Port = 8000, workers: Workers = 1) -> N
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,119 @@
+"""The ``saveit`` command as an operator uses it: real subprocesses, real databases."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from saveit.store.database import create_db_engine
+from saveit.store.schema import dining_tables, restaurants
+from tests.support import DEMO_YAML
+
+SAVEIT = [sys.executable, "-m", "saveit.cli"]
+
+
+def _env(**values: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SAVEIT_")}
+    env.update(values)
+    return env
+
+
+def _run(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*SAVEIT, *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_db_upgrade_builds_the_embedded_database(tmp_path: Path) -> None:
+    done = _run("db", "upgrade", env=_env(SAVEIT_DATA_DIR=str(tmp_path / "data")), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "data" / "saveit.db").exists()
+    again = _run("db", "upgrade", env=_env(SAVEIT_DATA_DIR=str(tmp_path / "data")), cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+
+
+def test_seed_creates_a_restaurant_once(db_url: str, tmp_path: Path) -> None:
+    env = _env(SAVEIT_DATABASE_URL=db_url)
+    first = _run("seed", str(DEMO_YAML), env=env, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "created restaurant 'demo'" in first.stdout
+    second = _run("seed", str(DEMO_YAML), env=env, cwd=tmp_path)
+    assert second.returncode == 0, second.stderr
+    assert "already exists" in second.stdout
+    engine = create_db_engine(db_url)
+    with engine.connect() as conn:
+        slugs = conn.execute(select(restaurants.c.slug)).scalars().all()
+        tables = conn.execute(select(dining_tables.c.code)).scalars().all()
+    engine.dispose()
+    assert slugs == ["demo"]
+    assert sorted(tables) == ["T1", "T2", "T3", "T4", "T5", "T6", "T7"]
+
+
+def test_seed_refuses_an_invalid_document_and_writes_nothing(db_url: str, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("slug: Not A Slug\nname: x\ntimezone: Mars/Olympus\ntables: []\n")
+    done = _run("seed", str(bad), env=_env(SAVEIT_DATABASE_URL=db_url), cwd=tmp_path)
+    assert done.returncode == 2
+    assert "not a valid restaurant document" in done.stderr
+    engine = create_db_engine(db_url)
+    with engine.connect() as conn:
+        assert conn.execute(select(restaurants.c.id)).first() is None
+    engine.dispose()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def demo_server(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    port = _free_port()
+    proc = subprocess.Popen(
+        [*SAVEIT, "demo", "--port", str(port)],
+        env=_env(SAVEIT_DATA_DIR=str(tmp_path / "data")),
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            time.sleep(0.2)
+    else:
+        proc.kill()
+        pytest.fail(f"saveit demo did not become ready:\n{proc.communicate()[0]}")
+    yield base, proc
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
+def test_demo_serves_the_demo_restaurant_with_no_setup(
+    demo_server: tuple[str, subprocess.Popen[str]],
+) -> None:
+    base, _ = demo_server
+    profile = httpx.get(f"{base}/v1/restaurants/demo", timeout=5)
+    assert profile.status_code == 200
+    assert profile.json()["name"] == "Casa Demo"
+    assert httpx.get(f"{base}/docs", timeout=5).status_code == 200
