@@ -18,9 +18,10 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
+from typing import TypeVar
 
 from sqlalchemy import Connection, Engine, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from saveit.booking import codes
 from saveit.booking.commands import (
@@ -56,6 +57,7 @@ from saveit.store.restaurants import RestaurantCache
 from saveit.store.schema import idempotency_keys, reservations
 
 Clock = Callable[[], datetime]
+_T = TypeVar("_T")
 
 
 def utc_now() -> datetime:
@@ -162,12 +164,17 @@ class BookingService:
         return view
 
     def list_for_day(self, slug: str, day: date) -> list[ReservationView]:
+        """The reservations of one service day: a 00:30 start of a late service that
+        opened the evening before is listed on that evening's day."""
         with self.reading() as conn:
             restaurant = self.cache.get(conn, slug)
-            tz = restaurant.tz
-            lo = datetime.combine(day, datetime.min.time(), tzinfo=tz).astimezone(UTC)
-            hi = datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=tz)
-            return store.views_between(conn, restaurant.id, lo, hi.astimezone(UTC))
+            lo, hi = self._day_bounds(restaurant, day)
+            views = store.views_between(conn, restaurant.id, lo, hi)
+        return [v for v in views if self._service_day(restaurant, v.start) == day]
+
+    @staticmethod
+    def _service_day(restaurant: Restaurant, start: datetime) -> date:
+        return business_day_of(restaurant, start) or start.astimezone(restaurant.tz).date()
 
     # --- create -----------------------------------------------------------------------
 
@@ -257,7 +264,9 @@ class BookingService:
         if not candidates:
             raise self._slot_taken(restaurant, cmd.start, cmd.party_size, actor.is_staff)
         try:
-            return self._write_new(restaurant, cmd, actor, candidates, request_hash, now)
+            return _retrying(
+                lambda: self._write_new(restaurant, cmd, actor, candidates, request_hash, now)
+            )
         except _Lost:
             raise self._slot_taken(restaurant, cmd.start, cmd.party_size, actor.is_staff) from None
 
@@ -390,8 +399,12 @@ class BookingService:
         action: str,
         before: ReservationView | None,
         now: datetime,
+        *,
+        reason: str = "",
     ) -> None:
         after = view.snapshot()
+        if reason:
+            after["reason"] = reason
         store.audit(
             conn,
             reservation_id=view.id,
@@ -403,7 +416,11 @@ class BookingService:
             before=before.snapshot() if before else None,
             after=after,
         )
-        payload = {"reservation": after, "actor": actor.label, "channel": actor.channel}
+        payload: dict[str, object] = {
+            "reservation": after,
+            "actor": actor.label,
+            "channel": actor.channel,
+        }
         if before is not None:
             payload["before"] = before.snapshot()
         store.emit(
@@ -457,8 +474,17 @@ class BookingService:
                 if not candidates:
                     raise self._slot_taken(restaurant, start, party, actor.is_staff, current.id)
         try:
-            return self._write_modify(
-                restaurant, current, cmd, actor, start, party, candidates if moves else None, now
+            return _retrying(
+                lambda: self._write_modify(
+                    restaurant,
+                    current,
+                    cmd,
+                    actor,
+                    start,
+                    party,
+                    candidates if moves else None,
+                    now,
+                )
             )
         except _Lost:
             raise self._slot_taken(restaurant, start, party, actor.is_staff, current.id) from None
@@ -496,11 +522,18 @@ class BookingService:
                 raise errors.Conflict("The reservation changed while we were updating it")
             if candidates is not None:
                 store.release(conn, current.id, forget_tables=True)
-                store.add_covers(conn, restaurant.id, current.start, -current.party_size, None)
-                if not store.add_covers(
-                    conn, restaurant.id, start, party, restaurant.rules.pacing_covers_per_slot
-                ):
-                    raise _Lost
+                # Touch the two slot counters in a fixed order so that two bookings
+                # swapping slots cannot deadlock on each other's counter rows.
+                moves_covers = sorted(
+                    [
+                        (current.start, -current.party_size, None),
+                        (start, party, restaurant.rules.pacing_covers_per_slot),
+                    ],
+                    key=lambda item: item[0],
+                )
+                for slot_start, covers, cap in moves_covers:
+                    if not store.add_covers(conn, restaurant.id, slot_start, covers, cap):
+                        raise _Lost
                 self._claim_first_free(conn, current.id, candidates, cells(start, end, buffer))
             view = store.view_by_id(conn, current.id)
             self._record(conn, view, actor, "modified", current, now)
@@ -587,32 +620,36 @@ class BookingService:
                 status=current.status.value,
                 target=target.value,
             )
-        with self.engine.begin() as conn:
-            changed = conn.execute(
-                update(reservations)
-                .where(
-                    reservations.c.id == current.id,
-                    reservations.c.version == current.version,
-                    reservations.c.status == current.status.value,
-                )
-                .values(status=target.value, updated_at=now, version=current.version + 1)
-            ).rowcount
-            if not changed:
-                raise errors.Conflict("The reservation changed while we were updating it")
-            if not target.holds_tables:
-                store.release(conn, current.id, forget_tables=False)
-                if target is Status.CANCELLED:
-                    store.add_covers(
-                        conn, current.restaurant_id, current.start, -current.party_size, None
+
+        def write() -> ReservationView:
+            with self.engine.begin() as conn:
+                changed = conn.execute(
+                    update(reservations)
+                    .where(
+                        reservations.c.id == current.id,
+                        reservations.c.version == current.version,
+                        reservations.c.status == current.status.value,
                     )
-            guest_id = current.guest.id if current.guest else None
-            if target is Status.CHECKED_IN:
-                store.bump_guest_counter(conn, guest_id, "visit_count", now)
-            elif target is Status.NO_SHOW:
-                store.bump_guest_counter(conn, guest_id, "no_show_count", now)
-            view = store.view_by_id(conn, current.id)
-            self._record(conn, view, actor, target.value, current, now)
-        return view
+                    .values(status=target.value, updated_at=now, version=current.version + 1)
+                ).rowcount
+                if not changed:
+                    raise errors.Conflict("The reservation changed while we were updating it")
+                if not target.holds_tables:
+                    store.release(conn, current.id, forget_tables=False)
+                    if target is Status.CANCELLED:
+                        store.add_covers(
+                            conn, current.restaurant_id, current.start, -current.party_size, None
+                        )
+                guest_id = current.guest.id if current.guest else None
+                if target is Status.CHECKED_IN:
+                    store.bump_guest_counter(conn, guest_id, "visit_count", now)
+                elif target is Status.NO_SHOW:
+                    store.bump_guest_counter(conn, guest_id, "no_show_count", now)
+                view = store.view_by_id(conn, current.id)
+                self._record(conn, view, actor, target.value, current, now, reason=reason)
+            return view
+
+        return _retrying(write)
 
     # --- walk-ins -----------------------------------------------------------------------
 
@@ -635,7 +672,8 @@ class BookingService:
             raise errors.SlotTaken("No table is free for that party right now", alternatives=[])
         end = end_of(restaurant, start, cmd.party_size)
         buffer = restaurant.rules.buffer_minutes
-        try:
+
+        def write() -> ReservationView:
             with self.engine.begin() as conn:
                 guest_id = guest_store.find_or_create(
                     conn, restaurant.id, GuestDetails(name=cmd.name), now
@@ -659,11 +697,29 @@ class BookingService:
                 store.bump_guest_counter(conn, guest_id, "visit_count", now)
                 view = store.view_by_id(conn, reservation_id)
                 self._record(conn, view, actor, "walk_in", None, now)
+            return view
+
+        try:
+            return _retrying(write)
         except _Lost:
             raise errors.SlotTaken(
                 "No table is free for that party right now", alternatives=[]
             ) from None
-        return view
+
+
+_TRANSIENT_SQLSTATES = frozenset({"40001", "40P01"})  # serialization failure, deadlock
+
+
+def _retrying(write: Callable[[], _T]) -> _T:
+    """Run a write transaction again when PostgreSQL aborted it to break a deadlock
+    or a serialization conflict; such a transaction changed nothing."""
+    for attempt in range(3):
+        try:
+            return write()
+        except DBAPIError as exc:
+            if attempt == 2 or getattr(exc.orig, "sqlstate", None) not in _TRANSIENT_SQLSTATES:
+                raise
+    raise AssertionError("unreachable")
 
 
 class _Lost(Exception):
