@@ -1,0 +1,58 @@
+"""The HTTP API: an app built around a container, nothing global.
+
+``uvicorn --factory saveit.api.app:create_app_from_env`` builds it from
+``SAVEIT_*`` settings; tests hand ``create_app`` a container of their own.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from saveit import __version__
+from saveit.api import problems
+from saveit.api.middleware import BodyLimit, CatchAll
+from saveit.api.routers import admin, health, public, reservations, staff
+from saveit.bootstrap import Container, build
+from saveit.config import load_settings
+
+
+def create_app(container: Container) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        stop = threading.Event()
+        relay: threading.Thread | None = None
+        if container.settings.runs_relay_in_process:
+            # The embedded default has no `saveit worker`: publish the outbox here.
+            relay = threading.Thread(
+                target=container.relay.run, args=(stop,), name="saveit-relay", daemon=True
+            )
+            relay.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            if relay is not None:
+                relay.join(timeout=10)
+            container.close()
+
+    app = FastAPI(
+        title="SaveIt",
+        version=__version__,
+        summary="Restaurant reservations on one booking engine that never double-books.",
+        lifespan=lifespan,
+    )
+    app.state.container = container
+    problems.install(app)
+    for module in (health, public, reservations, staff, admin):
+        app.include_router(module.router)
+    app.add_middleware(BodyLimit, max_bytes=container.settings.max_body_bytes)
+    app.add_middleware(CatchAll)
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    return create_app(build(load_settings()))

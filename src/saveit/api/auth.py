@@ -1,0 +1,144 @@
+"""Who is calling: the bootstrap admin, a restaurant's staff, or a guest holding
+one reservation's manage token; and what each may do.
+
+An invalid bearer token is always a 401, even on public routes, so a client
+with a typo learns about it instead of silently getting the public view.
+"""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from typing import Annotated, Any, get_args
+
+from fastapi import Depends, Request
+
+from saveit.api.deps import ContainerDep
+from saveit.api.schemas import Channel
+from saveit.booking.commands import Actor
+from saveit.booking.views import ReservationView
+from saveit.bootstrap import Container
+from saveit.domain import errors
+from saveit.store import tokens
+
+CHANNELS: tuple[str, ...] = get_args(Channel)
+RANK = {role: i for i, role in enumerate(tokens.ROLES)}
+_NAME_MAX = 48  # fits the audit columns with the "staff:" prefix
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    kind: str  # admin | staff
+    name: str
+    restaurant: str | None  # slug; None for admin
+    role: str
+
+    def may(self, slug: str, minimum: str) -> bool:
+        if self.kind == "admin":
+            return True
+        return self.restaurant == slug and RANK[self.role] >= RANK[minimum]
+
+
+def _channel(request: Request, default: str) -> str:
+    channel = request.headers.get("x-saveit-channel", default).strip().lower()
+    if channel not in CHANNELS:
+        raise errors.ValidationFailed(
+            f"X-SaveIt-Channel must be one of {', '.join(CHANNELS)}", field="X-SaveIt-Channel"
+        )
+    return channel
+
+
+def bearer(request: Request, container: Container) -> Principal | None:
+    header = request.headers.get("authorization")
+    if header is None:
+        return None
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise errors.Unauthorized("Use 'Authorization: Bearer <token>'")
+    admin = container.settings.admin_token
+    if admin is not None and hmac.compare_digest(admin.get_secret_value().encode(), token.encode()):
+        return Principal("admin", "admin", None, "owner")
+    with container.booking.reading() as conn:
+        found = tokens.find(conn, token)
+    if found is None:
+        raise errors.Unauthorized("This token is not valid")
+    return Principal("staff", found.name[:_NAME_MAX], found.restaurant, found.role)
+
+
+def actor_of(request: Request, principal: Principal) -> Actor:
+    return Actor(principal.kind, principal.name, _channel(request, "api"))
+
+
+def require_staff(request: Request, container: Container, slug: str, minimum: str) -> Actor:
+    principal = bearer(request, container)
+    if principal is None:
+        raise errors.Unauthorized("This needs a staff token")
+    if not principal.may(slug, minimum):
+        raise errors.Forbidden(f"This needs the {minimum} role at '{slug}'", role=minimum)
+    return actor_of(request, principal)
+
+
+def staff_actor_if_any(request: Request, container: Container, slug: str) -> Actor | None:
+    """Staff of ``slug`` get staff rules on public routes; anyone else is the public."""
+    principal = bearer(request, container)
+    if principal is None or not principal.may(slug, "host"):
+        return None
+    return actor_of(request, principal)
+
+
+def guest_actor(request: Request) -> Actor:
+    return Actor("guest", "guest", _channel(request, "web"))
+
+
+def _staff_of(minimum: str) -> Any:
+    def dependency(request: Request, slug: str, container: ContainerDep) -> Actor:
+        return require_staff(request, container, slug, minimum)
+
+    return Depends(dependency)
+
+
+HostOf = Annotated[Actor, _staff_of("host")]
+ManagerOf = Annotated[Actor, _staff_of("manager")]
+OwnerOf = Annotated[Actor, _staff_of("owner")]
+
+
+def require_admin(request: Request, container: ContainerDep) -> Actor:
+    principal = bearer(request, container)
+    if principal is None:
+        raise errors.Unauthorized("This needs the admin token")
+    if principal.kind != "admin":
+        raise errors.Forbidden("Only the admin creates restaurants")
+    return actor_of(request, principal)
+
+
+Admin = Annotated[Actor, Depends(require_admin)]
+
+
+@dataclass(frozen=True, slots=True)
+class Access:
+    actor: Actor
+    reservation: ReservationView
+
+
+def reservation_access(
+    request: Request, container: Container, code: str, *, staff_only: bool = False
+) -> Access:
+    """A staff token of the booking's restaurant, or (unless ``staff_only``) the
+    manage token of exactly this booking."""
+    principal = bearer(request, container)
+    if principal is not None:
+        view = container.booking.get(code)
+        if not principal.may(view.restaurant, "host"):
+            raise errors.Forbidden("This token belongs to another restaurant")
+        return Access(actor_of(request, principal), view)
+    manage = request.headers.get("x-manage-token") or request.query_params.get("token")
+    if not manage:
+        raise errors.Unauthorized(
+            "Send the reservation's manage token (X-Manage-Token) or a staff token"
+        )
+    if staff_only:
+        raise errors.Forbidden("Only staff change a reservation's status")
+    if not container.booking.verify_manage_token(code, manage):
+        raise errors.Forbidden("This manage token is for another reservation")
+    return Access(guest_actor(request), container.booking.get(code))

@@ -1,0 +1,49 @@
+"""What anyone may read about a restaurant: its profile and free times."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+
+from saveit.api.auth import staff_actor_if_any
+from saveit.api.deps import ContainerDep
+from saveit.api.schemas import Day, local_iso, restaurant_json
+from saveit.domain.schedule import local_today
+from saveit.store.restaurants import profile
+
+router = APIRouter(prefix="/v1/restaurants", tags=["public"])
+
+
+@router.get("/{slug}")
+def get_restaurant(slug: str, container: ContainerDep) -> dict[str, Any]:
+    with container.booking.reading() as conn:
+        found = profile(conn, slug)
+        restaurant = container.booking.cache.get(conn, slug)
+    return restaurant_json(found, restaurant, local_today(restaurant, container.booking.clock()))
+
+
+@router.get("/{slug}/availability")
+def availability(
+    slug: str,
+    request: Request,
+    container: ContainerDep,
+    date: Annotated[Day, Query(description="Local business day, YYYY-MM-DD")],
+    party_size: Annotated[int, Query(ge=1, le=1000)],
+    area: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+) -> dict[str, Any]:
+    staff = staff_actor_if_any(request, container, slug) is not None
+    restaurant, slots = container.booking.availability(
+        slug, date, party_size, area=area, staff=staff
+    )
+    tz = restaurant.tz
+    return {
+        "restaurant": restaurant.slug,
+        "date": date.isoformat(),
+        "party_size": party_size,
+        "timezone": restaurant.timezone,
+        "slots": [
+            {"start": local_iso(s.start, tz), "time": s.start.astimezone(tz).strftime("%H:%M")}
+            for s in slots
+        ],
+    }

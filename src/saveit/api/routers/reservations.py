@@ -1,0 +1,170 @@
+"""Making and managing one reservation: guests with its manage token, or staff.
+
+Every response that shows a reservation carries ``ETag: "<version>"``; a client
+echoes it in ``If-Match`` so that two people editing one booking cannot
+silently overwrite each other.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Header, Request, Response
+
+from saveit.api.auth import guest_actor, reservation_access, staff_actor_if_any
+from saveit.api.deps import ContainerDep
+from saveit.api.schemas import (
+    Cancellation,
+    NewReservation,
+    ReservationChanges,
+    reservation_json,
+)
+from saveit.booking.commands import CreateReservation, GuestDetails, ModifyReservation
+from saveit.booking.views import ReservationView
+from saveit.bootstrap import Container
+from saveit.domain import errors
+from saveit.domain.model import Status
+
+router = APIRouter(tags=["reservations"])
+
+IfMatch = Annotated[str | None, Header(alias="If-Match", max_length=100)]
+_VERSION = re.compile(r'^(?:W/)?"?(\d{1,9})"?$', re.ASCII)
+
+
+def expected_version(if_match: str | None, in_body: int | None) -> int | None:
+    if if_match is None or if_match.strip() == "*":
+        return in_body
+    found = _VERSION.match(if_match.strip())
+    if found is None:
+        raise errors.ValidationFailed('If-Match must be a version such as "3"', field="If-Match")
+    version = int(found.group(1))
+    if in_body is not None and in_body != version:
+        raise errors.ValidationFailed("If-Match and the body's version disagree")
+    return version
+
+
+def tz_of(container: Container, view: ReservationView) -> ZoneInfo:
+    return container.booking.restaurant(view.restaurant).tz
+
+
+def shown(container: Container, view: ReservationView, response: Response) -> dict[str, Any]:
+    response.headers["ETag"] = f'"{view.version}"'
+    return reservation_json(view, tz_of(container, view))
+
+
+def localised(exc: errors.SlotTaken, tz: ZoneInfo) -> errors.SlotTaken:
+    """The engine's alternatives are UTC; a guest reads them in the restaurant's time."""
+    alternatives = [
+        datetime.fromisoformat(a).astimezone(tz).isoformat() for a in exc.data["alternatives"]
+    ]
+    return errors.SlotTaken(exc.detail, **{**exc.data, "alternatives": alternatives})
+
+
+@router.post("/v1/restaurants/{slug}/reservations", status_code=201)
+def create_reservation(
+    slug: str,
+    body: NewReservation,
+    request: Request,
+    response: Response,
+    container: ContainerDep,
+    idempotency_key: Annotated[
+        str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200)
+    ] = None,
+) -> dict[str, Any]:
+    actor = staff_actor_if_any(request, container, slug) or guest_actor(request)
+    restaurant = container.booking.restaurant(slug)
+    if not actor.is_staff:
+        if body.status is not None:
+            raise errors.Forbidden("Only staff set a reservation's status")
+        if not (body.phone or body.email):
+            raise errors.ValidationFailed(
+                "Give a phone number or an email so the restaurant can reach you",
+                field="phone",
+            )
+    start = body.resolved(restaurant.tz)
+    assert start is not None
+    cmd = CreateReservation(
+        restaurant=slug,
+        start=start,
+        party_size=body.party_size,
+        guest=GuestDetails(
+            name=body.name, phone=body.phone, email=body.email, language=body.language
+        ),
+        notes=body.notes,
+        area=body.area,
+        tables=tuple(body.tables or ()),
+        source=body.source,
+        status=Status(body.status) if body.status else Status.CONFIRMED,
+        idempotency_key=idempotency_key,
+    )
+    try:
+        made = container.booking.create(cmd, actor)
+    except errors.SlotTaken as exc:
+        raise localised(exc, restaurant.tz) from None
+    view = made.reservation
+    if made.replayed:
+        response.status_code = 200
+        response.headers["Idempotent-Replayed"] = "true"
+    response.headers["Location"] = f"/v1/reservations/{view.code}"
+    response.headers["ETag"] = f'"{view.version}"'
+    return {
+        "reservation": reservation_json(view, restaurant.tz),
+        "manage_token": container.booking.manage_token(view.code),
+    }
+
+
+@router.get("/v1/reservations/{code}")
+def get_reservation(
+    code: str, request: Request, response: Response, container: ContainerDep
+) -> dict[str, Any]:
+    access = reservation_access(request, container, code)
+    return shown(container, access.reservation, response)
+
+
+@router.patch("/v1/reservations/{code}")
+def change_reservation(
+    code: str,
+    body: ReservationChanges,
+    request: Request,
+    response: Response,
+    container: ContainerDep,
+    if_match: IfMatch = None,
+) -> dict[str, Any]:
+    access = reservation_access(request, container, code)
+    tz = tz_of(container, access.reservation)
+    cmd = ModifyReservation(
+        code=code,
+        start=body.resolved(tz),
+        party_size=body.party_size,
+        tables=tuple(body.tables) if body.tables is not None else None,
+        notes=body.notes,
+        expected_version=expected_version(if_match, body.version),
+    )
+    try:
+        view = container.booking.modify(cmd, access.actor)
+    except errors.SlotTaken as exc:
+        raise localised(exc, tz) from None
+    return shown(container, view, response)
+
+
+@router.post("/v1/reservations/{code}/cancel")
+def cancel_reservation(
+    code: str,
+    request: Request,
+    response: Response,
+    container: ContainerDep,
+    body: Cancellation | None = None,
+    if_match: IfMatch = None,
+) -> dict[str, Any]:
+    access = reservation_access(request, container, code)
+    body = body or Cancellation()
+    view = container.booking.cancel(
+        code,
+        access.actor,
+        expected_version=expected_version(if_match, body.version),
+        reason=body.reason,
+    )
+    return shown(container, view, response)
