@@ -229,6 +229,14 @@ outbox = Table(
     Index(None, "published_at", "id"),
 )
 
+processed_events = Table(
+    "processed_events",
+    metadata,
+    Column("consumer", String(128), primary_key=True),
+    Column("event_id", String(36), primary_key=True),
+    Column("processed_at", UTCDateTime, nullable=False, index=True),
+)
+
 api_tokens = Table(
     "api_tokens",
     metadata,

@@ -1,0 +1,185 @@
+"""The consumer runner: one member of one consumer group, calling a handler per event.
+
+Per delivery: skip (and ack) when the group already handled the event id —
+that is what makes at-least-once delivery look like exactly-once handling;
+otherwise call the handler, retrying a few times in place; on success record
+the id, then ack. The order matters: a crash between the handler and the record
+means the event is handled again (at least once); a crash between the record
+and the ack only means a harmless redelivery that is skipped.
+
+A handler that keeps failing is not acked, so the entry stays pending and comes
+back through ``claim_stale`` after ``min_idle_ms`` (on this member or another).
+After ``max_deliveries`` it is dead-lettered: parked on the bus for an operator,
+logged at ERROR, and acked, so one poison event cannot stall the group forever.
+Every handler failure is logged with its traceback; none is swallowed silently.
+
+``min_idle_ms`` must exceed the slowest handler: an entry idle for that long is
+taken as abandoned by a dead member, and if its member was merely slow, both
+handle it. Within a group, events are handled in order per member but a retried
+event can land after later ones; handlers compare versions rather than assume
+order.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from saveit.events.bus import Bus, BusUnavailable, Delivery
+from saveit.events.model import Event
+from saveit.events.processed import ProcessedStore
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Event], None]
+
+
+@dataclass
+class ConsumerStats:
+    handled: int = 0
+    duplicates: int = 0
+    failed: int = 0
+    dead_lettered: int = 0
+
+    def add(self, other: ConsumerStats) -> None:
+        self.handled += other.handled
+        self.duplicates += other.duplicates
+        self.failed += other.failed
+        self.dead_lettered += other.dead_lettered
+
+
+def default_consumer_name() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
+class Consumer:
+    def __init__(
+        self,
+        bus: Bus,
+        group: str,
+        handler: Handler,
+        *,
+        processed: ProcessedStore,
+        name: str | None = None,
+        start: str = "0",
+        batch_size: int = 50,
+        block_ms: int = 500,
+        min_idle_ms: int = 60_000,
+        reclaim_every_s: float = 5.0,
+        retry_delays_s: Sequence[float] = (0.05, 0.25),
+        max_deliveries: int = 10,
+        max_backoff_s: float = 30.0,
+    ) -> None:
+        self.bus = bus
+        self.group = group
+        self.handler = handler
+        self.processed = processed
+        self.name = name or default_consumer_name()
+        self.start = start
+        self.batch_size = batch_size
+        self.block_ms = block_ms
+        self.min_idle_ms = min_idle_ms
+        self.reclaim_every_s = reclaim_every_s
+        self.retry_delays_s = tuple(retry_delays_s)
+        self.max_deliveries = max_deliveries
+        self.max_backoff_s = max_backoff_s
+        self.stats = ConsumerStats()
+        self._last_reclaim: float | None = None
+        self._group_ready = False
+
+    def poll_once(self, *, block_ms: int | None = None) -> ConsumerStats:
+        """Reclaim stale entries when due, then read and handle one batch.
+
+        Raises :class:`~saveit.events.bus.BusUnavailable` when the bus is away.
+        """
+        if not self._group_ready:
+            self.bus.ensure_group(self.group, start=self.start)
+            self._group_ready = True
+        stats = ConsumerStats()
+        now = time.monotonic()
+        if self._last_reclaim is None or now - self._last_reclaim >= self.reclaim_every_s:
+            self._last_reclaim = now
+            stale = self.bus.claim_stale(
+                self.group, self.name, min_idle_ms=self.min_idle_ms, count=self.batch_size
+            )
+            for delivery in stale:
+                self._handle(delivery, stats)
+        fresh = self.bus.read(
+            self.group,
+            self.name,
+            count=self.batch_size,
+            block_ms=self.block_ms if block_ms is None else block_ms,
+        )
+        for delivery in fresh:
+            self._handle(delivery, stats)
+        self.stats.add(stats)
+        return stats
+
+    def run(self, stop: threading.Event) -> None:
+        """Consume until ``stop`` is set; bus outages and bugs are logged and backed off."""
+        backoff = 0.1
+        while not stop.is_set():
+            try:
+                self.poll_once()
+            except BusUnavailable as exc:
+                backoff = min(backoff * 2, self.max_backoff_s)
+                log.warning("consumer %s/%s: bus unavailable: %s", self.group, self.name, exc)
+                stop.wait(backoff)
+                continue
+            except Exception:
+                backoff = min(backoff * 2, self.max_backoff_s)
+                log.exception("consumer %s/%s: poll failed", self.group, self.name)
+                stop.wait(backoff)
+                continue
+            backoff = 0.1
+
+    def _handle(self, delivery: Delivery, stats: ConsumerStats) -> None:
+        event = delivery.event
+        if self.processed.seen(self.group, event.event_id):
+            self.bus.ack(self.group, [delivery.message_id])
+            stats.duplicates += 1
+            return
+        if not self._call_handler(delivery):
+            stats.failed += 1
+            if delivery.deliveries >= self.max_deliveries:
+                log.error(
+                    "consumer %s: dead-lettering %s %s after %d deliveries",
+                    self.group,
+                    event.type,
+                    event.event_id,
+                    delivery.deliveries,
+                )
+                self.bus.dead_letter(self.group, delivery, "handler kept failing")
+                stats.dead_lettered += 1
+            return
+        self.processed.mark(self.group, event.event_id)
+        self.bus.ack(self.group, [delivery.message_id])
+        stats.handled += 1
+
+    def _call_handler(self, delivery: Delivery) -> bool:
+        event = delivery.event
+        attempts = len(self.retry_delays_s) + 1
+        for attempt in range(1, attempts + 1):
+            try:
+                self.handler(event)
+            except Exception:
+                log.exception(
+                    "consumer %s: handler failed on %s %s (attempt %d/%d, delivery %d)",
+                    self.group,
+                    event.type,
+                    event.event_id,
+                    attempt,
+                    attempts,
+                    delivery.deliveries,
+                )
+                if attempt < attempts:
+                    time.sleep(self.retry_delays_s[attempt - 1])
+                continue
+            return True
+        return False

@@ -1,0 +1,159 @@
+"""The outbox relay: copies committed outbox rows onto the bus, in id order, at least once.
+
+Why a relay: publishing after commit loses the event when the process dies in
+between; the booking transaction writes an outbox row instead, and this loop
+publishes it afterwards, however long the bus is away.
+
+One batch is one database transaction:
+
+1. lock the oldest unpublished rows, ``FOR UPDATE SKIP LOCKED`` on PostgreSQL so
+   a second relay never waits on, nor re-publishes, rows the first one holds;
+2. check the batch *is* the oldest unpublished rows (the count of unpublished
+   rows up to the batch's last id equals the batch size). If not, another
+   relay holds older rows: roll back and let it go first, so the bus receives
+   events in outbox order even with several relays running;
+3. publish the batch (atomic on the bus), mark the rows ``published_at``, commit.
+
+If the bus is unreachable the transaction rolls back: rows stay unpublished and
+are retried, with exponential backoff, until the bus returns. If the commit
+fails after a publish, the rows are published again later — at least once,
+which is why consumers deduplicate by ``event_id``. Selecting on
+``published_at IS NULL`` (not "id greater than the last one seen") means a row
+whose transaction commits late, with an id below rows already published, is
+still picked up: never skipped.
+
+SQLite has one writer at a time (``BEGIN IMMEDIATE``), so relays there take
+turns and the same code is correct; the publish then happens while holding the
+write lock, which is fine for the in-process bus of the embedded mode.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, func, select, update
+
+from saveit.events.bus import Bus, BusUnavailable
+from saveit.events.model import Event
+from saveit.store.schema import outbox
+
+log = logging.getLogger(__name__)
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        engine: Engine,
+        bus: Bus,
+        *,
+        batch_size: int = 200,
+        poll_interval_s: float = 0.2,
+        max_backoff_s: float = 30.0,
+        clock: Callable[[], datetime] = _utc_now,
+    ) -> None:
+        self.engine = engine
+        self.bus = bus
+        self.batch_size = batch_size
+        self.poll_interval_s = poll_interval_s
+        self.max_backoff_s = max_backoff_s
+        self.clock = clock
+
+    def publish_pending(self) -> int:
+        """Publish everything unpublished now; returns how many rows this call published.
+
+        A bus outage is logged and ends the call early (rows stay unpublished);
+        it is not raised. Database errors are raised.
+        """
+        try:
+            return self._drain(None)
+        except BusUnavailable as exc:
+            log.warning("outbox relay: bus unavailable, events stay in the outbox: %s", exc)
+            return 0
+
+    def run(self, stop: threading.Event) -> None:
+        """Publish until ``stop`` is set, backing off exponentially while anything fails."""
+        backoff = self.poll_interval_s
+        while not stop.is_set():
+            try:
+                self._drain(stop)
+            except BusUnavailable as exc:
+                backoff = min(backoff * 2, self.max_backoff_s)
+                log.warning("outbox relay: bus unavailable, retrying in %.1fs: %s", backoff, exc)
+                stop.wait(backoff)
+                continue
+            except Exception:
+                backoff = min(backoff * 2, self.max_backoff_s)
+                log.exception("outbox relay: batch failed, retrying in %.1fs", backoff)
+                stop.wait(backoff)
+                continue
+            backoff = self.poll_interval_s
+            stop.wait(self.poll_interval_s)
+
+    def _drain(self, stop: threading.Event | None) -> int:
+        total = 0
+        while stop is None or not stop.is_set():
+            published = self.publish_batch()
+            if published is None:  # another relay holds older rows: let it go first
+                time.sleep(self.poll_interval_s * random.uniform(0.5, 1.5))  # noqa: S311
+                continue
+            total += published
+            if published < self.batch_size:
+                break
+        return total
+
+    def publish_batch(self) -> int | None:
+        """One batch; the number of rows published, or None when another relay is ahead.
+
+        Raises :class:`~saveit.events.bus.BusUnavailable` (after rolling back).
+        """
+        with self.engine.begin() as conn:
+            rows = conn.execute(
+                select(outbox)
+                .where(outbox.c.published_at.is_(None))
+                .order_by(outbox.c.id)
+                .limit(self.batch_size)
+                .with_for_update(skip_locked=True)
+            ).all()
+            if not rows:
+                return 0
+            if not _is_oldest(conn, len(rows), rows[-1].id):
+                return None
+            self.bus.publish([_event(row) for row in rows])
+            conn.execute(
+                update(outbox)
+                .where(outbox.c.id.in_([row.id for row in rows]))
+                .values(published_at=self.clock())
+            )
+        log.debug("outbox relay: published %d events up to id %d", len(rows), rows[-1].id)
+        return len(rows)
+
+
+def _is_oldest(conn: Connection, size: int, last_id: int) -> bool:
+    """True when no unpublished row up to ``last_id`` is missing from our batch."""
+    unpublished = conn.execute(
+        select(func.count())
+        .select_from(outbox)
+        .where(outbox.c.published_at.is_(None), outbox.c.id <= last_id)
+    ).scalar_one()
+    return int(unpublished) == size
+
+
+def _event(row: Any) -> Event:
+    return Event(
+        event_id=row.event_id,
+        type=row.type,
+        restaurant_id=row.restaurant_id,
+        payload=row.payload,
+        created_at=row.created_at,
+        outbox_id=row.id,
+    )

@@ -1,0 +1,268 @@
+"""The consumer runner: handler per event, ack after success, idempotent, retried, logged."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from saveit.bootstrap import Container
+from saveit.events import (
+    Bus,
+    Consumer,
+    Event,
+    InProcessBus,
+    MemoryProcessedStore,
+    OutboxRelay,
+    RedisStreamsBus,
+    SqlProcessedStore,
+)
+from saveit.store.schema import outbox
+from tests.integration.conftest import DEAD_REDIS_URL, BusFactory, TcpProxy
+from tests.support import FakeClock
+
+
+def _events(n: int) -> list[Event]:
+    return [
+        Event(
+            event_id=str(uuid.uuid4()),
+            type="reservation.modified",
+            restaurant_id=1,
+            payload={"n": i},
+            created_at=datetime(2026, 6, 1, 9, 0, tzinfo=UTC),
+            outbox_id=i,
+        )
+        for i in range(1, n + 1)
+    ]
+
+
+class Recorder:
+    """A handler that records what it saw and fails the first ``failures`` calls."""
+
+    def __init__(self, failures: int = 0) -> None:
+        self.failures = failures
+        self.calls = 0
+        self.seen: list[Event] = []
+        self.lock = threading.Lock()
+
+    def __call__(self, event: Event) -> None:
+        with self.lock:
+            self.calls += 1
+            if self.calls <= self.failures:
+                raise RuntimeError(f"handler broke on call {self.calls}")
+            self.seen.append(event)
+
+
+def _consumer(bus: Bus, handler: Recorder, **kwargs: Any) -> Consumer:
+    kwargs.setdefault("processed", MemoryProcessedStore())
+    kwargs.setdefault("retry_delays_s", (0, 0))
+    return Consumer(bus, "notifier", handler, block_ms=0, **kwargs)
+
+
+def test_each_event_is_handled_then_acked_and_recorded(make_bus: BusFactory) -> None:
+    bus = make_bus()
+    handler, processed = Recorder(), MemoryProcessedStore()
+    consumer = _consumer(bus, handler, processed=processed, name="w1")
+    sent = _events(5)
+    consumer.poll_once()  # creates the group; nothing yet
+    bus.publish(sent)
+    stats = consumer.poll_once()
+    assert (stats.handled, stats.duplicates, stats.failed) == (5, 0, 0)
+    assert handler.seen == sent
+    assert bus.pending("notifier") == []
+    assert all(processed.seen("notifier", e.event_id) for e in sent)
+    assert not processed.seen("analytics", sent[0].event_id)  # per group
+
+
+def test_an_event_published_twice_is_handled_once(make_bus: BusFactory) -> None:
+    bus = make_bus()
+    handler = Recorder()
+    consumer = _consumer(bus, handler)
+    (event,) = _events(1)
+    bus.publish([event])
+    bus.publish([event])  # a relay that crashed before marking the row republishes it
+    stats = consumer.poll_once()
+    assert (stats.handled, stats.duplicates) == (1, 1)
+    assert handler.seen == [event]
+    assert bus.pending("notifier") == []
+
+
+def test_a_redelivered_event_handled_before_the_crash_is_not_handled_again(
+    make_bus: BusFactory,
+) -> None:
+    bus = make_bus()
+    processed = MemoryProcessedStore()
+    bus.ensure_group("notifier")
+    bus.publish(_events(1))
+    (delivery,) = bus.read("notifier", "crashed")
+    processed.mark("notifier", delivery.event.event_id)  # handled and recorded, never acked
+    handler = Recorder()
+    heir = _consumer(bus, handler, processed=processed, min_idle_ms=50, reclaim_every_s=0)
+    time.sleep(0.1)
+    stats = heir.poll_once()
+    assert (stats.handled, stats.duplicates) == (0, 1)
+    assert handler.calls == 0
+    assert bus.pending("notifier") == []
+
+
+def test_a_dead_members_event_is_reclaimed_and_handled_by_another(make_bus: BusFactory) -> None:
+    bus = make_bus()
+    bus.ensure_group("notifier")
+    sent = _events(2)
+    bus.publish(sent)
+    assert len(bus.read("notifier", "dead", count=10)) == 2  # dies holding both
+    handler = Recorder()
+    heir = _consumer(bus, handler, name="heir", min_idle_ms=150, reclaim_every_s=0)
+    assert heir.poll_once().handled == 0  # not idle long enough: the owner may be alive
+    time.sleep(0.2)
+    assert heir.poll_once().handled == 2
+    assert handler.seen == sent
+    assert bus.pending("notifier") == []
+
+
+def test_a_flaky_handler_is_retried_in_place_and_each_failure_logged(
+    make_bus: BusFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    bus = make_bus()
+    handler = Recorder(failures=2)
+    consumer = _consumer(bus, handler)
+    bus.publish(_events(1))
+    stats = consumer.poll_once()
+    assert (stats.handled, stats.failed) == (1, 0)
+    assert handler.calls == 3
+    failures = [r for r in caplog.records if "handler failed" in r.getMessage()]
+    assert len(failures) == 2
+    assert all(r.levelno == logging.ERROR and r.exc_info for r in failures)
+
+
+def test_a_failing_event_stays_pending_then_is_dead_lettered(
+    make_bus: BusFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    bus = make_bus()
+    handler = Recorder(failures=1000)
+    consumer = _consumer(bus, handler, min_idle_ms=50, reclaim_every_s=0, max_deliveries=2)
+    (event,) = _events(1)
+    bus.publish([event])
+    stats = consumer.poll_once()
+    assert (stats.handled, stats.failed, stats.dead_lettered) == (0, 1, 0)
+    assert [p.deliveries for p in bus.pending("notifier")] == [1]  # not acked: will come back
+    time.sleep(0.1)
+    stats = consumer.poll_once()  # reclaimed (delivery 2), fails again: parked
+    assert (stats.failed, stats.dead_lettered) == (1, 1)
+    assert bus.pending("notifier") == []
+    assert handler.calls == 6  # 3 attempts per delivery
+    assert "dead-lettering reservation.modified" in caplog.text
+    if isinstance(bus, InProcessBus):
+        assert [d.event for d in bus.dead_letters] == [event]
+
+
+def test_consumer_survives_an_unreachable_redis(
+    redis_stream: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    bus = RedisStreamsBus(DEAD_REDIS_URL, stream=redis_stream)
+    consumer = Consumer(bus, "g", Recorder(), processed=MemoryProcessedStore(), max_backoff_s=0.1)
+    stop = threading.Event()
+    worker = threading.Thread(target=consumer.run, args=(stop,))
+    worker.start()
+    time.sleep(0.4)
+    assert worker.is_alive()
+    stop.set()
+    worker.join(timeout=3)
+    assert not worker.is_alive()
+    assert "bus unavailable" in caplog.text
+    bus.close()
+
+
+def test_sql_processed_store(container: Container, clock: FakeClock) -> None:
+    store = SqlProcessedStore(container.engine, clock=clock)
+    event_id = str(uuid.uuid4())
+    assert not store.seen("notifier", event_id)
+    store.mark("notifier", event_id)
+    store.mark("notifier", event_id)  # twice is harmless
+    assert store.seen("notifier", event_id)
+    assert not store.seen("analytics", event_id)
+    clock.advance(days=8)
+    store.mark("analytics", event_id)
+    assert store.prune(clock.now - timedelta(days=7)) == 1
+    assert not store.seen("notifier", event_id)
+    assert store.seen("analytics", event_id)
+
+
+def test_bookings_flow_to_every_group_once(
+    container: Container,
+    make_bookings: Callable[[int], list[str]],
+    make_bus: BusFactory,
+) -> None:
+    """End to end: booking transaction -> outbox -> relay -> bus -> two consumer groups."""
+    bus = make_bus()
+    durable, live = Recorder(failures=1), Recorder()
+    consumers = [
+        Consumer(bus, "notifier", durable, processed=SqlProcessedStore(container.engine)),
+        Consumer(bus, "realtime", live, processed=MemoryProcessedStore(), block_ms=100),
+        Consumer(bus, "realtime", live, processed=MemoryProcessedStore(), block_ms=100),
+    ]
+    relay = OutboxRelay(container.engine, make_bus(), poll_interval_s=0.02)
+    for c in consumers:
+        c.poll_once(block_ms=0)  # create the groups
+    stop = threading.Event()
+    runners: list[OutboxRelay | Consumer] = [relay, *consumers]
+    workers = [threading.Thread(target=r.run, args=(stop,)) for r in runners]
+    for w in workers:
+        w.start()
+    try:
+        types = make_bookings(4)
+        deadline = time.monotonic() + 15
+        while len(durable.seen) < len(types) or len(live.seen) < len(types):
+            assert time.monotonic() < deadline, (len(durable.seen), len(live.seen))
+            time.sleep(0.02)
+    finally:
+        stop.set()
+        for w in workers:
+            w.join(timeout=5)
+    assert not any(w.is_alive() for w in workers)
+    with container.engine.connect() as conn:
+        ids = [r.event_id for r in conn.execute(select(outbox).order_by(outbox.c.id))]
+    assert [e.event_id for e in durable.seen] == ids  # one member: in order, once
+    assert sorted(e.event_id for e in live.seen) == sorted(ids)  # two members: once each
+    assert bus.pending("notifier") == []
+    assert bus.pending("realtime") == []
+
+
+def test_a_running_consumer_resumes_when_redis_comes_back(
+    redis_url: str, redis_stream: str, redis_proxy: TcpProxy
+) -> None:
+    bus = RedisStreamsBus(f"redis://127.0.0.1:{redis_proxy.port}/0", stream=redis_stream)
+    publisher = RedisStreamsBus(redis_url, stream=redis_stream)
+    handler = Recorder()
+    consumer = Consumer(
+        bus, "g", handler, processed=MemoryProcessedStore(), block_ms=100, max_backoff_s=0.2
+    )
+    consumer.poll_once(block_ms=0)
+    stop = threading.Event()
+    worker = threading.Thread(target=consumer.run, args=(stop,))
+    worker.start()
+    try:
+        redis_proxy.down()
+        sent = _events(3)
+        publisher.publish(sent)
+        time.sleep(0.5)
+        assert handler.seen == []
+        redis_proxy.up()
+        deadline = time.monotonic() + 10
+        while len(handler.seen) < len(sent):
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+    finally:
+        stop.set()
+        worker.join(timeout=5)
+    assert handler.seen == sent
+    assert publisher.pending("g") == []
+    bus.close()
+    publisher.close()
