@@ -27,7 +27,7 @@ from tests.support import FakeClock, demo_document
 
 PG_BASE = os.environ.get("SAVEIT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-ADMIN_TOKEN = "test-admin-token"  # noqa: S105
+ADMIN_TOKEN = "test-admin-token"
 
 
 def _unavailable(reason: str) -> None:
@@ -102,6 +102,7 @@ def settings(db_url: str, tmp_path: Path) -> Settings:
         data_dir=tmp_path,
         secret_key="test-secret-key",  # type: ignore[arg-type]
         admin_token=ADMIN_TOKEN,  # type: ignore[arg-type]
+        relay_in_process=False,  # tests drive the relay themselves
     )
 
 

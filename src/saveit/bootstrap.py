@@ -1,7 +1,8 @@
 """The composition root: settings in, a wired application container out.
 
-The only place that decides which adapters run (SQLite or PostgreSQL today;
-Redis and channel providers join here). Nothing below it asks what mode it is in.
+The only place that decides which adapters run: SQLite or PostgreSQL, the
+in-process bus or Redis Streams (channel providers join here). Nothing below it
+asks what mode it is in.
 """
 
 from __future__ import annotations
@@ -12,6 +13,10 @@ from sqlalchemy import Engine
 
 from saveit.booking.service import BookingService, Clock, utc_now
 from saveit.config import Settings
+from saveit.events.bus import Bus
+from saveit.events.inprocess import InProcessBus
+from saveit.events.redis_streams import RedisStreamsBus
+from saveit.events.relay import OutboxRelay
 from saveit.store.database import create_db_engine
 from saveit.store.migrate import upgrade
 
@@ -21,9 +26,24 @@ class Container:
     settings: Settings
     engine: Engine
     booking: BookingService
+    bus: Bus
+    relay: OutboxRelay
 
     def close(self) -> None:
+        self.bus.close()
         self.engine.dispose()
+
+
+def build_bus(settings: Settings) -> Bus:
+    if settings.redis_url is None:
+        return InProcessBus(maxlen=settings.events_maxlen)
+    return RedisStreamsBus(
+        settings.redis_url.get_secret_value(),
+        stream=settings.events_stream,
+        maxlen=settings.events_maxlen,
+        socket_timeout_s=settings.redis_timeout_s,
+        connect_timeout_s=min(settings.redis_timeout_s, 0.5),
+    )
 
 
 def build(settings: Settings, *, clock: Clock = utc_now, migrate: bool | None = None) -> Container:
@@ -42,4 +62,12 @@ def build(settings: Settings, *, clock: Clock = utc_now, migrate: bool | None = 
         clock=clock,
         phone_region=settings.default_phone_region,
     )
-    return Container(settings=settings, engine=engine, booking=booking)
+    bus = build_bus(settings)
+    relay = OutboxRelay(
+        engine,
+        bus,
+        batch_size=settings.relay_batch_size,
+        poll_interval_s=settings.relay_poll_interval_s,
+        clock=clock,
+    )
+    return Container(settings=settings, engine=engine, booking=booking, bus=bus, relay=relay)

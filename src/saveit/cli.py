@@ -7,6 +7,8 @@ command run in the same environment talks to the same database.
 from __future__ import annotations
 
 import json
+import signal
+import threading
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -16,6 +18,7 @@ import uvicorn
 import yaml
 from pydantic import ValidationError
 
+from saveit.bootstrap import build
 from saveit.config import load_settings
 from saveit.restaurant_setup import RestaurantSpec, apply_spec, parse_document
 from saveit.store.database import create_db_engine
@@ -124,6 +127,21 @@ def demo(host: Host = "127.0.0.1", port: Port = 8000, workers: Workers = 1) -> N
         )
     )
     _run_server(host, port, workers)
+
+
+@app.command()
+def worker() -> None:
+    """Publish committed outbox events to the bus until SIGTERM/SIGINT (production mode)."""
+    settings = load_settings()
+    container = build(settings, migrate=settings.database_url is None)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    typer.echo(f"worker: relaying the outbox to {type(container.bus).__name__}")
+    try:
+        container.relay.run(stop)
+    finally:
+        container.close()
 
 
 def main() -> None:

@@ -26,6 +26,20 @@ class Settings(BaseSettings):
     )
     db_pool_size: int = Field(default=10, ge=1, le=200)
     db_pool_timeout_s: float = Field(default=5.0, gt=0)
+    redis_url: SecretStr | None = Field(
+        default=None,
+        description="redis://host:port/db for the event bus; unset means in-process.",
+    )
+    redis_timeout_s: float = Field(default=1.0, gt=0, le=30)
+    events_stream: str = Field(default="saveit:events", min_length=1)
+    events_maxlen: int = Field(default=100_000, ge=1000)
+    relay_batch_size: int = Field(default=200, ge=1, le=10_000)
+    relay_poll_interval_s: float = Field(default=0.2, gt=0, le=60)
+    relay_in_process: bool | None = Field(
+        default=None,
+        description="Run the outbox relay inside the API process; unset means only "
+        "when there is no Redis (the embedded default). Production runs `saveit worker`.",
+    )
     secret_key: SecretStr = Field(
         default=SecretStr(_DEV_SECRET),
         description="Signs manage tokens; must be set in production.",
@@ -39,10 +53,14 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     env: str = Field(default="development", description="development | production")
 
-    @field_validator("database_url")
+    @field_validator("database_url", "redis_url", mode="before")
     @classmethod
-    def _blank_is_none(cls, value: str | None) -> str | None:
+    def _blank_is_none(cls, value: object) -> object:
         return value or None
+
+    @property
+    def runs_relay_in_process(self) -> bool:
+        return self.redis_url is None if self.relay_in_process is None else self.relay_in_process
 
     @model_validator(mode="after")
     def _no_dev_secret_in_production(self) -> Settings:

@@ -12,7 +12,14 @@ from datetime import date, time
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 from sqlalchemy import Engine
 
 from saveit.domain import errors
@@ -85,6 +92,10 @@ class HoursSpec(Spec):
         if value.second or value.microsecond or value.minute % 5:
             raise ValueError("times are whole minutes on a 5-minute grid")
         return value.replace(tzinfo=None)
+
+    @field_serializer("opens", "closes")
+    def _hh_mm(self, value: time) -> str:
+        return value.strftime("%H:%M")
 
     @model_validator(mode="after")
     def _not_empty(self) -> HoursSpec:

@@ -37,6 +37,7 @@ from saveit.domain.availability import (
     Slot,
     bookable_starts,
     cells,
+    check_party,
     check_rules,
     end_of,
     free_seatings,
@@ -664,6 +665,7 @@ class BookingService:
         with self.reading() as conn:
             restaurant = self.cache.get(conn, cmd.restaurant)
             booked = self._booked_on(conn, restaurant, start.astimezone(restaurant.tz).date())
+        check_party(restaurant, cmd.party_size, staff=True)
         if cmd.tables:
             candidates = [self._named_seating(restaurant, cmd.tables)]
         else:
