@@ -85,14 +85,16 @@ def _free_port() -> int:
 @pytest.fixture
 def demo_server(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[str]]]:
     port = _free_port()
-    proc = subprocess.Popen(
-        [*SAVEIT, "demo", "--port", str(port)],
-        env=_env(SAVEIT_DATA_DIR=str(tmp_path / "data")),
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    log = tmp_path / "demo.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [*SAVEIT, "demo", "--port", str(port)],
+            env=_env(SAVEIT_DATA_DIR=str(tmp_path / "data")),
+            cwd=tmp_path,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -103,10 +105,16 @@ def demo_server(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[str]]]:
             time.sleep(0.2)
     else:
         proc.kill()
-        pytest.fail(f"saveit demo did not become ready:\n{proc.communicate()[0]}")
+        proc.wait(timeout=20)
+        pytest.fail(f"saveit demo did not become ready:\n{log.read_text()}")
     yield base, proc
     proc.terminate()
-    proc.wait(timeout=20)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=20)
+    assert "demo restaurant created" in log.read_text()
 
 
 def test_demo_serves_the_demo_restaurant_with_no_setup(
