@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import signal
 import threading
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,13 +20,18 @@ from pydantic import ValidationError
 
 from saveit.bootstrap import build
 from saveit.config import load_settings
+from saveit.domain import errors
 from saveit.restaurant_setup import RestaurantSpec, apply_spec, parse_document
+from saveit.store import restaurants as restaurant_store
+from saveit.store import tokens
 from saveit.store.database import create_db_engine
 from saveit.store.migrate import upgrade
 
 app = typer.Typer(help="SaveIt restaurant reservations.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+token_app = typer.Typer(help="Staff bearer tokens.", no_args_is_help=True)
+app.add_typer(token_app, name="token")
 
 DEMO_FILE = Path(__file__).with_name("demo.yaml")
 
@@ -127,6 +132,30 @@ def demo(host: Host = "127.0.0.1", port: Port = 8000, workers: Workers = 1) -> N
         )
     )
     _run_server(host, port, workers)
+
+
+@token_app.command("create")
+def token_create(
+    restaurant: Annotated[str, typer.Option(help="Restaurant slug.")],
+    role: Annotated[str, typer.Option(help="host, manager or owner.")] = "host",
+    name: Annotated[str, typer.Option(help="Who holds it, for the audit log.")] = "staff",
+) -> None:
+    """Issue a staff token for one restaurant and print it (it is shown only once)."""
+    if role not in tokens.ROLES:
+        typer.echo(f"role must be one of {', '.join(tokens.ROLES)}", err=True)
+        raise typer.Exit(code=2)
+    settings = load_settings()
+    engine = create_db_engine(settings.resolved_database_url)
+    try:
+        with engine.begin() as conn:
+            restaurant_id = restaurant_store.id_of(conn, restaurant)
+            token = tokens.issue(conn, restaurant_id, role=role, name=name, now=datetime.now(UTC))
+    except errors.NotFound as exc:
+        typer.echo(exc.detail, err=True)
+        raise typer.Exit(code=2) from exc
+    finally:
+        engine.dispose()
+    typer.echo(token)
 
 
 @app.command()

@@ -12,8 +12,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from saveit.api.app import create_app
+from saveit.bootstrap import build
+from saveit.config import Settings
 from saveit.store.database import create_db_engine
 from saveit.store.schema import dining_tables, restaurants
 from tests.support import DEMO_YAML
@@ -125,3 +129,21 @@ def test_demo_serves_the_demo_restaurant_with_no_setup(
     assert profile.status_code == 200
     assert profile.json()["name"] == "Casa Demo"
     assert httpx.get(f"{base}/docs", timeout=5).status_code == 200
+
+
+def test_token_create_issues_a_staff_token_the_api_accepts(db_url: str, tmp_path: Path) -> None:
+    env = _env(SAVEIT_DATABASE_URL=db_url)
+    assert _run("seed", str(DEMO_YAML), env=env, cwd=tmp_path).returncode == 0
+    done = _run(
+        "token", "create", "--restaurant", "demo", "--role", "manager", env=env, cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr
+    token = done.stdout.strip()
+    container = build(Settings(database_url=db_url, relay_in_process=False), migrate=False)
+    with TestClient(create_app(container)) as api:
+        tables = api.get(
+            "/v1/restaurants/demo/tables", headers={"Authorization": f"Bearer {token}"}
+        )
+    assert tables.status_code == 200
+    unknown = _run("token", "create", "--restaurant", "nope", env=env, cwd=tmp_path)
+    assert unknown.returncode == 2
