@@ -82,7 +82,11 @@ def starts_of(service: BookingService) -> list[datetime]:
     return [s for day in DAYS for s in grid_starts(restaurant, day)]
 
 
-def check_invariants(service: BookingService, expected: dict[str, Status]) -> None:
+def check_invariants(
+    service: BookingService,
+    expected: dict[str, Status],
+    shapes: dict[str, tuple[datetime, int]] | None = None,
+) -> None:
     with service.reading() as conn:
         assert count_overlaps(conn) == 0
         rows = conn.execute(select(reservations)).all()
@@ -97,6 +101,8 @@ def check_invariants(service: BookingService, expected: dict[str, Status]) -> No
     for code, status in expected.items():
         row = by_code[code]
         assert row.status == status.value
+        if shapes is not None:  # a refused move left the booking where it was
+            assert (row.start_at, row.party_size) == shapes[code]
         if status.holds_tables:
             assert tables_of.get(row.id), f"{code} is {status} but has no table"
             span = cells(row.start_at, row.end_at, row.buffer_minutes)
@@ -127,6 +133,7 @@ def test_random_creates_moves_and_cancels_never_overlap_or_lose_a_booking(
     service = fresh(FakeClock(NOW))
     starts = starts_of(service)
     expected: dict[str, Status] = {}
+    shapes: dict[str, tuple[datetime, int]] = {}
     try:
         for op in ops:
             codes = sorted(expected)
@@ -143,10 +150,11 @@ def test_random_creates_moves_and_cancels_never_overlap_or_lose_a_booking(
                         GUEST,
                     )
                     expected[made.reservation.code] = Status.CONFIRMED
+                    shapes[made.reservation.code] = (made.reservation.start, int(party))  # type: ignore[call-overload]
                 elif op[0] == "modify" and codes:
                     _, which, at, party = op
                     code = codes[int(which) % len(codes)]  # type: ignore[call-overload]
-                    service.modify(
+                    moved = service.modify(
                         ModifyReservation(
                             code,
                             start=starts[int(at) % len(starts)],  # type: ignore[call-overload]
@@ -154,13 +162,14 @@ def test_random_creates_moves_and_cancels_never_overlap_or_lose_a_booking(
                         ),  # type: ignore[call-overload]
                         GUEST,
                     )
+                    shapes[code] = (moved.start, moved.party_size)
                 elif op[0] == "cancel" and codes:
                     code = codes[int(op[1]) % len(codes)]  # type: ignore[call-overload]
                     service.cancel(code, GUEST)
                     expected[code] = Status.CANCELLED
             except (errors.SlotTaken, errors.InvalidTransition, errors.NoSuitableTable):
                 pass
-            check_invariants(service, expected)
+            check_invariants(service, expected, shapes)
     finally:
         service.engine.dispose()
 

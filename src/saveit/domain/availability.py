@@ -232,7 +232,9 @@ def nearest_alternatives(
     staff: bool = False,
 ) -> list[datetime]:
     """Free starts nearest the wanted time: the same day first, then the next days."""
-    first_day = wanted.astimezone(restaurant.tz).date()
+    # The business day the wanted start belongs to: 00:30 of a late service that
+    # opened the evening before looks for alternatives on that evening first.
+    first_day = business_day_of(restaurant, wanted) or wanted.astimezone(restaurant.tz).date()
     picked: list[datetime] = []
     for offset in range(days + 1):
         day = first_day + timedelta(days=offset)

@@ -33,8 +33,17 @@ def hours_for(restaurant: Restaurant, day: date) -> tuple[ServiceHours, ...]:
 def _local_instant(restaurant: Restaurant, day: date, at: ServiceHours, closing: bool) -> datetime:
     when = at.closes if closing else at.opens
     on = day + timedelta(days=1) if closing and at.crosses_midnight else day
+    wall = datetime.combine(on, when)
+    tz = restaurant.tz
     # fold=0 maps a nonexistent wall time forward by the gap (02:30 -> 03:30 CEST).
-    return datetime.combine(on, when, tzinfo=restaurant.tz).astimezone(UTC)
+    instant = wall.replace(tzinfo=tz).astimezone(UTC)
+    if closing and instant.astimezone(tz).replace(tzinfo=None) != wall:
+        # A closing time inside the spring-forward gap: the service ends when the
+        # clocks jump, not an hour later (closes 02:30 must not offer 03:00 CEST).
+        instant = wall.replace(tzinfo=tz, fold=1).astimezone(UTC)  # before the gap
+        while instant.astimezone(tz).replace(tzinfo=None) < wall:
+            instant += timedelta(minutes=1)
+    return instant
 
 
 def windows_for(restaurant: Restaurant, day: date) -> list[Window]:

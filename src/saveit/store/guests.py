@@ -17,7 +17,8 @@ from saveit.store.schema import guests
 def normalise_phone(raw: str, default_region: str) -> str:
     """E.164, so WhatsApp's ``34600…`` and a typed ``600 11 22 33`` are one guest."""
     text = raw.strip()
-    if text and text[0].isdigit() and len(text) > 10 and not text.startswith("00"):
+    digits = sum(c.isdigit() for c in text)  # "600 11 12 22" is nine digits, not twelve
+    if text and text[0].isdigit() and digits > 10 and not text.startswith("00"):
         text = "+" + text  # international number written without its plus sign
     try:
         parsed = phonenumbers.parse(text, default_region)
