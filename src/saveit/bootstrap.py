@@ -7,16 +7,19 @@ asks what mode it is in.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 
 from saveit.booking.service import BookingService, Clock, utc_now
+from saveit.cache import AvailabilityCache, CacheStore, MemoryStore, NearCache, RedisStore
 from saveit.config import Settings
 from saveit.events.bus import Bus
 from saveit.events.inprocess import InProcessBus
 from saveit.events.redis_streams import RedisStreamsBus
 from saveit.events.relay import OutboxRelay
+from saveit.ratelimit import RateLimiter
+from saveit.resilience import CircuitBreaker, RedisGate
 from saveit.store.database import create_db_engine
 from saveit.store.migrate import upgrade
 
@@ -28,8 +31,14 @@ class Container:
     booking: BookingService
     bus: Bus
     relay: OutboxRelay
+    # Request-path Redis (cache, rate limits) behind a circuit breaker; None without Redis.
+    redis_gate: RedisGate | None = field(default=None, kw_only=True)
+    availability: AvailabilityCache | None = field(default=None, kw_only=True)
+    limiter: RateLimiter | None = field(default=None, kw_only=True)
 
     def close(self) -> None:
+        if self.redis_gate is not None:
+            self.redis_gate.close()
         self.bus.close()
         self.engine.dispose()
 
@@ -53,6 +62,7 @@ def build(settings: Settings, *, clock: Clock = utc_now, migrate: bool | None = 
         settings.resolved_database_url,
         pool_size=settings.db_pool_size,
         pool_timeout=settings.db_pool_timeout_s,
+        connect_timeout=settings.db_connect_timeout_s,
     )
     if migrate if migrate is not None else settings.database_url is None:
         upgrade(engine)
@@ -70,4 +80,54 @@ def build(settings: Settings, *, clock: Clock = utc_now, migrate: bool | None = 
         poll_interval_s=settings.relay_poll_interval_s,
         clock=clock,
     )
-    return Container(settings=settings, engine=engine, booking=booking, bus=bus, relay=relay)
+    gate = build_redis_gate(settings)
+    availability = build_availability(settings, booking, gate)
+    return Container(
+        settings=settings,
+        engine=engine,
+        booking=booking,
+        bus=bus,
+        relay=relay,
+        redis_gate=gate,
+        availability=availability,
+        limiter=RateLimiter.from_settings(settings, gate),
+    )
+
+
+def build_redis_gate(settings: Settings) -> RedisGate | None:
+    if settings.redis_url is None:
+        return None
+    breaker = CircuitBreaker(
+        "redis",
+        failure_threshold=settings.redis_breaker_failures,
+        reset_timeout_s=settings.redis_breaker_reset_s,
+    )
+    return RedisGate(
+        settings.redis_url.get_secret_value(),
+        breaker=breaker,
+        timeout_s=settings.redis_op_timeout_s,
+    )
+
+
+def build_availability(
+    settings: Settings, booking: BookingService, gate: RedisGate | None
+) -> AvailabilityCache:
+    """Redis (behind a ~1 s near cache) when configured, process memory otherwise;
+    ``store=None`` disables caching."""
+    store: CacheStore | None = None
+    if settings.availability_cache:
+        if gate is None:
+            store = MemoryStore()
+        elif settings.availability_local_ttl_s > 0:
+            shared = RedisStore(gate, settings.redis_prefix)
+            store = NearCache(shared, local_ttl_s=settings.availability_local_ttl_s)
+        else:
+            store = RedisStore(gate, settings.redis_prefix)
+    cache = AvailabilityCache(
+        booking,
+        store,
+        ttl_s=settings.availability_cache_ttl_s,
+        recheck_s=settings.availability_config_recheck_s,
+    )
+    booking.listeners.append(cache.after_commit)
+    return cache

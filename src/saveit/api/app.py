@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,9 +16,12 @@ from fastapi import FastAPI
 from saveit import __version__
 from saveit.api import problems
 from saveit.api.middleware import BodyLimit, CatchAll
-from saveit.api.routers import admin, health, public, reservations, staff
+from saveit.api.routers import admin, health, live, public, reservations, staff
 from saveit.bootstrap import Container, build
+from saveit.cache.invalidation import start_invalidation
 from saveit.config import load_settings
+from saveit.ratelimit.middleware import RateLimit
+from saveit.realtime import build_hub
 
 
 def create_app(container: Container) -> FastAPI:
@@ -31,9 +35,18 @@ def create_app(container: Container) -> FastAPI:
                 target=container.relay.run, args=(stop,), name="saveit-relay", daemon=True
             )
             relay.start()
+        # One live-feed hub per process: tails the event stream, fans out to subscribers.
+        hub = build_hub(container)
+        _app.state.live_hub = hub
+        await hub.start()
+        # Every process hears every availability-changing event (see saveit.cache).
+        invalidation = start_invalidation(container.settings, container.availability)
         try:
             yield
         finally:
+            if invalidation is not None:
+                await asyncio.to_thread(invalidation.stop)
+            await hub.stop()
             stop.set()
             if relay is not None:
                 relay.join(timeout=10)
@@ -47,9 +60,11 @@ def create_app(container: Container) -> FastAPI:
     )
     app.state.container = container
     problems.install(app)
-    for module in (health, public, reservations, staff, admin):
+    for module in (health, public, reservations, staff, admin, live):
         app.include_router(module.router)
     app.add_middleware(BodyLimit, max_bytes=container.settings.max_body_bytes)
+    if container.limiter is not None:
+        app.add_middleware(RateLimit, limiter=container.limiter)
     app.add_middleware(CatchAll)
     return app
 

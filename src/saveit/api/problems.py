@@ -42,6 +42,7 @@ STATUS: dict[str, int] = {
     "TOO_LATE_TO_CHANGE": 409,
     "METHOD_NOT_ALLOWED": 405,
     "PAYLOAD_TOO_LARGE": 413,
+    "RATE_LIMITED": 429,
     "SERVICE_UNAVAILABLE": 503,
     "INTERNAL_ERROR": 500,
 }
@@ -92,7 +93,10 @@ def internal_error() -> JSONResponse:
 
 def _domain(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DomainError)
-    return problem(exc.code, exc.detail, data=exc.data)
+    headers = {}
+    if "retry_after" in exc.data:  # RATE_LIMITED: when to come back
+        headers["Retry-After"] = str(exc.data["retry_after"])
+    return problem(exc.code, exc.detail, headers=headers, data=exc.data)
 
 
 def _error_list(errors: Any) -> list[dict[str, Any]]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
@@ -57,7 +58,10 @@ from saveit.store import reservations as store
 from saveit.store.restaurants import RestaurantCache
 from saveit.store.schema import idempotency_keys, reservations
 
+_log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
+ChangeListener = Callable[[ReservationView, ReservationView | None], None]
+"""Called after a committed change with (reservation now, reservation before or None)."""
 _T = TypeVar("_T")
 
 
@@ -80,6 +84,9 @@ class BookingService:
         self.clock = clock
         self._secret = secret
         self._phone_region = phone_region
+        # After-commit hooks (e.g. the availability cache): told of every committed
+        # change in this process; a failing listener is logged, never raised.
+        self.listeners: list[ChangeListener] = []
 
     # --- plumbing -------------------------------------------------------------------
 
@@ -265,11 +272,14 @@ class BookingService:
         if not candidates:
             raise self._slot_taken(restaurant, cmd.start, cmd.party_size, actor.is_staff)
         try:
-            return _retrying(
+            made = _retrying(
                 lambda: self._write_new(restaurant, cmd, actor, candidates, request_hash, now)
             )
         except _Lost:
             raise self._slot_taken(restaurant, cmd.start, cmd.party_size, actor.is_staff) from None
+        if not made.replayed:
+            self._changed(made.reservation, None)
+        return made
 
     def _write_new(
         self,
@@ -454,7 +464,7 @@ class BookingService:
                 )
             self._check_cutoff(restaurant, current, actor, now, errors.TooLateToChange)
             start = cmd.start.astimezone(UTC) if cmd.start else current.start
-            party = cmd.party_size or current.party_size
+            party = cmd.party_size if cmd.party_size is not None else current.party_size
             moves = (
                 start != current.start
                 or party != current.party_size
@@ -462,9 +472,16 @@ class BookingService:
             )
             candidates: list[Seating] = []
             if moves:
-                check_rules(restaurant, start, party, now, staff=actor.is_staff)
-                day = business_day_of(restaurant, start)
-                assert day is not None
+                if start == current.start and actor.is_staff:
+                    # Staff re-seating or resizing a party at its own time: a seated
+                    # party or a walk-in (off the grid, already started) may change too.
+                    check_party(restaurant, party, staff=True)
+                    day = self._service_day(restaurant, start)
+                else:
+                    check_rules(restaurant, start, party, now, staff=actor.is_staff)
+                    found = business_day_of(restaurant, start)
+                    assert found is not None
+                    day = found
                 booked = self._booked_on(conn, restaurant, day, exclude_id=current.id)
                 if cmd.tables is not None:
                     candidates = [self._named_seating(restaurant, cmd.tables)]
@@ -475,7 +492,7 @@ class BookingService:
                 if not candidates:
                     raise self._slot_taken(restaurant, start, party, actor.is_staff, current.id)
         try:
-            return _retrying(
+            view = _retrying(
                 lambda: self._write_modify(
                     restaurant,
                     current,
@@ -489,6 +506,8 @@ class BookingService:
             )
         except _Lost:
             raise self._slot_taken(restaurant, start, party, actor.is_staff, current.id) from None
+        self._changed(view, current)
+        return view
 
     def _write_modify(
         self,
@@ -650,7 +669,7 @@ class BookingService:
                 self._record(conn, view, actor, target.value, current, now, reason=reason)
             return view
 
-        return _retrying(write)
+        return self._changed(_retrying(write), current)
 
     # --- walk-ins -----------------------------------------------------------------------
 
@@ -702,11 +721,20 @@ class BookingService:
             return view
 
         try:
-            return _retrying(write)
+            seated = _retrying(write)
         except _Lost:
             raise errors.SlotTaken(
                 "No table is free for that party right now", alternatives=[]
             ) from None
+        return self._changed(seated, None)
+
+    def _changed(self, view: ReservationView, before: ReservationView | None) -> ReservationView:
+        for listener in self.listeners:
+            try:
+                listener(view, before)
+            except Exception:
+                _log.exception("change listener failed for reservation %s", view.code)
+        return view
 
 
 _TRANSIENT_SQLSTATES = frozenset({"40001", "40P01"})  # serialization failure, deadlock

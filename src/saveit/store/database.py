@@ -19,7 +19,9 @@ from sqlalchemy.engine import Connection, make_url
 from saveit.config import normalise_database_url
 
 
-def create_db_engine(url: str, *, pool_size: int = 10, pool_timeout: float = 5.0) -> Engine:
+def create_db_engine(
+    url: str, *, pool_size: int = 10, pool_timeout: float = 5.0, connect_timeout: int = 5
+) -> Engine:
     url = normalise_database_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -31,7 +33,7 @@ def create_db_engine(url: str, *, pool_size: int = 10, pool_timeout: float = 5.0
         pool_timeout=pool_timeout,
         pool_pre_ping=True,
         pool_recycle=1800,
-        connect_args={"connect_timeout": 5, "application_name": "saveit"},
+        connect_args={"connect_timeout": connect_timeout, "application_name": "saveit"},
     )
 
 

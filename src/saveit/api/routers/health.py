@@ -1,4 +1,5 @@
-"""Liveness (the process answers) and readiness (it can reach its database)."""
+"""Liveness (the process answers) and readiness (it can reach its database, and
+whether Redis answers)."""
 
 from __future__ import annotations
 
@@ -44,6 +45,17 @@ def _database_answers(container: Container) -> bool:
 
 @router.get("/readyz", response_model=None)
 def readyz(container: ContainerDep) -> dict[str, Any] | JSONResponse:
-    if _database_answers(container):
+    """503 without the database; 200 ``degraded`` without Redis, because the process
+    still serves every request correctly then (cache bypassed, limits in process)."""
+    gate = container.redis_gate
+    redis_ok = gate.ping() if gate is not None else None
+    if not _database_answers(container):
+        data = {"database": "down"}
+        if redis_ok is not None:
+            data["redis"] = "ok" if redis_ok else "down"
+        return problem("SERVICE_UNAVAILABLE", "The database does not answer", data=data)
+    if redis_ok is None:
         return {"status": "ready", "database": "ok"}
-    return problem("SERVICE_UNAVAILABLE", "The database does not answer", data={"database": "down"})
+    if redis_ok:
+        return {"status": "ready", "database": "ok", "redis": "ok"}
+    return {"status": "degraded", "database": "ok", "redis": "down"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 
 from saveit.api.auth import staff_actor_if_any
 from saveit.api.deps import ContainerDep
@@ -23,7 +23,7 @@ def get_restaurant(slug: str, container: ContainerDep) -> dict[str, Any]:
     return restaurant_json(found, restaurant, local_today(restaurant, container.booking.clock()))
 
 
-@router.get("/{slug}/availability")
+@router.get("/{slug}/availability", response_model=None)
 def availability(
     slug: str,
     request: Request,
@@ -31,8 +31,12 @@ def availability(
     date: Annotated[Day, Query(description="Local business day, YYYY-MM-DD")],
     party_size: Annotated[int, Query(ge=1, le=1000)],
     area: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
-) -> dict[str, Any]:
+) -> dict[str, Any] | Response:
     staff = staff_actor_if_any(request, container, slug) is not None
+    if container.availability is not None:
+        # Served from the cache (see saveit.cache); X-SaveIt-Cache says hit, miss or bypass.
+        body, how = container.availability.read(slug, date, party_size, area=area, staff=staff)
+        return Response(body, media_type="application/json", headers={"X-SaveIt-Cache": how})
     restaurant, slots = container.booking.availability(
         slug, date, party_size, area=area, staff=staff
     )

@@ -84,6 +84,8 @@ def create_reservation(
                 "Give a phone number or an email so the restaurant can reach you",
                 field="phone",
             )
+        if container.limiter is not None:  # per guest identity (saveit.ratelimit)
+            container.limiter.check_guest(body.phone, body.email)
     start = body.resolved(restaurant.tz)
     assert start is not None
     cmd = CreateReservation(

@@ -1,0 +1,231 @@
+"""A restaurant's live feed: WebSocket, with Server-Sent Events as the fallback.
+
+Both take a staff bearer token (host role or above, or the admin token) in the
+``Authorization`` header or, because browsers cannot set headers on a
+WebSocket or an ``EventSource``, in ``?access_token=``. Both resume from a
+position: ``?since=`` on the WebSocket, ``Last-Event-ID`` (or ``?since=``) on
+SSE, where every event's ``id:`` is its position. Without one, or when the
+position cannot be replayed, the first message is a ``snapshot`` of the day
+(``?date=``, default the restaurant's today).
+
+A refused WebSocket is accepted and then closed with 4401 (no or bad token),
+4403 (wrong restaurant or role) or 4404 (no such restaurant), because a browser
+never sees the HTTP status of a failed handshake; a dropped slow client gets
+1013 and reconnects with ``since``. SSE refusals are ordinary problem+json.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import hmac
+import time
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Request, WebSocket, WebSocketDisconnect
+from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import HTTPConnection
+
+from saveit.api.auth import RANK
+from saveit.api.schemas import reservation_json
+from saveit.bootstrap import Container
+from saveit.domain import errors
+from saveit.domain.model import Restaurant
+from saveit.domain.schedule import local_today
+from saveit.realtime import LiveHub, LiveMessage, Subscription
+from saveit.realtime.backlog import catch_up
+from saveit.realtime.hub import SLOW
+from saveit.realtime.messages import snapshot_message
+from saveit.store import tokens
+
+router = APIRouter(tags=["live"])
+
+REPLAY_LIMIT = 1000
+SEND_TIMEOUT_S = 5.0
+SSE_HEARTBEAT_S = 15.0
+SSE_MAX_AGE_S = 30.0
+_CLOSE = {errors.Unauthorized: 4401, errors.Forbidden: 4403, errors.NotFound: 4404}
+
+Since = Annotated[int | None, Query(ge=0, description="Last position seen (outbox id).")]
+Day = Annotated[dt.date | None, Query(description="Snapshot day; default the local today.")]
+Token = Annotated[str | None, Query(description="Staff token, for clients without headers.")]
+
+
+def _token(conn: HTTPConnection, access_token: str | None) -> str:
+    header = conn.headers.get("authorization")
+    if header:
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() == "bearer" and value.strip():
+            return value.strip()
+        raise errors.Unauthorized("Use 'Authorization: Bearer <token>'")
+    if access_token:
+        return access_token
+    raise errors.Unauthorized("This needs a staff token")
+
+
+def _authorise(container: Container, token: str, slug: str) -> Restaurant:
+    """The restaurant, if ``token`` is the admin's or a host-or-above token of ``slug``."""
+    admin = container.settings.admin_token
+    is_admin = admin is not None and hmac.compare_digest(
+        admin.get_secret_value().encode(), token.encode()
+    )
+    if not is_admin:
+        with container.booking.reading() as conn:
+            found = tokens.find(conn, token)
+        if found is None:
+            raise errors.Unauthorized("This token is not valid")
+        if found.restaurant != slug or RANK[found.role] < RANK["host"]:
+            raise errors.Forbidden(f"This needs the host role at '{slug}'", role="host")
+    return container.booking.restaurant(slug)
+
+
+def _initial(
+    container: Container, restaurant: Restaurant, since: int | None, day: dt.date | None
+) -> list[LiveMessage]:
+    """What a client gets first: the events it missed, or a snapshot of the day."""
+    caught = catch_up(container.engine, restaurant, since, limit=REPLAY_LIMIT)
+    if caught.replay is not None:
+        return caught.replay
+    day = day or local_today(restaurant, container.booking.clock())
+    views = container.booking.list_for_day(restaurant.slug, day)
+    rows = [reservation_json(v, restaurant.tz) for v in views]
+    return [snapshot_message(restaurant.id, restaurant.slug, day, caught.head, rows)]
+
+
+def _hub(conn: HTTPConnection) -> LiveHub:
+    hub: LiveHub | None = getattr(conn.app.state, "live_hub", None)
+    if hub is None:  # the lifespan always sets it: reaching this is a bug
+        raise RuntimeError("the live hub is not running")
+    return hub
+
+
+async def _open(
+    conn: HTTPConnection, slug: str, token: str | None, since: int | None, day: dt.date | None
+) -> tuple[Subscription, list[LiveMessage], LiveHub]:
+    """Authorise, subscribe (live messages queue from now), then read the catch-up."""
+    container: Container = conn.app.state.container
+    hub = _hub(conn)
+    restaurant = await run_in_threadpool(_authorise, container, _token(conn, token), slug)
+    sub = hub.subscribe(restaurant.id)
+    try:
+        first = await run_in_threadpool(_initial, container, restaurant, since, day)
+    except BaseException:
+        hub.unsubscribe(sub)
+        raise
+    return sub, first, hub
+
+
+class Outgoing:
+    """The catch-up, then live messages minus those the catch-up already held."""
+
+    def __init__(self, sub: Subscription, first: list[LiveMessage]) -> None:
+        self.sub = sub
+        self._first = list(reversed(first))
+        self._replayed = {m.event_id for m in first if m.event_id}
+
+    async def next(self) -> LiveMessage | None:
+        """The next message; None once the subscription is closed (see its ``reason``)."""
+        if self._first:
+            return self._first.pop()
+        while (message := await self.sub.next()) is not None:
+            if message.event_id not in self._replayed:
+                return message
+        return None
+
+
+@router.websocket("/v1/restaurants/{slug}/live")
+async def live_websocket(
+    websocket: WebSocket,
+    slug: str,
+    since: Since = None,
+    date: Day = None,
+    access_token: Token = None,
+) -> None:
+    await websocket.accept()
+    try:
+        sub, first, hub = await _open(websocket, slug, access_token, since, date)
+    except errors.DomainError as exc:
+        await websocket.close(code=_CLOSE.get(type(exc), 1011), reason=exc.detail[:120])
+        return
+    sender = asyncio.create_task(_send_all(websocket, sub, first))
+    receiver = asyncio.create_task(_drain(websocket))
+    try:
+        await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        hub.unsubscribe(sub)
+        for task in (sender, receiver):
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+    if sub.reason is not None:
+        slow = sub.reason == SLOW
+        code, reason = (1013, "too slow; reconnect with since") if slow else (1001, "")
+        with contextlib.suppress(Exception):
+            await websocket.close(code=code, reason=reason)
+
+
+async def _send_all(websocket: WebSocket, sub: Subscription, first: list[LiveMessage]) -> None:
+    out = Outgoing(sub, first)
+    while (message := await out.next()) is not None:
+        try:
+            await asyncio.wait_for(websocket.send_text(message.text), SEND_TIMEOUT_S)
+        except TimeoutError:
+            sub.close(SLOW)
+            return
+
+
+async def _drain(websocket: WebSocket) -> None:
+    """Read (and ignore) client frames, only to notice the client leaving."""
+    with contextlib.suppress(WebSocketDisconnect):
+        while True:
+            await websocket.receive_text()
+
+
+@router.get("/v1/restaurants/{slug}/live/sse", response_class=StreamingResponse)
+async def live_sse(
+    request: Request,
+    slug: str,
+    since: Since = None,
+    date: Day = None,
+    access_token: Token = None,
+    last_event_id: Annotated[str | None, Header()] = None,
+) -> StreamingResponse:
+    if last_event_id and last_event_id.strip().isdigit():
+        since = int(last_event_id.strip())
+    sub, first, hub = await _open(request, slug, access_token, since, date)
+    return StreamingResponse(
+        _sse(sub, first, hub),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+async def _sse(sub: Subscription, first: list[LiveMessage], hub: LiveHub) -> AsyncIterator[str]:
+    """``id:`` is the position, so the browser's automatic reconnect resumes by itself.
+
+    A slow or shut-down subscription ends the stream, and so does age
+    (``SSE_MAX_AGE_S``): the server waits for open responses on a graceful
+    shutdown, and an endless stream would hold it up until killed. The browser
+    reconnects with ``Last-Event-ID`` and misses nothing.
+    """
+    out = Outgoing(sub, first)
+    ends = time.monotonic() + SSE_MAX_AGE_S
+    try:
+        yield "retry: 1000\n\n"
+        while (left := ends - time.monotonic()) > 0:
+            try:
+                message = await asyncio.wait_for(out.next(), min(SSE_HEARTBEAT_S, left))
+            except TimeoutError:
+                yield ": keepalive\n\n"
+                continue
+            if message is None:
+                return
+            # Only an event's last message carries the id: a stream cut inside an
+            # event's group resumes before that event, so none of it is lost.
+            event_id = f"id: {message.position}\n" if message.completes else ""
+            yield f"{event_id}data: {message.text}\n\n"
+    finally:
+        hub.unsubscribe(sub)

@@ -1,0 +1,277 @@
+"""Availability reads through a cache; a booking never reads it.
+
+What is cached is the rendered answer of ``GET /v1/restaurants/{slug}/availability``
+for one (restaurant, config_version, service day, party size, area, staff or
+public), together with each start's UTC instant. Two things make a cached
+answer go stale, and each has its remedy:
+
+* **Writes** (bookings, moves, cancellations, status changes) — the bucket of
+  every affected service day is invalidated right after the commit in the
+  writing process, and by every process when the event arrives on the stream
+  (:mod:`saveit.cache.invalidation`). The TTL (30 s) bounds anything missed.
+* **Time** — lead time excludes starts as the clock moves, so on every read the
+  starts are filtered again by ``now`` (and an answer computed on another local
+  day is not used at all, since the booking horizon moved).
+
+Config edits change ``config_version``, which is part of the key. Each process
+trusts its copy of that number for ``recheck_s`` (the hot path then costs no
+database query) and forgets it at once when it makes an edit itself.
+
+When the store is unreachable (Redis down, breaker open) the read goes to the
+database, exactly as without a cache.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from saveit.booking.service import BookingService
+from saveit.booking.views import ReservationView
+from saveit.cache.store import CacheStore
+from saveit.domain import errors
+from saveit.domain.schedule import business_day_of
+from saveit.resilience.redis_gate import RedisUnavailable
+from saveit.store.schema import restaurants
+
+log = logging.getLogger(__name__)
+
+HIT, MISS, BYPASS = "hit", "miss", "bypass"
+
+
+@dataclass
+class CacheStats:
+    hits: int = 0
+    misses: int = 0
+    bypassed: int = 0
+    stored: int = 0
+    refused: int = 0  # puts refused because the day was invalidated meanwhile
+    invalidations: int = 0
+    deferred: int = 0  # invalidations queued while the store was away
+
+
+@dataclass(frozen=True, slots=True)
+class Version:
+    restaurant_id: int
+    config_version: int
+    checked_at: float
+
+
+class RestaurantVersions:
+    """slug -> (id, config_version), re-read from the database every ``recheck_s``."""
+
+    def __init__(
+        self,
+        booking: BookingService,
+        *,
+        recheck_s: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.booking = booking
+        self.recheck_s = recheck_s
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._known: dict[str, Version] = {}
+
+    def get(self, slug: str) -> Version:
+        now = self._clock()
+        with self._lock:
+            known = self._known.get(slug)
+        if known is not None and now - known.checked_at < self.recheck_s:
+            return known
+        with self.booking.reading() as conn:
+            row = conn.execute(
+                select(restaurants.c.id, restaurants.c.config_version).where(
+                    restaurants.c.slug == slug
+                )
+            ).one_or_none()
+        if row is None:
+            raise errors.NotFound(f"No restaurant '{slug}'", slug=slug)
+        fresh = Version(int(row.id), int(row.config_version), now)
+        with self._lock:
+            self._known[slug] = fresh
+        return fresh
+
+    def forget(self, slug: str) -> None:
+        with self._lock:
+            self._known.pop(slug, None)
+
+
+def bucket_of(restaurant_id: int, day: date) -> str:
+    return f"{restaurant_id}:{day.isoformat()}"
+
+
+class AvailabilityCache:
+    def __init__(
+        self,
+        booking: BookingService,
+        store: CacheStore | None,
+        *,
+        ttl_s: float = 30.0,
+        recheck_s: float = 1.0,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.booking = booking
+        self.store = store
+        self.ttl_s = ttl_s
+        self.versions = RestaurantVersions(booking, recheck_s=recheck_s)
+        self.stats = CacheStats()
+        self._wall = wall_clock
+        self._deferred: set[str] = set()
+        self._deferred_lock = threading.Lock()
+
+    # --- reads ------------------------------------------------------------------------
+
+    def read(
+        self, slug: str, day: date, party_size: int, *, area: str | None, staff: bool
+    ) -> tuple[bytes, str]:
+        """The availability document as JSON bytes, and how it was served (hit, miss
+        or bypass). Bytes, because a hit whose starts all lie beyond the lead time is
+        sent exactly as stored, without parsing or serialising the document again."""
+        if self.store is None:
+            return self._render(self._compute(slug, day, party_size, area, staff)), BYPASS
+        version = self.versions.get(slug)
+        bucket = bucket_of(version.restaurant_id, day)
+        key = f"{version.config_version}:{party_size}:{area or ''}:{'s' if staff else 'p'}"
+        try:
+            self._flush_deferred()
+            raw, generation = self.store.get(bucket, key)
+        except RedisUnavailable:
+            self.stats.bypassed += 1
+            return self._render(self._compute(slug, day, party_size, area, staff)), BYPASS
+        if raw is not None:
+            entry = self._usable(raw)
+            if entry is not None:
+                self.stats.hits += 1
+                return self._render(entry), HIT
+        self.stats.misses += 1
+        entry = self._compute(slug, day, party_size, area, staff)
+        try:
+            if self.store.put(bucket, key, entry.encode(), generation, self.ttl_s):
+                self.stats.stored += 1
+            else:
+                self.stats.refused += 1
+        except RedisUnavailable:
+            pass
+        return self._render(entry), MISS
+
+    def _compute(
+        self, slug: str, day: date, party_size: int, area: str | None, staff: bool
+    ) -> Entry:
+        restaurant, slots = self.booking.availability(slug, day, party_size, area=area, staff=staff)
+        tz = restaurant.tz
+        doc = {
+            "restaurant": restaurant.slug,
+            "date": day.isoformat(),
+            "party_size": party_size,
+            "timezone": restaurant.timezone,
+            "slots": [
+                {
+                    "start": s.start.astimezone(tz).isoformat(),
+                    "time": f"{s.start.astimezone(tz):%H:%M}",
+                }
+                for s in slots
+            ],
+        }
+        header = {
+            "at": self._wall(),
+            "today": self.booking.clock().astimezone(tz).date().isoformat(),
+            "tz": restaurant.timezone,
+            "lead": 0 if staff else restaurant.rules.min_lead_minutes,
+            "first": slots[0].start.timestamp() if slots else None,
+        }
+        return Entry(header, _dumps(doc))
+
+    def _usable(self, raw: bytes) -> Entry | None:
+        try:
+            head, _, body = raw.partition(b"\n")
+            header: dict[str, Any] = json.loads(head)
+            if self._wall() - float(header["at"]) >= self.ttl_s:
+                return None
+            tz = ZoneInfo(header["tz"])
+            if self.booking.clock().astimezone(tz).date().isoformat() != header["today"]:
+                return None  # another local day: the booking horizon has moved
+        except (ValueError, KeyError, TypeError):
+            log.warning("availability cache: unreadable entry ignored")
+            return None
+        return Entry(header, body)
+
+    def _render(self, entry: Entry) -> bytes:
+        """The response, with starts that the lead time excludes *now* filtered out."""
+        earliest = (self.booking.clock() + timedelta(minutes=entry.header["lead"])).timestamp()
+        first = entry.header["first"]
+        if first is None or first >= earliest:
+            return entry.body  # nothing to filter: the common case for any later day
+        doc = json.loads(entry.body)
+        doc["slots"] = [
+            s for s in doc["slots"] if datetime.fromisoformat(s["start"]).timestamp() >= earliest
+        ]
+        return _dumps(doc)
+
+    # --- invalidation -----------------------------------------------------------------
+
+    def after_commit(self, view: ReservationView, before: ReservationView | None) -> None:
+        """The booking service's listener: the booking's service day and, on a move,
+        the old one, invalidated in this process right after the commit."""
+        restaurant = self.booking.restaurant(view.restaurant)
+        days = {
+            business_day_of(restaurant, v.start) or v.start.astimezone(restaurant.tz).date()
+            for v in (view, before)
+            if v is not None
+        }
+        self.invalidate(view.restaurant_id, days)
+
+    def invalidate(self, restaurant_id: int, days: Iterable[date]) -> None:
+        """Forget these service days; queued for later when the store is away."""
+        buckets = sorted({bucket_of(restaurant_id, d) for d in days})
+        if self.store is None or not buckets:
+            return
+        self.stats.invalidations += len(buckets)
+        try:
+            self.store.invalidate(buckets)
+        except RedisUnavailable:
+            with self._deferred_lock:
+                self._deferred.update(buckets)
+            self.stats.deferred += len(buckets)
+
+    def _flush_deferred(self) -> None:
+        """Replay invalidations made while Redis was away, before trusting it again.
+        (Other processes get them from the event stream once the relay catches up.)"""
+        if not self._deferred:
+            return
+        assert self.store is not None
+        with self._deferred_lock:
+            pending, self._deferred = sorted(self._deferred), set()
+        try:
+            self.store.invalidate(pending)
+        except RedisUnavailable:
+            with self._deferred_lock:
+                self._deferred.update(pending)
+            raise
+        log.info("availability cache: replayed %d deferred invalidations", len(pending))
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """A cached answer: a small header (age, local day, lead time, first start) and the
+    response body, stored as ``header \\n body`` so a hit parses only the header."""
+
+    header: dict[str, Any]
+    body: bytes
+
+    def encode(self) -> bytes:
+        return _dumps(self.header) + b"\n" + self.body
+
+
+def _dumps(doc: Any) -> bytes:
+    """As Starlette's JSONResponse renders (compact, UTF-8)."""
+    return json.dumps(doc, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()

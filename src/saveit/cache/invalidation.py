@@ -1,0 +1,104 @@
+"""Keeping cached availability honest: who invalidates what, and when.
+
+* In the process that made a change: right after the commit, through the
+  booking service's listener hook
+  (:meth:`~saveit.cache.availability.AvailabilityCache.after_commit`), so the next
+  read there — and on every process sharing the Redis cache — is fresh.
+* In every process: from the event stream (:class:`InvalidationFeed`). That is
+  what catches the changes whose writer could not reach Redis at the time, and
+  the embedded mode's other worker processes (which share no memory). It reuses
+  the live feed's reader (:mod:`saveit.realtime.feed`): a per-process ``XREAD``
+  tail of the events stream — not a consumer group, since *every* process must
+  see *every* event — that falls back to polling the outbox while Redis is away.
+  Without Redis it polls the outbox.
+
+Invalidation is idempotent and cheap (a ``DEL`` and an ``INCR`` per day), so
+hearing about one change from both paths costs nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable
+
+from saveit.booking.service import BookingService
+from saveit.cache.availability import AvailabilityCache
+from saveit.config import Settings
+from saveit.domain.model import Restaurant
+from saveit.events.model import Event
+from saveit.realtime.feed import Feed
+from saveit.realtime.hub import RestaurantsById
+from saveit.realtime.messages import affected_days
+from saveit.realtime.sources import OutboxPoller, RedisTail
+
+log = logging.getLogger(__name__)
+
+
+class Invalidator:
+    def __init__(self, cache: AvailabilityCache, booking: BookingService) -> None:
+        self.cache = cache
+        self.booking = booking
+        self.restaurants = RestaurantsById(self._load)
+
+    def _load(self, restaurant_id: int) -> Restaurant:
+        with self.booking.reading() as conn:
+            return self.booking.cache.get_by_id(conn, restaurant_id)
+
+    def on_events(self, events: Iterable[Event]) -> None:
+        for event in events:
+            if not event.type.startswith("reservation."):
+                continue
+            restaurant = self.restaurants(event)
+            if restaurant is not None:
+                self.cache.invalidate(event.restaurant_id, affected_days(event, restaurant))
+
+
+class InvalidationFeed:
+    """One thread per API process feeding :meth:`Invalidator.on_events`."""
+
+    def __init__(self, feed: Feed) -> None:
+        self.feed = feed
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(
+            target=self.feed.run, args=(self._stop,), name="saveit-cache-feed", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+
+def build_feed(settings: Settings, invalidator: Invalidator) -> InvalidationFeed:
+    primary = None
+    if settings.redis_url is not None:
+        primary = RedisTail(
+            settings.redis_url.get_secret_value(),
+            settings.events_stream,
+            timeout_s=settings.redis_timeout_s,
+        )
+    poller = OutboxPoller(invalidator.booking.engine)
+    return InvalidationFeed(
+        Feed(
+            primary,
+            poller,
+            invalidator.on_events,
+            poll_interval_s=settings.realtime_db_poll_interval_s,
+        )
+    )
+
+
+def start_invalidation(
+    settings: Settings, cache: AvailabilityCache | None
+) -> InvalidationFeed | None:
+    """Start this process's invalidation feed (None when there is nothing to invalidate)."""
+    if cache is None or cache.store is None:
+        return None
+    feed = build_feed(settings, Invalidator(cache, cache.booking))
+    feed.start()
+    return feed

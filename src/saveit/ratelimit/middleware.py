@@ -1,0 +1,50 @@
+"""Per-IP and per-token limits in front of the whole API, as an ASGI middleware.
+
+It runs before routing, so a flood is refused before it costs a database query.
+The check is a blocking Redis call, so it runs in the thread pool (as sync
+endpoints do), never on the event loop. Probes (``/healthz``, ``/readyz``) are
+exempt: an orchestrator must always be able to ask. The client IP is what the
+server saw, after uvicorn's ``--proxy-headers`` handling of trusted proxies.
+"""
+
+from __future__ import annotations
+
+from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from saveit.api.problems import problem
+from saveit.ratelimit.limiter import RateLimiter
+
+EXEMPT = frozenset({"/healthz", "/readyz"})
+
+
+class RateLimit:
+    def __init__(self, app: ASGIApp, limiter: RateLimiter) -> None:
+        self.app = app
+        self.limiter = limiter
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not self.limiter.enabled or scope["path"] in EXEMPT:
+            await self.app(scope, receive, send)
+            return
+        client = scope.get("client")
+        bearer = None
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                scheme, _, token = value.decode("latin-1").partition(" ")
+                if scheme.lower() == "bearer" and token.strip():
+                    bearer = token.strip()
+                break
+        decision = await run_in_threadpool(
+            self.limiter.check_request, client[0] if client else None, bearer
+        )
+        if decision.allowed:
+            await self.app(scope, receive, send)
+            return
+        refused = problem(
+            "RATE_LIMITED",
+            "Too many requests; slow down",
+            headers={"Retry-After": decision.retry_after_header},
+            data={"retry_after": int(decision.retry_after_header)},
+        )
+        await refused(scope, receive, send)

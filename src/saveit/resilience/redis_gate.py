@@ -1,0 +1,69 @@
+"""The one Redis client for the cache and the rate limits, behind a circuit breaker.
+
+Short socket and connect timeouts and no redis-py retries, so a dead or hung
+Redis costs a request at most ``timeout_s`` until the breaker opens, and
+nothing afterwards. The event bus and the live feed keep clients of their own
+(they block on reads and own their backoff); this one is for the request path.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TypeVar
+
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from saveit.resilience.breaker import CircuitBreaker
+
+log = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
+
+
+class RedisUnavailable(Exception):
+    """Redis was not asked (breaker open) or did not answer; fall back."""
+
+
+class RedisGate:
+    def __init__(self, url: str, *, breaker: CircuitBreaker, timeout_s: float = 0.25) -> None:
+        self.breaker = breaker
+        self.client: redis.Redis = redis.Redis.from_url(
+            url,
+            socket_timeout=timeout_s,
+            socket_connect_timeout=timeout_s,
+            retry=Retry(NoBackoff(), 0),
+            retry_on_timeout=False,
+            health_check_interval=0,
+            client_name="saveit-requests",
+        )
+
+    def run(self, call: Callable[[redis.Redis], _T]) -> _T:
+        """``call(client)`` unless the breaker is open; Redis errors become
+        :class:`RedisUnavailable`. Only connection trouble counts against the
+        breaker: a refused command is a bug, not an outage."""
+        if not self.breaker.allow():
+            raise RedisUnavailable(f"circuit {self.breaker.name} is open")
+        try:
+            result = call(self.client)
+        except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
+            self.breaker.record_failure()
+            raise RedisUnavailable(str(exc) or exc.__class__.__name__) from exc
+        except redis.RedisError as exc:
+            self.breaker.record_success()  # it answered
+            log.error("redis refused a command: %s", exc)
+            raise RedisUnavailable(f"redis refused: {exc}") from exc
+        self.breaker.record_success()
+        return result
+
+    def ping(self) -> bool:
+        """For readiness: True when Redis answers (a trial call when half-open)."""
+        try:
+            return bool(self.run(lambda r: r.ping()))
+        except RedisUnavailable:
+            return False
+
+    def close(self) -> None:
+        self.client.close()

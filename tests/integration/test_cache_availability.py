@@ -1,0 +1,183 @@
+"""The availability cache in one process: hits, invalidation by writes, config edits
+and time, on both stores (process memory and a real Redis), and the generation
+guard that keeps a read racing a booking from caching a stale answer."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import redis
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
+
+from saveit.api.app import create_app
+from saveit.bootstrap import Container, build
+from saveit.cache import MemoryStore, NearCache, RedisStore
+from saveit.config import Settings
+from saveit.resilience import CircuitBreaker, RedisGate
+from saveit.restaurant_setup import apply_spec, parse_document
+from tests.conftest import ADMIN_TOKEN
+from tests.support import FakeClock, demo_document
+
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+DAY = "2026-06-03"
+
+
+@pytest.fixture(params=["memory", "redis"])
+def cached(
+    request: pytest.FixtureRequest, settings: Settings, clock: FakeClock
+) -> Iterator[Container]:
+    update: dict[str, Any] = {"availability_config_recheck_s": 60.0}
+    prefix = f"saveit-test:{uuid.uuid4().hex}"
+    url = None
+    if request.param == "redis":
+        url = request.getfixturevalue("redis_url")
+        update |= {
+            "redis_url": SecretStr(url),
+            "redis_prefix": prefix,
+            "events_stream": f"{prefix}:events",
+        }
+    container = build(settings.model_copy(update=update), clock=clock, migrate=False)
+    apply_spec(container.engine, parse_document(demo_document()))
+    yield container
+    container.close()
+    if url is not None:
+        client = redis.Redis.from_url(url)
+        keys = list(client.scan_iter(match=f"{prefix}*"))
+        if keys:
+            client.delete(*keys)
+        client.close()
+
+
+@pytest.fixture
+def api(cached: Container) -> Iterator[TestClient]:
+    with TestClient(create_app(cached)) as client:
+        yield client
+
+
+def read(api: TestClient, party: int = 2, day: str = DAY, **headers: str) -> tuple[list[str], str]:
+    got = api.get(
+        "/v1/restaurants/demo/availability",
+        params={"date": day, "party_size": party},
+        headers=headers,
+    )
+    assert got.status_code == 200, got.text
+    return [s["time"] for s in got.json()["slots"]], got.headers["X-SaveIt-Cache"]
+
+
+def book(api: TestClient, at: str, party: int = 8, day: str = DAY) -> dict[str, Any]:
+    made = api.post(
+        "/v1/restaurants/demo/reservations",
+        json={"date": day, "time": at, "party_size": party, "name": "Ana", "phone": "600111222"},
+    )
+    assert made.status_code == 201, made.text
+    return dict(made.json())
+
+
+def test_a_second_read_is_a_hit_with_the_same_answer(api: TestClient) -> None:
+    first, how = read(api)
+    assert how == "miss"
+    again, how = read(api)
+    assert (again, how) == (first, "hit")
+    assert "21:00" in first
+
+
+def test_a_booking_invalidates_its_day_at_once_and_only_its_day(api: TestClient) -> None:
+    before, _ = read(api, party=8)
+    other_day, _ = read(api, party=8, day="2026-06-04")
+    assert "21:00" in before
+    book(api, "21:00")  # party of 8 takes the only table for 8 (T4+T5)
+    after, how = read(api, party=8)
+    assert how == "miss"
+    assert "21:00" not in after
+    assert read(api, party=8, day="2026-06-04") == (other_day, "hit")
+
+
+def test_a_move_invalidates_the_old_day_and_the_new_one(api: TestClient) -> None:
+    made = book(api, "21:00")
+    code, token = made["reservation"]["code"], made["manage_token"]
+    assert "21:00" not in read(api, party=8)[0]
+    assert "21:00" in read(api, party=8, day="2026-06-04")[0]
+    moved = api.patch(
+        f"/v1/reservations/{code}",
+        json={"date": "2026-06-04", "time": "21:00"},
+        headers={"X-Manage-Token": token},
+    )
+    assert moved.status_code == 200, moved.text
+    assert "21:00" in read(api, party=8)[0]
+    assert "21:00" not in read(api, party=8, day="2026-06-04")[0]
+
+
+def test_a_cancellation_gives_the_slot_back(api: TestClient) -> None:
+    made = book(api, "21:00")
+    assert "21:00" not in read(api, party=8)[0]
+    cancelled = api.post(
+        f"/v1/reservations/{made['reservation']['code']}/cancel",
+        headers={"X-Manage-Token": made["manage_token"]},
+    )
+    assert cancelled.status_code == 200, cancelled.text
+    assert "21:00" in read(api, party=8)[0]
+
+
+def test_a_config_edit_changes_the_key(api: TestClient) -> None:
+    assert "13:00" in read(api)[0]
+    closed = api.put(
+        f"/v1/restaurants/demo/special-dates/{DAY}",
+        json={"closed": True, "note": "private event"},
+        headers=ADMIN,
+    )
+    assert closed.status_code in {200, 201, 204}, closed.text
+    assert read(api) == ([], "miss")
+
+
+def test_cached_starts_are_filtered_by_the_current_time(api: TestClient, clock: FakeClock) -> None:
+    clock.now = clock.now.replace(month=6, day=3, hour=10, minute=0)  # 12:00 in Madrid
+    first, _ = read(api)
+    assert "13:00" in first
+    clock.advance(minutes=15)  # 12:15 local: the 60-minute lead time now excludes 13:00
+    later, how = read(api)
+    assert how == "hit"
+    assert "13:00" not in later
+    assert "13:15" in later
+
+
+def test_staff_and_public_answers_are_cached_apart(api: TestClient, clock: FakeClock) -> None:
+    clock.now = clock.now.replace(month=6, day=3, hour=10, minute=30)  # 12:30 local
+    public, _ = read(api)
+    staff, _ = read(api, Authorization=f"Bearer {ADMIN_TOKEN}")
+    assert "13:00" not in public  # inside the lead time
+    assert "13:00" in staff  # staff are not held to it
+
+
+def test_the_generation_guard_refuses_a_put_that_raced_an_invalidation(
+    cached: Container,
+) -> None:
+    assert cached.availability is not None
+    store = cached.availability.store
+    assert isinstance(store, MemoryStore | RedisStore | NearCache)
+    _, generation = store.get("1:2026-06-03", "k")
+    store.invalidate(["1:2026-06-03"])  # a booking committed while we read the database
+    assert store.put("1:2026-06-03", "k", b"stale", generation, 30) is False
+    assert store.get("1:2026-06-03", "k")[0] is None
+    _, fresh = store.get("1:2026-06-03", "k")
+    assert store.put("1:2026-06-03", "k", b"fresh", fresh, 30) is True
+    assert store.get("1:2026-06-03", "k")[0] == b"fresh"
+
+
+def test_entries_expire_after_the_ttl(redis_url: str) -> None:
+    prefix = f"saveit-test:{uuid.uuid4().hex}"
+    gate = RedisGate(redis_url, breaker=CircuitBreaker("t"))
+    try:
+        store = RedisStore(gate, prefix)
+        assert store.put("b", "k", b"v", "0", 0.05)
+        assert store.get("b", "k")[0] == b"v"
+        memory = MemoryStore(clock=iter([0.0, 0.0, 1.0]).__next__)
+        assert memory.put("b", "k", b"v", "0", 0.5)
+        assert memory.get("b", "k")[0] == b"v"
+        assert memory.get("b", "k")[0] is None
+    finally:
+        gate.client.delete(f"{prefix}:avail:{{b}}")
+        gate.close()
