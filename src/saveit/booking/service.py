@@ -21,8 +21,8 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import TypeVar
 
-from sqlalchemy import Connection, Engine, insert, select, update
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy.exc import DBAPIError
 
 from saveit.booking import codes
 from saveit.booking.commands import (
@@ -290,35 +290,35 @@ class BookingService:
         request_hash: str,
         now: datetime,
     ) -> Created:
+        """One transaction of about ten statements. The view is built here rather
+        than read back, and the slot's cover counter — the one row every booking
+        of a popular time shares — is written last, so its lock is held only
+        until the commit."""
         end = end_of(restaurant, cmd.start, cmd.party_size)
         buffer = restaurant.rules.buffer_minutes
         with self.engine.begin() as conn:
             if cmd.idempotency_key:
+                # Whether the key was new, from RETURNING: an INSERT's rowcount is
+                # not reported by every driver (psycopg gives -1 here).
                 fresh = conn.execute(
-                    store.insert_ignoring_conflicts(conn, idempotency_keys).values(
+                    store.insert_ignoring_conflicts(conn, idempotency_keys)
+                    .values(
                         restaurant_id=restaurant.id,
                         key=cmd.idempotency_key,
                         request_hash=request_hash,
                         created_at=now,
                     )
-                ).rowcount
-                if not fresh:
+                    .returning(idempotency_keys.c.key)
+                ).first()
+                if fresh is None:
                     replayed = self._replay(conn, restaurant, cmd, request_hash)
                     assert replayed is not None
                     return replayed
-            guest_id = guest_store.find_or_create(conn, restaurant.id, cmd.guest, now)
-            if not store.add_covers(
-                conn,
-                restaurant.id,
-                cmd.start,
-                cmd.party_size,
-                restaurant.rules.pacing_covers_per_slot,
-            ):
-                raise _Lost
-            reservation_id = self._insert_reservation(
+            guest = guest_store.find_or_create(conn, restaurant.id, cmd.guest, now)
+            reservation_id, code = self._insert_reservation(
                 conn,
                 restaurant_id=restaurant.id,
-                guest_id=guest_id,
+                guest_id=guest.id if guest else None,
                 party_size=cmd.party_size,
                 start=cmd.start,
                 end=end,
@@ -330,7 +330,9 @@ class BookingService:
                 actor=actor,
                 now=now,
             )
-            self._claim_first_free(conn, reservation_id, candidates, cells(cmd.start, end, buffer))
+            seating = self._claim_first_free(
+                conn, reservation_id, candidates, cells(cmd.start, end, buffer)
+            )
             if cmd.idempotency_key:
                 conn.execute(
                     update(idempotency_keys)
@@ -340,8 +342,33 @@ class BookingService:
                     )
                     .values(reservation_id=reservation_id)
                 )
-            view = store.view_by_id(conn, reservation_id)
+            view = ReservationView(
+                id=reservation_id,
+                code=code,
+                restaurant_id=restaurant.id,
+                restaurant=restaurant.slug,
+                guest=guest,
+                party_size=cmd.party_size,
+                start=cmd.start,
+                end=end,
+                buffer_minutes=buffer,
+                tables=tuple(sorted(seating.codes)),
+                status=cmd.status,
+                source=cmd.source,
+                notes=cmd.notes,
+                created_at=now,
+                updated_at=now,
+                version=1,
+            )
             self._record(conn, view, actor, "created", None, now)
+            if not store.add_covers(
+                conn,
+                restaurant.id,
+                cmd.start,
+                cmd.party_size,
+                restaurant.rules.pacing_covers_per_slot,
+            ):
+                raise _Lost
         return Created(view, replayed=False)
 
     def _insert_reservation(
@@ -360,33 +387,33 @@ class BookingService:
         area: str | None,
         actor: Actor,
         now: datetime,
-    ) -> int:
+    ) -> tuple[int, str]:
+        """The new row's id and public code."""
         for _attempt in range(5):
-            try:
-                with conn.begin_nested():
-                    result = conn.execute(
-                        insert(reservations).values(
-                            code=codes.new_code(),
-                            restaurant_id=restaurant_id,
-                            guest_id=guest_id,
-                            party_size=party_size,
-                            start_at=start,
-                            end_at=end,
-                            buffer_minutes=buffer,
-                            status=status.value,
-                            source=source,
-                            notes=notes,
-                            area_preference=area,
-                            created_by=actor.label,
-                            created_at=now,
-                            updated_at=now,
-                            version=1,
-                        )
-                    )
-            except IntegrityError:  # a code collision: 40 random bits, so vanishingly rare
-                continue
-            assert result.inserted_primary_key is not None
-            return int(result.inserted_primary_key[0])
+            code = codes.new_code()
+            found = store.insert_reservation(
+                conn,
+                {
+                    "code": code,
+                    "restaurant_id": restaurant_id,
+                    "guest_id": guest_id,
+                    "party_size": party_size,
+                    "start_at": start,
+                    "end_at": end,
+                    "buffer_minutes": buffer,
+                    "status": status.value,
+                    "source": source,
+                    "notes": notes,
+                    "area_preference": area,
+                    "created_by": actor.label,
+                    "created_at": now,
+                    "updated_at": now,
+                    "version": 1,
+                },
+            )
+            if found is not None:
+                return found, code
+            # a code collision: 40 random bits, so vanishingly rare
         raise RuntimeError("could not draw a free reservation code")
 
     @staticmethod
@@ -394,12 +421,9 @@ class BookingService:
         conn: Connection, reservation_id: int, candidates: Sequence[Seating], span: range
     ) -> Seating:
         for seating in candidates:
-            try:
-                with conn.begin_nested():
-                    store.claim(conn, reservation_id, seating.table_ids, span)
-            except IntegrityError:
-                continue  # a racing booking holds a cell: try the next table
-            return seating
+            if store.claim(conn, reservation_id, seating.table_ids, span):
+                return seating
+            # a racing booking holds a cell: try the next table
         raise _Lost
 
     def _record(
@@ -542,8 +566,12 @@ class BookingService:
                 raise errors.Conflict("The reservation changed while we were updating it")
             if candidates is not None:
                 store.release(conn, current.id, forget_tables=True)
-                # Touch the two slot counters in a fixed order so that two bookings
-                # swapping slots cannot deadlock on each other's counter rows.
+                self._claim_first_free(conn, current.id, candidates, cells(start, end, buffer))
+            view = store.view_by_id(conn, current.id)
+            self._record(conn, view, actor, "modified", current, now)
+            if candidates is not None:
+                # Last, as in create. The two slot counters are touched in a fixed
+                # order so that two bookings swapping slots cannot deadlock on them.
                 moves_covers = sorted(
                     [
                         (current.start, -current.party_size, None),
@@ -554,9 +582,6 @@ class BookingService:
                 for slot_start, covers, cap in moves_covers:
                     if not store.add_covers(conn, restaurant.id, slot_start, covers, cap):
                         raise _Lost
-                self._claim_first_free(conn, current.id, candidates, cells(start, end, buffer))
-            view = store.view_by_id(conn, current.id)
-            self._record(conn, view, actor, "modified", current, now)
         return view
 
     @staticmethod
@@ -656,10 +681,6 @@ class BookingService:
                     raise errors.Conflict("The reservation changed while we were updating it")
                 if not target.holds_tables:
                     store.release(conn, current.id, forget_tables=False)
-                    if target is Status.CANCELLED:
-                        store.add_covers(
-                            conn, current.restaurant_id, current.start, -current.party_size, None
-                        )
                 guest_id = current.guest.id if current.guest else None
                 if target is Status.CHECKED_IN:
                     store.bump_guest_counter(conn, guest_id, "visit_count", now)
@@ -667,6 +688,10 @@ class BookingService:
                     store.bump_guest_counter(conn, guest_id, "no_show_count", now)
                 view = store.view_by_id(conn, current.id)
                 self._record(conn, view, actor, target.value, current, now, reason=reason)
+                if target is Status.CANCELLED:  # last: the counter row is shared
+                    store.add_covers(
+                        conn, current.restaurant_id, current.start, -current.party_size, None
+                    )
             return view
 
         return self._changed(_retrying(write), current)
@@ -696,10 +721,11 @@ class BookingService:
 
         def write() -> ReservationView:
             with self.engine.begin() as conn:
-                guest_id = guest_store.find_or_create(
+                guest = guest_store.find_or_create(
                     conn, restaurant.id, GuestDetails(name=cmd.name), now
                 )
-                reservation_id = self._insert_reservation(
+                guest_id = guest.id if guest else None
+                reservation_id, _code = self._insert_reservation(
                     conn,
                     restaurant_id=restaurant.id,
                     guest_id=guest_id,

@@ -9,6 +9,7 @@ import phonenumbers
 from sqlalchemy import Connection, insert, select, update
 
 from saveit.booking.commands import GuestDetails
+from saveit.booking.views import GuestView
 from saveit.domain import errors
 from saveit.store.reservations import insert_ignoring_conflicts
 from saveit.store.schema import guests
@@ -39,8 +40,9 @@ def normalise_email(raw: str) -> str:
 
 def find_or_create(
     conn: Connection, restaurant_id: int, details: GuestDetails, now: datetime
-) -> int | None:
-    """The guest this booking belongs to; None when the caller gave no contact at all.
+) -> GuestView | None:
+    """The guest this booking belongs to (as it stands once this transaction
+    commits); None when the caller gave no contact at all.
 
     Existing guests keep their data: only blank fields are filled in.
     """
@@ -68,8 +70,16 @@ def find_or_create(
         row = conn.execute(
             select(guests).where(guests.c.restaurant_id == restaurant_id, key == key_value)
         ).one()
-        _fill_blanks(conn, restaurant_id, row, details, now)
-        return int(row.id)
+        filled = _fill_blanks(conn, restaurant_id, row, details, now)
+        return GuestView(
+            id=int(row.id),
+            name=filled.get("name", row.name),
+            phone=row.phone,
+            email=filled.get("email", row.email),
+            language=filled.get("language", row.language),
+            visit_count=row.visit_count,
+            no_show_count=row.no_show_count,
+        )
     result = conn.execute(
         insert(guests).values(
             restaurant_id=restaurant_id,
@@ -85,13 +95,21 @@ def find_or_create(
         )
     )
     assert result.inserted_primary_key is not None
-    return int(result.inserted_primary_key[0])
+    return GuestView(
+        id=int(result.inserted_primary_key[0]),
+        name=details.name,
+        phone=None,
+        email=None,
+        language=details.language,
+        visit_count=0,
+        no_show_count=0,
+    )
 
 
 def _fill_blanks(
     conn: Connection, restaurant_id: int, row: Any, details: GuestDetails, now: datetime
-) -> None:
-    changes: dict[str, object] = {}
+) -> dict[str, Any]:
+    changes: dict[str, Any] = {}
     if details.name and not row.name:
         changes["name"] = details.name
     if details.language and not row.language:
@@ -107,3 +125,4 @@ def _fill_blanks(
     if changes:
         changes["updated_at"] = now
         conn.execute(update(guests).where(guests.c.id == row.id).values(**changes))
+    return changes

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Select, and_, delete, insert, select, update
+from sqlalchemy import Connection, Select, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
 
@@ -103,11 +103,12 @@ def _table_codes(conn: Connection, ids: Sequence[int]) -> dict[int, tuple[str, .
             select(reservation_tables.c.reservation_id, dining_tables.c.code)
             .join(dining_tables, dining_tables.c.id == reservation_tables.c.table_id)
             .where(reservation_tables.c.reservation_id.in_(ids))
-            .order_by(dining_tables.c.code)
         )
         for reservation_id, code in rows:
             codes[reservation_id].append(code)
-    return {k: tuple(v) for k, v in codes.items()}
+    # Sorted here, not by the database's collation, so a view built in Python
+    # (see BookingService._write_new) lists them exactly as a read does.
+    return {k: tuple(sorted(v)) for k, v in codes.items()}
 
 
 def _views(conn: Connection, query: Select[Any]) -> list[ReservationView]:
@@ -164,21 +165,46 @@ def views_between(
     )
 
 
-def claim(conn: Connection, reservation_id: int, table_ids: Iterable[int], cells: range) -> None:
-    """Insert the claims; a unique-key violation means another booking holds a cell."""
+def insert_reservation(conn: Connection, values: dict[str, Any]) -> int | None:
+    """Insert a reservation; None when its public code is already taken (then draw
+    another). ``ON CONFLICT DO NOTHING`` rather than a savepoint: one round trip."""
+    statement = (
+        insert_ignoring_conflicts(conn, reservations).values(**values).returning(reservations.c.id)
+    )
+    found = conn.execute(statement).scalar()
+    return None if found is None else int(found)
+
+
+def claim(conn: Connection, reservation_id: int, table_ids: Iterable[int], cells: range) -> bool:
+    """Claim every cell of these tables for the reservation; False when another
+    booking holds one of them (then nothing of this attempt is left behind).
+
+    The unique index on (table, cell) decides: ``ON CONFLICT DO NOTHING`` makes a
+    racing insert wait for the holder's transaction and then skip the held cells,
+    so a short count means the table was lost, without aborting the transaction.
+    """
     table_ids = list(table_ids)
+    rows = [
+        {"table_id": t, "cell": cell, "reservation_id": reservation_id}
+        for t in table_ids
+        for cell in cells
+    ]
+    statement = insert_ignoring_conflicts(conn, table_claims).values(rows)
+    # Counted from RETURNING: psycopg reports no rowcount for a multi-row VALUES.
+    inserted = len(conn.execute(statement.returning(table_claims.c.cell)).all())
+    if inserted != len(rows):
+        conn.execute(
+            delete(table_claims).where(
+                table_claims.c.reservation_id == reservation_id,
+                table_claims.c.table_id.in_(table_ids),
+            )
+        )
+        return False
     conn.execute(
         insert(reservation_tables),
         [{"reservation_id": reservation_id, "table_id": t} for t in table_ids],
     )
-    conn.execute(
-        insert(table_claims),
-        [
-            {"table_id": t, "cell": cell, "reservation_id": reservation_id}
-            for t in table_ids
-            for cell in cells
-        ],
-    )
+    return True
 
 
 def release(conn: Connection, reservation_id: int, *, forget_tables: bool) -> None:
@@ -194,22 +220,25 @@ def add_covers(
 ) -> bool:
     """Count covers starting in a slot; refuse (False) when the cap would be passed.
 
-    The conditional UPDATE takes the row lock, so racing bookings queue on it
-    and the cap holds across processes.
+    One upsert whose update is conditional on the cap. It takes the slot's row
+    lock, so racing bookings for one slot queue on it and the cap holds across
+    processes; callers run it as their transaction's last write, so the lock is
+    held only until the commit.
     """
+    if cap is not None and covers > cap:
+        return False
     key = int(slot_start.timestamp())
-    conn.execute(
-        insert_ignoring_conflicts(conn, slot_covers).values(
-            restaurant_id=restaurant_id, slot_start=key, covers=0
-        )
-    )
-    condition = and_(slot_covers.c.restaurant_id == restaurant_id, slot_covers.c.slot_start == key)
-    if cap is not None and covers > 0:
-        condition = and_(condition, slot_covers.c.covers + covers <= cap)
+    base = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    statement = base(slot_covers).values(restaurant_id=restaurant_id, slot_start=key, covers=covers)
+    total = slot_covers.c.covers + statement.excluded.covers
     done = conn.execute(
-        update(slot_covers).where(condition).values(covers=slot_covers.c.covers + covers)
+        statement.on_conflict_do_update(
+            index_elements=[slot_covers.c.restaurant_id, slot_covers.c.slot_start],
+            set_={"covers": total},
+            where=(total <= cap) if cap is not None and covers > 0 else None,
+        ).returning(slot_covers.c.covers)  # no row back: the cap refused it
     )
-    return done.rowcount == 1
+    return done.first() is not None
 
 
 def audit(
