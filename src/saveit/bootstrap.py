@@ -22,6 +22,7 @@ from saveit.ratelimit import RateLimiter
 from saveit.resilience import CircuitBreaker, RedisGate
 from saveit.store.database import create_db_engine
 from saveit.store.migrate import upgrade
+from saveit.store.restaurants import RestaurantCache
 
 
 @dataclass
@@ -69,6 +70,7 @@ def build(settings: Settings, *, clock: Clock = utc_now, migrate: bool | None = 
     booking = BookingService(
         engine,
         secret=settings.secret_key.get_secret_value().encode(),
+        cache=RestaurantCache(recheck_s=settings.config_recheck_s),
         clock=clock,
         phone_region=settings.default_phone_region,
     )
@@ -127,7 +129,7 @@ def build_availability(
         booking,
         store,
         ttl_s=settings.availability_cache_ttl_s,
-        recheck_s=settings.availability_config_recheck_s,
+        recheck_s=settings.config_recheck_s,
     )
     booking.listeners.append(cache.after_commit)
     return cache

@@ -46,15 +46,17 @@ from saveit.domain.availability import (
 )
 from saveit.domain.model import (
     ACTIVE_STATUSES,
+    CLAIM_MINUTES,
     TRANSITIONS,
     Booked,
     Restaurant,
     Seating,
     Status,
 )
-from saveit.domain.schedule import business_day_of
+from saveit.domain.schedule import business_day_of, windows_for
 from saveit.store import guests as guest_store
 from saveit.store import reservations as store
+from saveit.store.database import reading as read_only
 from saveit.store.restaurants import RestaurantCache
 from saveit.store.schema import idempotency_keys, reservations
 
@@ -92,12 +94,13 @@ class BookingService:
 
     @contextmanager
     def reading(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn:
-            conn.execution_options(readonly=True)
-            with conn.begin():
-                yield conn
+        with read_only(self.engine) as conn:
+            yield conn
 
     def restaurant(self, slug: str) -> Restaurant:
+        trusted = self.cache.trusted(slug)
+        if trusted is not None:
+            return trusted
         with self.reading() as conn:
             return self.cache.get(conn, slug)
 
@@ -120,6 +123,22 @@ class BookingService:
         lo, hi = self._day_bounds(restaurant, day)
         return store.booked_between(conn, restaurant.id, lo, hi, exclude_id=exclude_id)
 
+    def _booked_for_starts(
+        self, conn: Connection, restaurant: Restaurant, day: date, exclude_id: int | None = None
+    ) -> list[Booked]:
+        """The bookings that can collide with a start on the day's grid: those still
+        running at the first opening and those starting before the last possible
+        stay ends. Narrower than the whole day, so availability parses fewer rows."""
+        windows = windows_for(restaurant, day)
+        if not windows:
+            return self._booked_on(conn, restaurant, day, exclude_id)
+        rules = restaurant.rules
+        slack = timedelta(minutes=CLAIM_MINUTES)  # claims are whole cells
+        longest = timedelta(minutes=max(t.minutes for t in rules.turn_times) + rules.buffer_minutes)
+        lo = min(w.opens for w in windows) - slack
+        hi = max(w.closes for w in windows) + longest + slack
+        return store.booked_between(conn, restaurant.id, lo, hi, exclude_id=exclude_id)
+
     def _slot_taken(
         self,
         restaurant: Restaurant,
@@ -135,7 +154,7 @@ class BookingService:
                 start,
                 party_size,
                 now,
-                lambda day: self._booked_on(conn, restaurant, day, exclude_id),
+                lambda day: self._booked_for_starts(conn, restaurant, day, exclude_id),
                 staff=staff,
             )
         return errors.SlotTaken(
@@ -159,7 +178,7 @@ class BookingService:
         now = self.clock()
         with self.reading() as conn:
             restaurant = self.cache.get(conn, slug)
-            booked = self._booked_on(conn, restaurant, day)
+            booked = self._booked_for_starts(conn, restaurant, day)
         return restaurant, bookable_starts(
             restaurant, day, party_size, now, booked, area=area, staff=staff
         )
@@ -264,7 +283,7 @@ class BookingService:
             check_rules(restaurant, cmd.start, cmd.party_size, now, staff=actor.is_staff)
             day = business_day_of(restaurant, cmd.start)
             assert day is not None
-            booked = self._booked_on(conn, restaurant, day)
+            booked = self._booked_for_starts(conn, restaurant, day)
         if cmd.tables:
             candidates = [self._named_seating(restaurant, cmd.tables)]
         else:

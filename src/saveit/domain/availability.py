@@ -167,6 +167,22 @@ def pacing_allows(
     return _occupancy(booked).covers_starting(start) + party_size <= cap
 
 
+def first_free(
+    restaurant: Restaurant,
+    start: datetime,
+    party_size: int,
+    occupancy: Occupancy,
+    options: Sequence[Seating],
+) -> Seating | None:
+    """The best free seating, or None: what a create would be given. Stops at the
+    first free one, which on an ordinary evening is among the first few tried."""
+    wanted = cells(start, end_of(restaurant, start, party_size), restaurant.rules.buffer_minutes)
+    for seating in options:
+        if occupancy.free(seating.table_ids, wanted):
+            return seating
+    return None
+
+
 def free_seatings(
     restaurant: Restaurant,
     start: datetime,
@@ -215,7 +231,8 @@ def bookable_starts(
             continue
         if not pacing_allows(restaurant, start, party_size, occupancy):
             continue
-        for seating in free_seatings(restaurant, start, party_size, occupancy, options=options)[:1]:
+        seating = first_free(restaurant, start, party_size, occupancy, options)
+        if seating is not None:
             found.append(Slot(start, seating))
     return found
 

@@ -36,6 +36,7 @@ from sqlalchemy import Engine, func, or_, select
 
 from saveit.events.bus import Bus, BusUnavailable
 from saveit.events.model import Event, MalformedEvent
+from saveit.store.database import reading
 from saveit.store.schema import outbox
 
 log = logging.getLogger(__name__)
@@ -181,10 +182,8 @@ class OutboxPoller:
 
     @contextmanager
     def _reading(self) -> Iterator[Any]:
-        with self.engine.connect() as conn:
-            conn.execution_options(readonly=True)
-            with conn.begin():
-                yield conn
+        with reading(self.engine) as conn:
+            yield conn
 
 
 def event_of(row: Any) -> Event:

@@ -10,6 +10,8 @@ locks. Read-only work opts into a deferred ``BEGIN`` with
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +33,10 @@ def create_db_engine(
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_timeout=pool_timeout,
-        pool_pre_ping=True,
+        # No pre-ping: it costs a round trip per checkout. A connection that died
+        # with the server fails its request once (a 503), and SQLAlchemy then
+        # recycles every connection older than the failure, so the pool heals.
+        pool_pre_ping=False,
         pool_recycle=1800,
         connect_args={"connect_timeout": connect_timeout, "application_name": "saveit"},
     )
@@ -59,6 +64,23 @@ def _sqlite_engine(url: str) -> Engine:
         connection.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
     return engine
+
+
+@contextmanager
+def reading(engine: Engine) -> Iterator[Connection]:
+    """A connection for reads only.
+
+    PostgreSQL: autocommit, so a read costs no ``BEGIN``/``COMMIT`` round trips;
+    under READ COMMITTED every statement took its own snapshot anyway. SQLite: a
+    deferred ``BEGIN``, which never waits for the writer (WAL).
+    """
+    with engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execution_options(isolation_level="AUTOCOMMIT")
+        else:
+            conn.execution_options(readonly=True)
+        with conn.begin():
+            yield conn
 
 
 def is_postgres(engine: Engine) -> bool:

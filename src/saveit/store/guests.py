@@ -11,7 +11,7 @@ from sqlalchemy import Connection, insert, select, update
 from saveit.booking.commands import GuestDetails
 from saveit.booking.views import GuestView
 from saveit.domain import errors
-from saveit.store.reservations import insert_ignoring_conflicts
+from saveit.store.reservations import ignoring_conflicts
 from saveit.store.schema import guests
 
 
@@ -51,22 +51,27 @@ def find_or_create(
     key = guests.c.phone if details.phone else guests.c.email if details.email else None
     key_value = details.phone or details.email
     if key is not None:
-        conn.execute(
-            insert_ignoring_conflicts(conn, guests).values(
-                restaurant_id=restaurant_id,
-                name=details.name,
-                phone=details.phone,
-                email=details.email if details.phone is None else None,
-                language=details.language,
-                notes=details.notes,
-                allergies=list(details.allergies),
-                tags=list(details.tags),
-                visit_count=0,
-                no_show_count=0,
-                created_at=now,
-                updated_at=now,
-            )
-        )
+        # A new guest comes back from RETURNING; a known one (the insert did
+        # nothing) is read, and only its blank fields are filled in.
+        made = conn.execute(
+            ignoring_conflicts(conn.dialect.name, guests, guests),
+            {
+                "restaurant_id": restaurant_id,
+                "name": details.name,
+                "phone": details.phone,
+                "email": details.email if details.phone is None else None,
+                "language": details.language,
+                "notes": details.notes,
+                "allergies": list(details.allergies),
+                "tags": list(details.tags),
+                "visit_count": 0,
+                "no_show_count": 0,
+                "created_at": now,
+                "updated_at": now,
+            },
+        ).first()
+        if made is not None:
+            return _view(made)
         row = conn.execute(
             select(guests).where(guests.c.restaurant_id == restaurant_id, key == key_value)
         ).one()
@@ -126,3 +131,15 @@ def _fill_blanks(
         changes["updated_at"] = now
         conn.execute(update(guests).where(guests.c.id == row.id).values(**changes))
     return changes
+
+
+def _view(row: Any) -> GuestView:
+    return GuestView(
+        id=int(row.id),
+        name=row.name,
+        phone=row.phone,
+        email=row.email,
+        language=row.language,
+        visit_count=row.visit_count,
+        no_show_count=row.no_show_count,
+    )

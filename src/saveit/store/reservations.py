@@ -6,9 +6,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Select, delete, insert, select, update
+from sqlalchemy import Connection, Select, bindparam, delete, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
 
@@ -27,6 +28,7 @@ from saveit.store.schema import (
 )
 
 _ACTIVE = [s.value for s in ACTIVE_STATUSES]
+MAX_BUFFER_MINUTES = 240  # the largest buffer the rules accept (restaurant_setup.RulesSpec)
 
 
 def insert_ignoring_conflicts(conn: Connection, table: Any) -> Insert:
@@ -34,6 +36,40 @@ def insert_ignoring_conflicts(conn: Connection, table: Any) -> Insert:
     if conn.dialect.name == "postgresql":
         return postgresql.insert(table).on_conflict_do_nothing()
     return sqlite.insert(table).on_conflict_do_nothing()
+
+
+@cache
+def ignoring_conflicts(dialect: str, table: Any, returning: Any) -> Any:
+    """A prebuilt ``INSERT … ON CONFLICT DO NOTHING RETURNING``, run with a parameter
+    dict: the booking path's hot inserts skip building and hashing a statement."""
+    base = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return base(table).on_conflict_do_nothing().returning(returning)
+
+
+# The write path's other hot statements, built once (see ignoring_conflicts).
+_INSERT_LOG = insert(reservation_log)
+_INSERT_OUTBOX = insert(outbox)
+
+
+_BOOKED = (
+    select(
+        reservations.c.id,
+        reservations.c.start_at,
+        reservations.c.end_at,
+        reservations.c.buffer_minutes,
+        reservations.c.party_size,
+        reservation_tables.c.table_id,
+    )
+    .join(reservation_tables, reservation_tables.c.reservation_id == reservations.c.id)
+    .where(
+        reservations.c.restaurant_id == bindparam("restaurant_id"),
+        reservations.c.status.in_(bindparam("statuses", expanding=True)),
+        reservations.c.start_at >= bindparam("from_start"),
+        reservations.c.start_at < bindparam("to_start"),
+        reservations.c.end_at > bindparam("running_at"),
+    )
+)
+_BOOKED_EXCEPT = _BOOKED.where(reservations.c.id != bindparam("exclude_id"))
 
 
 def booked_between(
@@ -44,28 +80,25 @@ def booked_between(
     *,
     exclude_id: int | None = None,
 ) -> list[Booked]:
-    """Active bookings whose stay may touch ``[lo, hi)`` (a day's margin for long stays)."""
-    query = (
-        select(
-            reservations.c.id,
-            reservations.c.start_at,
-            reservations.c.end_at,
-            reservations.c.buffer_minutes,
-            reservations.c.party_size,
-            reservation_tables.c.table_id,
-        )
-        .join(reservation_tables, reservation_tables.c.reservation_id == reservations.c.id)
-        .where(
-            reservations.c.restaurant_id == restaurant_id,
-            reservations.c.status.in_(_ACTIVE),
-            reservations.c.start_at >= lo - timedelta(days=1),
-            reservations.c.start_at < hi,
-        )
-    )
+    """Active bookings whose stay (buffer included) may touch ``[lo, hi)``.
+
+    Starts are searched from a day before ``lo`` (the index's range, wide enough
+    for any stay) but only rows still running at ``lo`` come back, so the engine
+    never parses the whole previous evening.
+    """
+    params: dict[str, Any] = {
+        "restaurant_id": restaurant_id,
+        "statuses": _ACTIVE,
+        "from_start": lo - timedelta(days=1),
+        "to_start": hi,
+        "running_at": lo - timedelta(minutes=MAX_BUFFER_MINUTES),
+    }
+    query = _BOOKED
     if exclude_id is not None:
-        query = query.where(reservations.c.id != exclude_id)
+        query = _BOOKED_EXCEPT
+        params["exclude_id"] = exclude_id
     grouped: dict[int, list[Any]] = {}
-    for row in conn.execute(query):
+    for row in conn.execute(query, params):
         grouped.setdefault(row.id, []).append(row)
     return [
         Booked(
@@ -168,11 +201,18 @@ def views_between(
 def insert_reservation(conn: Connection, values: dict[str, Any]) -> int | None:
     """Insert a reservation; None when its public code is already taken (then draw
     another). ``ON CONFLICT DO NOTHING`` rather than a savepoint: one round trip."""
-    statement = (
-        insert_ignoring_conflicts(conn, reservations).values(**values).returning(reservations.c.id)
-    )
-    found = conn.execute(statement).scalar()
+    statement = ignoring_conflicts(conn.dialect.name, reservations, reservations.c.id)
+    found = conn.execute(statement, values).scalar()
     return None if found is None else int(found)
+
+
+_CLAIM_SERIES = text(
+    "INSERT INTO table_claims (table_id, cell, reservation_id) "
+    "SELECT t, c, :reservation "
+    "FROM unnest(CAST(:tables AS integer[])) AS t, "
+    "generate_series(CAST(:first AS bigint), CAST(:last AS bigint)) AS c "
+    "ON CONFLICT DO NOTHING RETURNING cell"
+)
 
 
 def claim(conn: Connection, reservation_id: int, table_ids: Iterable[int], cells: range) -> bool:
@@ -184,15 +224,31 @@ def claim(conn: Connection, reservation_id: int, table_ids: Iterable[int], cells
     so a short count means the table was lost, without aborting the transaction.
     """
     table_ids = list(table_ids)
-    rows = [
-        {"table_id": t, "cell": cell, "reservation_id": reservation_id}
-        for t in table_ids
-        for cell in cells
-    ]
-    statement = insert_ignoring_conflicts(conn, table_claims).values(rows)
-    # Counted from RETURNING: psycopg reports no rowcount for a multi-row VALUES.
-    inserted = len(conn.execute(statement.returning(table_claims.c.cell)).all())
-    if inserted != len(rows):
+    wanted = len(table_ids) * len(cells)
+    # Counted from RETURNING: an INSERT's rowcount is not reported by every driver.
+    if conn.dialect.name == "postgresql":
+        # The rows are generated by the server: one small statement, however long
+        # the stay, instead of a VALUES list SQLAlchemy must build every time.
+        inserted = len(
+            conn.execute(
+                _CLAIM_SERIES,
+                {
+                    "tables": table_ids,
+                    "first": cells.start,
+                    "last": cells.stop - 1,
+                    "reservation": reservation_id,
+                },
+            ).all()
+        )
+    else:
+        rows = [
+            {"table_id": t, "cell": cell, "reservation_id": reservation_id}
+            for t in table_ids
+            for cell in cells
+        ]
+        statement = insert_ignoring_conflicts(conn, table_claims).values(rows)
+        inserted = len(conn.execute(statement.returning(table_claims.c.cell)).all())
+    if inserted != wanted:
         conn.execute(
             delete(table_claims).where(
                 table_claims.c.reservation_id == reservation_id,
@@ -227,18 +283,28 @@ def add_covers(
     """
     if cap is not None and covers > cap:
         return False
-    key = int(slot_start.timestamp())
-    base = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    statement = base(slot_covers).values(restaurant_id=restaurant_id, slot_start=key, covers=covers)
+    capped = cap is not None and covers > 0
+    statement = _covers_upsert(conn.dialect.name, capped)
+    params = {
+        "restaurant_id": restaurant_id,
+        "slot_start": int(slot_start.timestamp()),
+        "covers": covers,
+    }
+    if cap is not None and capped:
+        params["cap"] = cap
+    return conn.execute(statement, params).first() is not None  # no row: the cap refused
+
+
+@cache
+def _covers_upsert(dialect: str, capped: bool) -> Any:
+    base = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = base(slot_covers)
     total = slot_covers.c.covers + statement.excluded.covers
-    done = conn.execute(
-        statement.on_conflict_do_update(
-            index_elements=[slot_covers.c.restaurant_id, slot_covers.c.slot_start],
-            set_={"covers": total},
-            where=(total <= cap) if cap is not None and covers > 0 else None,
-        ).returning(slot_covers.c.covers)  # no row back: the cap refused it
-    )
-    return done.first() is not None
+    return statement.on_conflict_do_update(
+        index_elements=[slot_covers.c.restaurant_id, slot_covers.c.slot_start],
+        set_={"covers": total},
+        where=(total <= bindparam("cap")) if capped else None,
+    ).returning(slot_covers.c.covers)
 
 
 def audit(
@@ -254,16 +320,17 @@ def audit(
     after: dict[str, Any] | None,
 ) -> None:
     conn.execute(
-        insert(reservation_log).values(
-            reservation_id=reservation_id,
-            restaurant_id=restaurant_id,
-            at=at,
-            actor=actor,
-            channel=channel,
-            action=action,
-            before=before,
-            after=after,
-        )
+        _INSERT_LOG,
+        {
+            "reservation_id": reservation_id,
+            "restaurant_id": restaurant_id,
+            "at": at,
+            "actor": actor,
+            "channel": channel,
+            "action": action,
+            "before": before,
+            "after": after,
+        },
     )
 
 
@@ -272,13 +339,14 @@ def emit(
 ) -> str:
     event_id = str(uuid.uuid4())
     conn.execute(
-        insert(outbox).values(
-            event_id=event_id,
-            restaurant_id=restaurant_id,
-            type=type_,
-            payload=payload,
-            created_at=at,
-        )
+        _INSERT_OUTBOX,
+        {
+            "event_id": event_id,
+            "restaurant_id": restaurant_id,
+            "type": type_,
+            "payload": payload,
+            "created_at": at,
+        },
     )
     return event_id
 

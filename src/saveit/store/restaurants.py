@@ -8,12 +8,13 @@ costs one indexed lookup instead of five queries.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
+from time import monotonic
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
 from saveit.domain import errors
 from saveit.domain.model import (
@@ -149,27 +150,64 @@ def profile(conn: Connection, slug: str) -> Profile:
     return Profile(row.slug, row.name, row.timezone, row.phone, row.email, row.address, row.website)
 
 
-class RestaurantCache:
-    """Per-process parsed configuration, revalidated against ``config_version``."""
+_VERSION_OF = select(restaurants.c.id, restaurants.c.config_version).where(
+    restaurants.c.slug == bindparam("slug")
+)
 
-    def __init__(self) -> None:
+
+class RestaurantCache:
+    """Per-process parsed configuration, revalidated against ``config_version``.
+
+    ``recheck_s`` is how long a copy is trusted before the version is read again
+    (0: on every use). Trusting it for a second saves a query on every booking
+    and availability read; the price is that an edit made through *another*
+    process applies here up to that long after its commit, like a booking that
+    was already in flight when the edit landed. Edits in this process call
+    :meth:`forget` and apply at once.
+    """
+
+    def __init__(self, *, recheck_s: float = 0.0, clock: Callable[[], float] = monotonic) -> None:
+        self.recheck_s = recheck_s
+        self._clock = clock
         self._lock = threading.Lock()
-        self._entries: dict[str, tuple[int, Restaurant]] = {}
+        self._entries: dict[str, tuple[int, Restaurant, float]] = {}
+
+    def trusted(self, slug: str) -> Restaurant | None:
+        """The copy, if it was checked within ``recheck_s``; no database needed."""
+        with self._lock:
+            entry = self._entries.get(slug)
+        if entry is not None and self._clock() - entry[2] < self.recheck_s:
+            return entry[1]
+        return None
 
     def get(self, conn: Connection, slug: str) -> Restaurant:
-        row = conn.execute(
-            select(restaurants.c.id, restaurants.c.config_version).where(restaurants.c.slug == slug)
-        ).one_or_none()
+        found = self.trusted(slug)
+        if found is not None:
+            return found
+        now = self._clock()
+        row = conn.execute(_VERSION_OF, {"slug": slug}).one_or_none()
         if row is None:
             raise errors.NotFound(f"No restaurant '{slug}'", slug=slug)
         with self._lock:
             cached = self._entries.get(slug)
         if cached is not None and cached[0] == row.config_version and cached[1].id == row.id:
-            return cached[1]
-        fresh = load(conn, row.id)
+            fresh = cached[1]
+        else:
+            fresh = load(conn, row.id)
         with self._lock:
-            self._entries[slug] = (row.config_version, fresh)
+            self._entries[slug] = (row.config_version, fresh, now)
         return fresh
+
+    def cached(self, slug: str) -> Restaurant | None:
+        """This process's copy, however old: for work that only needs the time
+        zone and hours, right after a request that has just revalidated it."""
+        with self._lock:
+            entry = self._entries.get(slug)
+        return entry[1] if entry is not None else None
+
+    def forget(self, slug: str) -> None:
+        with self._lock:
+            self._entries.pop(slug, None)
 
     def get_by_id(self, conn: Connection, restaurant_id: int) -> Restaurant:
         slug = conn.execute(

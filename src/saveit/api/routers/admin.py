@@ -51,7 +51,8 @@ router = APIRouter(prefix="/v1/restaurants", tags=["admin"])
 def editing(container: Container, slug: str) -> Iterator[tuple[Connection, int]]:
     with container.engine.begin() as conn:
         yield conn, store.id_of(conn, slug)
-    if container.availability is not None:  # the new config_version applies here at once
+    container.booking.cache.forget(slug)  # the new configuration applies here at once
+    if container.availability is not None:
         container.availability.versions.forget(slug)
 
 
