@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from datetime import date
 from typing import Any
 
 import pytest
@@ -17,7 +18,7 @@ from saveit.api.app import create_app
 from saveit.bootstrap import Container, build
 from saveit.cache import MemoryStore, NearCache, RedisStore
 from saveit.config import Settings
-from saveit.resilience import CircuitBreaker, RedisGate
+from saveit.resilience import CircuitBreaker, RedisGate, RedisUnavailable
 from saveit.restaurant_setup import apply_spec, parse_document
 from tests.conftest import ADMIN_TOKEN
 from tests.support import FakeClock, demo_document
@@ -30,7 +31,7 @@ DAY = "2026-06-03"
 def cached(
     request: pytest.FixtureRequest, settings: Settings, clock: FakeClock
 ) -> Iterator[Container]:
-    update: dict[str, Any] = {"availability_config_recheck_s": 60.0}
+    update: dict[str, Any] = {"config_recheck_s": 60.0}
     prefix = f"saveit-test:{uuid.uuid4().hex}"
     url = None
     if request.param == "redis":
@@ -181,3 +182,51 @@ def test_entries_expire_after_the_ttl(redis_url: str) -> None:
     finally:
         gate.client.delete(f"{prefix}:avail:{{b}}")
         gate.close()
+
+
+@pytest.mark.parametrize(
+    ("age_s", "trouble", "redis_dropped"),
+    [(0.1, False, False), (5.0, False, True), (0.1, True, True)],
+    ids=["prompt-event", "late-event", "after-redis-trouble"],
+)
+def test_an_event_heard_drops_redis_only_when_the_writer_may_have_missed_it(
+    settings: Settings,
+    clock: FakeClock,
+    redis_url: str,
+    age_s: float,
+    trouble: bool,
+    redis_dropped: bool,
+) -> None:
+    """Every process hears every booking. A prompt event only clears this process's
+    near copy (the writer cleared Redis after its commit); a late one, or one heard
+    after Redis failed this process, clears Redis too, in case the writer could not."""
+    prefix = f"saveit-test:{uuid.uuid4().hex}"
+    update: dict[str, Any] = {
+        "redis_url": SecretStr(redis_url),
+        "redis_prefix": prefix,
+        "events_stream": f"{prefix}:events",
+    }
+    container = build(settings.model_copy(update=update), clock=clock, migrate=False)
+    try:
+        cache = container.availability
+        assert cache is not None
+        store = cache.store
+        assert isinstance(store, NearCache)
+        store.put("1:2026-06-03", "k", b"cached", "0|0", 30.0)
+        if trouble:
+            with pytest.raises(RedisUnavailable):
+                store.shared.gate.run(
+                    lambda _client: (_ for _ in ()).throw(redis.ConnectionError())
+                )
+        cache.invalidate_heard(1, [date(2026, 6, 3)], age_s)
+
+        assert store.local.get("1:2026-06-03", "k")[0] is None
+        in_redis = store.shared.get("1:2026-06-03", "k")[0]
+        assert (in_redis is None) is redis_dropped
+    finally:
+        container.close()
+        client = redis.Redis.from_url(redis_url)
+        keys = list(client.scan_iter(match=f"{prefix}*"))
+        if keys:
+            client.delete(*keys)
+        client.close()

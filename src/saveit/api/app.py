@@ -11,6 +11,7 @@ import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio.to_thread
 from fastapi import FastAPI
 
 from saveit import __version__
@@ -27,6 +28,9 @@ from saveit.realtime import build_hub
 def create_app(container: Container) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # Sync endpoints run on AnyIO's thread pool; its size is our concurrency.
+        limiter = anyio.to_thread.current_default_thread_limiter()
+        limiter.total_tokens = container.settings.request_threads
         stop = threading.Event()
         relay: threading.Thread | None = None
         if container.settings.runs_relay_in_process:

@@ -37,7 +37,7 @@ from sqlalchemy import select
 
 from saveit.booking.service import BookingService
 from saveit.booking.views import ReservationView
-from saveit.cache.store import CacheStore
+from saveit.cache.store import CacheStore, NearCache
 from saveit.domain import errors
 from saveit.domain.schedule import business_day_of
 from saveit.resilience.redis_gate import RedisUnavailable
@@ -46,6 +46,8 @@ from saveit.store.schema import restaurants
 log = logging.getLogger(__name__)
 
 HIT, MISS, BYPASS = "hit", "miss", "bypass"
+STREAM_GRACE_S = 1.0  # an event heard later than this may have missed its writer's invalidation
+TROUBLE_WINDOW_S = 60.0  # Redis trouble this recent: invalidate Redis again from the stream
 
 
 @dataclass
@@ -222,7 +224,9 @@ class AvailabilityCache:
     def after_commit(self, view: ReservationView, before: ReservationView | None) -> None:
         """The booking service's listener: the booking's service day and, on a move,
         the old one, invalidated in this process right after the commit."""
-        restaurant = self.booking.restaurant(view.restaurant)
+        restaurant = self.booking.cache.cached(view.restaurant) or self.booking.restaurant(
+            view.restaurant
+        )
         days = {
             business_day_of(restaurant, v.start) or v.start.astimezone(restaurant.tz).date()
             for v in (view, before)
@@ -242,6 +246,26 @@ class AvailabilityCache:
             with self._deferred_lock:
                 self._deferred.update(buckets)
             self.stats.deferred += len(buckets)
+
+    def invalidate_heard(self, restaurant_id: int, days: Iterable[date], age_s: float) -> None:
+        """An invalidation heard on the event stream, in every process.
+
+        The writer already invalidated Redis right after its commit, so in the
+        normal case only this process's near-cache copies need dropping: doing
+        Redis again from every process cost more than the bookings themselves.
+        Redis is invalidated here as well when the writer may have missed it —
+        the event is late (published after an outage) or Redis failed this
+        process recently.
+        """
+        store = self.store
+        if isinstance(store, NearCache):
+            late = age_s > STREAM_GRACE_S or store.shared.gate.troubled_within(TROUBLE_WINDOW_S)
+            if not late:
+                buckets = sorted({bucket_of(restaurant_id, d) for d in days})
+                store.invalidate_local(buckets)
+                self.stats.invalidations += len(buckets)
+                return
+        self.invalidate(restaurant_id, days)
 
     def _flush_deferred(self) -> None:
         """Replay invalidations made while Redis was away, before trusting it again.

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterable
 
 from saveit.booking.service import BookingService
@@ -51,7 +52,10 @@ class Invalidator:
                 continue
             restaurant = self.restaurants(event)
             if restaurant is not None:
-                self.cache.invalidate(event.restaurant_id, affected_days(event, restaurant))
+                age = time.time() - event.created_at.timestamp()
+                self.cache.invalidate_heard(
+                    event.restaurant_id, affected_days(event, restaurant), age
+                )
 
 
 class InvalidationFeed:

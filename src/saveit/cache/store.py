@@ -147,10 +147,11 @@ class RedisStore:
             return
 
         def call(client: Any) -> None:
-            pipe = client.pipeline(transaction=False)
+            # One EVALSHA per bucket (one or two per change). Not a pipeline:
+            # redis-py sends SCRIPT EXISTS before every pipeline that holds a
+            # script, which doubled the round trips.
             for bucket in buckets:
-                self._invalidate(keys=[self.key_of(bucket)], args=[GENERATION_TTL_S], client=pipe)
-            pipe.execute()
+                self._invalidate(keys=[self.key_of(bucket)], args=[GENERATION_TTL_S], client=client)
 
         self.gate.run(call)
 
@@ -192,3 +193,8 @@ class NearCache:
     def invalidate(self, buckets: Sequence[str]) -> None:
         self.local.invalidate(buckets)
         self.shared.invalidate(buckets)
+
+    def invalidate_local(self, buckets: Sequence[str]) -> None:
+        """Only this process's copies: for another process's change that the
+        writer has already invalidated in Redis."""
+        self.local.invalidate(buckets)

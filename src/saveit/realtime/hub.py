@@ -140,7 +140,12 @@ class LiveHub:
     # --- feed thread -> loop --------------------------------------------------------------
 
     def _publish(self, events: list[Event]) -> None:
-        messages = [m for event in events for m in event_messages(event, self.restaurants)]
+        # Only restaurants someone watches here: rendering every event of every
+        # restaurant for nobody cost each API process a share of every booking.
+        # A subscriber that arrives meanwhile is not missing anything: it read the
+        # outbox head after subscribing, and its catch-up replays up to there.
+        watched = [e for e in events if self._subs.get(e.restaurant_id)]
+        messages = [m for event in watched for m in event_messages(event, self.restaurants)]
         if messages and self._loop is not None and not self._loop.is_closed():
             with contextlib.suppress(RuntimeError):  # the loop closed since the check
                 self._loop.call_soon_threadsafe(self._fan_out, messages)

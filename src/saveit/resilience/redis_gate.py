@@ -9,6 +9,7 @@ nothing afterwards. The event bus and the live feed keep clients of their own
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -16,7 +17,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from saveit.resilience.breaker import CircuitBreaker
+from saveit.resilience.breaker import BreakerState, CircuitBreaker
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,7 @@ class RedisGate:
             health_check_interval=0,
             client_name="saveit-requests",
         )
+        self._last_trouble = float("-inf")  # monotonic time of the last connection failure
 
     def run(self, call: Callable[[redis.Redis], _T]) -> _T:
         """``call(client)`` unless the breaker is open; Redis errors become
@@ -49,6 +51,7 @@ class RedisGate:
         try:
             result = call(self.client)
         except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
+            self._last_trouble = time.monotonic()
             self.breaker.record_failure()
             raise RedisUnavailable(str(exc) or exc.__class__.__name__) from exc
         except redis.RedisError as exc:
@@ -57,6 +60,12 @@ class RedisGate:
             raise RedisUnavailable(f"redis refused: {exc}") from exc
         self.breaker.record_success()
         return result
+
+    def troubled_within(self, seconds: float) -> bool:
+        """Whether Redis failed us lately (or the breaker is not closed): writes made
+        then may have missed their cache invalidation."""
+        recent = time.monotonic() - self._last_trouble < seconds
+        return recent or self.breaker.state is not BreakerState.CLOSED
 
     def ping(self) -> bool:
         """For readiness: True when Redis answers (a trial call when half-open)."""
