@@ -11,12 +11,11 @@ from __future__ import annotations
 import json
 import os
 import socket
-import subprocess
 import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -35,6 +34,7 @@ from saveit.store import tokens
 from saveit.store.database import create_db_engine
 from saveit.store.migrate import upgrade
 from saveit.store.restaurants import id_of
+from tests.e2e.chaos_support import Processes
 from tests.integration.conftest import TcpProxy
 from tests.support import demo_document
 
@@ -120,49 +120,6 @@ def site() -> Iterator[Site]:
         admin.execute(
             sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
         )
-
-
-@dataclass
-class Processes:
-    """Started subprocesses; all are stopped (then killed) at teardown."""
-
-    tmp: Path
-    procs: list[tuple[subprocess.Popen[bytes], Path]] = field(default_factory=list)
-
-    def start(self, name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-        log = self.tmp / f"{name}.log"
-        with log.open("wb") as out:
-            proc = subprocess.Popen(
-                [*SAVEIT, *args], env=env, cwd=self.tmp, stdout=out, stderr=subprocess.STDOUT
-            )
-        self.procs.append((proc, log))
-        return proc
-
-    def serve(self, name: str, env: dict[str, str]) -> str:
-        port = _free_port()
-        proc = self.start(name, ["serve", "--port", str(port)], env)
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    return base
-            except httpx.TransportError:
-                time.sleep(0.1)
-        pytest.fail(f"{name} did not come up:\n{self.logs()}")
-
-    def logs(self) -> str:
-        return "\n".join(f"--- {log.name}\n{log.read_text()[-4000:]}" for _, log in self.procs)
-
-    def stop(self) -> None:
-        for proc, _ in self.procs:
-            proc.terminate()
-        for proc, _ in self.procs:
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=15)
 
 
 @pytest.fixture
