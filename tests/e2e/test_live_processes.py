@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import sys
 import time
 import uuid
@@ -34,7 +33,7 @@ from saveit.store import tokens
 from saveit.store.database import create_db_engine
 from saveit.store.migrate import upgrade
 from saveit.store.restaurants import id_of
-from tests.e2e.chaos_support import Processes
+from tests.e2e.chaos_support import Processes, free_port, missing
 from tests.integration.conftest import TcpProxy
 from tests.support import demo_document
 
@@ -43,21 +42,8 @@ pytestmark = [pytest.mark.postgres, pytest.mark.timeout(180)]
 SAVEIT = [sys.executable, "-m", "saveit.cli"]
 PG_BASE = os.environ.get("SAVEIT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("SAVEIT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 ADMIN = "live-admin-token"
 WAIT_S = 5.0  # "within a couple of seconds", with room for a loaded CI machine
-
-
-def _missing(what: str, reason: str) -> None:
-    if IN_CI:
-        pytest.fail(f"{what} is required under CI=true: {reason}", pytrace=False)
-    pytest.skip(f"{what} not reachable: {reason}")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +52,7 @@ def redis_server() -> str:
     try:
         client.ping()
     except redis.RedisError as exc:
-        _missing("Redis", str(exc))
+        missing("Redis", str(exc))
     finally:
         client.close()
     return REDIS_URL
@@ -100,7 +86,7 @@ def site() -> Iterator[Site]:
     try:
         admin = psycopg.connect(PG_BASE, autocommit=True, connect_timeout=5)
     except psycopg.OperationalError as exc:
-        _missing("PostgreSQL", str(exc).strip())
+        missing("PostgreSQL", str(exc).strip())
     with admin:
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     url = f"{PG_BASE.rpartition('/')[0]}/{name}"
@@ -358,7 +344,7 @@ def test_with_redis_unreachable_updates_flow_through_the_database(
     site: Site, processes: Processes
 ) -> None:
     env = saveit_env(
-        SAVEIT_DATABASE_URL=site.url, SAVEIT_REDIS_URL=f"redis://127.0.0.1:{_free_port()}/0"
+        SAVEIT_DATABASE_URL=site.url, SAVEIT_REDIS_URL=f"redis://127.0.0.1:{free_port()}/0"
     )
     processes.start("worker", ["worker"], env)
     a, b = processes.serve("api-a", env), processes.serve("api-b", env)
