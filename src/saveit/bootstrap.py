@@ -129,7 +129,6 @@ def build_availability(
         booking,
         store,
         ttl_s=settings.availability_cache_ttl_s,
-        recheck_s=settings.config_recheck_s,
     )
     booking.listeners.append(cache.after_commit)
     return cache

@@ -56,6 +56,7 @@ from saveit.domain.model import (
 from saveit.domain.schedule import business_day_of, windows_for
 from saveit.store import guests as guest_store
 from saveit.store import reservations as store
+from saveit.store.database import ignoring_conflicts
 from saveit.store.database import reading as read_only
 from saveit.store.restaurants import RestaurantCache
 from saveit.store.schema import idempotency_keys, reservations
@@ -98,11 +99,15 @@ class BookingService:
             yield conn
 
     def restaurant(self, slug: str) -> Restaurant:
+        return self.restaurant_version(slug)[0]
+
+    def restaurant_version(self, slug: str) -> tuple[Restaurant, int]:
+        """The configuration and its ``config_version`` (see ``RestaurantCache``)."""
         trusted = self.cache.trusted(slug)
         if trusted is not None:
             return trusted
         with self.reading() as conn:
-            return self.cache.get(conn, slug)
+            return self.cache.get_versioned(conn, slug)
 
     def manage_token(self, code: str) -> str:
         return codes.manage_token(self._secret, code)
@@ -317,17 +322,14 @@ class BookingService:
         buffer = restaurant.rules.buffer_minutes
         with self.engine.begin() as conn:
             if cmd.idempotency_key:
-                # Whether the key was new, from RETURNING: an INSERT's rowcount is
-                # not reported by every driver (psycopg gives -1 here).
                 fresh = conn.execute(
-                    store.insert_ignoring_conflicts(conn, idempotency_keys)
-                    .values(
-                        restaurant_id=restaurant.id,
-                        key=cmd.idempotency_key,
-                        request_hash=request_hash,
-                        created_at=now,
-                    )
-                    .returning(idempotency_keys.c.key)
+                    ignoring_conflicts(conn.dialect.name, idempotency_keys, idempotency_keys.c.key),
+                    {
+                        "restaurant_id": restaurant.id,
+                        "key": cmd.idempotency_key,
+                        "request_hash": request_hash,
+                        "created_at": now,
+                    },
                 ).first()
                 if fresh is None:
                     replayed = self._replay(conn, restaurant, cmd, request_hash)

@@ -14,8 +14,9 @@ answer go stale, and each has its remedy:
   day is not used at all, since the booking horizon moved).
 
 Config edits change ``config_version``, which is part of the key. Each process
-trusts its copy of that number for ``recheck_s`` (the hot path then costs no
-database query) and forgets it at once when it makes an edit itself.
+trusts its copy of the configuration for ``config_recheck_s`` (see
+``RestaurantCache``: the hot path then costs no database query) and forgets it
+at once when it makes an edit itself.
 
 When the store is unreachable (Redis down, breaker open) the read goes to the
 database, exactly as without a cache.
@@ -33,15 +34,11 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
-
 from saveit.booking.service import BookingService
 from saveit.booking.views import ReservationView
 from saveit.cache.store import CacheStore, NearCache
-from saveit.domain import errors
 from saveit.domain.schedule import business_day_of
 from saveit.resilience.redis_gate import RedisUnavailable
-from saveit.store.schema import restaurants
 
 log = logging.getLogger(__name__)
 
@@ -61,53 +58,6 @@ class CacheStats:
     deferred: int = 0  # invalidations queued while the store was away
 
 
-@dataclass(frozen=True, slots=True)
-class Version:
-    restaurant_id: int
-    config_version: int
-    checked_at: float
-
-
-class RestaurantVersions:
-    """slug -> (id, config_version), re-read from the database every ``recheck_s``."""
-
-    def __init__(
-        self,
-        booking: BookingService,
-        *,
-        recheck_s: float = 1.0,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.booking = booking
-        self.recheck_s = recheck_s
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._known: dict[str, Version] = {}
-
-    def get(self, slug: str) -> Version:
-        now = self._clock()
-        with self._lock:
-            known = self._known.get(slug)
-        if known is not None and now - known.checked_at < self.recheck_s:
-            return known
-        with self.booking.reading() as conn:
-            row = conn.execute(
-                select(restaurants.c.id, restaurants.c.config_version).where(
-                    restaurants.c.slug == slug
-                )
-            ).one_or_none()
-        if row is None:
-            raise errors.NotFound(f"No restaurant '{slug}'", slug=slug)
-        fresh = Version(int(row.id), int(row.config_version), now)
-        with self._lock:
-            self._known[slug] = fresh
-        return fresh
-
-    def forget(self, slug: str) -> None:
-        with self._lock:
-            self._known.pop(slug, None)
-
-
 def bucket_of(restaurant_id: int, day: date) -> str:
     return f"{restaurant_id}:{day.isoformat()}"
 
@@ -119,13 +69,11 @@ class AvailabilityCache:
         store: CacheStore | None,
         *,
         ttl_s: float = 30.0,
-        recheck_s: float = 1.0,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.booking = booking
         self.store = store
         self.ttl_s = ttl_s
-        self.versions = RestaurantVersions(booking, recheck_s=recheck_s)
         self.stats = CacheStats()
         self._wall = wall_clock
         self._deferred: set[str] = set()
@@ -141,9 +89,9 @@ class AvailabilityCache:
         sent exactly as stored, without parsing or serialising the document again."""
         if self.store is None:
             return self._render(self._compute(slug, day, party_size, area, staff)), BYPASS
-        version = self.versions.get(slug)
-        bucket = bucket_of(version.restaurant_id, day)
-        key = f"{version.config_version}:{party_size}:{area or ''}:{'s' if staff else 'p'}"
+        restaurant, config_version = self.booking.restaurant_version(slug)
+        bucket = bucket_of(restaurant.id, day)
+        key = f"{config_version}:{party_size}:{area or ''}:{'s' if staff else 'p'}"
         try:
             self._flush_deferred()
             raw, generation = self.store.get(bucket, key)

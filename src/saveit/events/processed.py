@@ -21,9 +21,8 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from sqlalchemy import Engine, delete, select
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.sql.dml import Insert
 
+from saveit.store.database import ignoring_conflicts
 from saveit.store.schema import processed_events
 
 
@@ -58,9 +57,8 @@ class SqlProcessedStore:
     def mark(self, consumer: str, event_id: str) -> None:
         with self.engine.begin() as conn:
             conn.execute(
-                _insert_ignoring_conflicts(conn.dialect.name).values(
-                    consumer=consumer, event_id=event_id, processed_at=self.clock()
-                )
+                ignoring_conflicts(conn.dialect.name, processed_events),
+                {"consumer": consumer, "event_id": event_id, "processed_at": self.clock()},
             )
 
     def prune(self, before: datetime) -> int:
@@ -71,12 +69,6 @@ class SqlProcessedStore:
                 delete(processed_events).where(processed_events.c.processed_at < before)
             )
             return done.rowcount
-
-
-def _insert_ignoring_conflicts(dialect: str) -> Insert:
-    if dialect == "postgresql":
-        return postgresql.insert(processed_events).on_conflict_do_nothing()
-    return sqlite.insert(processed_events).on_conflict_do_nothing()
 
 
 class MemoryProcessedStore:

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, make_url
 
 from saveit.config import normalise_database_url
@@ -85,3 +87,14 @@ def reading(engine: Engine) -> Iterator[Connection]:
 
 def is_postgres(engine: Engine) -> bool:
     return engine.dialect.name == "postgresql"
+
+
+@cache
+def ignoring_conflicts(dialect: str, table: Any, returning: Any = None) -> Any:
+    """``INSERT … ON CONFLICT DO NOTHING`` (``RETURNING`` if asked) in the dialect,
+    built once and run with a parameter dict: the booking path's hot inserts skip
+    building and hashing a statement. Whether a row went in is read from
+    ``RETURNING``: an INSERT's rowcount is not reported by every driver."""
+    base = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = base(table).on_conflict_do_nothing()
+    return statement if returning is None else statement.returning(returning)

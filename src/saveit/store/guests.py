@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -11,7 +12,7 @@ from sqlalchemy import Connection, insert, select, update
 from saveit.booking.commands import GuestDetails
 from saveit.booking.views import GuestView
 from saveit.domain import errors
-from saveit.store.reservations import ignoring_conflicts
+from saveit.store.database import ignoring_conflicts
 from saveit.store.schema import guests
 
 
@@ -76,15 +77,8 @@ def find_or_create(
             select(guests).where(guests.c.restaurant_id == restaurant_id, key == key_value)
         ).one()
         filled = _fill_blanks(conn, restaurant_id, row, details, now)
-        return GuestView(
-            id=int(row.id),
-            name=filled.get("name", row.name),
-            phone=row.phone,
-            email=filled.get("email", row.email),
-            language=filled.get("language", row.language),
-            visit_count=row.visit_count,
-            no_show_count=row.no_show_count,
-        )
+        filled.pop("updated_at", None)
+        return replace(_view(row), **filled)
     result = conn.execute(
         insert(guests).values(
             restaurant_id=restaurant_id,

@@ -11,10 +11,10 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, bindparam, delete, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.sql.dml import Insert
 
 from saveit.booking.views import GuestView, ReservationView
 from saveit.domain.model import ACTIVE_STATUSES, Booked, Status
+from saveit.store.database import ignoring_conflicts
 from saveit.store.schema import (
     dining_tables,
     guests,
@@ -31,22 +31,7 @@ _ACTIVE = [s.value for s in ACTIVE_STATUSES]
 MAX_BUFFER_MINUTES = 240  # the largest buffer the rules accept (restaurant_setup.RulesSpec)
 
 
-def insert_ignoring_conflicts(conn: Connection, table: Any) -> Insert:
-    """``INSERT … ON CONFLICT DO NOTHING`` in the connection's dialect."""
-    if conn.dialect.name == "postgresql":
-        return postgresql.insert(table).on_conflict_do_nothing()
-    return sqlite.insert(table).on_conflict_do_nothing()
-
-
-@cache
-def ignoring_conflicts(dialect: str, table: Any, returning: Any) -> Any:
-    """A prebuilt ``INSERT … ON CONFLICT DO NOTHING RETURNING``, run with a parameter
-    dict: the booking path's hot inserts skip building and hashing a statement."""
-    base = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return base(table).on_conflict_do_nothing().returning(returning)
-
-
-# The write path's other hot statements, built once (see ignoring_conflicts).
+# The write path's other hot statements, built once (see store.database.ignoring_conflicts).
 _INSERT_LOG = insert(reservation_log)
 _INSERT_OUTBOX = insert(outbox)
 
@@ -246,8 +231,8 @@ def claim(conn: Connection, reservation_id: int, table_ids: Iterable[int], cells
             for t in table_ids
             for cell in cells
         ]
-        statement = insert_ignoring_conflicts(conn, table_claims).values(rows)
-        inserted = len(conn.execute(statement.returning(table_claims.c.cell)).all())
+        statement = ignoring_conflicts(conn.dialect.name, table_claims, table_claims.c.cell)
+        inserted = len(conn.execute(statement.values(rows)).all())
     if inserted != wanted:
         conn.execute(
             delete(table_claims).where(

@@ -172,15 +172,20 @@ class RestaurantCache:
         self._lock = threading.Lock()
         self._entries: dict[str, tuple[int, Restaurant, float]] = {}
 
-    def trusted(self, slug: str) -> Restaurant | None:
-        """The copy, if it was checked within ``recheck_s``; no database needed."""
+    def trusted(self, slug: str) -> tuple[Restaurant, int] | None:
+        """The copy and its config_version, if checked within ``recheck_s``; no
+        database needed."""
         with self._lock:
             entry = self._entries.get(slug)
         if entry is not None and self._clock() - entry[2] < self.recheck_s:
-            return entry[1]
+            return entry[1], entry[0]
         return None
 
     def get(self, conn: Connection, slug: str) -> Restaurant:
+        return self.get_versioned(conn, slug)[0]
+
+    def get_versioned(self, conn: Connection, slug: str) -> tuple[Restaurant, int]:
+        """The configuration and the ``config_version`` it was loaded at."""
         found = self.trusted(slug)
         if found is not None:
             return found
@@ -196,7 +201,7 @@ class RestaurantCache:
             fresh = load(conn, row.id)
         with self._lock:
             self._entries[slug] = (row.config_version, fresh, now)
-        return fresh
+        return fresh, int(row.config_version)
 
     def cached(self, slug: str) -> Restaurant | None:
         """This process's copy, however old: for work that only needs the time

@@ -52,8 +52,6 @@ def editing(container: Container, slug: str) -> Iterator[tuple[Connection, int]]
     with container.engine.begin() as conn:
         yield conn, store.id_of(conn, slug)
     container.booking.cache.forget(slug)  # the new configuration applies here at once
-    if container.availability is not None:
-        container.availability.versions.forget(slug)
 
 
 def _profile(container: Container, slug: str) -> dict[str, Any]:
