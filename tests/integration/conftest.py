@@ -159,7 +159,14 @@ class TcpProxy:
                 return
             upstream = socket.create_connection(self.target)
             with self._lock:
-                self._sockets += [client, upstream]
+                # A connection accepted just before down() must not outlive it.
+                alive = self._server is server
+                if alive:
+                    self._sockets += [client, upstream]
+            if not alive:
+                for sock in (client, upstream):
+                    sock.close()
+                return
             for a, b in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
 
