@@ -153,6 +153,76 @@ class Settings(BaseSettings):
         default="ES", description="Region for phone numbers written without a country code."
     )
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    # --- Guest messaging channels -------------------------------------------------------
+    public_base_url: str | None = Field(
+        default=None,
+        description="The URL guests and providers reach SaveIt at (https://book.example.com). "
+        "Twilio signs the public URL, which a TLS-terminating proxy hides from the app; "
+        "links in messages use it too. Unset: the URL of the request as the app sees it.",
+    )
+    meta_app_secret: SecretStr | None = Field(
+        default=None,
+        description="Meta app secret: verifies X-Hub-Signature-256 on WhatsApp and Instagram "
+        "webhooks (unset: those webhooks answer 403).",
+    )
+    meta_verify_token: SecretStr | None = Field(
+        default=None, description="Token Meta echoes in the webhook subscription handshake."
+    )
+    graph_api_base: str = Field(
+        default="https://graph.facebook.com", description="Meta Graph API base URL."
+    )
+    graph_api_version: str = Field(default="v21.0", description="Meta Graph API version.")
+    twilio_account_sid: str | None = Field(default=None, description="Twilio account SID.")
+    twilio_auth_token: SecretStr | None = Field(
+        default=None,
+        description="Twilio auth token: verifies X-Twilio-Signature and authenticates sends.",
+    )
+    twilio_api_base: str = Field(
+        default="https://api.twilio.com", description="Twilio REST API base URL."
+    )
+    smtp_relay_host: str | None = Field(
+        default=None, description="SMTP relay for outbound email (unset: email is not sent)."
+    )
+    smtp_relay_port: int = Field(default=587, ge=1, le=65535)
+    smtp_relay_username: str | None = Field(default=None)
+    smtp_relay_password: SecretStr | None = Field(default=None)
+    smtp_relay_starttls: bool = Field(
+        default=True, description="Upgrade the relay connection with STARTTLS."
+    )
+    smtp_inbound_host: str = Field(
+        default="127.0.0.1", description="Interface `saveit smtp` listens on."
+    )
+    smtp_inbound_port: int = Field(
+        default=2525, ge=1, le=65535, description="Port `saveit smtp` listens on."
+    )
+    channel_http_timeout_s: float = Field(
+        default=10.0, gt=0, le=120, description="Timeout of one call to a provider's API."
+    )
+    channel_send_attempts: int = Field(
+        default=6,
+        ge=1,
+        le=50,
+        description="Tries of one outbound message (5xx, timeouts) before it is marked failed.",
+    )
+    channel_send_backoff_s: float = Field(
+        default=2.0,
+        gt=0,
+        le=3600,
+        description="First retry delay of an outbound message; doubles on each try.",
+    )
+    channel_guest_per_minute: int = Field(
+        default=20,
+        ge=1,
+        description="Messages one guest identity may send per minute before the bot stops "
+        "answering them (they are still stored).",
+    )
+    channel_worker_poll_s: float = Field(
+        default=0.2,
+        gt=0,
+        le=60,
+        description="How often channel workers look for inbound messages and due sends "
+        "that another process received (a process's own are handled at once).",
+    )
     env: str = Field(default="development", description="development | production")
 
     @field_validator("database_url", "redis_url", mode="before")

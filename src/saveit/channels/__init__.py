@@ -1,0 +1,1 @@
+"""Guest messaging channels: one message model, one adapter per provider, one gateway."""
