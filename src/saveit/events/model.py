@@ -24,6 +24,11 @@ RESERVATION_CHECKED_IN = "reservation.checked_in"
 RESERVATION_NO_SHOW = "reservation.no_show"
 RESERVATION_COMPLETED = "reservation.completed"
 RESERVATION_WALK_IN = "reservation.walk_in"
+MESSAGE_RECEIVED = "message.received"
+MESSAGE_SENT = "message.sent"
+MESSAGE_FAILED = "message.failed"
+CONVERSATION_HANDED_OFF = "conversation.handed_off"
+GUESTS_MERGED = "guests.merged"
 
 EVENT_TYPES: tuple[str, ...] = (
     RESERVATION_CREATED,
@@ -34,6 +39,11 @@ EVENT_TYPES: tuple[str, ...] = (
     RESERVATION_NO_SHOW,
     RESERVATION_COMPLETED,
     RESERVATION_WALK_IN,
+    MESSAGE_RECEIVED,
+    MESSAGE_SENT,
+    MESSAGE_FAILED,
+    CONVERSATION_HANDED_OFF,
+    GUESTS_MERGED,
 )
 
 _FIELDS = ("event_id", "type", "restaurant_id", "created_at", "outbox_id", "payload")

@@ -92,7 +92,7 @@ def event_messages(
         "restaurant": slug,
         "at": event.created_at.isoformat(),
     }
-    for key in ("reservation", "before", "actor", "channel"):
+    for key in ("reservation", "before", "actor", "channel", "message", "conversation_id"):
         if key in event.payload:
             doc[key] = event.payload[key]
     out = [_message(event, event.type, doc)]

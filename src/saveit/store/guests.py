@@ -79,6 +79,11 @@ def find_or_create(
         filled = _fill_blanks(conn, restaurant_id, row, details, now)
         filled.pop("updated_at", None)
         return replace(_view(row), **filled)
+    return create(conn, restaurant_id, details, now)
+
+
+def create(conn: Connection, restaurant_id: int, details: GuestDetails, now: datetime) -> GuestView:
+    """A new guest without contact details (a chat identity nobody has linked yet)."""
     result = conn.execute(
         insert(guests).values(
             restaurant_id=restaurant_id,

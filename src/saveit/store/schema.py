@@ -248,3 +248,98 @@ api_tokens = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("revoked_at", UTCDateTime),
 )
+
+# --- Guest messaging channels ----------------------------------------------------------
+
+channel_accounts = Table(
+    "channel_accounts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("restaurant_id", ForeignKey("restaurants.id", ondelete="CASCADE"), nullable=False),
+    Column("channel", String(16), nullable=False),
+    # What inbound messages are routed by: phone number id, IG account id, number, address.
+    Column("address", String(254), nullable=False),
+    Column("settings", JSONDocument, nullable=False),  # tokens, template: never served back
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("channel", "address"),
+    UniqueConstraint("restaurant_id", "channel"),
+)
+
+channel_identities = Table(
+    "channel_identities",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("restaurant_id", ForeignKey("restaurants.id", ondelete="CASCADE"), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("external_id", String(254), nullable=False),
+    Column("guest_id", ForeignKey("guests.id", ondelete="CASCADE"), nullable=False),
+    Column("display_name", String(200), nullable=False, default=""),
+    Column("last_inbound_at", UTCDateTime),  # opens the 24-hour reply window
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("restaurant_id", "channel", "external_id"),
+    Index(None, "guest_id"),
+)
+
+conversations = Table(
+    "conversations",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("restaurant_id", ForeignKey("restaurants.id", ondelete="CASCADE"), nullable=False),
+    Column("guest_id", ForeignKey("guests.id", ondelete="CASCADE"), nullable=False),
+    Column("language", String(8)),
+    Column("state", JSONDocument, nullable=False),  # the dialogue's, opaque here
+    Column("offered", JSONDocument, nullable=False),  # last choices offered: "2" picks one
+    Column("handoff", Boolean, nullable=False, default=False),
+    Column("version", Integer, nullable=False, default=1),
+    Column("last_message_at", UTCDateTime, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("restaurant_id", "guest_id"),
+    Index(None, "restaurant_id", "last_message_at"),
+)
+
+channel_messages = Table(
+    "channel_messages",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("public_id", String(32), nullable=False, unique=True),
+    Column("restaurant_id", ForeignKey("restaurants.id", ondelete="CASCADE"), nullable=False),
+    Column("direction", String(3), nullable=False),  # in | out
+    Column("channel", String(16), nullable=False),
+    # The deduplication key: a webhook retried for days still inserts one row.
+    Column("provider_message_id", String(255)),
+    Column("address", String(254), nullable=False),  # the guest's id: sender in, recipient out
+    Column("identity_id", ForeignKey("channel_identities.id", ondelete="SET NULL")),
+    Column("conversation_id", ForeignKey("conversations.id", ondelete="CASCADE")),
+    Column("status", String(16), nullable=False),
+    Column("text", Text, nullable=False, default=""),
+    Column("body", JSONDocument, nullable=False),  # choice, name, thread ids | the outbound message
+    Column("raw", Text, nullable=False, default=""),
+    Column("author", String(64), nullable=False, default=""),  # guest | bot | staff:<name>
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", UTCDateTime),
+    Column("claimed_until", UTCDateTime),  # a worker's lease; a dead worker's lapses
+    Column("error_code", String(64)),
+    Column("error_detail", Text),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("processed_at", UTCDateTime),  # inbound answered | outbound sent or given up
+    UniqueConstraint("channel", "provider_message_id"),
+    Index(None, "processed_at", "direction", "next_attempt_at"),
+    Index(None, "conversation_id", "id"),
+)
+
+link_codes = Table(
+    "link_codes",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("restaurant_id", ForeignKey("restaurants.id", ondelete="CASCADE"), nullable=False),
+    Column("identity_id", ForeignKey("channel_identities.id", ondelete="CASCADE"), nullable=False),
+    Column("guest_id", ForeignKey("guests.id", ondelete="CASCADE")),  # None: nobody to link
+    Column("code_hash", String(64), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("consumed_at", UTCDateTime),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index(None, "identity_id"),
+)

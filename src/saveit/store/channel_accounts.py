@@ -1,0 +1,137 @@
+"""Each restaurant's accounts on the messaging channels, and routing by them.
+
+An inbound webhook names the receiving WhatsApp phone number id, Instagram
+account id, SMS number or email address; ``route`` maps it to the restaurant.
+The unique key on ``(channel, address)`` keeps two restaurants from claiming
+the same number.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from saveit.channels.model import ChannelName
+from saveit.channels.ports import ChannelAccount
+from saveit.domain import errors
+from saveit.store.database import reading
+from saveit.store.schema import channel_accounts
+
+
+def _account(row: Any) -> ChannelAccount:
+    return ChannelAccount(
+        restaurant_id=int(row.restaurant_id),
+        channel=row.channel,
+        address=row.address,
+        settings=dict(row.settings),
+    )
+
+
+def put(
+    conn: Connection,
+    restaurant_id: int,
+    channel: ChannelName,
+    address: str,
+    settings: Mapping[str, Any],
+    now: datetime,
+) -> ChannelAccount:
+    """Create or replace the restaurant's account on ``channel``."""
+    values = {"address": address, "settings": dict(settings), "updated_at": now}
+    try:
+        with conn.begin_nested():
+            changed = conn.execute(
+                update(channel_accounts)
+                .where(
+                    channel_accounts.c.restaurant_id == restaurant_id,
+                    channel_accounts.c.channel == channel,
+                )
+                .values(**values)
+            ).rowcount
+            if not changed:
+                conn.execute(
+                    insert(channel_accounts).values(
+                        restaurant_id=restaurant_id, channel=channel, created_at=now, **values
+                    )
+                )
+    except IntegrityError as exc:
+        raise errors.Conflict(
+            f"The {channel} address '{address}' belongs to another restaurant",
+            channel=channel,
+            address=address,
+        ) from exc
+    return ChannelAccount(restaurant_id, channel, address, dict(settings))
+
+
+def remove(conn: Connection, restaurant_id: int, channel: ChannelName) -> bool:
+    return bool(
+        conn.execute(
+            delete(channel_accounts).where(
+                channel_accounts.c.restaurant_id == restaurant_id,
+                channel_accounts.c.channel == channel,
+            )
+        ).rowcount
+    )
+
+
+def of_restaurant(conn: Connection, restaurant_id: int) -> list[ChannelAccount]:
+    rows = conn.execute(
+        select(channel_accounts)
+        .where(channel_accounts.c.restaurant_id == restaurant_id)
+        .order_by(channel_accounts.c.channel)
+    )
+    return [_account(row) for row in rows]
+
+
+def find(conn: Connection, restaurant_id: int, channel: str) -> ChannelAccount | None:
+    row = conn.execute(
+        select(channel_accounts).where(
+            channel_accounts.c.restaurant_id == restaurant_id,
+            channel_accounts.c.channel == channel,
+        )
+    ).first()
+    return None if row is None else _account(row)
+
+
+def route(conn: Connection, channel: str, address: str) -> ChannelAccount | None:
+    row = conn.execute(
+        select(channel_accounts).where(
+            channel_accounts.c.channel == channel, channel_accounts.c.address == address
+        )
+    ).first()
+    return None if row is None else _account(row)
+
+
+class AccountDirectory:
+    """``route`` with a short per-process memory: a webhook burst for one number
+    costs one lookup, and an edit made anywhere applies within ``ttl_s``."""
+
+    def __init__(self, engine: Engine, *, ttl_s: float = 2.0) -> None:
+        self.engine = engine
+        self.ttl_s = ttl_s
+        self._known: dict[tuple[str, str], tuple[float, ChannelAccount | None]] = {}
+        self._lock = threading.Lock()
+
+    def route(self, channel: str, address: str) -> ChannelAccount | None:
+        key = (channel, address)
+        now = time.monotonic()
+        with self._lock:
+            hit = self._known.get(key)
+        if hit is not None and now - hit[0] < self.ttl_s:
+            return hit[1]
+        with reading(self.engine) as conn:
+            account = route(conn, channel, address)
+        with self._lock:
+            if len(self._known) > 10_000:
+                self._known.clear()
+            self._known[key] = (now, account)
+        return account
+
+    def forget(self) -> None:
+        with self._lock:
+            self._known.clear()

@@ -1,0 +1,368 @@
+"""Every message in and out, with its delivery state, as a small work queue.
+
+Inbound rows are written before the provider is acknowledged (deduplicated by
+the unique ``(channel, provider_message_id)`` key, so a webhook retried five
+times inserts once) and answered later by whichever process claims them.
+Outbound rows are the delivery queue: claimed with a lease, retried with
+backoff, and finished as ``sent`` or ``failed``. A worker that dies mid-claim
+leaves a lease that lapses, and another worker takes the row over.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    and_,
+    case,
+    exists,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.orm import aliased
+
+from saveit.channels.model import (
+    DeliveryStatus,
+    InboundMessage,
+    OutboundMessage,
+    StatusUpdate,
+    rank,
+)
+from saveit.store.database import ignoring_conflicts
+from saveit.store.schema import channel_messages as m
+
+_RANK_OF_COLUMN = case(
+    {status.value: rank(status) for status in DeliveryStatus}, value=m.c.status, else_=0
+)
+
+
+def new_public_id() -> str:
+    return secrets.token_hex(12)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    id: int
+    public_id: str
+    restaurant_id: int
+    direction: str
+    channel: str
+    provider_message_id: str | None
+    address: str
+    identity_id: int | None
+    conversation_id: int | None
+    status: str
+    text: str
+    body: dict[str, Any]
+    author: str
+    attempts: int
+    error_code: str | None
+    error_detail: str | None
+    created_at: datetime
+
+    @property
+    def outbound(self) -> OutboundMessage:
+        return OutboundMessage.from_json(self.body)
+
+
+def _stored(row: Any) -> StoredMessage:
+    return StoredMessage(
+        id=int(row.id),
+        public_id=row.public_id,
+        restaurant_id=int(row.restaurant_id),
+        direction=row.direction,
+        channel=row.channel,
+        provider_message_id=row.provider_message_id,
+        address=row.address,
+        identity_id=row.identity_id,
+        conversation_id=row.conversation_id,
+        status=row.status,
+        text=row.text,
+        body=dict(row.body),
+        author=row.author,
+        attempts=row.attempts,
+        error_code=row.error_code,
+        error_detail=row.error_detail,
+        created_at=row.created_at,
+    )
+
+
+def inbound_body(message: InboundMessage) -> dict[str, Any]:
+    return {
+        "choice": None
+        if message.choice is None
+        else {"id": message.choice.id, "title": message.choice.title},
+        "sender_name": message.sender_name,
+        "reply_to": message.reply_to,
+        "references": list(message.references),
+        "subject": message.subject,
+        "sent_at": message.sent_at.isoformat(),
+    }
+
+
+def insert_inbound(
+    conn: Connection, restaurant_id: int, message: InboundMessage, now: datetime
+) -> int | None:
+    """The new row's id, or None when this provider id was stored before."""
+    row = conn.execute(
+        ignoring_conflicts(conn.dialect.name, m, m.c.id),
+        {
+            "public_id": new_public_id(),
+            "restaurant_id": restaurant_id,
+            "direction": "in",
+            "channel": message.channel,
+            "provider_message_id": message.provider_message_id,
+            "address": message.sender,
+            "status": DeliveryStatus.RECEIVED.value,
+            "text": message.text,
+            "body": inbound_body(message),
+            "raw": message.raw,
+            "author": "guest",
+            "attempts": 0,
+            "created_at": now,
+            "updated_at": now,
+        },
+    ).first()
+    return None if row is None else int(row.id)
+
+
+def apply_status(conn: Connection, update_: StatusUpdate, now: datetime) -> StoredMessage | None:
+    """Move one outbound message forward; a late or repeated status changes nothing.
+
+    Returns the message when it moved (the caller announces failures)."""
+    new = update_.status
+    statement = (
+        update(m)
+        .where(
+            m.c.channel == update_.channel,
+            m.c.provider_message_id == update_.provider_message_id,
+            m.c.direction == "out",
+            m.c.status != DeliveryStatus.FAILED.value,
+            rank(new) > _RANK_OF_COLUMN,
+        )
+        .values(
+            status=new.value,
+            updated_at=now,
+            error_code=update_.error_code if new is DeliveryStatus.FAILED else m.c.error_code,
+            error_detail=update_.error_detail if new is DeliveryStatus.FAILED else m.c.error_detail,
+        )
+        .returning(*m.c)
+    )
+    row = conn.execute(statement).first()
+    return None if row is None else _stored(row)
+
+
+def claim_inbound(
+    conn: Connection, *, now: datetime, lease: timedelta, limit: int
+) -> list[StoredMessage]:
+    """Unanswered inbound messages, oldest first, leased to this worker.
+
+    A guest's message waits while an earlier one of theirs is leased to another
+    worker, so one guest's messages are answered in order."""
+    earlier = aliased(m)
+    busy_earlier = exists().where(
+        earlier.c.direction == "in",
+        earlier.c.processed_at.is_(None),
+        earlier.c.restaurant_id == m.c.restaurant_id,
+        earlier.c.channel == m.c.channel,
+        earlier.c.address == m.c.address,
+        earlier.c.id < m.c.id,
+        earlier.c.claimed_until >= now,
+    )
+    return _claim(
+        conn,
+        and_(m.c.direction == "in", ~busy_earlier),
+        now=now,
+        lease=lease,
+        limit=limit,
+    )
+
+
+def claim_outbound(
+    conn: Connection, *, now: datetime, lease: timedelta, limit: int
+) -> list[StoredMessage]:
+    """Due outbound messages, oldest first, leased to this worker."""
+    return _claim(
+        conn,
+        and_(
+            m.c.direction == "out",
+            m.c.status == DeliveryStatus.QUEUED.value,
+            m.c.next_attempt_at <= now,
+        ),
+        now=now,
+        lease=lease,
+        limit=limit,
+    )
+
+
+def _claim(
+    conn: Connection, condition: Any, *, now: datetime, lease: timedelta, limit: int
+) -> list[StoredMessage]:
+    candidates = (
+        select(m.c.id)
+        .where(
+            m.c.processed_at.is_(None),
+            condition,
+            or_(m.c.claimed_until.is_(None), m.c.claimed_until < now),
+        )
+        .order_by(m.c.id)
+        .limit(limit)
+    )
+    if conn.dialect.name == "postgresql":
+        candidates = candidates.with_for_update(skip_locked=True)
+    rows = conn.execute(
+        update(m)
+        .where(m.c.id.in_(candidates.scalar_subquery()))
+        .values(claimed_until=now + lease)
+        .returning(*m.c)
+    )
+    return sorted((_stored(row) for row in rows), key=lambda s: s.id)
+
+
+def attach(conn: Connection, message_id: int, *, identity_id: int, conversation_id: int) -> None:
+    conn.execute(
+        update(m)
+        .where(m.c.id == message_id)
+        .values(identity_id=identity_id, conversation_id=conversation_id)
+    )
+
+
+def finish_inbound(conn: Connection, message_id: int, now: datetime, note: str | None) -> bool:
+    """Mark answered; False when another worker got there first (lease lapsed)."""
+    return bool(
+        conn.execute(
+            update(m)
+            .where(m.c.id == message_id, m.c.processed_at.is_(None))
+            .values(processed_at=now, updated_at=now, claimed_until=None, error_code=note)
+        ).rowcount
+    )
+
+
+def enqueue(
+    conn: Connection,
+    *,
+    restaurant_id: int,
+    channel: str,
+    address: str,
+    identity_id: int | None,
+    conversation_id: int | None,
+    message: OutboundMessage,
+    author: str,
+    now: datetime,
+) -> StoredMessage:
+    row = conn.execute(
+        insert(m)
+        .values(
+            public_id=new_public_id(),
+            restaurant_id=restaurant_id,
+            direction="out",
+            channel=channel,
+            address=address,
+            identity_id=identity_id,
+            conversation_id=conversation_id,
+            status=DeliveryStatus.QUEUED.value,
+            text=message.numbered_text(),
+            body=message.to_json(),
+            raw="",
+            author=author,
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+            updated_at=now,
+        )
+        .returning(*m.c)
+    ).one()
+    return _stored(row)
+
+
+def mark_sent(conn: Connection, message_id: int, provider_message_id: str, now: datetime) -> None:
+    conn.execute(
+        update(m)
+        .where(m.c.id == message_id)
+        .values(
+            provider_message_id=provider_message_id,
+            status=case(
+                (m.c.status == DeliveryStatus.QUEUED.value, literal(DeliveryStatus.SENT.value)),
+                else_=m.c.status,
+            ),
+            attempts=m.c.attempts + 1,
+            processed_at=now,
+            updated_at=now,
+            claimed_until=None,
+        )
+    )
+
+
+def mark_retry(
+    conn: Connection, message_id: int, *, at: datetime, error: str, now: datetime
+) -> None:
+    conn.execute(
+        update(m)
+        .where(m.c.id == message_id)
+        .values(
+            attempts=m.c.attempts + 1,
+            next_attempt_at=at,
+            claimed_until=None,
+            error_detail=error[:2000],
+            updated_at=now,
+        )
+    )
+
+
+def mark_failed(
+    conn: Connection, message_id: int, *, code: str | None, detail: str, now: datetime
+) -> None:
+    conn.execute(
+        update(m)
+        .where(m.c.id == message_id)
+        .values(
+            status=DeliveryStatus.FAILED.value,
+            attempts=m.c.attempts + 1,
+            error_code=code,
+            error_detail=detail[:2000],
+            processed_at=now,
+            updated_at=now,
+            claimed_until=None,
+        )
+    )
+
+
+def by_id(conn: Connection, message_id: int) -> StoredMessage | None:
+    row = conn.execute(select(m).where(m.c.id == message_id)).first()
+    return None if row is None else _stored(row)
+
+
+def history(
+    conn: Connection, conversation_id: int, *, limit: int = 50, before_id: int | None = None
+) -> list[StoredMessage]:
+    """The conversation's latest messages, oldest first."""
+    query = select(m).where(m.c.conversation_id == conversation_id)
+    if before_id is not None:
+        query = query.where(m.c.id < before_id)
+    rows = conn.execute(query.order_by(m.c.id.desc()).limit(limit)).all()
+    return [_stored(row) for row in reversed(rows)]
+
+
+def last_inbound(conn: Connection, conversation_id: int, channel: str) -> StoredMessage | None:
+    row = conn.execute(
+        select(m)
+        .where(
+            m.c.conversation_id == conversation_id,
+            m.c.direction == "in",
+            m.c.channel == channel,
+        )
+        .order_by(m.c.id.desc())
+        .limit(1)
+    ).first()
+    return None if row is None else _stored(row)
+
+
+def move_conversation(conn: Connection, source: int, target: int) -> None:
+    conn.execute(update(m).where(m.c.conversation_id == source).values(conversation_id=target))
