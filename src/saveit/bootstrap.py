@@ -13,6 +13,9 @@ from sqlalchemy import Engine
 
 from saveit.booking.service import BookingService, Clock, utc_now
 from saveit.cache import AvailabilityCache, CacheStore, MemoryStore, NearCache, RedisStore
+from saveit.channels.gateway import Gateway, Responder
+from saveit.channels.inbox import InboxResponder
+from saveit.channels.registry import build_senders
 from saveit.config import Settings
 from saveit.events.bus import Bus
 from saveit.events.inprocess import InProcessBus
@@ -36,6 +39,7 @@ class Container:
     redis_gate: RedisGate | None = field(default=None, kw_only=True)
     availability: AvailabilityCache | None = field(default=None, kw_only=True)
     limiter: RateLimiter | None = field(default=None, kw_only=True)
+    gateway: Gateway | None = field(default=None, kw_only=True)
 
     def close(self) -> None:
         if self.redis_gate is not None:
@@ -56,7 +60,13 @@ def build_bus(settings: Settings) -> Bus:
     )
 
 
-def build(settings: Settings, *, clock: Clock = utc_now, migrate: bool | None = None) -> Container:
+def build(
+    settings: Settings,
+    *,
+    clock: Clock = utc_now,
+    migrate: bool | None = None,
+    responder: Responder | None = None,
+) -> Container:
     """Wire the app. ``migrate`` defaults to True on the embedded SQLite default,
     where nobody else would run ``saveit db upgrade``."""
     engine = create_db_engine(
@@ -84,6 +94,19 @@ def build(settings: Settings, *, clock: Clock = utc_now, migrate: bool | None = 
     )
     gate = build_redis_gate(settings)
     availability = build_availability(settings, booking, gate)
+    limiter = RateLimiter.from_settings(settings, gate)
+    gateway = Gateway(
+        engine,
+        senders=build_senders(settings),
+        responder=responder or InboxResponder(),
+        clock=clock,
+        limiter=limiter,
+        guest_per_minute=settings.channel_guest_per_minute,
+        send_attempts=settings.channel_send_attempts,
+        send_backoff_s=settings.channel_send_backoff_s,
+        public_base_url=settings.public_base_url,
+        phone_region=settings.default_phone_region,
+    )
     return Container(
         settings=settings,
         engine=engine,
@@ -92,7 +115,8 @@ def build(settings: Settings, *, clock: Clock = utc_now, migrate: bool | None = 
         relay=relay,
         redis_gate=gate,
         availability=availability,
-        limiter=RateLimiter.from_settings(settings, gate),
+        limiter=limiter,
+        gateway=gateway,
     )
 
 

@@ -19,6 +19,7 @@ import yaml
 from pydantic import ValidationError
 
 from saveit.bootstrap import build
+from saveit.channels.workers import ChannelWorkers
 from saveit.config import load_settings
 from saveit.domain import errors
 from saveit.restaurant_setup import RestaurantSpec, apply_spec, parse_document
@@ -160,16 +161,63 @@ def token_create(
 
 @app.command()
 def worker() -> None:
-    """Publish committed outbox events to the bus until SIGTERM/SIGINT (production mode)."""
+    """Publish committed outbox events to the bus, answer stored guest messages and
+    deliver queued ones, until SIGTERM/SIGINT (production mode)."""
     settings = load_settings()
     container = build(settings, migrate=settings.database_url is None)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     typer.echo(f"worker: relaying the outbox to {type(container.bus).__name__}")
+    workers = None
+    if container.gateway is not None:
+        workers = ChannelWorkers(container.gateway, poll_s=settings.channel_worker_poll_s)
+        workers.start(stop)
     try:
         container.relay.run(stop)
     finally:
+        if workers is not None:
+            workers.join()
+        container.close()
+
+
+@app.command()
+def smtp(
+    host: Annotated[
+        str | None, typer.Option(help="Interface (default SAVEIT_SMTP_INBOUND_HOST).")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Port (default SAVEIT_SMTP_INBOUND_PORT).", min=1, max=65535)
+    ] = None,
+) -> None:
+    """Receive guests' email for every restaurant's address over SMTP, until SIGTERM/SIGINT.
+
+    A message is stored before the sending server gets its 250, and answered by
+    the channel workers (in this process and in any API process or worker)."""
+    from saveit.channels.email_inbound import EmailIngress
+    from saveit.channels.smtp_server import start_smtp_server
+
+    settings = load_settings()
+    container = build(settings, migrate=settings.database_url is None)
+    gateway = container.gateway
+    assert gateway is not None
+    ingress = EmailIngress(gateway)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    bound_host = host or settings.smtp_inbound_host
+    bound_port = port or settings.smtp_inbound_port
+    server = start_smtp_server(
+        bound_host, bound_port, accepts=ingress.accepts, deliver=ingress.deliver
+    )
+    workers = ChannelWorkers(gateway, poll_s=settings.channel_worker_poll_s)
+    workers.start(stop)
+    typer.echo(f"smtp: receiving guest email on {bound_host}:{bound_port}")
+    try:
+        stop.wait()
+    finally:
+        server.stop()
+        workers.join()
         container.close()
 
 

@@ -17,9 +17,19 @@ from fastapi import FastAPI
 from saveit import __version__
 from saveit.api import problems
 from saveit.api.middleware import BodyLimit, CatchAll
-from saveit.api.routers import admin, health, live, public, reservations, staff
+from saveit.api.routers import (
+    admin,
+    channels,
+    health,
+    live,
+    public,
+    reservations,
+    staff,
+    webhooks,
+)
 from saveit.bootstrap import Container, build
 from saveit.cache.invalidation import start_invalidation
+from saveit.channels.workers import ChannelWorkers
 from saveit.config import load_settings
 from saveit.ratelimit.middleware import RateLimit
 from saveit.realtime import build_hub
@@ -45,6 +55,13 @@ def create_app(container: Container) -> FastAPI:
         await hub.start()
         # Every process hears every availability-changing event (see saveit.cache).
         invalidation = start_invalidation(container.settings, container.availability)
+        # Answer and deliver guest messages; this process's webhooks wake them at once.
+        workers: ChannelWorkers | None = None
+        if container.gateway is not None:
+            workers = ChannelWorkers(
+                container.gateway, poll_s=container.settings.channel_worker_poll_s
+            )
+            workers.start(stop)
         try:
             yield
         finally:
@@ -52,6 +69,8 @@ def create_app(container: Container) -> FastAPI:
                 await asyncio.to_thread(invalidation.stop)
             await hub.stop()
             stop.set()
+            if workers is not None:
+                await asyncio.to_thread(workers.join)
             if relay is not None:
                 relay.join(timeout=10)
             container.close()
@@ -64,7 +83,7 @@ def create_app(container: Container) -> FastAPI:
     )
     app.state.container = container
     problems.install(app)
-    for module in (health, public, reservations, staff, admin, live):
+    for module in (health, public, reservations, staff, admin, live, channels, webhooks):
         app.include_router(module.router)
     app.add_middleware(BodyLimit, max_bytes=container.settings.max_body_bytes)
     if container.limiter is not None:

@@ -17,7 +17,9 @@ for each lives in one table at the API boundary, never here::
      ├── TooSoon                 TOO_SOON (+ min_lead_minutes)
      ├── TooFarAhead             TOO_FAR_AHEAD (+ max_days_ahead)
      ├── TooLateToCancel         TOO_LATE_TO_CANCEL (+ cutoff_minutes)
-     └── TooLateToChange         TOO_LATE_TO_CHANGE (+ cutoff_minutes)
+     ├── TooLateToChange         TOO_LATE_TO_CHANGE (+ cutoff_minutes)
+     ├── InvalidSignature        INVALID_SIGNATURE (a webhook not signed by its provider)
+     └── MalformedPayload        MALFORMED_PAYLOAD (a webhook body in no known format)
 """
 
 from __future__ import annotations
@@ -88,3 +90,11 @@ class TooLateToCancel(DomainError):
 
 class TooLateToChange(DomainError):
     code = "TOO_LATE_TO_CHANGE"
+
+
+class InvalidSignature(DomainError):
+    code = "INVALID_SIGNATURE"
+
+
+class MalformedPayload(DomainError):
+    code = "MALFORMED_PAYLOAD"

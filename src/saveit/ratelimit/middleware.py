@@ -3,7 +3,10 @@
 It runs before routing, so a flood is refused before it costs a database query.
 The check is a blocking Redis call, so it runs in the thread pool (as sync
 endpoints do), never on the event loop. Probes (``/healthz``, ``/readyz``) are
-exempt: an orchestrator must always be able to ask. The client IP is what the
+exempt: an orchestrator must always be able to ask. So are provider webhooks
+(``/webhooks/…``): they arrive from a provider's few addresses on behalf of
+every guest, are signed, and are limited per guest identity behind the
+gateway instead. The client IP is what the
 server saw, after uvicorn's ``--proxy-headers`` handling of trusted proxies.
 """
 
@@ -24,7 +27,13 @@ class RateLimit:
         self.limiter = limiter
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not self.limiter.enabled or scope["path"] in EXEMPT:
+        path = scope.get("path", "")
+        if (
+            scope["type"] != "http"
+            or not self.limiter.enabled
+            or path in EXEMPT
+            or path.startswith("/webhooks/")
+        ):
             await self.app(scope, receive, send)
             return
         client = scope.get("client")

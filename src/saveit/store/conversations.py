@@ -257,6 +257,7 @@ class LinkCode:
     id: int
     identity_id: int
     guest_id: int | None
+    contact: str
     code_hash: str
     attempts: int
     expires_at: datetime
@@ -268,6 +269,7 @@ def add_link_code(
     restaurant_id: int,
     identity_id: int,
     guest_id: int | None,
+    contact: str,
     code_hash: str,
     expires_at: datetime,
     now: datetime,
@@ -283,6 +285,7 @@ def add_link_code(
             restaurant_id=restaurant_id,
             identity_id=identity_id,
             guest_id=guest_id,
+            contact=contact,
             code_hash=code_hash,
             attempts=0,
             expires_at=expires_at,
@@ -306,7 +309,13 @@ def live_link_code(conn: Connection, identity_id: int, now: datetime) -> LinkCod
     if row is None:
         return None
     return LinkCode(
-        int(row.id), int(row.identity_id), row.guest_id, row.code_hash, row.attempts, row.expires_at
+        int(row.id),
+        int(row.identity_id),
+        row.guest_id,
+        row.contact,
+        row.code_hash,
+        row.attempts,
+        row.expires_at,
     )
 
 

@@ -336,6 +336,7 @@ link_codes = Table(
     Column("restaurant_id", ForeignKey("restaurants.id", ondelete="CASCADE"), nullable=False),
     Column("identity_id", ForeignKey("channel_identities.id", ondelete="CASCADE"), nullable=False),
     Column("guest_id", ForeignKey("guests.id", ondelete="CASCADE")),  # None: nobody to link
+    Column("contact", String(254), nullable=False),  # the phone or email claimed
     Column("code_hash", String(64), nullable=False),
     Column("attempts", Integer, nullable=False, default=0),
     Column("expires_at", UTCDateTime, nullable=False),

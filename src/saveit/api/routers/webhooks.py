@@ -1,0 +1,145 @@
+"""Provider webhooks: verify, parse, store, acknowledge — nothing more.
+
+Each route checks the provider's signature over the raw bytes before anything
+is parsed or stored, hands the parsed batch to the gateway (one short insert
+transaction, on the thread pool), and answers. Answering the guest happens
+behind the acknowledgement, in the channel workers, so a provider never waits
+on the bot and never retries because we were slow.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import anyio.to_thread
+from fastapi import APIRouter, Request
+from fastapi.responses import PlainTextResponse, Response
+
+from saveit.api.deps import ContainerDep
+from saveit.channels import instagram, meta, twilio_sms, whatsapp
+from saveit.channels.gateway import Gateway
+from saveit.channels.model import WebhookBatch
+from saveit.channels.ports import MalformedPayload, SignatureInvalid
+from saveit.domain import errors
+
+router = APIRouter(prefix="/webhooks", tags=["webhooks"], include_in_schema=True)
+log = logging.getLogger("saveit.webhooks")
+
+
+def _gateway(container: Any) -> Gateway:
+    gateway: Gateway | None = container.gateway
+    if gateway is None:
+        raise errors.NotFound("Channels are not enabled")
+    return gateway
+
+
+async def _store(gateway: Gateway, batch: WebhookBatch) -> dict[str, int]:
+    receipt = await anyio.to_thread.run_sync(gateway.receive, batch)
+    return {
+        "stored": len(receipt.stored),
+        "duplicates": receipt.duplicates,
+        "statuses": receipt.statuses,
+        "ignored": len(receipt.ignored),
+    }
+
+
+def _handshake(request: Request, container: Any) -> PlainTextResponse:
+    token = container.settings.meta_verify_token
+    try:
+        challenge = meta.handshake(
+            dict(request.query_params), None if token is None else token.get_secret_value()
+        )
+    except SignatureInvalid:
+        return PlainTextResponse("verification failed", status_code=403)
+    return PlainTextResponse(challenge)
+
+
+async def _meta_batch(request: Request, container: Any, parse: Any) -> WebhookBatch:
+    secret = container.settings.meta_app_secret
+    raw = await request.body()
+    if secret is None:
+        raise errors.Forbidden("Meta webhooks are not configured (SAVEIT_META_APP_SECRET)")
+    try:
+        meta.verify_signature(
+            raw, request.headers.get("x-hub-signature-256"), secret.get_secret_value().encode()
+        )
+    except SignatureInvalid as exc:
+        raise errors.InvalidSignature("X-Hub-Signature-256 does not match the body") from exc
+    try:
+        batch: WebhookBatch = parse(raw)
+    except MalformedPayload as exc:
+        raise errors.MalformedPayload(str(exc)) from exc
+    return batch
+
+
+@router.get("/whatsapp", response_class=PlainTextResponse)
+def whatsapp_handshake(request: Request, container: ContainerDep) -> PlainTextResponse:
+    return _handshake(request, container)
+
+
+@router.post("/whatsapp")
+async def whatsapp_webhook(request: Request, container: ContainerDep) -> dict[str, int]:
+    batch = await _meta_batch(request, container, whatsapp.parse)
+    return await _store(_gateway(container), batch)
+
+
+@router.get("/instagram", response_class=PlainTextResponse)
+def instagram_handshake(request: Request, container: ContainerDep) -> PlainTextResponse:
+    return _handshake(request, container)
+
+
+@router.post("/instagram")
+async def instagram_webhook(request: Request, container: ContainerDep) -> dict[str, int]:
+    batch = await _meta_batch(request, container, instagram.parse)
+    return await _store(_gateway(container), batch)
+
+
+async def _twilio_params(request: Request, container: Any) -> list[tuple[str, str]]:
+    settings = container.settings
+    raw = await request.body()
+    if settings.twilio_auth_token is None:
+        raise errors.Forbidden("Twilio webhooks are not configured (SAVEIT_TWILIO_AUTH_TOKEN)")
+    try:
+        params = twilio_sms.parse_form(raw)
+    except MalformedPayload as exc:
+        raise errors.MalformedPayload(str(exc)) from exc
+    url = twilio_sms.public_url(str(request.url), settings.public_base_url)
+    try:
+        twilio_sms.verify_signature(
+            url,
+            params,
+            request.headers.get("x-twilio-signature"),
+            settings.twilio_auth_token.get_secret_value(),
+        )
+    except SignatureInvalid as exc:
+        raise errors.InvalidSignature("X-Twilio-Signature does not match the request") from exc
+    return params
+
+
+def _twiml() -> Response:
+    return Response(twilio_sms.twiml_empty(), media_type="text/xml")
+
+
+@router.post("/twilio/sms")
+async def twilio_sms_webhook(request: Request, container: ContainerDep) -> Response:
+    params = await _twilio_params(request, container)
+    gateway = _gateway(container)
+    try:
+        batch = twilio_sms.parse_inbound(params, gateway.clock())
+    except MalformedPayload as exc:
+        raise errors.MalformedPayload(str(exc)) from exc
+    await _store(gateway, batch)
+    return _twiml()
+
+
+@router.post("/twilio/status")
+async def twilio_status_webhook(request: Request, container: ContainerDep) -> Response:
+    params = await _twilio_params(request, container)
+    gateway = _gateway(container)
+    try:
+        batch = twilio_sms.parse_status(params, gateway.clock())
+    except MalformedPayload as exc:
+        raise errors.MalformedPayload(str(exc)) from exc
+    await _store(gateway, batch)
+    return _twiml()

@@ -1,0 +1,390 @@
+"""The gateway on both backends: store first, answer once, deliver with retries,
+statuses forward only, one guest per phone number."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from saveit.bootstrap import Container
+from saveit.booking.commands import Actor, CreateReservation, GuestDetails
+from saveit.channels.gateway import Gateway, Reply, Turn
+from saveit.channels.model import (
+    ChannelName,
+    DeliveryStatus,
+    InboundMessage,
+    ListOption,
+    OutboundMessage,
+    StatusUpdate,
+    WebhookBatch,
+)
+from saveit.channels.ports import ChannelAccount, SendContext, SendFailed, SendResult
+from saveit.store import channel_accounts as accounts
+from saveit.store import restaurants as restaurant_store
+from saveit.store.schema import channel_messages, conversations, guests, outbox
+from tests.support import FakeClock
+
+WA_NUMBER_ID = "104200000000001"
+SMS_NUMBER = "+34910000001"
+
+
+@dataclass
+class ScriptedSender:
+    """A provider stand-in at the port: records sends and fails as scripted."""
+
+    channel: ChannelName
+    failures: list[SendFailed] = field(default_factory=list)
+    sent: list[tuple[str, OutboundMessage, SendContext]] = field(default_factory=list)
+
+    def send(
+        self, account: ChannelAccount, to: str, message: OutboundMessage, context: SendContext
+    ) -> SendResult:
+        if self.failures:
+            raise self.failures.pop(0)
+        self.sent.append((to, message, context))
+        return SendResult(f"{self.channel}-{len(self.sent)}-{context.message_id}")
+
+
+class Echo:
+    """Answers every message, offering two choices, and remembers what it saw."""
+
+    def __init__(self) -> None:
+        self.turns: list[Turn] = []
+
+    def respond(self, turn: Turn) -> Reply:
+        self.turns.append(turn)
+        return Reply(
+            [
+                OutboundMessage(
+                    text=f"echo: {turn.text}",
+                    options=(ListOption("t2100", "21:00"), ListOption("t2130", "21:30")),
+                )
+            ],
+            state={"seen": turn.conversation.state.get("seen", 0) + 1},
+        )
+
+
+@pytest.fixture
+def senders() -> dict[str, ScriptedSender]:
+    return {name: ScriptedSender(name) for name in ("whatsapp", "sms", "instagram", "webchat")}
+
+
+@pytest.fixture
+def echo() -> Echo:
+    return Echo()
+
+
+@pytest.fixture
+def gateway(
+    container: Container,
+    demo: str,
+    clock: FakeClock,
+    senders: dict[str, ScriptedSender],
+    echo: Echo,
+) -> Gateway:
+    with container.engine.begin() as conn:
+        rid = restaurant_store.id_of(conn, demo)
+        accounts.put(conn, rid, "whatsapp", WA_NUMBER_ID, {"access_token": "t"}, clock())
+        accounts.put(conn, rid, "sms", SMS_NUMBER, {}, clock())
+        accounts.put(conn, rid, "instagram", "17841400000000001", {"access_token": "t"}, clock())
+    return Gateway(
+        container.engine,
+        senders=senders,
+        responder=echo,
+        clock=clock,
+        guest_per_minute=5,
+        send_attempts=3,
+        send_backoff_s=2.0,
+    )
+
+
+def wa(
+    mid: str, text: str, sender: str = "+34600111222", at: datetime | None = None
+) -> InboundMessage:
+    return InboundMessage(
+        channel="whatsapp",
+        provider_message_id=mid,
+        sender=sender,
+        recipient=WA_NUMBER_ID,
+        text=text,
+        sent_at=at or datetime(2026, 6, 1, 9, 0).astimezone(),
+        sender_name="Lucía",
+    )
+
+
+def sms(mid: str, text: str, sender: str = "+34600111222") -> InboundMessage:
+    return InboundMessage(
+        channel="sms",
+        provider_message_id=mid,
+        sender=sender,
+        recipient=SMS_NUMBER,
+        text=text,
+        sent_at=datetime(2026, 6, 1, 9, 0).astimezone(),
+    )
+
+
+def drain(gateway: Gateway) -> None:
+    while gateway.answer_inbound() or gateway.deliver_due():
+        pass
+
+
+def count(container: Container, table: object, *where: object) -> int:
+    with container.engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(table).where(*where)).scalar_one())  # type: ignore[arg-type]
+
+
+def test_a_webhook_retried_five_times_at_once_is_stored_and_answered_once(
+    container: Container, gateway: Gateway, senders: dict[str, ScriptedSender]
+) -> None:
+    barrier = threading.Barrier(5)
+    receipts = []
+
+    def deliver() -> None:
+        barrier.wait()
+        receipts.append(gateway.receive(WebhookBatch(messages=[wa("wamid.A1", "hola")])))
+
+    threads = [threading.Thread(target=deliver) for _ in range(5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(len(r.stored) for r in receipts) == [0, 0, 0, 0, 1]
+    assert sum(r.duplicates for r in receipts) == 4
+    drain(gateway)
+    assert [to for to, _, _ in senders["whatsapp"].sent] == ["+34600111222"]
+    assert count(container, channel_messages, channel_messages.c.direction == "in") == 1
+
+
+def test_messages_for_an_unknown_number_are_not_stored(
+    container: Container, gateway: Gateway
+) -> None:
+    stray = InboundMessage(
+        channel="whatsapp",
+        provider_message_id="wamid.X",
+        sender="+34600999999",
+        recipient="999",
+        text="hola",
+        sent_at=datetime(2026, 6, 1).astimezone(),
+    )
+    receipt = gateway.receive(WebhookBatch(messages=[stray]))
+    assert receipt.unrouted == 1 and not receipt.stored
+    assert count(container, channel_messages) == 0
+
+
+def test_whatsapp_and_sms_from_one_number_are_one_guest_and_one_conversation(
+    container: Container, gateway: Gateway, senders: dict[str, ScriptedSender], echo: Echo
+) -> None:
+    gateway.receive(WebhookBatch(messages=[wa("wamid.1", "hola")]))
+    drain(gateway)
+    gateway.receive(WebhookBatch(messages=[sms("SM1", "sigo por sms")]))
+    drain(gateway)
+    assert count(container, guests) == 1
+    assert count(container, conversations) == 1
+    assert echo.turns[0].conversation.id == echo.turns[1].conversation.id
+    assert echo.turns[1].conversation.state == {"seen": 1}  # the state carried over
+    assert len(senders["sms"].sent) == 1  # the answer goes back where the guest wrote
+
+
+def test_typing_a_number_picks_an_offered_choice_on_a_channel_without_buttons(
+    gateway: Gateway, echo: Echo
+) -> None:
+    gateway.receive(WebhookBatch(messages=[sms("SM1", "mesa para 2")]))
+    drain(gateway)
+    gateway.receive(WebhookBatch(messages=[sms("SM2", "2")]))
+    drain(gateway)
+    assert echo.turns[1].choice is not None and echo.turns[1].choice.id == "t2130"
+
+
+def test_statuses_only_move_forward_whatever_order_they_arrive_in(
+    container: Container, gateway: Gateway, senders: dict[str, ScriptedSender], clock: FakeClock
+) -> None:
+    gateway.receive(WebhookBatch(messages=[wa("wamid.1", "hola")]))
+    drain(gateway)
+    with container.engine.connect() as conn:
+        provider_id = conn.execute(
+            select(channel_messages.c.provider_message_id).where(
+                channel_messages.c.direction == "out"
+            )
+        ).scalar_one()
+
+    def status(s: DeliveryStatus) -> StatusUpdate:
+        return StatusUpdate("whatsapp", provider_id, s, clock())
+
+    for s in (DeliveryStatus.READ, DeliveryStatus.SENT, DeliveryStatus.DELIVERED):
+        gateway.receive(WebhookBatch(statuses=[status(s)]))
+    with container.engine.connect() as conn:
+        assert (
+            conn.execute(
+                select(channel_messages.c.status).where(channel_messages.c.direction == "out")
+            ).scalar_one()
+            == "read"
+        )
+
+
+def test_a_closed_window_failure_is_recorded_and_announced(
+    container: Container, gateway: Gateway, clock: FakeClock
+) -> None:
+    gateway.receive(WebhookBatch(messages=[wa("wamid.1", "hola")]))
+    drain(gateway)
+    with container.engine.connect() as conn:
+        provider_id = conn.execute(
+            select(channel_messages.c.provider_message_id).where(
+                channel_messages.c.direction == "out"
+            )
+        ).scalar_one()
+    failed = StatusUpdate(
+        "whatsapp", provider_id, DeliveryStatus.FAILED, clock(), "131047", "Re-engagement message"
+    )
+    gateway.receive(WebhookBatch(statuses=[failed]))
+    late = StatusUpdate("whatsapp", provider_id, DeliveryStatus.DELIVERED, clock())
+    gateway.receive(WebhookBatch(statuses=[late]))
+    with container.engine.connect() as conn:
+        row = conn.execute(
+            select(channel_messages).where(channel_messages.c.direction == "out")
+        ).one()
+        types = [t for (t,) in conn.execute(select(outbox.c.type))]
+    assert (row.status, row.error_code) == ("failed", "131047")
+    assert "message.failed" in types
+
+
+def test_sends_retry_with_backoff_on_5xx_and_fail_visibly_after_the_last_try(
+    container: Container, gateway: Gateway, senders: dict[str, ScriptedSender], clock: FakeClock
+) -> None:
+    senders["whatsapp"].failures = [
+        SendFailed("503 from Graph", retryable=True),
+        SendFailed("timeout", retryable=True),
+        SendFailed("503 again", retryable=True),
+    ]
+    gateway.receive(WebhookBatch(messages=[wa("wamid.1", "hola")]))
+    gateway.answer_inbound()
+    assert gateway.deliver_due() == 1  # first try fails: retried in 2 s
+    assert gateway.deliver_due() == 0  # not due yet
+    clock.advance(seconds=2)
+    assert gateway.deliver_due() == 1  # second try fails: retried in 4 s
+    clock.advance(seconds=3)
+    assert gateway.deliver_due() == 0
+    clock.advance(seconds=1)
+    assert gateway.deliver_due() == 1  # third and last try
+    with container.engine.connect() as conn:
+        row = conn.execute(
+            select(channel_messages).where(channel_messages.c.direction == "out")
+        ).one()
+    assert (row.status, row.attempts, row.error_code) == ("failed", 3, "GAVE_UP")
+    assert senders["whatsapp"].sent == []
+
+
+def test_a_4xx_refusal_is_not_retried(
+    container: Container, gateway: Gateway, senders: dict[str, ScriptedSender]
+) -> None:
+    senders["whatsapp"].failures = [SendFailed("invalid recipient", code="131026", retryable=False)]
+    gateway.receive(WebhookBatch(messages=[wa("wamid.1", "hola")]))
+    drain(gateway)
+    with container.engine.connect() as conn:
+        row = conn.execute(
+            select(channel_messages).where(channel_messages.c.direction == "out")
+        ).one()
+    assert (row.status, row.attempts, row.error_code) == ("failed", 1, "131026")
+
+
+def test_the_24_hour_window_is_told_to_the_sender(
+    gateway: Gateway, senders: dict[str, ScriptedSender], clock: FakeClock, container: Container
+) -> None:
+    gateway.receive(WebhookBatch(messages=[wa("wamid.1", "hola")]))
+    drain(gateway)
+    assert senders["whatsapp"].sent[0][2].window_open
+    clock.advance(hours=25)
+    with container.engine.connect() as conn:
+        conversation_id = conn.execute(select(conversations.c.id)).scalar_one()
+    gateway.send_to_conversation(
+        conversation_id, OutboundMessage(text="¿Vienes?"), author="staff:ana"
+    )
+    drain(gateway)
+    assert not senders["whatsapp"].sent[1][2].window_open
+
+
+def test_a_handed_off_conversation_gets_no_bot_replies(
+    container: Container, gateway: Gateway, senders: dict[str, ScriptedSender]
+) -> None:
+    gateway.receive(WebhookBatch(messages=[wa("wamid.1", "hola")]))
+    drain(gateway)
+    with container.engine.begin() as conn:
+        conn.execute(conversations.update().values(handoff=True))
+    gateway.receive(WebhookBatch(messages=[wa("wamid.2", "quiero hablar con alguien")]))
+    drain(gateway)
+    assert len(senders["whatsapp"].sent) == 1
+
+
+def test_a_flooding_guest_stops_getting_answers_but_is_still_stored(
+    container: Container, gateway: Gateway, senders: dict[str, ScriptedSender]
+) -> None:
+    limiter_backed = Gateway(
+        container.engine,
+        senders=senders,
+        responder=gateway.responder,
+        clock=gateway.clock,
+        limiter=container.limiter,
+        guest_per_minute=3,
+    )
+    batch = WebhookBatch(messages=[wa(f"wamid.{n}", f"msg {n}") for n in range(6)])
+    limiter_backed.receive(batch)
+    drain(limiter_backed)
+    assert count(container, channel_messages, channel_messages.c.direction == "in") == 6
+    assert len(senders["whatsapp"].sent) == 3
+
+
+def test_a_staff_reply_goes_out_on_the_channel_the_guest_last_used(
+    container: Container, gateway: Gateway, senders: dict[str, ScriptedSender]
+) -> None:
+    gateway.receive(WebhookBatch(messages=[wa("wamid.1", "hola")]))
+    drain(gateway)
+    gateway.receive(WebhookBatch(messages=[sms("SM1", "por sms mejor")]))
+    drain(gateway)
+    with container.engine.connect() as conn:
+        conversation_id = conn.execute(select(conversations.c.id)).scalar_one()
+    queued = gateway.send_to_conversation(
+        conversation_id, OutboundMessage(text="Hecho"), author="staff:ana"
+    )
+    drain(gateway)
+    assert queued.channel == "sms"
+    assert senders["sms"].sent[-1][1].text == "Hecho"
+
+
+def test_a_worker_that_died_holding_a_message_is_taken_over_after_its_lease(
+    container: Container, gateway: Gateway, clock: FakeClock, senders: dict[str, ScriptedSender]
+) -> None:
+    from saveit.store import messages as store
+
+    gateway.receive(WebhookBatch(messages=[wa("wamid.1", "hola")]))
+    with container.engine.begin() as conn:  # a worker claims it, then dies
+        assert (
+            len(store.claim_inbound(conn, now=clock(), lease=timedelta(seconds=60), limit=5)) == 1
+        )
+    assert gateway.answer_inbound() == 0
+    clock.advance(seconds=61)
+    assert gateway.answer_inbound() == 1
+    drain(gateway)
+    assert len(senders["whatsapp"].sent) == 1
+
+
+def test_booking_guest_with_the_same_phone_is_the_whatsapp_guest(
+    container: Container, gateway: Gateway, demo: str, clock: FakeClock
+) -> None:
+    """A web booking's guest and a later WhatsApp message from that number meet."""
+    restaurant = container.booking.restaurant(demo)
+    start = datetime(2026, 6, 2, 21, 0, tzinfo=restaurant.tz)
+    container.booking.create(
+        CreateReservation(
+            restaurant=demo,
+            start=start,
+            party_size=2,
+            guest=GuestDetails(name="Lucía", phone="600 111 222"),
+        ),
+        Actor("guest", "web"),
+    )
+    gateway.receive(WebhookBatch(messages=[wa("wamid.1", "hola")]))
+    drain(gateway)
+    assert count(container, guests) == 1
