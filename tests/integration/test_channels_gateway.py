@@ -10,8 +10,8 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from saveit.bootstrap import Container
 from saveit.booking.commands import Actor, CreateReservation, GuestDetails
+from saveit.bootstrap import Container
 from saveit.channels.gateway import Gateway, Reply, Turn
 from saveit.channels.model import (
     ChannelName,
@@ -171,7 +171,8 @@ def test_messages_for_an_unknown_number_are_not_stored(
         sent_at=datetime(2026, 6, 1).astimezone(),
     )
     receipt = gateway.receive(WebhookBatch(messages=[stray]))
-    assert receipt.unrouted == 1 and not receipt.stored
+    assert receipt.unrouted == 1
+    assert not receipt.stored
     assert count(container, channel_messages) == 0
 
 
@@ -196,7 +197,8 @@ def test_typing_a_number_picks_an_offered_choice_on_a_channel_without_buttons(
     drain(gateway)
     gateway.receive(WebhookBatch(messages=[sms("SM2", "2")]))
     drain(gateway)
-    assert echo.turns[1].choice is not None and echo.turns[1].choice.id == "t2130"
+    assert echo.turns[1].choice is not None
+    assert echo.turns[1].choice.id == "t2130"
 
 
 def test_statuses_only_move_forward_whatever_order_they_arrive_in(
