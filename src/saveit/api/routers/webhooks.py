@@ -95,7 +95,7 @@ async def instagram_webhook(request: Request, container: ContainerDep) -> dict[s
     return await _store(_gateway(container), batch)
 
 
-async def _twilio_params(request: Request, container: Any) -> list[tuple[str, str]]:
+async def _twilio_params(request: Request, container: Any) -> tuple[list[tuple[str, str]], bytes]:
     settings = container.settings
     raw = await request.body()
     if settings.twilio_auth_token is None:
@@ -114,7 +114,7 @@ async def _twilio_params(request: Request, container: Any) -> list[tuple[str, st
         )
     except SignatureInvalid as exc:
         raise errors.InvalidSignature("X-Twilio-Signature does not match the request") from exc
-    return params
+    return params, raw
 
 
 def _twiml() -> Response:
@@ -123,10 +123,15 @@ def _twiml() -> Response:
 
 @router.post("/twilio/sms")
 async def twilio_sms_webhook(request: Request, container: ContainerDep) -> Response:
-    params = await _twilio_params(request, container)
+    params, raw = await _twilio_params(request, container)
     gateway = _gateway(container)
     try:
-        batch = twilio_sms.parse_inbound(params, gateway.clock())
+        batch = twilio_sms.parse_inbound(
+            params,
+            gateway.clock(),
+            raw=raw,
+            default_region=container.settings.default_phone_region,
+        )
     except MalformedPayload as exc:
         raise errors.MalformedPayload(str(exc)) from exc
     await _store(gateway, batch)
@@ -135,7 +140,7 @@ async def twilio_sms_webhook(request: Request, container: ContainerDep) -> Respo
 
 @router.post("/twilio/status")
 async def twilio_status_webhook(request: Request, container: ContainerDep) -> Response:
-    params = await _twilio_params(request, container)
+    params, _ = await _twilio_params(request, container)
     gateway = _gateway(container)
     try:
         batch = twilio_sms.parse_status(params, gateway.clock())
