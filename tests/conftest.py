@@ -103,6 +103,10 @@ def settings(db_url: str, tmp_path: Path) -> Settings:
         secret_key="test-secret-key",  # type: ignore[arg-type]
         admin_token=ADMIN_TOKEN,  # type: ignore[arg-type]
         relay_in_process=False,  # tests drive the relay themselves
+        # Nothing leaves the machine: providers are closed loopback ports unless a
+        # test starts a recording stand-in and points there.
+        graph_api_base="http://127.0.0.1:9",
+        twilio_api_base="http://127.0.0.1:9",
     )
 
 
