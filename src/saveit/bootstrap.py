@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from saveit.booking.service import BookingService, Clock, utc_now
 from saveit.cache import AvailabilityCache, CacheStore, MemoryStore, NearCache, RedisStore
 from saveit.channels.gateway import Gateway, Responder
+from saveit.channels.identity import IdentityLinks
 from saveit.channels.inbox import InboxResponder
 from saveit.channels.registry import build_senders
 from saveit.config import Settings
@@ -40,6 +41,7 @@ class Container:
     availability: AvailabilityCache | None = field(default=None, kw_only=True)
     limiter: RateLimiter | None = field(default=None, kw_only=True)
     gateway: Gateway | None = field(default=None, kw_only=True)
+    links: IdentityLinks | None = field(default=None, kw_only=True)
 
     def close(self) -> None:
         if self.redis_gate is not None:
@@ -117,6 +119,13 @@ def build(
         availability=availability,
         limiter=limiter,
         gateway=gateway,
+        links=IdentityLinks(
+            engine,
+            gateway,
+            secret=settings.secret_key.get_secret_value().encode(),
+            clock=clock,
+            phone_region=settings.default_phone_region,
+        ),
     )
 
 
