@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 
-from saveit.channels.email_parse import parse_email
+from saveit.channels.email_parse import is_automatic, parse_email
 from saveit.channels.gateway import Gateway
 from saveit.channels.model import WebhookBatch
 from saveit.channels.ports import MalformedPayload
@@ -26,7 +26,13 @@ class EmailIngress:
         return self.gateway.route("email", address.strip().lower()) is not None
 
     def deliver(self, raw: bytes, recipients: list[str]) -> None:
-        """Store the message (raising makes the SMTP server answer 451: try later)."""
+        """Store the message (raising makes the SMTP server answer 451: try later).
+
+        Mail no person wrote (auto-replies, bounces, lists) is accepted and
+        dropped: answering an out-of-office with the bot would loop forever."""
+        if is_automatic(raw):
+            log.info("smtp: automatic message for %s dropped", ", ".join(recipients))
+            return
         batch = WebhookBatch()
         for recipient in recipients:
             try:

@@ -10,9 +10,7 @@ Behind the acknowledgement, :meth:`Gateway.answer_inbound` (run by
 :class:`~saveit.channels.workers.ChannelWorkers` in every API process and in
 ``saveit worker``) claims stored messages with a lease, resolves the guest's
 identity and conversation, asks the :class:`Responder` for replies, and queues
-them; :meth:`Gateway.deliver_due` sends queued replies through the channel's
-:class:`~saveit.channels.ports.Sender`, retrying 5xx/timeouts with exponential
-backoff and giving up into the visible ``failed`` state.
+them; :class:`~saveit.channels.delivery.Delivery` sends them (see there).
 
 The responder runs outside any transaction (it may book, which opens its own),
 so a crash between its reply and the commit can make it run twice for one
@@ -27,11 +25,12 @@ import logging
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy import Engine, select
 
+from saveit.channels.delivery import LEASE, Delivery, announce
 from saveit.channels.model import (
     ChannelName,
     Choice,
@@ -39,24 +38,18 @@ from saveit.channels.model import (
     OutboundMessage,
     WebhookBatch,
 )
-from saveit.channels.ports import ChannelAccount, SendContext, Sender, SendFailed
-from saveit.domain import errors
+from saveit.channels.ports import ChannelAccount, Sender
 from saveit.events import model as events
 from saveit.ratelimit import RateLimiter
 from saveit.ratelimit.gcra import Rule
-from saveit.store import channel_accounts as accounts
 from saveit.store import conversations as convs
 from saveit.store import messages as store
 from saveit.store.channel_accounts import AccountDirectory
 from saveit.store.database import reading
-from saveit.store.reservations import emit
 from saveit.store.schema import restaurants
 
 log = logging.getLogger(__name__)
 
-WINDOW = timedelta(hours=24)  # WhatsApp and Instagram: free-form replies only this long
-WINDOW_CHANNELS = frozenset({"whatsapp", "instagram"})
-LEASE = timedelta(seconds=60)
 TURN_RETRIES = 3
 
 
@@ -117,17 +110,21 @@ class Gateway:
     ) -> None:
         self.engine = engine
         self.directory = AccountDirectory(engine)
-        self.senders = dict(senders)
+        self.delivery = Delivery(
+            engine,
+            senders=senders,
+            clock=clock,
+            send_attempts=send_attempts,
+            send_backoff_s=send_backoff_s,
+            public_base_url=public_base_url,
+        )
         self.responder = responder
         self.clock = clock
         self.limiter = limiter
         self.guest_rule = Rule("chat", guest_per_minute, 60.0)
-        self.send_attempts = send_attempts
-        self.send_backoff_s = send_backoff_s
-        self.public_base_url = public_base_url.rstrip("/") if public_base_url else None
         self.phone_region = phone_region
         self.inbox_ready = threading.Event()
-        self.outbox_ready = threading.Event()
+        self.outbox_ready = self.delivery.ready
 
     # --- inbound: store first ------------------------------------------------------------
 
@@ -173,7 +170,7 @@ class Gateway:
                     continue
                 receipt.statuses += 1
                 if status.status is DeliveryStatus.FAILED:
-                    self._announce(conn, events.MESSAGE_FAILED, moved, now)
+                    announce(conn, events.MESSAGE_FAILED, moved, now)
         if receipt.stored:
             self.inbox_ready.set()
         self._log(receipt)
@@ -265,10 +262,10 @@ class Gateway:
                 if not store.finish_inbound(conn, message.id, now, note):
                     return  # another worker answered it after our lease lapsed
                 for out in reply.messages:
-                    self._queue(
+                    self.delivery.queue(
                         conn, message.restaurant_id, identity, conversation.id, out, "bot", now
                     )
-                self._announce(conn, events.MESSAGE_RECEIVED, message, now, conversation.id)
+                announce(conn, events.MESSAGE_RECEIVED, message, now, conversation.id)
             if reply.messages:
                 self.outbox_ready.set()
             return
@@ -278,27 +275,7 @@ class Gateway:
 
     # --- outbound -----------------------------------------------------------------------
 
-    def _queue(
-        self,
-        conn: Any,
-        restaurant_id: int,
-        identity: convs.Identity,
-        conversation_id: int | None,
-        message: OutboundMessage,
-        author: str,
-        now: datetime,
-    ) -> store.StoredMessage:
-        return store.enqueue(
-            conn,
-            restaurant_id=restaurant_id,
-            channel=identity.channel,
-            address=identity.external_id,
-            identity_id=identity.id,
-            conversation_id=conversation_id,
-            message=message,
-            author=author,
-            now=now,
-        )
+    # --- outbound, through the delivery queue --------------------------------------------
 
     def send_to_conversation(
         self,
@@ -308,157 +285,17 @@ class Gateway:
         author: str,
         channel: ChannelName | None = None,
     ) -> store.StoredMessage:
-        """Queue a message (a staff reply, a notification) to the guest, on
-        ``channel`` or else the channel the guest last wrote from."""
-        now = self.clock()
-        with self.engine.begin() as conn:
-            conversation = convs.conversation(conn, conversation_id)
-            if conversation is None:
-                raise errors.NotFound(f"No conversation {conversation_id}")
-            identity = _reply_identity(conn, conversation, channel)
-            queued = self._queue(
-                conn, conversation.restaurant_id, identity, conversation.id, message, author, now
-            )
-        self.outbox_ready.set()
-        return queued
+        return self.delivery.send_to_conversation(
+            conversation_id, message, author=author, channel=channel
+        )
 
     def send_to_identity(
         self, identity: convs.Identity, message: OutboundMessage, *, author: str
     ) -> store.StoredMessage:
-        now = self.clock()
-        with self.engine.begin() as conn:
-            queued = self._queue(conn, identity.restaurant_id, identity, None, message, author, now)
-        self.outbox_ready.set()
-        return queued
+        return self.delivery.send_to_identity(identity, message, author=author)
 
     def deliver_due(self, limit: int = 20) -> int:
-        """Send one batch of due messages; returns how many were claimed."""
-        now = self.clock()
-        with self.engine.begin() as conn:
-            claimed = store.claim_outbound(conn, now=now, lease=LEASE, limit=limit)
-        for message in claimed:
-            try:
-                self._deliver(message)
-            except Exception:
-                log.exception("channels: delivering message %s failed", message.id)
-        return len(claimed)
-
-    def _deliver(self, message: store.StoredMessage) -> None:
-        sender = self.senders.get(message.channel)
-        with reading(self.engine) as conn:
-            context, account = self._context(conn, message)
-        now = self.clock()
-        if sender is None or account is None:
-            what = "no sender is configured" if sender is None else "the restaurant has no account"
-            self._fail(message, "NOT_CONFIGURED", f"{message.channel}: {what}", now)
-            return
-        try:
-            result = sender.send(account, message.address, message.outbound, context)
-        except SendFailed as exc:
-            now = self.clock()
-            if exc.retryable and message.attempts + 1 < self.send_attempts:
-                delay = self.send_backoff_s * 2**message.attempts
-                with self.engine.begin() as conn:
-                    store.mark_retry(
-                        conn,
-                        message.id,
-                        at=now + timedelta(seconds=delay),
-                        error=exc.detail,
-                        now=now,
-                    )
-                log.info(
-                    "channels: %s send %s retried in %.0fs: %s",
-                    message.channel,
-                    message.id,
-                    delay,
-                    exc.detail,
-                )
-                return
-            self._fail(
-                message, exc.code or ("GAVE_UP" if exc.retryable else "REFUSED"), exc.detail, now
-            )
-            return
-        now = self.clock()
-        with self.engine.begin() as conn:
-            store.mark_sent(conn, message.id, result.provider_message_id, now)
-            self._announce(conn, events.MESSAGE_SENT, message, now)
-
-    def _fail(self, message: store.StoredMessage, code: str, detail: str, now: datetime) -> None:
-        log.warning(
-            "channels: %s message %s failed: %s %s", message.channel, message.id, code, detail
-        )
-        with self.engine.begin() as conn:
-            store.mark_failed(conn, message.id, code=code, detail=detail, now=now)
-            self._announce(conn, events.MESSAGE_FAILED, message, now, error_code=code)
-
-    def _context(
-        self, conn: Any, message: store.StoredMessage
-    ) -> tuple[SendContext, ChannelAccount | None]:
-        restaurant = conn.execute(
-            select(restaurants.c.name, restaurants.c.slug).where(
-                restaurants.c.id == message.restaurant_id
-            )
-        ).one()
-        if message.channel == "webchat":
-            account: ChannelAccount | None = ChannelAccount(
-                message.restaurant_id, "webchat", restaurant.slug
-            )
-        else:
-            account = accounts.find(conn, message.restaurant_id, message.channel)
-        identity = (
-            None if message.identity_id is None else convs.identity(conn, message.identity_id)
-        )
-        conversation = (
-            None
-            if message.conversation_id is None
-            else convs.conversation(conn, message.conversation_id)
-        )
-        window_open = True
-        if message.channel in WINDOW_CHANNELS:
-            last = identity.last_inbound_at if identity else None
-            window_open = last is not None and self.clock() - last < WINDOW
-        in_reply_to, references = None, ()
-        if message.channel == "email" and conversation is not None:
-            parent = store.last_inbound(conn, conversation.id, "email")
-            if parent is not None and parent.provider_message_id:
-                in_reply_to = parent.provider_message_id
-                references = (*parent.body.get("references", ()), in_reply_to)
-        callback = None
-        if message.channel == "sms" and self.public_base_url:
-            callback = f"{self.public_base_url}/webhooks/twilio/status"
-        context = SendContext(
-            message_id=message.public_id,
-            language=(conversation.language if conversation else None) or "es",
-            restaurant_name=restaurant.name,
-            window_open=window_open,
-            in_reply_to=in_reply_to,
-            references=tuple(dict.fromkeys(references)),
-            status_callback_url=callback,
-            now=self.clock(),
-        )
-        return context, account
-
-    def _announce(
-        self,
-        conn: Any,
-        type_: str,
-        message: store.StoredMessage,
-        now: datetime,
-        conversation_id: int | None = None,
-        **extra: Any,
-    ) -> None:
-        """An event for the live feed and the web chat (a message in or out)."""
-        payload: dict[str, Any] = {
-            "conversation_id": conversation_id or message.conversation_id,
-            "message": {
-                "id": message.public_id,
-                "direction": message.direction,
-                "channel": message.channel,
-                "author": message.author,
-                **extra,
-            },
-        }
-        emit(conn, restaurant_id=message.restaurant_id, type_=type_, payload=payload, at=now)
+        return self.delivery.deliver_due(limit)
 
 
 def _choice(message: store.StoredMessage, conversation: convs.Conversation) -> Choice | None:
@@ -477,18 +314,3 @@ def _choice(message: store.StoredMessage, conversation: convs.Conversation) -> C
 
 def _offered(message: OutboundMessage) -> list[dict[str, str]]:
     return [{"id": c.id, "title": c.title} for c in message.choices]
-
-
-def _reply_identity(
-    conn: Any, conversation: convs.Conversation, channel: str | None
-) -> convs.Identity:
-    """The guest's identity to answer on: the one named, else the latest to write."""
-    known = convs.identities_of(conn, conversation.guest_id)
-    if channel is not None:
-        known = [i for i in known if i.channel == channel]
-    if not known:
-        raise errors.Conflict(
-            "The guest has no identity on that channel to write to", channel=channel
-        )
-    never = datetime.min.replace(tzinfo=UTC)
-    return max(known, key=lambda i: (i.last_inbound_at or never, i.id))
