@@ -147,3 +147,59 @@ def test_token_create_issues_a_staff_token_the_api_accepts(db_url: str, tmp_path
     assert tables.status_code == 200
     unknown = _run("token", "create", "--restaurant", "nope", env=env, cwd=tmp_path)
     assert unknown.returncode == 2
+
+
+def test_smtp_receives_a_guests_mail_for_a_restaurants_address(db_url: str, tmp_path: Path) -> None:
+    import smtplib
+    from datetime import UTC, datetime
+
+    from saveit.store import channel_accounts
+    from saveit.store import restaurants as restaurant_store
+    from saveit.store.schema import channel_messages
+
+    env = _env(SAVEIT_DATABASE_URL=db_url)
+    assert _run("seed", str(DEMO_YAML), env=env, cwd=tmp_path).returncode == 0
+    engine = create_db_engine(db_url)
+    with engine.begin() as conn:
+        rid = restaurant_store.id_of(conn, "demo")
+        channel_accounts.put(conn, rid, "email", "reservas@demo.example", {}, datetime.now(UTC))
+    port = _free_port()
+    proc = subprocess.Popen(
+        [*SAVEIT, "smtp", "--port", str(port)],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                client = smtplib.SMTP("127.0.0.1", port, timeout=5)
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "saveit smtp did not start"
+                time.sleep(0.2)
+        with client:
+            client.sendmail(
+                "ana@example.com",
+                ["Reservas@Demo.example"],
+                b"From: Ana <ana@example.com>\r\nTo: reservas@demo.example\r\n"
+                b"Subject: Mesa\r\nMessage-ID: <cli-1@example.com>\r\n\r\n"
+                b"Mesa para 2 el viernes, por favor.\r\n",
+            )
+        with engine.connect() as conn:
+            stored = conn.execute(
+                select(channel_messages.c.text, channel_messages.c.address).where(
+                    channel_messages.c.direction == "in"
+                )
+            ).all()
+        assert [tuple(r) for r in stored] == [
+            ("Mesa para 2 el viernes, por favor.", "ana@example.com")
+        ]
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=30)
+        engine.dispose()
+    assert proc.returncode == 0, out
