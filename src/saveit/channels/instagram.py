@@ -17,11 +17,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import httpx
-
 from saveit.channels.meta import (
     ELLIPSIS,
-    GraphClient,
+    GraphSender,
     access_token,
     as_dict,
     as_list,
@@ -133,7 +131,7 @@ def _event(event: dict[str, Any], entry: dict[str, Any], entry_id: str) -> Inbou
 # --- outbound ---------------------------------------------------------------------
 
 
-class InstagramSender:
+class InstagramSender(GraphSender):
     """Sends one :class:`OutboundMessage` as Instagram direct messages.
 
     * Text ≤ 1000 UTF-8 bytes (cut with an ellipsis); buttons and list options
@@ -151,19 +149,7 @@ class InstagramSender:
     """
 
     channel: ChannelName = "instagram"
-
-    def __init__(
-        self,
-        base_url: str,
-        version: str,
-        *,
-        timeout_s: float = 10.0,
-        client: httpx.Client | None = None,
-    ) -> None:
-        self._graph = GraphClient(base_url, version, timeout_s=timeout_s, client=client)
-
-    def close(self) -> None:
-        self._graph.close()
+    name = "instagram"
 
     def send(
         self, account: ChannelAccount, to: str, message: OutboundMessage, context: SendContext
@@ -180,18 +166,7 @@ class InstagramSender:
             raise SendFailed(
                 "message has nothing Instagram can send", code="EMPTY", retryable=False
             )
-        first = self._post(account.address, token, to, parts[0])
-        for part in parts[1:]:
-            try:
-                self._post(account.address, token, to, part)
-            except SendFailed as exc:
-                log.warning(
-                    "instagram: follow-up after message %s not sent (code=%s): %s",
-                    first,
-                    exc.code,
-                    exc.detail,
-                )
-        return SendResult(first)
+        return self._send_parts(parts, lambda part: self._post(account.address, token, to, part))
 
     def _post(self, node: str, token: str, to: str, message: dict[str, Any]) -> str:
         answer = self._graph.post_messages(

@@ -28,14 +28,14 @@ import json
 import logging
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import httpx
 
-from saveit.channels.ports import MalformedPayload, SendFailed, SignatureInvalid
+from saveit.channels.ports import MalformedPayload, SendFailed, SendResult, SignatureInvalid
 
 log = logging.getLogger(__name__)
 
@@ -337,3 +337,43 @@ def access_token(settings: Mapping[str, Any]) -> str:
     if not isinstance(token, str) or not token:
         raise SendFailed("channel account has no access_token", code="NO_TOKEN", retryable=False)
     return token
+
+
+_Part = TypeVar("_Part")
+
+
+class GraphSender:
+    """What the WhatsApp and Instagram senders share: one Graph client, and a
+    message that goes out as parts (text, then an image) of which only the first
+    decides the send. A failed follow-up is logged and the first id returned:
+    failing the whole send would make the worker repeat what the guest has."""
+
+    name = "graph"
+
+    def __init__(
+        self,
+        base_url: str,
+        version: str,
+        *,
+        timeout_s: float = 10.0,
+        client: httpx.Client | None = None,
+    ) -> None:
+        self._graph = GraphClient(base_url, version, timeout_s=timeout_s, client=client)
+
+    def close(self) -> None:
+        self._graph.close()
+
+    def _send_parts(self, parts: Sequence[_Part], post: Callable[[_Part], str]) -> SendResult:
+        first = post(parts[0])
+        for part in parts[1:]:
+            try:
+                post(part)
+            except SendFailed as exc:
+                log.warning(
+                    "%s: follow-up after message %s not sent (code=%s): %s",
+                    self.name,
+                    first,
+                    exc.code,
+                    exc.detail,
+                )
+        return SendResult(first)

@@ -18,11 +18,9 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-import httpx
-
 from saveit.channels.meta import (
     ELLIPSIS,
-    GraphClient,
+    GraphSender,
     access_token,
     as_dict,
     as_list,
@@ -274,7 +272,7 @@ def _error_text(error: Mapping[str, Any]) -> str:
 # --- outbound ---------------------------------------------------------------------
 
 
-class WhatsAppSender:
+class WhatsAppSender(GraphSender):
     """Sends one :class:`OutboundMessage` through the Cloud API.
 
     * Recipient: ``+<E.164>`` goes out as ``to`` (digits only); ``wa-user:<BSUID>``
@@ -305,19 +303,7 @@ class WhatsAppSender:
     """
 
     channel: ChannelName = "whatsapp"
-
-    def __init__(
-        self,
-        base_url: str,
-        version: str,
-        *,
-        timeout_s: float = 10.0,
-        client: httpx.Client | None = None,
-    ) -> None:
-        self._graph = GraphClient(base_url, version, timeout_s=timeout_s, client=client)
-
-    def close(self) -> None:
-        self._graph.close()
+    name = "whatsapp"
 
     def send(
         self, account: ChannelAccount, to: str, message: OutboundMessage, context: SendContext
@@ -334,19 +320,9 @@ class WhatsAppSender:
             parts = _render(message, context.language)
         if not parts:
             raise SendFailed("message has nothing WhatsApp can send", code="EMPTY", retryable=False)
-        first = self._post(account.address, token, {**head, **parts[0]})
-        for part in parts[1:]:
-            try:
-                self._post(account.address, token, {**head, **part})
-            except SendFailed as exc:
-                log.warning(
-                    "whatsapp: %s part after message %s not sent (code=%s): %s",
-                    part.get("type"),
-                    first,
-                    exc.code,
-                    exc.detail,
-                )
-        return SendResult(first)
+        return self._send_parts(
+            parts, lambda part: self._post(account.address, token, {**head, **part})
+        )
 
     def _post(self, node: str, token: str, payload: dict[str, Any]) -> str:
         answer = self._graph.post_messages(node, token, payload)
