@@ -18,10 +18,16 @@ from urllib.parse import urlsplit
 
 import pytest
 import redis
+from fastapi.testclient import TestClient
 
+from saveit.api.app import create_app
 from saveit.booking.commands import Actor, CreateReservation, GuestDetails
-from saveit.bootstrap import Container
+from saveit.bootstrap import Container, build
+from saveit.config import Settings
 from saveit.events import Bus, InProcessBus, RedisStreamsBus
+from saveit.restaurant_setup import apply_spec, parse_document
+from tests.conftest import ADMIN_TOKEN
+from tests.support import FakeClock, demo_document
 
 REDIS_URL = os.environ.get("SAVEIT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
@@ -185,3 +191,25 @@ def redis_proxy(redis_url: str) -> Iterator[TcpProxy]:
     proxy.up()
     yield proxy
     proxy.down()
+
+
+@contextlib.contextmanager
+def channel_app(
+    settings: Settings,
+    clock: FakeClock,
+    accounts: dict[str, dict[str, str]],
+    *,
+    base_url: str = "http://testserver",
+    **overrides: Any,
+) -> Iterator[tuple[TestClient, Container]]:
+    """The app on the demo restaurant with channel settings and accounts, its
+    channel workers polling fast so replies show up within a test's patience."""
+    configured = settings.model_copy(update={"channel_worker_poll_s": 0.02, **overrides})
+    container = build(configured, clock=clock, migrate=False)
+    apply_spec(container.engine, parse_document(demo_document()))
+    admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    with TestClient(create_app(container), base_url=base_url) as client:
+        for channel, body in accounts.items():
+            put = client.put(f"/v1/restaurants/demo/channels/{channel}", json=body, headers=admin)
+            assert put.status_code == 200, put.text
+        yield client, container

@@ -38,6 +38,20 @@ def _conversations_once_answered(api: TestClient) -> list[dict[str, Any]]:
         time.sleep(0.02)
 
 
+def guest_writes(container: Container, text: str) -> None:
+    """A guest's WhatsApp message, as the webhook route hands it to the gateway."""
+    assert container.gateway is not None
+    message = InboundMessage(
+        channel="whatsapp",
+        provider_message_id="wamid.1",
+        sender="+34600111222",
+        recipient=WA["phone_number_id"],
+        text=text,
+        sent_at=datetime(2026, 6, 1).astimezone(),
+    )
+    container.gateway.receive(WebhookBatch(messages=[message]))
+
+
 @pytest.fixture
 def api(container: Container, demo: str) -> Iterator[TestClient]:
     with TestClient(create_app(container)) as client:
@@ -101,22 +115,7 @@ def test_staff_read_a_conversation_answer_it_and_take_it_over(
     api: TestClient, container: Container
 ) -> None:
     api.put("/v1/restaurants/demo/channels/whatsapp", json=WA, headers=ADMIN)
-    gateway = container.gateway
-    assert gateway is not None
-    gateway.receive(
-        WebhookBatch(
-            messages=[
-                InboundMessage(
-                    channel="whatsapp",
-                    provider_message_id="wamid.1",
-                    sender="+34600111222",
-                    recipient=WA["phone_number_id"],
-                    text="¿Tenéis trona?",
-                    sent_at=datetime(2026, 6, 1).astimezone(),
-                )
-            ]
-        )
-    )
+    guest_writes(container, "¿Tenéis trona?")
     listed = _conversations_once_answered(api)
     assert [c["channels"] for c in listed] == [["whatsapp"]]
     conversation = listed[0]["id"]
@@ -147,22 +146,7 @@ def test_another_restaurants_conversation_is_not_found(
 ) -> None:
     apply_spec(container.engine, parse_document(demo_document(slug="other", name="Other")))
     api.put("/v1/restaurants/demo/channels/whatsapp", json=WA, headers=ADMIN)
-    gateway = container.gateway
-    assert gateway is not None
-    gateway.receive(
-        WebhookBatch(
-            messages=[
-                InboundMessage(
-                    channel="whatsapp",
-                    provider_message_id="wamid.1",
-                    sender="+34600111222",
-                    recipient=WA["phone_number_id"],
-                    text="hola",
-                    sent_at=datetime(2026, 6, 1).astimezone(),
-                )
-            ]
-        )
-    )
+    guest_writes(container, "hola")
     conversation = _conversations_once_answered(api)[0]["id"]
     assert (
         api.get(f"/v1/restaurants/other/conversations/{conversation}", headers=ADMIN).status_code

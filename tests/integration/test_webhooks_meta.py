@@ -18,19 +18,16 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from sqlalchemy import func, select
 
-from saveit.api.app import create_app
-from saveit.bootstrap import Container, build
+from saveit.bootstrap import Container
 from saveit.config import Settings
-from saveit.restaurant_setup import apply_spec, parse_document
 from saveit.store.schema import channel_messages
-from tests.conftest import ADMIN_TOKEN
+from tests.integration.conftest import channel_app
 from tests.recording_http import Recorded, RecordingServer, recording_server
-from tests.support import FakeClock, demo_document
+from tests.support import FakeClock
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "channels"
 SECRET = b"meta-app-secret-for-tests"
 VERIFY = "verify-me"
-ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 WA_NUMBER_ID = "109876543210001"
 IG_ACCOUNT = "17841400000000001"
 
@@ -57,24 +54,18 @@ def graph() -> Iterator[RecordingServer]:
 def meta_app(
     settings: Settings, clock: FakeClock, graph: RecordingServer
 ) -> Iterator[tuple[TestClient, Container]]:
-    configured = settings.model_copy(
-        update={
-            "meta_app_secret": SecretStr(SECRET.decode()),
-            "meta_verify_token": SecretStr(VERIFY),
-            "graph_api_base": graph.url,
-            "channel_worker_poll_s": 0.02,
-        }
-    )
-    container = build(configured, clock=clock, migrate=False)
-    apply_spec(container.engine, parse_document(demo_document()))
-    with TestClient(create_app(container)) as client:
-        for channel, body in (
-            ("whatsapp", {"phone_number_id": WA_NUMBER_ID, "access_token": "wa-token"}),
-            ("instagram", {"account_id": IG_ACCOUNT, "access_token": "ig-token"}),
-        ):
-            put = client.put(f"/v1/restaurants/demo/channels/{channel}", json=body, headers=ADMIN)
-            assert put.status_code == 200, put.text
-        yield client, container
+    with channel_app(
+        settings,
+        clock,
+        {
+            "whatsapp": {"phone_number_id": WA_NUMBER_ID, "access_token": "wa-token"},
+            "instagram": {"account_id": IG_ACCOUNT, "access_token": "ig-token"},
+        },
+        meta_app_secret=SecretStr(SECRET.decode()),
+        meta_verify_token=SecretStr(VERIFY),
+        graph_api_base=graph.url,
+    ) as running:
+        yield running
 
 
 def signed(body: bytes, secret: bytes = SECRET) -> dict[str, str]:

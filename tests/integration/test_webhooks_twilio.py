@@ -15,20 +15,17 @@ from pydantic import SecretStr
 from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
-from saveit.api.app import create_app
-from saveit.bootstrap import Container, build
+from saveit.bootstrap import Container
 from saveit.config import Settings
-from saveit.restaurant_setup import apply_spec, parse_document
 from saveit.store.schema import channel_messages
-from tests.conftest import ADMIN_TOKEN
+from tests.integration.conftest import channel_app
 from tests.recording_http import RecordingServer, recording_server
-from tests.support import FakeClock, demo_document
+from tests.support import FakeClock
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "channels" / "twilio"
 SID = "AC5e0c2b7d9f1a3c5e7b9d1f3a5c7e9b1d"
 TOKEN = "twilio-test-auth-token"
 PUBLIC = "https://book.example.com"
-ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
 @pytest.fixture
@@ -43,23 +40,17 @@ def twilio_api() -> Iterator[RecordingServer]:
 def sms_app(
     settings: Settings, clock: FakeClock, twilio_api: RecordingServer
 ) -> Iterator[tuple[TestClient, Container]]:
-    configured = settings.model_copy(
-        update={
-            "twilio_account_sid": SID,
-            "twilio_auth_token": SecretStr(TOKEN),
-            "twilio_api_base": twilio_api.url,
-            "public_base_url": PUBLIC,
-            "channel_worker_poll_s": 0.02,
-        }
-    )
-    container = build(configured, clock=clock, migrate=False)
-    apply_spec(container.engine, parse_document(demo_document()))
-    with TestClient(create_app(container), base_url="http://internal:8000") as client:
-        put = client.put(
-            "/v1/restaurants/demo/channels/sms", json={"number": "+34910000000"}, headers=ADMIN
-        )
-        assert put.status_code == 200, put.text
-        yield client, container
+    with channel_app(
+        settings,
+        clock,
+        {"sms": {"number": "+34910000000"}},
+        base_url="http://internal:8000",  # what the app sees behind the TLS proxy
+        twilio_account_sid=SID,
+        twilio_auth_token=SecretStr(TOKEN),
+        twilio_api_base=twilio_api.url,
+        public_base_url=PUBLIC,
+    ) as running:
+        yield running
 
 
 def _signed(path: str, body: bytes) -> dict[str, str]:
