@@ -25,6 +25,7 @@ from saveit.api.routers import (
     public,
     reservations,
     staff,
+    webchat,
     webhooks,
 )
 from saveit.bootstrap import Container, build
@@ -83,7 +84,17 @@ def create_app(container: Container) -> FastAPI:
     )
     app.state.container = container
     problems.install(app)
-    for module in (health, public, reservations, staff, admin, live, channels, webhooks):
+    for module in (
+        health,
+        public,
+        reservations,
+        staff,
+        admin,
+        live,
+        channels,
+        webhooks,
+        webchat,
+    ):
         app.include_router(module.router)
     app.add_middleware(BodyLimit, max_bytes=container.settings.max_body_bytes)
     if container.limiter is not None:
