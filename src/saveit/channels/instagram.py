@@ -27,13 +27,12 @@ from saveit.channels.meta import (
     cut,
     cut_utf8,
     dump_raw,
+    entries,
     epoch,
-    load_envelope,
 )
 from saveit.channels.model import ChannelName, Choice, InboundMessage, OutboundMessage, WebhookBatch
 from saveit.channels.ports import (
     ChannelAccount,
-    MalformedPayload,
     SendContext,
     SendFailed,
     SendResult,
@@ -58,14 +57,8 @@ def parse(raw: bytes) -> WebhookBatch:
     a body that is not UTF-8 JSON, not an object, not ``object: "instagram"``, or
     has no ``entry`` list; every other oddity is an ``ignored`` reason.
     """
-    doc = load_envelope(raw, OBJECT)
-    entries = doc.get("entry")
-    if not isinstance(entries, list):
-        raise MalformedPayload("entry is not a list")
     batch = WebhookBatch()
-    for n, item in enumerate(entries):
-        entry = as_dict(item)
-        entry_id = as_str(entry.get("id")) or f"#{n}"
+    for entry_id, entry in entries(raw, OBJECT):
         events = as_list(entry.get("messaging"))
         for event in events:
             result = _event(as_dict(event), entry, entry_id)

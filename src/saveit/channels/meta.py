@@ -28,7 +28,7 @@ import json
 import logging
 import re
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -145,6 +145,19 @@ def load_envelope(raw: bytes, expected_object: str) -> dict[str, Any]:
     if doc.get("object") != expected_object:
         raise MalformedPayload(f"object is not {expected_object!r}")
     return doc
+
+
+def entries(raw: bytes, expected_object: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Each ``entry`` of a webhook envelope with its id (or ``#n``): both Meta
+    products batch entries the same way, and a body without an entry list is
+    malformed."""
+    doc = load_envelope(raw, expected_object)
+    found = doc.get("entry")
+    if not isinstance(found, list):
+        raise MalformedPayload("entry is not a list")
+    for n, item in enumerate(found):
+        entry = as_dict(item)
+        yield as_str(entry.get("id")) or f"#{n}", entry
 
 
 def as_dict(value: object) -> dict[str, Any]:

@@ -27,8 +27,8 @@ from saveit.channels.meta import (
     as_str,
     cut,
     dump_raw,
+    entries,
     epoch,
-    load_envelope,
 )
 from saveit.channels.model import (
     ChannelName,
@@ -41,7 +41,6 @@ from saveit.channels.model import (
 )
 from saveit.channels.ports import (
     ChannelAccount,
-    MalformedPayload,
     SendContext,
     SendFailed,
     SendResult,
@@ -84,14 +83,8 @@ def parse(raw: bytes) -> WebhookBatch:
     a body that is not UTF-8 JSON, not an object, not a WhatsApp Business Account
     webhook, or has no ``entry`` list; every other oddity is an ``ignored`` reason.
     """
-    doc = load_envelope(raw, OBJECT)
-    entries = doc.get("entry")
-    if not isinstance(entries, list):
-        raise MalformedPayload("entry is not a list")
     batch = WebhookBatch()
-    for n, item in enumerate(entries):
-        entry = as_dict(item)
-        entry_id = as_str(entry.get("id")) or f"#{n}"
+    for entry_id, entry in entries(raw, OBJECT):
         changes = as_list(entry.get("changes"))
         if not changes:
             batch.ignored.append(f"entry {entry_id}: no changes")
