@@ -128,6 +128,7 @@ def demo(host: Host = "127.0.0.1", port: Port = 8000, workers: Workers = 1) -> N
                 f"  availability:  {base}/v1/restaurants/demo/availability"
                 f"?date={tomorrow}&party_size=2",
                 f"  book:          POST {base}/v1/restaurants/demo/reservations",
+                f"  web chat:      {base}/chat/demo",
                 "",
             ]
         )
