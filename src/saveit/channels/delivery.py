@@ -100,15 +100,6 @@ class Delivery:
         self.ready.set()
         return queued
 
-    def send_to_identity(
-        self, identity: convs.Identity, message: OutboundMessage, *, author: str
-    ) -> store.StoredMessage:
-        now = self.clock()
-        with self.engine.begin() as conn:
-            queued = self.queue(conn, identity.restaurant_id, identity, None, message, author, now)
-        self.ready.set()
-        return queued
-
     def deliver_due(self, limit: int = 20) -> int:
         """Send one batch of due messages; returns how many were claimed."""
         now = self.clock()

@@ -45,7 +45,6 @@ from saveit.ratelimit.gcra import Rule
 from saveit.store import conversations as convs
 from saveit.store import messages as store
 from saveit.store.channel_accounts import AccountDirectory
-from saveit.store.database import reading
 from saveit.store.schema import restaurants
 
 log = logging.getLogger(__name__)
@@ -124,20 +123,11 @@ class Gateway:
         self.guest_rule = Rule("chat", guest_per_minute, 60.0)
         self.phone_region = phone_region
         self.inbox_ready = threading.Event()
-        self.outbox_ready = self.delivery.ready
 
     # --- inbound: store first ------------------------------------------------------------
 
     def route(self, channel: str, recipient: str) -> ChannelAccount | None:
-        if channel == "webchat":
-            return self._webchat_account(recipient)
         return self.directory.route(channel, recipient)
-
-    def _webchat_account(self, slug: str) -> ChannelAccount | None:
-        with reading(self.engine) as conn:
-            found = conn.execute(select(restaurants.c.id).where(restaurants.c.slug == slug))
-            restaurant_id = found.scalar()
-        return None if restaurant_id is None else ChannelAccount(restaurant_id, "webchat", slug)
 
     def receive(self, batch: WebhookBatch) -> Receipt:
         """Store a webhook's messages and apply its statuses, in one transaction."""
@@ -267,7 +257,7 @@ class Gateway:
                     )
                 announce(conn, events.MESSAGE_RECEIVED, message, now, conversation.id)
             if reply.messages:
-                self.outbox_ready.set()
+                self.delivery.ready.set()
             return
         log.warning(
             "channels: message %s lost %d state races; retried later", message.id, TURN_RETRIES
@@ -288,11 +278,6 @@ class Gateway:
         return self.delivery.send_to_conversation(
             conversation_id, message, author=author, channel=channel
         )
-
-    def send_to_identity(
-        self, identity: convs.Identity, message: OutboundMessage, *, author: str
-    ) -> store.StoredMessage:
-        return self.delivery.send_to_identity(identity, message, author=author)
 
     def deliver_due(self, limit: int = 20) -> int:
         return self.delivery.deliver_due(limit)

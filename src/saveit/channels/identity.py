@@ -134,7 +134,7 @@ class IdentityLinks:
                 author="system:link",
                 now=now,
             )
-        self.gateway.outbox_ready.set()
+        self.gateway.delivery.ready.set()
 
     @staticmethod
     def _route(

@@ -25,7 +25,7 @@ class ChannelWorkers:
     def start(self, stop: threading.Event) -> None:
         for name, step, ready in (
             ("saveit-inbox", self.gateway.answer_inbound, self.gateway.inbox_ready),
-            ("saveit-delivery", self.gateway.deliver_due, self.gateway.outbox_ready),
+            ("saveit-delivery", self.gateway.deliver_due, self.gateway.delivery.ready),
         ):
             thread = threading.Thread(
                 target=self._loop, args=(step, ready, stop), name=name, daemon=True
@@ -35,7 +35,7 @@ class ChannelWorkers:
 
     def join(self, timeout: float = 10.0) -> None:
         self.gateway.inbox_ready.set()
-        self.gateway.outbox_ready.set()
+        self.gateway.delivery.ready.set()
         for thread in self._threads:
             thread.join(timeout)
 

@@ -21,7 +21,7 @@ from saveit.channels.model import ChannelName
 from saveit.channels.ports import ChannelAccount
 from saveit.domain import errors
 from saveit.store.database import reading
-from saveit.store.schema import channel_accounts
+from saveit.store.schema import channel_accounts, restaurants
 
 
 def _account(row: Any) -> ChannelAccount:
@@ -99,6 +99,12 @@ def find(conn: Connection, restaurant_id: int, channel: str) -> ChannelAccount |
 
 
 def route(conn: Connection, channel: str, address: str) -> ChannelAccount | None:
+    """The account a message to ``address`` arrived at. The web chat needs no
+    account: its address is the restaurant's slug."""
+    if channel == "webchat":
+        found = conn.execute(select(restaurants.c.id).where(restaurants.c.slug == address))
+        restaurant_id = found.scalar()
+        return None if restaurant_id is None else ChannelAccount(restaurant_id, "webchat", address)
     row = conn.execute(
         select(channel_accounts).where(
             channel_accounts.c.channel == channel, channel_accounts.c.address == address

@@ -182,15 +182,6 @@ def open_conversation(
             "created_at": now,
         },
     ).first()
-    if made is None:
-        conn.execute(
-            update(conversations)
-            .where(
-                conversations.c.restaurant_id == restaurant_id,
-                conversations.c.guest_id == guest_id,
-            )
-            .values(last_message_at=now)
-        )
     row = conn.execute(
         select(conversations).where(
             conversations.c.restaurant_id == restaurant_id, conversations.c.guest_id == guest_id
