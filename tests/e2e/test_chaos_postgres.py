@@ -35,9 +35,10 @@ from tests.e2e.chaos_support import (
 
 pytestmark = [pytest.mark.postgres, pytest.mark.timeout(120)]
 
-LOAD_S = 11.0
+LOAD_S = 14.0
 CUT_AT_S = 3.0
 RESTORE_AT_S = 6.5
+RESUME_WITHIN_S = 3.0  # pools reconnect on their next checkout; a busy CI box is slow
 FAST_S = 3.0  # connect timeout (2 s) plus slack; the clients give up at 5 s
 
 
@@ -67,6 +68,7 @@ def test_cutting_postgres_mid_load_gives_fast_503s_and_recovers(tmp_path: Path) 
             wait_until(lambda: _status(a) == 503, 5, "readyz to say the database is down")
             time.sleep(max(0.0, started + RESTORE_AT_S - time.time()))
             proxy.restore()
+            restored = time.time()
             results = collect()
             wait_until(lambda: _status(a) == 200 and _status(b) == 200, 10, "recovery")
             created = [r["code"] for r in results if r.get("status") == 201]
@@ -79,7 +81,8 @@ def test_cutting_postgres_mid_load_gives_fast_503s_and_recovers(tmp_path: Path) 
     cut = [
         r for r in results if started + CUT_AT_S + 0.2 <= r["at"] <= started + RESTORE_AT_S - 0.2
     ]
-    after = [r for r in results if r["at"] >= started + RESTORE_AT_S + 2.0]
+    # Measured from the actual restore: waiting for readyz may have pushed it late.
+    after = [r for r in results if r["at"] >= restored + RESUME_WITHIN_S]
     unavailable = [r for r in results if r.get("status") == 503]
     assert [r for r in results if "error" in r] == [], "a request hung or failed to connect"
     assert {r["status"] for r in results} <= {201, 409, 503}, "only 503s may fail"
@@ -92,7 +95,11 @@ def test_cutting_postgres_mid_load_gives_fast_503s_and_recovers(tmp_path: Path) 
         for r in cut
         if r["status"] != 503
     ]
-    assert any(r["status"] == 201 for r in after), "service did not resume"
+    assert any(r["status"] == 201 for r in after), (
+        "service did not resume",
+        round(restored - started, 2),
+        [(round(r["at"] - started, 2), r["status"], r.get("problem")) for r in after][:20],
+    )
     assert found == {"overlaps": 0, "lost": 0, "unpublished": 0}
 
 
