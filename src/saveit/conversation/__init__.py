@@ -1,0 +1,1 @@
+"""What guests talk to: understanding (es/en), the dialogue, and its replies."""
