@@ -222,6 +222,66 @@ def smtp(
         container.close()
 
 
+PARSE_KEYS = ("intent", "lang", "date", "time", "party_size", "name")
+
+
+@app.command("parse")
+def parse_text(
+    text: Annotated[str, typer.Argument(help="A guest message, as typed.")],
+    now: Annotated[
+        str | None, typer.Option(help="ISO-8601 moment to read it at (default: now).")
+    ] = None,
+    tz: Annotated[str, typer.Option(help="The restaurant's IANA time zone.")] = "Europe/Madrid",
+    lang: Annotated[
+        str | None, typer.Option(help="Language remembered for the guest: es or en.")
+    ] = None,
+) -> None:
+    """Print what the bot reads in one message, as one JSON object. No database needed."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from saveit.conversation.nlu import parse
+
+    try:
+        zone = ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        typer.echo(f"unknown time zone: {tz}", err=True)
+        raise typer.Exit(code=2) from exc
+    if lang is not None and lang not in {"es", "en"}:
+        typer.echo("--lang must be es or en", err=True)
+        raise typer.Exit(code=2)
+    if now is None:
+        moment = datetime.now(zone)
+    else:
+        try:
+            moment = datetime.fromisoformat(now)
+        except ValueError as exc:
+            typer.echo(f"--now is not ISO-8601: {now}", err=True)
+            raise typer.Exit(code=2) from exc
+        # A moment without an offset is a wall-clock time at the restaurant.
+        moment = moment.replace(tzinfo=zone) if moment.tzinfo is None else moment.astimezone(zone)
+    result = parse(text, now=moment, lang_hint=lang).to_json()
+    typer.echo(json.dumps({key: result[key] for key in PARSE_KEYS}, ensure_ascii=False))
+
+
+@app.command("eval")
+def eval_parser(
+    file: Annotated[
+        Path | None,
+        typer.Option(
+            exists=True, dir_okay=False, readable=True, help="JSONL set (default: the shipped one)."
+        ),
+    ] = None,
+    verbose: Annotated[bool, typer.Option(help="List every miss.")] = False,
+) -> None:
+    """Score the message parser on the evaluation set; exit 1 below target."""
+    from saveit.conversation.evaluate import evaluate, format_report, load_cases
+
+    report = evaluate(load_cases(file))
+    typer.echo(format_report(report, verbose=verbose))
+    if not report.passed:
+        raise typer.Exit(code=1)
+
+
 def main() -> None:
     app()
 

@@ -1,15 +1,30 @@
 """Understanding one guest message: intent, language and slots, offline and deterministic.
 
-(Interface fixed; the implementation of :func:`parse` lands with the parser.)
+Every reader works on one normal form of the text (see :mod:`.text`), except
+the name and the booking code, which need the capitals the guest typed. The
+readers do not depend on each other's answers with one exception: an hour
+without am/pm is placed in the restaurant's services of the day the message
+names, or, with no day, in any service of the coming week, since that is the
+window in which guests book.
+
+Some phrases carry a day, an hour or a number without stating a slot, and
+only the whole message shows it: the person a guest asks to speak to ("hablar
+con una persona" is no party of one), a change by a count ("una persona mas",
+"add two people": the new size is unknown, not one or two), a farewell ("hasta
+manana", "see you tomorrow") and a menu's name ("menu de mediodia"). They are
+blanked before the slot readers see the text, so nothing is read from them.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
+from saveit.conversation import dates, intents, lang, party, slots, times
+from saveit.conversation.text import normalize
 from saveit.domain.model import ServiceHours
 
 INTENTS = (
@@ -66,4 +81,52 @@ def parse(
 ) -> Parse:
     """``now`` is aware and already in the restaurant's time zone; ``services``
     gives the opening hours of a local date (for "a las 9" at a dinner-only place)."""
-    raise NotImplementedError
+    norm = normalize(text)
+    language = lang.detect(norm, lang_hint)
+    said = _UNSAID.sub(" ", norm)
+    day = dates.find_date(said, now.date())
+    hours: Sequence[ServiceHours] = ()
+    if services is not None:
+        hours = services(day) if day is not None else _week_services(services, now.date())
+    return Parse(
+        intent=intents.classify(norm, language),
+        lang=language,
+        date=day,
+        time=times.find_time(said, hours),
+        party_size=party.find_party_size(said),
+        name=slots.find_name(text),
+        area=slots.find_area(norm),
+        code=slots.find_code(text),
+        ordinal=slots.find_ordinal(norm),
+        affirm=slots.find_affirm(norm),
+    )
+
+
+_WEEK = 7
+_COUNT = r"(?:una|uno|un|dos|tres|cuatro|cinco|one|two|three|four|five|another|an|a|\d{1,2})"
+_PEOPLE = r"(?:personas?|comensales?|adultos?|ninos?|persons?|people|guests?|adults?|kids?)"
+_UNSAID = re.compile(
+    # the person to speak to
+    r"\b(?:con|a|to|with|atender|atienda|atiende) (?:una|un|a|an|alguna) (?:persona|person)\b"
+    r"(?: real| de verdad)?"
+    # a change by a count
+    r"|\b" + _COUNT + r"(?: " + _PEOPLE + r")? (?:mas|menos|more|less|fewer|extra)\b"
+    r"(?! o menos)(?: " + _PEOPLE + r")?"
+    r"|\b(?:anadir|anade|anadid|agregar|agrega|sumar|suma|add|adding)(?: (?:a|an))? "
+    + _COUNT
+    + r"(?: (?:more|extra))?(?: "
+    + _PEOPLE
+    + r")?"
+    # a farewell that closes the message
+    r"|\b(?:hasta manana|nos vemos manana|see you tomorrow|see you then)$"
+    # a menu's name
+    r"|\bmenu (?:de|del) (?:mediodia|dia|noche)\b"
+)
+
+
+def _week_services(services: ServicesFor, today: date) -> tuple[ServiceHours, ...]:
+    seen: dict[tuple[time, time], ServiceHours] = {}
+    for offset in range(_WEEK):
+        for hours in services(today + timedelta(days=offset)):
+            seen.setdefault((hours.opens, hours.closes), hours)
+    return tuple(seen.values())

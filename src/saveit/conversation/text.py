@@ -74,15 +74,25 @@ SHORTHAND: dict[str, str] = {
     "fri": "friday",
     "mon": "monday",
     "w/": "with",
+    "smth": "something",
+    "sth": "something",
+    "sthg": "something",
 }
 """Chat shorthand, matched as whole words after lowercasing (accents still on)."""
 
 _WORD = re.compile(r"[^\s]+")
+# Not inside a contraction: the "d" of "we'd" and "i'd" is no Spanish "de".
 _SHORTHAND = re.compile(
-    r"(?<![\w/])(" + "|".join(re.escape(k) for k in sorted(SHORTHAND, key=len, reverse=True)) + r")(?![\w/])"
+    r"(?<![\w/'’])("
+    + "|".join(re.escape(k) for k in sorted(SHORTHAND, key=len, reverse=True))
+    + r")(?![\w/'’])"
 )
 # x between words means "por" in Spanish chat ("x favor", "x la noche"); not between digits.
 _X_POR = re.compile(r"(?<![\w])x(?= [a-z])")
+# Before a count it means "para": "mesa x 4", "reserva x 2 personas".
+_X_PARA = re.compile(r"(?<=[a-z] )x(?= \d{1,2}(?![\d:./]))")
+# A count glued to its unit: "4ppl", "6personas".
+_GLUED_COUNT = re.compile(r"(?<![\w:./])(\d{1,2})(ppl|people|personas|persons)\b")
 
 
 def strip_accents(text: str) -> str:
@@ -93,7 +103,7 @@ def strip_accents(text: str) -> str:
 def _keep(c: str) -> str:
     if c.isalnum() or c in " :/+'-":
         return c
-    if c in ".,;!?¡¿()\"\n\t":
+    if c in '.,;!?¡¿()"\n\t':
         return " " if c != "." else "."
     return " "  # emoji, symbols, punctuation we do not read
 
@@ -103,6 +113,8 @@ def normalize(text: str) -> str:
     lowered = _SHORTHAND.sub(lambda m: SHORTHAND[m.group(1)], lowered)
     plain = strip_accents(lowered)
     plain = _X_POR.sub("por", plain)
+    plain = _X_PARA.sub("para", plain)
+    plain = _GLUED_COUNT.sub(lambda m: f"{m[1]} {'people' if m[2] == 'ppl' else m[2]}", plain)
     kept = "".join(_keep(c) for c in plain)
     # A dot survives only between digits (9.30, 24.12); elsewhere it ends a sentence.
     kept = re.sub(r"(?<!\d)\.|\.(?!\d)", " ", kept)
