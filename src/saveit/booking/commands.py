@@ -48,6 +48,7 @@ class CreateReservation:
     source: str = "api"
     status: Status = Status.CONFIRMED
     idempotency_key: str | None = None
+    guest_id: int | None = None  # a guest already known (the chat's); wins over contacts
 
 
 @dataclass(frozen=True, slots=True)

@@ -152,22 +152,56 @@ class BookingService:
         staff: bool,
         exclude_id: int | None = None,
     ) -> errors.SlotTaken:
+        alternatives = self._alternatives(restaurant, start, party_size, staff, exclude_id)
+        return errors.SlotTaken(
+            "That time is no longer free",
+            alternatives=[a.isoformat() for a in alternatives],
+        )
+
+    def _alternatives(
+        self,
+        restaurant: Restaurant,
+        start: datetime,
+        party_size: int,
+        staff: bool,
+        exclude_id: int | None = None,
+        limit: int = 3,
+    ) -> list[datetime]:
         now = self.clock()
         with self.reading() as conn:
-            alternatives = nearest_alternatives(
+            return nearest_alternatives(
                 restaurant,
                 start,
                 party_size,
                 now,
                 lambda day: self._booked_for_starts(conn, restaurant, day, exclude_id),
                 staff=staff,
+                limit=limit,
             )
-        return errors.SlotTaken(
-            "That time is no longer free",
-            alternatives=[a.isoformat() for a in alternatives],
-        )
 
     # --- queries ----------------------------------------------------------------------
+
+    def alternatives(
+        self,
+        slug: str,
+        start: datetime,
+        party_size: int,
+        *,
+        limit: int = 3,
+        exclude_code: str | None = None,
+    ) -> list[datetime]:
+        """Free starts nearest ``start`` (same day first, then the next days), as a
+        guest may book them; ``exclude_code`` frees that booking's own tables (a move)."""
+        exclude_id = self.get(exclude_code).id if exclude_code else None
+        return self._alternatives(
+            self.restaurant(slug), start, party_size, False, exclude_id, limit
+        )
+
+    def check_request(self, slug: str, start: datetime, party_size: int) -> Restaurant:
+        """Raise the rule a guest's request breaks (closed, too soon, too large …)."""
+        restaurant = self.restaurant(slug)
+        check_rules(restaurant, start, party_size, self.clock(), staff=False)
+        return restaurant
 
     def availability(
         self,
@@ -177,13 +211,19 @@ class BookingService:
         *,
         area: str | None = None,
         staff: bool = False,
+        exclude_code: str | None = None,
     ) -> tuple[Restaurant, list[Slot]]:
+        """``exclude_code`` leaves that reservation's own tables out, as a move would."""
         if not 1 <= party_size <= 1000:
             raise errors.ValidationFailed("party_size must be between 1 and 1000")
         now = self.clock()
         with self.reading() as conn:
             restaurant = self.cache.get(conn, slug)
-            booked = self._booked_for_starts(conn, restaurant, day)
+            exclude_id = None
+            if exclude_code:
+                excluded = store.view_by_code(conn, exclude_code)
+                exclude_id = excluded.id if excluded else None
+            booked = self._booked_for_starts(conn, restaurant, day, exclude_id)
         return restaurant, bookable_starts(
             restaurant, day, party_size, now, booked, area=area, staff=staff
         )
@@ -194,6 +234,12 @@ class BookingService:
         if view is None:
             raise errors.NotFound("No such reservation", code=code)
         return view
+
+    def upcoming_of_guest(self, slug: str, guest_id: int) -> list[ReservationView]:
+        """What a guest still has ahead at one restaurant: what a chat may act on."""
+        with self.reading() as conn:
+            restaurant = self.cache.get(conn, slug)
+            return store.upcoming_of_guest(conn, restaurant.id, guest_id, self.clock())
 
     def list_for_day(self, slug: str, day: date) -> list[ReservationView]:
         """The reservations of one service day: a 00:30 start of a late service that
@@ -221,6 +267,7 @@ class BookingService:
             "notes": cmd.notes,
             "area": cmd.area,
             "tables": list(cmd.tables),
+            "guest_id": cmd.guest_id,
         }
         return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
 
@@ -335,7 +382,13 @@ class BookingService:
                     replayed = self._replay(conn, restaurant, cmd, request_hash)
                     assert replayed is not None
                     return replayed
-            guest = guest_store.find_or_create(conn, restaurant.id, cmd.guest, now)
+            guest = (
+                guest_store.known(conn, restaurant.id, cmd.guest_id, cmd.guest, now)
+                if cmd.guest_id is not None
+                else guest_store.find_or_create(conn, restaurant.id, cmd.guest, now)
+            )
+            if cmd.guest_id is not None and guest is None:
+                raise errors.NotFound("No such guest", guest_id=cmd.guest_id)
             reservation_id, code = self._insert_reservation(
                 conn,
                 restaurant_id=restaurant.id,

@@ -82,6 +82,21 @@ def find_or_create(
     return create(conn, restaurant_id, details, now)
 
 
+def known(
+    conn: Connection, restaurant_id: int, guest_id: int, details: GuestDetails, now: datetime
+) -> GuestView | None:
+    """A guest the caller already identified (a chat's guest), blanks filled in from
+    ``details``; None when no such guest exists at this restaurant."""
+    row = conn.execute(
+        select(guests).where(guests.c.restaurant_id == restaurant_id, guests.c.id == guest_id)
+    ).one_or_none()
+    if row is None:
+        return None
+    filled = _fill_blanks(conn, restaurant_id, row, details, now)
+    filled.pop("updated_at", None)
+    return replace(_view(row), **filled)
+
+
 def create(conn: Connection, restaurant_id: int, details: GuestDetails, now: datetime) -> GuestView:
     """A new guest without contact details (a chat identity nobody has linked yet)."""
     result = conn.execute(

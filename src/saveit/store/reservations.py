@@ -183,6 +183,23 @@ def views_between(
     )
 
 
+def upcoming_of_guest(
+    conn: Connection, restaurant_id: int, guest_id: int, after: datetime
+) -> list[ReservationView]:
+    """A guest's active reservations starting after ``after``, soonest first."""
+    return _views(
+        conn,
+        _view_query()
+        .where(
+            reservations.c.restaurant_id == restaurant_id,
+            reservations.c.guest_id == guest_id,
+            reservations.c.start_at >= after,
+            reservations.c.status.in_(_ACTIVE),
+        )
+        .order_by(reservations.c.start_at, reservations.c.id),
+    )
+
+
 def insert_reservation(conn: Connection, values: dict[str, Any]) -> int | None:
     """Insert a reservation; None when its public code is already taken (then draw
     another). ``ON CONFLICT DO NOTHING`` rather than a savepoint: one round trip."""
