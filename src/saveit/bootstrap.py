@@ -18,6 +18,7 @@ from saveit.channels.identity import IdentityLinks
 from saveit.channels.inbox import InboxResponder
 from saveit.channels.registry import build_senders
 from saveit.config import Settings
+from saveit.conversation.bot import BotResponder
 from saveit.events.bus import Bus
 from saveit.events.inprocess import InProcessBus
 from saveit.events.redis_streams import RedisStreamsBus
@@ -62,6 +63,12 @@ def build_bus(settings: Settings) -> Bus:
     )
 
 
+def _responder(settings: Settings, booking: BookingService) -> Responder:
+    if settings.chat_bot:
+        return BotResponder(booking, pending_minutes=settings.chat_pending_minutes)
+    return InboxResponder()
+
+
 def build(
     settings: Settings,
     *,
@@ -100,7 +107,7 @@ def build(
     gateway = Gateway(
         engine,
         senders=build_senders(settings),
-        responder=responder or InboxResponder(),
+        responder=responder or _responder(settings, booking),
         clock=clock,
         limiter=limiter,
         guest_per_minute=settings.channel_guest_per_minute,

@@ -216,6 +216,18 @@ class Settings(BaseSettings):
         description="Messages one guest identity may send per minute before the bot stops "
         "answering them (they are still stored).",
     )
+    chat_bot: bool = Field(
+        default=True,
+        description="Let the bot answer guests (book, change, cancel, hours). Off, guests "
+        "get one acknowledgement and staff answer every conversation from the dashboard.",
+    )
+    chat_pending_minutes: int = Field(
+        default=30,
+        ge=1,
+        le=1440,
+        description="How long the bot keeps a guest's unconfirmed booking, change or "
+        'cancellation before dropping it (a late "yes" then starts over).',
+    )
     channel_worker_poll_s: float = Field(
         default=0.2,
         gt=0,

@@ -45,6 +45,7 @@ from saveit.ratelimit.gcra import Rule
 from saveit.store import conversations as convs
 from saveit.store import messages as store
 from saveit.store.channel_accounts import AccountDirectory
+from saveit.store.reservations import emit
 from saveit.store.schema import restaurants
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,7 @@ class Turn:
 
     restaurant_id: int
     restaurant_name: str
+    restaurant_slug: str
     conversation: convs.Conversation
     identity: convs.Identity
     message: store.StoredMessage
@@ -70,11 +72,13 @@ class Turn:
 @dataclass(slots=True)
 class Reply:
     """What the responder answers: messages to send back on the guest's channel,
-    and optionally the conversation's new dialogue state and language."""
+    optionally the conversation's new dialogue state and language, and whether
+    staff should take over (the bot then stays quiet until they hand it back)."""
 
     messages: list[OutboundMessage] = field(default_factory=list)
     state: dict[str, Any] | None = None
     language: str | None = None
+    handoff: bool = False
 
 
 class Responder(Protocol):
@@ -201,9 +205,11 @@ class Gateway:
                 conn, message.restaurant_id, identity.guest_id, now
             )
             store.attach(conn, message.id, identity_id=identity.id, conversation_id=conversation.id)
-            name = conn.execute(
-                select(restaurants.c.name).where(restaurants.c.id == message.restaurant_id)
-            ).scalar_one()
+            name, slug = conn.execute(
+                select(restaurants.c.name, restaurants.c.slug).where(
+                    restaurants.c.id == message.restaurant_id
+                )
+            ).one()
         allowed = (
             self.limiter is None
             or self.limiter.hit(self.guest_rule, f"{message.channel}:{message.address}").allowed
@@ -219,6 +225,7 @@ class Gateway:
                 turn = Turn(
                     restaurant_id=message.restaurant_id,
                     restaurant_name=name,
+                    restaurant_slug=slug,
                     conversation=conversation,
                     identity=identity,
                     message=message,
@@ -251,6 +258,15 @@ class Gateway:
                     continue
                 if not store.finish_inbound(conn, message.id, now, note):
                     return  # another worker answered it after our lease lapsed
+                if reply.handoff:
+                    convs.set_handoff(conn, conversation.id, True)
+                    emit(
+                        conn,
+                        restaurant_id=message.restaurant_id,
+                        type_=events.CONVERSATION_HANDED_OFF,
+                        payload={"conversation_id": conversation.id, "active": True, "by": "bot"},
+                        at=now,
+                    )
                 for out in reply.messages:
                     self.delivery.queue(
                         conn, message.restaurant_id, identity, conversation.id, out, "bot", now

@@ -1,4 +1,4 @@
-"""The responder until the conversational bot answers: a staff inbox.
+"""The responder when the bot is off (``SAVEIT_CHAT_BOT=false``): a staff inbox.
 
 Guests get one acknowledgement when they first write (in Spanish and English,
 since nothing yet tells which they speak); everything they write lands in the

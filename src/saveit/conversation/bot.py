@@ -1,0 +1,60 @@
+"""The gateway's responder: parse the guest's message, run the dialogue, reply.
+
+Runs behind the webhook acknowledgement (see :mod:`saveit.channels.gateway`),
+outside any transaction; the gateway saves the returned state with an
+optimistic version check and queues the replies in one commit. A turn re-run
+after a crash must not book twice: the booking's idempotency key is the
+inbound message's public id, so the replay returns the same reservation.
+
+The language is detected per message, with the one remembered for the guest
+as the tie-breaker, and the replies use the language of the message they answer.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from saveit.booking.service import BookingService
+from saveit.channels.gateway import Reply, Turn
+from saveit.conversation.desk import Desk
+from saveit.conversation.dialogue import Dialogue, TurnIn
+from saveit.conversation.nlu import parse
+from saveit.conversation.state import DialogueState
+
+log = logging.getLogger(__name__)
+
+
+class BotResponder:
+    def __init__(self, booking: BookingService, *, pending_minutes: int = 30) -> None:
+        self.booking = booking
+        self.pending_minutes = pending_minutes
+
+    def respond(self, turn: Turn) -> Reply:
+        state = DialogueState.load(turn.conversation.state)
+        desk = Desk(
+            self.booking,
+            slug=turn.restaurant_slug,
+            guest_id=turn.identity.guest_id,
+            channel=turn.message.channel,
+            language=turn.conversation.language,
+        )
+        understood = parse(
+            turn.text,
+            now=desk.now(),
+            lang_hint=turn.conversation.language,
+            services=desk.hours,
+        )
+        lang = understood.lang
+        desk.language = lang
+        dialogue = Dialogue(desk, state, lang, self.pending_minutes)
+        outcome = dialogue.respond(
+            TurnIn(
+                text=turn.text,
+                parse=understood,
+                choice=turn.choice,
+                message_key=f"chat:{turn.message.public_id}",
+                restaurant_name=turn.restaurant_name,
+            )
+        )
+        log.debug("conversation %s: %s -> %s", turn.conversation.id, understood, state.awaiting)
+        return Reply(outcome.messages, state=state.dump(), language=lang, handoff=outcome.handoff)

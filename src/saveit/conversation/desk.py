@@ -1,0 +1,125 @@
+"""The booking engine as one guest's chat sees it.
+
+A :class:`Desk` is bound to one restaurant and one guest (the conversation's),
+so the dialogue cannot reach anyone else's reservations: every lookup goes
+through :meth:`Desk.upcoming`, which lists only this guest's bookings. Times
+cross this boundary as restaurant-local dates and wall-clock times; the engine
+keeps instants in UTC.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, time
+
+from sqlalchemy import select
+
+from saveit.booking.commands import Actor, CreateReservation, GuestDetails, ModifyReservation
+from saveit.booking.service import BookingService
+from saveit.booking.views import ReservationView
+from saveit.domain.model import Restaurant, ServiceHours
+from saveit.domain.schedule import hours_for
+from saveit.store.schema import guests
+
+
+class Desk:
+    def __init__(
+        self,
+        booking: BookingService,
+        *,
+        slug: str,
+        guest_id: int,
+        channel: str,
+        language: str | None = None,
+    ) -> None:
+        self.booking = booking
+        self.slug = slug
+        self.guest_id = guest_id
+        self._guest_name: str | None = None
+        self.language = language
+        self.actor = Actor("guest", f"guest:{guest_id}", channel)
+        self._restaurant: Restaurant | None = None
+
+    @property
+    def restaurant(self) -> Restaurant:
+        if self._restaurant is None:
+            self._restaurant = self.booking.restaurant(self.slug)
+        return self._restaurant
+
+    def guest_name(self) -> str:
+        """The name the guest is known by (a WhatsApp profile name, an earlier booking)."""
+        if self._guest_name is None:
+            with self.booking.reading() as conn:
+                found = conn.execute(
+                    select(guests.c.name).where(guests.c.id == self.guest_id)
+                ).scalar_one_or_none()
+            self._guest_name = found or ""
+        return self._guest_name
+
+    def now(self) -> datetime:
+        return self.booking.clock().astimezone(self.restaurant.tz)
+
+    def hours(self, day: date) -> Sequence[ServiceHours]:
+        return hours_for(self.restaurant, day)
+
+    def instant(self, day: date, at: time) -> datetime:
+        """The UTC instant of a local wall time; an hour the clocks skip moves forward."""
+        local = datetime.combine(day, at).replace(tzinfo=self.restaurant.tz)
+        return local.astimezone(UTC)
+
+    def local(self, instant: datetime) -> datetime:
+        return instant.astimezone(self.restaurant.tz)
+
+    def free_starts(
+        self, day: date, party_size: int, area: str | None = None, exclude: str | None = None
+    ) -> list[datetime]:
+        """Bookable starts of a local day; ``exclude`` frees that booking's own tables."""
+        _, slots = self.booking.availability(
+            self.slug, day, party_size, area=area, exclude_code=exclude
+        )
+        return [s.start for s in slots]
+
+    def alternatives(
+        self, start: datetime, party_size: int, exclude: str | None = None
+    ) -> list[datetime]:
+        return self.booking.alternatives(self.slug, start, party_size, exclude_code=exclude)
+
+    def check(self, start: datetime, party_size: int) -> None:
+        self.booking.check_request(self.slug, start, party_size)
+
+    def book(
+        self, start: datetime, party_size: int, name: str, area: str | None, key: str
+    ) -> ReservationView:
+        made = self.booking.create(
+            CreateReservation(
+                restaurant=self.slug,
+                start=start,
+                party_size=party_size,
+                guest=GuestDetails(name=name, language=self.language),
+                area=area,
+                source=self.actor.channel,
+                idempotency_key=key,
+                guest_id=self.guest_id,
+            ),
+            self.actor,
+        )
+        return made.reservation
+
+    def upcoming(self) -> list[ReservationView]:
+        return self.booking.upcoming_of_guest(self.slug, self.guest_id)
+
+    def mine(self, code: str) -> ReservationView | None:
+        return next((r for r in self.upcoming() if r.code == code), None)
+
+    def move(self, code: str, start: datetime, party_size: int) -> ReservationView:
+        if self.mine(code) is None:  # never act on a booking that is not this guest's
+            raise LookupError(code)
+        return self.booking.modify(
+            ModifyReservation(code=code, start=start, party_size=party_size), self.actor
+        )
+
+    def cancel(self, code: str) -> ReservationView:
+        current = self.booking.get(code)
+        if current.guest is None or current.guest.id != self.guest_id:
+            raise LookupError(code)
+        return self.booking.cancel(code, self.actor, reason="cancelled by the guest in chat")

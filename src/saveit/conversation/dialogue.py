@@ -1,0 +1,571 @@
+"""The dialogue: one guest message in, replies and the next state out.
+
+A turn reads the parse of the message against what the bot last asked:
+
+- a tapped button or a typed number picks from what was offered;
+- an explicit intent (book, cancel, hours, a person …) starts that flow;
+- anything else fills the pending request's empty slots or corrects the ones
+  already given ("no, mejor a las 22:00", "actually 3 of us").
+
+Then :meth:`Dialogue._advance` asks for the first thing still missing, one
+question at a time, checks the engine's rules and free tables before
+proposing anything, and asks for a yes before it books, moves or cancels.
+The engine re-validates every write; what the bot checked earlier is only
+courtesy, so a table taken between the question and the "yes" gets the
+nearest alternatives rather than an error.
+
+Only the guest's own reservations are ever listed or touched (see
+:class:`~saveit.conversation.desk.Desk`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+
+from saveit.booking.views import ReservationView
+from saveit.channels.model import Button, Choice, ListOption, OutboundMessage
+from saveit.conversation import menus
+from saveit.conversation import replies as r
+from saveit.conversation.desk import Desk
+from saveit.conversation.menus import Menu
+from saveit.conversation.nlu import Parse
+from saveit.conversation.state import DialogueState, Request
+from saveit.conversation.times import find_time
+from saveit.domain import errors
+from saveit.domain.model import ServiceHours
+
+
+@dataclass(slots=True)
+class Outcome:
+    messages: list[OutboundMessage] = field(default_factory=list)
+    handoff: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class TurnIn:
+    text: str
+    parse: Parse
+    choice: Choice | None
+    message_key: str  # unique per inbound message: the booking's idempotency key
+    restaurant_name: str
+
+
+class Dialogue:
+    def __init__(self, desk: Desk, state: DialogueState, lang: str, pending_minutes: int) -> None:
+        self.desk = desk
+        self.state = state
+        self.lang = lang
+        self.pending = timedelta(minutes=pending_minutes)
+        self.out = Outcome()
+
+    # --- entry ------------------------------------------------------------------------
+
+    def respond(self, turn: TurnIn) -> Outcome:
+        now = self.desk.now()
+        if self.state.expired(now):
+            self.state.clear()
+        p = turn.parse
+        offered_booking = self.state.request is None and self.state.awaiting == "offer_book"
+        if offered_booking:
+            self.state.awaiting = None
+        # Only the bot's own choices are read by id; a button staff offered is read
+        # as the words on it.
+        picked = turn.choice.id if turn.choice and _ours(turn.choice.id) else None
+        understood = True
+        if picked is not None:
+            self._picked(picked, turn)
+        elif p.intent == "human_handoff":
+            self._handoff("handoff")
+        elif self.state.awaiting == "confirm" and p.affirm is not None and not _has_slots(p):
+            self._confirmed(p.affirm, turn)
+        elif offered_booking and p.affirm is not None and p.intent == "unknown":
+            if p.affirm:  # "¿Quieres hacer una?" - "sí"
+                self._start("book", p)
+            else:
+                self._send(self._say("kept_none"))
+        elif p.intent == "cancel" and not self._correcting(p):
+            self._start("cancel", p)
+        elif p.intent == "modify" and not self._correcting(p):
+            self._start("modify", p)
+        elif p.intent == "my_reservations":
+            self._list_mine()
+        elif p.intent == "opening_hours":
+            self._hours(p.date)
+        elif p.intent in {"book", "check_availability"} and not self._correcting(p):
+            self._start("book", p)
+        elif self.state.request is not None and self._answers(turn):
+            self._advance()
+        elif p.intent == "greeting":
+            self._greet(turn.restaurant_name)
+        else:
+            understood = False
+            self._not_understood()
+        if understood:
+            self.state.misses = 0
+        if self.state.request is not None:
+            self.state.expires_at = (now + self.pending).isoformat()
+        return self.out
+
+    def _correcting(self, p: Parse) -> bool:
+        """A book/modify/cancel-looking message that only fixes the pending request's
+        slots ("no, better at 10", "change it to 3 people") is a correction."""
+        request = self.state.request
+        if request is None or not _has_slots(p):
+            return False
+        if p.intent == "cancel":
+            return False
+        return request.flow == "book" or (request.flow == "modify" and p.intent != "book")
+
+    # --- replies ------------------------------------------------------------------------
+
+    def _say(self, key: str, **values: object) -> str:
+        return r.say(self.lang, key, **values)
+
+    def _send(
+        self,
+        text: str,
+        *,
+        buttons: tuple[Button, ...] = (),
+        options: tuple[ListOption, ...] = (),
+        label: str = "",
+    ) -> None:
+        self.out.messages.append(
+            OutboundMessage(text=text, buttons=buttons, options=options, options_label=label)
+        )
+
+    def _ask(self, awaiting: str, text: str, menu: Menu | None = None) -> None:
+        self.state.awaiting = awaiting
+        menu = menu or Menu()
+        self._send(text, buttons=menu.buttons, options=menu.options, label=menu.label)
+
+    def _yes_no(self) -> tuple[Button, ...]:
+        return (Button("yes", self._say("yes")), Button("no", self._say("no")))
+
+    def _menu(self) -> tuple[Button, ...]:
+        return (
+            Button("menu:book", self._say("btn_book")),
+            Button("menu:mine", self._say("btn_mine")),
+            Button("menu:human", self._say("btn_human")),
+        )
+
+    def _handoff(self, key: str, **values: object) -> None:
+        self.state.clear()
+        self.out.handoff = True
+        self._send(self._say(key, **values))
+
+    def _greet(self, restaurant: str) -> None:
+        if self.state.request is not None:
+            self._advance()  # a hello mid-flow: repeat the pending question
+            return
+        self._send(self._say("welcome", restaurant=restaurant), buttons=self._menu())
+
+    def _not_understood(self) -> None:
+        self.state.misses += 1
+        if self.state.misses >= 2:
+            self._send(
+                self._say("help"),
+                buttons=(
+                    Button("menu:book", self._say("btn_book")),
+                    Button("menu:hours", self._say("btn_hours")),
+                    Button("menu:human", self._say("btn_human")),
+                ),
+            )
+            return
+        self._send(self._say("not_understood"))
+        if self.state.request is not None:
+            self._advance()
+
+    # --- choices ------------------------------------------------------------------------
+
+    def _picked(self, picked: str, turn: TurnIn) -> None:
+        request = self.state.request
+        if picked in {"yes", "no"}:
+            self._confirmed(picked == "yes", turn)
+        elif picked.startswith("t:") and request is not None:
+            local = self.desk.local(datetime.fromisoformat(picked[2:]))
+            request.day, request.at = local.date().isoformat(), local.strftime("%H:%M")
+            self._advance()
+        elif picked.startswith("r:") and request is not None:
+            request.code = picked[2:]
+            self._advance()
+        elif picked == "menu:book":
+            self._start("book", None)
+        elif picked == "menu:mine":
+            self._list_mine()
+        elif picked == "menu:hours":
+            self._hours(None)
+        elif picked == "menu:human":
+            self._handoff("handoff")
+        else:  # a stale button from an expired request
+            self.state.clear()
+            self._send(self._say("expired"), buttons=self._menu())
+
+    # --- filling the request ---------------------------------------------------------------
+
+    def _start(self, flow: str, p: Parse | None) -> None:
+        current = self.state.request
+        if current is None or current.flow != flow:
+            self.state.request = Request(flow=flow)
+            self.state.awaiting = None
+        if p is not None:
+            self._fill(p)
+        self._advance()
+
+    def _fill(self, p: Parse) -> None:
+        request = self.state.request
+        assert request is not None
+        if p.date is not None:
+            request.day = p.date.isoformat()
+        if p.time is not None:
+            request.at = p.time.strftime("%H:%M")
+        if p.party_size is not None:
+            request.party_size = p.party_size
+        if p.name:
+            request.name = p.name
+        if p.area:
+            request.area = p.area
+        if p.code:
+            request.code = p.code.upper()
+        elif p.ordinal is not None and request.flow != "book" and request.code is None:
+            mine = self.desk.upcoming()
+            if mine and (p.ordinal == -1 or p.ordinal <= len(mine)):
+                request.code = mine[p.ordinal - 1 if p.ordinal > 0 else -1].code
+
+    def _answers(self, turn: TurnIn) -> bool:
+        """Read the message as the answer to the pending question; False when it
+        says nothing the request can use."""
+        p = turn.parse
+        request = self.state.request
+        assert request is not None
+        if _has_slots(p) or p.code or p.ordinal is not None:
+            self._fill(p)
+            return True
+        bare = turn.text.strip()
+        awaiting = self.state.awaiting
+        if awaiting == "party_size" and bare.isdigit() and 0 < int(bare) <= 100:
+            request.party_size = int(bare)
+            return True
+        if awaiting == "time" and bare.isdigit():
+            guessed = find_time(f"a las {bare}", self._services(request.date))
+            if guessed is not None:
+                request.at = guessed.strftime("%H:%M")
+                return True
+        if awaiting == "date" and bare.isdigit():
+            day = _day_of_month(self.desk.now().date(), int(bare))
+            if day is not None:
+                request.day = day.isoformat()
+                return True
+        if (
+            awaiting == "name"
+            and p.affirm is None
+            and p.intent == "unknown"
+            and _NAME.fullmatch(bare)
+        ):
+            request.name = " ".join(w.capitalize() for w in bare.split())
+            return True
+        return False
+
+    def _services(self, day: date | None) -> list[ServiceHours]:
+        if day is not None:
+            return list(self.desk.hours(day))
+        today = self.desk.now().date()
+        return [h for d in range(7) for h in self.desk.hours(today + timedelta(days=d))]
+
+    # --- moving the request forward ----------------------------------------------------------
+
+    def _advance(self) -> None:
+        request = self.state.request
+        if request is None:
+            self._greet("")
+            return
+        if request.flow == "book":
+            self._advance_booking(request)
+        else:
+            self._advance_change(request)
+
+    def _advance_booking(self, request: Request) -> None:
+        day = request.date
+        if day is None:
+            self._ask("date", self._say("ask_date"))
+            return
+        if not self.desk.hours(day):
+            request.day = None
+            self._ask("date", self._say("closed_day", day=r.day(self.lang, day)))
+            return
+        if request.party_size is None:
+            self._ask("party_size", self._say("ask_party"))
+            return
+        limit = self.desk.restaurant.rules.max_party_size
+        if request.party_size > limit:
+            self._handoff("party_too_large", max=limit)
+            return
+        if request.time is None:
+            self._offer_day(request, day, request.party_size)
+            return
+        start = self.desk.instant(day, request.time)
+        if not self._allowed(request, start, request.party_size, day):
+            return
+        free = self.desk.free_starts(day, request.party_size, request.area)
+        if start not in free:
+            self._offer_alternatives(request, start, request.party_size, "taken")
+            return
+        name = request.name or self.desk.guest_name()
+        if not name:
+            self._ask("name", self._say("ask_name"))
+            return
+        request.name = name
+        self._ask(
+            "confirm",
+            self._say(
+                "confirm_booking",
+                party=r.party(self.lang, request.party_size),
+                day=r.day(self.lang, day),
+                time=r.clock(request.time),
+                name=self._say("under_name", name=name),
+                area=self._say(request.area) if request.area else "",
+            ),
+            Menu(self._yes_no()),
+        )
+
+    def _allowed(self, request: Request, start: datetime, party: int, day: date) -> bool:
+        """The engine's rules for this start; on a break, say why and what instead."""
+        try:
+            self.desk.check(start, party)
+        except errors.OutsideOpeningHours:
+            request.at = None
+            starts = self.desk.free_starts(day, party, request.area, exclude=request.code)
+            if starts:
+                self._ask(
+                    "time",
+                    self._say("outside_hours", time=r.clock(self.desk.local(start))),
+                    menus.times(self.desk, self.lang, starts, day),
+                )
+            else:
+                self._ask("date", self._say("day_full", day=r.day(self.lang, day), party=party))
+            return False
+        except errors.TooSoon:
+            request.at = None
+            rules = self.desk.restaurant.rules
+            self._ask("time", self._say("too_soon", minutes=rules.min_lead_minutes))
+            return False
+        except errors.TooFarAhead:
+            request.day = None
+            rules = self.desk.restaurant.rules
+            self._ask("date", self._say("too_far", days=rules.max_days_ahead))
+            return False
+        except errors.PartyTooLarge:
+            self._handoff("party_too_large", max=self.desk.restaurant.rules.max_party_size)
+            return False
+        return True
+
+    def _offer_day(self, request: Request, day: date, party: int) -> None:
+        starts = self.desk.free_starts(day, party, request.area, exclude=request.code)
+        if starts:
+            self._ask(
+                "time",
+                self._say("ask_time", day=r.day(self.lang, day)),
+                menus.times(self.desk, self.lang, starts, day),
+            )
+            return
+        opening = self.desk.hours(day)[0].opens
+        self._offer_alternatives(request, self.desk.instant(day, opening), party, "day_full")
+
+    def _offer_alternatives(self, request: Request, start: datetime, party: int, key: str) -> None:
+        local = self.desk.local(start)
+        request.at = None
+        found = self.desk.alternatives(start, party, exclude=request.code)
+        lead = self._say(
+            key,
+            time=r.clock(local),
+            day=r.day(self.lang, local.date()),
+            party=r.party(self.lang, party),
+        )
+        if not found:
+            request.day = None
+            self._ask(
+                "date", f"{lead}\n{self._say('no_alternatives', party=r.party(self.lang, party))}"
+            )
+            return
+        self._ask("time", lead, menus.times(self.desk, self.lang, found, None))
+
+    # --- changes and cancellations -----------------------------------------------------------
+
+    def _advance_change(self, request: Request) -> None:
+        mine = self.desk.upcoming()
+        if not mine:
+            self.state.clear()
+            self.state.awaiting = "offer_book"
+            self._send(self._say("no_upcoming"), buttons=self._menu())
+            return
+        target = next((b for b in mine if b.code == request.code), None)
+        if target is None and request.code:
+            quoted = request.code
+            request.code = None
+            self._send(self._say("not_yours", code=quoted))
+        if target is None and request.flow == "cancel" and request.date is not None:
+            on_day = [b for b in mine if self.desk.local(b.start).date() == request.date]
+            target = on_day[0] if len(on_day) == 1 else None
+        if target is None and len(mine) == 1:
+            target = mine[0]
+        if target is None:
+            self._ask(
+                "pick_reservation",
+                self._say("which_booking"),
+                menus.bookings(self.desk, self.lang, mine),
+            )
+            return
+        request.code = target.code
+        if request.flow == "cancel":
+            self._ask(
+                "confirm", self._say("confirm_cancel", **self._facts(target)), Menu(self._yes_no())
+            )
+            return
+        self._advance_move(request, target)
+
+    def _advance_move(self, request: Request, target: ReservationView) -> None:
+        if request.date is None and request.time is None and request.party_size is None:
+            self._ask("changes", self._say("what_to_change"))
+            return
+        old = self.desk.local(target.start)
+        day = request.date or old.date()
+        at = request.time or old.time().replace(tzinfo=None)
+        party = request.party_size or target.party_size
+        start = self.desk.instant(day, at)
+        if start == target.start and party == target.party_size:
+            self.state.clear()
+            self._send(self._say("unchanged", **self._facts(target)))
+            return
+        if not self.desk.hours(day):
+            request.day = None
+            self._ask("date", self._say("closed_day", day=r.day(self.lang, day)))
+            return
+        if not self._allowed(request, start, party, day):
+            return
+        if start not in self.desk.free_starts(day, party, exclude=target.code):
+            self._offer_alternatives(request, start, party, "taken")
+            return
+        request.day, request.at, request.party_size = day.isoformat(), r.clock(at), party
+        self._ask(
+            "confirm",
+            self._say(
+                "confirm_modify",
+                code=target.code,
+                party=r.party(self.lang, party),
+                day=r.day(self.lang, day),
+                time=r.clock(at),
+            ),
+            Menu(self._yes_no()),
+        )
+
+    def _facts(self, booking: ReservationView) -> dict[str, object]:
+        return menus.facts(self.desk, self.lang, booking)
+
+    # --- the yes / no -------------------------------------------------------------------------
+
+    def _confirmed(self, yes: bool, turn: TurnIn) -> None:
+        request = self.state.request
+        if request is None or self.state.awaiting != "confirm":
+            self._greet(turn.restaurant_name)
+            return
+        if not yes:
+            if request.flow == "book":
+                self.state.awaiting = None
+                self._send(self._say("what_to_change"))
+            else:
+                self.state.clear()
+                self._send(self._say("kept"))
+            return
+        try:
+            if request.flow == "book":
+                self._book(request, turn.message_key)
+            elif request.flow == "modify":
+                self._move(request)
+            else:
+                self._cancel(request)
+        except errors.SlotTaken:
+            start = self.desk.instant(
+                request.date or self.desk.now().date(), request.time or time(0)
+            )
+            self._offer_alternatives(request, start, request.party_size or 2, "taken")
+        except errors.TooLateToCancel as exc:
+            self._handoff("too_late_cancel", hours=_hours(exc))
+        except errors.TooLateToChange as exc:
+            self._handoff("too_late_change", hours=_hours(exc))
+        except (errors.DomainError, LookupError):
+            self._handoff("error")
+
+    def _book(self, request: Request, key: str) -> None:
+        assert request.date is not None
+        assert request.time is not None
+        assert request.party_size is not None
+        made = self.desk.book(
+            self.desk.instant(request.date, request.time),
+            request.party_size,
+            request.name or "",
+            request.area,
+            key,
+        )
+        self.state.clear()
+        self._send(self._say("booked", **self._facts(made)))
+
+    def _move(self, request: Request) -> None:
+        assert request.code is not None
+        assert request.date is not None
+        assert request.time is not None
+        assert request.party_size is not None
+        moved = self.desk.move(
+            request.code, self.desk.instant(request.date, request.time), request.party_size
+        )
+        self.state.clear()
+        self._send(self._say("modified", **self._facts(moved)))
+
+    def _cancel(self, request: Request) -> None:
+        assert request.code
+        cancelled = self.desk.cancel(request.code)
+        self.state.clear()
+        self._send(self._say("cancelled", **self._facts(cancelled)))
+
+    # --- answers that need no request ------------------------------------------------------
+
+    def _list_mine(self) -> None:
+        mine = self.desk.upcoming()
+        if not mine:
+            self.state.awaiting = "offer_book"
+            self._send(self._say("no_upcoming"), buttons=self._menu())
+            return
+        self._send(menus.bookings_list(self.desk, self.lang, mine))
+
+    def _hours(self, day: date | None) -> None:
+        self._send(menus.opening_hours(self.desk, self.lang, day))
+
+
+_NAME = re.compile(r"[^\W\d_]+(?:[ '-][^\W\d_]+){0,3}")
+
+
+def _ours(choice_id: str) -> bool:
+    return choice_id in {"yes", "no"} or choice_id.startswith(("t:", "r:", "menu:"))
+
+
+def _has_slots(p: Parse) -> bool:
+    return any(v is not None for v in (p.date, p.time, p.party_size, p.name, p.area))
+
+
+def _day_of_month(today: date, day: int) -> date | None:
+    for months in range(3):
+        year, month = (
+            today.year + (today.month - 1 + months) // 12,
+            (today.month - 1 + months) % 12 + 1,
+        )
+        try:
+            candidate = date(year, month, day)
+        except ValueError:
+            continue
+        if candidate >= today:
+            return candidate
+    return None
+
+
+def _hours(exc: errors.DomainError) -> int:
+    return max(1, int(exc.data.get("cutoff_minutes", 60)) // 60)

@@ -1,0 +1,234 @@
+"""What the bot says, in Spanish and English.
+
+One catalogue keyed by phrase, so a reply never mixes languages and a
+translator sees every sentence in one place. Dates and times are formatted by
+Babel's CLDR data ("viernes, 24 de diciembre" / "Friday, December 24"), never by
+hand. Titles of buttons stay within WhatsApp's 20 characters.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+
+from babel.dates import format_date
+
+LANGS = ("es", "en")
+
+PHRASES: dict[str, dict[str, str]] = {
+    "welcome": {
+        "es": "¡Hola! Soy el asistente de {restaurant}. Puedo reservar mesa, cambiar o "
+        "cancelar tu reserva y contarte el horario. ¿Qué necesitas?",
+        "en": "Hi! I'm {restaurant}'s assistant. I can book a table, change or cancel "
+        "your booking and tell you our opening hours. What can I do for you?",
+    },
+    "ask_date": {
+        "es": "¿Para qué día quieres la mesa?",
+        "en": "Which day would you like the table for?",
+    },
+    "ask_party": {
+        "es": "¿Cuántas personas seréis?",
+        "en": "How many people will you be?",
+    },
+    "ask_time": {
+        "es": "¿A qué hora? Tengo libre el {day}:",
+        "en": "What time? On {day} I have:",
+    },
+    "ask_time_plain": {
+        "es": "¿A qué hora os viene bien?",
+        "en": "What time suits you?",
+    },
+    "ask_name": {
+        "es": "¿A nombre de quién hago la reserva?",
+        "en": "What name should I put the booking under?",
+    },
+    "day_full": {
+        "es": "El {day} no me queda mesa para {party}.",
+        "en": "I have no table for {party} left on {day}.",
+    },
+    "closed_day": {
+        "es": "El {day} estamos cerrados. ¿Te viene bien otro día?",
+        "en": "We're closed on {day}. Would another day work?",
+    },
+    "taken": {
+        "es": "A las {time} del {day} no me queda mesa para {party}. Lo más cercano que tengo:",
+        "en": "There's no table for {party} at {time} on {day}. The nearest I have:",
+    },
+    "no_alternatives": {
+        "es": "Lo siento, no encuentro mesa libre para {party} en los próximos días.",
+        "en": "Sorry, I can't find a free table for {party} in the next few days.",
+    },
+    "outside_hours": {
+        "es": "A las {time} no abrimos ese día. Te puedo ofrecer:",
+        "en": "We're not open at {time} that day. I can offer:",
+    },
+    "too_soon": {
+        "es": "Es demasiado justo para reservar online; necesitamos al menos {minutes} "
+        "minutos de antelación. ¿Otra hora?",
+        "en": "That's too soon to book online; we need at least {minutes} minutes' notice. "
+        "Another time?",
+    },
+    "too_far": {
+        "es": "Solo aceptamos reservas con {days} días de antelación como mucho. ¿Otra fecha?",
+        "en": "We only take bookings up to {days} days ahead. Another date?",
+    },
+    "party_too_large": {
+        "es": "Para grupos de más de {max} personas lo organiza el equipo. Te paso con ellos.",
+        "en": "Groups larger than {max} are arranged by our team. I'm passing you to them.",
+    },
+    "confirm_booking": {
+        "es": "¿Te reservo mesa para {party} el {day} a las {time}{name}{area}?",
+        "en": "Shall I book a table for {party} on {day} at {time}{name}{area}?",
+    },
+    "booked": {
+        "es": "✅ ¡Reserva confirmada!\nCódigo: {code}\n{day} a las {time}, {party}.\n"
+        "Para cambiarla o cancelarla, escríbeme aquí cuando quieras.",
+        "en": "✅ You're booked!\nCode: {code}\n{day} at {time}, {party}.\n"
+        "To change or cancel it, just message me here.",
+    },
+    "what_to_change": {
+        "es": "Vale. ¿Qué cambio: el día, la hora o las personas?",
+        "en": "OK. What should I change: the day, the time or the number of people?",
+    },
+    "no_upcoming": {
+        "es": "No tienes reservas próximas con nosotros. ¿Quieres hacer una?",
+        "en": "You have no upcoming bookings with us. Would you like to make one?",
+    },
+    "your_bookings": {
+        "es": "Tus reservas:",
+        "en": "Your bookings:",
+    },
+    "which_booking": {
+        "es": "¿Cuál de tus reservas?",
+        "en": "Which of your bookings?",
+    },
+    "not_yours": {
+        "es": "No encuentro la reserva {code} entre las tuyas.",
+        "en": "I can't find booking {code} among yours.",
+    },
+    "confirm_cancel": {
+        "es": "¿Cancelo tu reserva {code} del {day} a las {time} para {party}?",
+        "en": "Shall I cancel your booking {code} on {day} at {time} for {party}?",
+    },
+    "cancelled": {
+        "es": "Hecho: tu reserva {code} del {day} a las {time} está cancelada. ¡Esperamos "
+        "verte pronto!",
+        "en": "Done: your booking {code} on {day} at {time} is cancelled. Hope to see you soon!",
+    },
+    "kept_none": {
+        "es": "De acuerdo. Aquí estoy si necesitas algo.",
+        "en": "All right. I'm here if you need anything.",
+    },
+    "kept": {
+        "es": "De acuerdo, dejo tu reserva como está.",
+        "en": "OK, I'll leave your booking as it is.",
+    },
+    "too_late_cancel": {
+        "es": "Ya no se puede cancelar online (faltan menos de {hours} h). Te paso con el equipo.",
+        "en": "It's too late to cancel online (less than {hours} h to go). I'm passing you "
+        "to our team.",
+    },
+    "too_late_change": {
+        "es": "Ya no se puede cambiar online (faltan menos de {hours} h). Te paso con el equipo.",
+        "en": "It's too late to change it online (less than {hours} h to go). I'm passing "
+        "you to our team.",
+    },
+    "confirm_modify": {
+        "es": "¿Cambio tu reserva {code} a {party} el {day} a las {time}?",
+        "en": "Shall I change your booking {code} to {party} on {day} at {time}?",
+    },
+    "modified": {
+        "es": "✅ Reserva {code} cambiada: {day} a las {time}, {party}.",
+        "en": "✅ Booking {code} changed: {day} at {time}, {party}.",
+    },
+    "unchanged": {
+        "es": "Tu reserva {code} ya es el {day} a las {time} para {party}.",
+        "en": "Your booking {code} is already on {day} at {time} for {party}.",
+    },
+    "handoff": {
+        "es": "Te paso con una persona del equipo; te responderá por aquí en cuanto pueda.",
+        "en": "I'm passing you to someone from our team; they'll answer here as soon as they can.",
+    },
+    "not_understood": {
+        "es": "Perdona, no te he entendido. Puedes decirme, por ejemplo, «mesa para 2 mañana "
+        "a las 21:00».",
+        "en": 'Sorry, I didn\'t get that. You can say, for example, "table for 2 tomorrow at 8pm".',
+    },
+    "help": {
+        "es": "Creo que no te estoy entendiendo. ¿Te ayudo con una de estas cosas, o "
+        "prefieres hablar con una persona?",
+        "en": "I don't think I'm understanding you. Can I help with one of these, or would "
+        "you rather talk to a person?",
+    },
+    "hours_day": {
+        "es": "El {day} abrimos {hours}.",
+        "en": "On {day} we're open {hours}.",
+    },
+    "hours_week": {
+        "es": "Nuestro horario:\n{lines}",
+        "en": "Our opening hours:\n{lines}",
+    },
+    "closed_always": {
+        "es": "Ahora mismo no tenemos servicios abiertos a reservas.",
+        "en": "We have no services open for booking right now.",
+    },
+    "expired": {
+        "es": "Tu solicitud anterior caducó; empecemos de nuevo.",
+        "en": "Your earlier request expired; let's start again.",
+    },
+    "error": {
+        "es": "Ha habido un problema al hacerlo. Te paso con el equipo.",
+        "en": "Something went wrong doing that. I'm passing you to our team.",
+    },
+    # Button and list titles (≤ 20 characters).
+    "yes": {"es": "Sí", "en": "Yes"},
+    "no": {"es": "No", "en": "No"},
+    "btn_book": {"es": "Reservar mesa", "en": "Book a table"},
+    "btn_mine": {"es": "Mis reservas", "en": "My bookings"},
+    "btn_human": {"es": "Hablar con alguien", "en": "Talk to a person"},
+    "btn_hours": {"es": "Horario", "en": "Opening hours"},
+    "see_times": {"es": "Ver horas", "en": "See times"},
+    "see_bookings": {"es": "Ver reservas", "en": "See bookings"},
+    "and": {"es": "y", "en": "and"},
+    "from_to": {"es": "de {opens} a {closes}", "en": "from {opens} to {closes}"},
+    "closed": {"es": "cerrado", "en": "closed"},
+    "under_name": {"es": " a nombre de {name}", "en": " under {name}"},
+    "terrace": {"es": " en terraza", "en": " on the terrace"},
+    "indoor": {"es": " en el interior", "en": " inside"},
+}
+
+
+def say(lang: str, key: str, **values: object) -> str:
+    phrase = PHRASES[key]
+    return phrase.get(lang, phrase["es"]).format(**values)
+
+
+def party(lang: str, size: int) -> str:
+    if lang == "en":
+        return "1 person" if size == 1 else f"{size} people"
+    return "1 persona" if size == 1 else f"{size} personas"
+
+
+def day(lang: str, value: date) -> str:
+    """ "viernes, 24 de diciembre" / "Friday, December 24"."""
+    pattern = "EEEE, d 'de' MMMM" if lang == "es" else "EEEE, MMMM d"
+    return format_date(value, pattern, locale=_locale(lang))
+
+
+def short_day(lang: str, value: date) -> str:
+    """ "vie 24 dic" / "Fri Dec 24": fits a button next to a time."""
+    pattern = "EEE d MMM" if lang == "es" else "EEE MMM d"
+    return format_date(value, pattern, locale=_locale(lang)).replace(".", "")
+
+
+def clock(value: time | datetime) -> str:
+    """24-hour clock in both languages: what Spanish restaurants print, unambiguous."""
+    return value.strftime("%H:%M")
+
+
+def weekday_name(lang: str, weekday: int) -> str:
+    # 2024-01-01 was a Monday.
+    return format_date(date(2024, 1, 1 + weekday), "EEEE", locale=_locale(lang))
+
+
+def _locale(lang: str) -> str:
+    return "es_ES" if lang == "es" else "en_GB"
