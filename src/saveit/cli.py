@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import signal
 import threading
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -280,6 +281,54 @@ def eval_parser(
     typer.echo(format_report(report, verbose=verbose))
     if not report.passed:
         raise typer.Exit(code=1)
+
+
+@app.command()
+def chat(
+    restaurant: Annotated[str, typer.Option(help="Restaurant slug.")] = "demo",
+    channel: Annotated[
+        str, typer.Option(help="webchat, whatsapp, sms, email or instagram: how replies look.")
+    ] = "webchat",
+) -> None:
+    """Talk to the bot as a guest, one line per message (/quit or Ctrl-D ends).
+
+    Messages go through the real gateway and the database named by the settings;
+    the demo restaurant is created first when it is asked for and absent."""
+    import sys
+
+    from saveit.conversation.terminal import run_chat
+
+    if channel not in {"webchat", "whatsapp", "sms", "email", "instagram"}:
+        typer.echo("--channel must be webchat, whatsapp, sms, email or instagram", err=True)
+        raise typer.Exit(code=2)
+    _migrate()
+    if restaurant == "demo":
+        _seed(_load_spec(DEMO_FILE))
+    container = build(load_settings(), migrate=False)
+    interactive = sys.stdin.isatty()
+
+    def lines() -> Iterator[str]:
+        while True:
+            try:
+                yield input("> " if interactive else "")
+            except EOFError:
+                return
+
+    try:
+        typer.echo(f"chatting with '{restaurant}' on {channel}; /quit to leave")
+        run_chat(
+            container.booking,
+            slug=restaurant,
+            channel=channel,  # type: ignore[arg-type]
+            lines=lines(),
+            write=lambda text: typer.echo(f"\n{text}\n"),
+            pending_minutes=container.settings.chat_pending_minutes,
+        )
+    except errors.NotFound as exc:
+        typer.echo(exc.detail, err=True)
+        raise typer.Exit(code=2) from exc
+    finally:
+        container.close()
 
 
 def main() -> None:
