@@ -38,7 +38,12 @@ from saveit.channels.webchat import identity_of
 from saveit.restaurant_setup import apply_spec, parse_document
 from saveit.store.database import create_db_engine
 from saveit.store.migrate import upgrade
-from saveit.store.schema import channel_identities, channel_messages, conversations
+from saveit.store.schema import (
+    channel_identities,
+    channel_messages,
+    conversations,
+    reservations,
+)
 from tests.e2e.chaos_support import free_port, missing
 from tests.support import demo_document
 
@@ -56,7 +61,6 @@ CHROMIUM_ARGS = [
 ]
 PHONE = {"width": 390, "height": 844}
 SECRET = "webchat-e2e-secret"
-THANKS = "Gracias por escribir a Casa Demo"
 WAIT_MS = 15_000  # a reply travels store -> worker -> outbox -> relay -> hub -> socket
 
 
@@ -176,7 +180,8 @@ def test_a_guest_chats_on_a_phone_and_finds_the_conversation_after_a_reload(
     phone.locator(".input").press("Enter")
     guest = phone.locator(".msg.in .text")
     expect(guest).to_have_text(["Hola, ¿tenéis mesa para dos el sábado?"])
-    expect(phone.locator(".msg.out .text")).to_contain_text([THANKS], timeout=WAIT_MS)
+    asked = "¿A qué hora?"  # the bot knows the day and the party: it offers times
+    expect(phone.locator(".msg.out .text")).to_contain_text([asked], timeout=WAIT_MS)
     expect(phone.locator(".msg.pending")).to_have_count(0)
 
     # Markup from the guest (or the bot) is text, never HTML.
@@ -193,7 +198,7 @@ def test_a_guest_chats_on_a_phone_and_finds_the_conversation_after_a_reload(
     expect(phone.locator(".msg.in .text")).to_have_text(
         ["Hola, ¿tenéis mesa para dos el sábado?", sneaky], timeout=WAIT_MS
     )
-    expect(phone.locator(".msg.out .text")).to_contain_text([THANKS])
+    expect(phone.locator(".msg.out .text").first).to_contain_text(asked)
     expect(phone.locator(".status")).to_have_text("")
 
     phone.locator(".close").tap()
@@ -244,11 +249,46 @@ def test_the_widget_works_from_a_restaurant_site_on_another_origin(
     phone.locator(".input").fill("Do you have a table tonight?")
     phone.locator(".input").press("Enter")
     expect(phone.locator(".msg.out .text")).to_contain_text(
-        ["Thanks for writing to Casa Demo"], timeout=WAIT_MS
+        ["How many people will you be?"], timeout=WAIT_MS
     )
     token = phone.evaluate("key => localStorage.getItem(key)", f"saveit-chat:{server}:demo")
     assert isinstance(token, str)
     assert len(token) == 32
+
+
+def test_a_guest_books_a_table_by_tapping_the_bots_choices(running: Server, phone: Any) -> None:
+    from playwright.sync_api import expect
+
+    phone.goto(f"{running.base}/chat/demo?lang=es")
+    phone.locator(".launcher").tap()
+    phone.locator(".input").fill("mesa para 2 mañana porfa")
+    phone.locator(".input").press("Enter")
+    choices = phone.locator(".choice")
+    expect(phone.locator(".choices-label")).to_have_text("Ver horas", timeout=WAIT_MS)
+    picked = choices.nth(2).inner_text()
+    choices.nth(2).tap()
+    expect(phone.locator(".msg.out .text").last).to_contain_text(
+        "¿A nombre de quién", timeout=WAIT_MS
+    )
+    phone.locator(".input").fill("Marta Gil")
+    phone.locator(".input").press("Enter")
+    expect(choices).to_have_text(["Sí", "No"], timeout=WAIT_MS)
+    expect(phone.locator(".msg.out .text").last).to_contain_text(f"a las {picked}")
+    choices.first.tap()
+    expect(phone.locator(".msg.out .text").last).to_contain_text("Código:", timeout=WAIT_MS)
+    expect(choices).to_have_count(0)
+    code = phone.locator(".msg.out .text").last.inner_text().split("Código:")[1].split()[0]
+    engine = create_db_engine(running.database_url)
+    try:
+        with engine.connect() as conn:
+            found = conn.execute(
+                select(reservations.c.status, reservations.c.party_size).where(
+                    reservations.c.code == code
+                )
+            ).one()
+    finally:
+        engine.dispose()
+    assert tuple(found) == ("confirmed", 2)
 
 
 def test_quick_replies_show_as_buttons_and_a_tap_answers(running: Server, phone: Any) -> None:

@@ -18,15 +18,21 @@ from urllib.parse import urlsplit
 
 import pytest
 import redis
+from aiosmtpd.controller import Controller
 from fastapi.testclient import TestClient
 
 from saveit.api.app import create_app
 from saveit.booking.commands import Actor, CreateReservation, GuestDetails
 from saveit.bootstrap import Container, build
+from saveit.channels.email_inbound import EmailIngress
+from saveit.channels.smtp_server import start_smtp_server
 from saveit.config import Settings
 from saveit.events import Bus, InProcessBus, RedisStreamsBus
 from saveit.restaurant_setup import apply_spec, parse_document
+from saveit.store import channel_accounts as accounts
+from saveit.store import restaurants as restaurant_store
 from tests.conftest import ADMIN_TOKEN
+from tests.integration.test_channels_email_smtp import CaptureHandler, free_port
 from tests.support import FakeClock, demo_document
 
 REDIS_URL = os.environ.get("SAVEIT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -213,3 +219,46 @@ def channel_app(
             put = client.put(f"/v1/restaurants/demo/channels/{channel}", json=body, headers=admin)
             assert put.status_code == 200, put.text
         yield client, container
+
+
+EMAIL_HOST = "127.0.0.1"
+EMAIL_ADDRESS = "reservas@demo.example"
+
+
+@pytest.fixture
+def relay() -> Iterator[tuple[CaptureHandler, int]]:
+    """A capturing SMTP server standing in for the restaurant's outbound relay."""
+    handler = CaptureHandler()
+    controller = Controller(
+        handler, hostname=EMAIL_HOST, port=free_port(), server_hostname="relay.test"
+    )
+    controller.start()
+    yield handler, controller.port
+    controller.stop()
+
+
+@pytest.fixture
+def mail(
+    settings: Settings, clock: FakeClock, relay: tuple[CaptureHandler, int]
+) -> Iterator[tuple[Container, int]]:
+    """The demo restaurant reachable at ``EMAIL_ADDRESS`` through a real SMTP server
+    (returned: the container and the server's port), replying through ``relay``."""
+    configured = settings.model_copy(
+        update={
+            "smtp_relay_host": EMAIL_HOST,
+            "smtp_relay_port": relay[1],
+            "smtp_relay_starttls": False,
+        }
+    )
+    container = build(configured, clock=clock, migrate=False)
+    apply_spec(container.engine, parse_document(demo_document()))
+    with container.engine.begin() as conn:
+        accounts.put(
+            conn, restaurant_store.id_of(conn, "demo"), "email", EMAIL_ADDRESS, {}, clock()
+        )
+    assert container.gateway is not None
+    ingress = EmailIngress(container.gateway)
+    server = start_smtp_server(EMAIL_HOST, 0, accepts=ingress.accepts, deliver=ingress.deliver)
+    yield container, server.port
+    server.stop()
+    container.close()

@@ -6,55 +6,19 @@ answer — quoting ours — continues the same conversation with only its new te
 from __future__ import annotations
 
 import smtplib
-from collections.abc import Iterator
 from email.message import EmailMessage
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import func, select
 
-from saveit.bootstrap import Container, build
-from saveit.channels.email_inbound import EmailIngress
-from saveit.channels.smtp_server import start_smtp_server
-from saveit.config import Settings
-from saveit.restaurant_setup import apply_spec, parse_document
-from saveit.store import channel_accounts as accounts
-from saveit.store import restaurants as restaurant_store
+from saveit.bootstrap import Container
 from saveit.store.schema import channel_messages, conversations
-from tests.integration.test_channels_email_smtp import CaptureHandler, free_port
-from tests.support import FakeClock, demo_document
+from tests.integration.conftest import EMAIL_ADDRESS, EMAIL_HOST
+from tests.integration.test_channels_email_smtp import CaptureHandler
 
-HOST = "127.0.0.1"
-ADDRESS = "reservas@demo.example"
+HOST = EMAIL_HOST
+ADDRESS = EMAIL_ADDRESS
 GUEST = "ana@example.com"
-
-
-@pytest.fixture
-def relay() -> Iterator[tuple[CaptureHandler, int]]:
-    handler = CaptureHandler()
-    controller = Controller(handler, hostname=HOST, port=free_port(), server_hostname="relay.test")
-    controller.start()
-    yield handler, controller.port
-    controller.stop()
-
-
-@pytest.fixture
-def mail(
-    settings: Settings, clock: FakeClock, relay: tuple[CaptureHandler, int]
-) -> Iterator[tuple[Container, int]]:
-    configured = settings.model_copy(
-        update={"smtp_relay_host": HOST, "smtp_relay_port": relay[1], "smtp_relay_starttls": False}
-    )
-    container = build(configured, clock=clock, migrate=False)
-    apply_spec(container.engine, parse_document(demo_document()))
-    with container.engine.begin() as conn:
-        accounts.put(conn, restaurant_store.id_of(conn, "demo"), "email", ADDRESS, {}, clock())
-    assert container.gateway is not None
-    ingress = EmailIngress(container.gateway)
-    server = start_smtp_server(HOST, 0, accepts=ingress.accepts, deliver=ingress.deliver)
-    yield container, server.port
-    server.stop()
-    container.close()
 
 
 def guest_mail(message_id: str, body: str, **headers: str) -> EmailMessage:

@@ -113,7 +113,11 @@ def test_a_signed_whatsapp_message_is_stored_and_answered_through_the_graph_api(
     assert sent.path == f"/v21.0/{WA_NUMBER_ID}/messages"
     assert sent.headers["authorization"] == "Bearer wa-token"
     assert sent.json()["to"] == "34600000001"
-    assert "Gracias" in sent.json()["text"]["body"]
+    # The bot read the request and asks to confirm it, with Sí / No reply buttons.
+    interactive = sent.json()["interactive"]
+    assert "4 personas" in interactive["body"]["text"]
+    assert "21:00" in interactive["body"]["text"]
+    assert [b["reply"]["title"] for b in interactive["action"]["buttons"]] == ["Sí", "No"]
     [row] = inbound(container)
     assert row.text == "Hola, ¿mesa para 4 mañana a las 21:00? 😀"
     assert row.address == "+34600000001"

@@ -86,7 +86,7 @@ def test_a_signed_sms_is_acknowledged_with_twiml_and_answered_through_the_rest_a
     form = sent.form()
     assert form["To"] == "+34600111222"
     assert form["From"] == "+34910000000"
-    assert "Gracias" in form["Body"]
+    assert "¿Cuántas personas" in form["Body"]  # the bot asks what the text left out
     assert form["StatusCallback"] == f"{PUBLIC}/webhooks/twilio/status"
     with container.engine.connect() as conn:
         stored = conn.execute(
