@@ -19,7 +19,7 @@ from saveit.api.app import create_app
 from saveit.bootstrap import build
 from saveit.config import Settings
 from saveit.store.database import create_db_engine
-from saveit.store.schema import dining_tables, restaurants
+from saveit.store.schema import dining_tables, reservations, restaurants
 from tests.support import DEMO_YAML
 
 SAVEIT = [sys.executable, "-m", "saveit.cli"]
@@ -203,3 +203,48 @@ def test_smtp_receives_a_guests_mail_for_a_restaurants_address(db_url: str, tmp_
         out, _ = proc.communicate(timeout=30)
         engine.dispose()
     assert proc.returncode == 0, out
+
+
+def test_chat_books_the_demo_from_a_terminal(tmp_path: Path) -> None:
+    """``saveit chat`` on the embedded default: the demo is created, a guest books in
+    three lines, and a second session (another guest) sees none of it."""
+    env = _env(SAVEIT_DATA_DIR=str(tmp_path / "data"))
+    said = "table for 2 the day after tomorrow at 9pm please\nAlex Doe\nyes\nmy bookings\n/quit\n"
+    done = subprocess.run(
+        [*SAVEIT, "chat", "--channel", "sms"],
+        input=said,
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2, done.stdout  # the demo has no SMS number connected
+    assert "has no sms account" in done.stderr
+
+    done = subprocess.run(
+        [*SAVEIT, "chat"], input=said, env=env, cwd=tmp_path, capture_output=True, text=True,
+        timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "What name should I put the booking under?" in done.stdout
+    assert "[1] Yes  [2] No" in done.stdout  # the web chat shows buttons
+    code = done.stdout.split("Code: ")[1].split()[0]
+    assert f"• {code}:" in done.stdout  # "my bookings" lists it
+    engine = create_db_engine(f"sqlite:///{tmp_path / 'data' / 'saveit.db'}")
+    try:
+        with engine.connect() as conn:
+            status = conn.execute(
+                select(reservations.c.status).where(reservations.c.code == code)
+            ).scalar_one()
+    finally:
+        engine.dispose()
+    assert status == "confirmed"
+
+    other = subprocess.run(
+        [*SAVEIT, "chat"], input="my bookings\n", env=env, cwd=tmp_path, capture_output=True,
+        text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert "You have no upcoming bookings" in other.stdout
+    assert code not in other.stdout
