@@ -81,6 +81,12 @@ class GraphStandIn(ThreadingHTTPServer):
         self.lock = threading.Lock()
         self.replies: list[str] = []
 
+    def noted(self, to: str, body: dict[str, Any]) -> str:
+        """Record a send to ``to``; returns the wamid to answer with."""
+        with self.lock:
+            self.replies.append(to)
+            return f"wamid.out{len(self.replies):010d}"
+
 
 class GraphHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as the sender's httpx pool expects
@@ -89,9 +95,7 @@ class GraphHandler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
         to = str(body.get("to") or body.get("recipient") or "")
-        with self.server.lock:
-            self.server.replies.append(to)
-            wamid = f"wamid.out{len(self.server.replies):010d}"
+        wamid = self.server.noted(to, body)
         contacts, messages = [{"input": to, "wa_id": to}], [{"id": wamid}]
         raw = json.dumps(
             {"messaging_product": "whatsapp", "contacts": contacts, "messages": messages}
