@@ -1,6 +1,6 @@
 """Bot reply latency: from a guest's signed WhatsApp webhook to our send request.
 
-Run: ``.venv/bin/python bench/bot.py [--guests 200] [--concurrency 8]
+Run: ``.venv/bin/python bench/bot.py [--guests 300] [--concurrency 4]
 [--max-seconds 600] [--database-url URL] [--redis-url URL]``.
 
 Production shape, as webhooks.py: a throwaway PostgreSQL database with the demo
@@ -62,7 +62,7 @@ from webhooks import (
 )
 
 TURN_TIMEOUT_S = 10.0
-MAX_TURNS = 4
+MAX_TURNS = 8  # a time taken by another guest meanwhile costs two more
 MONTHS = (
     "enero", "febrero", "marzo", "abril", "mayo", "junio",
     "julio", "agosto", "septiembre", "octubre", "noviembre", "diciembre",
@@ -306,7 +306,7 @@ def report(
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--guests", type=int, default=300, help="timed conversations")
-    parser.add_argument("--concurrency", type=int, default=8, help="guests talking at once")
+    parser.add_argument("--concurrency", type=int, default=4, help="guests talking at once")
     parser.add_argument("--max-seconds", type=float, default=600, help="bound on the whole run")
     parser.add_argument("--database-url", default="postgresql://postgres@127.0.0.1:5432/test")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")

@@ -21,6 +21,7 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
+from saveit.api.app import create_app
 from saveit.bootstrap import Container
 from saveit.config import Settings
 from saveit.domain.model import Status
@@ -247,7 +248,6 @@ def test_sms_in_english_books_and_then_cancels(
 
 @pytest.fixture
 def chat(settings: Settings, clock: FakeClock) -> Iterator[tuple[TestClient, Container]]:
-    from saveit.api.app import create_app
     from saveit.bootstrap import build
     from saveit.restaurant_setup import apply_spec, parse_document
     from tests.support import demo_document
@@ -327,3 +327,7 @@ def test_email_books_a_table_in_thread(mail: tuple[Container, int], relay: tuple
     assert view.start == datetime(2026, 6, 2, 12, 0, tzinfo=UTC)
     assert view.guest is not None
     assert view.guest.email == GUEST
+    with TestClient(create_app(container)) as client:
+        [listed] = [r for r in staff_view(client) if r["code"] == code]
+    assert listed["status"] == "confirmed"
+    assert listed["source"] == "email"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -19,7 +19,7 @@ from saveit.channels.gateway import Gateway
 from saveit.channels.model import Choice, InboundMessage, OutboundMessage, WebhookBatch
 from saveit.conversation.bot import BotResponder
 from saveit.domain import errors
-from saveit.domain.model import Status
+from saveit.domain.model import SpecialDate, Status
 from saveit.store import channel_accounts as accounts
 from saveit.store import conversations as convs
 from saveit.store import restaurants as restaurant_store
@@ -315,3 +315,28 @@ def test_another_process_and_a_linked_channel_continue_the_conversation(
     assert "Lucía" in text(confirm)
     view = container.booking.get(booked_code(elsewhere.says("si")))
     assert view.party_size == 2
+
+
+def test_hours_and_booking_follow_special_dates(container: Container, lucia: Guest) -> None:
+    with container.engine.begin() as conn:
+        restaurant_store.put_special_date(
+            conn,
+            restaurant_store.id_of(conn, "demo"),
+            SpecialDate(date(2026, 6, 5), closed=True, note="private event"),
+        )
+    container.booking.cache.forget("demo")
+    assert "El viernes, 5 de junio estamos cerrados" in text(lucia.says("abrís el viernes?"))
+    refused = text(lucia.says("mesa para 2 el viernes a las 21:00"))
+    assert "estamos cerrados" in refused
+    assert "¿Te reservo" not in refused
+
+
+def test_an_english_correction_changes_the_party(
+    container: Container, gateway: Gateway, senders: dict[str, ScriptedSender]
+) -> None:
+    john = Guest(gateway, senders, channel="sms", phone="+447700900555", name="John")
+    assert "for 2 people" in text(john.says("table for 2 tomorrow at 8pm please"))
+    corrected = text(john.says("actually 3 of us"))
+    assert "Shall I book a table for 3 people on Tuesday, June 2 at 20:00" in corrected
+    view = container.booking.get(booked_code(john.says("yes")))
+    assert view.party_size == 3
