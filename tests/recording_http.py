@@ -61,6 +61,8 @@ def recording_server(
     server_state = RecordingServer() if default is None else RecordingServer(default=default)
 
     class Handler(BaseHTTPRequestHandler):
+        disable_nagle_algorithm = True  # no 40 ms stall between headers and body
+
         def _handle(self) -> None:
             length = int(self.headers.get("content-length") or 0)
             recorded = Recorded(
