@@ -7,6 +7,7 @@ Under ``CI=true`` an unreachable Redis fails the run instead of skipping it, as
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import socket
 import threading
@@ -20,6 +21,7 @@ import pytest
 import redis
 from aiosmtpd.controller import Controller
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 
 from saveit.api.app import create_app
 from saveit.booking.commands import Actor, CreateReservation, GuestDetails
@@ -33,6 +35,7 @@ from saveit.store import channel_accounts as accounts
 from saveit.store import restaurants as restaurant_store
 from tests.conftest import ADMIN_TOKEN
 from tests.integration.test_channels_email_smtp import CaptureHandler, free_port
+from tests.recording_http import RecordingServer, recording_server
 from tests.support import FakeClock, demo_document
 
 REDIS_URL = os.environ.get("SAVEIT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -262,3 +265,37 @@ def mail(
     yield container, server.port
     server.stop()
     container.close()
+
+
+TWILIO_SID = "AC5e0c2b7d9f1a3c5e7b9d1f3a5c7e9b1d"
+TWILIO_TOKEN = "twilio-test-auth-token"
+TWILIO_PUBLIC = "https://book.example.com"
+
+
+@pytest.fixture
+def twilio_api() -> Iterator[RecordingServer]:
+    """The Twilio REST API's stand-in: every send is accepted with a fresh SID."""
+    sent = itertools.count(1)
+    with recording_server(
+        lambda r: (201, {"sid": f"SM{next(sent):032x}", "status": "queued"})
+    ) as server:
+        yield server
+
+
+@pytest.fixture
+def sms_app(
+    settings: Settings, clock: FakeClock, twilio_api: RecordingServer
+) -> Iterator[tuple[TestClient, Container]]:
+    """The demo restaurant on SMS number +34910000000, behind a TLS proxy whose
+    public URL Twilio signs."""
+    with channel_app(
+        settings,
+        clock,
+        {"sms": {"number": "+34910000000"}},
+        base_url="http://internal:8000",  # what the app sees behind the TLS proxy
+        twilio_account_sid=TWILIO_SID,
+        twilio_auth_token=SecretStr(TWILIO_TOKEN),
+        twilio_api_base=twilio_api.url,
+        public_base_url=TWILIO_PUBLIC,
+    ) as running:
+        yield running

@@ -26,6 +26,7 @@ from saveit.bootstrap import Container
 from saveit.config import Settings
 from saveit.domain.model import Status
 from tests.conftest import ADMIN_TOKEN
+from tests.integration.conftest import TWILIO_SID as SID
 from tests.integration.conftest import channel_app
 from tests.integration.test_conversation_dialogue import fill
 from tests.integration.test_email_conversation import GUEST, guest_mail, run_workers
@@ -38,7 +39,7 @@ from tests.integration.test_webchat_ws import (
     with_webchat,
 )
 from tests.integration.test_webhooks_meta import SECRET, WA_NUMBER_ID, graph_answer, signed, wait
-from tests.integration.test_webhooks_twilio import SID, TOKEN, _signed
+from tests.integration.test_webhooks_twilio import _signed
 from tests.recording_http import RecordingServer, recording_server
 from tests.support import FakeClock
 
@@ -170,31 +171,6 @@ def test_whatsapp_in_spanish_a_taken_time_an_alternative_and_a_confirmed_booking
 
 
 # --- SMS, in English, through the signed Twilio webhook and the REST stand-in -------------
-
-
-@pytest.fixture
-def twilio_api() -> Iterator[RecordingServer]:
-    with recording_server(
-        lambda r: (201, {"sid": f"SM{len(r.body) + len(r.path):032x}", "status": "queued"})
-    ) as server:
-        yield server
-
-
-@pytest.fixture
-def sms_app(
-    settings: Settings, clock: FakeClock, twilio_api: RecordingServer
-) -> Iterator[tuple[TestClient, Container]]:
-    with channel_app(
-        settings,
-        clock,
-        {"sms": {"number": "+34910000000"}},
-        base_url="http://internal:8000",
-        twilio_account_sid=SID,
-        twilio_auth_token=SecretStr(TOKEN),
-        twilio_api_base=twilio_api.url,
-        public_base_url="https://book.example.com",
-    ) as running:
-        yield running
 
 
 class SmsGuest:

@@ -5,57 +5,25 @@ callback moves it forward. Signatures come from the ``twilio`` package."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qsl
 
-import pytest
 from fastapi.testclient import TestClient
-from pydantic import SecretStr
 from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
 from saveit.bootstrap import Container
-from saveit.config import Settings
 from saveit.store.schema import channel_messages
-from tests.integration.conftest import channel_app
-from tests.recording_http import RecordingServer, recording_server
-from tests.support import FakeClock
+from tests.integration.conftest import TWILIO_PUBLIC, TWILIO_SID, TWILIO_TOKEN
+from tests.recording_http import RecordingServer
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "channels" / "twilio"
-SID = "AC5e0c2b7d9f1a3c5e7b9d1f3a5c7e9b1d"
-TOKEN = "twilio-test-auth-token"
-PUBLIC = "https://book.example.com"
-
-
-@pytest.fixture
-def twilio_api() -> Iterator[RecordingServer]:
-    with recording_server(
-        lambda r: (201, {"sid": f"SM{len(r.body):032x}", "status": "queued"})
-    ) as server:
-        yield server
-
-
-@pytest.fixture
-def sms_app(
-    settings: Settings, clock: FakeClock, twilio_api: RecordingServer
-) -> Iterator[tuple[TestClient, Container]]:
-    with channel_app(
-        settings,
-        clock,
-        {"sms": {"number": "+34910000000"}},
-        base_url="http://internal:8000",  # what the app sees behind the TLS proxy
-        twilio_account_sid=SID,
-        twilio_auth_token=SecretStr(TOKEN),
-        twilio_api_base=twilio_api.url,
-        public_base_url=PUBLIC,
-    ) as running:
-        yield running
+PUBLIC = TWILIO_PUBLIC
 
 
 def _signed(path: str, body: bytes) -> dict[str, str]:
     params = dict(parse_qsl(body.decode(), keep_blank_values=True))
-    signature = RequestValidator(TOKEN).compute_signature(f"{PUBLIC}{path}", params)
+    signature = RequestValidator(TWILIO_TOKEN).compute_signature(f"{PUBLIC}{path}", params)
     return {
         "X-Twilio-Signature": signature,
         "Content-Type": "application/x-www-form-urlencoded",
@@ -82,7 +50,7 @@ def test_a_signed_sms_is_acknowledged_with_twiml_and_answered_through_the_rest_a
     assert "<Response/>" in answer.text
     _wait(lambda: twilio_api.requests)
     sent = twilio_api.requests[0]
-    assert sent.path == f"/2010-04-01/Accounts/{SID}/Messages.json"
+    assert sent.path == f"/2010-04-01/Accounts/{TWILIO_SID}/Messages.json"
     form = sent.form()
     assert form["To"] == "+34600111222"
     assert form["From"] == "+34910000000"
@@ -135,7 +103,7 @@ def test_the_status_callback_moves_the_reply_forward(
     sid = sent_sid()
     for status in ("delivered", "sent"):  # out of order: the late "sent" changes nothing
         form = (
-            f"MessageSid={sid}&MessageStatus={status}&AccountSid={SID}"
+            f"MessageSid={sid}&MessageStatus={status}&AccountSid={TWILIO_SID}"
             "&To=%2B34600111222&From=%2B34910000000"
         ).encode()
         answer = client.post(

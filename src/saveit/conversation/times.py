@@ -23,37 +23,15 @@ from dataclasses import dataclass
 from datetime import time
 
 from saveit.conversation.dates import Mention, dot_reads_as_date, pick
+from saveit.conversation.party import NUMBER_WORDS
 from saveit.domain.model import ServiceHours
 
 __all__ = ["find_time"]
 
 HOUR_WORDS: dict[str, int] = {
-    "una": 1,
-    "uno": 1,
-    "dos": 2,
-    "tres": 3,
-    "cuatro": 4,
-    "cinco": 5,
-    "seis": 6,
-    "siete": 7,
-    "ocho": 8,
-    "nueve": 9,
-    "diez": 10,
-    "once": 11,
-    "doce": 12,
-    "one": 1,
-    "two": 2,
-    "three": 3,
-    "four": 4,
-    "five": 5,
-    "six": 6,
-    "seven": 7,
-    "eight": 8,
-    "nine": 9,
-    "ten": 10,
-    "eleven": 11,
-    "twelve": 12,
-}
+    word: n for word, n in NUMBER_WORDS.items() if 1 <= n <= 12 and " " not in word
+} | {"una": 1}  # "a la una"
+"""Hours said in words, es and en: the party counts up to twelve, phrases aside."""
 MINUTE_WORDS: dict[str, int] = {
     "media": 30,
     "cuarto": 15,
