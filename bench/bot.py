@@ -40,7 +40,6 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from booking import (
-    ADMIN_TOKEN,
     ROOT,
     bench_database,
     forget_redis_keys,
@@ -59,6 +58,7 @@ from webhooks import (
     give_up,
     put_whatsapp_channel,
     seed_demo,
+    whatsapp_env,
 )
 
 TURN_TIMEOUT_S = 10.0
@@ -238,18 +238,7 @@ def run(args: argparse.Namespace) -> int:
         with bench_database(args.database_url) as url:
             print(f"database: {make_url(url).database}")
             seed_demo(url)
-            env = {
-                "SAVEIT_DATABASE_URL": url,
-                "SAVEIT_ADMIN_TOKEN": ADMIN_TOKEN,
-                "SAVEIT_SECRET_KEY": "bench-secret-key-" + "x" * 32,
-                "SAVEIT_META_APP_SECRET": APP_SECRET.decode(),
-                "SAVEIT_META_VERIFY_TOKEN": "bench-verify-token",
-                "SAVEIT_GRAPH_API_BASE": f"http://127.0.0.1:{graph.server_address[1]}",
-                "SAVEIT_REDIS_URL": args.redis_url,
-                "SAVEIT_REDIS_PREFIX": prefix,
-                "SAVEIT_EVENTS_STREAM": f"{prefix}:events",
-                "SAVEIT_LOG_LEVEL": "WARNING",
-            }
+            env = whatsapp_env(url, graph, args.redis_url, prefix)
             api = "saveit.api.app:create_app_from_env"
             try:
                 with (

@@ -134,6 +134,22 @@ def seed_demo(url: str) -> None:
         engine.dispose()
 
 
+def whatsapp_env(url: str, graph: GraphStandIn, redis_url: str, prefix: str) -> dict[str, str]:
+    """The settings of every SaveIt process in a WhatsApp bench: the database, Redis
+    under ``prefix``, the Meta app secret and the Graph stand-in."""
+    return {
+        "SAVEIT_DATABASE_URL": url,
+        "SAVEIT_ADMIN_TOKEN": ADMIN_TOKEN,
+        "SAVEIT_SECRET_KEY": "bench-secret-key-" + "x" * 32,
+        "SAVEIT_META_APP_SECRET": APP_SECRET.decode(),
+        "SAVEIT_META_VERIFY_TOKEN": "bench-verify-token",
+        "SAVEIT_GRAPH_API_BASE": f"http://127.0.0.1:{graph.server_address[1]}",
+        "SAVEIT_REDIS_URL": redis_url,
+        "SAVEIT_REDIS_PREFIX": prefix,
+        "SAVEIT_EVENTS_STREAM": f"{prefix}:events",
+    }
+
+
 def put_whatsapp_channel(base: str) -> None:
     body = {"phone_number_id": PHONE_NUMBER_ID, "access_token": "bench-graph-token"}
     req = urllib.request.Request(
@@ -304,17 +320,7 @@ def run(args: argparse.Namespace) -> int:
     with bench_database(args.database_url) as url, graph_stand_in() as graph:
         print(f"database: {make_url(url).database}")
         seed_demo(url)
-        env = {
-            "SAVEIT_DATABASE_URL": url,
-            "SAVEIT_ADMIN_TOKEN": ADMIN_TOKEN,
-            "SAVEIT_SECRET_KEY": "bench-secret-key-" + "x" * 32,
-            "SAVEIT_META_APP_SECRET": APP_SECRET.decode(),
-            "SAVEIT_META_VERIFY_TOKEN": "bench-verify-token",
-            "SAVEIT_GRAPH_API_BASE": f"http://127.0.0.1:{graph.server_address[1]}",
-            "SAVEIT_REDIS_URL": args.redis_url,
-            "SAVEIT_REDIS_PREFIX": prefix,
-            "SAVEIT_EVENTS_STREAM": f"{prefix}:events",
-        }
+        env = whatsapp_env(url, graph, args.redis_url, prefix)
         relay = relay_worker(env, logs / "webhooks-worker.log")
         api = "saveit.api.app:create_app_from_env"
         try:
