@@ -340,3 +340,15 @@ def test_an_english_correction_changes_the_party(
     assert "Shall I book a table for 3 people on Tuesday, June 2 at 20:00" in corrected
     view = container.booking.get(booked_code(john.says("yes")))
     assert view.party_size == 3
+
+
+def test_bare_numbers_answer_the_question_just_asked(container: Container, lucia: Guest) -> None:
+    assert "¿Para qué día" in text(lucia.says("quiero reservar"))
+    assert "¿Cuántas personas" in text(lucia.says("15"))  # the 15th: June 15
+    times = lucia.says("4")
+    assert "lunes, 15 de junio" in text(times)
+    # A digit would pick the 9th time listed (as on SMS); an hour is said with words.
+    confirm = text(lucia.says("a las 9"))  # at a place open for dinner: 21:00
+    assert "4 personas el lunes, 15 de junio a las 21:00" in confirm
+    view = container.booking.get(booked_code(lucia.says("1")))  # "1. Sí" typed
+    assert view.start == datetime(2026, 6, 15, 19, 0, tzinfo=UTC)

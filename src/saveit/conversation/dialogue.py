@@ -20,21 +20,19 @@ Only the guest's own reservations are ever listed or touched (see
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from saveit.booking.views import ReservationView
 from saveit.channels.model import Button, Choice, ListOption, OutboundMessage
-from saveit.conversation import menus
+from saveit.conversation import filling, menus
 from saveit.conversation import replies as r
 from saveit.conversation.desk import Desk
+from saveit.conversation.filling import has_slots
 from saveit.conversation.menus import Menu
 from saveit.conversation.nlu import Parse
 from saveit.conversation.state import DialogueState, Request
-from saveit.conversation.times import find_time
 from saveit.domain import errors
-from saveit.domain.model import ServiceHours
 
 
 @dataclass(slots=True)
@@ -78,7 +76,7 @@ class Dialogue:
             self._picked(picked, turn)
         elif p.intent == "human_handoff":
             self._handoff("handoff")
-        elif self.state.awaiting == "confirm" and p.affirm is not None and not _has_slots(p):
+        elif self.state.awaiting == "confirm" and p.affirm is not None and not has_slots(p):
             self._confirmed(p.affirm, turn)
         elif offered_booking and p.affirm is not None and p.intent == "unknown":
             if p.affirm:  # "¿Quieres hacer una?" - "sí"
@@ -112,7 +110,7 @@ class Dialogue:
         """A book/modify/cancel-looking message that only fixes the pending request's
         slots ("no, better at 10", "change it to 3 people") is a correction."""
         request = self.state.request
-        if request is None or not _has_slots(p):
+        if request is None or not has_slots(p):
             return False
         if p.intent == "cancel":
             return False
@@ -214,64 +212,14 @@ class Dialogue:
         self._advance()
 
     def _fill(self, p: Parse) -> None:
-        request = self.state.request
-        assert request is not None
-        if p.date is not None:
-            request.day = p.date.isoformat()
-        if p.time is not None:
-            request.at = p.time.strftime("%H:%M")
-        if p.party_size is not None:
-            request.party_size = p.party_size
-        if p.name:
-            request.name = p.name
-        if p.area:
-            request.area = p.area
-        if p.code:
-            request.code = p.code.upper()
-        elif p.ordinal is not None and request.flow != "book" and request.code is None:
-            mine = self.desk.upcoming()
-            if mine and (p.ordinal == -1 or p.ordinal <= len(mine)):
-                request.code = mine[p.ordinal - 1 if p.ordinal > 0 else -1].code
+        assert self.state.request is not None
+        filling.fill(self.state.request, p, self.desk)
 
     def _answers(self, turn: TurnIn) -> bool:
-        """Read the message as the answer to the pending question; False when it
-        says nothing the request can use."""
-        p = turn.parse
-        request = self.state.request
-        assert request is not None
-        if _has_slots(p) or p.code or p.ordinal is not None:
-            self._fill(p)
-            return True
-        bare = turn.text.strip()
-        awaiting = self.state.awaiting
-        if awaiting == "party_size" and bare.isdigit() and 0 < int(bare) <= 100:
-            request.party_size = int(bare)
-            return True
-        if awaiting == "time" and bare.isdigit():
-            guessed = find_time(f"a las {bare}", self._services(request.date))
-            if guessed is not None:
-                request.at = guessed.strftime("%H:%M")
-                return True
-        if awaiting == "date" and bare.isdigit():
-            day = _day_of_month(self.desk.now().date(), int(bare))
-            if day is not None:
-                request.day = day.isoformat()
-                return True
-        if (
-            awaiting == "name"
-            and p.affirm is None
-            and p.intent == "unknown"
-            and _NAME.fullmatch(bare)
-        ):
-            request.name = " ".join(w.capitalize() for w in bare.split())
-            return True
-        return False
-
-    def _services(self, day: date | None) -> list[ServiceHours]:
-        if day is not None:
-            return list(self.desk.hours(day))
-        today = self.desk.now().date()
-        return [h for d in range(7) for h in self.desk.hours(today + timedelta(days=d))]
+        assert self.state.request is not None
+        return filling.answer(
+            self.state.request, turn.parse, turn.text, self.state.awaiting, self.desk
+        )
 
     # --- moving the request forward ----------------------------------------------------------
 
@@ -541,30 +489,8 @@ class Dialogue:
         self._send(menus.opening_hours(self.desk, self.lang, day))
 
 
-_NAME = re.compile(r"[^\W\d_]+(?:[ '-][^\W\d_]+){0,3}")
-
-
 def _ours(choice_id: str) -> bool:
     return choice_id in {"yes", "no"} or choice_id.startswith(("t:", "r:", "menu:"))
-
-
-def _has_slots(p: Parse) -> bool:
-    return any(v is not None for v in (p.date, p.time, p.party_size, p.name, p.area))
-
-
-def _day_of_month(today: date, day: int) -> date | None:
-    for months in range(3):
-        year, month = (
-            today.year + (today.month - 1 + months) // 12,
-            (today.month - 1 + months) % 12 + 1,
-        )
-        try:
-            candidate = date(year, month, day)
-        except ValueError:
-            continue
-        if candidate >= today:
-            return candidate
-    return None
 
 
 def _hours(exc: errors.DomainError) -> int:
