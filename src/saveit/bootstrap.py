@@ -116,6 +116,15 @@ def build(
         public_base_url=settings.public_base_url,
         phone_region=settings.default_phone_region,
     )
+    links = IdentityLinks(
+        engine,
+        gateway,
+        secret=settings.secret_key.get_secret_value().encode(),
+        clock=clock,
+        phone_region=settings.default_phone_region,
+    )
+    if isinstance(gateway.responder, BotResponder) and gateway.responder.links is None:
+        gateway.responder.links = links  # the codes go out through this gateway
     return Container(
         settings=settings,
         engine=engine,
@@ -126,13 +135,7 @@ def build(
         availability=availability,
         limiter=limiter,
         gateway=gateway,
-        links=IdentityLinks(
-            engine,
-            gateway,
-            secret=settings.secret_key.get_secret_value().encode(),
-            clock=clock,
-            phone_region=settings.default_phone_region,
-        ),
+        links=links,
     )
 
 

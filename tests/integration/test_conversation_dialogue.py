@@ -16,6 +16,7 @@ import pytest
 from saveit.booking.commands import Actor, CreateReservation, GuestDetails
 from saveit.bootstrap import Container
 from saveit.channels.gateway import Gateway
+from saveit.channels.identity import IdentityLinks
 from saveit.channels.model import Choice, InboundMessage, OutboundMessage, WebhookBatch
 from saveit.conversation.bot import BotResponder
 from saveit.domain import errors
@@ -31,18 +32,16 @@ _ids = itertools.count()
 
 @pytest.fixture
 def senders() -> dict[str, ScriptedSender]:
-    return {name: ScriptedSender(name) for name in ("whatsapp", "sms")}
+    return {name: ScriptedSender(name) for name in ("whatsapp", "sms", "webchat")}
 
 
 def make_gateway(
     container: Container, clock: FakeClock, senders: dict[str, ScriptedSender]
 ) -> Gateway:
-    return Gateway(
-        container.engine,
-        senders=senders,
-        responder=BotResponder(container.booking, pending_minutes=30),
-        clock=clock,
-    )
+    bot = BotResponder(container.booking, pending_minutes=30)
+    gateway = Gateway(container.engine, senders=senders, responder=bot, clock=clock)
+    bot.links = IdentityLinks(container.engine, gateway, secret=b"test-secret", clock=clock)
+    return gateway
 
 
 @pytest.fixture
@@ -73,7 +72,7 @@ class Guest:
             channel=self.channel,  # type: ignore[arg-type]
             provider_message_id=f"{self.channel}-{next(_ids)}",
             sender=self.phone,
-            recipient=WA_NUMBER_ID if self.channel == "whatsapp" else SMS_NUMBER,
+            recipient={"whatsapp": WA_NUMBER_ID, "sms": SMS_NUMBER}.get(self.channel, "demo"),
             text=text,
             sent_at=datetime(2026, 6, 1, 9, 0, tzinfo=UTC),
             choice=choice,
@@ -352,3 +351,31 @@ def test_bare_numbers_answer_the_question_just_asked(container: Container, lucia
     assert "4 personas el lunes, 15 de junio a las 21:00" in confirm
     view = container.booking.get(booked_code(lucia.says("1")))  # "1. Sí" typed
     assert view.start == datetime(2026, 6, 15, 19, 0, tzinfo=UTC)
+
+
+def test_a_web_chat_guest_proves_their_phone_with_a_code_and_sees_their_bookings(
+    container: Container, gateway: Gateway, senders: dict[str, ScriptedSender], lucia: Guest
+) -> None:
+    code = book(lucia, "mesa para 2 mañana a las 21:00")
+    web = Guest(gateway, senders, channel="webchat", phone="wc_0123456789abcdef", name=None)
+    none = text(web.says("qué reservas tengo?"))
+    assert "No tienes reservas" in none
+    assert "dime ese número o email" in none
+
+    sent = len(senders["whatsapp"].sent)
+    claimed = text(web.says("mi móvil es 600 111 222"))
+    assert "Te he enviado un código de 6 cifras a 600 111 222" in claimed
+    assert code not in claimed  # a claim alone reveals nothing
+    [(to, message, _)] = senders["whatsapp"].sent[sent:]
+    assert to == "+34600111222"  # the code goes to the phone, over the channel that reaches it
+    secret = next(w for w in message.text.split() if w.rstrip(".").isdigit()).rstrip(".")
+    wrong = "000000" if secret != "000000" else "111111"
+    assert "Te quedan 4 intentos" in text(web.says(wrong))
+
+    linked = text(web.says(secret))
+    assert "¡Listo!" in linked
+    assert code in linked
+    sure = text(web.says("quiero cancelar mi reserva"))
+    assert code in sure
+    assert "cancelada" in text(web.says("sí"))
+    assert container.booking.get(code).status is Status.CANCELLED

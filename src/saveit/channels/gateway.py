@@ -214,10 +214,13 @@ class Gateway:
             self.limiter is None
             or self.limiter.hit(self.guest_rule, f"{message.channel}:{message.address}").allowed
         )
+        merged_reply: Reply | None = None
         for _ in range(TURN_RETRIES):
             note: str | None = None
             reply = Reply()
-            if not allowed:
+            if merged_reply is not None:
+                reply = merged_reply
+            elif not allowed:
                 note = "RATE_LIMITED"
             elif conversation.handoff:
                 note = "HANDED_OFF"
@@ -250,10 +253,17 @@ class Gateway:
                 )
                 if not saved:
                     fresh = convs.conversation(conn, conversation.id)
-                    if fresh is None:  # merged away meanwhile: answer in the merged one
+                    if fresh is None:
+                        # Merged into the guest's other conversation (this turn may be
+                        # the one that linked them): the answer stands, sent from the
+                        # merged conversation, whose own dialogue state is kept.
+                        current = convs.identity(conn, identity.id)
+                        identity = current or identity
                         fresh, _ = convs.open_conversation(
                             conn, message.restaurant_id, identity.guest_id, now
                         )
+                        reply.state = None
+                        merged_reply = reply
                     conversation = fresh
                     continue
                 if not store.finish_inbound(conn, message.id, now, note):

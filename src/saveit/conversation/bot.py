@@ -18,6 +18,7 @@ from saveit.booking.service import BookingService
 from saveit.channels.gateway import Reply, Turn
 from saveit.conversation.desk import Desk
 from saveit.conversation.dialogue import Dialogue, TurnIn
+from saveit.conversation.linking import Linker
 from saveit.conversation.nlu import parse
 from saveit.conversation.state import DialogueState
 
@@ -25,9 +26,16 @@ log = logging.getLogger(__name__)
 
 
 class BotResponder:
-    def __init__(self, booking: BookingService, *, pending_minutes: int = 30) -> None:
+    def __init__(
+        self,
+        booking: BookingService,
+        *,
+        pending_minutes: int = 30,
+        links: Linker | None = None,
+    ) -> None:
         self.booking = booking
         self.pending_minutes = pending_minutes
+        self.links = links  # set by the composition root once the gateway exists
 
     def respond(self, turn: Turn) -> Reply:
         state = DialogueState.load(turn.conversation.state)
@@ -46,7 +54,7 @@ class BotResponder:
         )
         lang = understood.lang
         desk.language = lang
-        dialogue = Dialogue(desk, state, lang, self.pending_minutes)
+        dialogue = Dialogue(desk, state, lang, self.pending_minutes, self.links)
         outcome = dialogue.respond(
             TurnIn(
                 text=turn.text,
@@ -54,6 +62,8 @@ class BotResponder:
                 choice=turn.choice,
                 message_key=f"chat:{turn.message.public_id}",
                 restaurant_name=turn.restaurant_name,
+                identity_id=turn.identity.id,
+                channel=turn.message.channel,
             )
         )
         log.debug("conversation %s: %s -> %s", turn.conversation.id, understood, state.awaiting)

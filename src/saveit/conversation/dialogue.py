@@ -25,7 +25,7 @@ from datetime import date, datetime, time, timedelta
 
 from saveit.booking.views import ReservationView
 from saveit.channels.model import Button, Choice, ListOption, OutboundMessage
-from saveit.conversation import filling, menus
+from saveit.conversation import filling, linking, menus
 from saveit.conversation import replies as r
 from saveit.conversation.desk import Desk
 from saveit.conversation.filling import has_slots
@@ -48,19 +48,31 @@ class TurnIn:
     choice: Choice | None
     message_key: str  # unique per inbound message: the booking's idempotency key
     restaurant_name: str
+    identity_id: int = 0
+    channel: str = "webchat"
 
 
 class Dialogue:
-    def __init__(self, desk: Desk, state: DialogueState, lang: str, pending_minutes: int) -> None:
+    def __init__(
+        self,
+        desk: Desk,
+        state: DialogueState,
+        lang: str,
+        pending_minutes: int,
+        links: linking.Linker | None = None,
+    ) -> None:
         self.desk = desk
+        self.links = links
         self.state = state
         self.lang = lang
         self.pending = timedelta(minutes=pending_minutes)
         self.out = Outcome()
+        self.channel = ""
 
     # --- entry ------------------------------------------------------------------------
 
     def respond(self, turn: TurnIn) -> Outcome:
+        self.channel = turn.channel
         now = self.desk.now()
         if self.state.expired(now):
             self.state.clear()
@@ -72,7 +84,13 @@ class Dialogue:
         # as the words on it.
         picked = turn.choice.id if turn.choice and _ours(turn.choice.id) else None
         understood = True
-        if picked is not None:
+        claim = linking.claim_in(turn.text, turn.channel) if self.links else None
+        code = linking.code_in(turn.text) if self.state.awaiting == "link_code" else None
+        if code is not None:
+            self._link_confirm(turn, code)
+        elif claim is not None and picked is None:
+            self._link_request(turn, claim)
+        elif picked is not None:
             self._picked(picked, turn)
         elif p.intent == "human_handoff":
             self._handoff("handoff")
@@ -88,7 +106,7 @@ class Dialogue:
         elif p.intent == "modify" and not self._correcting(p):
             self._start("modify", p)
         elif p.intent == "my_reservations":
-            self._list_mine()
+            self._list_mine(turn.channel)
         elif p.intent == "opening_hours":
             self._hours(p.date)
         elif p.intent in {"book", "check_availability"} and not self._correcting(p):
@@ -344,8 +362,7 @@ class Dialogue:
         mine = self.desk.upcoming()
         if not mine:
             self.state.clear()
-            self.state.awaiting = "offer_book"
-            self._send(self._say("no_upcoming"), buttons=self._menu())
+            self._none_upcoming(self.channel)
             return
         target = next((b for b in mine if b.code == request.code), None)
         if target is None and request.code:
@@ -477,13 +494,41 @@ class Dialogue:
 
     # --- answers that need no request ------------------------------------------------------
 
-    def _list_mine(self) -> None:
+    def _list_mine(self, channel: str = "") -> None:
         mine = self.desk.upcoming()
         if not mine:
-            self.state.awaiting = "offer_book"
-            self._send(self._say("no_upcoming"), buttons=self._menu())
+            self._none_upcoming(channel)
             return
         self._send(menus.bookings_list(self.desk, self.lang, mine))
+
+    def _none_upcoming(self, channel: str) -> None:
+        self.state.awaiting = "offer_book"
+        text = self._say("no_upcoming")
+        if self.links is not None and channel in linking.LINKABLE - {"email"}:
+            text = f"{text}\n{self._say('link_hint')}"
+        self._send(text, buttons=self._menu())
+
+    # --- proving a phone or email ------------------------------------------------------
+
+    def _link_request(self, turn: TurnIn, claim: linking.Claim) -> None:
+        assert self.links is not None
+        key, values = linking.request(self.links, turn.identity_id, claim)
+        if key == "link_sent":
+            self.state.awaiting = "link_code"
+        self._send(self._say(key, **values))
+
+    def _link_confirm(self, turn: TurnIn, code: str) -> None:
+        assert self.links is not None
+        guest, key, left = linking.confirm(self.links, turn.identity_id, code)
+        if guest is None:
+            if key != "link_wrong":
+                self.state.awaiting = None
+            self._send(self._say(key, left=left))
+            return
+        self.state.awaiting = None
+        self.desk.guest_id = guest
+        self._send(self._say(key))
+        self._list_mine(turn.channel)
 
     def _hours(self, day: date | None) -> None:
         self._send(menus.opening_hours(self.desk, self.lang, day))

@@ -114,6 +114,39 @@ PHRASES: dict[str, dict[str, str]] = {
         "verte pronto!",
         "en": "Done: your booking {code} on {day} at {time} is cancelled. Hope to see you soon!",
     },
+    "link_sent": {
+        "es": "Te he enviado un código de 6 cifras a {contact}. Escríbelo aquí y veré tus "
+        "reservas.",
+        "en": "I've sent a 6-digit code to {contact}. Type it here and I'll find your bookings.",
+    },
+    "link_cannot": {
+        "es": "Desde aquí no puedo enviar un código a {contact}. Escríbenos desde ese número "
+        "o esa dirección.",
+        "en": "I can't send a code to {contact} from here. Write to us from that number or "
+        "address.",
+    },
+    "link_bad_contact": {
+        "es": "{contact} no me parece un teléfono o un email válido.",
+        "en": "{contact} doesn't look like a valid phone number or email.",
+    },
+    "link_done": {
+        "es": "¡Listo! Ya sé quién eres.",
+        "en": "Done! I know who you are now.",
+    },
+    "link_wrong": {
+        "es": "Ese código no es correcto. Te quedan {left} intentos.",
+        "en": "That code isn't right. {left} tries left.",
+    },
+    "link_expired": {
+        "es": "Ese código ya no vale. Dime otra vez tu teléfono o email y te envío otro.",
+        "en": "That code is no longer valid. Tell me your phone or email again for a new one.",
+    },
+    "link_hint": {
+        "es": "Si reservaste por teléfono, WhatsApp o email, dime ese número o email y te "
+        "envío un código para verlas.",
+        "en": "If you booked by phone, WhatsApp or email, tell me that number or address and "
+        "I'll send you a code to see them.",
+    },
     "kept_none": {
         "es": "De acuerdo. Aquí estoy si necesitas algo.",
         "en": "All right. I'm here if you need anything.",
