@@ -84,7 +84,8 @@ class Dialogue:
         # as the words on it.
         picked = turn.choice.id if turn.choice and _ours(turn.choice.id) else None
         understood = True
-        claim = linking.claim_in(turn.text, turn.channel) if self.links else None
+        booking = p.intent in {"book", "check_availability"}  # answered as a request first
+        claim = linking.claim_in(turn.text, turn.channel) if self.links and not booking else None
         code = linking.code_in(turn.text) if self.state.awaiting == "link_code" else None
         if code is not None:
             self._link_confirm(turn, code)

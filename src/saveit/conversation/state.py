@@ -9,12 +9,9 @@ patience is dropped rather than confirmed hours later by a stray "yes".
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import date, datetime, time
 from typing import Any
-
-RECENT_TURNS = 8
-"""How many answered message ids are kept to make a re-run turn a no-op."""
 
 
 @dataclass(slots=True)
@@ -44,7 +41,6 @@ class DialogueState:
     awaiting: str | None = None  # what the last question asked for
     expires_at: str | None = None  # ISO instant; the request is dropped after it
     misses: int = 0  # messages in a row the bot did not understand
-    answered: list[str] = field(default_factory=list)  # recent inbound public ids
 
     @classmethod
     def load(cls, raw: dict[str, Any]) -> DialogueState:
@@ -54,7 +50,6 @@ class DialogueState:
             awaiting=raw.get("awaiting"),
             expires_at=raw.get("expires_at"),
             misses=int(raw.get("misses", 0)),
-            answered=list(raw.get("answered", [])),
         )
 
     def dump(self) -> dict[str, Any]:
@@ -71,6 +66,3 @@ class DialogueState:
         self.request = None
         self.awaiting = None
         self.expires_at = None
-
-    def remember(self, message_id: str) -> None:
-        self.answered = [*self.answered, message_id][-RECENT_TURNS:]
