@@ -197,11 +197,9 @@ class BookingService:
             self.restaurant(slug), start, party_size, False, exclude_id, limit
         )
 
-    def check_request(self, slug: str, start: datetime, party_size: int) -> Restaurant:
+    def check_request(self, slug: str, start: datetime, party_size: int) -> None:
         """Raise the rule a guest's request breaks (closed, too soon, too large …)."""
-        restaurant = self.restaurant(slug)
-        check_rules(restaurant, start, party_size, self.clock(), staff=False)
-        return restaurant
+        check_rules(self.restaurant(slug), start, party_size, self.clock(), staff=False)
 
     def availability(
         self,

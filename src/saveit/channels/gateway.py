@@ -45,7 +45,6 @@ from saveit.ratelimit.gcra import Rule
 from saveit.store import conversations as convs
 from saveit.store import messages as store
 from saveit.store.channel_accounts import AccountDirectory
-from saveit.store.reservations import emit
 from saveit.store.schema import restaurants
 
 log = logging.getLogger(__name__)
@@ -269,14 +268,7 @@ class Gateway:
                 if not store.finish_inbound(conn, message.id, now, note):
                     return  # another worker answered it after our lease lapsed
                 if reply.handoff:
-                    convs.set_handoff(conn, conversation.id, True)
-                    emit(
-                        conn,
-                        restaurant_id=message.restaurant_id,
-                        type_=events.CONVERSATION_HANDED_OFF,
-                        payload={"conversation_id": conversation.id, "active": True, "by": "bot"},
-                        at=now,
-                    )
+                    convs.hand_off(conn, conversation, active=True, by="bot", now=now)
                 for out in reply.messages:
                     self.delivery.queue(
                         conn, message.restaurant_id, identity, conversation.id, out, "bot", now

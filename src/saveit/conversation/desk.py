@@ -119,7 +119,6 @@ class Desk:
         )
 
     def cancel(self, code: str) -> ReservationView:
-        current = self.booking.get(code)
-        if current.guest is None or current.guest.id != self.guest_id:
+        if self.mine(code) is None:  # never act on a booking that is not this guest's
             raise LookupError(code)
         return self.booking.cancel(code, self.actor, reason="cancelled by the guest in chat")

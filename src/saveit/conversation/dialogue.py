@@ -107,10 +107,10 @@ class Dialogue:
         elif p.intent == "modify" and not self._correcting(p):
             self._start("modify", p)
         elif p.intent == "my_reservations":
-            self._list_mine(turn.channel)
+            self._list_mine()
         elif p.intent == "opening_hours":
             self._hours(p.date)
-        elif p.intent in {"book", "check_availability"} and not self._correcting(p):
+        elif booking and not self._correcting(p):
             self._start("book", p)
         elif self.state.request is not None and self._answers(turn):
             self._advance()
@@ -363,7 +363,7 @@ class Dialogue:
         mine = self.desk.upcoming()
         if not mine:
             self.state.clear()
-            self._none_upcoming(self.channel)
+            self._none_upcoming()
             return
         target = next((b for b in mine if b.code == request.code), None)
         if target is None and request.code:
@@ -495,17 +495,17 @@ class Dialogue:
 
     # --- answers that need no request ------------------------------------------------------
 
-    def _list_mine(self, channel: str = "") -> None:
+    def _list_mine(self) -> None:
         mine = self.desk.upcoming()
         if not mine:
-            self._none_upcoming(channel)
+            self._none_upcoming()
             return
         self._send(menus.bookings_list(self.desk, self.lang, mine))
 
-    def _none_upcoming(self, channel: str) -> None:
+    def _none_upcoming(self) -> None:
         self.state.awaiting = "offer_book"
         text = self._say("no_upcoming")
-        if self.links is not None and channel in linking.LINKABLE - {"email"}:
+        if self.links is not None and self.channel in linking.LINKABLE - {"email"}:
             text = f"{text}\n{self._say('link_hint')}"
         self._send(text, buttons=self._menu())
 
@@ -529,7 +529,7 @@ class Dialogue:
         self.state.awaiting = None
         self.desk.guest_id = guest
         self._send(self._say(key))
-        self._list_mine(turn.channel)
+        self._list_mine()
 
     def _hours(self, day: date | None) -> None:
         self._send(menus.opening_hours(self.desk, self.lang, day))

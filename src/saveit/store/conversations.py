@@ -16,9 +16,11 @@ from typing import Any
 from sqlalchemy import Connection, delete, func, insert, select, update
 
 from saveit.booking.commands import GuestDetails
+from saveit.events.model import CONVERSATION_HANDED_OFF
 from saveit.store import guests as guest_store
 from saveit.store import messages
 from saveit.store.database import ignoring_conflicts
+from saveit.store.reservations import emit
 from saveit.store.schema import (
     channel_identities,
     conversations,
@@ -237,6 +239,25 @@ def set_handoff(conn: Connection, conversation_id: int, active: bool) -> bool:
             .where(conversations.c.id == conversation_id)
             .values(handoff=active, version=conversations.c.version + 1)
         ).rowcount
+    )
+
+
+def hand_off(
+    conn: Connection,
+    conversation: Conversation,
+    *,
+    active: bool,
+    by: str,
+    now: datetime,
+) -> None:
+    """Staff take the conversation over (or hand it back), announced on the live feed."""
+    set_handoff(conn, conversation.id, active)
+    emit(
+        conn,
+        restaurant_id=conversation.restaurant_id,
+        type_=CONVERSATION_HANDED_OFF,
+        payload={"conversation_id": conversation.id, "active": active, "by": by},
+        at=now,
     )
 
 

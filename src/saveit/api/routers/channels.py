@@ -19,13 +19,11 @@ from saveit.channels.gateway import Gateway
 from saveit.channels.model import ChannelName, OutboundMessage
 from saveit.channels.ports import ChannelAccount
 from saveit.domain import errors
-from saveit.events import model as events
 from saveit.store import channel_accounts as accounts
 from saveit.store import conversations as convs
 from saveit.store import guests as guest_store
 from saveit.store import messages as store
 from saveit.store import restaurants as restaurant_store
-from saveit.store.reservations import emit
 
 router = APIRouter(prefix="/v1/restaurants/{slug}", tags=["channels"])
 
@@ -237,14 +235,7 @@ def handoff(
     now = container.booking.clock()
     with container.engine.begin() as conn:
         conversation = _own(conn, slug, conversation_id)
-        convs.set_handoff(conn, conversation.id, body.active)
-        emit(
-            conn,
-            restaurant_id=conversation.restaurant_id,
-            type_=events.CONVERSATION_HANDED_OFF,
-            payload={"conversation_id": conversation.id, "active": body.active, "by": actor.name},
-            at=now,
-        )
+        convs.hand_off(conn, conversation, active=body.active, by=actor.name, now=now)
         fresh = convs.conversation(conn, conversation.id)
         assert fresh is not None
         return _conversation_json(conn, fresh)
