@@ -235,12 +235,59 @@ class Settings(BaseSettings):
         description="How often channel workers look for inbound messages and due sends "
         "that another process received (a process's own are handled at once).",
     )
+    # --- check-in (saveit.checkin) ---------------------------------------------------
+    qr_keys: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description='Check-in QR signing keys by key id, as JSON: {"K2": "...", "K1": "..."}. '
+        "Every listed key verifies; retire one by removing it. Empty: one key (id K0) "
+        "derived from SAVEIT_SECRET_KEY.",
+    )
+    qr_key_id: str | None = Field(
+        default=None,
+        description="Which of SAVEIT_QR_KEYS signs new check-in tokens (default: the first).",
+    )
+    # --- notifications, reminders, no-shows (saveit.notify) ------------------------------
+    notify_enabled: bool = Field(
+        default=True,
+        description="Tell guests about their bookings (confirmation, change, cancellation, "
+        "reminders, no-show) on their allowed channels.",
+    )
+    reminder_offsets_minutes: list[int] = Field(
+        default_factory=lambda: [24 * 60, 120],
+        description="When reminders go out, in minutes before the booking, as JSON: [1440, 120].",
+    )
+    reminder_catch_up_minutes: int = Field(
+        default=60,
+        ge=1,
+        le=24 * 60,
+        description="A reminder the scheduler missed (it was down) still goes out this long "
+        "after it was due; later it is skipped as stale.",
+    )
+    scheduler_interval_s: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="How often `saveit worker` looks for due reminders and no-shows.",
+    )
     env: str = Field(default="development", description="development | production")
 
     @field_validator("database_url", "redis_url", mode="before")
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         return value or None
+
+    @field_validator("reminder_offsets_minutes")
+    @classmethod
+    def _positive_offsets(cls, value: list[int]) -> list[int]:
+        if any(offset <= 0 or offset > 30 * 24 * 60 for offset in value):
+            raise ValueError("reminder offsets are minutes before the booking, 1 to 43200")
+        return sorted(set(value), reverse=True)
+
+    @model_validator(mode="after")
+    def _signing_key_known(self) -> Settings:
+        if self.qr_key_id is not None and self.qr_key_id not in self.qr_keys:
+            raise ValueError("SAVEIT_QR_KEY_ID must name one of SAVEIT_QR_KEYS")
+        return self
 
     @property
     def runs_relay_in_process(self) -> bool:

@@ -56,6 +56,10 @@ class RulesSpec(Spec):
     max_party_size: Annotated[int, Field(ge=1, le=1000)] = 8
     cancel_cutoff_minutes: Annotated[int, Field(ge=0, le=30 * 24 * 60)] = 120
     pacing_covers_per_slot: Annotated[int, Field(ge=1, le=10000)] | None = None
+    checkin_early_minutes: Annotated[int, Field(ge=0, le=24 * 60)] = 30
+    checkin_late_minutes: Annotated[int, Field(ge=0, le=24 * 60)] = 45
+    no_show_grace_minutes: Annotated[int, Field(ge=0, le=24 * 60)] = 20
+    no_show_approval_after: Annotated[int, Field(ge=1, le=1000)] | None = None
 
     def to_domain(self) -> Rules:
         return Rules(
@@ -67,6 +71,10 @@ class RulesSpec(Spec):
             max_party_size=self.max_party_size,
             cancel_cutoff_minutes=self.cancel_cutoff_minutes,
             pacing_covers_per_slot=self.pacing_covers_per_slot,
+            checkin_early_minutes=self.checkin_early_minutes,
+            checkin_late_minutes=self.checkin_late_minutes,
+            no_show_grace_minutes=self.no_show_grace_minutes,
+            no_show_approval_after=self.no_show_approval_after,
         )
 
     @model_validator(mode="after")

@@ -64,6 +64,13 @@ class Rules:
     max_party_size: int = 8
     cancel_cutoff_minutes: int = 120
     pacing_covers_per_slot: int | None = None
+    # The door: a QR scans from ``checkin_early`` before the start to ``checkin_late``
+    # after it; a booking not checked in ``no_show_grace`` after its start is a no-show.
+    checkin_early_minutes: int = 30
+    checkin_late_minutes: int = 45
+    no_show_grace_minutes: int = 20
+    # Guests with at least this many no-shows book as ``pending`` (staff approve); None: off.
+    no_show_approval_after: int | None = None
 
     def duration_minutes(self, party_size: int) -> int:
         for turn in sorted(self.turn_times, key=lambda t: t.max_party):
@@ -85,6 +92,14 @@ class Rules:
             found.append("turn_times must list at least one positive duration")
         if self.pacing_covers_per_slot is not None and self.pacing_covers_per_slot < 1:
             found.append("pacing_covers_per_slot must be at least 1 when set")
+        if self.no_show_approval_after is not None and self.no_show_approval_after < 1:
+            found.append("no_show_approval_after must be at least 1 when set")
+        door = {
+            "checkin_early_minutes": self.checkin_early_minutes,
+            "checkin_late_minutes": self.checkin_late_minutes,
+            "no_show_grace_minutes": self.no_show_grace_minutes,
+        }
+        found += [f"{name} must not be negative" for name, value in door.items() if value < 0]
         return found
 
 

@@ -47,6 +47,10 @@ def rules_to_json(rules: Rules) -> dict[str, Any]:
         "max_party_size": rules.max_party_size,
         "cancel_cutoff_minutes": rules.cancel_cutoff_minutes,
         "pacing_covers_per_slot": rules.pacing_covers_per_slot,
+        "checkin_early_minutes": rules.checkin_early_minutes,
+        "checkin_late_minutes": rules.checkin_late_minutes,
+        "no_show_grace_minutes": rules.no_show_grace_minutes,
+        "no_show_approval_after": rules.no_show_approval_after,
     }
 
 
