@@ -44,6 +44,17 @@ STATUS: dict[str, int] = {
     "INVALID_SIGNATURE": 401,
     "MALFORMED_PAYLOAD": 400,
     "LINK_CODE_INVALID": 422,
+    # The door (saveit.checkin): a token we did not sign, or one for another
+    # restaurant, is a bad scan, not a missing permission; the host's token is fine.
+    "QR_INVALID_SIGNATURE": 422,
+    "QR_UNKNOWN_KEY": 422,
+    "QR_WRONG_RESTAURANT": 422,
+    "QR_TOO_EARLY": 422,
+    "QR_EXPIRED": 422,
+    "QR_SUPERSEDED": 422,
+    "RESERVATION_CANCELLED": 409,
+    "RESERVATION_NO_SHOW": 409,
+    "ALREADY_CHECKED_IN": 409,
     "CANNOT_VERIFY": 422,
     "PAYLOAD_TOO_LARGE": 413,
     "RATE_LIMITED": 429,

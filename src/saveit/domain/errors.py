@@ -19,7 +19,17 @@ for each lives in one table at the API boundary, never here::
      ├── TooLateToCancel         TOO_LATE_TO_CANCEL (+ cutoff_minutes)
      ├── TooLateToChange         TOO_LATE_TO_CHANGE (+ cutoff_minutes)
      ├── InvalidSignature        INVALID_SIGNATURE (a webhook not signed by its provider)
-     └── MalformedPayload        MALFORMED_PAYLOAD (a webhook body in no known format)
+     ├── MalformedPayload        MALFORMED_PAYLOAD (a webhook body in no known format)
+     ├── CheckInRefused          (the door: a scanned QR that does not let the guest in)
+     │    ├── QrInvalidSignature      QR_INVALID_SIGNATURE (malformed or tampered token)
+     │    ├── QrUnknownKey            QR_UNKNOWN_KEY (signed with a key id not, or no longer, held)
+     │    ├── QrWrongRestaurant       QR_WRONG_RESTAURANT (+ restaurant)
+     │    ├── QrTooEarly              QR_TOO_EARLY (+ opens_at)
+     │    ├── QrExpired               QR_EXPIRED (+ closed_at)
+     │    ├── QrSuperseded            QR_SUPERSEDED (the booking moved; a new QR was sent)
+     │    ├── ReservationCancelled    RESERVATION_CANCELLED
+     │    ├── ReservationNoShow       RESERVATION_NO_SHOW (seat them as a walk-in)
+     │    └── AlreadyCheckedIn        ALREADY_CHECKED_IN (a replay or the second of two scanners)
 """
 
 from __future__ import annotations
@@ -98,3 +108,45 @@ class InvalidSignature(DomainError):
 
 class MalformedPayload(DomainError):
     code = "MALFORMED_PAYLOAD"
+
+
+class CheckInRefused(DomainError):
+    """A check-in QR that does not let its holder in; nothing was changed."""
+
+    code = "CHECK_IN_REFUSED"
+
+
+class QrInvalidSignature(CheckInRefused):
+    code = "QR_INVALID_SIGNATURE"
+
+
+class QrUnknownKey(CheckInRefused):
+    code = "QR_UNKNOWN_KEY"
+
+
+class QrWrongRestaurant(CheckInRefused):
+    code = "QR_WRONG_RESTAURANT"
+
+
+class QrTooEarly(CheckInRefused):
+    code = "QR_TOO_EARLY"
+
+
+class QrExpired(CheckInRefused):
+    code = "QR_EXPIRED"
+
+
+class QrSuperseded(CheckInRefused):
+    code = "QR_SUPERSEDED"
+
+
+class ReservationCancelled(CheckInRefused):
+    code = "RESERVATION_CANCELLED"
+
+
+class ReservationNoShow(CheckInRefused):
+    code = "RESERVATION_NO_SHOW"
+
+
+class AlreadyCheckedIn(CheckInRefused):
+    code = "ALREADY_CHECKED_IN"
