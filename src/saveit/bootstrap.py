@@ -17,6 +17,7 @@ from saveit.channels.gateway import Gateway, Responder
 from saveit.channels.identity import IdentityLinks
 from saveit.channels.inbox import InboxResponder
 from saveit.channels.registry import build_senders
+from saveit.checkin import CheckIn, Keyring
 from saveit.config import Settings
 from saveit.conversation.bot import BotResponder
 from saveit.events.bus import Bus
@@ -43,6 +44,7 @@ class Container:
     limiter: RateLimiter | None = field(default=None, kw_only=True)
     gateway: Gateway | None = field(default=None, kw_only=True)
     links: IdentityLinks | None = field(default=None, kw_only=True)
+    checkin: CheckIn | None = field(default=None, kw_only=True)
 
     def close(self) -> None:
         if self.redis_gate is not None:
@@ -136,6 +138,7 @@ def build(
         limiter=limiter,
         gateway=gateway,
         links=links,
+        checkin=CheckIn(booking, Keyring.from_settings(settings), clock),
     )
 
 

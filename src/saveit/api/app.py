@@ -20,6 +20,7 @@ from saveit.api.middleware import BodyLimit, CatchAll
 from saveit.api.routers import (
     admin,
     channels,
+    checkin,
     health,
     live,
     public,
@@ -94,6 +95,7 @@ def create_app(container: Container) -> FastAPI:
         channels,
         webhooks,
         webchat,
+        checkin,
     ):
         app.include_router(module.router)
     app.add_middleware(BodyLimit, max_bytes=container.settings.max_body_bytes)
