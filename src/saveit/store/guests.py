@@ -72,7 +72,10 @@ def find_or_create(
             },
         ).first()
         if made is not None:
-            return _view(made)
+            # A new guest by phone gets the email too, unless another guest has it.
+            filled = _fill_blanks(conn, restaurant_id, made, details, now)
+            filled.pop("updated_at", None)
+            return replace(_view(made), **filled)
         row = conn.execute(
             select(guests).where(guests.c.restaurant_id == restaurant_id, key == key_value)
         ).one()
