@@ -32,7 +32,7 @@ from saveit.booking.commands import (
     ModifyReservation,
     WalkIn,
 )
-from saveit.booking.views import Created, ReservationView
+from saveit.booking.views import Created, GuestView, ReservationView
 from saveit.domain import errors
 from saveit.domain.availability import (
     Slot,
@@ -387,6 +387,7 @@ class BookingService:
             )
             if cmd.guest_id is not None and guest is None:
                 raise errors.NotFound("No such guest", guest_id=cmd.guest_id)
+            status = _status_for(restaurant, cmd.status, guest, actor)
             reservation_id, code = self._insert_reservation(
                 conn,
                 restaurant_id=restaurant.id,
@@ -395,7 +396,7 @@ class BookingService:
                 start=cmd.start,
                 end=end,
                 buffer=buffer,
-                status=cmd.status,
+                status=status,
                 source=cmd.source,
                 notes=cmd.notes,
                 area=cmd.area,
@@ -425,7 +426,7 @@ class BookingService:
                 end=end,
                 buffer_minutes=buffer,
                 tables=tuple(sorted(seating.codes)),
-                status=cmd.status,
+                status=status,
                 source=cmd.source,
                 notes=cmd.notes,
                 created_at=now,
@@ -714,6 +715,20 @@ class BookingService:
             self.get(code), Status.COMPLETED, actor, expected_version, self.clock()
         )
 
+    def confirm_attendance(self, code: str, actor: Actor) -> ReservationView:
+        """The guest says they are coming (a reminder's button): noted in the audit
+        log and announced to staff; the booking itself does not change."""
+        now = self.clock()
+        view = self.get(code)
+        if view.status not in ACTIVE_STATUSES or view.status is Status.CHECKED_IN:
+            raise errors.InvalidTransition(
+                f"A {view.status.value} reservation cannot be confirmed by the guest",
+                status=view.status.value,
+            )
+        with self.engine.begin() as conn:
+            self._record(conn, view, actor, "attendance_confirmed", None, now)
+        return view
+
     def _transition(
         self,
         current: ReservationView,
@@ -833,6 +848,17 @@ class BookingService:
             except Exception:
                 _log.exception("change listener failed for reservation %s", view.code)
         return view
+
+
+def _status_for(
+    restaurant: Restaurant, asked: Status, guest: GuestView | None, actor: Actor
+) -> Status:
+    """Guests past the restaurant's no-show limit book as ``pending``: staff approve
+    (confirm) or decline them. Staff booking for the guest have decided already."""
+    limit = restaurant.rules.no_show_approval_after
+    if actor.is_staff or limit is None or guest is None or guest.no_show_count < limit:
+        return asked
+    return Status.PENDING
 
 
 _TRANSIENT_SQLSTATES = frozenset({"40001", "40P01"})  # serialization failure, deadlock

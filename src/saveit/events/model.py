@@ -24,6 +24,7 @@ RESERVATION_CHECKED_IN = "reservation.checked_in"
 RESERVATION_NO_SHOW = "reservation.no_show"
 RESERVATION_COMPLETED = "reservation.completed"
 RESERVATION_WALK_IN = "reservation.walk_in"
+RESERVATION_ATTENDANCE_CONFIRMED = "reservation.attendance_confirmed"
 MESSAGE_RECEIVED = "message.received"
 MESSAGE_SENT = "message.sent"
 MESSAGE_FAILED = "message.failed"
@@ -39,6 +40,7 @@ EVENT_TYPES: tuple[str, ...] = (
     RESERVATION_NO_SHOW,
     RESERVATION_COMPLETED,
     RESERVATION_WALK_IN,
+    RESERVATION_ATTENDANCE_CONFIRMED,
     MESSAGE_RECEIVED,
     MESSAGE_SENT,
     MESSAGE_FAILED,
