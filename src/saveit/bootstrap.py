@@ -18,12 +18,14 @@ from saveit.channels.identity import IdentityLinks
 from saveit.channels.inbox import InboxResponder
 from saveit.channels.registry import build_senders
 from saveit.checkin import CheckIn, Keyring
+from saveit.checkin.qr import png as qr_png
 from saveit.config import Settings
 from saveit.conversation.bot import BotResponder
 from saveit.events.bus import Bus
 from saveit.events.inprocess import InProcessBus
 from saveit.events.redis_streams import RedisStreamsBus
 from saveit.events.relay import OutboxRelay
+from saveit.notify import Notifier, QrCodes, Scheduler
 from saveit.ratelimit import RateLimiter
 from saveit.resilience import CircuitBreaker, RedisGate
 from saveit.store.database import create_db_engine
@@ -45,6 +47,8 @@ class Container:
     gateway: Gateway | None = field(default=None, kw_only=True)
     links: IdentityLinks | None = field(default=None, kw_only=True)
     checkin: CheckIn | None = field(default=None, kw_only=True)
+    notifier: Notifier | None = field(default=None, kw_only=True)
+    scheduler: Scheduler | None = field(default=None, kw_only=True)
 
     def close(self) -> None:
         if self.redis_gate is not None:
@@ -127,6 +131,23 @@ def build(
     )
     if isinstance(gateway.responder, BotResponder) and gateway.responder.links is None:
         gateway.responder.links = links  # the codes go out through this gateway
+    checkin = CheckIn(booking, Keyring.from_settings(settings), clock)
+    notifier = None
+    if settings.notify_enabled:
+        notifier = Notifier(
+            booking,
+            gateway.delivery,
+            qr=QrCodes(checkin.token_for, qr_png),
+            public_base_url=settings.public_base_url,
+            clock=clock,
+        )
+    scheduler = Scheduler(
+        booking,
+        notifier,
+        offsets_minutes=settings.reminder_offsets_minutes,
+        catch_up_minutes=settings.reminder_catch_up_minutes,
+        clock=clock,
+    )
     return Container(
         settings=settings,
         engine=engine,
@@ -138,7 +159,9 @@ def build(
         limiter=limiter,
         gateway=gateway,
         links=links,
-        checkin=CheckIn(booking, Keyring.from_settings(settings), clock),
+        checkin=checkin,
+        notifier=notifier,
+        scheduler=scheduler,
     )
 
 

@@ -23,6 +23,7 @@ from saveit.bootstrap import build
 from saveit.channels.workers import ChannelWorkers
 from saveit.config import load_settings
 from saveit.domain import errors
+from saveit.notify import start_notifications
 from saveit.restaurant_setup import RestaurantSpec, apply_spec, parse_document
 from saveit.store import restaurants as restaurant_store
 from saveit.store import tokens
@@ -164,7 +165,8 @@ def token_create(
 @app.command()
 def worker() -> None:
     """Publish committed outbox events to the bus, answer stored guest messages and
-    deliver queued ones, until SIGTERM/SIGINT (production mode)."""
+    deliver queued ones, notify guests, send reminders and mark no-shows, until
+    SIGTERM/SIGINT (production mode)."""
     settings = load_settings()
     container = build(settings, migrate=settings.database_url is None)
     stop = threading.Event()
@@ -175,9 +177,20 @@ def worker() -> None:
     if container.gateway is not None:
         workers = ChannelWorkers(container.gateway, poll_s=settings.channel_worker_poll_s)
         workers.start(stop)
+    notify = None
+    if container.scheduler is not None:
+        notify = start_notifications(
+            container.bus,
+            container.notifier,
+            container.scheduler,
+            stop,
+            interval_s=settings.scheduler_interval_s,
+        )
     try:
         container.relay.run(stop)
     finally:
+        if notify is not None:
+            notify.join()
         if workers is not None:
             workers.join()
         container.close()

@@ -23,6 +23,7 @@ from saveit.api.routers import (
     checkin,
     health,
     live,
+    notify,
     public,
     reservations,
     staff,
@@ -33,6 +34,7 @@ from saveit.bootstrap import Container, build
 from saveit.cache.invalidation import start_invalidation
 from saveit.channels.workers import ChannelWorkers
 from saveit.config import load_settings
+from saveit.notify import NotifyThreads, start_notifications
 from saveit.ratelimit.middleware import RateLimit
 from saveit.realtime import build_hub
 
@@ -51,6 +53,16 @@ def create_app(container: Container) -> FastAPI:
                 target=container.relay.run, args=(stop,), name="saveit-relay", daemon=True
             )
             relay.start()
+        # ... and no worker to notify guests, send reminders and mark no-shows.
+        notifying: NotifyThreads | None = None
+        if container.settings.runs_relay_in_process and container.scheduler is not None:
+            notifying = start_notifications(
+                container.bus,
+                container.notifier,
+                container.scheduler,
+                stop,
+                interval_s=container.settings.scheduler_interval_s,
+            )
         # One live-feed hub per process: tails the event stream, fans out to subscribers.
         hub = build_hub(container)
         _app.state.live_hub = hub
@@ -75,6 +87,8 @@ def create_app(container: Container) -> FastAPI:
                 await asyncio.to_thread(workers.join)
             if relay is not None:
                 relay.join(timeout=10)
+            if notifying is not None:
+                await asyncio.to_thread(notifying.join)
             container.close()
 
     app = FastAPI(
@@ -92,6 +106,7 @@ def create_app(container: Container) -> FastAPI:
         staff,
         admin,
         live,
+        notify,
         channels,
         webhooks,
         webchat,

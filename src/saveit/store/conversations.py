@@ -232,6 +232,16 @@ def save_turn(
     )
 
 
+def offer(conn: Connection, conversation_id: int, offered: list[dict[str, str]]) -> None:
+    """Record choices sent outside a turn (a reminder's buttons), so that a "2"
+    typed on SMS picks the second; the version moves so a racing turn re-reads."""
+    conn.execute(
+        update(conversations)
+        .where(conversations.c.id == conversation_id)
+        .values(offered=offered, version=conversations.c.version + 1)
+    )
+
+
 def set_handoff(conn: Connection, conversation_id: int, active: bool) -> bool:
     return bool(
         conn.execute(

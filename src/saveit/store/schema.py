@@ -129,6 +129,8 @@ guests = Table(
     Column("tags", JSONDocument, nullable=False),
     Column("visit_count", Integer, nullable=False, default=0),
     Column("no_show_count", Integer, nullable=False, default=0),
+    # Channels the guest lets us notify on (JSON list); NULL: the booking's channel + email.
+    Column("notify_channels", JSONDocument),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     UniqueConstraint("restaurant_id", "phone"),
@@ -156,6 +158,7 @@ reservations = Table(
     Column("version", Integer, nullable=False),
     Index(None, "restaurant_id", "start_at"),
     Index(None, "guest_id"),
+    Index(None, "status", "start_at"),  # what the scheduler looks for: due and still open
 )
 
 reservation_tables = Table(
@@ -343,4 +346,18 @@ link_codes = Table(
     Column("consumed_at", UTCDateTime),
     Column("created_at", UTCDateTime, nullable=False),
     Index(None, "identity_id"),
+)
+
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("restaurant_id", ForeignKey("restaurants.id", ondelete="CASCADE"), nullable=False),
+    Column("reservation_id", ForeignKey("reservations.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(64), nullable=False),  # confirmation | reminder:120:<start> | ...
+    Column("channel", String(16), nullable=False),
+    Column("message_id", ForeignKey("channel_messages.id", ondelete="SET NULL")),
+    Column("created_at", UTCDateTime, nullable=False),
+    # The sent-record: one notification of a kind per reservation and channel, ever.
+    UniqueConstraint("reservation_id", "kind", "channel"),
 )

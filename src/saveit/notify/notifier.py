@@ -1,0 +1,350 @@
+"""Telling guests about their bookings on every channel they allow.
+
+The notifier is a consumer of the event bus (group ``notifier``): a booking
+created, confirmed, changed, cancelled or marked no-show becomes one message
+per allowed channel, and the scheduler (:mod:`saveit.notify.scheduler`) asks it
+for reminders. It never sends by itself: it queues each message in
+``channel_messages`` together with its sent-record, in one transaction, and the
+channel workers deliver it with their retries and the 24-hour window rules
+(WhatsApp outside the window goes out as the restaurant's approved template).
+So a notice is queued exactly once per ``(reservation, kind, channel)`` however
+often the event arrives; after a crash the queued row is still there to send.
+
+Which channels: the guest's own choice when they made one
+(``guests.notify_channels``), otherwise the channel the booking came from plus
+email when we know the address; a booking with only a phone number (taken on
+the phone, or from the web form) gets SMS. A channel the restaurant has no
+account for is skipped, and so are Instagram and web chat unless the guest has
+written to us there (there is no address to reach them at otherwise).
+
+When the guest made the change in a chat, the bot has already answered in that
+chat: there the notifier adds only what the bot's answer lacks — the QR code of
+a confirmed or moved booking — and says nothing about a cancellation.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection
+
+from saveit.booking.service import BookingService
+from saveit.booking.views import GuestView, ReservationView
+from saveit.channels import ics
+from saveit.channels.delivery import Delivery
+from saveit.channels.model import CHANNELS, Attachment, Button, Image, OutboundMessage
+from saveit.domain import errors
+from saveit.domain.model import Restaurant, Status
+from saveit.events import model as events
+from saveit.notify import texts
+from saveit.store import channel_accounts as accounts
+from saveit.store import conversations as convs
+from saveit.store import notifications as store
+from saveit.store import restaurants as restaurant_store
+
+log = logging.getLogger(__name__)
+
+AUTHOR = "notifier"
+_WAITING = frozenset({Status.PENDING, Status.CONFIRMED})
+_QR_KINDS = frozenset({"confirmation", "modification", "reminder"})
+_CONTACT_CHANNELS = frozenset({"email", "sms", "whatsapp"})
+
+
+@dataclass(frozen=True, slots=True)
+class QrCodes:
+    """Where the check-in QR comes from (:mod:`saveit.checkin`)."""
+
+    token_for: Callable[[ReservationView], str]
+    png: Callable[[str], bytes]
+
+
+@dataclass(frozen=True, slots=True)
+class _Notice:
+    kind: str  # the sent-record's kind: "modification:3", "reminder:120:29461080", ...
+    text_key: str  # which text: "confirmation", "cancellation_by_restaurant", ...
+    origin: str | None = None  # the chat the guest acted in (the bot answered there)
+    reason: str = ""
+
+
+class Notifier:
+    def __init__(
+        self,
+        booking: BookingService,
+        delivery: Delivery,
+        *,
+        qr: QrCodes | None = None,
+        public_base_url: str | None = None,
+        clock: Callable[[], datetime],
+        default_language: str = "es",
+    ) -> None:
+        self.booking = booking
+        self.engine = booking.engine
+        self.delivery = delivery
+        self.qr = qr
+        self.public_base_url = public_base_url.rstrip("/") if public_base_url else None
+        self.clock = clock
+        self.default_language = default_language
+
+    # --- entry points ---------------------------------------------------------------------
+
+    def handle(self, event: events.Event) -> None:
+        """The bus consumer's handler: a reservation event becomes its notice."""
+        notice = _notice_for(event)
+        if notice is None:
+            return
+        try:
+            view = self.booking.get(str(event.payload["reservation"]["code"]))
+        except errors.NotFound:
+            return
+        if notice.text_key in {"confirmation", "pending", "modification"}:
+            if view.status not in _WAITING:
+                return  # cancelled (or seated) since: that later event speaks for itself
+            shown = event.payload["reservation"]
+            if notice.text_key == "modification" and (
+                shown["start"] != view.start.isoformat() or shown["party_size"] != view.party_size
+            ):
+                return  # changed again since: the later change's notice tells the news
+        self.notify(view, notice)
+
+    def remind(self, view: ReservationView, offset_minutes: int) -> int:
+        """Queue the reminder ``offset_minutes`` before ``view``'s current start.
+
+        The start is part of the kind, so a moved booking gets reminders for its
+        new time, and one reminder per offset per start goes out, ever."""
+        start_minute = int(view.start.timestamp() // 60)
+        return self.notify(view, _Notice(f"reminder:{offset_minutes}:{start_minute}", "reminder"))
+
+    def notify(self, view: ReservationView, notice: _Notice) -> int:
+        """Queue ``notice`` on each allowed channel not notified yet; returns how many."""
+        guest = view.guest
+        if guest is None:
+            return 0
+        now = self.clock()
+        restaurant = self.booking.restaurant(view.restaurant)
+        queued = 0
+        with self.engine.begin() as conn:
+            profile = restaurant_store.profile(conn, restaurant.slug)
+            conversation, _ = convs.open_conversation(conn, restaurant.id, guest.id, now)
+            lang = guest.language or conversation.language or self.default_language
+            facts = texts.Facts(
+                restaurant=restaurant.name,
+                code=view.code,
+                start=view.start.astimezone(restaurant.tz),
+                party_size=view.party_size,
+                reason=notice.reason,
+            )
+            for identity in self._targets(conn, restaurant, view, guest, now):
+                record = store.claim(
+                    conn,
+                    restaurant_id=restaurant.id,
+                    reservation_id=view.id,
+                    kind=notice.kind,
+                    channel=identity.channel,
+                    now=now,
+                )
+                if record is None:
+                    continue  # sent before: a redelivered event, a second scheduler
+                message = self._message(notice, identity.channel, view, facts, lang, profile)
+                if message is None:
+                    continue
+                sent = self.delivery.queue(
+                    conn, restaurant.id, identity, conversation.id, message, AUTHOR, now
+                )
+                store.attach(conn, record, sent.id)
+                if message.choices:
+                    convs.offer(
+                        conn,
+                        conversation.id,
+                        [{"id": c.id, "title": c.title} for c in message.choices],
+                    )
+                queued += 1
+        if queued:
+            self.delivery.ready.set()
+        return queued
+
+    # --- who hears it ------------------------------------------------------------------------
+
+    def _targets(
+        self,
+        conn: Connection,
+        restaurant: Restaurant,
+        view: ReservationView,
+        guest: GuestView,
+        now: datetime,
+    ) -> list[convs.Identity]:
+        chosen = store.channels_of(conn, guest.id)
+        if chosen is None:
+            chosen = [view.source] if view.source in CHANNELS else []
+            if guest.email:
+                chosen.append("email")
+            if not chosen and guest.phone:
+                chosen.append("sms")
+        known = convs.identities_of(conn, guest.id)
+        never = datetime.min.replace(tzinfo=UTC)
+        found: list[convs.Identity] = []
+        for channel in dict.fromkeys(chosen):
+            if channel != "webchat" and accounts.find(conn, restaurant.id, channel) is None:
+                continue
+            mine = [i for i in known if i.channel == channel]
+            if mine:
+                found.append(max(mine, key=lambda i: (i.last_inbound_at or never, i.id)))
+                continue
+            address = _address(channel, guest)
+            if address is not None:
+                found.append(
+                    convs.resolve(
+                        conn, restaurant.id, channel, address, name=None, now=now, inbound=False
+                    )
+                )
+        return found
+
+    # --- what they read ------------------------------------------------------------------------
+
+    def _message(
+        self,
+        notice: _Notice,
+        channel: str,
+        view: ReservationView,
+        facts: texts.Facts,
+        lang: str,
+        profile: restaurant_store.Profile,
+    ) -> OutboundMessage | None:
+        with_qr = notice.text_key in _QR_KINDS and view.status is Status.CONFIRMED
+        token = self.qr.token_for(view) if with_qr and self.qr is not None else None
+        url = self._qr_url(view) if token is not None else None
+        if notice.origin == channel:  # the bot answered in this chat already
+            return self._qr_only(notice, channel, token, url, facts, lang)
+        buttons: tuple[Button, ...] = ()
+        if notice.text_key == "reminder":
+            buttons = (
+                Button(f"rem:ok:{view.code}", texts.button("coming", lang)),
+                Button(f"rem:change:{view.code}", texts.button("change", lang)),
+                Button(f"rem:cancel:{view.code}", texts.button("cancel", lang)),
+            )
+        if channel == "sms":
+            return OutboundMessage(
+                text=texts.sms(notice.text_key, facts, lang, url), buttons=buttons
+            )
+        text = texts.chat(notice.text_key, facts, lang)
+        if channel == "instagram" and url is not None:
+            text = f"{text}\n{url}"  # Instagram replies here carry no images
+        return OutboundMessage(
+            text=text,
+            buttons=buttons,
+            image=None
+            if token is None
+            else self._image(channel, token, url, texts.qr_caption(facts, lang)),
+            attachments=self._calendar(notice, channel, view, facts, lang, profile),
+            subject=texts.subject(notice.text_key, facts, lang),
+        )
+
+    def _qr_only(
+        self,
+        notice: _Notice,
+        channel: str,
+        token: str | None,
+        url: str | None,
+        facts: texts.Facts,
+        lang: str,
+    ) -> OutboundMessage | None:
+        """Just the QR, after the bot's own answer in the guest's chat."""
+        if token is None:
+            return None
+        caption = texts.qr_caption(facts, lang)
+        image = self._image(channel, token, url, caption)
+        if image is None and url is None:
+            return None  # no way to show a QR here
+        if channel == "whatsapp":
+            return OutboundMessage(text="", image=image)
+        text = caption if image is not None else f"{caption} {url}"
+        return OutboundMessage(
+            text=text,
+            image=None if image is None else Image(data=image.data, url=image.url),
+            subject=texts.subject(notice.text_key, facts, lang),
+        )
+
+    def _image(self, channel: str, token: str, url: str | None, caption: str) -> Image | None:
+        assert self.qr is not None
+        if channel in {"email", "webchat"}:  # inline bytes: no public URL needed
+            return Image(data=self.qr.png(token), caption=caption)
+        if channel == "whatsapp" and url is not None:  # Meta fetches it by link
+            return Image(url=url, caption=caption)
+        return None
+
+    def _qr_url(self, view: ReservationView) -> str | None:
+        if self.public_base_url is None:
+            return None
+        manage = self.booking.manage_token(view.code)
+        return f"{self.public_base_url}/v1/reservations/{view.code}/qr?format=png&token={manage}"
+
+    @staticmethod
+    def _calendar(
+        notice: _Notice,
+        channel: str,
+        view: ReservationView,
+        facts: texts.Facts,
+        lang: str,
+        profile: restaurant_store.Profile,
+    ) -> tuple[Attachment, ...]:
+        """An ``.ics`` on email: added with the confirmation, moved with a change,
+        removed with a cancellation (same UID, higher SEQUENCE)."""
+        if channel != "email" or notice.text_key in {"reminder", "no_show", "pending"}:
+            return ()
+        cancelled = notice.text_key.startswith("cancellation")
+        title, details = texts.calendar(facts, lang)
+        data = ics.reservation_event(
+            uid=f"{view.code}@{profile.slug}.saveit",
+            start=view.start,
+            end=view.end,
+            summary=title,
+            location=profile.address or profile.name,
+            description=details,
+            organizer_email=profile.email,
+            sequence=view.version,
+            cancelled=cancelled,
+        )
+        method = "CANCEL" if cancelled else "REQUEST"
+        return (
+            Attachment(
+                filename="reserva.ics" if lang == "es" else "booking.ics",
+                content_type=f"text/calendar; method={method}",
+                data=data,
+            ),
+        )
+
+
+def _address(channel: str, guest: GuestView) -> str | None:
+    if channel not in _CONTACT_CHANNELS:
+        return None
+    return guest.email if channel == "email" else guest.phone
+
+
+def _notice_for(event: events.Event) -> _Notice | None:
+    payload: dict[str, Any] = dict(event.payload)
+    shown = payload.get("reservation") or {}
+    actor = str(payload.get("actor", ""))
+    channel = str(payload.get("channel", ""))
+    origin = channel if actor.startswith("guest:") and channel in CHANNELS else None
+    if event.type == events.RESERVATION_CREATED:
+        key = "pending" if shown.get("status") == Status.PENDING.value else "confirmation"
+        return _Notice(key, key, origin)
+    if event.type == events.RESERVATION_CONFIRMED:
+        return _Notice("confirmation", "confirmation")
+    if event.type == events.RESERVATION_MODIFIED:
+        before = payload.get("before") or {}
+        if before.get("start") == shown.get("start") and before.get("party_size") == shown.get(
+            "party_size"
+        ):
+            return None  # tables or notes: nothing the guest needs to hear about
+        return _Notice(f"modification:{shown.get('version')}", "modification", origin)
+    if event.type == events.RESERVATION_CANCELLED:
+        by_restaurant = not actor.startswith("guest:")
+        key = "cancellation_by_restaurant" if by_restaurant else "cancellation"
+        return _Notice("cancellation", key, origin, str(shown.get("reason", "")))
+    if event.type == events.RESERVATION_NO_SHOW:
+        return _Notice("no_show", "no_show")
+    return None

@@ -1,0 +1,56 @@
+"""Running the notifier and the scheduler: in ``saveit worker``, or in the one
+process of the embedded default (which has no worker).
+
+The notifier is a consumer group on the event bus (``notifier``) whose handled
+event ids are kept in the database, so a redelivered event is skipped even
+after a restart; the sent-records make even a handled-twice event harmless.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from saveit.events.bus import Bus
+from saveit.events.consumer import Consumer
+from saveit.events.processed import SqlProcessedStore
+from saveit.notify.notifier import Notifier
+from saveit.notify.scheduler import Scheduler
+
+GROUP = "notifier"
+
+
+@dataclass
+class NotifyThreads:
+    consumer: Consumer | None
+    threads: list[threading.Thread] = field(default_factory=list)
+
+    def join(self, timeout: float = 10.0) -> None:
+        for thread in self.threads:
+            thread.join(timeout)
+
+
+def start_notifications(
+    bus: Bus,
+    notifier: Notifier | None,
+    scheduler: Scheduler,
+    stop: threading.Event,
+    *,
+    interval_s: float,
+) -> NotifyThreads:
+    """The notifier's consumer (unless notifications are off) and the scheduler."""
+    consumer = None
+    loops: list[tuple[str, Callable[..., None], tuple[object, ...]]] = [
+        ("saveit-scheduler", scheduler.run, (stop, interval_s))
+    ]
+    if notifier is not None:
+        processed = SqlProcessedStore(notifier.engine)
+        consumer = Consumer(bus, GROUP, notifier.handle, processed=processed)
+        loops.append(("saveit-notifier", consumer.run, (stop,)))
+    running = NotifyThreads(consumer)
+    for name, target, args in loops:
+        thread = threading.Thread(target=target, args=args, name=name, daemon=True)
+        thread.start()
+        running.threads.append(thread)
+    return running
