@@ -122,3 +122,8 @@ class Desk:
         if self.mine(code) is None:  # never act on a booking that is not this guest's
             raise LookupError(code)
         return self.booking.cancel(code, self.actor, reason="cancelled by the guest in chat")
+
+    def confirm_attendance(self, code: str) -> ReservationView:
+        if self.mine(code) is None:  # never act on a booking that is not this guest's
+            raise LookupError(code)
+        return self.booking.confirm_attendance(code, self.actor)

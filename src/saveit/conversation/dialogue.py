@@ -207,6 +207,8 @@ class Dialogue:
         elif picked.startswith("r:") and request is not None:
             request.code = picked[2:]
             self._advance()
+        elif picked.startswith("rem:"):
+            self._reminder_answer(picked)
         elif picked == "menu:book":
             self._start("book", None)
         elif picked == "menu:mine":
@@ -218,6 +220,24 @@ class Dialogue:
         else:  # a stale button from an expired request
             self.state.clear()
             self._send(self._say("expired"), buttons=self._menu())
+
+    def _reminder_answer(self, picked: str) -> None:
+        """A reminder's buttons: coming (noted for staff), change it, or cancel it
+        (both through the usual flow, which checks the booking is this guest's)."""
+        _, action, code = [*picked.split(":", 2), "", ""][:3]
+        if action in {"change", "cancel"}:
+            self.state.request = Request(flow="modify" if action == "change" else "cancel")
+            self.state.request.code = code
+            self.state.awaiting = None
+            self._advance()
+            return
+        try:
+            view = self.desk.confirm_attendance(code)
+        except (LookupError, errors.DomainError):
+            self._list_mine()  # not (or no longer) an upcoming booking of theirs
+            return
+        local = self.desk.local(view.start)
+        self._send(self._say("see_you", day=r.day(self.lang, local.date()), time=r.clock(local)))
 
     # --- filling the request ---------------------------------------------------------------
 
@@ -536,7 +556,7 @@ class Dialogue:
 
 
 def _ours(choice_id: str) -> bool:
-    return choice_id in {"yes", "no"} or choice_id.startswith(("t:", "r:", "menu:"))
+    return choice_id in {"yes", "no"} or choice_id.startswith(("t:", "r:", "menu:", "rem:"))
 
 
 def _hours(exc: errors.DomainError) -> int:

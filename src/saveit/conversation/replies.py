@@ -204,6 +204,11 @@ PHRASES: dict[str, dict[str, str]] = {
         "es": "Ahora mismo no tenemos servicios abiertos a reservas.",
         "en": "We have no services open for booking right now.",
     },
+    "see_you": {
+        "es": "¡Genial! Te esperamos el {day} a las {time}. Enseña tu código QR en la puerta.",
+        "en": "Great! We look forward to seeing you on {day} at {time}. "
+        "Show your QR code at the door.",
+    },
     "expired": {
         "es": "Tu solicitud anterior caducó; empecemos de nuevo.",
         "en": "Your earlier request expired; let's start again.",
