@@ -132,15 +132,12 @@ def build(
     if isinstance(gateway.responder, BotResponder) and gateway.responder.links is None:
         gateway.responder.links = links  # the codes go out through this gateway
     checkin = CheckIn(booking, Keyring.from_settings(settings), clock)
+    qr = QrCodes(checkin.token_for, qr_png, booking.manage_token, settings.public_base_url)
+    if isinstance(gateway.responder, BotResponder) and gateway.responder.qr is None:
+        gateway.responder.qr = qr  # the bot's confirmations carry the QR
     notifier = None
     if settings.notify_enabled:
-        notifier = Notifier(
-            booking,
-            gateway.delivery,
-            qr=QrCodes(checkin.token_for, qr_png),
-            public_base_url=settings.public_base_url,
-            clock=clock,
-        )
+        notifier = Notifier(booking, gateway.delivery, qr=qr, clock=clock)
     scheduler = Scheduler(
         booking,
         notifier,

@@ -34,6 +34,7 @@ from tests.integration.test_webchat_ws import (
     connect,
     is_,
     opening,
+    quiet,
     started,
     until,
     with_webchat,
@@ -256,11 +257,17 @@ def test_web_chat_books_and_then_moves_the_booking(chat: tuple[TestClient, Conta
         assert [r["start"] for r in staff_view(client) if r["code"] == code] == [
             "2026-06-02T21:00:00+02:00"
         ]
+        # The confirmation carries the check-in QR, inline, and nothing follows it.
+        assert done["message"]["image"]["url"].startswith("data:image/png;base64,")
+        assert code in done["message"]["image"]["caption"]
+        quiet(ws)
 
         sure = says("can we move it to 10pm?")
         assert code in sure["text"]
         assert "22:00" in sure["text"]
-        assert "changed" in says("yes")["text"]
+        changed = says("yes")
+        assert "changed" in changed["text"]
+        assert changed["image"]["url"].startswith("data:image/png;base64,")  # the new QR
     [moved] = [r for r in staff_view(client) if r["code"] == code]
     assert moved["start"] == "2026-06-02T22:00:00+02:00"
     assert moved["status"] == "confirmed"

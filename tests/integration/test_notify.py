@@ -303,7 +303,11 @@ def test_a_change_and_a_cancellation_by_the_restaurant_reach_the_guest(
     assert cancelled.status_code == 200, cancelled.text
     pump()
     wait(lambda: len(relay[0].messages) == 3)
-    _confirmation, change, cancellation = emails(relay)
+    confirmation, change, cancellation = emails(relay)
+    # One thread in the guest's mailbox.
+    assert change["In-Reply-To"] == confirmation["Message-ID"]
+    assert cancellation["In-Reply-To"] == change["Message-ID"]
+    assert confirmation["Message-ID"] in cancellation["References"]
     change_text = change.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     assert "has changed" in change_text
     assert "21:30" in change_text
@@ -480,3 +484,88 @@ def test_a_missed_reminder_is_dropped_after_the_catch_up_window(
     book(client, phone=PHONE, date="2026-06-03", time="21:00")
     clock.now = clock.now.replace(day=2, hour=20, minute=1)  # 61 min after it was due
     assert scheduler.send_reminders() == 0
+
+
+# --- answering a reminder -------------------------------------------------------------------
+
+
+def test_a_reminder_answered_on_whatsapp_acts_on_the_booking(
+    app: tuple[TestClient, Container], clock: FakeClock, graph: RecordingServer
+) -> None:
+    from tests.integration.test_conversation_channels import WhatsAppGuest, wa_text
+
+    client, container = app
+    made = book(client, phone="+34600123456", time="21:00", source="whatsapp", language="es")
+    code = made["reservation"]["code"]
+    assert container.scheduler is not None
+    clock.now = clock.now.replace(day=3, hour=19)  # Wednesday 21:00 Madrid: 24 h before
+    assert container.scheduler.send_reminders() == 1
+    wait(lambda: len(graph.requests) == 1)
+    lucia = WhatsAppGuest(client, graph)
+    coming = lucia.taps(f"rem:ok:{code}", "Sí, allí estaré", "button_reply")
+    assert "Te esperamos el jueves, 4 de junio a las 21:00" in wa_text(coming)
+    with container.engine.connect() as conn:
+        actions = conn.execute(
+            select(reservation_log.c.action).where(
+                reservation_log.c.reservation_id == container.booking.get(code).id
+            )
+        ).scalars()
+        assert "attendance_confirmed" in list(actions)
+    assert container.booking.get(code).status.value == "confirmed"
+    asked = lucia.taps(f"rem:cancel:{code}", "Cancelarla", "button_reply")
+    assert f"¿Cancelo tu reserva {code}" in wa_text(asked)
+    assert container.booking.get(code).status.value == "confirmed"  # not before the yes
+    yes = asked["interactive"]["action"]["buttons"][0]["reply"]
+    lucia.taps(yes["id"], yes["title"], "button_reply")
+    assert container.booking.get(code).status.value == "cancelled"
+    # Someone else's code in a forged button acts on nothing.
+    other = book(client, phone="+34699999999", time="20:00")["reservation"]["code"]
+    lucia.taps(f"rem:ok:{other}", "Sí", "button_reply")
+    lucia.taps(f"rem:cancel:{other}", "Cancelarla", "button_reply")
+    assert container.booking.get(other).status.value == "confirmed"
+
+
+def test_a_reminder_answered_by_sms_with_its_number(
+    app: tuple[TestClient, Container], clock: FakeClock, twilio: RecordingServer
+) -> None:
+    from tests.integration.test_conversation_channels import SmsGuest
+
+    client, container = app
+    made = book(client, phone="+447700900123", time="21:00", language="en")
+    code = made["reservation"]["code"]
+    assert container.scheduler is not None
+    clock.now = clock.now.replace(day=4, hour=17)  # 19:00 Madrid: 2 h before
+    assert container.scheduler.send_reminders() == 1
+    wait(lambda: len(twilio.requests) == 1)
+    reminder = sms_bodies(twilio)[0]
+    assert "3. Cancel it" in reminder
+    asked = SmsGuest(client, twilio).says("3")
+    assert f"Shall I cancel your booking {code}" in asked
+
+
+def test_a_booking_made_in_the_whatsapp_chat_gets_its_qr_there_and_no_second_notice(
+    app: tuple[TestClient, Container], graph: RecordingServer
+) -> None:
+    from tests.integration.test_conversation_channels import WhatsAppGuest, wa_text
+
+    client, container = app
+    pump = Pump(container)
+    lucia = WhatsAppGuest(client, graph)
+    confirm = lucia.says("mesa para 2 el jueves a las 21:00")
+    assert "¿Te reservo mesa para 2 personas" in wa_text(confirm)
+    yes = confirm["interactive"]["action"]["buttons"][0]["reply"]
+    lucia.taps(yes["id"], yes["title"], "button_reply")
+    wait(lambda: graph_docs(graph)[-1]["type"] == "image")
+    booked, image = graph_docs(graph)[-2:]
+    assert "¡Reserva confirmada!" in wa_text(booked)
+    code = wa_text(booked).split("Código: ", 1)[1].split("\n", 1)[0]
+    assert code in image["image"]["caption"]
+    link = image["image"]["link"]
+    assert link.startswith(f"{PUBLIC}/v1/reservations/")
+    assert client.get(link.replace(PUBLIC, "")).headers["content-type"] == "image/png"
+    before = len(graph.requests)
+    pump()
+    assert container.gateway is not None
+    while container.gateway.deliver_due():
+        pass
+    assert len(graph.requests) == before  # the bot said it all in the chat

@@ -186,12 +186,17 @@ class Delivery:
         if message.channel in WINDOW_CHANNELS:
             last = identity.last_inbound_at if identity else None
             window_open = last is not None and self.clock() - last < WINDOW
-        in_reply_to, references = None, ()
+        in_reply_to: str | None = None
+        references: tuple[str, ...] = ()
         if message.channel == "email" and conversation is not None:
             parent = store.last_inbound(conn, conversation.id, "email")
             if parent is not None and parent.provider_message_id:
                 in_reply_to = parent.provider_message_id
                 references = (*parent.body.get("references", ()), in_reply_to)
+            else:  # our own earlier mails: a booking's notices read as one thread
+                thread = store.email_thread(conn, conversation.id, before=message.id)
+                if thread:
+                    in_reply_to, references = thread[-1], tuple(thread)
         callback = None
         if message.channel == "sms" and self.public_base_url:
             callback = f"{self.public_base_url}/webhooks/twilio/status"

@@ -21,6 +21,7 @@ from saveit.conversation.dialogue import Dialogue, TurnIn
 from saveit.conversation.linking import Linker
 from saveit.conversation.nlu import parse
 from saveit.conversation.state import DialogueState
+from saveit.notify.qr import QrCodes
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,7 @@ class BotResponder:
         self.booking = booking
         self.pending_minutes = pending_minutes
         self.links = links  # set by the composition root once the gateway exists
+        self.qr: QrCodes | None = None  # likewise: confirmations carry the check-in QR
 
     def respond(self, turn: Turn) -> Reply:
         state = DialogueState.load(turn.conversation.state)
@@ -45,11 +47,12 @@ class BotResponder:
             guest_id=turn.identity.guest_id,
             channel=turn.message.channel,
             language=turn.conversation.language,
+            qr=self.qr,
         )
         understood = parse(
             turn.text,
             now=desk.now(),
-            lang_hint=turn.conversation.language,
+            lang_hint=turn.conversation.language or desk.guest_language(),
             services=desk.hours,
         )
         lang = understood.lang

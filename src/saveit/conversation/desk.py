@@ -17,8 +17,10 @@ from sqlalchemy import select
 from saveit.booking.commands import Actor, CreateReservation, GuestDetails, ModifyReservation
 from saveit.booking.service import BookingService
 from saveit.booking.views import ReservationView
+from saveit.channels.model import OutboundMessage
 from saveit.domain.model import Restaurant, ServiceHours
 from saveit.domain.schedule import hours_for
+from saveit.notify.qr import QrCodes
 from saveit.store.schema import guests
 
 
@@ -31,12 +33,14 @@ class Desk:
         guest_id: int,
         channel: str,
         language: str | None = None,
+        qr: QrCodes | None = None,
     ) -> None:
         self.booking = booking
         self.slug = slug
         self.guest_id = guest_id
-        self._guest_name: str | None = None
+        self._guest_row: tuple[str, str | None] | None = None
         self.language = language
+        self.qr = qr
         self.actor = Actor("guest", f"guest:{guest_id}", channel)
         self._restaurant: Restaurant | None = None
 
@@ -48,13 +52,20 @@ class Desk:
 
     def guest_name(self) -> str:
         """The name the guest is known by (a WhatsApp profile name, an earlier booking)."""
-        if self._guest_name is None:
+        return self._guest()[0]
+
+    def guest_language(self) -> str | None:
+        """The language the guest booked in: the tie-breaker before they wrote to us."""
+        return self._guest()[1]
+
+    def _guest(self) -> tuple[str, str | None]:
+        if self._guest_row is None:
             with self.booking.reading() as conn:
                 found = conn.execute(
-                    select(guests.c.name).where(guests.c.id == self.guest_id)
-                ).scalar_one_or_none()
-            self._guest_name = found or ""
-        return self._guest_name
+                    select(guests.c.name, guests.c.language).where(guests.c.id == self.guest_id)
+                ).first()
+            self._guest_row = ("", None) if found is None else (found.name or "", found.language)
+        return self._guest_row
 
     def now(self) -> datetime:
         return self.booking.clock().astimezone(self.restaurant.tz)
@@ -127,3 +138,11 @@ class Desk:
         if self.mine(code) is None:  # never act on a booking that is not this guest's
             raise LookupError(code)
         return self.booking.confirm_attendance(code, self.actor)
+
+    def with_qr(
+        self, message: OutboundMessage, view: ReservationView, caption: str
+    ) -> OutboundMessage:
+        """A confirmation with the booking's check-in QR, as this chat can show it."""
+        if self.qr is None:
+            return message
+        return self.qr.attach(message, self.actor.channel, view, caption)

@@ -152,6 +152,10 @@ class Dialogue:
             OutboundMessage(text=text, buttons=buttons, options=options, options_label=label)
         )
 
+    def _send_with_qr(self, text: str, view: ReservationView) -> None:
+        caption = self._say("qr_caption", code=view.code)
+        self.out.messages.append(self.desk.with_qr(OutboundMessage(text=text), view, caption))
+
     def _ask(self, awaiting: str, text: str, menu: Menu | None = None) -> None:
         self.state.awaiting = awaiting
         menu = menu or Menu()
@@ -494,7 +498,7 @@ class Dialogue:
             key,
         )
         self.state.clear()
-        self._send(self._say("booked", **self._facts(made)))
+        self._send_with_qr(self._say("booked", **self._facts(made)), made)
 
     def _move(self, request: Request) -> None:
         assert request.code is not None
@@ -505,7 +509,7 @@ class Dialogue:
             request.code, self.desk.instant(request.date, request.time), request.party_size
         )
         self.state.clear()
-        self._send(self._say("modified", **self._facts(moved)))
+        self._send_with_qr(self._say("modified", **self._facts(moved)), moved)
 
     def _cancel(self, request: Request) -> None:
         assert request.code

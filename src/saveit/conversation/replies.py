@@ -204,6 +204,10 @@ PHRASES: dict[str, dict[str, str]] = {
         "es": "Ahora mismo no tenemos servicios abiertos a reservas.",
         "en": "We have no services open for booking right now.",
     },
+    "qr_caption": {
+        "es": "Tu código QR para la puerta (reserva {code}).",
+        "en": "Your QR code for the door (booking {code}).",
+    },
     "see_you": {
         "es": "¡Genial! Te esperamos el {day} a las {time}. Enseña tu código QR en la puerta.",
         "en": "Great! We look forward to seeing you on {day} at {time}. "

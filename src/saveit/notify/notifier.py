@@ -18,8 +18,8 @@ account for is skipped, and so are Instagram and web chat unless the guest has
 written to us there (there is no address to reach them at otherwise).
 
 When the guest made the change in a chat, the bot has already answered in that
-chat: there the notifier adds only what the bot's answer lacks — the QR code of
-a confirmed or moved booking — and says nothing about a cancellation.
+chat, with the QR (:mod:`saveit.notify.qr`): the notifier adds nothing there,
+so the guest never reads the same news twice in one chat.
 """
 
 from __future__ import annotations
@@ -36,11 +36,12 @@ from saveit.booking.service import BookingService
 from saveit.booking.views import GuestView, ReservationView
 from saveit.channels import ics
 from saveit.channels.delivery import Delivery
-from saveit.channels.model import CHANNELS, Attachment, Button, Image, OutboundMessage
+from saveit.channels.model import CHANNELS, Attachment, Button, OutboundMessage
 from saveit.domain import errors
 from saveit.domain.model import Restaurant, Status
 from saveit.events import model as events
 from saveit.notify import texts
+from saveit.notify.qr import QrCodes
 from saveit.store import channel_accounts as accounts
 from saveit.store import conversations as convs
 from saveit.store import notifications as store
@@ -52,14 +53,6 @@ AUTHOR = "notifier"
 _WAITING = frozenset({Status.PENDING, Status.CONFIRMED})
 _QR_KINDS = frozenset({"confirmation", "modification", "reminder"})
 _CONTACT_CHANNELS = frozenset({"email", "sms", "whatsapp"})
-
-
-@dataclass(frozen=True, slots=True)
-class QrCodes:
-    """Where the check-in QR comes from (:mod:`saveit.checkin`)."""
-
-    token_for: Callable[[ReservationView], str]
-    png: Callable[[str], bytes]
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +70,6 @@ class Notifier:
         delivery: Delivery,
         *,
         qr: QrCodes | None = None,
-        public_base_url: str | None = None,
         clock: Callable[[], datetime],
         default_language: str = "es",
     ) -> None:
@@ -85,7 +77,6 @@ class Notifier:
         self.engine = booking.engine
         self.delivery = delivery
         self.qr = qr
-        self.public_base_url = public_base_url.rstrip("/") if public_base_url else None
         self.clock = clock
         self.default_language = default_language
 
@@ -213,11 +204,9 @@ class Notifier:
         lang: str,
         profile: restaurant_store.Profile,
     ) -> OutboundMessage | None:
-        with_qr = notice.text_key in _QR_KINDS and view.status is Status.CONFIRMED
-        token = self.qr.token_for(view) if with_qr and self.qr is not None else None
-        url = self._qr_url(view) if token is not None else None
-        if notice.origin == channel:  # the bot answered in this chat already
-            return self._qr_only(notice, channel, token, url, facts, lang)
+        if notice.origin == channel:
+            return None  # the bot answered in this chat, QR included
+        with_qr = notice.text_key in _QR_KINDS and self.qr is not None
         buttons: tuple[Button, ...] = ()
         if notice.text_key == "reminder":
             buttons = (
@@ -226,60 +215,19 @@ class Notifier:
                 Button(f"rem:cancel:{view.code}", texts.button("cancel", lang)),
             )
         if channel == "sms":
+            url = self.qr.url(view) if with_qr and self.qr is not None else None
             return OutboundMessage(
                 text=texts.sms(notice.text_key, facts, lang, url), buttons=buttons
             )
-        text = texts.chat(notice.text_key, facts, lang)
-        if channel == "instagram" and url is not None:
-            text = f"{text}\n{url}"  # Instagram replies here carry no images
-        return OutboundMessage(
-            text=text,
+        message = OutboundMessage(
+            text=texts.chat(notice.text_key, facts, lang),
             buttons=buttons,
-            image=None
-            if token is None
-            else self._image(channel, token, url, texts.qr_caption(facts, lang)),
             attachments=self._calendar(notice, channel, view, facts, lang, profile),
             subject=texts.subject(notice.text_key, facts, lang),
         )
-
-    def _qr_only(
-        self,
-        notice: _Notice,
-        channel: str,
-        token: str | None,
-        url: str | None,
-        facts: texts.Facts,
-        lang: str,
-    ) -> OutboundMessage | None:
-        """Just the QR, after the bot's own answer in the guest's chat."""
-        if token is None:
-            return None
-        caption = texts.qr_caption(facts, lang)
-        image = self._image(channel, token, url, caption)
-        if image is None and url is None:
-            return None  # no way to show a QR here
-        if channel == "whatsapp":
-            return OutboundMessage(text="", image=image)
-        text = caption if image is not None else f"{caption} {url}"
-        return OutboundMessage(
-            text=text,
-            image=None if image is None else Image(data=image.data, url=image.url),
-            subject=texts.subject(notice.text_key, facts, lang),
-        )
-
-    def _image(self, channel: str, token: str, url: str | None, caption: str) -> Image | None:
-        assert self.qr is not None
-        if channel in {"email", "webchat"}:  # inline bytes: no public URL needed
-            return Image(data=self.qr.png(token), caption=caption)
-        if channel == "whatsapp" and url is not None:  # Meta fetches it by link
-            return Image(url=url, caption=caption)
-        return None
-
-    def _qr_url(self, view: ReservationView) -> str | None:
-        if self.public_base_url is None:
-            return None
-        manage = self.booking.manage_token(view.code)
-        return f"{self.public_base_url}/v1/reservations/{view.code}/qr?format=png&token={manage}"
+        if with_qr and self.qr is not None:
+            message = self.qr.attach(message, channel, view, texts.qr_caption(facts, lang))
+        return message
 
     @staticmethod
     def _calendar(

@@ -56,10 +56,6 @@ _TEXT: dict[str, dict[str, str]] = {
         "en": "{restaurant}: we expected you on {day} at {time} and did not see you, so we "
         "released the table (booking {code}). If this is a mistake, reply here.",
     },
-    "qr_only": {
-        "es": "Tu código QR para la puerta (reserva {code}).",
-        "en": "Your QR code for the door (booking {code}).",
-    },
     "facts": {
         "es": "📅 {day} a las {time} · 👥 {party} · código {code}",
         "en": "📅 {day} at {time} · 👥 {party} · code {code}",
@@ -193,7 +189,7 @@ def subject(kind: str, facts: Facts, lang: str) -> str:
 
 
 def qr_caption(facts: Facts, lang: str) -> str:
-    return _pick(_TEXT, "qr_only", lang).format(code=facts.code)
+    return r.say(lang, "qr_caption", code=facts.code)
 
 
 def button(key: str, lang: str) -> str:

@@ -364,5 +364,24 @@ def last_inbound(conn: Connection, conversation_id: int, channel: str) -> Stored
     return None if row is None else _stored(row)
 
 
+def email_thread(
+    conn: Connection, conversation_id: int, *, before: int, limit: int = 10
+) -> list[str]:
+    """Message-IDs of the conversation's latest emails either way, oldest first,
+    older than message ``before``: the thread a new email from us continues."""
+    rows = conn.execute(
+        select(m.c.provider_message_id)
+        .where(
+            m.c.conversation_id == conversation_id,
+            m.c.channel == "email",
+            m.c.provider_message_id.is_not(None),
+            m.c.id < before,
+        )
+        .order_by(m.c.id.desc())
+        .limit(limit)
+    ).scalars()
+    return [str(r) for r in rows][::-1]
+
+
 def move_conversation(conn: Connection, source: int, target: int) -> None:
     conn.execute(update(m).where(m.c.conversation_id == source).values(conversation_id=target))
