@@ -569,3 +569,36 @@ def test_a_booking_made_in_the_whatsapp_chat_gets_its_qr_there_and_no_second_not
     while container.gateway.deliver_due():
         pass
     assert len(graph.requests) == before  # the bot said it all in the chat
+
+
+def test_a_chat_booking_awaiting_approval_is_not_called_confirmed_until_staff_confirm(
+    app: tuple[TestClient, Container], clock: FakeClock, graph: RecordingServer
+) -> None:
+    from tests.integration.test_conversation_channels import WhatsAppGuest, wa_text
+
+    client, container = app
+    pump = Pump(container)
+    rules = client.get("/v1/restaurants/demo/rules", headers=STAFF).json()
+    client.put(
+        "/v1/restaurants/demo/rules", json={**rules, "no_show_approval_after": 1}, headers=STAFF
+    )
+    book(client, phone="+34600123456", date="2026-06-01", time="13:00", name="Lucía")
+    clock.advance(hours=3)
+    assert container.scheduler is not None
+    assert container.scheduler.sweep_no_shows() == 1
+    pump()  # (no channel chosen and no email: the phone gets SMS, not WhatsApp)
+    lucia = WhatsAppGuest(client, graph)
+    confirm = lucia.says("mesa para 2 el jueves a las 21:00")
+    yes = confirm["interactive"]["action"]["buttons"][0]["reply"]
+    answer = wa_text(lucia.taps(yes["id"], yes["title"], "button_reply"))
+    assert "Hemos recibido tu solicitud" in answer
+    assert "confirmada" not in answer
+    code = answer.split("Código: ", 1)[1].split("\n", 1)[0]
+    assert container.booking.get(code).status.value == "pending"
+    before = len(graph.requests)
+    assert client.post(f"/v1/reservations/{code}/confirm", headers=STAFF).is_success
+    pump()
+    wait(lambda: len(graph.requests) == before + 2)
+    text, image = graph_docs(graph)[-2:]
+    assert "tu reserva está confirmada" in text["text"]["body"]
+    assert image["type"] == "image"

@@ -33,6 +33,7 @@ from saveit.conversation.menus import Menu
 from saveit.conversation.nlu import Parse
 from saveit.conversation.state import DialogueState, Request
 from saveit.domain import errors
+from saveit.domain.model import Status
 
 
 @dataclass(slots=True)
@@ -498,6 +499,9 @@ class Dialogue:
             key,
         )
         self.state.clear()
+        if made.status is Status.PENDING:  # the restaurant approves this guest's bookings
+            self._send(self._say("booked_pending", **self._facts(made)))
+            return
         self._send_with_qr(self._say("booked", **self._facts(made)), made)
 
     def _move(self, request: Request) -> None:

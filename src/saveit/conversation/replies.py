@@ -79,6 +79,12 @@ PHRASES: dict[str, dict[str, str]] = {
         "es": "¿Te reservo mesa para {party} el {day} a las {time}{name}{area}?",
         "en": "Shall I book a table for {party} on {day} at {time}{name}{area}?",
     },
+    "booked_pending": {
+        "es": "📝 Hemos recibido tu solicitud.\nCódigo: {code}\n{day} a las {time}, {party}.\n"
+        "El restaurante la revisará y te confirmará por aquí en breve.",
+        "en": "📝 We have your request.\nCode: {code}\n{day} at {time}, {party}.\n"
+        "The restaurant will review it and confirm here shortly.",
+    },
     "booked": {
         "es": "✅ ¡Reserva confirmada!\nCódigo: {code}\n{day} a las {time}, {party}.\n"
         "Para cambiarla o cancelarla, escríbeme aquí cuando quieras.",
