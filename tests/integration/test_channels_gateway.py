@@ -24,6 +24,7 @@ from saveit.channels.model import (
 )
 from saveit.channels.ports import ChannelAccount, SendContext, SendFailed, SendResult
 from saveit.store import channel_accounts as accounts
+from saveit.store import conversations as convs
 from saveit.store import restaurants as restaurant_store
 from saveit.store.schema import channel_messages, conversations, guests, outbox
 from tests.support import FakeClock
@@ -390,3 +391,60 @@ def test_booking_guest_with_the_same_phone_is_the_whatsapp_guest(
     gateway.receive(WebhookBatch(messages=[wa("wamid.1", "hola")]))
     drain(gateway)
     assert count(container, guests) == 1
+
+
+class ProcessDied(BaseException):
+    """What a SIGKILL mid-send looks like from the worker's side: nothing after it runs."""
+
+
+@dataclass
+class DyingSender(ScriptedSender):
+    """Reaches the provider (the send is recorded), then the process dies."""
+
+    def send(
+        self, account: ChannelAccount, to: str, message: OutboundMessage, context: SendContext
+    ) -> SendResult:
+        self.sent.append((to, message, context))
+        raise ProcessDied
+
+
+@pytest.mark.parametrize(("channel", "resent"), [("whatsapp", False), ("webchat", True)])
+def test_a_send_cut_off_by_a_crash_is_never_repeated_blindly(
+    container: Container,
+    gateway: Gateway,
+    clock: FakeClock,
+    senders: dict[str, ScriptedSender],
+    channel: str,
+    resent: bool,
+) -> None:
+    """The provider got the message and the worker died before recording it. Meta
+    and Twilio take no idempotency key, so the next worker fails it visibly
+    (``DELIVERY_UNCERTAIN``) instead of sending it twice; the web chat, which shows
+    each message id once, is sent again."""
+    with container.engine.begin() as conn:
+        rid = restaurant_store.id_of(conn, "demo")
+        identity = convs.resolve(conn, rid, channel, "+34600111222", name="Ana", now=clock())
+        conversation, _ = convs.open_conversation(conn, rid, identity.guest_id, clock())
+    dying = DyingSender(channel)
+    gateway.delivery.senders[channel] = dying
+    gateway.send_to_conversation(
+        conversation.id, OutboundMessage(text="Tu mesa te espera"), author="staff", channel=channel
+    )
+    with pytest.raises(ProcessDied):
+        gateway.deliver_due()
+    assert len(dying.sent) == 1
+    gateway.delivery.senders[channel] = senders[channel]
+    assert gateway.deliver_due() == 0  # the dead worker's lease still holds it
+    clock.advance(seconds=61)
+    assert gateway.deliver_due() == 1
+    with container.engine.connect() as conn:
+        row = conn.execute(
+            select(channel_messages).where(channel_messages.c.direction == "out")
+        ).one()
+        types = [t for (t,) in conn.execute(select(outbox.c.type))]
+    if resent:
+        assert (row.status, len(senders[channel].sent)) == ("sent", 1)
+    else:
+        assert (row.status, row.error_code) == ("failed", "DELIVERY_UNCERTAIN")
+        assert senders[channel].sent == []  # not a second time
+        assert "message.failed" in types  # staff see it

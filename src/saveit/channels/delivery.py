@@ -7,6 +7,14 @@ claims due rows with a lease and sends each through its channel's
 exponential backoff, other refusals fail at once, and after the last try the
 message is ``failed`` with its error, visible in the conversation and announced
 as ``message.failed``. Sending never happens on the inbound path.
+
+A send is marked as started (committed) right before the provider call. A
+worker that dies between that call and recording its outcome leaves the mark,
+and whoever picks the message up when the lease lapses cannot know whether the
+guest got it: on channels without an idempotency key it is failed as
+``DELIVERY_UNCERTAIN`` for staff to see instead of being sent a second time.
+So a guest gets each message at most once, and a crash can only cost a visible
+failure, never a duplicate.
 """
 
 from __future__ import annotations
@@ -35,6 +43,10 @@ log = logging.getLogger(__name__)
 WINDOW = timedelta(hours=24)  # WhatsApp and Instagram: free-form replies only this long
 WINDOW_CHANNELS = frozenset({"whatsapp", "instagram"})
 LEASE = timedelta(seconds=60)
+# Channels where sending twice is recognised as once: the web chat shows each
+# message id once. Neither Meta nor Twilio nor an SMTP relay takes an
+# idempotency key, so there a send cut off by a crash is never repeated blindly.
+RESENDABLE = frozenset({"webchat"})
 
 
 class Delivery:
@@ -121,6 +133,17 @@ class Delivery:
             what = "no sender is configured" if sender is None else "the restaurant has no account"
             self._fail(message, "NOT_CONFIGURED", f"{message.channel}: {what}", now)
             return
+        if message.send_started_at is not None and message.channel not in RESENDABLE:
+            self._fail(
+                message,
+                "DELIVERY_UNCERTAIN",
+                "the process sending this stopped mid-send; the guest may or may not have "
+                "it, and it is not sent again on its own",
+                now,
+            )
+            return
+        with self.engine.begin() as conn:
+            store.mark_sending(conn, message.id, now)
         try:
             result = sender.send(account, message.address, message.outbound, context)
         except SendFailed as exc:

@@ -65,6 +65,7 @@ class StoredMessage:
     error_code: str | None
     error_detail: str | None
     created_at: datetime
+    send_started_at: datetime | None = None  # a send began and its outcome was never recorded
 
     @property
     def outbound(self) -> OutboundMessage:
@@ -90,6 +91,7 @@ def _stored(row: Any) -> StoredMessage:
         error_code=row.error_code,
         error_detail=row.error_detail,
         created_at=row.created_at,
+        send_started_at=row.send_started_at,
     )
 
 
@@ -282,6 +284,10 @@ def enqueue(
     return _stored(row)
 
 
+def mark_sending(conn: Connection, message_id: int, now: datetime) -> None:
+    conn.execute(update(m).where(m.c.id == message_id).values(send_started_at=now))
+
+
 def mark_sent(conn: Connection, message_id: int, provider_message_id: str, now: datetime) -> None:
     conn.execute(
         update(m)
@@ -310,6 +316,7 @@ def mark_retry(
             attempts=m.c.attempts + 1,
             next_attempt_at=at,
             claimed_until=None,
+            send_started_at=None,  # the provider said no: nothing went out
             error_detail=error[:2000],
             updated_at=now,
         )

@@ -322,6 +322,9 @@ channel_messages = Table(
     Column("attempts", Integer, nullable=False, default=0),
     Column("next_attempt_at", UTCDateTime),
     Column("claimed_until", UTCDateTime),  # a worker's lease; a dead worker's lapses
+    # Set (committed) right before a provider call, cleared when its outcome is
+    # known: still set on a lapsed lease means the sender died mid-send.
+    Column("send_started_at", UTCDateTime),
     Column("error_code", String(64)),
     Column("error_detail", Text),
     Column("created_at", UTCDateTime, nullable=False),

@@ -1,4 +1,5 @@
-"""Notifications: the sent-record per reservation, kind and channel; guests' channel choice.
+"""Notifications: the sent-record per reservation, kind and channel; guests' channel choice;
+the in-flight mark on outbound sends.
 
 Revision ID: 0004
 Revises: 0003
@@ -20,6 +21,8 @@ _ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("channel_messages", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("send_started_at", sa.DateTime(timezone=True)))
     with op.batch_alter_table("reservations", schema=None) as batch_op:
         batch_op.create_index(
             batch_op.f("ix_reservations_status_start_at"), ["status", "start_at"], unique=False
@@ -75,3 +78,5 @@ def downgrade() -> None:
         batch_op.drop_column("notify_channels")
     with op.batch_alter_table("reservations", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_reservations_status_start_at"))
+    with op.batch_alter_table("channel_messages", schema=None) as batch_op:
+        batch_op.drop_column("send_started_at")
