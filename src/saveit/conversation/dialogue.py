@@ -20,26 +20,21 @@ Only the guest's own reservations are ever listed or touched (see
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from saveit.booking.views import ReservationView
-from saveit.channels.model import Button, Choice, ListOption, OutboundMessage
+from saveit.channels.model import Button, Choice
 from saveit.conversation import filling, linking, menus
 from saveit.conversation import replies as r
 from saveit.conversation.desk import Desk
 from saveit.conversation.filling import has_slots
 from saveit.conversation.menus import Menu
 from saveit.conversation.nlu import Parse
+from saveit.conversation.speaker import Outcome, Speaker
 from saveit.conversation.state import DialogueState, Request
 from saveit.domain import errors
 from saveit.domain.model import Status
-
-
-@dataclass(slots=True)
-class Outcome:
-    messages: list[OutboundMessage] = field(default_factory=list)
-    handoff: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +48,7 @@ class TurnIn:
     channel: str = "webchat"
 
 
-class Dialogue:
+class Dialogue(Speaker):
     def __init__(
         self,
         desk: Desk,
@@ -62,12 +57,9 @@ class Dialogue:
         pending_minutes: int,
         links: linking.Linker | None = None,
     ) -> None:
-        self.desk = desk
+        super().__init__(desk, state, lang)
         self.links = links
-        self.state = state
-        self.lang = lang
         self.pending = timedelta(minutes=pending_minutes)
-        self.out = Outcome()
         self.channel = ""
 
     # --- entry ------------------------------------------------------------------------
@@ -136,46 +128,7 @@ class Dialogue:
             return False
         return request.flow == "book" or (request.flow == "modify" and p.intent != "book")
 
-    # --- replies ------------------------------------------------------------------------
-
-    def _say(self, key: str, **values: object) -> str:
-        return r.say(self.lang, key, **values)
-
-    def _send(
-        self,
-        text: str,
-        *,
-        buttons: tuple[Button, ...] = (),
-        options: tuple[ListOption, ...] = (),
-        label: str = "",
-    ) -> None:
-        self.out.messages.append(
-            OutboundMessage(text=text, buttons=buttons, options=options, options_label=label)
-        )
-
-    def _send_with_qr(self, text: str, view: ReservationView) -> None:
-        caption = self._say("qr_caption", code=view.code)
-        self.out.messages.append(self.desk.with_qr(OutboundMessage(text=text), view, caption))
-
-    def _ask(self, awaiting: str, text: str, menu: Menu | None = None) -> None:
-        self.state.awaiting = awaiting
-        menu = menu or Menu()
-        self._send(text, buttons=menu.buttons, options=menu.options, label=menu.label)
-
-    def _yes_no(self) -> tuple[Button, ...]:
-        return (Button("yes", self._say("yes")), Button("no", self._say("no")))
-
-    def _menu(self) -> tuple[Button, ...]:
-        return (
-            Button("menu:book", self._say("btn_book")),
-            Button("menu:mine", self._say("btn_mine")),
-            Button("menu:human", self._say("btn_human")),
-        )
-
-    def _handoff(self, key: str, **values: object) -> None:
-        self.state.clear()
-        self.out.handoff = True
-        self._send(self._say(key, **values))
+    # --- what to say when nothing is pending -------------------------------------------------
 
     def _greet(self, restaurant: str) -> None:
         if self.state.request is not None:
@@ -449,9 +402,6 @@ class Dialogue:
             ),
             Menu(self._yes_no()),
         )
-
-    def _facts(self, booking: ReservationView) -> dict[str, object]:
-        return menus.facts(self.desk, self.lang, booking)
 
     # --- the yes / no -------------------------------------------------------------------------
 
