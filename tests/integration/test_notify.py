@@ -600,3 +600,25 @@ def test_a_chat_booking_awaiting_approval_is_not_called_confirmed_until_staff_co
     text, image = graph_docs(graph)[-2:]
     assert "tu reserva está confirmada" in text["text"]["body"]
     assert image["type"] == "image"
+
+
+def test_the_embedded_default_notifies_without_a_worker(
+    settings: Settings, clock: FakeClock, relay: tuple[CaptureHandler, int]
+) -> None:
+    """One process, no Redis, no `saveit worker`: the app relays, notifies and sends."""
+    with channel_app(
+        settings,
+        clock,
+        {"email": {"address": EMAIL_ADDRESS}},
+        relay_in_process=None,
+        redis_url=None,
+        relay_poll_interval_s=0.02,
+        smtp_relay_host=EMAIL_HOST,
+        smtp_relay_port=relay[1],
+        smtp_relay_starttls=False,
+    ) as (client, _container):
+        made = book(client, email=EMAIL, language="en")
+        wait(lambda: len(relay[0].messages) == 1)
+    mail = emails(relay)[0]
+    assert mail["Subject"] == "Booking confirmed at Casa Demo: Thu Jun 4, 21:00"
+    assert made["reservation"]["code"] in mail.get_body(("plain",)).get_content()  # type: ignore[union-attr]
