@@ -118,6 +118,9 @@ class Notifier:
         restaurant = self.booking.restaurant(view.restaurant)
         queued = 0
         with self.engine.begin() as conn:
+            targets = self._targets(conn, restaurant, view, guest, now)
+            if not targets:
+                return 0  # nobody to tell on any channel the restaurant has
             profile = restaurant_store.profile(conn, restaurant.slug)
             conversation, _ = convs.open_conversation(conn, restaurant.id, guest.id, now)
             lang = guest.language or conversation.language or self.default_language
@@ -128,7 +131,7 @@ class Notifier:
                 party_size=view.party_size,
                 reason=notice.reason,
             )
-            for identity in self._targets(conn, restaurant, view, guest, now):
+            for identity in targets:
                 record = store.claim(
                     conn,
                     restaurant_id=restaurant.id,
