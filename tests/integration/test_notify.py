@@ -622,3 +622,29 @@ def test_the_embedded_default_notifies_without_a_worker(
     mail = emails(relay)[0]
     assert mail["Subject"] == "Booking confirmed at Casa Demo: Thu Jun 4, 21:00"
     assert made["reservation"]["code"] in mail.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+
+
+def test_a_pending_booking_the_restaurant_never_approved_is_not_a_no_show(
+    app: tuple[TestClient, Container], clock: FakeClock
+) -> None:
+    client, container = app
+    made = client.post(
+        "/v1/restaurants/demo/reservations",
+        json={
+            "date": "2026-06-01",
+            "time": "13:00",
+            "party_size": 2,
+            "name": "Ana",
+            "email": EMAIL,
+            "status": "pending",
+        },
+        headers=STAFF,
+    )
+    assert made.status_code == 201, made.text
+    clock.advance(hours=3)
+    assert container.scheduler is not None
+    assert container.scheduler.sweep_no_shows() == 0
+    view = container.booking.get(made.json()["reservation"]["code"])
+    assert view.status.value == "pending"
+    assert view.guest is not None
+    assert view.guest.no_show_count == 0

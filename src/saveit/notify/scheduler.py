@@ -13,10 +13,12 @@ reminder time has come. One that was due before the booking was made (a table
 booked for tonight gets no "see you tomorrow") or more than
 ``SAVEIT_REMINDER_CATCH_UP_MINUTES`` ago (the worker was down) is skipped.
 
-No-shows: a confirmed (or pending) booking not checked in ``no_show_grace_minutes``
-after its start (per restaurant, default 20) becomes ``no_show``: its tables
-free up for walk-ins, the guest's no-show count goes up, the audit log and the
-event stream record it, and the notifier tells the guest.
+No-shows: a confirmed booking not checked in ``no_show_grace_minutes`` after
+its start (per restaurant, default 20) becomes ``no_show``: its tables free up
+for walk-ins, the guest's no-show count goes up, the audit log and the event
+stream record it, and the notifier tells the guest. A booking still ``pending``
+is left alone: the restaurant never said yes, so the guest is not counted as
+having failed to come (staff settle it).
 """
 
 from __future__ import annotations
@@ -102,7 +104,7 @@ class Scheduler:
     def sweep_no_shows(self) -> int:
         now = self.clock()
         marked = 0
-        for view in self._between(now - _LOOKBACK, now, Status.CONFIRMED, Status.PENDING):
+        for view in self._between(now - _LOOKBACK, now, Status.CONFIRMED):
             grace = self.booking.restaurant(view.restaurant).rules.no_show_grace_minutes
             if view.start + timedelta(minutes=grace) > now:
                 continue
