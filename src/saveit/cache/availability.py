@@ -36,8 +36,9 @@ from zoneinfo import ZoneInfo
 
 from saveit.booking.service import BookingService
 from saveit.booking.views import ReservationView
-from saveit.cache.store import CacheStore, NearCache
+from saveit.cache.store import CacheStore, MemoryStore, NearCache
 from saveit.domain.schedule import business_day_of
+from saveit.resilience.breaker import BreakerState
 from saveit.resilience.redis_gate import RedisUnavailable
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,10 @@ class CacheStats:
     refused: int = 0  # puts refused because the day was invalidated meanwhile
     invalidations: int = 0
     deferred: int = 0  # invalidations queued while the store was away
+
+
+def _key(config_version: int, party_size: int, area: str | None, staff: bool) -> str:
+    return f"{config_version}:{party_size}:{area or ''}:{'s' if staff else 'p'}"
 
 
 def bucket_of(restaurant_id: int, day: date) -> str:
@@ -91,7 +96,7 @@ class AvailabilityCache:
             return self._render(self._compute(slug, day, party_size, area, staff)), BYPASS
         restaurant, config_version = self.booking.restaurant_version(slug)
         bucket = bucket_of(restaurant.id, day)
-        key = f"{config_version}:{party_size}:{area or ''}:{'s' if staff else 'p'}"
+        key = _key(config_version, party_size, area, staff)
         try:
             self._flush_deferred()
             raw, generation = self.store.get(bucket, key)
@@ -113,6 +118,31 @@ class AvailabilityCache:
         except RedisUnavailable:
             pass
         return self._render(entry), MISS
+
+    def peek(
+        self, slug: str, day: date, party_size: int, *, area: str | None, staff: bool
+    ) -> bytes | None:
+        """A hit from this process's memory alone, or None: no Redis, no database,
+        nothing that blocks. The endpoint answers these on the event loop and
+        sends everything else (misses, Redis hits) to :meth:`read` on a thread."""
+        store = self.store
+        local = store.local if isinstance(store, NearCache) else store
+        if not isinstance(local, MemoryStore) or self._deferred:
+            return None
+        if isinstance(store, NearCache) and store.shared.gate.breaker.state is BreakerState.OPEN:
+            return None  # Redis away: read() bypasses the cache tiers altogether
+        trusted = self.booking.cache.trusted(slug)
+        if trusted is None:
+            return None
+        restaurant, config_version = trusted
+        raw, _ = local.get(
+            bucket_of(restaurant.id, day), _key(config_version, party_size, area, staff)
+        )
+        entry = None if raw is None else self._usable(raw)
+        if entry is None:
+            return None
+        self.stats.hits += 1
+        return self._render(entry)
 
     def _compute(
         self, slug: str, day: date, party_size: int, area: str | None, staff: bool

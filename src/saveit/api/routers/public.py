@@ -5,10 +5,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from saveit.api.auth import staff_actor_if_any
 from saveit.api.deps import ContainerDep
 from saveit.api.schemas import Day, local_iso, restaurant_json
+from saveit.bootstrap import Container
+from saveit.cache.availability import HIT
 from saveit.domain.schedule import local_today
 from saveit.store.restaurants import profile
 
@@ -24,13 +27,32 @@ def get_restaurant(slug: str, container: ContainerDep) -> dict[str, Any]:
 
 
 @router.get("/{slug}/availability", response_model=None)
-def availability(
+async def availability(
     slug: str,
     request: Request,
     container: ContainerDep,
     date: Annotated[Day, Query(description="Local business day, YYYY-MM-DD")],
     party_size: Annotated[int, Query(ge=1, le=1000)],
     area: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+) -> dict[str, Any] | Response:
+    """A guest's read found in this process's memory is answered right here on the
+    event loop (most reads of a busy day); anything that needs Redis, the database
+    or a staff token's check goes to a thread."""
+    cache = container.availability
+    if cache is not None and "authorization" not in request.headers:
+        body = cache.peek(slug, date, party_size, area=area, staff=False)
+        if body is not None:
+            return Response(body, media_type="application/json", headers={"X-SaveIt-Cache": HIT})
+    return await run_in_threadpool(_availability, slug, request, container, date, party_size, area)
+
+
+def _availability(
+    slug: str,
+    request: Request,
+    container: Container,
+    date: Day,
+    party_size: int,
+    area: str | None,
 ) -> dict[str, Any] | Response:
     staff = staff_actor_if_any(request, container, slug) is not None
     if container.availability is not None:
