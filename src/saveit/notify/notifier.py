@@ -24,7 +24,6 @@ so the guest never reads the same news twice in one chat.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -47,8 +46,6 @@ from saveit.store import conversations as convs
 from saveit.store import notifications as store
 from saveit.store import restaurants as restaurant_store
 
-log = logging.getLogger(__name__)
-
 AUTHOR = "notifier"
 _WAITING = frozenset({Status.PENDING, Status.CONFIRMED})
 _QR_KINDS = frozenset({"confirmation", "modification", "reminder"})
@@ -56,7 +53,9 @@ _CONTACT_CHANNELS = frozenset({"email", "sms", "whatsapp"})
 
 
 @dataclass(frozen=True, slots=True)
-class _Notice:
+class Notice:
+    """One thing to tell a guest about one booking."""
+
     kind: str  # the sent-record's kind: "modification:3", "reminder:120:29461080", ...
     text_key: str  # which text: "confirmation", "cancellation_by_restaurant", ...
     origin: str | None = None  # the chat the guest acted in (the bot answered there)
@@ -107,9 +106,9 @@ class Notifier:
         The start is part of the kind, so a moved booking gets reminders for its
         new time, and one reminder per offset per start goes out, ever."""
         start_minute = int(view.start.timestamp() // 60)
-        return self.notify(view, _Notice(f"reminder:{offset_minutes}:{start_minute}", "reminder"))
+        return self.notify(view, Notice(f"reminder:{offset_minutes}:{start_minute}", "reminder"))
 
-    def notify(self, view: ReservationView, notice: _Notice) -> int:
+    def notify(self, view: ReservationView, notice: Notice) -> int:
         """Queue ``notice`` on each allowed channel not notified yet; returns how many."""
         guest = view.guest
         if guest is None:
@@ -200,7 +199,7 @@ class Notifier:
 
     def _message(
         self,
-        notice: _Notice,
+        notice: Notice,
         channel: str,
         view: ReservationView,
         facts: texts.Facts,
@@ -234,7 +233,7 @@ class Notifier:
 
     @staticmethod
     def _calendar(
-        notice: _Notice,
+        notice: Notice,
         channel: str,
         view: ReservationView,
         facts: texts.Facts,
@@ -274,7 +273,7 @@ def _address(channel: str, guest: GuestView) -> str | None:
     return guest.email if channel == "email" else guest.phone
 
 
-def _notice_for(event: events.Event) -> _Notice | None:
+def _notice_for(event: events.Event) -> Notice | None:
     payload: dict[str, Any] = dict(event.payload)
     shown = payload.get("reservation") or {}
     actor = str(payload.get("actor", ""))
@@ -282,20 +281,20 @@ def _notice_for(event: events.Event) -> _Notice | None:
     origin = channel if actor.startswith("guest:") and channel in CHANNELS else None
     if event.type == events.RESERVATION_CREATED:
         key = "pending" if shown.get("status") == Status.PENDING.value else "confirmation"
-        return _Notice(key, key, origin)
+        return Notice(key, key, origin)
     if event.type == events.RESERVATION_CONFIRMED:
-        return _Notice("confirmation", "confirmation")
+        return Notice("confirmation", "confirmation")
     if event.type == events.RESERVATION_MODIFIED:
         before = payload.get("before") or {}
         if before.get("start") == shown.get("start") and before.get("party_size") == shown.get(
             "party_size"
         ):
             return None  # tables or notes: nothing the guest needs to hear about
-        return _Notice(f"modification:{shown.get('version')}", "modification", origin)
+        return Notice(f"modification:{shown.get('version')}", "modification", origin)
     if event.type == events.RESERVATION_CANCELLED:
         by_restaurant = not actor.startswith("guest:")
         key = "cancellation_by_restaurant" if by_restaurant else "cancellation"
-        return _Notice("cancellation", key, origin, str(shown.get("reason", "")))
+        return Notice("cancellation", key, origin, str(shown.get("reason", "")))
     if event.type == events.RESERVATION_NO_SHOW:
-        return _Notice("no_show", "no_show")
+        return Notice("no_show", "no_show")
     return None
