@@ -26,7 +26,7 @@ from saveit.channels.ports import ChannelAccount, SendContext, SendFailed, SendR
 from saveit.store import channel_accounts as accounts
 from saveit.store import conversations as convs
 from saveit.store import restaurants as restaurant_store
-from saveit.store.schema import channel_messages, conversations, guests, outbox
+from saveit.store.schema import channel_messages, conversations, early_statuses, guests, outbox
 from tests.support import FakeClock
 
 WA_NUMBER_ID = "104200000000001"
@@ -448,3 +448,68 @@ def test_a_send_cut_off_by_a_crash_is_never_repeated_blindly(
         assert (row.status, row.error_code) == ("failed", "DELIVERY_UNCERTAIN")
         assert senders[channel].sent == []  # not a second time
         assert "message.failed" in types  # staff see it
+
+
+def _staff_message(container: Container, gateway: Gateway, clock: FakeClock) -> str:
+    """Queue a staff message to a WhatsApp guest; the provider id the scripted
+    sender will answer with."""
+    with container.engine.begin() as conn:
+        rid = restaurant_store.id_of(conn, "demo")
+        identity = convs.resolve(conn, rid, "whatsapp", "+34600111222", name="Ana", now=clock())
+        conversation, _ = convs.open_conversation(conn, rid, identity.guest_id, clock())
+    queued = gateway.send_to_conversation(
+        conversation.id, OutboundMessage(text="Tu mesa te espera"), author="staff"
+    )
+    return f"whatsapp-1-{queued.public_id}"
+
+
+def test_statuses_that_beat_our_record_of_the_send_are_applied_when_it_is_recorded(
+    container: Container, gateway: Gateway, clock: FakeClock
+) -> None:
+    provider_id = _staff_message(container, gateway, clock)
+    early = [
+        StatusUpdate("whatsapp", provider_id, DeliveryStatus.READ, clock()),
+        StatusUpdate("whatsapp", provider_id, DeliveryStatus.DELIVERED, clock()),
+    ]
+    gateway.receive(WebhookBatch(statuses=early))  # Meta was quicker than our commit
+    assert gateway.deliver_due() == 1
+    with container.engine.connect() as conn:
+        row = conn.execute(
+            select(channel_messages).where(channel_messages.c.direction == "out")
+        ).one()
+        left = conn.execute(select(func.count()).select_from(early_statuses)).scalar_one()
+    assert (row.provider_message_id, row.status) == (provider_id, "read")
+    assert left == 0
+
+
+def test_an_early_failure_is_applied_and_announced(
+    container: Container, gateway: Gateway, clock: FakeClock
+) -> None:
+    provider_id = _staff_message(container, gateway, clock)
+    failed = StatusUpdate(
+        "whatsapp", provider_id, DeliveryStatus.FAILED, clock(), "131026", "undeliverable"
+    )
+    gateway.receive(WebhookBatch(statuses=[failed]))
+    gateway.deliver_due()
+    with container.engine.connect() as conn:
+        row = conn.execute(
+            select(channel_messages).where(channel_messages.c.direction == "out")
+        ).one()
+        types = [t for (t,) in conn.execute(select(outbox.c.type))]
+    assert (row.status, row.error_code) == ("failed", "131026")
+    assert "message.failed" in types
+
+
+def test_statuses_no_send_ever_claims_are_forgotten_after_a_day(
+    container: Container, gateway: Gateway, clock: FakeClock
+) -> None:
+    stray = StatusUpdate("whatsapp", "wamid.NOT-OURS", DeliveryStatus.DELIVERED, clock())
+    gateway.receive(WebhookBatch(statuses=[stray]))
+    gateway.receive(WebhookBatch(statuses=[stray]))  # retried: kept once
+    with container.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(early_statuses)).scalar_one() == 1
+    gateway.deliver_due()
+    clock.advance(days=1, minutes=11)
+    gateway.deliver_due()
+    with container.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(early_statuses)).scalar_one() == 0

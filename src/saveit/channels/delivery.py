@@ -27,7 +27,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from saveit.channels.model import ChannelName, OutboundMessage
+from saveit.channels.model import ChannelName, DeliveryStatus, OutboundMessage
 from saveit.channels.ports import ChannelAccount, SendContext, Sender, SendFailed
 from saveit.domain import errors
 from saveit.events import model as events
@@ -43,6 +43,8 @@ log = logging.getLogger(__name__)
 WINDOW = timedelta(hours=24)  # WhatsApp and Instagram: free-form replies only this long
 WINDOW_CHANNELS = frozenset({"whatsapp", "instagram"})
 LEASE = timedelta(seconds=60)
+EARLY_STATUS_KEPT = timedelta(days=1)  # a status whose send is never recorded is dropped then
+PRUNE_EVERY = timedelta(minutes=10)
 # Channels where sending twice is recognised as once: the web chat shows each
 # message id once. Neither Meta nor Twilio nor an SMTP relay takes an
 # idempotency key, so there a send cut off by a crash is never repeated blindly.
@@ -67,6 +69,7 @@ class Delivery:
         self.send_backoff_s = send_backoff_s
         self.public_base_url = public_base_url.rstrip("/") if public_base_url else None
         self.ready = threading.Event()
+        self._pruned_at: datetime | None = None
 
     def queue(
         self,
@@ -117,6 +120,9 @@ class Delivery:
         now = self.clock()
         with self.engine.begin() as conn:
             claimed = store.claim_outbound(conn, now=now, lease=LEASE, limit=limit)
+            if self._pruned_at is None or now - self._pruned_at >= PRUNE_EVERY:
+                self._pruned_at = now
+                store.prune_early_statuses(conn, now - EARLY_STATUS_KEPT)
         for message in claimed:
             try:
                 self._deliver(message)
@@ -172,8 +178,11 @@ class Delivery:
             return
         now = self.clock()
         with self.engine.begin() as conn:
-            store.mark_sent(conn, message.id, result.provider_message_id, now)
+            early = store.mark_sent(conn, message.id, result.provider_message_id, now)
             announce(conn, events.MESSAGE_SENT, message, now)
+            if early is not None and early.status == DeliveryStatus.FAILED.value:
+                # The provider's failure report came in before we recorded the send.
+                announce(conn, events.MESSAGE_FAILED, early, now, error_code=early.error_code)
 
     def _fail(self, message: store.StoredMessage, code: str, detail: str, now: datetime) -> None:
         log.warning(

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Connection,
     and_,
     case,
+    delete,
     insert,
     literal,
     or_,
@@ -36,6 +37,7 @@ from saveit.channels.model import (
 )
 from saveit.store.database import ignoring_conflicts
 from saveit.store.schema import channel_messages as m
+from saveit.store.schema import early_statuses as early
 
 _RANK_OF_COLUMN = case(
     {status.value: rank(status) for status in DeliveryStatus}, value=m.c.status, else_=0
@@ -157,7 +159,57 @@ def apply_status(conn: Connection, update_: StatusUpdate, now: datetime) -> Stor
         .returning(*m.c)
     )
     row = conn.execute(statement).first()
-    return None if row is None else _stored(row)
+    if row is not None:
+        return _stored(row)
+    known = conn.execute(
+        select(m.c.id).where(
+            m.c.channel == update_.channel,
+            m.c.provider_message_id == update_.provider_message_id,
+        )
+    ).first()
+    if known is None:  # ahead of our own record of the send: keep it for then
+        conn.execute(
+            ignoring_conflicts(conn.dialect.name, early),
+            {
+                "channel": update_.channel,
+                "provider_message_id": update_.provider_message_id,
+                "status": new.value,
+                "error_code": update_.error_code,
+                "error_detail": (update_.error_detail or "")[:2000] or None,
+                "received_at": now,
+            },
+        )
+    return None
+
+
+def _apply_early(
+    conn: Connection, channel: str, provider_message_id: str, now: datetime
+) -> StoredMessage | None:
+    """Statuses that arrived before ``provider_message_id`` was recorded, applied
+    in order of rank; returns the message if they moved it."""
+    rows = conn.execute(
+        delete(early)
+        .where(early.c.channel == channel, early.c.provider_message_id == provider_message_id)
+        .returning(early.c.status, early.c.error_code, early.c.error_detail, early.c.received_at)
+    ).all()
+    moved = None
+    for row in sorted(rows, key=lambda r: rank(DeliveryStatus(r.status))):
+        update_ = StatusUpdate(
+            channel=channel,  # type: ignore[arg-type]
+            provider_message_id=provider_message_id,
+            status=DeliveryStatus(row.status),
+            at=row.received_at,
+            error_code=row.error_code,
+            error_detail=row.error_detail,
+        )
+        moved = apply_status(conn, update_, now) or moved
+    return moved
+
+
+def prune_early_statuses(conn: Connection, before: datetime) -> int:
+    """Forget early statuses no send ever claimed (a message lost in a crash, or
+    not ours): providers report within minutes, not days."""
+    return conn.execute(delete(early).where(early.c.received_at < before)).rowcount
 
 
 def claim_inbound(
@@ -288,8 +340,13 @@ def mark_sending(conn: Connection, message_id: int, now: datetime) -> None:
     conn.execute(update(m).where(m.c.id == message_id).values(send_started_at=now))
 
 
-def mark_sent(conn: Connection, message_id: int, provider_message_id: str, now: datetime) -> None:
-    conn.execute(
+def mark_sent(
+    conn: Connection, message_id: int, provider_message_id: str, now: datetime
+) -> StoredMessage | None:
+    """Record the send; returns the message if statuses the provider reported
+    before this commit moved it on (a ``failed`` among them is the caller's to
+    announce)."""
+    channel = conn.execute(
         update(m)
         .where(m.c.id == message_id)
         .values(
@@ -303,7 +360,9 @@ def mark_sent(conn: Connection, message_id: int, provider_message_id: str, now: 
             updated_at=now,
             claimed_until=None,
         )
-    )
+        .returning(m.c.channel)
+    ).scalar_one()
+    return _apply_early(conn, channel, provider_message_id, now)
 
 
 def mark_retry(

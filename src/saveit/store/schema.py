@@ -335,6 +335,22 @@ channel_messages = Table(
     Index(None, "conversation_id", "id"),
 )
 
+early_statuses = Table(
+    # A provider's status for a message id we have not recorded yet: the webhook
+    # can beat our own commit of the send. Applied when the id is recorded.
+    "early_statuses",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("channel", String(16), nullable=False),
+    Column("provider_message_id", String(255), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("error_code", String(64)),
+    Column("error_detail", Text),
+    Column("received_at", UTCDateTime, nullable=False),
+    UniqueConstraint("channel", "provider_message_id", "status"),
+    Index(None, "received_at"),
+)
+
 link_codes = Table(
     "link_codes",
     metadata,

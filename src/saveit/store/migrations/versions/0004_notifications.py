@@ -1,5 +1,5 @@
 """Notifications: the sent-record per reservation, kind and channel; guests' channel choice;
-the in-flight mark on outbound sends.
+the in-flight mark on outbound sends; statuses that arrive before their send is recorded.
 
 Revision ID: 0004
 Revises: 0003
@@ -35,6 +35,26 @@ def upgrade() -> None:
                 nullable=True,
             )
         )
+    op.create_table(
+        "early_statuses",
+        sa.Column("id", _ID, autoincrement=True, nullable=False),
+        sa.Column("channel", sa.String(length=16), nullable=False),
+        sa.Column("provider_message_id", sa.String(length=255), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("error_code", sa.String(length=64), nullable=True),
+        sa.Column("error_detail", sa.Text(), nullable=True),
+        sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_early_statuses")),
+        sa.UniqueConstraint(
+            "channel",
+            "provider_message_id",
+            "status",
+            name=op.f("uq_early_statuses_channel_provider_message_id_status"),
+        ),
+    )
+    op.create_index(
+        op.f("ix_early_statuses_received_at"), "early_statuses", ["received_at"], unique=False
+    )
     op.create_table(
         "notifications",
         sa.Column("id", _ID, autoincrement=True, nullable=False),
@@ -74,6 +94,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("notifications")
+    op.drop_index(op.f("ix_early_statuses_received_at"), table_name="early_statuses")
+    op.drop_table("early_statuses")
     with op.batch_alter_table("guests", schema=None) as batch_op:
         batch_op.drop_column("notify_channels")
     with op.batch_alter_table("reservations", schema=None) as batch_op:
