@@ -230,3 +230,32 @@ def test_an_event_heard_drops_redis_only_when_the_writer_may_have_missed_it(
         if keys:
             client.delete(*keys)
         client.close()
+
+
+def test_the_party_sizes_of_a_day_share_one_read_of_its_bookings_until_it_changes(
+    api: TestClient, cached: Container
+) -> None:
+    from sqlalchemy import event
+
+    reads: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if "table_claims" in statement or "reservation_tables" in statement:
+            reads.append(statement)
+
+    event.listen(cached.engine, "before_cursor_execute", count)
+    try:
+        assert read(api, party=2)[1] == "miss"
+        first = len(reads)
+        assert first >= 1
+        assert read(api, party=4)[1] == "miss"  # another key, the same day's bookings
+        assert read(api, party=6)[1] == "miss"
+        assert len(reads) == first
+        book(api, "21:00", party=2)
+        before = len(reads)
+        after_booking, how = read(api, party=4)
+        assert how == "miss"
+        assert len(reads) > before  # the day changed: its bookings are read again
+    finally:
+        event.remove(cached.engine, "before_cursor_execute", count)
+    assert "21:00" in after_booking  # party 4 still has a table at 21:00

@@ -35,6 +35,7 @@ from saveit.booking.commands import (
 from saveit.booking.views import Created, GuestView, ReservationView
 from saveit.domain import errors
 from saveit.domain.availability import (
+    Occupancy,
     Slot,
     bookable_starts,
     cells,
@@ -225,6 +226,14 @@ class BookingService:
         return restaurant, bookable_starts(
             restaurant, day, party_size, now, booked, area=area, staff=staff
         )
+
+    def day_occupancy(self, slug: str, day: date) -> tuple[Restaurant, Occupancy]:
+        """What a day's availability is computed from, read once: the availability
+        cache reuses it for every party size while the day's cache generation holds."""
+        with self.reading() as conn:
+            restaurant = self.cache.get(conn, slug)
+            booked = self._booked_for_starts(conn, restaurant, day)
+        return restaurant, Occupancy(booked)
 
     def get(self, code: str) -> ReservationView:
         with self.reading() as conn:

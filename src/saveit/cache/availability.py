@@ -37,6 +37,9 @@ from zoneinfo import ZoneInfo
 from saveit.booking.service import BookingService
 from saveit.booking.views import ReservationView
 from saveit.cache.store import CacheStore, MemoryStore, NearCache
+from saveit.domain import errors
+from saveit.domain.availability import Occupancy, bookable_starts
+from saveit.domain.model import Restaurant
 from saveit.domain.schedule import business_day_of
 from saveit.resilience.breaker import BreakerState
 from saveit.resilience.redis_gate import RedisUnavailable
@@ -45,6 +48,7 @@ log = logging.getLogger(__name__)
 
 HIT, MISS, BYPASS = "hit", "miss", "bypass"
 STREAM_GRACE_S = 1.0  # an event heard later than this may have missed its writer's invalidation
+OCCUPANCY_TTL_S = 1.0  # a day's bookings reused across party sizes for at most this long
 TROUBLE_WINDOW_S = 60.0  # Redis trouble this recent: invalidate Redis again from the stream
 
 
@@ -83,6 +87,8 @@ class AvailabilityCache:
         self._wall = wall_clock
         self._deferred: set[str] = set()
         self._deferred_lock = threading.Lock()
+        self._occupancies: dict[tuple[str, date], tuple[str, float, Restaurant, Occupancy]] = {}
+        self._occupancy_lock = threading.Lock()
 
     # --- reads ------------------------------------------------------------------------
 
@@ -109,7 +115,7 @@ class AvailabilityCache:
                 self.stats.hits += 1
                 return self._render(entry), HIT
         self.stats.misses += 1
-        entry = self._compute(slug, day, party_size, area, staff)
+        entry = self._compute(slug, day, party_size, area, staff, f"{config_version}/{generation}")
         try:
             if self.store.put(bucket, key, entry.encode(), generation, self.ttl_s):
                 self.stats.stored += 1
@@ -145,9 +151,27 @@ class AvailabilityCache:
         return self._render(entry)
 
     def _compute(
-        self, slug: str, day: date, party_size: int, area: str | None, staff: bool
+        self,
+        slug: str,
+        day: date,
+        party_size: int,
+        area: str | None,
+        staff: bool,
+        generation: str | None = None,
     ) -> Entry:
-        restaurant, slots = self.booking.availability(slug, day, party_size, area=area, staff=staff)
+        """``generation``: the configuration version and the day's cache generation
+        the miss read, which lets the day's bookings be reused (see ``_occupancy``)."""
+        if generation is None:  # no cache generation to trust: straight from the database
+            restaurant, slots = self.booking.availability(
+                slug, day, party_size, area=area, staff=staff
+            )
+        else:
+            if not 1 <= party_size <= 1000:
+                raise errors.ValidationFailed("party_size must be between 1 and 1000")
+            restaurant, occupancy = self._occupancy(slug, day, generation)
+            slots = bookable_starts(
+                restaurant, day, party_size, self.booking.clock(), occupancy, area=area, staff=staff
+            )
         tz = restaurant.tz
         doc = {
             "restaurant": restaurant.slug,
@@ -170,6 +194,27 @@ class AvailabilityCache:
             "first": slots[0].start.timestamp() if slots else None,
         }
         return Entry(header, _dumps(doc))
+
+    def _occupancy(self, slug: str, day: date, generation: str) -> tuple[Restaurant, Occupancy]:
+        """The day's bookings, read once per cache generation of the day.
+
+        A booking invalidates its day (new generation) before anyone could read
+        availability that includes it, so while the generation a miss read is the
+        one the last read held, those bookings are still the day's: the misses of
+        the day's other party sizes then cost no query. Held briefly
+        (``OCCUPANCY_TTL_S``), as the near cache holds its copies."""
+        key = (slug, day)
+        now = time.monotonic()
+        with self._occupancy_lock:
+            held = self._occupancies.get(key)
+        if held is not None and held[0] == generation and now - held[1] < OCCUPANCY_TTL_S:
+            return held[2], held[3]
+        restaurant, occupancy = self.booking.day_occupancy(slug, day)
+        with self._occupancy_lock:
+            if len(self._occupancies) > 1_000:
+                self._occupancies.clear()
+            self._occupancies[key] = (generation, now, restaurant, occupancy)
+        return restaurant, occupancy
 
     def _usable(self, raw: bytes) -> Entry | None:
         try:
