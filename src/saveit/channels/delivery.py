@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, select
@@ -278,5 +278,4 @@ def _reply_identity(
         raise errors.Conflict(
             "The guest has no identity on that channel to write to", channel=channel
         )
-    never = datetime.min.replace(tzinfo=UTC)
-    return max(known, key=lambda i: (i.last_inbound_at or never, i.id))
+    return convs.latest(known)

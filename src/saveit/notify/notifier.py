@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection
@@ -177,14 +177,13 @@ class Notifier:
             if not chosen and guest.phone:
                 chosen.append("sms")
         known = convs.identities_of(conn, guest.id)
-        never = datetime.min.replace(tzinfo=UTC)
         found: list[convs.Identity] = []
         for channel in dict.fromkeys(chosen):
             if channel != "webchat" and accounts.find(conn, restaurant.id, channel) is None:
                 continue
             mine = [i for i in known if i.channel == channel]
             if mine:
-                found.append(max(mine, key=lambda i: (i.last_inbound_at or never, i.id)))
+                found.append(convs.latest(mine))
                 continue
             address = _address(channel, guest)
             if address is not None:
@@ -208,7 +207,7 @@ class Notifier:
     ) -> OutboundMessage | None:
         if notice.origin == channel:
             return None  # the bot answered in this chat, QR included
-        with_qr = notice.text_key in _QR_KINDS and self.qr is not None
+        qr = self.qr if notice.text_key in _QR_KINDS else None
         buttons: tuple[Button, ...] = ()
         if notice.text_key == "reminder":
             buttons = (
@@ -217,18 +216,16 @@ class Notifier:
                 Button(f"rem:cancel:{view.code}", texts.button("cancel", lang)),
             )
         if channel == "sms":
-            url = self.qr.url(view) if with_qr and self.qr is not None else None
-            return OutboundMessage(
-                text=texts.sms(notice.text_key, facts, lang, url), buttons=buttons
+            message = OutboundMessage(text=texts.sms(notice.text_key, facts, lang), buttons=buttons)
+        else:
+            message = OutboundMessage(
+                text=texts.chat(notice.text_key, facts, lang),
+                buttons=buttons,
+                attachments=self._calendar(notice, channel, view, facts, lang, profile),
+                subject=texts.subject(notice.text_key, facts, lang),
             )
-        message = OutboundMessage(
-            text=texts.chat(notice.text_key, facts, lang),
-            buttons=buttons,
-            attachments=self._calendar(notice, channel, view, facts, lang, profile),
-            subject=texts.subject(notice.text_key, facts, lang),
-        )
-        if with_qr and self.qr is not None:
-            message = self.qr.attach(message, channel, view, texts.qr_caption(facts, lang))
+        if qr is not None:
+            message = qr.attach(message, channel, view, texts.qr_caption(facts, lang))
         return message
 
     @staticmethod

@@ -29,8 +29,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
-
 from saveit.booking.commands import Actor
 from saveit.booking.service import BookingService
 from saveit.booking.views import ReservationView
@@ -39,7 +37,6 @@ from saveit.domain.model import Status
 from saveit.notify.notifier import Notifier
 from saveit.store import reservations as reservation_store
 from saveit.store.database import reading
-from saveit.store.schema import reservations
 
 log = logging.getLogger(__name__)
 
@@ -118,15 +115,7 @@ class Scheduler:
     def _between(
         self, after: datetime, until: datetime, *statuses: Status
     ) -> list[ReservationView]:
-        query = (
-            select(reservations.c.id)
-            .where(
-                reservations.c.start_at >= after,
-                reservations.c.start_at <= until,
-                reservations.c.status.in_([s.value for s in statuses]),
-            )
-            .order_by(reservations.c.start_at)
-        )
         with reading(self.booking.engine) as conn:
-            ids = [int(i) for i in conn.execute(query).scalars()]
-            return [reservation_store.view_by_id(conn, i) for i in ids]
+            return reservation_store.starting_between(
+                conn, [s.value for s in statuses], after, until
+            )

@@ -98,7 +98,6 @@ _SMS: dict[str, dict[str, str]] = {
         "en": "{restaurant}: we missed you {day} {time}; the table was released ({code}). "
         "Reply if this is a mistake.",
     },
-    "qr_link": {"es": " QR: {url}", "en": " QR: {url}"},
 }
 
 _SUBJECT: dict[str, dict[str, str]] = {
@@ -176,11 +175,9 @@ def chat(kind: str, facts: Facts, lang: str) -> str:
     return _pick(_TEXT, kind, lang).format(**values)
 
 
-def sms(kind: str, facts: Facts, lang: str, qr_url: str | None) -> str:
-    text = _pick(_SMS, kind, lang).format(**_values(facts, lang, short=True))
-    if qr_url and kind in {"confirmation", "modification", "reminder"}:
-        text += _pick(_SMS, "qr_link", lang).format(url=qr_url)
-    return text
+def sms(kind: str, facts: Facts, lang: str) -> str:
+    """One short line (the QR link, when there is one, is added by ``saveit.notify.qr``)."""
+    return _pick(_SMS, kind, lang).format(**_values(facts, lang, short=True))
 
 
 def subject(kind: str, facts: Facts, lang: str) -> str:

@@ -9,8 +9,9 @@ guest proves a link (``saveit.channels.identity``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select, update
@@ -30,6 +31,7 @@ from saveit.store.schema import (
 )
 
 PHONE_CHANNELS = frozenset({"whatsapp", "sms"})
+_NEVER = datetime.min.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +167,11 @@ def identities_of(conn: Connection, guest_id: int) -> list[Identity]:
         .order_by(channel_identities.c.id)
     )
     return [_identity(row) for row in rows]
+
+
+def latest(identities: Sequence[Identity]) -> Identity:
+    """The identity the guest wrote from last (never-written ones rank by age)."""
+    return max(identities, key=lambda i: (i.last_inbound_at or _NEVER, i.id))
 
 
 def open_conversation(

@@ -183,6 +183,23 @@ def views_between(
     )
 
 
+def starting_between(
+    conn: Connection, statuses: Sequence[str], after: datetime, until: datetime
+) -> list[ReservationView]:
+    """Reservations of every restaurant in ``statuses`` starting in ``[after, until]``:
+    what the scheduler looks at (reminders due, no-shows to mark)."""
+    return _views(
+        conn,
+        _view_query()
+        .where(
+            reservations.c.status.in_(list(statuses)),
+            reservations.c.start_at >= after,
+            reservations.c.start_at <= until,
+        )
+        .order_by(reservations.c.start_at, reservations.c.id),
+    )
+
+
 def upcoming_of_guest(
     conn: Connection, restaurant_id: int, guest_id: int, after: datetime
 ) -> list[ReservationView]:
