@@ -7,6 +7,7 @@ asks what mode it is in.
 
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
@@ -198,3 +199,17 @@ def build_availability(
     )
     booking.listeners.append(cache.after_commit)
     return cache
+
+
+def freeze_startup_heap() -> None:
+    """Move everything allocated while starting up out of the garbage collector's sight.
+
+    A started process holds a few hundred thousand long-lived objects (modules,
+    SQLAlchemy metadata and compiled statements, pydantic models), and every
+    full collection walked them all: 60-145 ms in which an API process answered
+    nothing, the tail of ``bench/webhooks.py`` (p99 ~200 ms, ~96 ms with this).
+    Frozen objects are never collected, which is right for what lives as long
+    as the process; what requests allocate afterwards is collected as before.
+    """
+    gc.collect()
+    gc.freeze()

@@ -7,6 +7,7 @@ command run in the same environment talks to the same database.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import threading
 from collections.abc import Iterator
@@ -19,7 +20,7 @@ import uvicorn
 import yaml
 from pydantic import ValidationError
 
-from saveit.bootstrap import build
+from saveit.bootstrap import build, freeze_startup_heap
 from saveit.channels.workers import ChannelWorkers
 from saveit.config import load_settings
 from saveit.domain import errors
@@ -168,6 +169,10 @@ def worker() -> None:
     deliver queued ones, notify guests, send reminders and mark no-shows, until
     SIGTERM/SIGINT (production mode)."""
     settings = load_settings()
+    if settings.worker_nice and hasattr(os, "nice"):
+        # Everything here runs behind an acknowledgement or on a schedule, while the
+        # API processes answer people and providers who are waiting: let them go first.
+        os.nice(settings.worker_nice)
     container = build(settings, migrate=settings.database_url is None)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -186,6 +191,7 @@ def worker() -> None:
             stop,
             interval_s=settings.scheduler_interval_s,
         )
+    freeze_startup_heap()
     try:
         container.relay.run(stop)
     finally:

@@ -228,6 +228,21 @@ class Settings(BaseSettings):
         description="How long the bot keeps a guest's unconfirmed booking, change or "
         'cancellation before dropping it (a late "yes" then starts over).',
     )
+    channel_workers_in_api: bool | None = Field(
+        default=None,
+        description="Answer and deliver guest messages inside the API processes too; unset "
+        "means only where no `saveit worker` runs (the relay runs in process). Production "
+        "leaves the API processes to acknowledging webhooks and serving screens, and the "
+        "worker, woken by PostgreSQL NOTIFY, answers.",
+    )
+    worker_nice: int = Field(
+        default=10,
+        ge=0,
+        le=19,
+        description="How much `saveit worker` lowers its own CPU priority (Unix nice): its "
+        "work waits behind acknowledgements and schedules, the API's is awaited by people "
+        "and providers. 0 keeps the same priority.",
+    )
     channel_worker_poll_s: float = Field(
         default=0.2,
         gt=0,
@@ -292,6 +307,12 @@ class Settings(BaseSettings):
     @property
     def runs_relay_in_process(self) -> bool:
         return self.redis_url is None if self.relay_in_process is None else self.relay_in_process
+
+    @property
+    def runs_channel_workers_in_api(self) -> bool:
+        if self.channel_workers_in_api is None:
+            return self.runs_relay_in_process
+        return self.channel_workers_in_api
 
     @model_validator(mode="after")
     def _no_dev_secret_in_production(self) -> Settings:

@@ -211,9 +211,11 @@ def channel_app(
     base_url: str = "http://testserver",
     **overrides: Any,
 ) -> Iterator[tuple[TestClient, Container]]:
-    """The app on the demo restaurant with channel settings and accounts, its
-    channel workers polling fast so replies show up within a test's patience."""
-    configured = settings.model_copy(update={"channel_worker_poll_s": 0.02, **overrides})
+    """The app on the demo restaurant with channel settings and accounts, answering
+    guests itself (as the embedded default does) with its channel workers polling
+    fast, so replies show up within a test's patience."""
+    update = {"channel_worker_poll_s": 0.02, "channel_workers_in_api": True, **overrides}
+    configured = settings.model_copy(update=update)
     container = build(configured, clock=clock, migrate=False)
     apply_spec(container.engine, parse_document(demo_document()))
     admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}

@@ -13,12 +13,19 @@ from fastapi.testclient import TestClient
 from saveit.api.app import create_app
 from saveit.bootstrap import Container
 from saveit.channels.model import InboundMessage, WebhookBatch
+from saveit.config import Settings
 from saveit.restaurant_setup import apply_spec, parse_document
 from tests.conftest import ADMIN_TOKEN
 from tests.support import demo_document
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 WA = {"phone_number_id": "104200000000001", "access_token": "EAAG-very-secret"}
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """The app answers guests itself here, as the embedded default does."""
+    return settings.model_copy(update={"channel_workers_in_api": True})
 
 
 def _conversations_once_answered(api: TestClient) -> list[dict[str, Any]]:

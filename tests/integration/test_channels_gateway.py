@@ -3,7 +3,10 @@ statuses forward only, one guest per phone number."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -12,7 +15,8 @@ from sqlalchemy import func, select
 
 from saveit.booking.commands import Actor, CreateReservation, GuestDetails
 from saveit.bootstrap import Container
-from saveit.channels.gateway import Gateway, Reply, Turn
+from saveit.channels.gateway import Gateway, Receipt, Reply, Turn
+from saveit.channels.intake import Intake
 from saveit.channels.model import (
     ChannelName,
     DeliveryStatus,
@@ -23,9 +27,11 @@ from saveit.channels.model import (
     WebhookBatch,
 )
 from saveit.channels.ports import ChannelAccount, SendContext, SendFailed, SendResult
+from saveit.channels.workers import ChannelWorkers
 from saveit.store import channel_accounts as accounts
 from saveit.store import conversations as convs
 from saveit.store import restaurants as restaurant_store
+from saveit.store.database import create_db_engine
 from saveit.store.schema import channel_messages, conversations, early_statuses, guests, outbox
 from tests.support import FakeClock
 
@@ -513,3 +519,93 @@ def test_statuses_no_send_ever_claims_are_forgotten_after_a_day(
     gateway.deliver_due()
     with container.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(early_statuses)).scalar_one() == 0
+
+
+# --- group commit and wake-ups --------------------------------------------------------------
+
+
+def test_webhooks_arriving_together_share_one_commit_and_each_hears_its_own_receipt(
+    container: Container, gateway: Gateway
+) -> None:
+    groups: list[int] = []
+
+    def receive_many(batches: Sequence[WebhookBatch]) -> list[Receipt | Exception]:
+        groups.append(len(batches))
+        return gateway.receive_many(batches)
+
+    async def deliver_all() -> list[Receipt]:
+        intake = Intake(receive_many)
+        hooks = [WebhookBatch(messages=[wa(f"wamid.G{i}", f"hola {i}")]) for i in range(40)]
+        hooks.append(WebhookBatch(messages=[wa("wamid.G7", "hola 7")]))  # a retry, in flight
+        return await asyncio.gather(*(intake.receive(hook) for hook in hooks))
+
+    receipts = asyncio.run(deliver_all())
+    assert [len(r.stored) for r in receipts] == [1] * 40 + [0]
+    assert receipts[-1].duplicates == 1
+    assert len(groups) < 40  # one commit per group of webhooks, not one per webhook
+    assert sum(groups) == 41
+    assert count(container, channel_messages, channel_messages.c.direction == "in") == 40
+
+
+def test_a_webhook_that_cannot_be_stored_fails_alone_not_its_whole_group(
+    container: Container, gateway: Gateway
+) -> None:
+    broken = InboundMessage(
+        channel="whatsapp",
+        provider_message_id="wamid.BAD",
+        sender="+34600111222",
+        recipient=WA_NUMBER_ID,
+        text="hola",
+        sent_at=None,  # type: ignore[arg-type]  # what a parser bug would hand over
+    )
+    results = gateway.receive_many(
+        [
+            WebhookBatch(messages=[wa("wamid.OK1", "hola")]),
+            WebhookBatch(messages=[broken]),
+            WebhookBatch(messages=[wa("wamid.OK2", "hola")]),
+        ]
+    )
+    assert isinstance(results[1], Exception)
+    assert [len(r.stored) for r in (results[0], results[2]) if isinstance(r, Receipt)] == [1, 1]
+    assert count(container, channel_messages, channel_messages.c.direction == "in") == 2
+
+
+@pytest.mark.parametrize(
+    "db_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+def test_a_worker_in_another_process_is_woken_by_the_commit_not_by_its_poll(
+    container: Container,
+    gateway: Gateway,
+    db_url: str,
+    clock: FakeClock,
+    senders: dict[str, ScriptedSender],
+) -> None:
+    """The API stores and acknowledges; the worker, on its own connections and polling
+    only every 30 s here, answers within moments because the commit notifies it."""
+    worker_echo = Echo()
+    engine = create_db_engine(db_url)
+    worker = Gateway(engine, senders=senders, responder=worker_echo, clock=clock)
+    stop = threading.Event()
+    loops = ChannelWorkers(worker, poll_s=30)
+    loops.start(stop)
+    try:
+        time.sleep(1.0)  # the loops found nothing and wait; the listener is listening
+        gateway.receive(WebhookBatch(messages=[wa("wamid.W1", "hola")]))
+        deadline = time.monotonic() + 5
+        while not senders["whatsapp"].sent and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert [turn.text for turn in worker_echo.turns] == ["hola"]
+        assert [to for to, _, _ in senders["whatsapp"].sent] == ["+34600111222"]
+        # A staff reply queued by the API is sent by the worker the same way.
+        conversation = worker_echo.turns[0].conversation.id
+        gateway.delivery.send_to_conversation(
+            conversation, OutboundMessage(text="Os esperamos"), author="staff:ana"
+        )
+        deadline = time.monotonic() + 5
+        while len(senders["whatsapp"].sent) < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert senders["whatsapp"].sent[-1][1].text == "Os esperamos"
+    finally:
+        stop.set()
+        loops.join()
+        engine.dispose()

@@ -81,6 +81,31 @@ def test_each_event_is_handled_then_acked_and_recorded(make_bus: BusFactory) -> 
     assert not processed.seen("analytics", sent[0].event_id)  # per group
 
 
+def test_event_types_the_group_ignores_are_acked_without_bookkeeping(
+    make_bus: BusFactory,
+) -> None:
+    """A group that wants only some types (the notifier: reservation changes) must
+    not pay a processed-store write per chat message flowing past it."""
+    bus = make_bus()
+    handler, processed = Recorder(), MemoryProcessedStore()
+    consumer = _consumer(
+        bus, handler, processed=processed, accepts=lambda kind: kind == "reservation.modified"
+    )
+    wanted = _events(2)
+    chatter = [
+        Event(str(uuid.uuid4()), "message.received", 1, {}, e.created_at, e.outbox_id)
+        for e in _events(3)
+    ]
+    consumer.poll_once()
+    bus.publish([chatter[0], wanted[0], chatter[1], chatter[2], wanted[1]])
+    stats = consumer.poll_once()
+    assert (stats.handled, stats.skipped) == (2, 3)
+    assert handler.seen == wanted
+    assert bus.pending("notifier") == []
+    assert not any(processed.seen("notifier", e.event_id) for e in chatter)
+    assert all(processed.seen("notifier", e.event_id) for e in wanted)
+
+
 def test_an_event_published_twice_is_handled_once(make_bus: BusFactory) -> None:
     bus = make_bus()
     handler = Recorder()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -19,6 +20,7 @@ from pydantic import SecretStr
 from sqlalchemy import func, select
 
 from saveit.bootstrap import Container
+from saveit.channels.workers import ChannelWorkers
 from saveit.config import Settings
 from saveit.store.schema import channel_messages
 from tests.integration.conftest import channel_app
@@ -256,3 +258,35 @@ def test_an_instagram_message_is_answered_and_our_echo_ignored(
             .where(channel_messages.c.direction == "in")
         ).scalar_one()
     assert count == 1
+
+
+def test_an_api_beside_a_worker_only_acknowledges_and_the_worker_answers(
+    settings: Settings, clock: FakeClock, graph: RecordingServer
+) -> None:
+    """Production: the API process stores and acknowledges, and leaves answering to
+    ``saveit worker``, so a burst of guest turns never slows the acknowledgements."""
+    accounts = {"whatsapp": {"phone_number_id": WA_NUMBER_ID, "access_token": "wa-token"}}
+    with channel_app(
+        settings,
+        clock,
+        accounts,
+        channel_workers_in_api=False,
+        meta_app_secret=SecretStr(SECRET.decode()),
+        graph_api_base=graph.url,
+    ) as (client, container):
+        body = fixture("whatsapp/text_escaped.json")
+        answer = client.post("/webhooks/whatsapp", content=body, headers=signed(body))
+        assert answer.json()["stored"] == 1
+        time.sleep(0.5)  # the API's own loops would have answered within 0.02 s
+        assert graph.requests == []
+        assert [row.processed_at for row in inbound(container)] == [None]
+        assert container.gateway is not None
+        stop = threading.Event()
+        worker = ChannelWorkers(container.gateway, poll_s=0.02)  # what `saveit worker` runs
+        worker.start(stop)
+        try:
+            wait(lambda: graph.requests)
+        finally:
+            stop.set()
+            worker.join()
+        assert graph.requests[0].json()["to"] == "34600000001"

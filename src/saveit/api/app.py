@@ -30,7 +30,7 @@ from saveit.api.routers import (
     webchat,
     webhooks,
 )
-from saveit.bootstrap import Container, build
+from saveit.bootstrap import Container, build, freeze_startup_heap
 from saveit.cache.invalidation import start_invalidation
 from saveit.channels.workers import ChannelWorkers
 from saveit.config import load_settings
@@ -69,13 +69,14 @@ def create_app(container: Container) -> FastAPI:
         await hub.start()
         # Every process hears every availability-changing event (see saveit.cache).
         invalidation = start_invalidation(container.settings, container.availability)
-        # Answer and deliver guest messages; this process's webhooks wake them at once.
+        # Answer and deliver guest messages here only where no worker does (see there).
         workers: ChannelWorkers | None = None
-        if container.gateway is not None:
+        if container.gateway is not None and container.settings.runs_channel_workers_in_api:
             workers = ChannelWorkers(
                 container.gateway, poll_s=container.settings.channel_worker_poll_s
             )
             workers.start(stop)
+        freeze_startup_heap()
         try:
             yield
         finally:

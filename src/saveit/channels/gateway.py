@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -35,6 +35,7 @@ from saveit.channels.model import (
     ChannelName,
     Choice,
     DeliveryStatus,
+    InboundMessage,
     OutboundMessage,
     WebhookBatch,
 )
@@ -134,40 +135,68 @@ class Gateway:
 
     def receive(self, batch: WebhookBatch) -> Receipt:
         """Store a webhook's messages and apply its statuses, in one transaction."""
-        receipt = Receipt(ignored=list(batch.ignored))
+        return self._receive_together([batch])[0]
+
+    def receive_many(self, batches: Sequence[WebhookBatch]) -> list[Receipt | Exception]:
+        """Store several webhooks' messages in one transaction (one multi-row insert,
+        one commit): the group commit behind :class:`~saveit.channels.intake.Intake`.
+
+        A batch that cannot be stored must not take the others down with it: when
+        the shared transaction fails, each batch is stored again on its own, and only
+        the ones that still fail get their exception back.
+        """
+        try:
+            return list(self._receive_together(batches))
+        except Exception:
+            if len(batches) == 1:
+                raise
+            log.warning("channels: a group of %d webhooks failed; storing each alone", len(batches))
+        results: list[Receipt | Exception] = []
+        for batch in batches:
+            try:
+                results.append(self.receive(batch))
+            except Exception as exc:
+                results.append(exc)
+        return results
+
+    def _receive_together(self, batches: Sequence[WebhookBatch]) -> list[Receipt]:
         now = self.clock()
-        routed = []
-        for message in batch.messages:
-            account = self.route(message.channel, message.recipient)
-            if account is None:
-                receipt.unrouted += 1
-                receipt.ignored.append(
-                    f"{message.channel} message {message.provider_message_id} for unknown "
-                    f"recipient {message.recipient!r}"
-                )
-            else:
-                routed.append((account.restaurant_id, message))
-        if not routed and not batch.statuses:
-            self._log(receipt)
-            return receipt
-        with self.engine.begin() as conn:
-            for restaurant_id, message in routed:
-                new_id = store.insert_inbound(conn, restaurant_id, message, now)
-                if new_id is None:
-                    receipt.duplicates += 1
+        receipts = [Receipt(ignored=list(batch.ignored)) for batch in batches]
+        routed: list[tuple[Receipt, int, InboundMessage]] = []
+        for batch, receipt in zip(batches, receipts, strict=True):
+            for message in batch.messages:
+                account = self.route(message.channel, message.recipient)
+                if account is None:
+                    receipt.unrouted += 1
+                    receipt.ignored.append(
+                        f"{message.channel} message {message.provider_message_id} for unknown "
+                        f"recipient {message.recipient!r}"
+                    )
                 else:
-                    receipt.stored.append(new_id)
-            for status in batch.statuses:
-                moved = store.apply_status(conn, status, now)
-                if moved is None:
-                    continue
-                receipt.statuses += 1
-                if status.status is DeliveryStatus.FAILED:
-                    announce(conn, events.MESSAGE_FAILED, moved, now)
-        if receipt.stored:
+                    routed.append((receipt, account.restaurant_id, message))
+        if routed or any(batch.statuses for batch in batches):
+            with self.engine.begin() as conn:
+                new_ids = store.insert_inbound_many(
+                    conn, [(restaurant_id, message) for _, restaurant_id, message in routed], now
+                )
+                for (receipt, _, _), new_id in zip(routed, new_ids, strict=True):
+                    if new_id is None:
+                        receipt.duplicates += 1
+                    else:
+                        receipt.stored.append(new_id)
+                for batch, receipt in zip(batches, receipts, strict=True):
+                    for status in batch.statuses:
+                        moved = store.apply_status(conn, status, now)
+                        if moved is None:
+                            continue
+                        receipt.statuses += 1
+                        if status.status is DeliveryStatus.FAILED:
+                            announce(conn, events.MESSAGE_FAILED, moved, now)
+        if any(receipt.stored for receipt in receipts):
             self.inbox_ready.set()
-        self._log(receipt)
-        return receipt
+        for receipt in receipts:
+            self._log(receipt)
+        return receipts
 
     @staticmethod
     def _log(receipt: Receipt) -> None:

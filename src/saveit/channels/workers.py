@@ -1,8 +1,20 @@
 """The loops that answer stored messages and deliver queued ones.
 
-They run in every API process (a process's own webhook wakes them at once)
-and in ``saveit worker`` (which sweeps up what any process left behind, e.g.
-after a crash). Leases in the messages table keep two loops off one message.
+They run in ``saveit worker`` and, where no worker runs (the embedded
+default), in the API process; ``SAVEIT_CHANNEL_WORKERS_IN_API`` overrides
+that. Leases in the messages table keep two loops off one message, so any
+number of processes may run them.
+
+Production keeps them out of the API processes on purpose: answering a guest
+is several transactions of Python work, and in the same process it competed
+for the interpreter with the webhook acknowledgements, whose latency the
+providers see (``bench/webhooks.py``, bench/README.md).
+
+What wakes them: work stored in the same process sets an event at once; work
+another process committed on PostgreSQL arrives as a ``NOTIFY`` (see
+``saveit.store.messages``), heard by one listening connection per process;
+on SQLite, or while that connection is down, they look every
+``SAVEIT_CHANNEL_WORKER_POLL_S``.
 """
 
 from __future__ import annotations
@@ -11,7 +23,11 @@ import logging
 import threading
 from collections.abc import Callable
 
+import psycopg
+from sqlalchemy import Engine
+
 from saveit.channels.gateway import Gateway
+from saveit.store.messages import INBOX_NOTICE, OUTBOX_NOTICE
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +45,12 @@ class ChannelWorkers:
         ):
             thread = threading.Thread(
                 target=self._loop, args=(step, ready, stop), name=name, daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
+        if self.gateway.engine.dialect.name == "postgresql":
+            thread = threading.Thread(
+                target=self._listen, args=(stop,), name="saveit-channel-notices", daemon=True
             )
             thread.start()
             self._threads.append(thread)
@@ -52,3 +74,36 @@ class ChannelWorkers:
                 backoff = min(backoff * 2, 5.0)
             if not busy:
                 ready.wait(backoff)
+
+    def _listen(self, stop: threading.Event) -> None:
+        """Turn PostgreSQL notices of committed work into wake-ups, reconnecting
+        (and waking both loops, in case a notice went by) after a failure."""
+        wake = {
+            INBOX_NOTICE: self.gateway.inbox_ready,
+            OUTBOX_NOTICE: self.gateway.delivery.ready,
+        }
+        backoff = self.poll_s
+        while not stop.is_set():
+            try:
+                with _listening_connection(self.gateway.engine) as conn:
+                    for notice in wake:
+                        conn.execute(f"LISTEN {notice}")
+                    for event in wake.values():
+                        event.set()
+                    backoff = self.poll_s
+                    while not stop.is_set():
+                        for note in conn.notifies(timeout=1.0):
+                            wake[note.channel].set()
+            except psycopg.Error as exc:  # polling carries on meanwhile
+                log.warning("channels: notice listener lost its connection: %s", exc)
+                stop.wait(backoff)
+                backoff = min(backoff * 2, 5.0)
+
+
+def _listening_connection(engine: Engine) -> psycopg.Connection[object]:
+    """A connection of its own, outside the pool: it is held for the process's life."""
+    args, params = engine.dialect.create_connect_args(engine.url)
+    params.setdefault("connect_timeout", 5)
+    params.setdefault("application_name", "saveit-notices")
+    connection: psycopg.Connection[object] = psycopg.connect(*args, **params, autocommit=True)
+    return connection

@@ -46,12 +46,14 @@ class ConsumerStats:
     duplicates: int = 0
     failed: int = 0
     dead_lettered: int = 0
+    skipped: int = 0  # event types the group does not handle
 
     def add(self, other: ConsumerStats) -> None:
         self.handled += other.handled
         self.duplicates += other.duplicates
         self.failed += other.failed
         self.dead_lettered += other.dead_lettered
+        self.skipped += other.skipped
 
 
 def default_consumer_name() -> str:
@@ -75,8 +77,10 @@ class Consumer:
         retry_delays_s: Sequence[float] = (0.05, 0.25),
         max_deliveries: int = 10,
         max_backoff_s: float = 30.0,
+        accepts: Callable[[str], bool] | None = None,
     ) -> None:
         self.bus = bus
+        self.accepts = accepts
         self.group = group
         self.handler = handler
         self.processed = processed
@@ -108,18 +112,29 @@ class Consumer:
             stale = self.bus.claim_stale(
                 self.group, self.name, min_idle_ms=self.min_idle_ms, count=self.batch_size
             )
-            for delivery in stale:
-                self._handle(delivery, stats)
+            self._handle_all(stale, stats)
         fresh = self.bus.read(
             self.group,
             self.name,
             count=self.batch_size,
             block_ms=self.block_ms if block_ms is None else block_ms,
         )
-        for delivery in fresh:
-            self._handle(delivery, stats)
+        self._handle_all(fresh, stats)
         self.stats.add(stats)
         return stats
+
+    def _handle_all(self, deliveries: Sequence[Delivery], stats: ConsumerStats) -> None:
+        """Handle what the group wants; ack the rest in one call, unrecorded: an
+        event type the handler ignores costs the group no database round trips."""
+        unwanted = []
+        for delivery in deliveries:
+            if self.accepts is None or self.accepts(delivery.event.type):
+                self._handle(delivery, stats)
+            else:
+                unwanted.append(delivery.message_id)
+        if unwanted:
+            self.bus.ack(self.group, unwanted)
+            stats.skipped += len(unwanted)
 
     def run(self, stop: threading.Event) -> None:
         """Consume until ``stop`` is set; bus outages and bugs are logged and backed off."""

@@ -81,6 +81,11 @@ class Notifier:
 
     # --- entry points ---------------------------------------------------------------------
 
+    @staticmethod
+    def accepts(event_type: str) -> bool:
+        """The event types :meth:`handle` turns into notices (the consumer skips the rest)."""
+        return event_type in NOTIFIED
+
     def handle(self, event: events.Event) -> None:
         """The bus consumer's handler: a reservation event becomes its notice."""
         notice = _notice_for(event)
@@ -268,6 +273,17 @@ def _address(channel: str, guest: GuestView) -> str | None:
     if channel not in _CONTACT_CHANNELS:
         return None
     return guest.email if channel == "email" else guest.phone
+
+
+NOTIFIED = frozenset(
+    {
+        events.RESERVATION_CREATED,
+        events.RESERVATION_CONFIRMED,
+        events.RESERVATION_MODIFIED,
+        events.RESERVATION_CANCELLED,
+        events.RESERVATION_NO_SHOW,
+    }
+)
 
 
 def _notice_for(event: events.Event) -> Notice | None:

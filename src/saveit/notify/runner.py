@@ -46,7 +46,9 @@ def start_notifications(
     ]
     if notifier is not None:
         processed = SqlProcessedStore(notifier.engine)
-        consumer = Consumer(bus, GROUP, notifier.handle, processed=processed)
+        consumer = Consumer(
+            bus, GROUP, notifier.handle, processed=processed, accepts=notifier.accepts
+        )
         loops.append(("saveit-notifier", consumer.run, (stop,)))
     running = NotifyThreads(consumer)
     for name, target, args in loops:

@@ -90,11 +90,11 @@ def is_postgres(engine: Engine) -> bool:
 
 
 @cache
-def ignoring_conflicts(dialect: str, table: Any, returning: Any = None) -> Any:
+def ignoring_conflicts(dialect: str, table: Any, *returning: Any) -> Any:
     """``INSERT … ON CONFLICT DO NOTHING`` (``RETURNING`` if asked) in the dialect,
     built once and run with a parameter dict: the booking path's hot inserts skip
     building and hashing a statement. Whether a row went in is read from
     ``RETURNING``: an INSERT's rowcount is not reported by every driver."""
     base = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = base(table).on_conflict_do_nothing()
-    return statement if returning is None else statement.returning(returning)
+    return statement.returning(*returning) if returning else statement

@@ -11,6 +11,7 @@ leaves a lease that lapses, and another worker takes the row over.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -42,6 +43,18 @@ from saveit.store.schema import early_statuses as early
 _RANK_OF_COLUMN = case(
     {status.value: rank(status) for status in DeliveryStatus}, value=m.c.status, else_=0
 )
+
+
+# PostgreSQL NOTIFY channels that wake the channel workers of every process
+# (saveit.channels.workers) when work is committed: delivered at commit, once
+# per transaction however many rows it queued.
+INBOX_NOTICE = "saveit_inbox"
+OUTBOX_NOTICE = "saveit_outbox"
+
+
+def _wake(conn: Connection, notice: str) -> None:
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"NOTIFY {notice}")
 
 
 def new_public_id() -> str:
@@ -114,8 +127,18 @@ def insert_inbound(
     conn: Connection, restaurant_id: int, message: InboundMessage, now: datetime
 ) -> int | None:
     """The new row's id, or None when this provider id was stored before."""
-    row = conn.execute(
-        ignoring_conflicts(conn.dialect.name, m, m.c.id),
+    return insert_inbound_many(conn, [(restaurant_id, message)], now)[0]
+
+
+def insert_inbound_many(
+    conn: Connection, messages: Sequence[tuple[int, InboundMessage]], now: datetime
+) -> list[int | None]:
+    """Insert ``(restaurant id, message)`` pairs in one statement; for each, in order,
+    the new row's id, or None when its provider id was stored before (or earlier in
+    the same list: two deliveries of one webhook can share a group commit)."""
+    if not messages:
+        return []
+    rows = [
         {
             "public_id": new_public_id(),
             "restaurant_id": restaurant_id,
@@ -131,9 +154,19 @@ def insert_inbound(
             "attempts": 0,
             "created_at": now,
             "updated_at": now,
-        },
-    ).first()
-    return None if row is None else int(row.id)
+        }
+        for restaurant_id, message in messages
+    ]
+    statement = ignoring_conflicts(
+        conn.dialect.name, m, m.c.id, m.c.channel, m.c.provider_message_id
+    )
+    inserted = {
+        (row.channel, row.provider_message_id): int(row.id) for row in conn.execute(statement, rows)
+    }
+    if inserted:
+        _wake(conn, INBOX_NOTICE)
+    # ``pop``: a key's first occurrence gets the row, any later one is a duplicate.
+    return [inserted.pop((row["channel"], row["provider_message_id"]), None) for row in rows]
 
 
 def apply_status(conn: Connection, update_: StatusUpdate, now: datetime) -> StoredMessage | None:
@@ -333,6 +366,7 @@ def enqueue(
         )
         .returning(*m.c)
     ).one()
+    _wake(conn, OUTBOX_NOTICE)
     return _stored(row)
 
 

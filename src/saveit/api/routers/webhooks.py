@@ -1,8 +1,9 @@
 """Provider webhooks: verify, parse, store, acknowledge — nothing more.
 
 Each route checks the provider's signature over the raw bytes before anything
-is parsed or stored, hands the parsed batch to the gateway (one short insert
-transaction, on the thread pool), and answers. Answering the guest happens
+is parsed or stored, hands the parsed batch to the gateway (through the
+process's :class:`~saveit.channels.intake.Intake`: webhooks arriving together
+share one insert transaction), and answers. Answering the guest happens
 behind the acknowledgement, in the channel workers, so a provider never waits
 on the bot and never retries because we were slow.
 """
@@ -12,13 +13,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import anyio.to_thread
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, Response
 
 from saveit.api.deps import ContainerDep
 from saveit.channels import instagram, meta, twilio_sms, whatsapp
 from saveit.channels.gateway import Gateway
+from saveit.channels.intake import Intake
 from saveit.channels.model import WebhookBatch
 from saveit.channels.ports import MalformedPayload, SignatureInvalid
 from saveit.domain import errors
@@ -34,8 +35,12 @@ def _gateway(container: Any) -> Gateway:
     return gateway
 
 
-async def _store(gateway: Gateway, batch: WebhookBatch) -> dict[str, int]:
-    receipt = await anyio.to_thread.run_sync(gateway.receive, batch)
+async def _store(request: Request, gateway: Gateway, batch: WebhookBatch) -> dict[str, int]:
+    state = request.app.state
+    intake: Intake | None = getattr(state, "intake", None)
+    if intake is None:  # one per app, made on its event loop
+        intake = state.intake = Intake(gateway.receive_many)
+    receipt = await intake.receive(batch)
     return {
         "stored": len(receipt.stored),
         "duplicates": receipt.duplicates,
@@ -81,7 +86,7 @@ def whatsapp_handshake(request: Request, container: ContainerDep) -> PlainTextRe
 @router.post("/whatsapp")
 async def whatsapp_webhook(request: Request, container: ContainerDep) -> dict[str, int]:
     batch = await _meta_batch(request, container, whatsapp.parse)
-    return await _store(_gateway(container), batch)
+    return await _store(request, _gateway(container), batch)
 
 
 @router.get("/instagram", response_class=PlainTextResponse)
@@ -92,7 +97,7 @@ def instagram_handshake(request: Request, container: ContainerDep) -> PlainTextR
 @router.post("/instagram")
 async def instagram_webhook(request: Request, container: ContainerDep) -> dict[str, int]:
     batch = await _meta_batch(request, container, instagram.parse)
-    return await _store(_gateway(container), batch)
+    return await _store(request, _gateway(container), batch)
 
 
 async def _twilio_params(request: Request, container: Any) -> tuple[list[tuple[str, str]], bytes]:
@@ -134,7 +139,7 @@ async def twilio_sms_webhook(request: Request, container: ContainerDep) -> Respo
         )
     except MalformedPayload as exc:
         raise errors.MalformedPayload(str(exc)) from exc
-    await _store(gateway, batch)
+    await _store(request, gateway, batch)
     return _twiml()
 
 
@@ -146,5 +151,5 @@ async def twilio_status_webhook(request: Request, container: ContainerDep) -> Re
         batch = twilio_sms.parse_status(params, gateway.clock())
     except MalformedPayload as exc:
         raise errors.MalformedPayload(str(exc)) from exc
-    await _store(gateway, batch)
+    await _store(request, gateway, batch)
     return _twiml()
