@@ -112,9 +112,10 @@ def free_port() -> int:
 
 
 def start_server(
-    factory: str, port: int, env: dict[str, str], log: Path
+    factory: str, port: int, env: dict[str, str], log: Path, processes: int = 2
 ) -> subprocess.Popen[bytes]:
-    """uvicorn with 2 workers in its own session, so cleanup can signal the whole group."""
+    """uvicorn with ``processes`` workers in its own session, so cleanup can signal the
+    whole group."""
     cmd = [
         PYTHON,
         "-m",
@@ -122,7 +123,7 @@ def start_server(
         "--factory",
         factory,
         "--workers",
-        "2",
+        str(processes),
         "--host",
         "127.0.0.1",
         "--port",
@@ -172,7 +173,8 @@ def wait_ready(base: str, proc: subprocess.Popen[bytes], timeout: float = 60.0) 
 
 
 def worker_pids(master: int) -> list[int]:
-    """uvicorn's worker processes: descendants of the master that run Python."""
+    """uvicorn's worker processes: descendants of the master that run Python (the
+    master itself when it serves alone, ``--workers 1``)."""
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -188,7 +190,7 @@ def worker_pids(master: int) -> list[int]:
         with contextlib.suppress(OSError), open(f"/proc/{pid}/cmdline", "rb") as fh:
             if b"spawn_main" in fh.read():  # uvicorn workers, not the resource tracker
                 found.append(pid)
-    return sorted(found)
+    return sorted(found) or [master]
 
 
 def peak_rss_mb(pids: list[int]) -> dict[int, float]:
@@ -518,11 +520,13 @@ def report(
 
 
 @contextlib.contextmanager
-def server(factory: str, env: dict[str, str], log: Path) -> Iterator[tuple[str, int]]:
+def server(
+    factory: str, env: dict[str, str], log: Path, processes: int = 2
+) -> Iterator[tuple[str, int]]:
     """One uvicorn server (2 workers) for the length of the block: (base URL, pid)."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    proc = start_server(factory, port, env, log)
+    proc = start_server(factory, port, env, log, processes)
     try:
         wait_ready(base, proc)
         yield base, proc.pid

@@ -1,15 +1,17 @@
 """Signed WhatsApp webhooks at 64 concurrent senders: acks/s, ack latency, nothing lost.
 
 Run: ``.venv/bin/python bench/webhooks.py [--messages 5000] [--senders 64]
-[--duplicates 0.1] [--max-seconds 600] [--database-url URL] [--redis-url URL]``.
+[--duplicates 0.1] [--api-processes 1] [--max-seconds 600] [--database-url URL]
+[--redis-url URL]``.
 
 It creates a throwaway PostgreSQL database with the demo restaurant, starts a
-loopback stand-in for the Graph API, ``saveit worker`` and the real API
-(uvicorn, 2 workers, PostgreSQL + Redis: booking.py's production shape), puts
+loopback stand-in for the Graph API, ``saveit worker`` (which answers the
+guests) and the real API (uvicorn, ``--api-processes`` workers, PostgreSQL +
+Redis: the production shape, the API only acknowledging), puts
 the demo's WhatsApp number in through ``PUT …/channels/whatsapp``, then POSTs
 signed Cloud API webhooks (one distinct guest text each, JSON escaped as Meta
 sends it) from closed-loop senders, re-sending a share of them with the same
-wamid. Then it waits (at most 60 s) until the workers have answered every
+wamid. Then it waits (at most 120 s) until the worker has answered every
 stored message and audits ``channel_messages``: each wamid stored exactly once.
 Exit status is non-zero only on request errors or lost/duplicated messages.
 """
@@ -59,7 +61,7 @@ APP_SECRET = b"bench-meta-app-secret-0123456789"
 PHONE_NUMBER_ID = "109876543210001"
 GUESTS = 300  # ~17 messages each at the default count: under the 20/min guest limit
 WARMUP = 256  # distinct messages sent first: audited, not timed
-DRAIN_S = 60.0
+DRAIN_S = 120.0
 TEXTS = (
     "Hola, ¿tenéis mesa para {n} mañana a las 21:00? 😀",
     "Buenas, quería reservar en la terraza el sábado para {n} ☀️",
@@ -324,7 +326,8 @@ def run(args: argparse.Namespace) -> int:
         relay = relay_worker(env, logs / "webhooks-worker.log")
         api = "saveit.api.app:create_app_from_env"
         try:
-            with relay, server(api, env, logs / "webhooks-api.log") as (base, pid):
+            log = logs / "webhooks-api.log"
+            with relay, server(api, env, log, args.api_processes) as (base, pid):
                 put_whatsapp_channel(base)
                 print(f"sending {WARMUP} warm-up + {len(order)} timed webhooks ...", flush=True)
                 sending = load(f"{base}/webhooks/whatsapp", hooks, order, args.senders)
@@ -350,6 +353,12 @@ def main() -> int:
     parser.add_argument("--max-seconds", type=float, default=600, help="bound on the whole run")
     parser.add_argument("--database-url", default="postgresql://postgres@127.0.0.1:5432/test")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
+    parser.add_argument(
+        "--api-processes",
+        type=int,
+        default=1,
+        help="uvicorn --workers (1: see bench/README.md on how 64 keep-alive senders split)",
+    )
     args = parser.parse_args()
     if not (
         1 <= args.messages <= 10**6 and 1 <= args.senders <= 1024 and 0 <= args.duplicates <= 1
@@ -357,8 +366,9 @@ def main() -> int:
         parser.error("--messages must be 1..1e6, --senders 1..1024, --duplicates 0..1")
     print("SaveIt WhatsApp webhook bench")
     print(machine_header())
-    print("mode: PostgreSQL + Redis, `saveit worker` (outbox relay + channel workers) and the")
-    print("      API, uvicorn --workers 2 (channel workers in each): booking.py's production shape")
+    print("mode: PostgreSQL + Redis; `saveit worker` (outbox relay, channel workers answering")
+    print(f"      guests, nice {os.environ.get('SAVEIT_WORKER_NICE', 10)}) and the API, ", end="")
+    print(f"uvicorn --workers {args.api_processes} (acknowledging only)")
     print("rate limits on (webhooks are exempt; guest limit 20/min); Graph API: loopback stand-in")
     print(
         f"messages={args.messages} (+{WARMUP} untimed warm-up) re-sent={args.duplicates:.0%} "
