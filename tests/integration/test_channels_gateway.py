@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 
 from saveit.booking.commands import Actor, CreateReservation, GuestDetails
 from saveit.bootstrap import Container
@@ -608,4 +609,36 @@ def test_a_worker_in_another_process_is_woken_by_the_commit_not_by_its_poll(
     finally:
         stop.set()
         loops.join()
+        engine.dispose()
+
+
+def test_when_the_database_is_away_every_webhook_waiting_on_the_commit_hears_it() -> None:
+    calls: list[int] = []
+
+    def receive_many(batches: Sequence[WebhookBatch]) -> list[Receipt | Exception]:
+        calls.append(len(batches))
+        raise OperationalError("INSERT …", {}, ConnectionRefusedError("database away"))
+
+    async def deliver_all() -> list[object]:
+        intake = Intake(receive_many)
+        hooks = [WebhookBatch(messages=[wa(f"wamid.D{i}", "hola")]) for i in range(10)]
+        return await asyncio.gather(*(intake.receive(h) for h in hooks), return_exceptions=True)
+
+    answers = asyncio.run(deliver_all())
+    assert all(isinstance(answer, OperationalError) for answer in answers)
+    assert sum(calls) == 10  # one attempt each, within the group: no retry per webhook
+
+
+def test_an_unreachable_database_fails_a_group_once_instead_of_webhook_by_webhook(
+    senders: dict[str, ScriptedSender], echo: Echo, clock: FakeClock
+) -> None:
+    """Storing each webhook of the group alone is for one bad webhook; with the
+    database away it would cost the providers one connection timeout each."""
+    engine = create_db_engine("postgresql://postgres@127.0.0.1:9/nowhere", connect_timeout=1)
+    gateway = Gateway(engine, senders=senders, responder=echo, clock=clock)
+    hooks = [WebhookBatch(messages=[wa(f"wamid.U{i}", "hola")]) for i in range(5)]
+    try:
+        with pytest.raises(OperationalError):
+            gateway.receive_many(hooks)
+    finally:
         engine.dispose()

@@ -29,6 +29,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy import Engine, select
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from saveit.channels.delivery import LEASE, Delivery, announce
 from saveit.channels.model import (
@@ -143,10 +144,14 @@ class Gateway:
 
         A batch that cannot be stored must not take the others down with it: when
         the shared transaction fails, each batch is stored again on its own, and only
-        the ones that still fail get their exception back.
+        the ones that still fail get their exception back. Not when the database is
+        unreachable: that fails every batch alike, and trying each one again would
+        only make the providers wait for one timeout per webhook.
         """
         try:
             return list(self._receive_together(batches))
+        except (OperationalError, InterfaceError):
+            raise
         except Exception:
             if len(batches) == 1:
                 raise

@@ -77,5 +77,6 @@ class Intake:
             for (_, done), result in zip(group, results, strict=True):
                 if isinstance(result, Exception):
                     done.set_exception(result)
+                    done.exception()  # seen: a caller that hung up must not log it again
                 else:
                     done.set_result(result)
