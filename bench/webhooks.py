@@ -367,7 +367,8 @@ def main() -> int:
     print("SaveIt WhatsApp webhook bench")
     print(machine_header())
     print("mode: PostgreSQL + Redis; `saveit worker` (outbox relay, channel workers answering")
-    print(f"      guests, nice {os.environ.get('SAVEIT_WORKER_NICE', 10)}) and the API, ", end="")
+    nice = os.environ.get("SAVEIT_CHANNEL_WORKERS_NICE", 10)
+    print(f"      guests at nice {nice}) and the API, ", end="")
     print(f"uvicorn --workers {args.api_processes} (acknowledging only)")
     print("rate limits on (webhooks are exempt; guest limit 20/min); Graph API: loopback stand-in")
     print(

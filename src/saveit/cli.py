@@ -7,7 +7,6 @@ command run in the same environment talks to the same database.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import threading
 from collections.abc import Iterator
@@ -169,10 +168,6 @@ def worker() -> None:
     deliver queued ones, notify guests, send reminders and mark no-shows, until
     SIGTERM/SIGINT (production mode)."""
     settings = load_settings()
-    if settings.worker_nice and hasattr(os, "nice"):
-        # Everything here runs behind an acknowledgement or on a schedule, while the
-        # API processes answer people and providers who are waiting: let them go first.
-        os.nice(settings.worker_nice)
     container = build(settings, migrate=settings.database_url is None)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -180,7 +175,11 @@ def worker() -> None:
     typer.echo(f"worker: relaying the outbox to {type(container.bus).__name__}")
     workers = None
     if container.gateway is not None:
-        workers = ChannelWorkers(container.gateway, poll_s=settings.channel_worker_poll_s)
+        workers = ChannelWorkers(
+            container.gateway,
+            poll_s=settings.channel_worker_poll_s,
+            nice=settings.channel_workers_nice,
+        )
         workers.start(stop)
     notify = None
     if container.scheduler is not None:

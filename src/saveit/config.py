@@ -235,13 +235,13 @@ class Settings(BaseSettings):
         "leaves the API processes to acknowledging webhooks and serving screens, and the "
         "worker, woken by PostgreSQL NOTIFY, answers.",
     )
-    worker_nice: int = Field(
+    channel_workers_nice: int = Field(
         default=10,
         ge=0,
         le=19,
-        description="How much `saveit worker` lowers its own CPU priority (Unix nice): its "
-        "work waits behind acknowledgements and schedules, the API's is awaited by people "
-        "and providers. 0 keeps the same priority.",
+        description="How much `saveit worker` lowers the CPU priority (Unix nice, per thread, "
+        "Linux) of its threads that answer and deliver guest messages: that work waits behind "
+        "an acknowledgement, while providers and people wait on the API. 0 keeps it equal.",
     )
     channel_worker_poll_s: float = Field(
         default=0.2,

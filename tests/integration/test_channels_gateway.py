@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import sys
 import threading
 import time
 from collections.abc import Sequence
@@ -637,3 +638,28 @@ def test_an_unreachable_database_fails_a_group_once_instead_of_webhook_by_webhoo
             gateway.receive_many(hooks)
     finally:
         engine.dispose()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="per-thread nice values are Linux's")
+def test_the_workers_answering_guests_yield_the_cpu_and_nothing_else_does(
+    gateway: Gateway,
+) -> None:
+    def nice_of(tid: int) -> int:
+        with open(f"/proc/self/task/{tid}/stat") as fh:
+            return int(fh.read().rsplit(")", 1)[1].split()[16])  # field 19: nice
+
+    before = nice_of(threading.get_native_id())
+    stop = threading.Event()
+    loops = ChannelWorkers(gateway, poll_s=0.05, nice=7)
+    loops.start(stop)
+    try:
+        time.sleep(0.3)
+        answering = [
+            t for t in threading.enumerate() if t.name in ("saveit-inbox", "saveit-delivery")
+        ]
+        assert len(answering) == 2
+        assert [nice_of(t.native_id or 0) for t in answering] == [before + 7, before + 7]
+        assert nice_of(threading.get_native_id()) == before
+    finally:
+        stop.set()
+        loops.join()
