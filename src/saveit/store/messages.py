@@ -123,13 +123,6 @@ def inbound_body(message: InboundMessage) -> dict[str, Any]:
     }
 
 
-def insert_inbound(
-    conn: Connection, restaurant_id: int, message: InboundMessage, now: datetime
-) -> int | None:
-    """The new row's id, or None when this provider id was stored before."""
-    return insert_inbound_many(conn, [(restaurant_id, message)], now)[0]
-
-
 def insert_inbound_many(
     conn: Connection, messages: Sequence[tuple[int, InboundMessage]], now: datetime
 ) -> list[int | None]:
