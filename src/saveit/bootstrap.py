@@ -210,6 +210,9 @@ def freeze_startup_heap() -> None:
     nothing, the tail of ``bench/webhooks.py`` (p99 ~200 ms, ~96 ms with this).
     Frozen objects are never collected, which is right for what lives as long
     as the process; what requests allocate afterwards is collected as before.
+    So it is called once per process, where the process is put together (the
+    server's app factory, ``saveit worker``), never per app: tests build many
+    apps in one process, and freezing there would keep each one's garbage.
     """
     gc.collect()
     gc.freeze()

@@ -76,7 +76,6 @@ def create_app(container: Container) -> FastAPI:
                 container.gateway, poll_s=container.settings.channel_worker_poll_s
             )
             workers.start(stop)
-        freeze_startup_heap()
         try:
             yield
         finally:
@@ -122,4 +121,7 @@ def create_app(container: Container) -> FastAPI:
 
 
 def create_app_from_env() -> FastAPI:
-    return create_app(build(load_settings()))
+    """The server process's app (uvicorn builds one per worker process)."""
+    app = create_app(build(load_settings()))
+    freeze_startup_heap()
+    return app
