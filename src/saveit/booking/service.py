@@ -145,6 +145,24 @@ class BookingService:
         hi = max(w.closes for w in windows) + longest + slack
         return store.booked_between(conn, restaurant.id, lo, hi, exclude_id=exclude_id)
 
+    def _booked_around(
+        self,
+        conn: Connection,
+        restaurant: Restaurant,
+        start: datetime,
+        party_size: int,
+        exclude_id: int | None = None,
+    ) -> list[Booked]:
+        """The bookings that can collide with one stay. Choosing its tables needs no
+        more, and on a busy day they are a few rows where the whole day holds hundreds."""
+        slack = timedelta(minutes=CLAIM_MINUTES)  # claims are whole cells
+        stop = end_of(restaurant, start, party_size) + timedelta(
+            minutes=restaurant.rules.buffer_minutes
+        )
+        return store.booked_between(
+            conn, restaurant.id, start - slack, stop + slack, exclude_id=exclude_id
+        )
+
     def _slot_taken(
         self,
         restaurant: Restaurant,
@@ -340,9 +358,7 @@ class BookingService:
                 if replayed:
                     return replayed
             check_rules(restaurant, cmd.start, cmd.party_size, now, staff=actor.is_staff)
-            day = business_day_of(restaurant, cmd.start)
-            assert day is not None
-            booked = self._booked_for_starts(conn, restaurant, day)
+            booked = self._booked_around(conn, restaurant, cmd.start, cmd.party_size)
         if cmd.tables:
             candidates = [self._named_seating(restaurant, cmd.tables)]
         else:
@@ -582,13 +598,9 @@ class BookingService:
                     # Staff re-seating or resizing a party at its own time: a seated
                     # party or a walk-in (off the grid, already started) may change too.
                     check_party(restaurant, party, staff=True)
-                    day = self._service_day(restaurant, start)
                 else:
                     check_rules(restaurant, start, party, now, staff=actor.is_staff)
-                    found = business_day_of(restaurant, start)
-                    assert found is not None
-                    day = found
-                booked = self._booked_on(conn, restaurant, day, exclude_id=current.id)
+                booked = self._booked_around(conn, restaurant, start, party, current.id)
                 if cmd.tables is not None:
                     candidates = [self._named_seating(restaurant, cmd.tables)]
                 else:
@@ -804,8 +816,8 @@ class BookingService:
         start = now.replace(second=0, microsecond=0)
         with self.reading() as conn:
             restaurant = self.cache.get(conn, cmd.restaurant)
-            booked = self._booked_on(conn, restaurant, start.astimezone(restaurant.tz).date())
-        check_party(restaurant, cmd.party_size, staff=True)
+            check_party(restaurant, cmd.party_size, staff=True)
+            booked = self._booked_around(conn, restaurant, start, cmd.party_size)
         if cmd.tables:
             candidates = [self._named_seating(restaurant, cmd.tables)]
         else:
