@@ -1,23 +1,28 @@
 """The consumer runner: one member of one consumer group, calling a handler per event.
 
-Per delivery: skip (and ack) when the group already handled the event id —
-that is what makes at-least-once delivery look like exactly-once handling;
-otherwise call the handler, retrying a few times in place; on success record
-the id, then ack. The order matters: a crash between the handler and the record
-means the event is handled again (at least once); a crash between the record
-and the ack only means a harmless redelivery that is skipped.
+Per batch read from the bus: one look-up of which event ids the group already
+handled (those are skipped and acked — that is what makes at-least-once
+delivery look like exactly-once handling); then, in delivery order, the handler
+for each of the others, retried a few times in place; then one record of every
+id handled; then one ack of everything settled. The order matters: a crash
+between a handler and the record means the batch's handled events are handled
+again (at least once); a crash between the record and the ack only means a
+harmless redelivery that is skipped. A second copy of an event within one batch
+is skipped like any duplicate. Event types the group does not handle
+(``accepts``) are acked with the rest and never recorded.
 
 A handler that keeps failing is not acked, so the entry stays pending and comes
-back through ``claim_stale`` after ``min_idle_ms`` (on this member or another).
-After ``max_deliveries`` it is dead-lettered: parked on the bus for an operator,
+back through ``claim_stale`` after ``min_idle_ms`` (on this member or another);
+the batch's other events are recorded and acked as usual. After
+``max_deliveries`` it is dead-lettered: parked on the bus for an operator,
 logged at ERROR, and acked, so one poison event cannot stall the group forever.
 Every handler failure is logged with its traceback; none is swallowed silently.
 
-``min_idle_ms`` must exceed the slowest handler: an entry idle for that long is
-taken as abandoned by a dead member, and if its member was merely slow, both
-handle it. Within a group, events are handled in order per member but a retried
-event can land after later ones; handlers compare versions rather than assume
-order.
+``min_idle_ms`` must exceed the slowest batch (``batch_size`` handlers, with
+their retries): an entry idle for that long is taken as abandoned by a dead
+member, and if its member was merely slow, both handle it. Within a group,
+events are handled in order per member but a retried event can land after
+later ones; handlers compare versions rather than assume order.
 """
 
 from __future__ import annotations
@@ -124,17 +129,34 @@ class Consumer:
         return stats
 
     def _handle_all(self, deliveries: Sequence[Delivery], stats: ConsumerStats) -> None:
-        """Handle what the group wants; ack the rest in one call, unrecorded: an
-        event type the handler ignores costs the group no database round trips."""
-        unwanted = []
+        """Handle what the group wants, then record and ack the batch in one call
+        each. An event type the handler ignores is acked unrecorded: it costs the
+        group no database round trips."""
+        wanted: list[Delivery] = []
+        settled: list[str] = []  # message ids to ack
         for delivery in deliveries:
             if self.accepts is None or self.accepts(delivery.event.type):
-                self._handle(delivery, stats)
+                wanted.append(delivery)
             else:
-                unwanted.append(delivery.message_id)
-        if unwanted:
-            self.bus.ack(self.group, unwanted)
-            stats.skipped += len(unwanted)
+                settled.append(delivery.message_id)
+        stats.skipped += len(settled)
+        ids = [d.event.event_id for d in wanted]
+        done = self.processed.seen_many(self.group, ids) if ids else set()
+        handled: list[str] = []
+        for delivery in wanted:
+            event_id = delivery.event.event_id
+            if event_id in done:
+                settled.append(delivery.message_id)
+                stats.duplicates += 1
+            elif self._handle(delivery, stats):
+                done.add(event_id)  # a second copy later in this batch is a duplicate
+                handled.append(event_id)
+                settled.append(delivery.message_id)
+        if handled:
+            self.processed.mark_many(self.group, handled)
+            stats.handled += len(handled)
+        if settled:
+            self.bus.ack(self.group, settled)
 
     def run(self, stop: threading.Event) -> None:
         """Consume until ``stop`` is set; bus outages and bugs are logged and backed off."""
@@ -154,28 +176,24 @@ class Consumer:
                 continue
             backoff = 0.1
 
-    def _handle(self, delivery: Delivery, stats: ConsumerStats) -> None:
+    def _handle(self, delivery: Delivery, stats: ConsumerStats) -> bool:
+        """Call the handler; on failure, count it and dead-letter a hopeless entry.
+        True when the event was handled (the caller records and acks it)."""
+        if self._call_handler(delivery):
+            return True
         event = delivery.event
-        if self.processed.seen(self.group, event.event_id):
-            self.bus.ack(self.group, [delivery.message_id])
-            stats.duplicates += 1
-            return
-        if not self._call_handler(delivery):
-            stats.failed += 1
-            if delivery.deliveries >= self.max_deliveries:
-                log.error(
-                    "consumer %s: dead-lettering %s %s after %d deliveries",
-                    self.group,
-                    event.type,
-                    event.event_id,
-                    delivery.deliveries,
-                )
-                self.bus.dead_letter(self.group, delivery, "handler kept failing")
-                stats.dead_lettered += 1
-            return
-        self.processed.mark(self.group, event.event_id)
-        self.bus.ack(self.group, [delivery.message_id])
-        stats.handled += 1
+        stats.failed += 1
+        if delivery.deliveries >= self.max_deliveries:
+            log.error(
+                "consumer %s: dead-lettering %s %s after %d deliveries",
+                self.group,
+                event.type,
+                event.event_id,
+                delivery.deliveries,
+            )
+            self.bus.dead_letter(self.group, delivery, "handler kept failing")
+            stats.dead_lettered += 1
+        return False
 
     def _call_handler(self, delivery: Delivery) -> bool:
         event = delivery.event
