@@ -3,7 +3,8 @@
 An inbound webhook names the receiving WhatsApp phone number id, Instagram
 account id, SMS number or email address; ``route`` maps it to the restaurant.
 The unique key on ``(channel, address)`` keeps two restaurants from claiming
-the same number.
+the same number. ``channels`` says which channels a restaurant can send on (the
+notifier asks before it reads anything else about a booking).
 """
 
 from __future__ import annotations
@@ -98,6 +99,14 @@ def find(conn: Connection, restaurant_id: int, channel: str) -> ChannelAccount |
     return None if row is None else _account(row)
 
 
+def channels(conn: Connection, restaurant_id: int) -> frozenset[str]:
+    """The channels ``restaurant_id`` has an account on."""
+    rows = conn.execute(
+        select(channel_accounts.c.channel).where(channel_accounts.c.restaurant_id == restaurant_id)
+    )
+    return frozenset(str(row.channel) for row in rows)
+
+
 def route(conn: Connection, channel: str, address: str) -> ChannelAccount | None:
     """The account a message to ``address`` arrived at. The web chat needs no
     account: its address is the restaurant's slug."""
@@ -114,13 +123,19 @@ def route(conn: Connection, channel: str, address: str) -> ChannelAccount | None
 
 
 class AccountDirectory:
-    """``route`` with a short per-process memory: a webhook burst for one number
-    costs one lookup, and an edit made anywhere applies within ``ttl_s``."""
+    """``route`` and ``channels`` with a short per-process memory: a webhook burst
+    for one number costs one lookup, a burst of notices for one restaurant one
+    more, and an edit made anywhere applies within ``ttl_s`` (at once in this
+    process after :meth:`forget`). So a channel account added or removed starts
+    or stops the notices on that channel within ``ttl_s``."""
+
+    _MAX_KEYS = 10_000
 
     def __init__(self, engine: Engine, *, ttl_s: float = 2.0) -> None:
         self.engine = engine
         self.ttl_s = ttl_s
         self._known: dict[tuple[str, str], tuple[float, ChannelAccount | None]] = {}
+        self._channels: dict[int, tuple[float, frozenset[str]]] = {}
         self._lock = threading.Lock()
 
     def route(self, channel: str, address: str) -> ChannelAccount | None:
@@ -133,11 +148,27 @@ class AccountDirectory:
         with reading(self.engine) as conn:
             account = route(conn, channel, address)
         with self._lock:
-            if len(self._known) > 10_000:
+            if len(self._known) > self._MAX_KEYS:
                 self._known.clear()
             self._known[key] = (now, account)
         return account
 
+    def channels(self, restaurant_id: int) -> frozenset[str]:
+        """The channels the restaurant has an account on, as of at most ``ttl_s`` ago."""
+        now = time.monotonic()
+        with self._lock:
+            hit = self._channels.get(restaurant_id)
+        if hit is not None and now - hit[0] < self.ttl_s:
+            return hit[1]
+        with reading(self.engine) as conn:
+            found = channels(conn, restaurant_id)
+        with self._lock:
+            if len(self._channels) > self._MAX_KEYS:
+                self._channels.clear()
+            self._channels[restaurant_id] = (now, found)
+        return found
+
     def forget(self) -> None:
         with self._lock:
             self._known.clear()
+            self._channels.clear()

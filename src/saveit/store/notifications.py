@@ -9,14 +9,16 @@ version for a change, the offset and the start for a reminder.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, and_, bindparam, select, update
 
+from saveit.store.conversations import Identity
 from saveit.store.database import ignoring_conflicts
-from saveit.store.schema import guests, notifications
+from saveit.store.schema import channel_identities, guests, notifications
 
 
 def claim(
@@ -72,4 +74,68 @@ def set_channels(conn: Connection, guest_id: int, channels: Sequence[str] | None
         update(guests)
         .where(guests.c.id == guest_id)
         .values(notify_channels=None if channels is None else list(dict.fromkeys(channels)))
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Reach:
+    """What decides where a guest can be told something: their choice of channels
+    (None: never chose), their contact details and their identities."""
+
+    chosen: list[str] | None
+    email: str | None
+    phone: str | None
+    identities: list[Identity]
+
+
+_ci = channel_identities
+_REACH = (
+    select(
+        guests.c.notify_channels,
+        guests.c.email,
+        guests.c.phone,
+        _ci.c.id.label("identity_id"),
+        _ci.c.restaurant_id,
+        _ci.c.channel,
+        _ci.c.external_id,
+        _ci.c.last_inbound_at,
+    )
+    .select_from(
+        guests.outerjoin(
+            _ci,
+            and_(
+                _ci.c.guest_id == guests.c.id,
+                _ci.c.channel.in_(bindparam("channels", expanding=True)),
+            ),
+        )
+    )
+    .where(guests.c.id == bindparam("guest_id"))
+    .order_by(_ci.c.id)
+)
+
+
+def reach(conn: Connection, guest_id: int, channels: Collection[str]) -> Reach | None:
+    """The guest's :class:`Reach` in one query, with only their identities on
+    ``channels``; None when there is no such guest (merged into another since)."""
+    rows = conn.execute(_REACH, {"guest_id": guest_id, "channels": sorted(channels)}).all()
+    if not rows:
+        return None
+    first = rows[0]
+    chosen = first.notify_channels
+    return Reach(
+        chosen=None if chosen is None else [str(c) for c in chosen],
+        email=first.email,
+        phone=first.phone,
+        identities=[
+            Identity(
+                id=int(r.identity_id),
+                restaurant_id=int(r.restaurant_id),
+                channel=r.channel,
+                external_id=r.external_id,
+                guest_id=guest_id,
+                last_inbound_at=r.last_inbound_at,
+            )
+            for r in rows
+            if r.identity_id is not None
+        ],
     )
