@@ -131,7 +131,7 @@ def test_any_body_and_header_is_refused_cleanly(body: bytes, header: str | None)
         verify_signature(body, header, SECRET)
 
 
-@given(text=st.text(st.characters(exclude_characters="\x7f"), max_size=80))
+@given(text=st.text(st.characters(codec="utf-8", exclude_characters="\x7f"), max_size=80))
 def test_any_text_signed_in_its_escaped_form_is_accepted_as_utf8(text: str) -> None:
     # json.dumps(ensure_ascii=True) writes non-ASCII as Meta does (it also escapes
     # DEL, which is ASCII and left alone by both sides, hence excluded).
