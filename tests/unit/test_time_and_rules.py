@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -9,10 +11,12 @@ import pytest
 
 from saveit.domain import errors
 from saveit.domain.availability import (
+    Occupancy,
     bookable_starts,
     check_rules,
     end_of,
     free_seatings,
+    pacing_allows,
     seatings,
 )
 from saveit.domain.model import (
@@ -173,3 +177,47 @@ def test_pacing_caps_the_covers_starting_in_one_slot() -> None:
     assert start + timedelta(minutes=15) in offered
     one_more = {s.start for s in bookable_starts(r, date(2026, 6, 2), 1, NOW, [held])}
     assert start in one_more
+
+
+def test_offered_starts_are_exactly_those_every_rule_and_table_allows() -> None:
+    """``bookable_starts`` works out once per day what ``check_timing``,
+    ``pacing_allows`` and ``free_seatings`` decide per start; on a crowded day,
+    today and tomorrow, public and staff, both ways must agree start by start."""
+    r = restaurant(rules=replace(restaurant().rules, pacing_covers_per_slot=6, buffer_minutes=10))
+    rng = random.Random(7)
+    for day in (NOW.astimezone(MADRID).date(), NOW.astimezone(MADRID).date() + timedelta(days=1)):
+        grid = grid_starts(r, day)
+        booked = []
+        for _ in range(14):
+            start = rng.choice(grid)
+            party = rng.randint(1, 8)
+            tables = rng.choice([(1,), (2,), (3,), (4,), (3, 4)])
+            booked.append(Booked(tables, start, end_of(r, start, party), 10, party))
+        occupancy = Occupancy(booked)
+        for party in range(1, 9):
+            for staff in (False, True):
+                offered = [
+                    s.start for s in bookable_starts(r, day, party, NOW, booked, staff=staff)
+                ]
+                expected = []
+                for start in grid:
+                    try:
+                        check_rules(r, start, party, NOW, staff=staff)
+                    except errors.DomainError:
+                        continue
+                    if pacing_allows(r, start, party, occupancy) and free_seatings(
+                        r, start, party, booked
+                    ):
+                        expected.append(start)
+                assert offered == expected, (day, party, staff)
+
+
+def test_a_stay_clear_of_every_booking_is_free_and_any_shared_cell_is_not() -> None:
+    start = datetime(2026, 6, 2, 21, 0, tzinfo=MADRID).astimezone(UTC)
+    occupancy = Occupancy([Booked((3,), start, start + timedelta(minutes=90), 0, 2)])
+    first = int(start.timestamp()) // (5 * 60)
+    assert occupancy.free((3,), range(first - 40, first))  # wholly before it
+    assert occupancy.free((3,), range(first + 18, first + 30))  # from its end on
+    assert not occupancy.free((3,), range(first + 17, first + 18))  # its last cell
+    assert not occupancy.free((4, 3), range(first - 40, first + 1))  # its first cell
+    assert occupancy.free((4,), range(first, first + 18))  # another table

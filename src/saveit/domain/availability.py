@@ -26,9 +26,32 @@ def cells(start: datetime, end: datetime, buffer_minutes: int) -> range:
     return range(first, max(last, first + 1))
 
 
+# Seatings per (restaurant object, party size, area): a cache miss asks twice per
+# party size and a create once, and the answer only changes with the configuration,
+# which is a new (immutable) Restaurant object. Keyed by identity, checked on use.
+_SEATINGS: dict[tuple[int, int, str | None], tuple[Restaurant, tuple[Seating, ...]]] = {}
+_SEATINGS_MAX = 4096
+
+
 def seatings(restaurant: Restaurant, party_size: int, area: str | None = None) -> list[Seating]:
     """Ways to seat the party, best first: preferred area, single tables before
     combinations, smallest adequate capacity first."""
+    return list(_seatings(restaurant, party_size, area))
+
+
+def _seatings(restaurant: Restaurant, party_size: int, area: str | None) -> tuple[Seating, ...]:
+    key = (id(restaurant), party_size, area)
+    held = _SEATINGS.get(key)
+    if held is not None and held[0] is restaurant:
+        return held[1]
+    found = tuple(_sorted_seatings(restaurant, party_size, area))
+    if len(_SEATINGS) >= _SEATINGS_MAX:
+        _SEATINGS.clear()
+    _SEATINGS[key] = (restaurant, found)
+    return found
+
+
+def _sorted_seatings(restaurant: Restaurant, party_size: int, area: str | None) -> list[Seating]:
     options: list[Seating] = [
         Seating((t.id,), (t.code,), t.area, t.max_capacity, is_combination=False)
         for t in restaurant.tables
@@ -76,7 +99,7 @@ def check_party(restaurant: Restaurant, party_size: int, *, staff: bool = False)
             f"Parties over {rules.max_party_size} are booked by the restaurant's staff",
             max_party_size=rules.max_party_size,
         )
-    if not seatings(restaurant, party_size):
+    if not _seatings(restaurant, party_size, None):
         raise errors.NoSuitableTable(
             f"No table or combination seats {party_size}", party_size=party_size
         )
@@ -129,23 +152,46 @@ def check_rules(
 
 class Occupancy:
     """Held claim cells per table, built once per query so that checking a
-    seating costs a few comparisons instead of a pass over every booking."""
+    seating costs a few integer operations instead of a pass over every booking.
+
+    Each table's held cells are one bitmask (bit ``i`` is cell ``base + i``): a
+    stay is free on a table when its own mask shares no bit with the table's.
+    Availability asks this for every start of the day and every seating in turn,
+    which makes it the innermost loop of a cache miss."""
 
     def __init__(self, booked: Iterable[Booked]) -> None:
-        self._held: dict[int, list[range]] = {}
+        spans = [(b, cells(b.start, b.end, b.buffer_minutes)) for b in booked]
+        self._base = min((span.start for _, span in spans), default=0)
+        self._held: dict[int, int] = {}
         self._covers: dict[datetime, int] = {}
-        for b in booked:
-            span = cells(b.start, b.end, b.buffer_minutes)
+        for b, span in spans:
+            mask = self.mask(span)
             for table_id in b.table_ids:
-                self._held.setdefault(table_id, []).append(span)
+                self._held[table_id] = self._held.get(table_id, 0) | mask
             self._covers[b.start] = self._covers.get(b.start, 0) + b.party_size
 
+    def mask(self, wanted: range) -> int:
+        """The cells of ``wanted`` as a bitmask (cells before every booking left out:
+        nothing is held there)."""
+        lo = max(wanted.start, self._base)
+        if wanted.stop <= lo:
+            return 0
+        return ((1 << (wanted.stop - lo)) - 1) << (lo - self._base)
+
     def free(self, table_ids: Iterable[int], wanted: range) -> bool:
-        for table_id in table_ids:
-            for held in self._held.get(table_id, ()):
-                if held.start < wanted.stop and wanted.start < held.stop:
-                    return False
-        return True
+        held, mask = self._held, self.mask(wanted)
+        return all(not held.get(table_id, 0) & mask for table_id in table_ids)
+
+    def first_free(self, options: Sequence[Seating], wanted: range) -> Seating | None:
+        mask = self.mask(wanted)
+        held = self._held
+        for seating in options:
+            for table_id in seating.table_ids:
+                if held.get(table_id, 0) & mask:
+                    break
+            else:
+                return seating
+        return None
 
     def covers_starting(self, start: datetime) -> int:
         return self._covers.get(start, 0)
@@ -177,10 +223,7 @@ def first_free(
     """The best free seating, or None: what a create would be given. Stops at the
     first free one, which on an ordinary evening is among the first few tried."""
     wanted = cells(start, end_of(restaurant, start, party_size), restaurant.rules.buffer_minutes)
-    for seating in options:
-        if occupancy.free(seating.table_ids, wanted):
-            return seating
-    return None
+    return occupancy.first_free(options, wanted)
 
 
 def free_seatings(
@@ -196,7 +239,7 @@ def free_seatings(
     occupancy = _occupancy(booked)
     wanted = cells(start, end_of(restaurant, start, party_size), restaurant.rules.buffer_minutes)
     if options is None:
-        options = seatings(restaurant, party_size, area)
+        options = _seatings(restaurant, party_size, area)
     return [s for s in options if occupancy.free(s.table_ids, wanted)]
 
 
@@ -216,22 +259,33 @@ def bookable_starts(
     area: str | None = None,
     staff: bool = False,
 ) -> list[Slot]:
-    """Starts of a business day that a create would accept right now."""
+    """Starts of a business day that a create would accept right now.
+
+    The same rules as :func:`check_timing`, :func:`pacing_allows` and
+    :func:`first_free` start by start, with what they share across the day worked
+    out once: a cache miss runs this for every start of the day."""
     try:
         check_party(restaurant, party_size, staff=staff)
     except errors.DomainError:
         return []
+    rules = restaurant.rules
+    if (day - local_today(restaurant, now)).days > rules.max_days_ahead:
+        return []  # the whole day lies beyond the booking horizon
+    earliest = now if staff else now + timedelta(minutes=rules.min_lead_minutes)
     occupancy = _occupancy(booked)
-    options = seatings(restaurant, party_size, area)
+    options = _seatings(restaurant, party_size, area)
+    cap = rules.pacing_covers_per_slot
+    stay_s = (rules.duration_minutes(party_size) + rules.buffer_minutes) * 60
     found: list[Slot] = []
     for start in grid_starts(restaurant, day):
-        try:
-            check_timing(restaurant, day, start, now, staff=staff)
-        except errors.DomainError:
+        if start < earliest:
             continue
-        if not pacing_allows(restaurant, start, party_size, occupancy):
+        if cap is not None and occupancy.covers_starting(start) + party_size > cap:
             continue
-        seating = first_free(restaurant, start, party_size, occupancy, options)
+        at = int(start.timestamp())
+        first = at // _CELL_SECONDS
+        wanted = range(first, max(-(-(at + stay_s) // _CELL_SECONDS), first + 1))
+        seating = occupancy.first_free(options, wanted)
         if seating is not None:
             found.append(Slot(start, seating))
     return found
