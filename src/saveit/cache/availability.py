@@ -173,19 +173,18 @@ class AvailabilityCache:
                 restaurant, day, party_size, self.booking.clock(), occupancy, area=area, staff=staff
             )
         tz = restaurant.tz
-        doc = {
-            "restaurant": restaurant.slug,
-            "date": day.isoformat(),
-            "party_size": party_size,
-            "timezone": restaurant.timezone,
-            "slots": [
-                {
-                    "start": s.start.astimezone(tz).isoformat(),
-                    "time": f"{s.start.astimezone(tz):%H:%M}",
-                }
-                for s in slots
-            ],
-        }
+        head = _dumps(
+            {
+                "restaurant": restaurant.slug,
+                "date": day.isoformat(),
+                "party_size": party_size,
+                "timezone": restaurant.timezone,
+                "slots": [],
+            }
+        )
+        # ``"slots":[]}`` closes the head: the starts go in between, each rendered once.
+        starts = b",".join([_slot_json(restaurant.timezone, tz, s.start) for s in slots])
+        body = head[:-2] + starts + b"]}"
         header = {
             "at": self._wall(),
             "today": self.booking.clock().astimezone(tz).date().isoformat(),
@@ -193,7 +192,7 @@ class AvailabilityCache:
             "lead": 0 if staff else restaurant.rules.min_lead_minutes,
             "first": slots[0].start.timestamp() if slots else None,
         }
-        return Entry(header, _dumps(doc))
+        return Entry(header, body)
 
     def _occupancy(self, slug: str, day: date, generation: str) -> tuple[Restaurant, Occupancy]:
         """The day's bookings, read once per cache generation of the day.
@@ -317,6 +316,26 @@ class Entry:
 
     def encode(self) -> bytes:
         return _dumps(self.header) + b"\n" + self.body
+
+
+_SLOT_JSON: dict[tuple[str, datetime], bytes] = {}
+_SLOT_JSON_MAX = 100_000
+
+
+def _slot_json(zone: str, tz: ZoneInfo, start: datetime) -> bytes:
+    """One start as the document lists it, ``{"start":…,"time":…}`` in local time.
+
+    Remembered per (zone, instant): rendering a day's fifty starts cost more than
+    computing which of them are free, and every party size lists the same ones."""
+    key = (zone, start)
+    found = _SLOT_JSON.get(key)
+    if found is None:
+        local = start.astimezone(tz)
+        found = _dumps({"start": local.isoformat(), "time": f"{local:%H:%M}"})
+        if len(_SLOT_JSON) >= _SLOT_JSON_MAX:
+            _SLOT_JSON.clear()
+        _SLOT_JSON[key] = found
+    return found
 
 
 def _dumps(doc: Any) -> bytes:
