@@ -12,21 +12,32 @@ The clock stands at Monday 2026-06-01 11:00 in Madrid.
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
-from sqlalchemy import select
+from sqlalchemy import Engine, select
+from sqlalchemy import event as sa_event
 
+from saveit.booking.commands import Actor, CreateReservation, GuestDetails, ModifyReservation
 from saveit.bootstrap import Container
 from saveit.config import Settings
 from saveit.events.consumer import Consumer
+from saveit.events.model import Event
 from saveit.events.processed import MemoryProcessedStore, SqlProcessedStore
 from saveit.notify.runner import GROUP
+from saveit.store import channel_accounts as accounts
+from saveit.store import conversations as convs
 from saveit.store import notifications
+from saveit.store import restaurants as restaurant_store
+from saveit.store.channel_accounts import AccountDirectory
+from saveit.store.schema import notifications as notifications_table
 from saveit.store.schema import reservation_log
 from tests.conftest import ADMIN_TOKEN
 from tests.integration.conftest import (
@@ -648,3 +659,155 @@ def test_a_pending_booking_the_restaurant_never_approved_is_not_a_no_show(
     assert view.status.value == "pending"
     assert view.guest is not None
     assert view.guest.no_show_count == 0
+
+
+# --- what a notice costs when nobody can be told ---------------------------------------------
+
+
+@contextmanager
+def statements(engine: Engine) -> Iterator[list[str]]:
+    """The SQL ``engine`` runs meanwhile (transaction control left out: SQLite's
+    ``BEGIN`` goes through the cursor, PostgreSQL's reads run in autocommit)."""
+    seen: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if not statement.lstrip().upper().startswith(("BEGIN", "COMMIT", "ROLLBACK")):
+            seen.append(statement)
+
+    sa_event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield seen
+    finally:
+        sa_event.remove(engine, "before_cursor_execute", count)
+
+
+def published(container: Container) -> list[Event]:
+    """Every event in the outbox, as the notifier's consumer would get them."""
+    container.relay.publish_pending()
+    got: list[Event] = []
+    Consumer(
+        container.bus, f"spy-{uuid.uuid4().hex}", got.append, processed=MemoryProcessedStore()
+    ).poll_once(block_ms=0)
+    return got
+
+
+def web_chat_guest(container: Container, clock: FakeClock, visitor: str) -> int:
+    """A guest known only by the web chat they wrote in; returns their id."""
+    with container.engine.begin() as conn:
+        rid = restaurant_store.id_of(conn, "demo")
+        return convs.resolve(conn, rid, "webchat", visitor, name="Lucía", now=clock()).guest_id
+
+
+def queued(container: Container) -> list[tuple[str, str]]:
+    with container.engine.connect() as conn:
+        rows = conn.execute(select(notifications_table.c.kind, notifications_table.c.channel))
+        return sorted((r.kind, r.channel) for r in rows)
+
+
+BY_STAFF = Actor("staff", "ana", "dashboard")
+THURSDAY = datetime(2026, 6, 4, 19, 0, tzinfo=UTC)
+
+
+def test_a_booking_nobody_can_be_told_about_costs_one_read_and_is_never_read_back(
+    container: Container, demo: str
+) -> None:
+    """The restaurant has no channel account and none of its guests wrote in the
+    web chat: each event costs one read of its guest (and the restaurant's
+    accounts are read once), never the booking, never a write."""
+    notifier = container.notifier
+    assert notifier is not None
+    booking = container.booking
+    codes = [
+        booking.create(
+            CreateReservation(demo, THURSDAY, 2, GuestDetails("Ana", phone=PHONE)), BY_STAFF
+        ).reservation.code,
+        booking.create(
+            CreateReservation(
+                demo, THURSDAY, 2, GuestDetails("Eva", email=EMAIL), source="whatsapp"
+            ),
+            BY_STAFF,
+        ).reservation.code,
+    ]
+    booking.modify(ModifyReservation(codes[0], start=THURSDAY.replace(hour=20)), BY_STAFF)
+    booking.cancel(codes[1], BY_STAFF, reason="closed")
+    events = published(container)
+    assert [e.type for e in events].count("reservation.created") == 2
+    assert len(events) == 4
+    with statements(container.engine) as ran:
+        for e in events:
+            notifier.handle(e)
+    assert len(ran) <= len(events) + 1, ran
+    assert sum("channel_accounts" in s for s in ran) <= 1, ran  # remembered per restaurant
+    assert not any("reservations" in s for s in ran), ran  # the booking is not read back
+    assert all(s.lstrip().upper().startswith("SELECT") for s in ran), ran
+    assert queued(container) == []
+
+
+def test_a_web_chat_guest_hears_there_without_any_channel_account(
+    container: Container, demo: str, clock: FakeClock
+) -> None:
+    """The web chat needs no account: its guest is told there, once however often
+    the event comes, while a guest known only by phone is not told at all."""
+    notifier = container.notifier
+    assert notifier is not None
+    lucia = web_chat_guest(container, clock, "visitor-1")
+    chat = container.booking.create(
+        CreateReservation(demo, THURSDAY, 2, source="webchat", guest_id=lucia), BY_STAFF
+    ).reservation
+    container.booking.create(
+        CreateReservation(demo, THURSDAY, 2, GuestDetails("Ana", phone=PHONE)), BY_STAFF
+    )
+    events = published(container)
+    for _ in range(2):
+        for e in events:
+            notifier.handle(e)
+    assert queued(container) == [("confirmation", "webchat")]
+    assert sent_records(container, chat.code) == [("confirmation", "webchat")]
+
+
+def test_a_guest_merged_since_the_event_is_still_told(
+    container: Container, demo: str, clock: FakeClock
+) -> None:
+    """The event names a guest folded into another since (a proven link): the
+    booking read back names who to tell, through the identity that moved."""
+    notifier = container.notifier
+    assert notifier is not None
+    visitor = web_chat_guest(container, clock, "visitor-2")
+    made = container.booking.create(
+        CreateReservation(demo, THURSDAY, 2, source="webchat", guest_id=visitor), BY_STAFF
+    ).reservation
+    with container.engine.begin() as conn:
+        rid = restaurant_store.id_of(conn, "demo")
+        known = convs.resolve(conn, rid, "webchat", "visitor-3", name="Lucía", now=clock())
+        convs.merge_guests(conn, source=visitor, target=known.guest_id, now=clock())
+    (created,) = published(container)
+    assert created.payload["reservation"]["guest_id"] == visitor
+    notifier.handle(created)
+    assert sent_records(container, made.code) == [("confirmation", "webchat")]
+
+
+def test_a_channel_account_added_applies_to_notices_once_remembered_accounts_lapse(
+    container: Container, demo: str, clock: FakeClock
+) -> None:
+    notifier = container.notifier
+    assert notifier is not None
+    made = container.booking.create(
+        CreateReservation(demo, THURSDAY, 2, GuestDetails("Eva", email=EMAIL)), BY_STAFF
+    ).reservation
+    (created,) = published(container)
+    notifier.handle(created)
+    assert queued(container) == []  # no email account: nobody to tell
+    with container.engine.begin() as conn:
+        rid = restaurant_store.id_of(conn, "demo")
+        accounts.put(conn, rid, "email", EMAIL_ADDRESS, {}, clock())
+    assert notifier.directory.channels(rid) == frozenset()  # remembered for a moment...
+    notifier.handle(created)
+    assert queued(container) == []
+    notifier.directory.forget()  # ... as an edit in this process, or its lapse, ends
+    assert notifier.directory.channels(rid) == {"email"}
+    notifier.handle(created)
+    assert sent_records(container, made.code) == [("confirmation", "email")]
+    fresh = AccountDirectory(container.engine, ttl_s=0.0)
+    with container.engine.begin() as conn:
+        accounts.remove(conn, rid, "email")
+    assert fresh.channels(rid) == frozenset()

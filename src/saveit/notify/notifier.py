@@ -20,6 +20,17 @@ written to us there (there is no address to reach them at otherwise).
 When the guest made the change in a chat, the bot has already answered in that
 chat, with the QR (:mod:`saveit.notify.qr`): the notifier adds nothing there,
 so the guest never reads the same news twice in one chat.
+
+Who can be told is worked out first, from the event's snapshot of the booking
+(guest and source), the guest's choice, contacts and identities (one indexed
+read) and the channels the restaurant has accounts on (remembered per process
+for a couple of seconds, :class:`~saveit.store.channel_accounts.AccountDirectory`:
+an account added or removed applies to notices within that time). A booking
+that reaches nobody (a restaurant without channel accounts, a guest who never
+wrote in the web chat) costs that one read: the booking is not read back and no
+write transaction is opened. Otherwise the booking is read back, a notice it
+has outgrown since is dropped (cancelled since, changed again since), and the
+write transaction claims the sent-records.
 """
 
 from __future__ import annotations
@@ -32,7 +43,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from saveit.booking.service import BookingService
-from saveit.booking.views import GuestView, ReservationView
+from saveit.booking.views import ReservationView
 from saveit.channels import ics
 from saveit.channels.delivery import Delivery
 from saveit.channels.model import CHANNELS, Attachment, Button, OutboundMessage
@@ -41,10 +52,11 @@ from saveit.domain.model import Restaurant, Status
 from saveit.events import model as events
 from saveit.notify import texts
 from saveit.notify.qr import QrCodes
-from saveit.store import channel_accounts as accounts
 from saveit.store import conversations as convs
 from saveit.store import notifications as store
 from saveit.store import restaurants as restaurant_store
+from saveit.store.channel_accounts import AccountDirectory
+from saveit.store.database import reading
 
 AUTHOR = "notifier"
 _WAITING = frozenset({Status.PENDING, Status.CONFIRMED})
@@ -62,6 +74,16 @@ class Notice:
     reason: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class _Target:
+    """A channel to tell the guest on: through their identity there, or at an
+    address (whose identity is resolved, maybe made, in the write transaction)."""
+
+    channel: str
+    identity: convs.Identity | None
+    address: str | None = None
+
+
 class Notifier:
     def __init__(
         self,
@@ -71,6 +93,7 @@ class Notifier:
         qr: QrCodes | None = None,
         clock: Callable[[], datetime],
         default_language: str = "es",
+        directory: AccountDirectory | None = None,
     ) -> None:
         self.booking = booking
         self.engine = booking.engine
@@ -78,6 +101,7 @@ class Notifier:
         self.qr = qr
         self.clock = clock
         self.default_language = default_language
+        self.directory = directory or AccountDirectory(booking.engine)
 
     # --- entry points ---------------------------------------------------------------------
 
@@ -91,19 +115,26 @@ class Notifier:
         notice = _notice_for(event)
         if notice is None:
             return
+        shown: dict[str, Any] = dict(event.payload["reservation"])
+        targets = self._reachable(event.restaurant_id, shown)
+        if targets == []:
+            return  # nobody to tell: the booking need not be read back
         try:
-            view = self.booking.get(str(event.payload["reservation"]["code"]))
+            view = self.booking.get(str(shown["code"]))
         except errors.NotFound:
             return
         if notice.text_key in {"confirmation", "pending", "modification"}:
             if view.status not in _WAITING:
                 return  # cancelled (or seated) since: that later event speaks for itself
-            shown = event.payload["reservation"]
             if notice.text_key == "modification" and (
                 shown["start"] != view.start.isoformat() or shown["party_size"] != view.party_size
             ):
                 return  # changed again since: the later change's notice tells the news
-        self.notify(view, notice)
+        if view.guest is None:
+            return
+        if targets is None or view.guest.id != shown.get("guest_id"):
+            targets = self._targets(view.restaurant_id, view.guest.id, view.source)
+        self._queue(view, notice, targets or [])
 
     def remind(self, view: ReservationView, offset_minutes: int) -> int:
         """Queue the reminder ``offset_minutes`` before ``view``'s current start.
@@ -115,16 +146,21 @@ class Notifier:
 
     def notify(self, view: ReservationView, notice: Notice) -> int:
         """Queue ``notice`` on each allowed channel not notified yet; returns how many."""
-        guest = view.guest
-        if guest is None:
+        if view.guest is None:
             return 0
+        targets = self._targets(view.restaurant_id, view.guest.id, view.source)
+        return self._queue(view, notice, targets or [])
+
+    def _queue(self, view: ReservationView, notice: Notice, targets: list[_Target]) -> int:
+        """Claim each target's sent-record and queue its message, in one transaction."""
+        guest = view.guest
+        if guest is None or not targets:
+            return 0  # nobody to tell on any channel the restaurant has
         now = self.clock()
         restaurant = self.booking.restaurant(view.restaurant)
         queued = 0
         with self.engine.begin() as conn:
-            targets = self._targets(conn, restaurant, view, guest, now)
-            if not targets:
-                return 0  # nobody to tell on any channel the restaurant has
+            reached = [self._identity(conn, restaurant, target, now) for target in targets]
             profile = restaurant_store.profile(conn, restaurant.slug)
             conversation, _ = convs.open_conversation(conn, restaurant.id, guest.id, now)
             lang = guest.language or conversation.language or self.default_language
@@ -135,7 +171,7 @@ class Notifier:
                 party_size=view.party_size,
                 reason=notice.reason,
             )
-            for identity in targets:
+            for identity in reached:
                 record = store.claim(
                     conn,
                     restaurant_id=restaurant.id,
@@ -166,38 +202,56 @@ class Notifier:
 
     # --- who hears it ------------------------------------------------------------------------
 
-    def _targets(
-        self,
-        conn: Connection,
-        restaurant: Restaurant,
-        view: ReservationView,
-        guest: GuestView,
-        now: datetime,
-    ) -> list[convs.Identity]:
-        chosen = store.channels_of(conn, guest.id)
+    def _reachable(self, restaurant_id: int, shown: dict[str, Any]) -> list[_Target] | None:
+        """Who the event's snapshot says can be told; None when it cannot say (no
+        guest or source in it, or its guest merged into another since): the
+        booking read back decides."""
+        if "guest_id" not in shown or "source" not in shown:
+            return None
+        if shown["guest_id"] is None:
+            return []  # a booking made without a guest never gets one
+        return self._targets(restaurant_id, int(shown["guest_id"]), str(shown["source"]))
+
+    def _targets(self, restaurant_id: int, guest_id: int, source: str) -> list[_Target] | None:
+        """The guest's chosen channels, or by default the booking's channel (when it
+        is one) plus email when known, or SMS for a phone alone; each only when the
+        restaurant has an account there (the web chat needs none), through the
+        guest's latest identity on it or else their address. None: no such guest."""
+        usable = self.directory.channels(restaurant_id) | {"webchat"}
+        with reading(self.engine) as conn:
+            reach = store.reach(conn, guest_id, usable)
+        if reach is None:
+            return None
+        chosen = reach.chosen
         if chosen is None:
-            chosen = [view.source] if view.source in CHANNELS else []
-            if guest.email:
+            chosen = [source] if source in CHANNELS else []
+            if reach.email:
                 chosen.append("email")
-            if not chosen and guest.phone:
+            if not chosen and reach.phone:
                 chosen.append("sms")
-        known = convs.identities_of(conn, guest.id)
-        found: list[convs.Identity] = []
+        found: list[_Target] = []
         for channel in dict.fromkeys(chosen):
-            if channel != "webchat" and accounts.find(conn, restaurant.id, channel) is None:
+            if channel not in usable:
                 continue
-            mine = [i for i in known if i.channel == channel]
+            mine = [i for i in reach.identities if i.channel == channel]
             if mine:
-                found.append(convs.latest(mine))
+                found.append(_Target(channel, convs.latest(mine)))
                 continue
-            address = _address(channel, guest)
+            address = _address(channel, reach.email, reach.phone)
             if address is not None:
-                found.append(
-                    convs.resolve(
-                        conn, restaurant.id, channel, address, name=None, now=now, inbound=False
-                    )
-                )
+                found.append(_Target(channel, None, address))
         return found
+
+    @staticmethod
+    def _identity(
+        conn: Connection, restaurant: Restaurant, target: _Target, now: datetime
+    ) -> convs.Identity:
+        if target.identity is not None:
+            return target.identity
+        assert target.address is not None
+        return convs.resolve(
+            conn, restaurant.id, target.channel, target.address, name=None, now=now, inbound=False
+        )
 
     # --- what they read ------------------------------------------------------------------------
 
@@ -269,10 +323,10 @@ class Notifier:
         )
 
 
-def _address(channel: str, guest: GuestView) -> str | None:
+def _address(channel: str, email: str | None, phone: str | None) -> str | None:
     if channel not in _CONTACT_CHANNELS:
         return None
-    return guest.email if channel == "email" else guest.phone
+    return email if channel == "email" else phone
 
 
 NOTIFIED = frozenset(
