@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import event as sa_event
 from sqlalchemy import select
 
 from saveit.bootstrap import Container
@@ -218,6 +219,85 @@ def test_sql_processed_store(container: Container, clock: FakeClock) -> None:
     assert store.prune(clock.now - timedelta(days=7)) == 1
     assert not store.seen("notifier", event_id)
     assert store.seen("analytics", event_id)
+
+
+def test_sql_processed_store_checks_and_records_many_at_once(
+    container: Container, clock: FakeClock
+) -> None:
+    store = SqlProcessedStore(container.engine, clock=clock)
+    old, new, other = (str(uuid.uuid4()) for _ in range(3))
+    store.mark("notifier", old)
+    assert store.seen_many("notifier", []) == set()
+    assert store.seen_many("notifier", [old, new, old]) == {old}
+    store.mark_many("notifier", [old, new, new])  # recorded before, twice in one call
+    store.mark_many("notifier", [])
+    assert store.seen_many("notifier", [old, new, other]) == {old, new}
+    assert store.seen_many("analytics", [old, new]) == set()
+    clock.advance(days=8)
+    store.mark_many("analytics", [old])
+    assert store.prune(clock.now - timedelta(days=7)) == 2
+
+
+def test_a_batch_is_checked_and_recorded_with_one_statement_each(
+    container: Container, make_bus: BusFactory
+) -> None:
+    """Five new events, one of them delivered twice in the batch, and one the group
+    handled before: one look-up and one record for the lot, each new event
+    handled once, in order."""
+    bus = make_bus()
+    handler, processed = Recorder(), SqlProcessedStore(container.engine)
+    consumer = _consumer(bus, handler, processed=processed)
+    consumer.poll_once()
+    fresh = _events(5)
+    (earlier,) = _events(1)
+    processed.mark("notifier", earlier.event_id)
+    bus.publish([fresh[0], earlier, *fresh[1:3], fresh[0], *fresh[3:]])
+    sql: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if "processed_events" in statement:
+            sql.append(statement.lstrip().split(None, 1)[0].upper())
+
+    sa_event.listen(container.engine, "before_cursor_execute", count)
+    try:
+        stats = consumer.poll_once()
+    finally:
+        sa_event.remove(container.engine, "before_cursor_execute", count)
+    assert sorted(sql) == ["INSERT", "SELECT"]
+    assert (stats.handled, stats.duplicates, stats.failed) == (5, 2, 0)
+    assert handler.seen == fresh
+    assert processed.seen_many("notifier", [e.event_id for e in fresh]) == {
+        e.event_id for e in fresh
+    }
+    assert bus.pending("notifier") == []
+    assert consumer.poll_once().handled == 0
+
+
+def test_a_failing_event_does_not_hold_back_the_rest_of_its_batch(make_bus: BusFactory) -> None:
+    bus = make_bus()
+    first, broken, last = _events(3)
+    seen: list[Event] = []
+
+    def handler(event: Event) -> None:
+        if event.event_id == broken.event_id:
+            raise RuntimeError("broken")
+        seen.append(event)
+
+    processed = MemoryProcessedStore()
+    consumer = Consumer(
+        bus, "notifier", handler, processed=processed, block_ms=0, retry_delays_s=(0,)
+    )
+    consumer.poll_once()
+    bus.publish([first, broken, last])
+    stats = consumer.poll_once()
+    assert (stats.handled, stats.failed, stats.dead_lettered) == (2, 1, 0)
+    assert seen == [first, last]
+    assert [processed.seen("notifier", e.event_id) for e in (first, broken, last)] == [
+        True,
+        False,
+        True,
+    ]
+    assert [p.deliveries for p in bus.pending("notifier")] == [1]  # the broken one comes back
 
 
 def test_bookings_flow_to_every_group_once(
