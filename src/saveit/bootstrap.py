@@ -138,7 +138,9 @@ def build(
         gateway.responder.qr = qr  # the bot's confirmations carry the QR
     notifier = None
     if settings.notify_enabled:
-        notifier = Notifier(booking, gateway.delivery, qr=qr, clock=clock)
+        notifier = Notifier(
+            booking, gateway.delivery, qr=qr, clock=clock, directory=gateway.directory
+        )
     scheduler = Scheduler(
         booking,
         notifier,

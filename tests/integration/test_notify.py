@@ -25,6 +25,7 @@ from pydantic import SecretStr
 from sqlalchemy import Engine, select
 from sqlalchemy import event as sa_event
 
+from saveit.api.app import create_app
 from saveit.booking.commands import Actor, CreateReservation, GuestDetails, ModifyReservation
 from saveit.bootstrap import Container
 from saveit.config import Settings
@@ -811,3 +812,27 @@ def test_a_channel_account_added_applies_to_notices_once_remembered_accounts_lap
     with container.engine.begin() as conn:
         accounts.remove(conn, rid, "email")
     assert fresh.channels(rid) == frozenset()
+
+
+def test_an_account_added_through_the_api_applies_to_the_very_next_notice(
+    container: Container, demo: str
+) -> None:
+    """The notifier shares the gateway's memory of accounts, which the channel
+    endpoints clear on every edit: no notice waits out the memory's lapse."""
+    notifier = container.notifier
+    assert notifier is not None
+    made = container.booking.create(
+        CreateReservation(demo, THURSDAY, 2, GuestDetails("Eva", email=EMAIL)), BY_STAFF
+    ).reservation
+    (created,) = published(container)
+    notifier.handle(created)
+    assert queued(container) == []  # no email account yet, and that is now remembered
+    with TestClient(create_app(container)) as api:
+        answer = api.put(
+            "/v1/restaurants/demo/channels/email",
+            json={"address": EMAIL_ADDRESS},
+            headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+        )
+        assert answer.status_code == 200, answer.text
+    notifier.handle(created)
+    assert sent_records(container, made.code) == [("confirmation", "email")]
