@@ -234,3 +234,17 @@ def test_an_idempotent_replay_returns_the_same_booking(container: Container, dem
             ),
             GUEST,
         )
+
+
+def test_a_table_is_offered_again_only_once_the_stay_and_its_buffer_are_over(
+    container: Container, demo: str
+) -> None:
+    """A create picks its table from the claims as they stand: a stay is 90 min
+    for two here, and the table stays blocked for the 15-min buffer after it."""
+    assert container.booking.get(book(container)).tables == ("T1",)
+    in_buffer = book(container, DINNER + timedelta(minutes=90), phone="611000001")
+    assert container.booking.get(in_buffer).tables == ("T2",)
+    after_buffer = book(container, DINNER + timedelta(minutes=105), phone="611000002")
+    assert container.booking.get(after_buffer).tables == ("T1",)
+    overlapping = book(container, DINNER - timedelta(minutes=60), phone="611000003")
+    assert container.booking.get(overlapping).tables == ("T2",)  # T2 is free until 22:30

@@ -42,8 +42,8 @@ from saveit.domain.availability import (
     check_party,
     check_rules,
     end_of,
-    free_seatings,
     nearest_alternatives,
+    seatings,
 )
 from saveit.domain.model import (
     ACTIVE_STATUSES,
@@ -145,23 +145,24 @@ class BookingService:
         hi = max(w.closes for w in windows) + longest + slack
         return store.booked_between(conn, restaurant.id, lo, hi, exclude_id=exclude_id)
 
-    def _booked_around(
+    def _free_seatings(
         self,
         conn: Connection,
         restaurant: Restaurant,
         start: datetime,
         party_size: int,
+        area: str | None = None,
         exclude_id: int | None = None,
-    ) -> list[Booked]:
-        """The bookings that can collide with one stay. Choosing its tables needs no
-        more, and on a busy day they are a few rows where the whole day holds hundreds."""
-        slack = timedelta(minutes=CLAIM_MINUTES)  # claims are whole cells
-        stop = end_of(restaurant, start, party_size) + timedelta(
-            minutes=restaurant.rules.buffer_minutes
+    ) -> list[Seating]:
+        """Seatings free for the whole stay, best first, as the claims stand now
+        (``exclude_id``: a booking being moved does not block itself)."""
+        options = seatings(restaurant, party_size, area)
+        wanted = cells(
+            start, end_of(restaurant, start, party_size), restaurant.rules.buffer_minutes
         )
-        return store.booked_between(
-            conn, restaurant.id, start - slack, stop + slack, exclude_id=exclude_id
-        )
+        tables = {table_id for option in options for table_id in option.table_ids}
+        busy = store.busy_tables(conn, tables, wanted, exclude_id=exclude_id)
+        return [option for option in options if busy.isdisjoint(option.table_ids)]
 
     def _slot_taken(
         self,
@@ -358,11 +359,12 @@ class BookingService:
                 if replayed:
                     return replayed
             check_rules(restaurant, cmd.start, cmd.party_size, now, staff=actor.is_staff)
-            booked = self._booked_around(conn, restaurant, cmd.start, cmd.party_size)
-        if cmd.tables:
-            candidates = [self._named_seating(restaurant, cmd.tables)]
-        else:
-            candidates = free_seatings(restaurant, cmd.start, cmd.party_size, booked, cmd.area)
+            if cmd.tables:
+                candidates = [self._named_seating(restaurant, cmd.tables)]
+            else:
+                candidates = self._free_seatings(
+                    conn, restaurant, cmd.start, cmd.party_size, cmd.area
+                )
         if not candidates:
             raise self._slot_taken(restaurant, cmd.start, cmd.party_size, actor.is_staff)
         try:
@@ -600,11 +602,10 @@ class BookingService:
                     check_party(restaurant, party, staff=True)
                 else:
                     check_rules(restaurant, start, party, now, staff=actor.is_staff)
-                booked = self._booked_around(conn, restaurant, start, party, current.id)
                 if cmd.tables is not None:
                     candidates = [self._named_seating(restaurant, cmd.tables)]
                 else:
-                    free = free_seatings(restaurant, start, party, booked)
+                    free = self._free_seatings(conn, restaurant, start, party, None, current.id)
                     # Keep the guest at the same table when it still fits and is free.
                     candidates = sorted(free, key=lambda s: s.codes != current.tables)
                 if not candidates:
@@ -817,11 +818,10 @@ class BookingService:
         with self.reading() as conn:
             restaurant = self.cache.get(conn, cmd.restaurant)
             check_party(restaurant, cmd.party_size, staff=True)
-            booked = self._booked_around(conn, restaurant, start, cmd.party_size)
-        if cmd.tables:
-            candidates = [self._named_seating(restaurant, cmd.tables)]
-        else:
-            candidates = free_seatings(restaurant, start, cmd.party_size, booked, cmd.area)
+            if cmd.tables:
+                candidates = [self._named_seating(restaurant, cmd.tables)]
+            else:
+                candidates = self._free_seatings(conn, restaurant, start, cmd.party_size, cmd.area)
         if not candidates:
             raise errors.SlotTaken("No table is free for that party right now", alternatives=[])
         end = end_of(restaurant, start, cmd.party_size)

@@ -225,6 +225,37 @@ def insert_reservation(conn: Connection, values: dict[str, Any]) -> int | None:
     return None if found is None else int(found)
 
 
+_BUSY = (
+    select(table_claims.c.table_id)
+    .distinct()
+    .where(
+        table_claims.c.table_id.in_(bindparam("tables", expanding=True)),
+        table_claims.c.cell >= bindparam("first"),
+        table_claims.c.cell < bindparam("stop"),
+    )
+)
+_BUSY_EXCEPT = _BUSY.where(table_claims.c.reservation_id != bindparam("exclude_id"))
+
+
+def busy_tables(
+    conn: Connection, table_ids: Iterable[int], cells: range, *, exclude_id: int | None = None
+) -> set[int]:
+    """Which of these tables another active booking holds in any of these cells.
+
+    Read from the claims themselves, the very rows the unique index guards, through
+    that index: exact, buffers included, and a handful of integers however busy the
+    day, where reading the bookings around a stay parses dozens of rows.
+    """
+    params: dict[str, Any] = {"tables": list(table_ids), "first": cells.start, "stop": cells.stop}
+    if not params["tables"]:
+        return set()
+    query = _BUSY
+    if exclude_id is not None:
+        query = _BUSY_EXCEPT
+        params["exclude_id"] = exclude_id
+    return {int(table_id) for table_id in conn.execute(query, params).scalars()}
+
+
 _CLAIM_SERIES = text(
     "INSERT INTO table_claims (table_id, cell, reservation_id) "
     "SELECT t, c, :reservation "
