@@ -21,6 +21,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -311,6 +312,9 @@ def phone(rng: random.Random) -> str:
 Request = Callable[[aiohttp.ClientSession, random.Random], Awaitable[tuple[str, str]]]
 
 
+CACHE_OUTCOMES: Counter[str] = Counter()  # X-SaveIt-Cache of every availability answer
+
+
 def booking_requests(base: str, today: date) -> Request:
     """80% availability reads over the next two weeks, 20% creates."""
     avail_url = f"{base}/v1/restaurants/{SLUG}/availability"
@@ -322,6 +326,7 @@ def booking_requests(base: str, today: date) -> Request:
             params = {"date": day.isoformat(), "party_size": str(rng.randint(1, 6))}
             async with session.get(avail_url, params=params) as resp:
                 await resp.read()
+                CACHE_OUTCOMES[resp.headers.get("X-SaveIt-Cache", "none")] += 1
                 return "availability", str(resp.status)
         body = {
             "start": slot_start(today, rng),
@@ -466,6 +471,9 @@ def report(
     print(f"  total         {booking.total() / booking.seconds:8.1f} req/s")
     for name, stats in sorted(booking.ops.items()):
         print(op_line(name, stats, booking.seconds))
+    answered = sum(CACHE_OUTCOMES.values()) or 1
+    shares = ", ".join(f"{k} {v / answered:.0%}" for k, v in CACHE_OUTCOMES.most_common())
+    print(f"  availability cache (all phases): {shares}")
     print(f"\n   Ceiling app (FastAPI + 1 INSERT), same clients, {ceiling.seconds:.1f} s measured")
     for name, stats in sorted(ceiling.ops.items()):
         print(op_line(name, stats, ceiling.seconds))
