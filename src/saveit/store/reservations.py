@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Select, bindparam, delete, insert, select, text, update
+from sqlalchemy import Connection, Select, bindparam, delete, insert, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from saveit.booking.views import GuestView, ReservationView
@@ -48,7 +48,9 @@ _BOOKED = (
     .join(reservation_tables, reservation_tables.c.reservation_id == reservations.c.id)
     .where(
         reservations.c.restaurant_id == bindparam("restaurant_id"),
-        reservations.c.status.in_(bindparam("statuses", expanding=True)),
+        # Spelled out rather than IN (…): an expanding list is re-rendered on
+        # every execution, and this runs on every cache miss.
+        or_(*(reservations.c.status == status for status in _ACTIVE)),
         reservations.c.start_at >= bindparam("from_start"),
         reservations.c.start_at < bindparam("to_start"),
         reservations.c.end_at > bindparam("running_at"),
@@ -73,7 +75,6 @@ def booked_between(
     """
     params: dict[str, Any] = {
         "restaurant_id": restaurant_id,
-        "statuses": _ACTIVE,
         "from_start": lo - timedelta(days=1),
         "to_start": hi,
         "running_at": lo - timedelta(minutes=MAX_BUFFER_MINUTES),
@@ -82,18 +83,19 @@ def booked_between(
     if exclude_id is not None:
         query = _BOOKED_EXCEPT
         params["exclude_id"] = exclude_id
-    grouped: dict[int, list[Any]] = {}
-    for row in conn.execute(query, params):
-        grouped.setdefault(row.id, []).append(row)
+    # One row per (booking, table); most bookings hold one table. Rows are unpacked
+    # as tuples: a cache miss parses the whole day's bookings.
+    stays: dict[int, tuple[datetime, datetime, int, int]] = {}
+    tables: dict[int, list[int]] = {}
+    for rid, start, end, buffer, party, table_id in conn.execute(query, params).all():
+        if rid in stays:
+            tables[rid].append(table_id)
+        else:
+            stays[rid] = (start, end, buffer, party)
+            tables[rid] = [table_id]
     return [
-        Booked(
-            table_ids=tuple(sorted(r.table_id for r in rows)),
-            start=rows[0].start_at,
-            end=rows[0].end_at,
-            buffer_minutes=rows[0].buffer_minutes,
-            party_size=rows[0].party_size,
-        )
-        for rows in grouped.values()
+        Booked(tuple(sorted(tables[rid])), start, end, buffer, party)
+        for rid, (start, end, buffer, party) in stays.items()
     ]
 
 
