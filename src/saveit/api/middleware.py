@@ -31,7 +31,6 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        too_large = problem("PAYLOAD_TOO_LARGE", f"The request body is over {self.max_bytes} bytes")
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None:
             try:
@@ -42,7 +41,7 @@ class BodyLimit:
                 await problem("VALIDATION_ERROR", "Invalid Content-Length")(scope, receive, send)
                 return
             if length > self.max_bytes:
-                await too_large(scope, receive, send)
+                await self._too_large(scope, receive, send)
                 return
         if "\x00" in scope["path"] or b"%00" in scope["query_string"]:
             await _nul(scope, receive, send)
@@ -57,7 +56,7 @@ class BodyLimit:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_bytes:
-                await too_large(scope, receive, send)
+                await self._too_large(scope, receive, send)
                 return
             chunks.append(chunk)
             more = message.get("more_body", False)
@@ -75,6 +74,11 @@ class BodyLimit:
             return await receive()
 
         await self.app(scope, replay, send)
+
+
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+        detail = f"The request body is over {self.max_bytes} bytes"
+        await problem("PAYLOAD_TOO_LARGE", detail)(scope, receive, send)
 
 
 class CatchAll:
