@@ -200,6 +200,7 @@ def build_availability(
         ttl_s=settings.availability_cache_ttl_s,
     )
     booking.listeners.append(cache.after_commit)
+    booking.day_hint = cache.recent_occupancy
     return cache
 
 

@@ -259,3 +259,46 @@ def test_the_party_sizes_of_a_day_share_one_read_of_its_bookings_until_it_change
     finally:
         event.remove(cached.engine, "before_cursor_execute", count)
     assert "21:00" in after_booking  # party 4 still has a table at 21:00
+
+
+def test_a_refused_time_suggests_alternatives_from_the_days_recent_read_until_the_day_changes(
+    api: TestClient, cached: Container
+) -> None:
+    """Alternatives to a taken time reuse the day's bookings as a cache miss read
+    them moments ago, but never a read older than a change made or heard here."""
+    from sqlalchemy import event
+
+    day_reads: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip().startswith("SELECT") and "reservation_tables" in statement:
+            day_reads.append(statement)
+
+    def refused() -> list[str]:
+        got = api.post(
+            "/v1/restaurants/demo/reservations",
+            json={
+                "date": DAY,
+                "time": "21:00",
+                "party_size": 8,
+                "name": "Bo",
+                "phone": "600222333",
+            },
+        )
+        assert got.status_code == 409, got.text
+        assert got.json()["code"] == "SLOT_TAKEN"
+        return [a[11:16] for a in got.json()["alternatives"]]
+
+    assert read(api, party=8)[1] == "miss"  # the day's (empty) bookings, held here
+    event.listen(cached.engine, "before_cursor_execute", count)
+    try:
+        book(api, "21:00", party=8)  # the only table for eight, changed after that read
+        first = refused()
+        assert len(day_reads) >= 1  # the held read predates the booking: read again
+        assert not {"20:00", "21:30"} & set(first)  # both overlap 21:00
+        read(api, party=8)  # a miss reads the day as it is now
+        before = len(day_reads)
+        assert refused() == first
+        assert len(day_reads) == before  # taken from that read, not the database
+    finally:
+        event.remove(cached.engine, "before_cursor_execute", count)

@@ -16,7 +16,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import TypeVar
@@ -65,6 +65,7 @@ from saveit.store.schema import idempotency_keys, reservations
 _log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 ChangeListener = Callable[[ReservationView, ReservationView | None], None]
+DayHint = Callable[[str, date], Occupancy | None]  # (slug, service day) -> recent bookings
 """Called after a committed change with (reservation now, reservation before or None)."""
 _T = TypeVar("_T")
 
@@ -91,6 +92,12 @@ class BookingService:
         # After-commit hooks (e.g. the availability cache): told of every committed
         # change in this process; a failing listener is logged, never raised.
         self.listeners: list[ChangeListener] = []
+        # Where alternatives to a taken time look first for a day's bookings: a
+        # copy read moments ago (the availability cache's, see
+        # ``AvailabilityCache.recent_occupancy``). Alternatives are suggestions, and
+        # booking one re-checks everything, so a copy as fresh as cached
+        # availability saves reading the day again on every refusal.
+        self.day_hint: DayHint | None = None
 
     # --- plumbing -------------------------------------------------------------------
 
@@ -188,15 +195,21 @@ class BookingService:
         limit: int = 3,
     ) -> list[datetime]:
         now = self.clock()
-        with self.reading() as conn:
+        hint = self.day_hint if exclude_id is None else None  # a hint holds every booking
+        with ExitStack() as stack:
+            conn: Connection | None = None
+
+            def booked_on(day: date) -> Sequence[Booked] | Occupancy:
+                nonlocal conn
+                held = hint(restaurant.slug, day) if hint is not None else None
+                if held is not None:
+                    return held
+                if conn is None:
+                    conn = stack.enter_context(self.reading())
+                return self._booked_for_starts(conn, restaurant, day, exclude_id)
+
             return nearest_alternatives(
-                restaurant,
-                start,
-                party_size,
-                now,
-                lambda day: self._booked_for_starts(conn, restaurant, day, exclude_id),
-                staff=staff,
-                limit=limit,
+                restaurant, start, party_size, now, booked_on, staff=staff, limit=limit
             )
 
     # --- queries ----------------------------------------------------------------------

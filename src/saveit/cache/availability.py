@@ -89,6 +89,7 @@ class AvailabilityCache:
         self._deferred_lock = threading.Lock()
         self._occupancies: dict[tuple[str, date], tuple[str, float, Restaurant, Occupancy]] = {}
         self._occupancy_lock = threading.Lock()
+        self._changed_at: dict[tuple[int, date], float] = {}  # last invalidation seen here
 
     # --- reads ------------------------------------------------------------------------
 
@@ -215,6 +216,28 @@ class AvailabilityCache:
             self._occupancies[key] = (generation, now, restaurant, occupancy)
         return restaurant, occupancy
 
+    def recent_occupancy(self, slug: str, day: date) -> Occupancy | None:
+        """The day's bookings as a miss here read them, if that was under
+        ``OCCUPANCY_TTL_S`` ago and after every change to the day this process
+        has made or heard of: as fresh as a cached answer, which is what
+        suggesting alternatives needs (the booking service's ``day_hint``)."""
+        with self._occupancy_lock:
+            held = self._occupancies.get((slug, day))
+            if held is None or time.monotonic() - held[1] >= OCCUPANCY_TTL_S:
+                return None
+            if self._changed_at.get((held[2].id, day), 0.0) >= held[1]:
+                return None
+        return held[3]
+
+    def _changed(self, restaurant_id: int, days: Iterable[date]) -> None:
+        now = time.monotonic()
+        with self._occupancy_lock:
+            if len(self._changed_at) > 10_000:
+                self._changed_at.clear()
+                self._occupancies.clear()  # nothing held may outlive what it is checked by
+            for day in days:
+                self._changed_at[(restaurant_id, day)] = now
+
     def _usable(self, raw: bytes) -> Entry | None:
         try:
             head, _, body = raw.partition(b"\n")
@@ -258,6 +281,8 @@ class AvailabilityCache:
 
     def invalidate(self, restaurant_id: int, days: Iterable[date]) -> None:
         """Forget these service days; queued for later when the store is away."""
+        days = set(days)
+        self._changed(restaurant_id, days)
         buckets = sorted({bucket_of(restaurant_id, d) for d in days})
         if self.store is None or not buckets:
             return
@@ -279,6 +304,8 @@ class AvailabilityCache:
         the event is late (published after an outage) or Redis failed this
         process recently.
         """
+        days = set(days)
+        self._changed(restaurant_id, days)
         store = self.store
         if isinstance(store, NearCache):
             late = age_s > STREAM_GRACE_S or store.shared.gate.troubled_within(TROUBLE_WINDOW_S)

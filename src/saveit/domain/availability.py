@@ -296,7 +296,7 @@ def nearest_alternatives(
     wanted: datetime,
     party_size: int,
     now: datetime,
-    booked_on: Callable[[date], Sequence[Booked]],
+    booked_on: Callable[[date], Sequence[Booked] | Occupancy],
     *,
     limit: int = 3,
     days: int = 7,
