@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, select, update
 from sqlalchemy.exc import DBAPIError
@@ -553,7 +553,15 @@ class BookingService:
         after = view.snapshot()
         if reason:
             after["reason"] = reason
-        store.audit(
+        earlier = before.snapshot() if before is not None else None
+        payload: dict[str, Any] = {
+            "reservation": after,
+            "actor": actor.label,
+            "channel": actor.channel,
+        }
+        if earlier is not None:
+            payload["before"] = earlier
+        store.record(
             conn,
             reservation_id=view.id,
             restaurant_id=view.restaurant_id,
@@ -561,22 +569,10 @@ class BookingService:
             actor=actor.label,
             channel=actor.channel,
             action=action,
-            before=before.snapshot() if before else None,
+            before=earlier,
             after=after,
-        )
-        payload: dict[str, object] = {
-            "reservation": after,
-            "actor": actor.label,
-            "channel": actor.channel,
-        }
-        if before is not None:
-            payload["before"] = before.snapshot()
-        store.emit(
-            conn,
-            restaurant_id=view.restaurant_id,
-            type_=f"reservation.{action}",
+            event_type=f"reservation.{action}",
             payload=payload,
-            at=now,
         )
 
     # --- modify -----------------------------------------------------------------------
