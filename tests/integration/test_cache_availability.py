@@ -302,3 +302,59 @@ def test_a_refused_time_suggests_alternatives_from_the_days_recent_read_until_th
         assert len(day_reads) == before  # taken from that read, not the database
     finally:
         event.remove(cached.engine, "before_cursor_execute", count)
+
+
+def test_the_writer_keeps_what_it_cached_after_its_own_change_when_it_hears_of_it(
+    cached: Container,
+) -> None:
+    """The writing process invalidated every tier right after its commit; when the
+    change comes back on the event stream, only other processes drop anything.
+    (Before, each party size of the day missed a second time in the writer.)"""
+    from datetime import UTC, datetime
+
+    from saveit.booking.commands import Actor, CreateReservation, GuestDetails
+    from saveit.cache.invalidation import Invalidator
+    from saveit.events.model import Event
+    from saveit.store.schema import outbox
+
+    cache = cached.availability
+    assert cache is not None
+    day = date.fromisoformat(DAY)
+
+    def cached_here() -> bool:
+        return cache.peek("demo", day, 2, area=None, staff=False) is not None
+
+    def booked(phone: str) -> Event:
+        cached.booking.create(
+            CreateReservation(
+                "demo",
+                datetime(2026, 6, 3, 19, 0, tzinfo=UTC),
+                2,
+                GuestDetails("Ana", phone=phone),
+            ),
+            Actor("guest", "web"),
+        )
+        with cached.engine.connect() as conn:
+            row = conn.execute(outbox.select().order_by(outbox.c.id.desc()).limit(1)).one()
+        heard = datetime.now(UTC)  # at once: an event's age is judged on the wall clock
+        return Event(row.event_id, row.type, row.restaurant_id, row.payload, heard, row.id)
+
+    hearing = Invalidator(cache, cached.booking)
+    mine = booked("600111222")
+    cache.read("demo", day, 2, area=None, staff=False)  # after the commit: includes it
+    assert cached_here()
+    hearing.on_events([mine])
+    assert cached_here()  # its own change, already invalidated here: nothing to drop
+
+    theirs = booked("600111333")
+    cache.read("demo", day, 2, area=None, staff=False)
+    other = Event(  # the same news, as another process's booking would bring it
+        "another-process",
+        theirs.type,
+        theirs.restaurant_id,
+        {**theirs.payload, "reservation": {**theirs.payload["reservation"], "code": "XXXXXXXX"}},
+        theirs.created_at,
+        theirs.outbox_id,
+    )
+    hearing.on_events([other])
+    assert not cached_here()  # a change this process did not make is dropped

@@ -90,6 +90,7 @@ class AvailabilityCache:
         self._occupancies: dict[tuple[str, date], tuple[str, float, Restaurant, Occupancy]] = {}
         self._occupancy_lock = threading.Lock()
         self._changed_at: dict[tuple[int, date], float] = {}  # last invalidation seen here
+        self._own: set[tuple[str, int]] = set()  # changes written and invalidated here
 
     # --- reads ------------------------------------------------------------------------
 
@@ -277,15 +278,20 @@ class AvailabilityCache:
             for v in (view, before)
             if v is not None
         }
-        self.invalidate(view.restaurant_id, days)
+        if self.invalidate(view.restaurant_id, days):
+            with self._occupancy_lock:
+                if len(self._own) > 10_000:
+                    self._own.clear()
+                self._own.add((view.code, view.version))
 
-    def invalidate(self, restaurant_id: int, days: Iterable[date]) -> None:
-        """Forget these service days; queued for later when the store is away."""
+    def invalidate(self, restaurant_id: int, days: Iterable[date]) -> bool:
+        """Forget these service days; queued for later when the store is away.
+        True when every tier forgot them now."""
         days = set(days)
         self._changed(restaurant_id, days)
         buckets = sorted({bucket_of(restaurant_id, d) for d in days})
         if self.store is None or not buckets:
-            return
+            return self.store is not None
         self.stats.invalidations += len(buckets)
         try:
             self.store.invalidate(buckets)
@@ -293,8 +299,16 @@ class AvailabilityCache:
             with self._deferred_lock:
                 self._deferred.update(buckets)
             self.stats.deferred += len(buckets)
+            return False
+        return True
 
-    def invalidate_heard(self, restaurant_id: int, days: Iterable[date], age_s: float) -> None:
+    def invalidate_heard(
+        self,
+        restaurant_id: int,
+        days: Iterable[date],
+        age_s: float,
+        change: tuple[str, int] | None = None,
+    ) -> None:
         """An invalidation heard on the event stream, in every process.
 
         The writer already invalidated Redis right after its commit, so in the
@@ -303,10 +317,24 @@ class AvailabilityCache:
         Redis is invalidated here as well when the writer may have missed it —
         the event is late (published after an outage) or Redis failed this
         process recently.
+
+        ``change`` is the (code, version) the event reports. When this process
+        wrote it and invalidated every tier right after the commit, there is
+        nothing left to drop: whatever was cached since was computed after that
+        commit (the generation guard), and dropping it again only made each
+        party size of the day miss a second time in the writing process.
         """
         days = set(days)
-        self._changed(restaurant_id, days)
         store = self.store
+        if change is not None and not (
+            isinstance(store, NearCache) and store.shared.gate.troubled_within(TROUBLE_WINDOW_S)
+        ):
+            with self._occupancy_lock:
+                own = change in self._own
+                self._own.discard(change)
+            if own and age_s <= STREAM_GRACE_S:
+                return
+        self._changed(restaurant_id, days)
         if isinstance(store, NearCache):
             late = age_s > STREAM_GRACE_S or store.shared.gate.troubled_within(TROUBLE_WINDOW_S)
             if not late:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from saveit.booking.service import BookingService
 from saveit.cache.availability import AvailabilityCache
@@ -54,8 +54,19 @@ class Invalidator:
             if restaurant is not None:
                 age = time.time() - event.created_at.timestamp()
                 self.cache.invalidate_heard(
-                    event.restaurant_id, affected_days(event, restaurant), age
+                    event.restaurant_id, affected_days(event, restaurant), age, _change_of(event)
                 )
+
+
+def _change_of(event: Event) -> tuple[str, int] | None:
+    """The (code, version) a reservation event reports, if it is well formed."""
+    shown = event.payload.get("reservation")
+    if not isinstance(shown, Mapping):
+        return None
+    code, version = shown.get("code"), shown.get("version")
+    if not isinstance(code, str) or not isinstance(version, int):
+        return None
+    return code, version
 
 
 class InvalidationFeed:
