@@ -20,9 +20,9 @@ _CELL_SECONDS = CLAIM_MINUTES * 60
 
 def cells(start: datetime, end: datetime, buffer_minutes: int) -> range:
     """Claim cells (epoch seconds // cell size) covered by a booking, buffer included."""
-    stop = end + timedelta(minutes=buffer_minutes)
     first = int(start.timestamp()) // _CELL_SECONDS
-    last = -(-int(stop.timestamp()) // _CELL_SECONDS)  # ceiling division
+    stop = int(end.timestamp()) + buffer_minutes * 60  # epoch seconds, buffer included
+    last = -(-stop // _CELL_SECONDS)  # ceiling division
     return range(first, max(last, first + 1))
 
 

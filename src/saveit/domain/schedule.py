@@ -57,8 +57,37 @@ def windows_for(restaurant: Restaurant, day: date) -> list[Window]:
     ]
 
 
+# Grids per (restaurant object, day): every availability miss walks its day's grid
+# and every booking, event and notice asks which day a start belongs to. A grid
+# only changes with the configuration, a new (immutable) Restaurant object; keyed
+# by identity and checked on use, as ``availability._SEATINGS``.
+_GRIDS: dict[tuple[int, date], tuple[Restaurant, tuple[datetime, ...], frozenset[datetime]]] = {}
+_GRIDS_MAX = 4096
+
+
+def _grid(restaurant: Restaurant, day: date) -> tuple[tuple[datetime, ...], frozenset[datetime]]:
+    key = (id(restaurant), day)
+    held = _GRIDS.get(key)
+    if held is not None and held[0] is restaurant:
+        return held[1], held[2]
+    starts = tuple(_grid_starts(restaurant, day))
+    if len(_GRIDS) >= _GRIDS_MAX:
+        _GRIDS.clear()
+    _GRIDS[key] = (restaurant, starts, frozenset(starts))
+    return starts, frozenset(starts)
+
+
 def grid_starts(restaurant: Restaurant, day: date) -> list[datetime]:
     """Every bookable start of a business day on the slot grid, in UTC order."""
+    return list(_grid(restaurant, day)[0])
+
+
+def on_grid(restaurant: Restaurant, day: date, start: datetime) -> bool:
+    """Whether ``start`` (aware, in any zone) is one of ``day``'s grid starts."""
+    return start in _grid(restaurant, day)[1]
+
+
+def _grid_starts(restaurant: Restaurant, day: date) -> list[datetime]:
     step = timedelta(minutes=restaurant.rules.slot_minutes)
     starts: set[datetime] = set()
     for window in windows_for(restaurant, day):
@@ -76,7 +105,7 @@ def business_day_of(restaurant: Restaurant, start: datetime) -> date | None:
     """
     local_day = start.astimezone(restaurant.tz).date()
     for day in (local_day, local_day - timedelta(days=1)):
-        if start.astimezone(UTC) in grid_starts(restaurant, day):
+        if on_grid(restaurant, day, start):
             return day
     return None
 
