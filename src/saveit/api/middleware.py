@@ -75,7 +75,6 @@ class BodyLimit:
 
         await self.app(scope, replay, send)
 
-
     async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
         detail = f"The request body is over {self.max_bytes} bytes"
         await problem("PAYLOAD_TOO_LARGE", detail)(scope, receive, send)
