@@ -38,7 +38,7 @@ from saveit.store.reservations import count_overlaps
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 ADMIN_TOKEN = "bench-admin-token-0123456789abcdef"
-SLUG = "bench"
+SLUG = "bench"  # each round books a fresh copy: bench-1, bench-2, …; bench-rate the latency phase
 TABLES = 30
 OPEN_H, CLOSE_H = 10, 23  # one long service, restaurant timezone UTC
 CREATE_DAYS = 45  # creates spread over this many days so ordinary slots rarely fill
@@ -253,10 +253,10 @@ def double_bookings(url: str) -> int:
 # ---------------------------------------------------------------- workload
 
 
-def restaurant_spec() -> dict[str, object]:
+def restaurant_spec(slug: str) -> dict[str, object]:
     """Many interchangeable tables and one long service: creates mostly succeed."""
     return {
-        "slug": SLUG,
+        "slug": slug,
         "name": "Bench Bistro",
         "timezone": "UTC",
         "rules": {
@@ -279,12 +279,12 @@ def restaurant_spec() -> dict[str, object]:
     }
 
 
-def create_restaurant(base: str) -> None:
+def create_restaurant(base: str, slug: str) -> None:
     import json
 
     req = urllib.request.Request(
         f"{base}/v1/restaurants",
-        data=json.dumps(restaurant_spec()).encode(),
+        data=json.dumps(restaurant_spec(slug)).encode(),
         method="POST",
         headers={"Authorization": f"Bearer {ADMIN_TOKEN}", "Content-Type": "application/json"},
     )
@@ -315,10 +315,10 @@ Request = Callable[[aiohttp.ClientSession, random.Random], Awaitable[tuple[str, 
 CACHE_OUTCOMES: Counter[str] = Counter()  # X-SaveIt-Cache of every availability answer
 
 
-def booking_requests(base: str, today: date) -> Request:
+def booking_requests(base: str, today: date, slug: str) -> Request:
     """80% availability reads over the next two weeks, 20% creates."""
-    avail_url = f"{base}/v1/restaurants/{SLUG}/availability"
-    create_url = f"{base}/v1/restaurants/{SLUG}/reservations"
+    avail_url = f"{base}/v1/restaurants/{slug}/availability"
+    create_url = f"{base}/v1/restaurants/{slug}/reservations"
 
     async def one(session: aiohttp.ClientSession, rng: random.Random) -> tuple[str, str]:
         if rng.random() < 0.8:
@@ -646,21 +646,31 @@ def main() -> int:
                     logs / "ceiling.log",
                 ) as (ceiling_base, _),
             ):
-                create_restaurant(base)
                 # Both servers stay up; the loads alternate, so each ratio compares
-                # two runs a few seconds apart on this shared, noisy machine.
+                # two runs a few seconds apart on this shared, noisy machine. Each
+                # round books its own fresh restaurant: its 30 tables over 45 days
+                # hold ~6,000 bookings, which one round would otherwise mostly
+                # fill, leaving the next rounds little but refusals to measure.
                 for n in range(args.rounds):
                     print(f"round {n + 1}/{args.rounds} ...", flush=True)
+                    slug = f"{SLUG}-{n + 1}"
+                    create_restaurant(base, slug)
                     ours = asyncio.run(
-                        drive(booking_requests(base, today), args.clients, args.duration)
+                        drive(booking_requests(base, today, slug), args.clients, args.duration)
                     )
                     bare = asyncio.run(
                         drive(ceiling_requests(ceiling_base), args.clients, args.duration)
                     )
                     rounds.append((ours, bare))
                 print(f"latency at {args.rate:.0f} req/s ...", flush=True)
+                create_restaurant(base, f"{SLUG}-rate")
                 at_rate = asyncio.run(
-                    paced(booking_requests(base, today), args.clients, args.rate, args.duration)
+                    paced(
+                        booking_requests(base, today, f"{SLUG}-rate"),
+                        args.clients,
+                        args.rate,
+                        args.duration,
+                    )
                 )
                 rss = peak_rss_mb(worker_pids(pid))
         finally:
