@@ -32,6 +32,7 @@ from saveit.config import Settings
 from saveit.events.consumer import Consumer
 from saveit.events.model import Event
 from saveit.events.processed import MemoryProcessedStore, SqlProcessedStore
+from saveit.notify import Notifier
 from saveit.notify.runner import GROUP
 from saveit.store import channel_accounts as accounts
 from saveit.store import conversations as convs
@@ -787,9 +788,9 @@ def test_a_guest_merged_since_the_event_is_still_told(
     assert sent_records(container, made.code) == [("confirmation", "webchat")]
 
 
-def test_a_channel_account_added_applies_to_notices_once_remembered_accounts_lapse(
-    container: Container, demo: str, clock: FakeClock
-) -> None:
+def told_nobody_yet(container: Container, demo: str) -> tuple[Notifier, str, Event]:
+    """A booking by a guest known by email alone, handled before the restaurant
+    has an email account: nobody is told, and that is now remembered."""
     notifier = container.notifier
     assert notifier is not None
     made = container.booking.create(
@@ -797,7 +798,14 @@ def test_a_channel_account_added_applies_to_notices_once_remembered_accounts_lap
     ).reservation
     (created,) = published(container)
     notifier.handle(created)
-    assert queued(container) == []  # no email account: nobody to tell
+    assert queued(container) == []
+    return notifier, made.code, created
+
+
+def test_a_channel_account_added_applies_to_notices_once_remembered_accounts_lapse(
+    container: Container, demo: str, clock: FakeClock
+) -> None:
+    notifier, code, created = told_nobody_yet(container, demo)
     with container.engine.begin() as conn:
         rid = restaurant_store.id_of(conn, "demo")
         accounts.put(conn, rid, "email", EMAIL_ADDRESS, {}, clock())
@@ -807,7 +815,7 @@ def test_a_channel_account_added_applies_to_notices_once_remembered_accounts_lap
     notifier.directory.forget()  # ... as an edit in this process, or its lapse, ends
     assert notifier.directory.channels(rid) == {"email"}
     notifier.handle(created)
-    assert sent_records(container, made.code) == [("confirmation", "email")]
+    assert sent_records(container, code) == [("confirmation", "email")]
     fresh = AccountDirectory(container.engine, ttl_s=0.0)
     with container.engine.begin() as conn:
         accounts.remove(conn, rid, "email")
@@ -819,14 +827,7 @@ def test_an_account_added_through_the_api_applies_to_the_very_next_notice(
 ) -> None:
     """The notifier shares the gateway's memory of accounts, which the channel
     endpoints clear on every edit: no notice waits out the memory's lapse."""
-    notifier = container.notifier
-    assert notifier is not None
-    made = container.booking.create(
-        CreateReservation(demo, THURSDAY, 2, GuestDetails("Eva", email=EMAIL)), BY_STAFF
-    ).reservation
-    (created,) = published(container)
-    notifier.handle(created)
-    assert queued(container) == []  # no email account yet, and that is now remembered
+    notifier, code, created = told_nobody_yet(container, demo)
     with TestClient(create_app(container)) as api:
         answer = api.put(
             "/v1/restaurants/demo/channels/email",
@@ -835,4 +836,4 @@ def test_an_account_added_through_the_api_applies_to_the_very_next_notice(
         )
         assert answer.status_code == 200, answer.text
     notifier.handle(created)
-    assert sent_records(container, made.code) == [("confirmation", "email")]
+    assert sent_records(container, code) == [("confirmation", "email")]

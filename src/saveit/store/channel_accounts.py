@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Hashable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -23,6 +23,9 @@ from saveit.channels.ports import ChannelAccount
 from saveit.domain import errors
 from saveit.store.database import reading
 from saveit.store.schema import channel_accounts, restaurants
+
+_K = TypeVar("_K", bound=Hashable)
+_V = TypeVar("_V")
 
 
 def _account(row: Any) -> ChannelAccount:
@@ -139,33 +142,28 @@ class AccountDirectory:
         self._lock = threading.Lock()
 
     def route(self, channel: str, address: str) -> ChannelAccount | None:
-        key = (channel, address)
-        now = time.monotonic()
-        with self._lock:
-            hit = self._known.get(key)
-        if hit is not None and now - hit[0] < self.ttl_s:
-            return hit[1]
-        with reading(self.engine) as conn:
-            account = route(conn, channel, address)
-        with self._lock:
-            if len(self._known) > self._MAX_KEYS:
-                self._known.clear()
-            self._known[key] = (now, account)
-        return account
+        return self._remembered(
+            self._known, (channel, address), lambda c: route(c, channel, address)
+        )
 
     def channels(self, restaurant_id: int) -> frozenset[str]:
         """The channels the restaurant has an account on, as of at most ``ttl_s`` ago."""
+        return self._remembered(self._channels, restaurant_id, lambda c: channels(c, restaurant_id))
+
+    def _remembered(
+        self, memory: dict[_K, tuple[float, _V]], key: _K, load: Callable[[Connection], _V]
+    ) -> _V:
         now = time.monotonic()
         with self._lock:
-            hit = self._channels.get(restaurant_id)
+            hit = memory.get(key)
         if hit is not None and now - hit[0] < self.ttl_s:
             return hit[1]
         with reading(self.engine) as conn:
-            found = channels(conn, restaurant_id)
+            found = load(conn)
         with self._lock:
-            if len(self._channels) > self._MAX_KEYS:
-                self._channels.clear()
-            self._channels[restaurant_id] = (now, found)
+            if len(memory) > self._MAX_KEYS:
+                memory.clear()
+            memory[key] = (now, found)
         return found
 
     def forget(self) -> None:
