@@ -326,22 +326,21 @@ class AvailabilityCache:
         """
         days = set(days)
         store = self.store
-        if change is not None and not (
+        late = age_s > STREAM_GRACE_S or (
             isinstance(store, NearCache) and store.shared.gate.troubled_within(TROUBLE_WINDOW_S)
-        ):
+        )
+        if change is not None and not late:
             with self._occupancy_lock:
                 own = change in self._own
                 self._own.discard(change)
-            if own and age_s <= STREAM_GRACE_S:
+            if own:
                 return
-        self._changed(restaurant_id, days)
-        if isinstance(store, NearCache):
-            late = age_s > STREAM_GRACE_S or store.shared.gate.troubled_within(TROUBLE_WINDOW_S)
-            if not late:
-                buckets = sorted({bucket_of(restaurant_id, d) for d in days})
-                store.invalidate_local(buckets)
-                self.stats.invalidations += len(buckets)
-                return
+        if isinstance(store, NearCache) and not late:
+            self._changed(restaurant_id, days)
+            buckets = sorted({bucket_of(restaurant_id, d) for d in days})
+            store.invalidate_local(buckets)
+            self.stats.invalidations += len(buckets)
+            return
         self.invalidate(restaurant_id, days)
 
     def _flush_deferred(self) -> None:

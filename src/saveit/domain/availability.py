@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from saveit.domain import errors
+from saveit.domain.derived import PerConfiguration
 from saveit.domain.model import CLAIM_MINUTES, Booked, Restaurant, Seating
 from saveit.domain.schedule import business_day_of, grid_starts, local_today
 
@@ -26,13 +27,6 @@ def cells(start: datetime, end: datetime, buffer_minutes: int) -> range:
     return range(first, max(last, first + 1))
 
 
-# Seatings per (restaurant object, party size, area): a cache miss asks twice per
-# party size and a create once, and the answer only changes with the configuration,
-# which is a new (immutable) Restaurant object. Keyed by identity, checked on use.
-_SEATINGS: dict[tuple[int, int, str | None], tuple[Restaurant, tuple[Seating, ...]]] = {}
-_SEATINGS_MAX = 4096
-
-
 def seatings(restaurant: Restaurant, party_size: int, area: str | None = None) -> list[Seating]:
     """Ways to seat the party, best first: preferred area, single tables before
     combinations, smallest adequate capacity first."""
@@ -40,15 +34,7 @@ def seatings(restaurant: Restaurant, party_size: int, area: str | None = None) -
 
 
 def _seatings(restaurant: Restaurant, party_size: int, area: str | None) -> tuple[Seating, ...]:
-    key = (id(restaurant), party_size, area)
-    held = _SEATINGS.get(key)
-    if held is not None and held[0] is restaurant:
-        return held[1]
-    found = tuple(_sorted_seatings(restaurant, party_size, area))
-    if len(_SEATINGS) >= _SEATINGS_MAX:
-        _SEATINGS.clear()
-    _SEATINGS[key] = (restaurant, found)
-    return found
+    return _SEATINGS(restaurant, (party_size, area))
 
 
 def _sorted_seatings(restaurant: Restaurant, party_size: int, area: str | None) -> list[Seating]:
@@ -87,6 +73,12 @@ def _sorted_seatings(restaurant: Restaurant, party_size: int, area: str | None) 
 
 def end_of(restaurant: Restaurant, start: datetime, party_size: int) -> datetime:
     return start + timedelta(minutes=restaurant.rules.duration_minutes(party_size))
+
+
+# Asked twice per party size on every availability miss and once per booking.
+_SEATINGS: PerConfiguration[tuple[int, str | None], tuple[Seating, ...]] = PerConfiguration(
+    lambda restaurant, key: tuple(_sorted_seatings(restaurant, *key))
+)
 
 
 def check_party(restaurant: Restaurant, party_size: int, *, staff: bool = False) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
+from saveit.domain.derived import PerConfiguration
 from saveit.domain.model import Restaurant, ServiceHours
 
 
@@ -57,34 +58,14 @@ def windows_for(restaurant: Restaurant, day: date) -> list[Window]:
     ]
 
 
-# Grids per (restaurant object, day): every availability miss walks its day's grid
-# and every booking, event and notice asks which day a start belongs to. A grid
-# only changes with the configuration, a new (immutable) Restaurant object; keyed
-# by identity and checked on use, as ``availability._SEATINGS``.
-_GRIDS: dict[tuple[int, date], tuple[Restaurant, tuple[datetime, ...], frozenset[datetime]]] = {}
-_GRIDS_MAX = 4096
-
-
-def _grid(restaurant: Restaurant, day: date) -> tuple[tuple[datetime, ...], frozenset[datetime]]:
-    key = (id(restaurant), day)
-    held = _GRIDS.get(key)
-    if held is not None and held[0] is restaurant:
-        return held[1], held[2]
-    starts = tuple(_grid_starts(restaurant, day))
-    if len(_GRIDS) >= _GRIDS_MAX:
-        _GRIDS.clear()
-    _GRIDS[key] = (restaurant, starts, frozenset(starts))
-    return starts, frozenset(starts)
-
-
 def grid_starts(restaurant: Restaurant, day: date) -> list[datetime]:
     """Every bookable start of a business day on the slot grid, in UTC order."""
-    return list(_grid(restaurant, day)[0])
+    return list(_GRIDS(restaurant, day)[0])
 
 
 def on_grid(restaurant: Restaurant, day: date, start: datetime) -> bool:
     """Whether ``start`` (aware, in any zone) is one of ``day``'s grid starts."""
-    return start in _grid(restaurant, day)[1]
+    return start in _GRIDS(restaurant, day)[1]
 
 
 def _grid_starts(restaurant: Restaurant, day: date) -> list[datetime]:
@@ -96,6 +77,16 @@ def _grid_starts(restaurant: Restaurant, day: date) -> list[datetime]:
             starts.add(at)
             at += step
     return sorted(starts)
+
+
+def _grid(restaurant: Restaurant, day: date) -> tuple[tuple[datetime, ...], frozenset[datetime]]:
+    starts = tuple(_grid_starts(restaurant, day))
+    return starts, frozenset(starts)
+
+
+# Every availability miss walks its day's grid; every booking, event and notice
+# asks which day a start belongs to.
+_GRIDS = PerConfiguration(_grid)
 
 
 def business_day_of(restaurant: Restaurant, start: datetime) -> date | None:
