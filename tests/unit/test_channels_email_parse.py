@@ -121,7 +121,7 @@ def test_html_only_message_is_read_without_style_script_or_quoted_header_block()
     assert msg.text == (
         "Buenos días:\n\n"
         "Necesitamos cancelar la reserva del viernes, lo siento mucho. "
-        "Somos 6 personas & dos niños.\n\n"
+        "Somos 6 personas & dos niños.\n"  # MsoNormal paragraphs have no margin: lines
         "Un saludo,\nLucía"
     )
     assert "MsoNormal" not in msg.text
