@@ -105,10 +105,20 @@ _FORWARD_SUBJECT = re.compile(
     r"^\s*(?:fwd?|fw|rv|wg|tr|enc|i|doorst|vb|vl|pd|İlt|ilt)\s*(?:\[\d+\])?\s*:", re.I
 )
 _TRAILER = re.compile(
-    r"^(?:(?:sent|enviado|enviada|envoyé|envoye|gesendet|inviato|enviat|verzonden|skickat|sendt)"
-    r"\s+(?:from|desde|de|depuis|von|da|dal|dalla|do|del|vanaf|via|with|con|com|från|fra)\s.{1,60}"
+    r"^(?:(?:sent|enviado|enviada|envoyé|envoye|gesendet|inviato|enviat|verzonden|verstuurd"
+    r"|skickat|sendt|wysłane|odesláno|отправлено|στάλθηκε)"
+    r"\s+(?:from|desde|de|depuis|von|da|dal|dalla|do|del|vanaf|via|with|con|com|från|fra|z|из|с|со"
+    r"|από)\s.{1,60}"
     r"|von meine[mn]?\s.{1,40}\sgesendet"
+    r"|.{1,30}\s(?:gönderildi|lähetetty)"
     r"|.{0,20}\boutlook\s+(?:for|para|pour|per|für)\s+(?:ios|android)\b.{0,20})$",
+    re.IGNORECASE,
+)
+# "Sent from my Pixel 8": a possessive and a few words, nothing more, is a device's name.
+_TRAILER_MY = re.compile(
+    r"^(?:sent|enviado|envoyé|gesendet|inviato|enviat|verzonden|verstuurd|skickat|sendt)\s+"
+    r"(?:from|desde|de|depuis|von|da|dal|do|vanaf|från|fra)\s+"
+    r"(?:my|mi|mon|ma|meinem|mio|il mio|el meu|meu|o meu|mijn|min|mitt)(?:\s+[\w'+-]+){1,4}$",
     re.IGNORECASE,
 )
 _DEVICE = re.compile(
@@ -317,6 +327,8 @@ def _is_trailer(line: str) -> bool:
     stripped = stripped.replace("®", "").replace("™", "")
     if not stripped or len(stripped) > 80:
         return False
+    if _TRAILER_MY.match(stripped):
+        return True
     return bool(_TRAILER.match(stripped) and _DEVICE.search(stripped))
 
 
