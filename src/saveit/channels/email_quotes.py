@@ -52,6 +52,7 @@ _OPENER = re.compile(
 _DATE_TOKEN = re.compile(r"\d{1,2}[:.h/]\d{2}|\d{1,2}/\d{1,2}|\b(?:19|20)\d{2}\b|\d{4}年|\d{4}년")
 # No verb, just "… <address>:" ("2026年12月1日(月) 10:00 Ana <a@b>:", Mutt's "* Ana <a@b> [date]:").
 _ADDRESS_END = re.compile(r"<[^<>\s]+@[^<>\s]+>\)?\s*(?:\[[^\]]*\])?\s*[:：]\s*$")
+_DASHES = re.compile(r"^[-*\s]+|[-\s]+$")
 _MIDLINE_START = re.compile(r"\s(?=(?:On|El|Le|Am|Em|Il|Op|Den)\s\S[^@]*@)")
 
 # --- header blocks -----------------------------------------------------------------------
@@ -235,6 +236,8 @@ def _attribution(lines: list[str], i: int) -> tuple[str, int, bool]:
     first = lines[i].strip()
     if not first or len(first) > _MAX_LINE:
         return "", 0, False
+    if not any(_DATE_TOKEN.search(line) for line in lines[i : i + 3]):
+        return "", 0, False  # every attribution carries a date or a time
     # The latest possible start keeps the most of the guest's words.
     for midline in reversed(list(_MIDLINE_START.finditer(first))):
         head, rest = first[: midline.start()].rstrip(), first[midline.end() :]
@@ -268,9 +271,9 @@ def _is_attribution_start(text: str) -> bool:
 
 
 def _is_attribution(line: str) -> bool:
-    line = re.sub(r"^[-*\s]+|[-\s]+$", "", line)  # "--- On … wrote:", "---- On … wrote ----"
-    if not line or not _DATE_TOKEN.search(line):
+    if not _DATE_TOKEN.search(line):
         return False
+    line = _DASHES.sub("", line)  # "--- On … wrote:", "---- On … wrote ----"
     if _VERB_END.search(line):
         return bool(_OPENER.match(line) or "@" in line)
     if _VERB_FIRST.match(line):
@@ -293,6 +296,8 @@ def _header_roles(line: str) -> tuple[str, str] | None:
 
 def _header_block(lines: list[str], i: int) -> bool:
     """True when an Outlook-style header block of a quoted message starts at line ``i``."""
+    if len(lines[i]) > 2 * _MAX_LINE:
+        return False
     if _ONE_LINE_HEADER.match(lines[i]) and _ADDRESS.search(lines[i]):
         return True
     roles: dict[str, str] = {}
@@ -323,6 +328,8 @@ def _skip_header_block(lines: list[str], i: int) -> int:
 
 
 def _is_trailer(line: str) -> bool:
+    if len(line) > _MAX_LINE:
+        return False
     stripped = _URL.sub("", line).strip().rstrip(".!…®™ ")
     stripped = stripped.replace("®", "").replace("™", "")
     if not stripped or len(stripped) > 80:
