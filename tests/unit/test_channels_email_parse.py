@@ -8,6 +8,7 @@ request), answer in the right thread, and know who wrote. The fixtures under
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
@@ -491,6 +492,21 @@ def test_an_outlook_forward_is_known_by_its_subject() -> None:
 )
 def test_the_guests_own_lines_that_look_like_markers_are_kept(text: str) -> None:
     assert strip_quotes(text) == text
+
+
+_PLAIN_LINE = st.text(
+    alphabet=st.sampled_from("abcdefghijklmnñopqrstuvwxyzáéí ABCDEFGHIJ0123456789.,?!¿¡'"),
+    max_size=60,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_PLAIN_LINE, min_size=1, max_size=12))
+def test_text_without_any_marker_comes_back_whole(lines: list[str]) -> None:
+    """Sentences with digits, dates and names but no quote, colon or dash are the guest's."""
+    text = "\n".join(lines)
+    expected = re.sub(r"\n{3,}", "\n\n", "\n".join(ln.rstrip() for ln in lines)).strip()
+    assert strip_quotes(text) == expected
 
 
 def test_html_blockquote_becomes_quoted_lines() -> None:
