@@ -479,6 +479,32 @@ def test_an_outlook_forward_is_known_by_its_subject() -> None:
     assert parse(simple(body)).text == "Para vosotros."  # a reply: the old message goes
 
 
+def test_a_forward_under_an_original_message_line_keeps_the_request() -> None:
+    """Samsung's mail app forwards under "-------- Original message --------"."""
+    body = (
+        "Fwd from my colleague.\n\n-------- Original message --------\n"
+        "From: John <john@example.net>\nDate: 12/1/26 10:00 (GMT+01:00)\nTo: Anna <a@example.org>\n"
+        "Subject: Team dinner\n\nA table for 8 on Friday at 8pm, please.\n"
+    )
+    forwarded = simple(body).replace(b"Subject: Reserva", b"Subject: Fwd: Team dinner")
+    assert (
+        parse(forwarded).text == "Fwd from my colleague.\n\nA table for 8 on Friday at 8pm, please."
+    )
+    assert parse(simple(body)).text == "Fwd from my colleague."
+
+
+def test_a_titled_separator_above_a_header_block_goes_with_it() -> None:
+    text = (
+        "Díky, přijdeme.\n\n---------- Původní e-mail ----------\n"
+        "Od: Casa Lola <r@casalola.example>\nKomu: petr@example.cz\n"
+        "Datum: 1. 12. 2026 10:00:00\nPředmět: Rezervace\n\nStůl pro 4.\n"
+    )
+    assert strip_quotes(text) == "Díky, přijdeme."
+    assert strip_quotes("Hola\n----- Menú infantil -----\n2 niños") == (
+        "Hola\n----- Menú infantil -----\n2 niños"
+    )
+
+
 @pytest.mark.parametrize(
     "text",
     [

@@ -58,14 +58,16 @@ _MIDLINE_START = re.compile(r"\s(?=(?:On|El|Le|Am|Em|Il|Op|Den)\s\S[^@]*@)")
 # --- header blocks -----------------------------------------------------------------------
 
 _ROLES = {
-    "from": r"from|de|von|da|van|från|fra|od|kimden|от|发件人|寄件者|差出人|보낸 사람|από"
-    r"|afzender|feladó",
+    "from": r"from|de|de la|von|da|van|från|fra|od|kimden|от|від|发件人|寄件者|差出人|보낸 사람"
+    r"|από|afzender|feladó|lähettäjä|šalje|מאת|من",
     "date": r"sent|date|enviado(?: el)?|enviada em|fecha|gesendet|datum|envoyé|envoye|inviato|data"
-    r"|verzonden|skickat|sendt|wysłane|odesláno|gönderildi|tarih|отправлено|дата|发送时间|日期"
-    r"|送信日時|日付|보낸 날짜|στάλθηκε|ημερομηνία",
-    "to": r"to|para|an|à|a|aan|till|til|do|komu|kime|кому|收件人|宛先|받는 사람|προς|cc",
+    r"|verzonden|skickat|sendt|wysłane|odesláno|odoslané|gönderildi|tarih|отправлено|надіслано"
+    r"|дата|发送时间|日期|送信日時|日付|보낸 날짜|στάλθηκε|ημερομηνία|lähetetty|elküldve|trimis"
+    r"|poslano|נשלח|تاريخ",
+    "to": r"to|para|an|à|a|aan|till|til|do|komu|kime|кому|收件人|宛先|받는 사람|προς|cc"
+    r"|vastaanottaja|címzett|către|prima|אל|إلى",
     "subject": r"subject|asunto|betreff|objet|oggetto|ogg|assunto|onderwerp|ämne|emne|temat"
-    r"|předmět|konu|тема|主题|件名|제목|θέμα",
+    r"|předmět|predmet|konu|тема|主题|件名|제목|θέμα|aihe|tárgy|subiect|נושא|الموضوع",
 }
 _HEADER = re.compile(
     r"^\s*\**\s*(?:(?P<from>" + _ROLES["from"] + r")|(?P<date>" + _ROLES["date"] + r")"
@@ -90,6 +92,9 @@ _ORIGINAL = re.compile(
     r"\s*-{2,}\s*$",
     re.IGNORECASE,
 )
+# Any short title between dashes ("---------- Původní e-mail ----------"): a separator
+# when a header block follows it.
+_FRAMED_TITLE = re.compile(r"^\s*-{2,}\s*[^\W\d_](?:[^-]|-(?!-)){1,40}?\s*-{2,}\s*$")
 _FORWARD = re.compile(
     r"^\s*(?:-{2,}\s*(?:forwarded message|mensaje reenviado|message transféré|weitergeleitete"
     r" nachricht|messaggio inoltrato|mensagem encaminhada|mensagem reencaminhada|doorgestuurd"
@@ -165,11 +170,14 @@ def strip_quotes(text: str, *, forwarded: bool = False) -> str:
         if _is_quoted(line):
             i += 1
             continue
-        if _FORWARD.match(line):
+        if _FORWARD.match(line) or (forward_pending and _titles_header_block(lines, i)):
+            # Samsung and others forward under an "Original message" line.
             i = _skip_header_block(lines, i + 1)
             _end_paragraph(out)
             forward_pending = False
             continue
+        if _titles_header_block(lines, i):
+            break
         head, span, has_address = _attribution(lines, i)
         if span:
             if head:
@@ -206,6 +214,15 @@ def strip_quotes(text: str, *, forwarded: bool = False) -> str:
         out.pop()
     result = "\n".join(out).strip("\n")
     return re.sub(r"\n{3,}", "\n\n", result).strip()
+
+
+def _titles_header_block(lines: list[str], i: int) -> bool:
+    """A separator line ("-----Original Message-----", "---- Původní e-mail ----") above
+    a header block."""
+    if not (_ORIGINAL.match(lines[i]) or _FRAMED_TITLE.match(lines[i])):
+        return False
+    after = _next_text(lines, i + 1)
+    return after < len(lines) and _header_block(lines, after)
 
 
 def _is_quoted(line: str) -> bool:
