@@ -8,6 +8,7 @@ request), answer in the right thread, and know who wrote. The fixtures under
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
@@ -121,7 +122,7 @@ def test_html_only_message_is_read_without_style_script_or_quoted_header_block()
     assert msg.text == (
         "Buenos días:\n\n"
         "Necesitamos cancelar la reserva del viernes, lo siento mucho. "
-        "Somos 6 personas & dos niños.\n\n"
+        "Somos 6 personas & dos niños.\n"  # MsoNormal paragraphs have no margin: lines
         "Un saludo,\nLucía"
     )
     assert "MsoNormal" not in msg.text
@@ -405,6 +406,133 @@ def test_ordinary_sentences_that_look_like_markers_are_kept() -> None:
         "De: nada, gracias por todo."
     )
     assert strip_quotes(text) == text
+
+
+def test_attribution_after_the_guests_words_on_the_same_line_keeps_the_words() -> None:
+    text = (
+        "vale, gracias El lun, 1 dic 2026 a las 10:00, Casa Lola (<reservas@casalola.example>)"
+        " escribió:\n\n> Tu mesa para 4 está confirmada.\n"
+    )
+    assert strip_quotes(text) == "vale, gracias"
+
+
+def test_attribution_split_over_three_lines() -> None:
+    text = (
+        "Perfecto.\n\nMarta\n\n"
+        "El lun, 1 dic 2026 a las 10:00, Reservas Casa Lola Restaurante y\n"
+        "Tapas Barcelona (<reservas@casalola.example>)\n"
+        "escribió:\n\n> Mesa para 4 confirmada.\n"
+    )
+    assert strip_quotes(text) == "Perfecto.\n\nMarta"
+
+
+@pytest.mark.parametrize(
+    "block",
+    [
+        "Gesendet: Montag, 01. Dezember 2026 um 10:00 Uhr\nVon: Casa Lola <r@casalola.example>\n"
+        "An: Stefan\nBetreff: Ihre Reservierung",
+        "Date: Mon, 1 Dec 2026 10:00:00 +0100\nFrom: r@casalola.example\nTo: a@b.example\n"
+        "Subject: Your table",
+        "De : Casa Lola <r@casalola.example>\nEnvoyé : lundi 1 décembre 2026 10:00\n"
+        "À : Claire\nObjet : Votre réservation",
+        "Da: Casa Lola <r@casalola.example>\nInviato: lunedì 1 dicembre 2026 10:00\nA: Giulia\n"
+        "Oggetto: La tua prenotazione",
+        "From: Casa Lola [mailto:r@casalola.example] Sent: Monday, December 1, 2026 10:00 AM"
+        " To: Anna Subject: Your table",
+    ],
+)
+def test_header_blocks_in_any_order_and_language_cut_the_old_message(block: str) -> None:
+    text = f"Somos 5.\n\n{block}\n\nTu mesa para 4 está confirmada.\n"
+    assert strip_quotes(text) == "Somos 5."
+
+
+@pytest.mark.parametrize(
+    "trailer",
+    ["Enviado desde mi iPhone.", "Sent from my Galaxy®", "Enviado desde Outlook para Android",
+     "Get Outlook for iOS<https://aka.ms/o0ukef>", "Von meinem iPhone gesendet",
+     "Envoyé de mon iPad", "Sent from my Pixel 8", "Sent with Proton Mail secure email."],
+)  # fmt: skip
+def test_trailers_with_punctuation_symbols_and_links_are_cut(trailer: str) -> None:
+    assert strip_quotes(f"Mesa para 2.\n\nGracias,\nMarta\n\n{trailer}\n") == (
+        "Mesa para 2.\n\nGracias,\nMarta"
+    )
+
+
+def test_a_forwarded_request_keeps_its_text_but_not_its_header_block() -> None:
+    text = (
+        "Os reenvío la petición.\n\nEnviado desde mi iPhone\n\nInicio del mensaje reenviado:\n\n"
+        "De: Juan <juan@example.net>\nFecha: 1 de diciembre de 2026, 10:00:00 CET\n"
+        "Para: Marta <marta@example.com>\nAsunto: Cena\n\nMesa para 12 el viernes 18 a las 21:00.\n"
+    )
+    assert strip_quotes(text) == (
+        "Os reenvío la petición.\n\nMesa para 12 el viernes 18 a las 21:00."
+    )
+
+
+def test_an_outlook_forward_is_known_by_its_subject() -> None:
+    body = (
+        "Para vosotros.\n\nDe: Juan <juan@example.net>\nEnviado: lunes, 1 de diciembre de 2026"
+        " 10:00\nPara: Marta <marta@example.com>\nAsunto: Cena\n\nMesa para 12 el viernes.\n"
+    )
+    forwarded = simple(body).replace(b"Subject: Reserva", b"Subject: RV: Cena")
+    assert parse(forwarded).text == "Para vosotros.\n\nMesa para 12 el viernes."
+    assert parse(simple(body)).text == "Para vosotros."  # a reply: the old message goes
+
+
+def test_a_forward_under_an_original_message_line_keeps_the_request() -> None:
+    """Samsung's mail app forwards under "-------- Original message --------"."""
+    body = (
+        "Fwd from my colleague.\n\n-------- Original message --------\n"
+        "From: John <john@example.net>\nDate: 12/1/26 10:00 (GMT+01:00)\nTo: Anna <a@example.org>\n"
+        "Subject: Team dinner\n\nA table for 8 on Friday at 8pm, please.\n"
+    )
+    forwarded = simple(body).replace(b"Subject: Reserva", b"Subject: Fwd: Team dinner")
+    assert (
+        parse(forwarded).text == "Fwd from my colleague.\n\nA table for 8 on Friday at 8pm, please."
+    )
+    assert parse(simple(body)).text == "Fwd from my colleague."
+
+
+def test_a_titled_separator_above_a_header_block_goes_with_it() -> None:
+    text = (
+        "Díky, přijdeme.\n\n---------- Původní e-mail ----------\n"
+        "Od: Casa Lola <r@casalola.example>\nKomu: petr@example.cz\n"
+        "Datum: 1. 12. 2026 10:00:00\nPředmět: Rezervace\n\nStůl pro 4.\n"
+    )
+    assert strip_quotes(text) == "Díky, přijdeme."
+    assert strip_quotes("Hola\n----- Menú infantil -----\n2 niños") == (
+        "Hola\n----- Menú infantil -----\n2 niños"
+    )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "De: parte de todos, gracias.\nFecha: la que mejor os vaya, sábado o domingo.",
+        "On Friday we'll be 6, like my husband wrote:\n4 adults and 2 kids.",
+        "El sábado 12 a las 21:00, como escribió mi marido:\n4 adultos y 2 niños.",
+        "From: 8pm onwards is fine.\nTo: the Casa Lola team, thanks!",
+        "Am Samstag, 5. Dezember, um 20 Uhr schrieb ich schon:\nwir sind zu viert.",
+        "Sent from my office, we are 4 people.",
+    ],
+)
+def test_the_guests_own_lines_that_look_like_markers_are_kept(text: str) -> None:
+    assert strip_quotes(text) == text
+
+
+_PLAIN_LINE = st.text(
+    alphabet=st.sampled_from("abcdefghijklmnñopqrstuvwxyzáéí ABCDEFGHIJ0123456789.,?!¿¡'"),
+    max_size=60,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_PLAIN_LINE, min_size=1, max_size=12))
+def test_text_without_any_marker_comes_back_whole(lines: list[str]) -> None:
+    """Sentences with digits, dates and names but no quote, colon or dash are the guest's."""
+    text = "\n".join(lines)
+    expected = re.sub(r"\n{3,}", "\n\n", "\n".join(ln.rstrip() for ln in lines)).strip()
+    assert strip_quotes(text) == expected
 
 
 def test_html_blockquote_becomes_quoted_lines() -> None:
