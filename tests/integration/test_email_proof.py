@@ -33,7 +33,7 @@ from saveit.restaurant_setup import apply_spec, parse_document
 from saveit.store import channel_accounts as accounts
 from saveit.store import restaurants as restaurant_store
 from tests.integration.conftest import EMAIL_ADDRESS, EMAIL_HOST
-from tests.integration.test_channels_email_smtp import CaptureHandler, Captured
+from tests.integration.test_channels_email_smtp import Captured, CaptureHandler
 from tests.support import FakeClock, demo_document
 
 GUEST = "ana@example.com"
