@@ -81,6 +81,7 @@ class Mailbox:
         *,
         to: str = EMAIL_ADDRESS,
         sign_as: str | None = None,
+        envelope_to: str | None = None,
         **headers: str,
     ) -> list[Captured]:
         """Send ``text`` "from" ana (signed for ``sign_as``'s domain, if given);
@@ -109,7 +110,7 @@ class Mailbox:
             )
         before = len(self.relay.messages)
         with smtplib.SMTP(EMAIL_HOST, self.port, timeout=10) as client:
-            client.sendmail(GUEST, [to], raw)
+            client.sendmail(GUEST, [envelope_to or to], raw)
         gateway = self.container.gateway
         assert gateway is not None
         while gateway.answer_inbound() or gateway.deliver_due():
@@ -193,6 +194,25 @@ def test_a_signature_of_another_domain_proves_nothing(ana: tuple[Mailbox, str]) 
     mailbox, code = ana
     mailbox.send("Please cancel my reservation", sign_as="forger.example")
     mailbox.send("yes", sign_as="forger.example")
+    assert status(mailbox, code) == "confirmed"
+
+
+def test_a_signed_mail_ana_sent_elsewhere_replayed_to_us_proves_nothing(
+    ana: tuple[Mailbox, str],
+) -> None:
+    """Ana once wrote "Cancel my reservation" (signed by her provider) to a friend;
+    the friend resends those exact bytes to the restaurant and adds a forged "yes".
+    The signature is genuine, but it signs a To that is not the restaurant.
+
+    Fails before the fix: the replayed mail and the forged "yes" cancelled the booking."""
+    mailbox, code = ana
+    mailbox.send(
+        "Cancel my reservation",
+        to="friend@elsewhere.example",
+        envelope_to=EMAIL_ADDRESS,
+        sign_as="example.com",
+    )
+    mailbox.send("yes")
     assert status(mailbox, code) == "confirmed"
 
 

@@ -80,7 +80,6 @@ class EmailIngress:
             if token is not None:
                 tokens[base].append(token)
         batch = WebhookBatch()
-        signed: bool | None = None
         for base, via in tokens.items():
             try:
                 message = parse_email(raw, base)
@@ -97,10 +96,8 @@ class EmailIngress:
                 )
             ):
                 proof = REPLY
-            elif self.dkim is not None:
-                if signed is None:
-                    signed = self.dkim.verifies(raw, message.sender)
-                proof = DKIM if signed else None
+            elif self.dkim is not None and self.dkim.verifies(raw, message.sender, base):
+                proof = DKIM
             batch.messages.append(_with_proof(message, proof))
         if batch.messages:
             self.gateway.receive(batch)

@@ -93,20 +93,34 @@ def split_subaddress(address: str) -> tuple[str, str | None]:
     return address, None
 
 
-def header_tokens(raw: bytes, base: str) -> list[str]:
-    """Tokens of ``base``'s reply address named in the ``To`` or ``Cc`` header (mail
-    relayed to us may carry the restaurant's plain address in the envelope)."""
+def _addressed(raw: bytes, base: str) -> list[str | None]:
+    """For each ``To``/``Cc`` address that is ``base`` or a subaddress of it, its
+    token (None for ``base`` itself)."""
     try:
         msg = BytesParser(policy=policy.compat32).parsebytes(raw, headersonly=True)
         values = [str(v) for name in ("To", "Cc") for v in msg.get_all(name, [])]
-        found = []
+        found: list[str | None] = []
         for _, address in getaddresses(values):
             plain, token = split_subaddress(address)
-            if token is not None and plain == base:
+            if plain == base:
                 found.append(token)
         return found
-    except Exception:  # a header we cannot read names no token
+    except Exception:  # a header we cannot read names nobody
         return []
+
+
+def header_tokens(raw: bytes, base: str) -> list[str]:
+    """Tokens of ``base``'s reply address named in the ``To`` or ``Cc`` header (mail
+    relayed to us may carry the restaurant's plain address in the envelope)."""
+    return [token for token in _addressed(raw, base) if token is not None]
+
+
+def _one_from(raw: bytes) -> bool:
+    try:
+        msg = BytesParser(policy=policy.compat32).parsebytes(raw, headersonly=True)
+        return len(msg.get_all("From", [])) == 1
+    except Exception:
+        return False
 
 
 def _aligned(signing_domain: str, from_domain: str) -> bool:
@@ -129,10 +143,17 @@ class DkimCheck:
         self.dnsfunc = dnsfunc
         self.timeout_s = timeout_s
 
-    def verifies(self, raw: bytes, from_address: str) -> bool:
-        """True when one signature verifies over ``raw`` for the sender's domain."""
+    def verifies(self, raw: bytes, from_address: str, recipient: str) -> bool:
+        """True when one signature verifies over ``raw`` for the sender's domain and
+        signs a ``To``/``Cc`` that names ``recipient`` (the restaurant's address).
+
+        Binding the recipient stops a replay: a signed mail the guest once sent
+        to someone else, resent to us, proves nothing. A message with two
+        ``From`` headers proves nothing either (which one was signed?)."""
         from_domain = from_address.rpartition("@")[2]
         if not from_domain or b"dkim-signature" not in raw[:65536].lower():
+            return False
+        if not _one_from(raw) or not _addressed(raw, recipient):
             return False
         try:
             checker = dkim.DKIM(raw, timeout=self.timeout_s)
@@ -151,6 +172,7 @@ class DkimCheck:
                 log.info("dkim: signature %d for %s not valid: %s", index, from_domain, exc)
                 continue
             domain = (checker.domain or b"").decode("ascii", "replace")
-            if ok and _aligned(domain, from_domain):
+            signed = set(getattr(checker, "include_headers", ()) or ())
+            if ok and _aligned(domain, from_domain) and signed & {b"to", b"cc"}:
                 return True
         return False
