@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from sqlalchemy import Engine
 
@@ -72,7 +73,11 @@ def build_bus(settings: Settings) -> Bus:
 
 def _responder(settings: Settings, booking: BookingService) -> Responder:
     if settings.chat_bot:
-        return BotResponder(booking, pending_minutes=settings.chat_pending_minutes)
+        return BotResponder(
+            booking,
+            pending_minutes=settings.chat_pending_minutes,
+            email_proof_ttl=timedelta(hours=settings.email_proof_hours),
+        )
     return InboxResponder()
 
 

@@ -214,22 +214,18 @@ def smtp(
 
     A message is stored before the sending server gets its 250, and answered by
     the channel workers (in this process and in any API process or worker)."""
-    from saveit.channels.email_inbound import EmailIngress
-    from saveit.channels.smtp_server import start_smtp_server
+    from saveit.channels.email_inbound import serve
 
     settings = load_settings()
     container = build(settings, migrate=settings.database_url is None)
     gateway = container.gateway
     assert gateway is not None
-    ingress = EmailIngress(gateway)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     bound_host = host or settings.smtp_inbound_host
     bound_port = port or settings.smtp_inbound_port
-    server = start_smtp_server(
-        bound_host, bound_port, accepts=ingress.accepts, deliver=ingress.deliver
-    )
+    server = serve(gateway, settings, host=bound_host, port=bound_port)
     workers = ChannelWorkers(gateway, poll_s=settings.channel_worker_poll_s)
     workers.start(stop)
     typer.echo(f"smtp: receiving guest email on {bound_host}:{bound_port}")

@@ -284,6 +284,35 @@ class Settings(BaseSettings):
         le=3600,
         description="How often `saveit worker` looks for due reminders and no-shows.",
     )
+    # --- security: email proof and SMTP ingress (saveit.channels.email_proof) ---------------
+    email_proof_hours: int = Field(
+        default=24,
+        ge=1,
+        le=24 * 90,
+        description="How long an email sender's proof of its address (a reply to our reply "
+        "address, a DKIM signature, a typed code) lets it see and change that address's "
+        "bookings; each proven message renews it.",
+    )
+    smtp_inbound_tls_cert: Path | None = Field(
+        default=None,
+        description="PEM certificate (chain) for STARTTLS on `saveit smtp` (unset: no STARTTLS).",
+    )
+    smtp_inbound_tls_key: Path | None = Field(
+        default=None,
+        description="PEM private key of SAVEIT_SMTP_INBOUND_TLS_CERT (unset: in the cert file).",
+    )
+    smtp_inbound_max_recipients: int = Field(
+        default=10,
+        ge=1,
+        le=1000,
+        description="Recipients accepted per message on `saveit smtp`; more get 452.",
+    )
+    smtp_inbound_max_connections_per_ip: int = Field(
+        default=5,
+        ge=1,
+        le=1000,
+        description="Open connections to `saveit smtp` per client address; more get 421.",
+    )
     env: str = Field(default="development", description="development | production")
 
     @field_validator("database_url", "redis_url", mode="before")

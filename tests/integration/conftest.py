@@ -26,8 +26,7 @@ from pydantic import SecretStr
 from saveit.api.app import create_app
 from saveit.booking.commands import Actor, CreateReservation, GuestDetails
 from saveit.bootstrap import Container, build
-from saveit.channels.email_inbound import EmailIngress
-from saveit.channels.smtp_server import start_smtp_server
+from saveit.channels.email_inbound import serve
 from saveit.config import Settings
 from saveit.events import Bus, InProcessBus, RedisStreamsBus
 from saveit.restaurant_setup import apply_spec, parse_document
@@ -262,8 +261,7 @@ def mail(
             conn, restaurant_store.id_of(conn, "demo"), "email", EMAIL_ADDRESS, {}, clock()
         )
     assert container.gateway is not None
-    ingress = EmailIngress(container.gateway)
-    server = start_smtp_server(EMAIL_HOST, 0, accepts=ingress.accepts, deliver=ingress.deliver)
+    server = serve(container.gateway, configured, host=EMAIL_HOST, port=0)
     yield container, server.port
     server.stop()
     container.close()

@@ -24,7 +24,7 @@ import asyncio
 import html
 import logging
 import re
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from email.errors import MessageError
@@ -77,7 +77,9 @@ class EmailSender:
         password: str | None = None,
         starttls: bool = True,
         timeout_s: float = 10.0,
+        reply_address: Callable[[ChannelAccount, str], str] | None = None,
     ) -> None:
+        self.reply_address = reply_address  # the guest's reply address (email_proof)
         self.host = host
         self.port = port
         self.username = username
@@ -102,7 +104,8 @@ class EmailSender:
         cannot be built (a malformed address).
         """
         try:
-            email = build_email(account, to, message, context)
+            reply_to = self.reply_address(account, to) if self.reply_address else None
+            email = build_email(account, to, message, context, reply_to=reply_to)
         except (ValueError, TypeError, IndexError, MessageError) as exc:
             # The header parser's verdicts on an address come as any of these.
             raise SendFailed(f"cannot build the email: {exc}", retryable=False) from exc
@@ -189,10 +192,18 @@ def _run(coro: Coroutine[Any, Any, T]) -> T:
 
 
 def build_email(
-    account: ChannelAccount, to: str, message: OutboundMessage, context: SendContext
+    account: ChannelAccount,
+    to: str,
+    message: OutboundMessage,
+    context: SendContext,
+    *,
+    reply_to: str | None = None,
 ) -> EmailMessage:
     """The MIME message for ``message``: plain + HTML alternatives, related inline
-    images, then attachments (an ``.ics`` as ``text/calendar; method=…``)."""
+    images, then attachments (an ``.ics`` as ``text/calendar; method=…``).
+
+    ``reply_to`` is the guest's own reply address: a reply to it proves the
+    guest reads this mailbox (see :mod:`saveit.channels.email_proof`)."""
     if any(c in to for c in "\r\n") or any(c in account.address for c in "\r\n"):
         raise ValueError("line breaks in an address")
     domain = _domain(account.address)
@@ -200,6 +211,8 @@ def build_email(
     name = " ".join(context.restaurant_name.split())
     email["From"] = Address(display_name=name, addr_spec=account.address.strip())
     email["To"] = Address(addr_spec=to.strip())
+    if reply_to:
+        email["Reply-To"] = Address(display_name=name, addr_spec=reply_to)
     email["Subject"] = _subject(message, context)
     when = context.now or datetime.now(UTC)
     email["Date"] = format_datetime(when if when.tzinfo else when.replace(tzinfo=UTC))

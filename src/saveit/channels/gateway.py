@@ -234,6 +234,9 @@ class Gateway:
                 now=now,
                 phone_region=self.phone_region,
             )
+            proof = message.body.get("proof")
+            if isinstance(proof, str) and proof:  # the sender proved the address (email)
+                identity = convs.mark_verified(conn, identity.id, proof, now)
             conversation, first = convs.open_conversation(
                 conn, message.restaurant_id, identity.guest_id, now
             )

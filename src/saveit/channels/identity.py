@@ -12,6 +12,10 @@ On confirmation the claiming guest is merged into the guest who owns the
 contact, in one transaction: reservations, identities and the conversation
 move, so the guest continues the same conversation on the new channel. When
 nobody owns the contact yet, the claiming guest simply gains it.
+
+An email sender may also claim its own ``From`` address: the code then proves
+that it reads that mailbox (:mod:`saveit.channels.email_proof`), and confirming
+it marks the identity verified instead of linking anything.
 """
 
 from __future__ import annotations
@@ -60,6 +64,12 @@ def _message(code: str) -> OutboundMessage:
         f"Your verification code is {code}. It expires in 10 minutes.",
         subject="Código de verificación / Verification code",
     )
+
+
+def _own_address(requester: convs.Identity, contact: str) -> bool:
+    """The code went to the email address this identity writes from (see
+    :mod:`saveit.channels.email_proof`): confirming it proves the address."""
+    return requester.channel == "email" and requester.external_id.lower() == contact.lower()
 
 
 class IdentityLinks:
@@ -174,6 +184,11 @@ class IdentityLinks:
                 requester = convs.identity(conn, identity_id)
                 assert requester is not None
                 target = pending.guest_id
+                if _own_address(requester, pending.contact):
+                    # An email sender proving its own From address: nothing to link.
+                    convs.consume_link_code(conn, pending.id, now)
+                    convs.mark_verified(conn, requester.id, "code", now)
+                    return requester.guest_id
                 if target is None:
                     target = convs.guest_by_contact(
                         conn,

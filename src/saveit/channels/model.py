@@ -90,6 +90,9 @@ class InboundMessage:
     references: tuple[str, ...] = ()  # email thread: In-Reply-To + References, oldest first
     subject: str | None = None
     raw: str = ""  # the provider's payload as received, kept for audit
+    # How the sender proved it controls ``sender`` (email: "reply", "dkim"; see
+    # saveit.channels.email_proof), or None: only claimed.
+    proof: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

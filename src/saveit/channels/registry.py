@@ -44,7 +44,10 @@ def build_senders(settings: Settings) -> dict[str, Sender]:
             timeout_s=timeout,
         )
     if settings.smtp_relay_host:
+        from saveit.channels.email_proof import ReplyAddresses
         from saveit.channels.email_send import EmailSender
+
+        replies = ReplyAddresses(settings.secret_key.get_secret_value().encode())
 
         password = settings.smtp_relay_password
         senders["email"] = EmailSender(
@@ -54,5 +57,8 @@ def build_senders(settings: Settings) -> dict[str, Sender]:
             password=None if password is None else password.get_secret_value(),
             starttls=settings.smtp_relay_starttls,
             timeout_s=timeout,
+            reply_address=lambda account, to: replies.address(
+                account.address, account.restaurant_id, to
+            ),
         )
     return senders

@@ -12,6 +12,13 @@ Message-ID.
 ``accepts`` and ``deliver`` are plain synchronous callables (they touch the
 database); they run on worker threads so one slow delivery does not stall the
 other SMTP sessions on the event loop.
+
+Limits keep one sender from using more than its share: at most
+``max_recipients`` per message (more get ``452``, which a sending server
+answers by sending the rest in another transaction) and at most
+``max_connections_per_ip`` open connections from one address (more get ``421``
+and are closed). Given a TLS context, the server offers ``STARTTLS``; it does
+not require it, since some sending servers still deliver in plain text.
 """
 
 from __future__ import annotations
@@ -19,6 +26,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import ssl
+from collections import Counter
 from collections.abc import Callable
 
 from aiosmtpd.controller import Controller
@@ -27,6 +36,8 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 log = logging.getLogger(__name__)
 
 DEFAULT_DATA_SIZE_LIMIT = 10 * 1024 * 1024  # 10 MB: a booking request with a photo or two
+DEFAULT_MAX_RECIPIENTS = 10
+DEFAULT_MAX_CONNECTIONS_PER_IP = 5
 
 Accepts = Callable[[str], bool]
 Deliver = Callable[[bytes, list[str]], None]
@@ -46,10 +57,12 @@ class InboundSmtp:
         accepts: Accepts,
         deliver: Deliver,
         data_size_limit: int | None = DEFAULT_DATA_SIZE_LIMIT,
+        max_recipients: int = DEFAULT_MAX_RECIPIENTS,
     ) -> None:
         self._accepts = accepts
         self._deliver = deliver
         self.data_size_limit = data_size_limit
+        self.max_recipients = max_recipients
 
     async def handle_RCPT(  # noqa: N802 - the hook name aiosmtpd calls
         self,
@@ -60,6 +73,8 @@ class InboundSmtp:
         rcpt_options: list[str],
     ) -> str:
         recipient = address.strip().lower()
+        if len(envelope.rcpt_tos) >= self.max_recipients:
+            return "452 4.5.3 Too many recipients"
         try:
             known = await asyncio.to_thread(self._accepts, recipient)
         except Exception:
@@ -91,10 +106,68 @@ class InboundSmtp:
         return "250 OK"
 
 
+class _PeerCount:
+    """Open connections per client address; touched only on the server's event loop."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.open: Counter[str] = Counter()
+
+    def enter(self, peer: str) -> bool:
+        if self.open[peer] >= self.limit:
+            return False
+        self.open[peer] += 1
+        return True
+
+    def leave(self, peer: str) -> None:
+        self.open[peer] -= 1
+        if self.open[peer] <= 0:
+            del self.open[peer]
+
+
+class _LimitedSmtp(SMTP):
+    """One SMTP session, refused with 421 when its address has too many open."""
+
+    def __init__(self, handler: InboundSmtp, *, peers: _PeerCount, **kwargs: object) -> None:
+        super().__init__(handler, **kwargs)  # type: ignore[arg-type]  # aiosmtpd's keywords
+        self._peers = peers
+        self._counted: str | None = None
+        self._refused = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        if self.transport is None:  # a new connection, not its STARTTLS upgrade
+            peer = transport.get_extra_info("peername")
+            address = str(peer[0]) if peer else ""
+            if not self._peers.enter(address):
+                self._refused = True
+                log.info("smtp: refused a connection from %s: too many open", address)
+                if isinstance(transport, asyncio.WriteTransport):
+                    transport.write(b"421 4.7.0 Too many connections from your address\r\n")
+                transport.close()
+                return
+            self._counted = address
+        super().connection_made(transport)
+
+    def connection_lost(self, error: Exception | None) -> None:
+        if self._refused:
+            return
+        if self._counted is not None:
+            self._peers.leave(self._counted)
+            self._counted = None
+        super().connection_lost(error)
+
+
 class _Controller(Controller):
     """aiosmtpd's threaded controller, also on port 0 (a free port, for tests):
     the port the system picked is read back before the controller's self-check
-    connects to it."""
+    connects to it. Its sessions count connections per client address."""
+
+    def __init__(self, handler: InboundSmtp, *, max_connections_per_ip: int, **kwargs: object):
+        super().__init__(handler, **kwargs)  # type: ignore[arg-type]  # aiosmtpd's keywords
+        self._peers = _PeerCount(max_connections_per_ip)
+
+    def factory(self) -> SMTP:
+        return _LimitedSmtp(self.handler, peers=self._peers, **self.SMTP_kwargs)
 
     def _trigger_server(self) -> None:
         if self.port == 0 and isinstance(self.server, asyncio.Server) and self.server.sockets:
@@ -111,17 +184,28 @@ def start_smtp_server(
     data_size_limit: int | None = DEFAULT_DATA_SIZE_LIMIT,
     server_hostname: str | None = None,
     ready_timeout_s: float = 5.0,
+    tls_context: ssl.SSLContext | None = None,
+    max_recipients: int = DEFAULT_MAX_RECIPIENTS,
+    max_connections_per_ip: int = DEFAULT_MAX_CONNECTIONS_PER_IP,
 ) -> Controller:
     """A started SMTP server on ``host:port`` (its own thread and event loop).
 
     ``port=0`` picks a free port; read it back from ``controller.port``. Stop
     it with ``controller.stop()``. ``server_hostname`` is the name in the SMTP
     greeting (default: this machine's host name, without a DNS lookup).
-    Messages over ``data_size_limit`` bytes are refused with 552.
+    Messages over ``data_size_limit`` bytes are refused with 552. With a
+    ``tls_context`` the server offers STARTTLS.
     """
-    handler = InboundSmtp(accepts=accepts, deliver=deliver, data_size_limit=data_size_limit)
+    handler = InboundSmtp(
+        accepts=accepts,
+        deliver=deliver,
+        data_size_limit=data_size_limit,
+        max_recipients=max_recipients,
+    )
     controller = _Controller(
         handler,
+        max_connections_per_ip=max_connections_per_ip,
+        tls_context=tls_context,
         hostname=host,
         port=port,
         server_hostname=server_hostname or socket.gethostname(),

@@ -13,8 +13,10 @@ as the tie-breaker, and the replies use the language of the message they answer.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from saveit.booking.service import BookingService
+from saveit.channels.email_proof import DEFAULT_PROOF_TTL, is_proven
 from saveit.channels.gateway import Reply, Turn
 from saveit.conversation.desk import Desk
 from saveit.conversation.dialogue import Dialogue, TurnIn
@@ -33,9 +35,11 @@ class BotResponder:
         *,
         pending_minutes: int = 30,
         links: Linker | None = None,
+        email_proof_ttl: timedelta = DEFAULT_PROOF_TTL,
     ) -> None:
         self.booking = booking
         self.pending_minutes = pending_minutes
+        self.email_proof_ttl = email_proof_ttl
         self.links = links  # set by the composition root once the gateway exists
         self.qr: QrCodes | None = None  # likewise: confirmations carry the check-in QR
 
@@ -48,6 +52,8 @@ class BotResponder:
             channel=turn.message.channel,
             language=turn.conversation.language,
             qr=self.qr,
+            proven=turn.message.channel != "email"
+            or is_proven(turn.identity.verified_at, turn.now, self.email_proof_ttl),
         )
         understood = parse(
             turn.text,
@@ -67,6 +73,7 @@ class BotResponder:
                 restaurant_name=turn.restaurant_name,
                 identity_id=turn.identity.id,
                 channel=turn.message.channel,
+                address=turn.identity.external_id,
             )
         )
         log.debug("conversation %s: %s -> %s", turn.conversation.id, understood, state.awaiting)

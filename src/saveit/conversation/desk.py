@@ -2,7 +2,9 @@
 
 A :class:`Desk` is bound to one restaurant and one guest (the conversation's),
 so the dialogue cannot reach anyone else's reservations: every lookup goes
-through :meth:`Desk.upcoming`, which lists only this guest's bookings. Times
+through :meth:`Desk.upcoming`, which lists only this guest's bookings, and
+only once the sender has proven it is that guest (``proven``: an email's
+``From`` alone proves nothing, see :mod:`saveit.channels.email_proof`). Times
 cross this boundary as restaurant-local dates and wall-clock times; the engine
 keeps instants in UTC.
 """
@@ -34,8 +36,12 @@ class Desk:
         channel: str,
         language: str | None = None,
         qr: QrCodes | None = None,
+        proven: bool = True,
     ) -> None:
         self.booking = booking
+        # False: the sender may ask and book, but sees and changes none of the
+        # guest's existing bookings until it proves it is that guest.
+        self.proven = proven
         self.slug = slug
         self.guest_id = guest_id
         self._guest_row: tuple[str, str | None] | None = None
@@ -117,6 +123,8 @@ class Desk:
         return made.reservation
 
     def upcoming(self) -> list[ReservationView]:
+        if not self.proven:
+            return []
         return self.booking.upcoming_of_guest(self.slug, self.guest_id)
 
     def mine(self, code: str) -> ReservationView | None:

@@ -46,6 +46,7 @@ class TurnIn:
     restaurant_name: str
     identity_id: int = 0
     channel: str = "webchat"
+    address: str = ""  # the sender's address on the channel (an email's From)
 
 
 class Dialogue(Speaker):
@@ -61,11 +62,13 @@ class Dialogue(Speaker):
         self.links = links
         self.pending = timedelta(minutes=pending_minutes)
         self.channel = ""
+        self.turn: TurnIn | None = None
 
     # --- entry ------------------------------------------------------------------------
 
     def respond(self, turn: TurnIn) -> Outcome:
         self.channel = turn.channel
+        self.turn = turn
         now = self.desk.now()
         if self.state.expired(now):
             self.state.clear()
@@ -338,6 +341,10 @@ class Dialogue(Speaker):
     # --- changes and cancellations -----------------------------------------------------------
 
     def _advance_change(self, request: Request) -> None:
+        if not self.desk.proven:
+            self.state.clear()
+            self._offer_proof()
+            return
         mine = self.desk.upcoming()
         if not mine:
             self.state.clear()
@@ -474,6 +481,9 @@ class Dialogue(Speaker):
     # --- answers that need no request ------------------------------------------------------
 
     def _list_mine(self) -> None:
+        if not self.desk.proven:
+            self._offer_proof()
+            return
         mine = self.desk.upcoming()
         if not mine:
             self._none_upcoming()
@@ -488,6 +498,24 @@ class Dialogue(Speaker):
         self._send(text, buttons=self._menu())
 
     # --- proving a phone or email ------------------------------------------------------
+
+    def _offer_proof(self) -> None:
+        """The sender has not proven the address it writes from: its bookings stay
+        hidden. A code goes to that address; a reply to our mail proves it too."""
+        turn = self.turn
+        sent = False
+        if self.links is not None and turn is not None and turn.address:
+            try:
+                key, _ = linking.request(
+                    self.links, turn.identity_id, linking.Claim(email=turn.address)
+                )
+            except errors.DomainError:  # e.g. too many codes today: the reply still proves
+                key = ""
+            sent = key == "link_sent"
+        if sent:
+            self.state.awaiting = "link_code"
+        contact = turn.address if turn is not None else ""
+        self._send(self._say("prove_sent" if sent else "prove_reply", contact=contact))
 
     def _link_request(self, turn: TurnIn, claim: linking.Claim) -> None:
         assert self.links is not None
@@ -506,6 +534,7 @@ class Dialogue(Speaker):
             return
         self.state.awaiting = None
         self.desk.guest_id = guest
+        self.desk.proven = True  # the code reached this address: the sender reads it
         self._send(self._say(key))
         self._list_mine()
 

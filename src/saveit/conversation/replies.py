@@ -147,6 +147,20 @@ PHRASES: dict[str, dict[str, str]] = {
         "es": "Ese código ya no vale. Dime otra vez tu teléfono o email y te envío otro.",
         "en": "That code is no longer valid. Tell me your phone or email again for a new one.",
     },
+    "prove_sent": {
+        "es": "Para ver o cambiar las reservas de {contact} necesito saber que eres tú: te "
+        "he enviado un código de 6 cifras a esa dirección. Escríbelo aquí, o simplemente "
+        "responde a este email desde tu buzón.",
+        "en": "To show or change the bookings of {contact} I need to know it's you: I've sent "
+        "a 6-digit code to that address. Type it here, or simply reply to this email from "
+        "your mailbox.",
+    },
+    "prove_reply": {
+        "es": "Para ver o cambiar las reservas de {contact} necesito saber que eres tú: "
+        "responde a este email desde tu buzón.",
+        "en": "To show or change the bookings of {contact} I need to know it's you: reply to "
+        "this email from your mailbox.",
+    },
     "link_hint": {
         "es": "Si reservaste por teléfono, WhatsApp o email, dime ese número o email y te "
         "envío un código para verlas.",

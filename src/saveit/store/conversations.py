@@ -42,6 +42,8 @@ class Identity:
     external_id: str
     guest_id: int
     last_inbound_at: datetime | None
+    verified_at: datetime | None = None  # last proof the sender controls external_id
+    verified_by: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +67,8 @@ def _identity(row: Any) -> Identity:
         external_id=row.external_id,
         guest_id=int(row.guest_id),
         last_inbound_at=row.last_inbound_at,
+        verified_at=row.verified_at,
+        verified_by=row.verified_by,
     )
 
 
@@ -149,8 +153,29 @@ def resolve(
             .where(channel_identities.c.id == row.id)
             .values(last_inbound_at=now)
         )
-        return Identity(int(row.id), restaurant_id, channel, external_id, int(row.guest_id), now)
+        return Identity(
+            int(row.id),
+            restaurant_id,
+            channel,
+            external_id,
+            int(row.guest_id),
+            now,
+            row.verified_at,
+            row.verified_by,
+        )
     return _identity(row)
+
+
+def mark_verified(conn: Connection, identity_id: int, method: str, now: datetime) -> Identity:
+    """Record that this identity's sender just proved it controls the address."""
+    conn.execute(
+        update(channel_identities)
+        .where(channel_identities.c.id == identity_id)
+        .values(verified_at=now, verified_by=method[:16])
+    )
+    found = identity(conn, identity_id)
+    assert found is not None
+    return found
 
 
 def identity(conn: Connection, identity_id: int) -> Identity | None:

@@ -280,6 +280,9 @@ channel_identities = Table(
     Column("display_name", String(200), nullable=False, default=""),
     Column("last_inbound_at", UTCDateTime),  # opens the 24-hour reply window
     Column("created_at", UTCDateTime, nullable=False),
+    # Last proof that the sender controls external_id (email: reply | dkim | code).
+    Column("verified_at", UTCDateTime),
+    Column("verified_by", String(16)),
     UniqueConstraint("restaurant_id", "channel", "external_id"),
     Index(None, "guest_id"),
 )
