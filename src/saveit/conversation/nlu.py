@@ -24,6 +24,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from saveit.conversation import dates, intents, lang, party, slots, times
+from saveit.conversation.ambiguity import Ambiguity
 from saveit.conversation.text import normalize
 from saveit.domain.model import ServiceHours
 
@@ -52,6 +53,7 @@ class Parse:
     code: str | None = None  # a reservation code the guest quoted ("ABC123")
     ordinal: int | None = None  # "the second one" / "la primera": 1-based
     affirm: bool | None = None  # yes / no, for confirmation questions
+    ambiguity: Ambiguity | None = None  # a day or time the message leaves open
 
     def to_json(self) -> dict[str, Any]:
         """The shape ``saveit parse`` prints."""
@@ -66,6 +68,7 @@ class Parse:
             "code": self.code,
             "ordinal": self.ordinal,
             "affirm": self.affirm,
+            "ambiguous": self.ambiguity.kind if self.ambiguity else None,
         }
 
 
@@ -88,11 +91,13 @@ def parse(
     hours: Sequence[ServiceHours] = ()
     if services is not None:
         hours = services(day) if day is not None else _week_services(services, now.date())
+    hour, doubt = times.read_time(said, hours)
     return Parse(
         intent=intents.classify(norm, language),
         lang=language,
         date=day,
-        time=times.find_time(said, hours),
+        time=hour,
+        ambiguity=doubt,
         party_size=party.find_party_size(said),
         name=slots.find_name(text),
         area=slots.find_area(norm),
@@ -105,13 +110,15 @@ def parse(
 _WEEK = 7
 _COUNT = r"(?:una|uno|un|dos|tres|cuatro|cinco|one|two|three|four|five|another|an|a|\d{1,2})"
 _PEOPLE = r"(?:personas?|comensales?|adultos?|ninos?|persons?|people|guests?|adults?|kids?)"
+_MINUTES = r"(?:media|cuarto|cinco|diez|veinte|veinticinco|\d)"
 _UNSAID = re.compile(
     # the person to speak to
     r"\b(?:con|a|to|with|atender|atienda|atiende) (?:una|un|a|an|alguna) (?:persona|person)\b"
     r"(?: real| de verdad)?"
     # a change by a count
-    r"|\b" + _COUNT + r"(?: " + _PEOPLE + r")? (?:mas|menos|more|less|fewer|extra)\b"
-    r"(?! o menos)(?: " + _PEOPLE + r")?"
+    # ("las tres menos cuarto" is a time)
+    r"|\b" + _COUNT + r"(?: " + _PEOPLE + r")? (?:mas|menos(?! " + _MINUTES + r")|more|less|"
+    r"fewer|extra)\b(?! o menos)(?: " + _PEOPLE + r")?"
     r"|\b(?:anadir|anade|anadid|agregar|agrega|sumar|suma|add|adding)(?: (?:a|an))? "
     + _COUNT
     + r"(?: (?:more|extra))?(?: "
