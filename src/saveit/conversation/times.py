@@ -56,7 +56,6 @@ MINUTE_WORDS: dict[str, int] = {
     "oh five": 5,
     "fifty": 50,
     "fifty five": 55,
-    "twenty": 20,
     "quince": 15,
     "treinta": 30,
     "cuarenta": 40,
@@ -327,7 +326,6 @@ class _Reading:
             return None, None
         hint = _hint(said)
         part = self.part or hint
-        fixed = self.explicit or self.hour == 0 or self.hour > 12 or self.part is not None
         if self.explicit or self.hour == 0 or (self.hour >= 12 and part is None):
             hour = self.hour % 24
         elif part is not None:
@@ -341,8 +339,7 @@ class _Reading:
             hour = self.hour if in_am and not in_pm else self.hour + 12
         total = (hour * 60 + self.offset) % 1440
         if said and not any(_within(total, p) for p in said):
-            if fixed or self.part is None:
-                return None, _conflict(total, said)
+            return None, _conflict(total, said)
         return _clock(total), None
 
 
