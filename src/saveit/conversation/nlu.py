@@ -87,7 +87,7 @@ def parse(
     norm = normalize(text)
     language = lang.detect(norm, lang_hint)
     said = _UNSAID.sub(" ", norm)
-    day = dates.find_date(said, now.date())
+    day, day_doubt = dates.read_date(said, now.date())
     hours: Sequence[ServiceHours] = ()
     if services is not None:
         hours = services(day) if day is not None else _week_services(services, now.date())
@@ -97,7 +97,7 @@ def parse(
         lang=language,
         date=day,
         time=hour,
-        ambiguity=doubt,
+        ambiguity=day_doubt or doubt,
         party_size=party.find_party_size(said),
         name=slots.find_name(text),
         area=slots.find_area(norm),
