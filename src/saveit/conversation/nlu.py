@@ -54,6 +54,7 @@ class Parse:
     ordinal: int | None = None  # "the second one" / "la primera": 1-based
     affirm: bool | None = None  # yes / no, for confirmation questions
     ambiguity: Ambiguity | None = None  # a day or time the message leaves open
+    verbless: bool = False  # a booking read from listed facts alone ("2 pax, viernes, 21h")
 
     def to_json(self) -> dict[str, Any]:
         """The shape ``saveit parse`` prints."""
@@ -92,13 +93,25 @@ def parse(
     if services is not None:
         hours = services(day) if day is not None else _week_services(services, now.date())
     hour, doubt = times.read_time(said, hours)
+    intent = intents.classify(norm, language)
+    size = party.find_party_size(said)
+    # Facts alone, a party and a day ("party of 6, saturday, 13:30"), ask for a table;
+    # a party and a time ("for 2 at 10") or a question ("we'll be 3 tonight, ok?")
+    # answer what the dialogue asked.
+    verbless = (
+        intent == "unknown"
+        and size is not None
+        and (day is not None or day_doubt is not None)
+        and "?" not in text
+    )
     return Parse(
-        intent=intents.classify(norm, language),
+        intent="book" if verbless else intent,
         lang=language,
         date=day,
         time=hour,
         ambiguity=day_doubt or doubt,
-        party_size=party.find_party_size(said),
+        verbless=bool(verbless),
+        party_size=size,
         name=slots.find_name(text),
         area=slots.find_area(norm),
         code=slots.find_code(text),
