@@ -25,7 +25,7 @@ from datetime import date, datetime, time, timedelta
 
 from saveit.booking.views import ReservationView
 from saveit.channels.model import Button, Choice
-from saveit.conversation import filling, linking, menus
+from saveit.conversation import filling, linking, menus, times
 from saveit.conversation import replies as r
 from saveit.conversation.desk import Desk
 from saveit.conversation.filling import has_slots
@@ -174,7 +174,7 @@ class Dialogue(Speaker):
             self._advance()
         elif picked.startswith("p:") and request is not None:  # another time that day
             request.at = None
-            self._advance()
+            self._offer_part(request, picked[2:])
         elif picked.startswith("r:") and request is not None:
             request.code = picked[2:]
             self._advance()
@@ -267,6 +267,26 @@ class Dialogue(Speaker):
             if doubt.part is not None:
                 buttons += (Button(f"p:{doubt.part}", self._say(f"btn_part_{doubt.part}")),)
         self._ask("time", text, Menu(buttons))
+
+    def _offer_part(self, request: Request, part: str) -> None:
+        """The free times of the part of the day the guest meant."""
+        day, party = request.date, request.party_size
+        if day is None or party is None:
+            self._advance()
+            return
+        starts = [
+            s
+            for s in self.desk.free_starts(day, party, request.area, exclude=request.code)
+            if times.in_part(self.desk.local(s).time(), part)
+        ]
+        if not starts:
+            self._advance()
+            return
+        self._ask(
+            "time",
+            self._say("ask_time", day=r.day(self.lang, day)),
+            menus.times(self.desk, self.lang, starts, day),
+        )
 
     # --- moving the request forward ----------------------------------------------------------
 

@@ -27,7 +27,7 @@ from saveit.conversation.dates import Mention, dot_reads_as_date, pick
 from saveit.conversation.party import NUMBER_WORDS
 from saveit.domain.model import ServiceHours
 
-__all__ = ["find_time", "read_time"]
+__all__ = ["find_time", "in_part", "read_time"]
 
 HOUR_WORDS: dict[str, int] = {
     word: n for word, n in NUMBER_WORDS.items() if 1 <= n <= 12 and " " not in word
@@ -339,7 +339,7 @@ class _Reading:
             hour = self.hour if in_am and not in_pm else self.hour + 12
         total = (hour * 60 + self.offset) % 1440
         if said and not any(_within(total, p) for p in said):
-            return None, _conflict(total, said)
+            return None, _conflict(total, said, services)
         return _clock(total), None
 
 
@@ -351,11 +351,18 @@ def _within(minute_of_day: int, part: str) -> bool:
     return any(lo <= minute_of_day < hi for lo, hi in _PART_SPANS[part])
 
 
-def _conflict(total: int, said: Sequence[str]) -> Ambiguity:
+def in_part(value: time, part: str) -> bool:
+    """Whether a time belongs to a part of the day ("night", "afternoon", "morning", "lunch")."""
+    return part in _PART_SPANS and _within(value.hour * 60 + value.minute, part)
+
+
+def _conflict(total: int, said: Sequence[str], services: Sequence[ServiceHours]) -> Ambiguity:
     """The time as said, and the same clock reading twelve hours away when that
-    fits the part of day said; else the part of day, to ask for a time in it."""
+    fits the part of day said (and the restaurant is open then); else the part
+    of day, to ask for a time in it."""
     other = (total + 720) % 1440
-    if any(_within(other, p) for p in said):
+    open_then = not services or _in_service(other, services)
+    if open_then and any(_within(other, p) for p in said):
         return Ambiguity("part_of_day", times=(_clock(total), _clock(other)))
     return Ambiguity("part_of_day", times=(_clock(total),), part=said[0])
 
