@@ -194,14 +194,17 @@ _DAY_OF_MONTH = re.compile(
     + _NOT_A_CHOICE
     + r"|(?<![\w:./\-])(\d{1,2})(?= (?:of|del|de el) (?:next month|mes que viene|proximo mes))"
 )
+_COUNTS = {
+    "un": 1, "una": 1, "a": 1, "one": 1, "dos": 2, "two": 2, "tres": 3, "three": 3,
+    "cuatro": 4, "four": 4, "cinco": 5, "five": 5, "seis": 6, "six": 6, "siete": 7,
+    "seven": 7, "ocho": 8, "eight": 8, "nueve": 9, "nine": 9, "diez": 10, "ten": 10,
+}  # fmt: skip
 _ISO = re.compile(r"(?<![\w:./\-])(\d{4})-(\d{1,2})-(\d{1,2})(?![\w:/\-])")
 _IN_DAYS = re.compile(
-    r"\b(?:dentro de|en|in|de aqui a) (un|una|a|one|dos|two|tres|three|cuatro|four|\d{1,2}) "
+    r"\b(?:dentro de|en|in|de aqui a) (" + _alternation(list(_COUNTS)) + r"|\d{1,2}) "
     r"(dias?|days?|semanas?|weeks?)\b"
-    r"|\b(a|one|two|three|\d) (weeks?|days?) from (?:today|now)\b"
+    r"|\b(" + _alternation(list(_COUNTS)) + r"|\d) (weeks?|days?) from (?:today|now)\b"
 )
-_COUNTS = {"un": 1, "una": 1, "a": 1, "one": 1, "dos": 2, "two": 2, "tres": 3, "three": 3}
-_COUNTS |= {"cuatro": 4, "four": 4}
 _NTH_WORDS: dict[str, int] = {
     "first": 1,
     "1st": 1,
