@@ -190,3 +190,14 @@ def test_an_hour_in_two_services_is_asked() -> None:
 def test_a_small_hour_this_afternoon_is_not_night(text: str) -> None:
     """Fails before the fix: read as 02:00."""
     assert read(text).time == time(14)
+
+
+@pytest.mark.parametrize("text", ["4 tonight", "2 esta noche", "4 tomorrow night", "mesa para 2"])
+def test_a_count_before_a_part_of_day_is_no_time(text: str) -> None:
+    assert read(text).time is None
+    assert read(text).ambiguity is None
+
+
+@pytest.mark.parametrize("text", ["the first thing", "for the first time", "on the second floor"])
+def test_an_ordinal_that_is_no_day(text: str) -> None:
+    assert read(text).date is None

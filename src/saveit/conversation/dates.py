@@ -258,7 +258,8 @@ _NOT_A_DAY_WORD_AFTER = re.compile(
     r" (?:"
     + _alternation(list(_WEEKDAY_NAMES))
     + r"|one|reservation|booking|option|floor|time|of us|of them|person|people|week|weekend|"
-    r"semana|personas?|adultos?|ninos?|pax|comensales|mesas?)\b"
+    r"semana|personas?|adultos?|ninos?|pax|comensales|mesas?|thing|things|course|dish|round|"
+    r"plato|ronda|vez)\b"
 )
 # After a weekday and a day number that disagree, what shows the number is a day.
 _DAY_ENDS = re.compile(

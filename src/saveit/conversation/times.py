@@ -204,13 +204,13 @@ _SPANISH_SHORT = re.compile(
 _HALF = re.compile(
     r"\bhalf " + _HOUR + _END + r"(?! (?:past|an? hour|hours?|of)\b)" + _SUFFIX + _PART
 )
-# "9 tomorrow night", "8 tonight" opening the message or after a comma: the hour
-# of a booking; elsewhere "book 4 tonight" is a party.
+# "9 tomorrow night", "8 friday evening" opening the message or after a comma: an
+# evening hour and its day. A lone "4 tonight" is a party, and so is any count
+# before "this afternoon"; "tomorrow night" alone after a number reads as the hour.
 _HOUR_THEN_DAY = re.compile(
-    r"(?:^|(?<=, )|(?<=\bat )|(?<=\baround ))"
-    + _HOUR
-    + r" (?:(?:today|tomorrow|this|on \w+|hoy|manana|esta) )?"
-    + r"(tonight|night|evening|afternoon|morning|noche|tarde)\b"
+    r"(?:^|(?<=, )|(?<=\bat )|(?<=\baround ))([5-9]|1[01]|five|six|seven|eight|nine|ten|eleven)"
+    r" (?:today|tomorrow|this|on \w+|monday|tuesday|wednesday|thursday|friday|saturday|sunday)"
+    r" (night|evening)\b"
 )
 _NOON = re.compile(r"\b(?:(noon|midday|mediodia)|(midnight|medianoche))\b")
 
@@ -220,7 +220,8 @@ _SAID_PARTS: tuple[tuple[str, re.Pattern[str]], ...] = (
         "night",
         re.compile(
             r"\b(?:tonight|esta noche|de la noche|por la noche|la noche|at night|this evening|"
-            r"in the evening|(?<!good )evening|(?<!good )night|dinner|cena|cenar|cenamos)\b"
+            r"in the evening|(?<!good )evening|(?<!good )night|dinner|cena|cenar|cenamos|"
+            r"madrugada)\b"
         ),
     ),
     (
@@ -234,7 +235,7 @@ _SAID_PARTS: tuple[tuple[str, re.Pattern[str]], ...] = (
         "morning",
         re.compile(
             r"\b(?:de la manana|por la manana|en la manana|esta manana|in the morning|"
-            r"this morning|(?<!good )morning|desayuno|desayunar|breakfast|brunch|madrugada)\b"
+            r"this morning|(?<!good )morning|desayuno|desayunar|breakfast|brunch)\b"
         ),
     ),
     ("lunch", re.compile(r"\b(?:comida|comer|almuerzo|almorzar|lunch|mediodia|midday)\b")),
