@@ -6,13 +6,18 @@ A bare number is a time only with something that makes it one: "a las",
 are counts and days, never times.
 
 An hour from 1 to 11 says nothing about morning or evening. What the guest
-says decides it first: a suffix on the time itself ("de la manana", "pm",
+says decides it first: a suffix on the time itself ("de la manana", "pm", "9p",
 "in the evening"), then a part of day elsewhere in the message ("esta noche",
-"para cenar", "lunch"). Otherwise the restaurant's services decide: of h and
-h+12, the one inside a service; when both or neither fit, h+12, because
-restaurants book lunch and dinner, not breakfast. An hour typed with a leading
-zero ("09:30") is read as written. "Noon"/"mediodia" is 12:00 and
+"esta tarde", "para cenar", "lunch"). Otherwise the restaurant's services
+decide: of h and h+12, the one inside a service; when neither fits, h+12,
+because restaurants book lunch and dinner, not breakfast. An hour typed with a
+leading zero ("09:30") is read as written. "Noon"/"mediodia" is 12:00 and
 "midnight"/"medianoche" 00:00 whatever the services.
+
+Two cases are not guessed (see :mod:`.ambiguity`): an hour that fits two
+services of the day ("a las 9" where breakfast and dinner are served), and a
+time outside every part of the day the message names ("esta noche a las
+14:00", "lunch at 9pm"). :func:`read_time` returns no time and the readings.
 """
 
 from __future__ import annotations
