@@ -26,6 +26,14 @@ is deterministic and offline. Choices that a reader could make otherwise:
 * "Manana" is tomorrow unless it is the morning ("de la manana", "por la
   manana", "esta manana" which is today).
 * Yesterday and other past days are never returned: guests do not book them.
+* "Saturday after next" / "el sabado despues del proximo" is a week after the
+  next one; "the second friday of december" / "el ultimo viernes de mayo" is
+  the next such day to come; "dentro de una semana" / "in 3 days" count from
+  today. Days in words ("el siete de junio", "the twelfth", "dia veinte") and
+  ISO dates ("2026-12-04") read as their numbers.
+* A weekday said with a date that is not that weekday ("vie 22" when the 22nd
+  is a Tuesday) is not guessed: :func:`read_date` returns no day and both
+  readings (see :mod:`.ambiguity`). When they agree, the date.
 
 When a message names more than one day, a day that is negated ("hoy no",
 "not friday") or is the one being moved away from ("del viernes al sabado",
