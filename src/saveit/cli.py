@@ -327,7 +327,8 @@ def eval_parser(
         typer.echo(format_date_report(general))
         passed = report.passed
     if dates_file is not None or file is None:
-        held_out = evaluate_dates(load_date_cases(dates_file), "held-out set")
+        name = dates_file.name if dates_file is not None else "held-out set"
+        held_out = evaluate_dates(load_date_cases(dates_file), name)
         typer.echo(format_date_report(held_out, verbose=verbose))
         passed = passed and held_out.passed
     if not passed:
