@@ -8,11 +8,13 @@ serves lunch 13:00-16:00 and dinner 20:00-23:30 every day.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi.testclient import TestClient
 
 from saveit.bootstrap import Container
+from saveit.domain.model import Status
 from tests.conftest import ADMIN_TOKEN
 from tests.integration.test_conversation_channels import (
     WhatsAppGuest,
@@ -22,9 +24,18 @@ from tests.integration.test_conversation_channels import (
     wa_app,
     wa_text,
 )
+from tests.integration.test_conversation_dialogue import (
+    Guest,
+    book,
+    booked_code,
+    gateway,
+    lucia,
+    senders,
+    text,
+)
 from tests.recording_http import RecordingServer
 
-__all__ = ["graph", "wa_app"]  # the fixtures these tests run on
+__all__ = ["gateway", "graph", "lucia", "senders", "wa_app"]  # the fixtures these tests run on
 
 STAFF = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
@@ -121,3 +132,28 @@ def test_an_hour_in_two_services_is_asked(
     assert "¿Las 09:00 o las 21:00?" in wa_text(question)
     code = book_by_tapping(lucia, question, "09:00")
     assert booked_at(client, container, code) == ("2026-06-02", "09:00")
+
+
+def test_a_message_that_only_lists_facts_starts_a_booking(
+    container: Container, lucia: Guest
+) -> None:
+    """Fails before the fix: "2 personas, mañana, 21:00" was not understood."""
+    asked = lucia.says("2 personas, mañana, 21:00")
+    assert "¿Te reservo mesa para 2 personas" in text(asked)
+    view = container.booking.get(booked_code(lucia.says("sí")))
+    assert (view.party_size, view.start) == (2, datetime(2026, 6, 2, 19, 0, tzinfo=UTC))
+
+
+def test_listed_facts_answer_a_pending_change_instead_of_booking_anew(
+    container: Container, lucia: Guest
+) -> None:
+    code = book(lucia, "mesa para 2 mañana a las 21:00")
+    assert "¿Qué cambio" in text(lucia.says("quiero cambiar mi reserva"))
+    sure = lucia.says("3 personas, mañana, 22:00")
+    assert code in text(sure)
+    lucia.says("sí")
+    moved = container.booking.get(code)
+    assert (moved.party_size, moved.start) == (3, datetime(2026, 6, 2, 20, 0, tzinfo=UTC))
+    assert moved.status is Status.CONFIRMED
+    day = datetime(2026, 6, 2).date()
+    assert [r.code for r in container.booking.list_for_day("demo", day)] == [code]

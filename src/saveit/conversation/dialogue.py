@@ -271,8 +271,8 @@ class Dialogue(Speaker):
     def _offer_part(self, request: Request, part: str) -> None:
         """The free times of the part of the day the guest meant."""
         day, party = request.date, request.party_size
-        if day is None or party is None:
-            self._advance()
+        if day is None or party is None:  # a change keeps its party: ask the time in words
+            self._ask("time", self._say("ask_time_plain"))
             return
         starts = [
             s
