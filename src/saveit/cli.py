@@ -275,7 +275,10 @@ def parse_text(
         # A moment without an offset is a wall-clock time at the restaurant.
         moment = moment.replace(tzinfo=zone) if moment.tzinfo is None else moment.astimezone(zone)
     result = parse(text, now=moment, lang_hint=lang).to_json()
-    typer.echo(json.dumps({key: result[key] for key in PARSE_KEYS}, ensure_ascii=False))
+    shown = {key: result[key] for key in PARSE_KEYS}
+    if result["ambiguous"] is not None:  # a day or time left open: the bot asks
+        shown["ambiguous"] = result["ambiguous"]
+    typer.echo(json.dumps(shown, ensure_ascii=False))
 
 
 @app.command("eval")
@@ -286,14 +289,45 @@ def eval_parser(
             exists=True, dir_okay=False, readable=True, help="JSONL set (default: the shipped one)."
         ),
     ] = None,
+    dates_file: Annotated[
+        Path | None,
+        typer.Option(
+            exists=True,
+            dir_okay=False,
+            readable=True,
+            help="JSONL set of dates and times (default: the shipped held-out one).",
+        ),
+    ] = None,
     verbose: Annotated[bool, typer.Option(help="List every miss.")] = False,
 ) -> None:
-    """Score the message parser on the evaluation set; exit 1 below target."""
-    from saveit.conversation.evaluate import evaluate, format_report, load_cases
+    """Score the message parser; exit 1 below target.
 
-    report = evaluate(load_cases(file))
-    typer.echo(format_report(report, verbose=verbose))
-    if not report.passed:
+    By default both shipped sets: the general one (every slot, then dates and
+    times per language) and the held-out dates and times, reported apart with
+    the share of confident wrong answers. ``--file`` or ``--dates-file`` scores
+    only that file."""
+    from saveit.conversation.evaluate import evaluate, format_report, load_cases
+    from saveit.conversation.evaluate_dates import (
+        evaluate_dates,
+        format_date_report,
+        from_general,
+        load_date_cases,
+    )
+
+    passed = True
+    if dates_file is None or file is not None:
+        cases = load_cases(file)
+        report = evaluate(cases)
+        typer.echo(format_report(report, verbose=verbose))
+        general = evaluate_dates(from_general(cases), "general set")
+        typer.echo(format_date_report(general))
+        passed = report.passed
+    if dates_file is not None or file is None:
+        name = dates_file.name if dates_file is not None else "held-out set"
+        held_out = evaluate_dates(load_date_cases(dates_file), name)
+        typer.echo(format_date_report(held_out, verbose=verbose))
+        passed = passed and held_out.passed
+    if not passed:
         raise typer.Exit(code=1)
 
 

@@ -62,6 +62,30 @@ def test_eval_passes_on_the_shipped_set(tmp_path: Path) -> None:
     for line in ("intent accuracy:", "lang accuracy:", "date:", "time:", "party_size:", "name:"):
         assert line in done.stdout
     assert "invented slots: 0" in done.stdout
+    held_out = done.stdout.split("held-out set:", 1)[1]
+    for lang in ("es", "en"):
+        [row] = [line for line in held_out.splitlines() if line.strip().startswith(lang)]
+        assert " intent " in row, row
+        for figure in ("date", "time", "date+time exact", "ambiguity flagged", "confident wrong"):
+            assert f"| {figure} " in row, row
+    assert "result: PASS" in held_out
+
+
+def test_eval_scores_a_file_of_dates_and_times_apart(tmp_path: Path) -> None:
+    wrong = tmp_path / "dates.jsonl"
+    line = {"text": "table at 9pm", "lang": "en", "date": None, "time": "20:00"}
+    wrong.write_text(json.dumps(line) + "\n", encoding="utf-8")
+    done = _run("eval", "--dates-file", str(wrong), "--verbose", cwd=tmp_path)
+    assert done.returncode == 1
+    assert "utterances:" not in done.stdout  # only the file asked for
+    assert "confident wrong 100.0% (1/1)" in done.stdout
+
+
+def test_parse_says_when_it_leaves_a_day_open(tmp_path: Path) -> None:
+    done = _run("parse", "mesa el vie 22", "--now", "2026-11-28T12:00", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert (data["date"], data["ambiguous"]) == (None, "weekday_date")
 
 
 def test_eval_fails_below_target(tmp_path: Path) -> None:

@@ -124,12 +124,12 @@ def test_times(text: str, expected: time) -> None:
     [
         # an hour from 1 to 11 goes where the restaurant is open
         ("a las 9", [BRUNCH], time(9)),
-        ("a las 9", [BRUNCH, DINNER], time(21)),  # both fit: the evening
+        ("a las 9", [BRUNCH, DINNER], None),  # both fit: asked, not guessed
         ("a las 9", [LUNCH], time(21)),  # neither fits: the evening
         ("a las 2", [LUNCH, DINNER], time(14)),
         ("a las 10 y media", [BRUNCH], time(10, 30)),
         ("at 11", [BRUNCH, LUNCH], time(11)),
-        ("at 11", [BRUNCH, DINNER], time(23)),
+        ("at 11", [BRUNCH, DINNER], None),
         ("at 11", [LUNCH, DINNER], time(23)),
         ("a la una", [LATE], time(1)),
         ("a las 9", [LATE], time(21)),
@@ -147,7 +147,7 @@ def test_times(text: str, expected: time) -> None:
     ],
 )
 def test_services_settle_morning_or_evening(
-    text: str, services: list[ServiceHours], expected: time
+    text: str, services: list[ServiceHours], expected: time | None
 ) -> None:
     assert at(text, services) == expected
 

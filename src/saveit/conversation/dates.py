@@ -26,6 +26,14 @@ is deterministic and offline. Choices that a reader could make otherwise:
 * "Manana" is tomorrow unless it is the morning ("de la manana", "por la
   manana", "esta manana" which is today).
 * Yesterday and other past days are never returned: guests do not book them.
+* "Saturday after next" / "el sabado despues del proximo" is a week after the
+  next one; "the second friday of december" / "el ultimo viernes de mayo" is
+  the next such day to come; "dentro de una semana" / "in 3 days" count from
+  today. Days in words ("el siete de junio", "the twelfth", "dia veinte") and
+  ISO dates ("2026-12-04") read as their numbers.
+* A weekday said with a date that is not that weekday ("vie 22" when the 22nd
+  is a Tuesday) is not guessed: :func:`read_date` returns no day and both
+  readings (see :mod:`.ambiguity`). When they agree, the date.
 
 When a message names more than one day, a day that is negated ("hoy no",
 "not friday") or is the one being moved away from ("del viernes al sabado",
@@ -45,8 +53,11 @@ from functools import lru_cache
 from typing import Generic, TypeVar
 
 from rapidfuzz import fuzz, process
+from rapidfuzz.distance import OSA
 
-__all__ = ["Mention", "dot_reads_as_date", "find_date", "pick"]
+from saveit.conversation.ambiguity import Ambiguity
+
+__all__ = ["Mention", "dot_reads_as_date", "find_date", "pick", "read_date"]
 
 T = TypeVar("T")
 
@@ -126,8 +137,10 @@ _PLURALS = {f"{name}s": n for name, n in WEEKDAYS.items() if not name.endswith("
 # Real words one or two edits from a month or weekday name, never corrected.
 _NOT_TYPOS = frozenset(
     {"vienes", "viene", "mares", "entero", "entera", "marcha", "mayor", "junto", "julia"}
+    | {"mananas", "manzana", "manzanas", "banana", "mariana", "hermana", "semana", "tomorrows"}
 )
-_FUZZY_CHOICES = tuple(MONTHS) + tuple(WEEKDAYS)
+_DAY_WORDS = ("manana", "tomorrow")
+_FUZZY_CHOICES = tuple(MONTHS) + tuple(WEEKDAYS) + _DAY_WORDS
 _FUZZY_CUTOFF = 85.0
 
 _MONTH_NAMES = {**MONTHS, **MONTH_ABBREVIATIONS}
@@ -187,7 +200,158 @@ _DAY_OF_MONTH = re.compile(
     + _NOT_A_CHOICE
     + r"|(?<![\w:./\-])(\d{1,2})(?:st|nd|rd|th)\b"
     + _NOT_A_CHOICE
+    + r"|(?<![\w:./\-])(\d{1,2})(?= (?:of|del|de el) (?:next month|mes que viene|proximo mes))"
 )
+_COUNTS = {
+    "un": 1, "una": 1, "a": 1, "one": 1, "dos": 2, "two": 2, "tres": 3, "three": 3,
+    "cuatro": 4, "four": 4, "cinco": 5, "five": 5, "seis": 6, "six": 6, "siete": 7,
+    "seven": 7, "ocho": 8, "eight": 8, "nueve": 9, "nine": 9, "diez": 10, "ten": 10,
+}  # fmt: skip
+_ISO = re.compile(r"(?<![\w:./\-])(\d{4})-(\d{1,2})-(\d{1,2})(?![\w:/\-])")
+_IN_DAYS = re.compile(
+    r"\b(?:dentro de|en|in|de aqui a) (" + _alternation(list(_COUNTS)) + r"|\d{1,2}) "
+    r"(dias?|days?|semanas?|weeks?)\b"
+    r"|\b(" + _alternation(list(_COUNTS)) + r"|\d) (weeks?|days?) from (?:today|now)\b"
+)
+_NTH_WORDS: dict[str, int] = {
+    "first": 1,
+    "1st": 1,
+    "primer": 1,
+    "primero": 1,
+    "second": 2,
+    "2nd": 2,
+    "segundo": 2,
+    "third": 3,
+    "3rd": 3,
+    "tercer": 3,
+    "tercero": 3,
+    "fourth": 4,
+    "4th": 4,
+    "cuarto": 4,
+    "last": -1,
+    "ultimo": -1,
+}
+_NTH_WEEKDAY = re.compile(
+    r"\b(" + _alternation(list(_NTH_WORDS)) + r") (" + _alternation(list(WEEKDAYS)) + r")"
+    r" (?:of|in|de|del|en) (?:(" + _MONTH + r")\b|(next month|mes que viene|proximo mes))"
+)
+_ES_DAY_WORDS: dict[str, int] = {
+    "uno": 1, "dos": 2, "tres": 3, "cuatro": 4, "cinco": 5, "seis": 6, "siete": 7,
+    "ocho": 8, "nueve": 9, "diez": 10, "once": 11, "doce": 12, "trece": 13, "catorce": 14,
+    "quince": 15, "dieciseis": 16, "diecisiete": 17, "dieciocho": 18, "diecinueve": 19,
+    "veinte": 20, "veintiuno": 21, "veintiun": 21, "veintidos": 22, "veintitres": 23,
+    "veinticuatro": 24, "veinticinco": 25, "veintiseis": 26, "veintisiete": 27,
+    "veintiocho": 28, "veintinueve": 29, "treinta": 30, "treinta y uno": 31,
+}  # fmt: skip
+_EN_UNITS = {
+    "first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7,
+    "eighth": 8, "ninth": 9,
+}  # fmt: skip
+_EN_DAY_WORDS: dict[str, int] = {
+    **_EN_UNITS,
+    "tenth": 10, "eleventh": 11, "twelfth": 12, "thirteenth": 13, "fourteenth": 14,
+    "fifteenth": 15, "sixteenth": 16, "seventeenth": 17, "eighteenth": 18,
+    "nineteenth": 19, "twentieth": 20, "thirtieth": 30, "thirty first": 31,
+    **{f"twenty {w}": 20 + n for w, n in _EN_UNITS.items()},
+}  # fmt: skip
+_MONTH_AFTER = re.compile(
+    r" (?:de |of |del |of the )?(?:" + _MONTH + r"|mes que viene|proximo mes|next month)\b"
+)
+_SPANISH_DAY_WORD = re.compile(r"\b(" + _alternation(list(_ES_DAY_WORDS)) + r")\b")
+_ENGLISH_DAY_WORD = re.compile(
+    r"\b(" + _alternation([w.replace(" ", "[ -]") for w in _EN_DAY_WORDS]) + r")\b"
+)
+_DAY_EXPECTED_BEFORE = re.compile(r"\b(?:the|on|for|el|dia|day|" + _MONTH + r")\s$")
+_NOT_A_DAY_WORD_AFTER = re.compile(
+    r" (?:"
+    + _alternation(list(_WEEKDAY_NAMES))
+    + r"|one|reservation|booking|option|floor|time|of us|of them|person|people|week|weekend|"
+    r"semana|personas?|adultos?|ninos?|pax|comensales|mesas?|thing|things|course|dish|round|"
+    r"plato|ronda|vez)\b"
+)
+# After a weekday and a day number that disagree, what shows the number is a day.
+_DAY_ENDS = re.compile(
+    r"$| (?:a|at|around|sobre|hacia|por|para|for|in|on|en|please|y|and|o|or)\b"
+    r"(?! (?:media|cuarto|half|quarter)\b)"
+)
+_WEEKDAY_BEFORE_DATE = re.compile(r"\b(" + _WEEKDAY + r")\b (?:(?:el|the|dia|day) )?")
+
+
+def _day_words(text: str) -> str:
+    """Days said in words, as digits: "el siete de junio" is "el 7 de junio",
+    "the twelfth of december" "the 12th of december"."""
+
+    def spanish(m: re.Match[str]) -> str:
+        value = _ES_DAY_WORDS[m[1]]
+        before = text[max(0, m.start() - 12) : m.start()]
+        if _MONTH_AFTER.match(text, m.end()) or re.search(r"\bdia\s$", before):
+            return str(value)
+        after = _NOT_A_DAY_WORD_AFTER.match(text, m.end())
+        if value > 12 and re.search(r"\bel\s$", before) and not after:
+            return str(value)
+        return m[0]
+
+    def english(m: re.Match[str]) -> str:
+        value = _EN_DAY_WORDS[m[1].replace("-", " ")]
+        if _NOT_A_DAY_WORD_AFTER.match(text, m.end()):
+            return m[0]
+        before = text[max(0, m.start() - 14) : m.start()]
+        if _MONTH_AFTER.match(text, m.end()) or _DAY_EXPECTED_BEFORE.search(before):
+            return f"{value}th"
+        return m[0]
+
+    text = _SPANISH_DAY_WORD.sub(spanish, text)
+    return _ENGLISH_DAY_WORD.sub(english, text)
+
+
+def _nth_weekday(year: int, month: int, weekday: int, nth: int) -> date | None:
+    days = [
+        d
+        for d in (date(year, month, n) for n in range(1, calendar.monthrange(year, month)[1] + 1))
+        if d.weekday() == weekday
+    ]
+    if nth == -1:
+        return days[-1]
+    return days[nth - 1] if nth <= len(days) else None
+
+
+def _nth_weekdays(text: str, today: date) -> list[Mention[date]]:
+    """ "The second friday of december", "el ultimo viernes de mayo": the next
+    such day to come (a month already past this year is next year's)."""
+    found: list[Mention[date]] = []
+    for m in _NTH_WEEKDAY.finditer(text):
+        nth, weekday = _NTH_WORDS[m[1]], WEEKDAYS[m[2]]
+        if m[3] is not None:
+            month, years = _MONTH_NAMES[m[3]], (today.year, today.year + 1)
+            candidates = [_nth_weekday(y, month, weekday, nth) for y in years]
+        else:
+            y, mo = divmod(today.month, 12)
+            candidates = [_nth_weekday(today.year + y, mo + 1, weekday, nth)]
+        d = next((c for c in candidates if c is not None and c >= today), None)
+        if d is not None:
+            found.append(Mention(m.start(), m.end(), d, 4))
+    return found
+
+
+def _in_days(text: str, today: date) -> list[Mention[date]]:
+    found: list[Mention[date]] = []
+    for m in _IN_DAYS.finditer(text):
+        count, unit = (m[1], m[2]) if m[1] is not None else (m[3], m[4])
+        n = _COUNTS[count] if count in _COUNTS else int(count)
+        days = n * 7 if unit.startswith(("semana", "week")) else n
+        found.append(Mention(m.start(), m.end(), today + timedelta(days=days), 2))
+    return found
+
+
+def _iso(text: str, today: date) -> list[Mention[date]]:
+    found: list[Mention[date]] = []
+    for m in _ISO.finditer(text):
+        d = _valid(int(m[1]), int(m[2]), int(m[3]))
+        if d is not None and d >= today:
+            found.append(Mention(m.start(), m.end(), d, 4))
+    return found
+
+
 _NEXT_MONTH = re.compile(r" (?:del|de el|of) (?:mes que viene|proximo mes|next month)\b")
 _DAY_AFTER_TOMORROW = re.compile(r"\b(?:pasado manana|(?:the )?day after tomorrow)\b")
 _TOMORROW = re.compile(
@@ -203,7 +367,8 @@ _WEEKEND = re.compile(
 )
 _WEEKDAY_MENTION = re.compile(
     r"\b(?:(proximo|proxima|next|este|esta|this|this coming|coming) )?(" + _WEEKDAY + r")\b"
-    r"( que viene| next week| de la semana que viene| de la proxima semana)?"
+    r"( que viene| next week| of next week| de la semana que viene| de la proxima semana|"
+    r" de la semana siguiente| after next| despues del proximo| despues del que viene)?"
 )
 _NEXT_WEEK = re.compile(r"\b(?:(?:la )?semana que viene|(?:la )?proxima semana|next week)\b")
 _TIME_CONTEXT_BEFORE = re.compile(r"\b(?:las|la|at|around|about|by|until|till)\s$")
@@ -265,11 +430,15 @@ def _negated(norm: str, m: Mention[T], ends: set[int]) -> bool:
 
 @lru_cache(maxsize=4096)
 def _canonical_word(word: str) -> str:
-    if word in _MONTH_NAMES or word in _WEEKDAY_NAMES or word in _NOT_TYPOS:
+    if word in _MONTH_NAMES or word in _WEEKDAY_NAMES or word in _NOT_TYPOS or word in _DAY_WORDS:
         return word
     if len(word) < 5 or not word.isalpha():
         return word
     best = process.extractOne(word, _FUZZY_CHOICES, scorer=fuzz.ratio, score_cutoff=_FUZZY_CUTOFF)
+    if best is None:
+        # One swapped, missing, extra or wrong letter ("firday", "juebes", "manna").
+        near = [c for c in _FUZZY_CHOICES if OSA.distance(word, c, score_cutoff=1) <= 1]
+        best = (near[0], 0.0, 0) if near else None
     # A typo rarely changes the first letter; requiring it keeps "partes" off "martes".
     if best is None or best[0][0] != word[0]:
         return word
@@ -386,7 +555,9 @@ def _relative(text: str, today: date) -> list[Mention[date]]:
     for m in _WEEKDAY_MENTION.finditer(text):
         weekday = _WEEKDAY_NAMES[m[2]]
         suffix = (m[3] or "").strip()
-        if next_week or suffix.endswith("semana") or suffix == "next week":
+        if suffix in {"after next", "despues del proximo", "despues del que viene"}:
+            d = _weekday(today, weekday, strictly_after=True) + timedelta(days=7)
+        elif next_week or suffix.endswith(("semana", "siguiente", "next week")):
             monday = today + timedelta(days=7 - today.weekday())
             d = monday + timedelta(days=weekday)
         else:
@@ -403,15 +574,20 @@ def _relative(text: str, today: date) -> list[Mention[date]]:
     return found
 
 
-def _days_of_month(text: str, today: date) -> list[Mention[date]]:
+def _days_of_month(text: str, today: date, conflicts: list[Ambiguity]) -> list[Mention[date]]:
     found: list[Mention[date]] = []
     for m in _WEEKDAY_AND_DAY.finditer(text):
         introduced = text[m.end(1) : m.start(2)].strip() != "" or m[3] is not None
         d = _day_of_month(today, int(m[2]))
-        if d is not None and (introduced or d.weekday() == _WEEKDAY_NAMES[m[1]]):
+        if d is None:
+            continue
+        weekday = _WEEKDAY_NAMES[m[1]]
+        if d.weekday() == weekday:
             found.append(Mention(m.start(), m.end(), d, 3))
+        elif introduced or _DAY_ENDS.match(text, m.end()):
+            conflicts.append(_weekday_conflict(today, weekday, d))
     for m in _DAY_OF_MONTH.finditer(text):
-        number = m[1] or m[2]
+        number = m[1] or m[2] or m[3]
         ahead = 1 if _NEXT_MONTH.match(text, m.end()) else 0
         d = _day_of_month(today, int(number), ahead)
         if d is not None:
@@ -419,8 +595,44 @@ def _days_of_month(text: str, today: date) -> list[Mention[date]]:
     return found
 
 
+def _weekday_conflict(today: date, weekday: int, d: date) -> Ambiguity:
+    return Ambiguity("weekday_date", dates=(_weekday(today, weekday), d))
+
+
+def _weekday_then_date(
+    text: str, today: date, explicit: Sequence[Mention[date]]
+) -> list[Ambiguity]:
+    """ "Martes 9 de diciembre" when the 9th is a Wednesday."""
+    starts = {m.start: m.value for m in explicit}
+    conflicts = []
+    for m in _WEEKDAY_BEFORE_DATE.finditer(text):
+        d = starts.get(m.end())
+        weekday = _WEEKDAY_NAMES[m[1]]
+        if d is not None and d.weekday() != weekday:
+            conflicts.append(_weekday_conflict(today, weekday, d))
+    return conflicts
+
+
+def read_date(norm: str, today: date) -> tuple[date | None, Ambiguity | None]:
+    """The day asked for, or, when a weekday and a date name different days,
+    none and both days to ask between (see :mod:`.ambiguity`)."""
+    text = _day_words(_canonical(norm))
+    conflicts: list[Ambiguity] = []
+    explicit = _explicit(text, today) + _iso(text, today)
+    conflicts += _weekday_then_date(text, today, explicit)
+    mentions = (
+        explicit
+        + _nth_weekdays(text, today)
+        + _days_of_month(text, today, conflicts)
+        + _relative(text, today)
+        + _in_days(text, today)
+    )
+    if conflicts:
+        return None, conflicts[0]
+    return pick(text, mentions), None
+
+
 def find_date(norm: str, today: date) -> date | None:
-    """``today`` is the restaurant's local date; ``None`` when no day is named."""
-    text = _canonical(norm)
-    mentions = _explicit(text, today) + _days_of_month(text, today) + _relative(text, today)
-    return pick(text, mentions)
+    """``today`` is the restaurant's local date; ``None`` when no day is named
+    or the message leaves it open."""
+    return read_date(norm, today)[0]

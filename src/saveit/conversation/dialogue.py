@@ -25,7 +25,7 @@ from datetime import date, datetime, time, timedelta
 
 from saveit.booking.views import ReservationView
 from saveit.channels.model import Button, Choice
-from saveit.conversation import filling, linking, menus
+from saveit.conversation import filling, linking, menus, times
 from saveit.conversation import replies as r
 from saveit.conversation.desk import Desk
 from saveit.conversation.filling import has_slots
@@ -109,7 +109,7 @@ class Dialogue(Speaker):
         elif booking and not self._correcting(p):
             self._start("book", p)
         elif self.state.request is not None and self._answers(turn):
-            self._advance()
+            self._advance_or_ask(p)
         elif p.intent == "greeting":
             self._greet(turn.restaurant_name)
         else:
@@ -129,7 +129,11 @@ class Dialogue(Speaker):
             return False
         if p.intent == "cancel":
             return False
-        return request.flow == "book" or (request.flow == "modify" and p.intent != "book")
+        # A message that only lists facts ("4 personas, viernes, 21:00") answers the
+        # pending change rather than starting a booking.
+        return request.flow == "book" or (
+            request.flow == "modify" and (p.intent != "book" or p.verbless)
+        )
 
     # --- what to say when nothing is pending -------------------------------------------------
 
@@ -165,6 +169,15 @@ class Dialogue(Speaker):
             local = self.desk.local(datetime.fromisoformat(picked[2:]))
             request.day, request.at = local.date().isoformat(), local.strftime("%H:%M")
             self._advance()
+        elif picked.startswith("d:") and request is not None:  # a day of two
+            request.day = date.fromisoformat(picked[2:]).isoformat()
+            self._advance()
+        elif picked.startswith("h:") and request is not None:  # a time of two
+            request.at = time.fromisoformat(picked[2:]).strftime("%H:%M")
+            self._advance()
+        elif picked.startswith("p:") and request is not None:  # another time that day
+            request.at = None
+            self._offer_part(request, picked[2:])
         elif picked.startswith("r:") and request is not None:
             request.code = picked[2:]
             self._advance()
@@ -209,7 +222,7 @@ class Dialogue(Speaker):
             self.state.awaiting = None
         if p is not None:
             self._fill(p)
-        self._advance()
+        self._advance_or_ask(p)
 
     def _fill(self, p: Parse) -> None:
         assert self.state.request is not None
@@ -219,6 +232,63 @@ class Dialogue(Speaker):
         assert self.state.request is not None
         return filling.answer(
             self.state.request, turn.parse, turn.text, self.state.awaiting, self.desk
+        )
+
+    # --- a day or time the message left open ------------------------------------------------
+
+    def _advance_or_ask(self, p: Parse | None) -> None:
+        """A doubt the parser flagged is asked first, its readings as buttons; the
+        slot it concerns is emptied, so no earlier value stands in for the answer."""
+        request = self.state.request
+        doubt = p.ambiguity if p is not None else None
+        if doubt is None or request is None:
+            self._advance()
+            return
+        if doubt.kind == "weekday_date" and len(doubt.dates) == 2:
+            said, numbered = doubt.dates
+            request.day = None
+            buttons = tuple(
+                Button(f"d:{d.isoformat()}", r.short_day(self.lang, d)) for d in (said, numbered)
+            )
+            text = self._say(
+                "which_day",
+                date=r.day(self.lang, numbered),
+                weekday=r.weekday_name(self.lang, said.weekday()),
+            )
+            self._ask("date", text, Menu(buttons))
+            return
+        if not doubt.times:
+            self._advance()
+            return
+        request.at = None
+        buttons = tuple(Button(f"h:{r.clock(t)}", r.clock(t)) for t in doubt.times)
+        if doubt.kind == "two_services":
+            am, pm = doubt.times[0], doubt.times[-1]
+            text = self._say("which_service", am=r.clock(am), pm=r.clock(pm))
+        else:
+            text = self._say("which_time", time=r.clock(doubt.times[0]))
+            if doubt.part is not None:
+                buttons += (Button(f"p:{doubt.part}", self._say(f"btn_part_{doubt.part}")),)
+        self._ask("time", text, Menu(buttons))
+
+    def _offer_part(self, request: Request, part: str) -> None:
+        """The free times of the part of the day the guest meant."""
+        day, party = request.date, request.party_size
+        if day is None or party is None:  # a change keeps its party: ask the time in words
+            self._ask("time", self._say("ask_time_plain"))
+            return
+        starts = [
+            s
+            for s in self.desk.free_starts(day, party, request.area, exclude=request.code)
+            if times.in_part(self.desk.local(s).time(), part)
+        ]
+        if not starts:
+            self._advance()
+            return
+        self._ask(
+            "time",
+            self._say("ask_time", day=r.day(self.lang, day)),
+            menus.times(self.desk, self.lang, starts, day),
         )
 
     # --- moving the request forward ----------------------------------------------------------
@@ -543,7 +613,9 @@ class Dialogue(Speaker):
 
 
 def _ours(choice_id: str) -> bool:
-    return choice_id in {"yes", "no"} or choice_id.startswith(("t:", "r:", "menu:", "rem:"))
+    return choice_id in {"yes", "no"} or choice_id.startswith(
+        ("t:", "r:", "menu:", "rem:", "d:", "h:", "p:")
+    )
 
 
 def _hours(exc: errors.DomainError) -> int:

@@ -22,7 +22,9 @@ _NAME = re.compile(r"[^\W\d_]+(?:[ '-][^\W\d_]+){0,3}")
 
 
 def has_slots(p: Parse) -> bool:
-    return any(v is not None for v in (p.date, p.time, p.party_size, p.name, p.area))
+    """A day or time left open counts: "a las 9" answers "¿a qué hora?" with a question."""
+    values = (p.date, p.time, p.party_size, p.name, p.area, p.ambiguity)
+    return any(v is not None for v in values)
 
 
 def fill(request: Request, p: Parse, desk: Desk) -> None:

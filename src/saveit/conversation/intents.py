@@ -174,7 +174,9 @@ _MODIFY = _rx(
     r"(?:back|forward|later|earlier)\b",
     r"(?<!can't )(?<!cannot )(?<!won't )(?<!not )(?<!cant )\bmake it (?:for |at |a |an )?"
     r"(?:\d|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|half|later|earlier)",
-    r"\b" + _COUNT + r" (?:persona |personas |comensal |comensales )?(?:mas|menos)\b(?! o menos)",
+    r"\b" + _COUNT + r" (?:persona |personas |comensal |comensales )?(?:mas|menos"
+    # "las tres menos cuarto" is a time
+    r"(?! (?:media|cuarto|cinco|diez|veinte|veinticinco|\d)))\b(?! o menos)",
     r"\b(?:anadir|anade|anadid|agregar|agrega|sumar|suma|sumad|apuntar|apunta)(?:me|nos|le)?"
     r" (?:a )?" + _COUNT + r" (?:persona|personas|comensal|comensales|mas)\b",
     r"\b(?:add|adding|bring|bringing) (?:an? )?(?:one|two|three|another|extra|\d)"
@@ -252,6 +254,14 @@ _AVAILABILITY = _rx(
     r"\b(?:what|which) times? (?:do you have|have you got|are (?:free|left|open))\b",
     r"\b(?:what's|what is|whats) (?:free|available|left)\b",
     r"\bque horas? (?:teneis|tienen|hay|quedan|os quedan)\b",
+)
+# Which times are free on a day: a question about tables, not about opening hours.
+_FREE_TIMES = _rx(
+    r"\b(?:que|a que|cuales|which|what) (?:horas?|horarios?|times?|slots?)\b"
+    r"(?: \w+){0,4} (?:libres?|disponibles?|free|available|left)\b",
+    r"\b(?:times?|slots?|horas?) (?:are |is )?(?:still )?open\b",
+    r"\b(?:horas?|horarios?|times?|slots?) (?:libres?|disponibles?|free|available|left)\b",
+    r"\b(?:free|open|available) (?:times?|slots?)\b",
 )
 _BOOK = _rx(
     # A table asked for, not one described ("la mesa estaba sucia", "the table was lovely").
@@ -358,6 +368,8 @@ def classify(norm: str, lang: str) -> str:
     available = _found(_AVAILABILITY, text)
     if _asks_to_book(text, lang) and not _BOOKING_FAQ.search(text):
         return "check_availability" if available else "book"
+    if _found(_FREE_TIMES, text):
+        return "check_availability"
     if _found(_HOURS, text):
         return "opening_hours"
     if available:

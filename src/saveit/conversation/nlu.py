@@ -24,6 +24,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from saveit.conversation import dates, intents, lang, party, slots, times
+from saveit.conversation.ambiguity import Ambiguity
 from saveit.conversation.text import normalize
 from saveit.domain.model import ServiceHours
 
@@ -52,6 +53,8 @@ class Parse:
     code: str | None = None  # a reservation code the guest quoted ("ABC123")
     ordinal: int | None = None  # "the second one" / "la primera": 1-based
     affirm: bool | None = None  # yes / no, for confirmation questions
+    ambiguity: Ambiguity | None = None  # a day or time the message leaves open
+    verbless: bool = False  # a booking read from listed facts alone ("2 pax, viernes, 21h")
 
     def to_json(self) -> dict[str, Any]:
         """The shape ``saveit parse`` prints."""
@@ -66,6 +69,7 @@ class Parse:
             "code": self.code,
             "ordinal": self.ordinal,
             "affirm": self.affirm,
+            "ambiguous": self.ambiguity.kind if self.ambiguity else None,
         }
 
 
@@ -84,16 +88,30 @@ def parse(
     norm = normalize(text)
     language = lang.detect(norm, lang_hint)
     said = _UNSAID.sub(" ", norm)
-    day = dates.find_date(said, now.date())
+    day, day_doubt = dates.read_date(said, now.date())
     hours: Sequence[ServiceHours] = ()
     if services is not None:
         hours = services(day) if day is not None else _week_services(services, now.date())
+    hour, doubt = times.read_time(said, hours)
+    intent = intents.classify(norm, language)
+    size = party.find_party_size(said)
+    # Facts alone, a party and a day ("party of 6, saturday, 13:30"), ask for a table;
+    # a party and a time ("for 2 at 10") or a question ("we'll be 3 tonight, ok?")
+    # answer what the dialogue asked.
+    verbless = (
+        intent == "unknown"
+        and size is not None
+        and (day is not None or day_doubt is not None)
+        and "?" not in text
+    )
     return Parse(
-        intent=intents.classify(norm, language),
+        intent="book" if verbless else intent,
         lang=language,
         date=day,
-        time=times.find_time(said, hours),
-        party_size=party.find_party_size(said),
+        time=hour,
+        ambiguity=day_doubt or doubt,
+        verbless=bool(verbless),
+        party_size=size,
         name=slots.find_name(text),
         area=slots.find_area(norm),
         code=slots.find_code(text),
@@ -105,13 +123,15 @@ def parse(
 _WEEK = 7
 _COUNT = r"(?:una|uno|un|dos|tres|cuatro|cinco|one|two|three|four|five|another|an|a|\d{1,2})"
 _PEOPLE = r"(?:personas?|comensales?|adultos?|ninos?|persons?|people|guests?|adults?|kids?)"
+_MINUTES = r"(?:media|cuarto|cinco|diez|veinte|veinticinco|\d)"
 _UNSAID = re.compile(
     # the person to speak to
     r"\b(?:con|a|to|with|atender|atienda|atiende) (?:una|un|a|an|alguna) (?:persona|person)\b"
     r"(?: real| de verdad)?"
     # a change by a count
-    r"|\b" + _COUNT + r"(?: " + _PEOPLE + r")? (?:mas|menos|more|less|fewer|extra)\b"
-    r"(?! o menos)(?: " + _PEOPLE + r")?"
+    # ("las tres menos cuarto" is a time)
+    r"|\b" + _COUNT + r"(?: " + _PEOPLE + r")? (?:mas|menos(?! " + _MINUTES + r")|more|less|"
+    r"fewer|extra)\b(?! o menos)(?: " + _PEOPLE + r")?"
     r"|\b(?:anadir|anade|anadid|agregar|agrega|sumar|suma|add|adding)(?: (?:a|an))? "
     + _COUNT
     + r"(?: (?:more|extra))?(?: "

@@ -37,6 +37,22 @@ PHRASES: dict[str, dict[str, str]] = {
         "es": "¿A qué hora os viene bien?",
         "en": "What time suits you?",
     },
+    "which_day": {
+        "es": "Ojo: el {date} no es {weekday}. ¿Qué día quieres?",
+        "en": "Just checking: {date} is not a {weekday}. Which day do you mean?",
+    },
+    "which_time": {
+        "es": "Las {time} no encajan con la parte del día que dices. ¿A qué hora, entonces?",
+        "en": "{time} doesn't match the part of the day you said. What time, then?",
+    },
+    "which_service": {
+        "es": "¿Las {am} o las {pm}?",
+        "en": "{am} or {pm}?",
+    },
+    "btn_part_night": {"es": "Otra, por la noche", "en": "Another, evening"},
+    "btn_part_afternoon": {"es": "Otra, por la tarde", "en": "Another, afternoon"},
+    "btn_part_morning": {"es": "Otra, por la mañana", "en": "Another, morning"},
+    "btn_part_lunch": {"es": "Otra, a mediodía", "en": "Another, lunchtime"},
     "ask_name": {
         "es": "¿A nombre de quién hago la reserva?",
         "en": "What name should I put the booking under?",

@@ -6,13 +6,18 @@ A bare number is a time only with something that makes it one: "a las",
 are counts and days, never times.
 
 An hour from 1 to 11 says nothing about morning or evening. What the guest
-says decides it first: a suffix on the time itself ("de la manana", "pm",
+says decides it first: a suffix on the time itself ("de la manana", "pm", "9p",
 "in the evening"), then a part of day elsewhere in the message ("esta noche",
-"para cenar", "lunch"). Otherwise the restaurant's services decide: of h and
-h+12, the one inside a service; when both or neither fit, h+12, because
-restaurants book lunch and dinner, not breakfast. An hour typed with a leading
-zero ("09:30") is read as written. "Noon"/"mediodia" is 12:00 and
+"esta tarde", "para cenar", "lunch"). Otherwise the restaurant's services
+decide: of h and h+12, the one inside a service; when neither fits, h+12,
+because restaurants book lunch and dinner, not breakfast. An hour typed with a
+leading zero ("09:30") is read as written. "Noon"/"mediodia" is 12:00 and
 "midnight"/"medianoche" 00:00 whatever the services.
+
+Two cases are not guessed (see :mod:`.ambiguity`): an hour that fits two
+services of the day ("a las 9" where breakfast and dinner are served), and a
+time outside every part of the day the message names ("esta noche a las
+14:00", "lunch at 9pm"). :func:`read_time` returns no time and the readings.
 """
 
 from __future__ import annotations
@@ -22,11 +27,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import time
 
+from saveit.conversation.ambiguity import Ambiguity
 from saveit.conversation.dates import Mention, dot_reads_as_date, pick
 from saveit.conversation.party import NUMBER_WORDS
 from saveit.domain.model import ServiceHours
 
-__all__ = ["find_time"]
+__all__ = ["find_time", "in_part", "read_time"]
 
 HOUR_WORDS: dict[str, int] = {
     word: n for word, n in NUMBER_WORDS.items() if 1 <= n <= 12 and " " not in word
@@ -52,14 +58,42 @@ MINUTE_WORDS: dict[str, int] = {
     "forty-five": 45,
     "fortyfive": 45,
     "forty": 40,
+    "oh five": 5,
+    "fifty": 50,
+    "fifty five": 55,
+    "quince": 15,
+    "treinta": 30,
+    "cuarenta": 40,
+    "cuarenta y cinco": 45,
+    "cincuenta": 50,
+    "cincuenta y cinco": 55,
+    "once": 11,
+    "doce": 12,
+    "trece": 13,
+    "catorce": 14,
+    "dieciseis": 16,
+    "diecisiete": 17,
+    "dieciocho": 18,
+    "diecinueve": 19,
+    "veintiuno": 21,
+    "veintidos": 22,
+    "veintitres": 23,
+    "veinticuatro": 24,
 }
 
 _HOUR = r"(\d{1,2}|" + "|".join(sorted(HOUR_WORDS, key=len, reverse=True)) + r")"
-_ES_MIN = r"(media|cuarto|veinticinco|veinte|diez|cinco|\d{1,2})"
+_ES_MIN = (
+    r"(media|cuarto|cuarenta y cinco|cincuenta y cinco|veinticinco|veinticuatro|veintitres|"
+    r"veintidos|veintiuno|veinte|diecinueve|dieciocho|diecisiete|dieciseis|quince|catorce|"
+    r"trece|doce|once|diez|cinco|treinta|cuarenta|cincuenta|\d{1,2})"
+)
 _EN_MIN = r"(half|quarter|twenty five|twenty-five|twenty|ten|five|\d{1,2})"
-_EN_AFTER_HOUR = r"(thirty|fifteen|forty five|forty-five|fortyfive)"
+_EN_AFTER_HOUR = (
+    r"(thirty|fifteen|forty five|forty-five|fortyfive|forty|fifty five|fifty|twenty five|"
+    r"twenty-five|twenty|oh five|ten)"
+)
 # A suffix on the number itself: the strongest say on morning or evening.
-_SUFFIX = r"(?: ?(am|a m|pm|p m|h|hs|hrs|o'clock|oclock|o clock|ish)(?![\w']))?"
+_SUFFIX = r"(?: ?(am|a m|pm|p m|h|hs|hrs|o'clock|oclock|o clock|ish|p)(?![\w']))?"
 _PART = (
     r"(?: (?:de la|por la|en la|esta|this|in the|at) "
     r"(manana|tarde|noche|madrugada|morning|afternoon|evening|night)"
@@ -71,7 +105,8 @@ _COUNT_WORDS = (
     r"euros?|eur|dollars?|minutos|minutes|mins?|dias|days|semanas|weeks|veces|times"
 )
 _NOT_A_COUNT = r"(?! (?:" + _COUNT_WORDS + r")\b)"
-_END = r"(?![\w:/]|\.\d)"
+# The end of an hour: a space or the end, or a suffix glued on ("9pm", "10p").
+_END = r"(?!\.\d)(?=(?:am|pm|p|h)(?![\w'])|[^\w:/]|$)"
 
 _CLOCK = re.compile(
     r"(?<![\w:./+\-])(\d{1,2})([:.])(\d{2})(?![\d:/]|\.\d)"
@@ -81,7 +116,7 @@ _CLOCK = re.compile(
     + _NOT_A_COUNT
 )
 _WITH_SUFFIX = re.compile(
-    r"(?<![\w:./+\-])(\d{1,2}) ?(am|a m|pm|p m|h|hs|hrs|o'clock|oclock|o clock|ish)(?![\w'])"
+    r"(?<![\w:./+\-])(\d{1,2}) ?(am|a m|pm|p m|h|hs|hrs|o'clock|oclock|o clock|ish|p)(?![\w'])"
     + _PART
 )
 _HORAS = re.compile(r"(?<![\w:./+\-])(1[3-9]|2[0-3]) horas\b" + _PART)
@@ -120,7 +155,8 @@ _ENGLISH_PAST = re.compile(
     r"\b"
     + _EN_MIN
     + r" (?:minutes )?(past|after|to) "
-    + _HOUR
+    + r"(noon|midday|midnight|"
+    + _HOUR[1:]
     + _END
     + _SUFFIX
     + _PART
@@ -132,24 +168,100 @@ _ENGLISH_WORDS = re.compile(
 _OCLOCK = re.compile(
     r"(?<![\w:./+\-])" + _HOUR + r" ?(o'clock|oclock|o clock|ish)(?![\w'])" + _PART
 )
+# "21h15", "8h30": the French and Spanish way of writing minutes after the hour.
+_H_MINUTES = re.compile(r"(?<![\w:./+\-])([01]?\d|2[0-3])h([0-5]\d)(?!\w)" + _PART)
+# "2130", "845 in the evening", "930pm": an hour and its minutes run together,
+# a time only with a suffix, a part of day or "a las" / "at" before it.
+_RUN_TOGETHER = re.compile(
+    r"(?<![\w:./+\-])(\d{1,2})([0-5]\d)(?!\.\d)(?=(?:am|pm|p|h)(?![\w'])|[^\w:/\-]|$)"
+    + _SUFFIX
+    + _PART
+    + _NOT_A_COUNT
+)
+_RUN_TOGETHER_CONTEXT = re.compile(r"\b(?:a las|las|sobre las|hacia las|at|around|about|by|for)\s$")
+# "diez de la noche", "7 de la tarde": an hour said with its part of the day.
+_SPANISH_WITH_PART = re.compile(
+    r"(?<![\w:./+\-])(?<!para )(?<!somos )(?<!de )(?<!x )"
+    + _HOUR
+    + _END
+    + r"(?: y "
+    + _ES_MIN
+    + r"| menos "
+    + _ES_MIN
+    + r")? (?:de la (manana|tarde|noche|madrugada)|del (mediodia))\b"
+)
+# "pasado manana a 10", "el viernes a 9 y media": "a" for "a las" after a day.
+_SPANISH_SHORT = re.compile(
+    r"\b(?:hoy|manana|lunes|martes|miercoles|jueves|viernes|sabado|domingo|noche|tarde) a "
+    + _HOUR
+    + _END
+    + r"(?: y "
+    + _ES_MIN
+    + r"| menos "
+    + _ES_MIN
+    + r")?"
+    + _END
+    + _SUFFIX
+    + _PART
+    + _NOT_A_COUNT
+)
+# "half eight", "half 9": half past, as said in Britain.
+_HALF = re.compile(
+    r"\bhalf " + _HOUR + _END + r"(?! (?:past|an? hour|hours?|of)\b)" + _SUFFIX + _PART
+)
+# "9 tomorrow night", "8 friday evening" opening the message or after a comma: an
+# evening hour and its day. A lone "4 tonight" is a party, and so is any count
+# before "this afternoon"; "tomorrow night" alone after a number reads as the hour.
+_HOUR_THEN_DAY = re.compile(
+    r"(?:^|(?<=, )|(?<=\bat )|(?<=\baround ))([5-9]|1[01]|five|six|seven|eight|nine|ten|eleven)"
+    r" (?:today|tomorrow|this|on \w+|monday|tuesday|wednesday|thursday|friday|saturday|sunday)"
+    r" (night|evening)\b"
+)
 _NOON = re.compile(r"\b(?:(noon|midday|mediodia)|(midnight|medianoche))\b")
 
-_PM_HINT = re.compile(
-    r"\b(?:tonight|esta noche|de la noche|por la noche|esta tarde|por la tarde|de la tarde|"
-    r"this evening|in the evening|this afternoon|in the afternoon|at night|evening|"
-    r"dinner|cena|cenar|cenamos)\b"
+# Parts of the day said anywhere in the message, apart from the time itself.
+_SAID_PARTS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    (
+        "night",
+        re.compile(
+            r"\b(?:tonight|esta noche|de la noche|por la noche|la noche|at night|this evening|"
+            r"in the evening|(?<!good )evening|(?<!good )night|dinner|cena|cenar|cenamos|"
+            r"madrugada)\b"
+        ),
+    ),
+    (
+        "afternoon",
+        re.compile(
+            r"\b(?:esta tarde|por la tarde|de la tarde|this afternoon|in the afternoon|"
+            r"(?<!good )afternoon)\b"
+        ),
+    ),
+    (
+        "morning",
+        re.compile(
+            r"\b(?:de la manana|por la manana|en la manana|esta manana|in the morning|"
+            r"this morning|(?<!good )morning|desayuno|desayunar|breakfast|brunch)\b"
+        ),
+    ),
+    ("lunch", re.compile(r"\b(?:comida|comer|almuerzo|almorzar|lunch|mediodia|midday)\b")),
 )
-_AM_HINT = re.compile(
-    r"\b(?:de la manana|por la manana|en la manana|esta manana|in the morning|this morning|"
-    r"(?<!good )morning|desayuno|desayunar|breakfast|brunch|madrugada)\b"
-)
-_LUNCH_HINT = re.compile(r"\b(?:comida|comer|almuerzo|almorzar|lunch|mediodia|midday|noon)\b")
+# When each part of the day can be, in minutes after midnight: a time outside
+# every part the guest said contradicts them ("esta noche a las 14:00").
+_PART_SPANS: dict[str, tuple[tuple[int, int], ...]] = {
+    "night": ((17 * 60, 24 * 60), (0, 4 * 60)),
+    "afternoon": ((12 * 60, 22 * 60),),
+    "morning": ((5 * 60, 13 * 60),),
+    "lunch": ((11 * 60 + 30, 17 * 60 + 30),),
+}
+# How a part said elsewhere turns an hour from 1 to 12 into 24 hours.
+_PART_AS_READING = {"night": "night", "afternoon": "pm", "morning": "morning", "lunch": "lunch"}
 
 _PARTS = {
     "am": "am",
     "a m": "am",
     "pm": "pm",
     "p m": "pm",
+    "p": "pm",
     "manana": "morning",
     "morning": "morning",
     "madrugada": "small_hours",
@@ -212,9 +324,13 @@ class _Reading:
     part: str | None
     explicit: bool = False
 
-    def resolve(self, hint: str | None, services: Sequence[ServiceHours]) -> time | None:
+    def resolve(
+        self, said: Sequence[str], services: Sequence[ServiceHours]
+    ) -> tuple[time | None, Ambiguity | None]:
+        """``said`` are the parts of the day named elsewhere in the message."""
         if self.hour > 24 or not (-59 <= self.offset <= 59):
-            return None
+            return None, None
+        hint = _hint(said)
         part = self.part or hint
         if self.explicit or self.hour == 0 or (self.hour >= 12 and part is None):
             hour = self.hour % 24
@@ -223,10 +339,38 @@ class _Reading:
         else:
             am = (self.hour * 60 + self.offset) % 1440
             pm = am + 720 if am < 720 else am
-            morning = _in_service(am, services) and not _in_service(pm, services)
-            hour = self.hour if morning else self.hour + 12
+            in_am, in_pm = _in_service(am, services), _in_service(pm, services)
+            if in_am and in_pm and am != pm:
+                return None, Ambiguity("two_services", times=(_clock(am), _clock(pm)))
+            hour = self.hour if in_am and not in_pm else self.hour + 12
         total = (hour * 60 + self.offset) % 1440
-        return time(total // 60, total % 60)
+        if said and not any(_within(total, p) for p in said):
+            return None, _conflict(total, said, services)
+        return _clock(total), None
+
+
+def _clock(minute_of_day: int) -> time:
+    return time(minute_of_day // 60, minute_of_day % 60)
+
+
+def _within(minute_of_day: int, part: str) -> bool:
+    return any(lo <= minute_of_day < hi for lo, hi in _PART_SPANS[part])
+
+
+def in_part(value: time, part: str) -> bool:
+    """Whether a time belongs to a part of the day ("night", "afternoon", "morning", "lunch")."""
+    return part in _PART_SPANS and _within(value.hour * 60 + value.minute, part)
+
+
+def _conflict(total: int, said: Sequence[str], services: Sequence[ServiceHours]) -> Ambiguity:
+    """The time as said, and the same clock reading twelve hours away when that
+    fits the part of day said (and the restaurant is open then); else the part
+    of day, to ask for a time in it."""
+    other = (total + 720) % 1440
+    open_then = not services or _in_service(other, services)
+    if open_then and any(_within(other, p) for p in said):
+        return Ambiguity("part_of_day", times=(_clock(total), _clock(other)))
+    return Ambiguity("part_of_day", times=(_clock(total),), part=said[0])
 
 
 def _part(suffix: str | None, parts: Sequence[str | None]) -> str | None:
@@ -265,7 +409,28 @@ def _readings(norm: str) -> list[Mention[_Reading]]:
         add(m, _Reading(_hour(m[1]), _minutes(m[2]), _part(m[3], m.groups()[3:])), 3)
     for m in _ENGLISH_PAST.finditer(norm):
         offset = _minutes(m[1]) * (-1 if m[2] == "to" else 1)
+        if m[3] in {"noon", "midday", "midnight"}:
+            add(m, _Reading(12 if m[3] != "midnight" else 0, offset, None, explicit=True), 3)
+            continue
         add(m, _Reading(_hour(m[3]), offset, _part(m[4], m.groups()[4:])), 3)
+    for m in _H_MINUTES.finditer(norm):
+        add(m, _Reading(int(m[1]), int(m[2]), _part(None, m.groups()[2:])), 3)
+    for m in _RUN_TOGETHER.finditer(norm):
+        part = _part(m[3], m.groups()[3:])
+        before = norm[max(0, m.start() - 14) : m.start()]
+        if part is None and m[3] is None and not _RUN_TOGETHER_CONTEXT.search(before):
+            continue
+        add(m, _Reading(int(m[1]), int(m[2]), part), 3)
+    for m in _SPANISH_WITH_PART.finditer(norm):
+        offset = _minutes(m[2]) - _minutes(m[3])
+        add(m, _Reading(_hour(m[1]), offset, _part(None, m.groups()[3:])), 2)
+    for m in _SPANISH_SHORT.finditer(norm):
+        offset = _minutes(m[2]) - _minutes(m[3])
+        add(m, _Reading(_hour(m[1]), offset, _part(m[4], m.groups()[4:])), 2)
+    for m in _HALF.finditer(norm):
+        add(m, _Reading(_hour(m[1]), 30, _part(m[2], m.groups()[2:])), 3)
+    for m in _HOUR_THEN_DAY.finditer(norm):
+        add(m, _Reading(_hour(m[1]), 0, _part(None, (m[2],))), 1)
     for m in _ENGLISH_WORDS.finditer(norm):
         add(m, _Reading(_hour(m[1]), _minutes(m[2]), _part(m[3], m.groups()[3:])), 2)
     for m in _OCLOCK.finditer(norm):
@@ -286,21 +451,36 @@ def _dot_is_time(norm: str, start: int, hour: str, minute: str, suffix: str | No
     return not dot_reads_as_date(hour, minute)
 
 
-def _hint(norm: str) -> str | None:
-    pm, am = _PM_HINT.search(norm), _AM_HINT.search(norm)
-    if pm and not am:
-        return "night"
-    if am and not pm:
-        return "morning"
-    if not pm and not am and _LUNCH_HINT.search(norm):
-        return "lunch"
+def _said_parts(norm: str) -> list[str]:
+    return [name for name, pattern in _SAID_PARTS if pattern.search(norm)]
+
+
+def _hint(said: Sequence[str]) -> str | None:
+    """How the parts said elsewhere read an hour from 1 to 12; none when they disagree."""
+    evening = [p for p in said if p in {"night", "afternoon"}]
+    if evening and "morning" in said:
+        return None
+    for name in ("afternoon", "night", "morning", "lunch"):
+        if name in said:
+            return _PART_AS_READING[name]
     return None
+
+
+def read_time(
+    norm: str, services: Sequence[ServiceHours] = ()
+) -> tuple[time | None, Ambiguity | None]:
+    """The time asked for, or the readings to ask between (see :mod:`.ambiguity`)."""
+    mentions = _readings(norm)
+    reading = pick(norm, mentions)
+    if reading is None:
+        return None, None
+    span = next(m for m in mentions if m.value is reading)
+    rest = norm[: span.start] + " " * (span.end - span.start) + norm[span.end :]
+    return reading.resolve(_said_parts(rest), services)
 
 
 def find_time(norm: str, services: Sequence[ServiceHours] = ()) -> time | None:
     """``services`` are the opening hours of the day asked about, used only to
-    tell 9:00 from 21:00 when the guest does not say; ``None`` when no time is named."""
-    reading = pick(norm, _readings(norm))
-    if reading is None:
-        return None
-    return reading.resolve(_hint(norm), services)
+    tell 9:00 from 21:00 when the guest does not say; ``None`` when no time is
+    named or when the message leaves it open."""
+    return read_time(norm, services)[0]
