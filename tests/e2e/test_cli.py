@@ -156,13 +156,23 @@ def test_smtp_receives_a_guests_mail_for_a_restaurants_address(db_url: str, tmp_
     from saveit.store import channel_accounts
     from saveit.store import restaurants as restaurant_store
     from saveit.store.schema import channel_messages
+    from saveit.store.secret_box import SecretBox
 
     env = _env(SAVEIT_DATABASE_URL=db_url)
     assert _run("seed", str(DEMO_YAML), env=env, cwd=tmp_path).returncode == 0
     engine = create_db_engine(db_url)
     with engine.begin() as conn:
         rid = restaurant_store.id_of(conn, "demo")
-        channel_accounts.put(conn, rid, "email", "reservas@demo.example", {}, datetime.now(UTC))
+        channel_accounts.put(
+            conn,
+            rid,
+            "email",
+            "reservas@demo.example",
+            {},
+            datetime.now(UTC),
+            box=SecretBox.from_keys([], secret_key="unused: no secrets here"),
+            proven_by="admin",
+        )
     port = _free_port()
     proc = subprocess.Popen(
         [*SAVEIT, "smtp", "--port", str(port)],
