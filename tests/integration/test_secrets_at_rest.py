@@ -10,7 +10,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import insert, select, update
 
 from saveit.api.app import create_app
-from saveit.bootstrap import Container
+from saveit.bootstrap import Container, build
+from saveit.channels.model import InboundMessage, WebhookBatch
+from saveit.config import Settings
+from saveit.restaurant_setup import apply_spec, parse_document
 from saveit.store import channel_accounts as accounts
 from saveit.store import restaurants as restaurant_store
 from saveit.store.database import create_db_engine
@@ -18,6 +21,8 @@ from saveit.store.migrate import upgrade
 from saveit.store.schema import channel_accounts
 from saveit.store.secret_box import SecretBox, SecretsUnreadable
 from tests.conftest import ADMIN_TOKEN
+from tests.recording_http import recording_server
+from tests.support import FakeClock, demo_document
 
 TOKEN = "EAAG-live-access-token-9d8c7b"
 OLD, NEW = SecretBox.new_key(), SecretBox.new_key()
@@ -138,3 +143,49 @@ def test_the_embedded_default_derives_its_key_from_the_secret_key(db_url: str) -
             conn.execute(update(channel_accounts).values(secrets=sealed))
     finally:
         engine.dispose()
+
+
+def test_a_send_from_an_account_whose_key_was_removed_fails_visibly(
+    settings: Settings, clock: FakeClock
+) -> None:
+    """Fails before the fix: there were no keys, so a token could not go missing."""
+    from pydantic import SecretStr
+
+    configured = settings.model_copy(update={"encryption_keys": [SecretStr(NEW)]})
+    with recording_server() as graph:
+        configured = configured.model_copy(update={"graph_api_base": graph.url})
+        container = build(configured, clock=clock, migrate=False)
+        try:
+            apply_spec(container.engine, parse_document(demo_document()))
+            _seal_under(container, "demo", SecretBox.from_keys([OLD], secret_key="x"))
+            assert container.gateway is not None
+            container.gateway.receive(
+                WebhookBatch(
+                    messages=[
+                        InboundMessage(
+                            channel="whatsapp",
+                            provider_message_id="wamid.key-gone",
+                            sender="+34600111222",
+                            recipient="104200000000001",
+                            text="hola",
+                            sent_at=clock(),
+                        )
+                    ]
+                )
+            )
+            while container.gateway.answer_inbound() or container.gateway.deliver_due():
+                pass
+            with TestClient(create_app(container)) as api:
+                admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+                listed = api.get("/v1/restaurants/demo/conversations", headers=admin).json()
+                shown = api.get(
+                    f"/v1/restaurants/demo/conversations/{listed['conversations'][0]['id']}",
+                    headers=admin,
+                ).json()
+        finally:
+            container.close()
+    out = [m for m in shown["messages"] if m["direction"] == "out"]
+    assert out
+    assert {m["status"] for m in out} == {"failed"}
+    assert {m["error"]["code"] for m in out} == {"SECRETS_UNREADABLE"}
+    assert graph.requests == []  # nothing went out with an empty token
