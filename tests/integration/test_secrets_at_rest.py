@@ -3,6 +3,7 @@ removed key is a loud failure rather than an empty token."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -189,3 +190,44 @@ def test_a_send_from_an_account_whose_key_was_removed_fails_visibly(
     assert {m["status"] for m in out} == {"failed"}
     assert {m["error"]["code"] for m in out} == {"SECRETS_UNREADABLE"}
     assert graph.requests == []  # nothing went out with an empty token
+
+
+def test_accounts_from_before_the_upgrade_keep_routing_as_migrated_with_tokens_sealed(
+    db_url: str, container: Container, demo: str
+) -> None:
+    """Existing accounts were the only claim on their address: they keep routing,
+    marked ``migrated`` for review, and the upgrade seals their plain-text token."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from saveit.store.migrate import alembic_config
+
+    with container.engine.begin() as conn:
+        config = alembic_config()
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0004")
+    now = datetime(2026, 6, 1, tzinfo=UTC)
+    with container.engine.begin() as conn:
+        rid = restaurant_store.id_of(conn, demo)
+        conn.execute(
+            text(
+                "INSERT INTO channel_accounts (restaurant_id, channel, address, settings, "
+                "created_at, updated_at) VALUES (:rid, 'whatsapp', '104200000000001', "
+                ":settings, :now, :now)"
+            ),
+            {"rid": rid, "settings": json.dumps({"access_token": TOKEN}), "now": now},
+        )
+    assert container.box is not None
+    upgrade(container.engine, box=container.box)
+    assert TOKEN not in raw_rows(container)
+    assert container.gateway is not None
+    routed = container.gateway.route("whatsapp", "104200000000001")
+    assert routed is not None
+    assert routed.restaurant_id == rid
+    with container.engine.connect() as conn:
+        claim = accounts.claim_of(conn, rid, "whatsapp", container.box)
+        found = accounts.find(conn, rid, "whatsapp", container.box)
+    assert claim is not None
+    assert claim.proven_by == "migrated"
+    assert found is not None
+    assert found.settings["access_token"] == TOKEN
