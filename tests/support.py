@@ -31,3 +31,29 @@ def demo_document(**overrides: Any) -> dict[str, Any]:
     doc = copy.deepcopy(doc)
     doc.update(overrides)
     return doc
+
+
+def assign_account(
+    container: Any,
+    slug: str,
+    channel: str,
+    address: str,
+    settings: dict[str, Any] | None = None,
+    now: datetime | None = None,
+) -> None:
+    """Give ``slug`` a proven account, as the deployment admin assigns one (the way
+    tests that are about something else set accounts up)."""
+    from saveit.store import channel_accounts as accounts
+    from saveit.store import restaurants as restaurant_store
+
+    with container.engine.begin() as conn:
+        accounts.put(
+            conn,
+            restaurant_store.id_of(conn, slug),
+            channel,  # type: ignore[arg-type]
+            address,
+            settings or {},
+            now or datetime.now(UTC),
+            box=container.box,
+            proven_by="admin",
+        )

@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 
 from saveit.booking.service import BookingService, Clock, utc_now
 from saveit.cache import AvailabilityCache, CacheStore, MemoryStore, NearCache, RedisStore
+from saveit.channels.account_proof import AccountProofs, GraphOwnership
 from saveit.channels.gateway import Gateway, Responder
 from saveit.channels.identity import IdentityLinks
 from saveit.channels.inbox import InboxResponder
@@ -33,6 +34,7 @@ from saveit.resilience import CircuitBreaker, RedisGate
 from saveit.store.database import create_db_engine
 from saveit.store.migrate import upgrade
 from saveit.store.restaurants import RestaurantCache
+from saveit.store.secret_box import SecretBox
 
 
 @dataclass
@@ -51,6 +53,9 @@ class Container:
     checkin: CheckIn | None = field(default=None, kw_only=True)
     notifier: Notifier | None = field(default=None, kw_only=True)
     scheduler: Scheduler | None = field(default=None, kw_only=True)
+    # security: channel accounts proven before they route; provider secrets sealed at rest
+    box: SecretBox | None = field(default=None, kw_only=True)
+    proofs: AccountProofs | None = field(default=None, kw_only=True)
 
     def close(self) -> None:
         if self.redis_gate is not None:
@@ -96,8 +101,9 @@ def build(
         pool_timeout=settings.db_pool_timeout_s,
         connect_timeout=settings.db_connect_timeout_s,
     )
+    box = build_secret_box(settings)
     if migrate if migrate is not None else settings.database_url is None:
-        upgrade(engine)
+        upgrade(engine, box=box)
     booking = BookingService(
         engine,
         secret=settings.secret_key.get_secret_value().encode(),
@@ -116,9 +122,11 @@ def build(
     gate = build_redis_gate(settings)
     availability = build_availability(settings, booking, gate)
     limiter = RateLimiter.from_settings(settings, gate)
+    senders = build_senders(settings)
     gateway = Gateway(
         engine,
-        senders=build_senders(settings),
+        senders=senders,
+        box=box,
         responder=responder or _responder(settings, booking),
         clock=clock,
         limiter=limiter,
@@ -153,6 +161,18 @@ def build(
         catch_up_minutes=settings.reminder_catch_up_minutes,
         clock=clock,
     )
+    proofs = AccountProofs(
+        engine,
+        box,
+        graph=GraphOwnership(
+            settings.graph_api_base,
+            settings.graph_api_version,
+            timeout_s=settings.channel_http_timeout_s,
+        ),
+        senders=senders,
+        secret=settings.secret_key.get_secret_value().encode(),
+        clock=clock,
+    )
     return Container(
         settings=settings,
         engine=engine,
@@ -167,6 +187,17 @@ def build(
         checkin=checkin,
         notifier=notifier,
         scheduler=scheduler,
+        box=box,
+        proofs=proofs,
+    )
+
+
+def build_secret_box(settings: Settings) -> SecretBox:
+    """The keys that seal provider secrets: SAVEIT_ENCRYPTION_KEYS, else one derived
+    from SAVEIT_SECRET_KEY."""
+    return SecretBox.from_keys(
+        [key.get_secret_value() for key in settings.encryption_keys],
+        secret_key=settings.secret_key.get_secret_value(),
     )
 
 

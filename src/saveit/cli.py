@@ -19,7 +19,7 @@ import uvicorn
 import yaml
 from pydantic import ValidationError
 
-from saveit.bootstrap import build, freeze_startup_heap
+from saveit.bootstrap import build, build_secret_box, freeze_startup_heap
 from saveit.channels.workers import ChannelWorkers
 from saveit.config import load_settings
 from saveit.domain import errors
@@ -29,12 +29,15 @@ from saveit.store import restaurants as restaurant_store
 from saveit.store import tokens
 from saveit.store.database import create_db_engine
 from saveit.store.migrate import upgrade
+from saveit.store.secret_box import SecretBox, SecretsUnreadable
 
 app = typer.Typer(help="SaveIt restaurant reservations.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 token_app = typer.Typer(help="Staff bearer tokens.", no_args_is_help=True)
 app.add_typer(token_app, name="token")
+secrets_app = typer.Typer(help="Provider secrets sealed at rest.", no_args_is_help=True)
+app.add_typer(secrets_app, name="secrets")
 
 DEMO_FILE = Path(__file__).with_name("demo.yaml")
 
@@ -47,9 +50,34 @@ def _migrate() -> None:
     settings = load_settings()
     engine = create_db_engine(settings.resolved_database_url)
     try:
-        upgrade(engine)
+        upgrade(engine, box=build_secret_box(settings))
     finally:
         engine.dispose()
+
+
+@secrets_app.command("rotate")
+def secrets_rotate() -> None:
+    """Re-seal every stored provider secret under the first of SAVEIT_ENCRYPTION_KEYS
+    (plain ones too); then the older keys can be removed from the list."""
+    from saveit.store.channel_accounts import reseal_all
+
+    settings = load_settings()
+    engine = create_db_engine(settings.resolved_database_url)
+    try:
+        with engine.begin() as conn:
+            count = reseal_all(conn, build_secret_box(settings))
+    except SecretsUnreadable as exc:
+        typer.echo(f"secrets rotate: {exc}; nothing was changed", err=True)
+        raise typer.Exit(code=1) from exc
+    finally:
+        engine.dispose()
+    typer.echo(f"re-sealed the secrets of {count} channel account(s) under the newest key")
+
+
+@secrets_app.command("new-key")
+def secrets_new_key() -> None:
+    """Print a fresh key to put first in SAVEIT_ENCRYPTION_KEYS."""
+    typer.echo(SecretBox.new_key())
 
 
 def _run_server(host: str, port: int, workers: int) -> None:

@@ -313,7 +313,24 @@ class Settings(BaseSettings):
         le=1000,
         description="Open connections to `saveit smtp` per client address; more get 421.",
     )
+    # --- security: channel accounts and secrets at rest ---------------------------------
+    encryption_keys: list[SecretStr] = Field(
+        default_factory=list,
+        description='Fernet keys that seal provider secrets at rest, as JSON: ["new", "old"]. '
+        "The first seals, every one opens; `saveit secrets rotate` re-seals under the first, "
+        'then old ones can go. "derived" names the key derived from SAVEIT_SECRET_KEY, '
+        "which is the only key when the list is empty. Make one with `saveit secrets new-key`.",
+    )
     env: str = Field(default="development", description="development | production")
+
+    @field_validator("encryption_keys")
+    @classmethod
+    def _fernet_keys(cls, value: list[SecretStr]) -> list[SecretStr]:
+        from saveit.store.secret_box import check_key
+
+        for key in value:
+            check_key(key.get_secret_value())
+        return value
 
     @field_validator("database_url", "redis_url", mode="before")
     @classmethod

@@ -156,13 +156,23 @@ def test_smtp_receives_a_guests_mail_for_a_restaurants_address(db_url: str, tmp_
     from saveit.store import channel_accounts
     from saveit.store import restaurants as restaurant_store
     from saveit.store.schema import channel_messages
+    from saveit.store.secret_box import SecretBox
 
     env = _env(SAVEIT_DATABASE_URL=db_url)
     assert _run("seed", str(DEMO_YAML), env=env, cwd=tmp_path).returncode == 0
     engine = create_db_engine(db_url)
     with engine.begin() as conn:
         rid = restaurant_store.id_of(conn, "demo")
-        channel_accounts.put(conn, rid, "email", "reservas@demo.example", {}, datetime.now(UTC))
+        channel_accounts.put(
+            conn,
+            rid,
+            "email",
+            "reservas@demo.example",
+            {},
+            datetime.now(UTC),
+            box=SecretBox.from_keys([], secret_key="unused: no secrets here"),
+            proven_by="admin",
+        )
     port = _free_port()
     proc = subprocess.Popen(
         [*SAVEIT, "smtp", "--port", str(port)],
@@ -248,3 +258,55 @@ def test_chat_books_the_demo_from_a_terminal(tmp_path: Path) -> None:
     )  # fmt: skip
     assert "You have no upcoming bookings" in other.stdout
     assert code not in other.stdout
+
+
+def test_secrets_rotate_reseals_and_refuses_when_a_key_is_gone(db_url: str, tmp_path: Path) -> None:
+    """Fails before the fix: there was no `saveit secrets` command."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import select
+
+    from saveit.store import channel_accounts
+    from saveit.store import restaurants as restaurant_store
+    from saveit.store.schema import channel_accounts as table
+    from saveit.store.secret_box import SecretBox
+
+    old, new = SecretBox.new_key(), SecretBox.new_key()
+    env = _env(SAVEIT_DATABASE_URL=db_url)
+    assert _run("seed", str(DEMO_YAML), env=env, cwd=tmp_path).returncode == 0
+    engine = create_db_engine(db_url)
+    with engine.begin() as conn:
+        rid = restaurant_store.id_of(conn, "demo")
+        channel_accounts.put(
+            conn,
+            rid,
+            "whatsapp",
+            "104200000000001",
+            {"access_token": "EAAG-rotating-token"},
+            datetime.now(UTC),
+            box=SecretBox.from_keys([old], secret_key="x"),
+            proven_by="admin",
+        )
+
+    def sealed() -> str:
+        with engine.connect() as conn:
+            return str(conn.execute(select(table.c.secrets)).scalar())
+
+    before = sealed()
+    gone = _run(
+        "secrets", "rotate", env={**env, "SAVEIT_ENCRYPTION_KEYS": f'["{new}"]'}, cwd=tmp_path
+    )
+    assert gone.returncode == 1
+    assert "nothing was changed" in gone.stderr
+    assert sealed() == before
+    both = f'["{new}", "{old}"]'
+    rotated = _run("secrets", "rotate", env={**env, "SAVEIT_ENCRYPTION_KEYS": both}, cwd=tmp_path)
+    assert rotated.returncode == 0, rotated.stderr
+    assert "1 channel account" in rotated.stdout
+    with engine.connect() as conn:
+        found = channel_accounts.find(
+            conn, rid, "whatsapp", SecretBox.from_keys([new], secret_key="x")
+        )
+    engine.dispose()
+    assert found is not None
+    assert found.settings["access_token"] == "EAAG-rotating-token"

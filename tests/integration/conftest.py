@@ -258,7 +258,14 @@ def mail(
     apply_spec(container.engine, parse_document(demo_document()))
     with container.engine.begin() as conn:
         accounts.put(
-            conn, restaurant_store.id_of(conn, "demo"), "email", EMAIL_ADDRESS, {}, clock()
+            conn,
+            restaurant_store.id_of(conn, "demo"),
+            "email",
+            EMAIL_ADDRESS,
+            {},
+            clock(),
+            box=container.box,
+            proven_by="admin",
         )
     assert container.gateway is not None
     server = serve(container.gateway, configured, host=EMAIL_HOST, port=0)

@@ -75,6 +75,7 @@ def test_accounts_are_stored_and_their_secrets_never_come_back(api: TestClient) 
             "channel": "whatsapp",
             "address": "104200000000001",
             "settings": {"access_token": "set"},
+            "verification": {"state": "proven", "by": "admin", "at": "2026-06-01T09:00:00+00:00"},
         }
     ]
 

@@ -31,12 +31,11 @@ from saveit.channels.model import (
 )
 from saveit.channels.ports import ChannelAccount, SendContext, SendFailed, SendResult
 from saveit.channels.workers import ChannelWorkers
-from saveit.store import channel_accounts as accounts
 from saveit.store import conversations as convs
 from saveit.store import restaurants as restaurant_store
 from saveit.store.database import create_db_engine
 from saveit.store.schema import channel_messages, conversations, early_statuses, guests, outbox
-from tests.support import FakeClock
+from tests.support import FakeClock, assign_account
 
 WA_NUMBER_ID = "104200000000001"
 SMS_NUMBER = "+34910000001"
@@ -96,11 +95,9 @@ def gateway(
     senders: dict[str, ScriptedSender],
     echo: Echo,
 ) -> Gateway:
-    with container.engine.begin() as conn:
-        rid = restaurant_store.id_of(conn, demo)
-        accounts.put(conn, rid, "whatsapp", WA_NUMBER_ID, {"access_token": "t"}, clock())
-        accounts.put(conn, rid, "sms", SMS_NUMBER, {}, clock())
-        accounts.put(conn, rid, "instagram", "17841400000000001", {"access_token": "t"}, clock())
+    assign_account(container, demo, "whatsapp", WA_NUMBER_ID, {"access_token": "t"}, clock())
+    assign_account(container, demo, "sms", SMS_NUMBER, {}, clock())
+    assign_account(container, demo, "instagram", "17841400000000001", {"access_token": "t"})
     return Gateway(
         container.engine,
         senders=senders,

@@ -16,12 +16,10 @@ from saveit.channels.gateway import Gateway, Reply, Turn
 from saveit.channels.identity import CannotVerify, IdentityLinks, LinkCodeInvalid
 from saveit.channels.model import ChannelName, InboundMessage, OutboundMessage, WebhookBatch
 from saveit.channels.ports import ChannelAccount, SendContext, SendResult
-from saveit.store import channel_accounts as accounts
 from saveit.store import conversations as convs
 from saveit.store import messages as store
-from saveit.store import restaurants as restaurant_store
 from saveit.store.schema import channel_identities, conversations, guests, reservations
-from tests.support import FakeClock
+from tests.support import FakeClock, assign_account
 
 WA_NUMBER_ID = "104200000000001"
 IG_ACCOUNT = "17841400000000001"
@@ -54,10 +52,8 @@ def senders() -> dict[str, Recorder]:
 def gateway(
     container: Container, demo: str, clock: FakeClock, senders: dict[str, Recorder]
 ) -> Gateway:
-    with container.engine.begin() as conn:
-        rid = restaurant_store.id_of(conn, demo)
-        accounts.put(conn, rid, "whatsapp", WA_NUMBER_ID, {"access_token": "t"}, clock())
-        accounts.put(conn, rid, "instagram", IG_ACCOUNT, {"access_token": "t"}, clock())
+    assign_account(container, demo, "whatsapp", WA_NUMBER_ID, {"access_token": "t"}, clock())
+    assign_account(container, demo, "instagram", IG_ACCOUNT, {"access_token": "t"}, clock())
     return Gateway(container.engine, senders=senders, responder=Quiet(), clock=clock)  # type: ignore[arg-type]
 
 

@@ -21,11 +21,10 @@ from saveit.channels.model import Choice, InboundMessage, OutboundMessage, Webho
 from saveit.conversation.bot import BotResponder
 from saveit.domain import errors
 from saveit.domain.model import SpecialDate, Status
-from saveit.store import channel_accounts as accounts
 from saveit.store import conversations as convs
 from saveit.store import restaurants as restaurant_store
 from tests.integration.test_channels_gateway import SMS_NUMBER, WA_NUMBER_ID, ScriptedSender
-from tests.support import FakeClock
+from tests.support import FakeClock, assign_account
 
 _ids = itertools.count()
 
@@ -48,10 +47,8 @@ def make_gateway(
 def gateway(
     container: Container, demo: str, clock: FakeClock, senders: dict[str, ScriptedSender]
 ) -> Gateway:
-    with container.engine.begin() as conn:
-        rid = restaurant_store.id_of(conn, demo)
-        accounts.put(conn, rid, "whatsapp", WA_NUMBER_ID, {"access_token": "t"}, clock())
-        accounts.put(conn, rid, "sms", SMS_NUMBER, {}, clock())
+    assign_account(container, demo, "whatsapp", WA_NUMBER_ID, {"access_token": "t"}, clock())
+    assign_account(container, demo, "sms", SMS_NUMBER, {}, clock())
     return make_gateway(container, clock, senders)
 
 

@@ -808,7 +808,9 @@ def test_a_channel_account_added_applies_to_notices_once_remembered_accounts_lap
     notifier, code, created = told_nobody_yet(container, demo)
     with container.engine.begin() as conn:
         rid = restaurant_store.id_of(conn, "demo")
-        accounts.put(conn, rid, "email", EMAIL_ADDRESS, {}, clock())
+        accounts.put(
+            conn, rid, "email", EMAIL_ADDRESS, {}, clock(), box=container.box, proven_by="admin"
+        )
     assert notifier.directory.channels(rid) == frozenset()  # remembered for a moment...
     notifier.handle(created)
     assert queued(container) == []

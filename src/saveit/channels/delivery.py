@@ -37,6 +37,7 @@ from saveit.store import messages as store
 from saveit.store.database import reading
 from saveit.store.reservations import emit
 from saveit.store.schema import restaurants
+from saveit.store.secret_box import SecretBox, SecretsUnreadable
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +62,10 @@ class Delivery:
         send_attempts: int = 6,
         send_backoff_s: float = 2.0,
         public_base_url: str | None = None,
+        box: SecretBox | None = None,
     ) -> None:
         self.engine = engine
+        self.box = box  # opens the accounts' sealed access tokens for the senders
         self.senders = dict(senders)
         self.clock = clock
         self.send_attempts = send_attempts
@@ -132,8 +135,13 @@ class Delivery:
 
     def _deliver(self, message: store.StoredMessage) -> None:
         sender = self.senders.get(message.channel)
-        with reading(self.engine) as conn:
-            context, account = self._context(conn, message)
+        try:
+            with reading(self.engine) as conn:
+                context, account = self._context(conn, message)
+        except SecretsUnreadable as exc:
+            log.error("channels: message %s: %s", message.id, exc)
+            self._fail(message, "SECRETS_UNREADABLE", str(exc), self.clock())
+            return
         now = self.clock()
         if sender is None or account is None:
             what = "no sender is configured" if sender is None else "the restaurant has no account"
@@ -205,7 +213,7 @@ class Delivery:
                 message.restaurant_id, "webchat", restaurant.slug
             )
         else:
-            account = accounts.find(conn, message.restaurant_id, message.channel)
+            account = accounts.find(conn, message.restaurant_id, message.channel, self.box)
         identity = (
             None if message.identity_id is None else convs.identity(conn, message.identity_id)
         )

@@ -48,6 +48,7 @@ from saveit.store import conversations as convs
 from saveit.store import messages as store
 from saveit.store.channel_accounts import AccountDirectory
 from saveit.store.schema import restaurants
+from saveit.store.secret_box import SecretBox
 
 log = logging.getLogger(__name__)
 
@@ -111,12 +112,14 @@ class Gateway:
         send_backoff_s: float = 2.0,
         public_base_url: str | None = None,
         phone_region: str = "ES",
+        box: SecretBox | None = None,
     ) -> None:
         self.engine = engine
         self.directory = AccountDirectory(engine)
         self.delivery = Delivery(
             engine,
             senders=senders,
+            box=box,
             clock=clock,
             send_attempts=send_attempts,
             send_backoff_s=send_backoff_s,

@@ -2,9 +2,18 @@
 
 An inbound webhook names the receiving WhatsApp phone number id, Instagram
 account id, SMS number or email address; ``route`` maps it to the restaurant.
-The unique key on ``(channel, address)`` keeps two restaurants from claiming
-the same number. ``channels`` says which channels a restaurant can send on (the
-notifier asks before it reads anything else about a booking).
+A claim routes nothing and sends nothing until it is proven (``routed_address``
+is set only then): by the Graph API for WhatsApp and Instagram, by the
+deployment admin, or by a code sent to the address. The unique key on
+``(channel, routed_address)`` lets one proof win an address, while unproven
+claims on it wait beside it without blocking anyone. ``channels`` says which
+channels a restaurant can send on (the notifier asks before it reads anything
+else about a booking).
+
+Secrets (access tokens) are sealed into the ``secrets`` column with a
+:class:`~saveit.store.secret_box.SecretBox`; ``settings`` keeps the rest.
+Readers that send pass the box and get the secrets back in ``settings``;
+readers that only route or list get them left out.
 """
 
 from __future__ import annotations
@@ -12,6 +21,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Hashable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -23,18 +33,63 @@ from saveit.channels.ports import ChannelAccount
 from saveit.domain import errors
 from saveit.store.database import reading
 from saveit.store.schema import channel_accounts, restaurants
+from saveit.store.secret_box import SecretBox
 
 _K = TypeVar("_K", bound=Hashable)
 _V = TypeVar("_V")
 
+SECRET_SETTINGS = frozenset({"access_token"})
+NOT_AVAILABLE = "This address is not available"
 
-def _account(row: Any) -> ChannelAccount:
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A restaurant's account on a channel with how far it is proven."""
+
+    account: ChannelAccount
+    proven_by: str | None  # None: pending, routes and sends nothing
+    proven_at: datetime | None
+    code_expires_at: datetime | None
+    code_attempts: int
+    secret_names: frozenset[str]
+
+    @property
+    def proven(self) -> bool:
+        return self.proven_by is not None
+
+
+def _settings(row: Any, box: SecretBox | None) -> dict[str, Any]:
+    settings = dict(row.settings)
+    if box is not None and row.secrets:
+        settings.update(box.open(row.secrets))
+    return settings
+
+
+def _account(row: Any, box: SecretBox | None = None) -> ChannelAccount:
     return ChannelAccount(
         restaurant_id=int(row.restaurant_id),
         channel=row.channel,
         address=row.address,
-        settings=dict(row.settings),
+        settings=_settings(row, box),
     )
+
+
+def _claim(row: Any, box: SecretBox) -> Claim:
+    opened = box.open(row.secrets) if row.secrets else {}
+    return Claim(
+        account=_account(row),
+        proven_by=row.proven_by,
+        proven_at=row.proven_at,
+        code_expires_at=row.proof_expires_at if row.proof_hash else None,
+        code_attempts=int(row.proof_attempts or 0),
+        secret_names=frozenset(opened) | (SECRET_SETTINGS & set(row.settings)),
+    )
+
+
+def _split(settings: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    plain = {k: v for k, v in settings.items() if k not in SECRET_SETTINGS}
+    secret = {k: v for k, v in settings.items() if k in SECRET_SETTINGS}
+    return plain, secret
 
 
 def put(
@@ -44,9 +99,41 @@ def put(
     address: str,
     settings: Mapping[str, Any],
     now: datetime,
+    *,
+    box: SecretBox,
+    proven_by: str | None,
+    proof_hash: str | None = None,
+    proof_expires_at: datetime | None = None,
 ) -> ChannelAccount:
-    """Create or replace the restaurant's account on ``channel``."""
-    values = {"address": address, "settings": dict(settings), "updated_at": now}
+    """Create or replace the restaurant's account on ``channel``.
+
+    ``proven_by`` None stores a pending claim, which routes nothing, unless the
+    restaurant already holds this very address proven (an edit of its settings).
+    A proof that collides with another restaurant's proven address is a plain
+    :class:`~saveit.domain.errors.Conflict` that names nobody."""
+    plain, secret = _split(settings)
+    current = conn.execute(
+        select(channel_accounts.c.routed_address, channel_accounts.c.proven_by).where(
+            channel_accounts.c.restaurant_id == restaurant_id,
+            channel_accounts.c.channel == channel,
+        )
+    ).first()
+    keeps_proof = proven_by is None and current is not None and current.routed_address == address
+    values: dict[str, Any] = {
+        "address": address,
+        "settings": plain,
+        "secrets": box.seal(secret) if secret else None,
+        "updated_at": now,
+        "routed_address": address if proven_by or keeps_proof else None,
+        "proven_by": proven_by or (current.proven_by if keeps_proof and current else None),
+        "proof_hash": None if proven_by or keeps_proof else proof_hash,
+        "proof_expires_at": None if proven_by or keeps_proof else proof_expires_at,
+        "proof_attempts": 0,
+    }
+    if proven_by:
+        values["proven_at"] = now
+    elif not keeps_proof:
+        values["proven_at"] = None
     try:
         with conn.begin_nested():
             changed = conn.execute(
@@ -64,12 +151,112 @@ def put(
                     )
                 )
     except IntegrityError as exc:
-        raise errors.Conflict(
-            f"The {channel} address '{address}' belongs to another restaurant",
-            channel=channel,
-            address=address,
-        ) from exc
+        raise errors.Conflict(NOT_AVAILABLE) from exc
     return ChannelAccount(restaurant_id, channel, address, dict(settings))
+
+
+def prove(conn: Connection, restaurant_id: int, channel: str, *, by: str, now: datetime) -> bool:
+    """Mark the restaurant's pending claim proven; False when it has none."""
+    try:
+        with conn.begin_nested():
+            return bool(
+                conn.execute(
+                    update(channel_accounts)
+                    .where(
+                        channel_accounts.c.restaurant_id == restaurant_id,
+                        channel_accounts.c.channel == channel,
+                    )
+                    .values(
+                        routed_address=channel_accounts.c.address,
+                        proven_by=by,
+                        proven_at=now,
+                        proof_hash=None,
+                        proof_expires_at=None,
+                        proof_attempts=0,
+                        updated_at=now,
+                    )
+                ).rowcount
+            )
+    except IntegrityError as exc:
+        raise errors.Conflict(NOT_AVAILABLE) from exc
+
+
+def unprove(conn: Connection, restaurant_id: int, channel: str, *, now: datetime) -> None:
+    """Back to pending: the proof no longer holds (the Graph API refused it)."""
+    conn.execute(
+        update(channel_accounts)
+        .where(
+            channel_accounts.c.restaurant_id == restaurant_id,
+            channel_accounts.c.channel == channel,
+        )
+        .values(routed_address=None, proven_by=None, proven_at=None, updated_at=now)
+    )
+
+
+def settings_of(
+    conn: Connection, restaurant_id: int, channel: str, box: SecretBox
+) -> dict[str, Any]:
+    """A claim's settings with its secrets opened, proven or not (to prove it)."""
+    row = conn.execute(
+        select(channel_accounts).where(
+            channel_accounts.c.restaurant_id == restaurant_id,
+            channel_accounts.c.channel == channel,
+        )
+    ).first()
+    return {} if row is None else _settings(row, box)
+
+
+def set_code(
+    conn: Connection,
+    restaurant_id: int,
+    channel: str,
+    *,
+    proof_hash: str | None,
+    expires_at: datetime | None,
+    attempts: int = 0,
+) -> None:
+    conn.execute(
+        update(channel_accounts)
+        .where(
+            channel_accounts.c.restaurant_id == restaurant_id,
+            channel_accounts.c.channel == channel,
+            channel_accounts.c.routed_address.is_(None),
+        )
+        .values(proof_hash=proof_hash, proof_expires_at=expires_at, proof_attempts=attempts)
+    )
+
+
+def code_of(conn: Connection, restaurant_id: int, channel: str) -> tuple[str, datetime, int] | None:
+    """The pending claim's code hash, expiry and attempts so far (locked for the check)."""
+    query = select(
+        channel_accounts.c.proof_hash,
+        channel_accounts.c.proof_expires_at,
+        channel_accounts.c.proof_attempts,
+    ).where(
+        channel_accounts.c.restaurant_id == restaurant_id,
+        channel_accounts.c.channel == channel,
+        channel_accounts.c.routed_address.is_(None),
+    )
+    row = conn.execute(query.with_for_update()).first()
+    if row is None or row.proof_hash is None or row.proof_expires_at is None:
+        return None
+    return str(row.proof_hash), row.proof_expires_at, int(row.proof_attempts or 0)
+
+
+def proven_elsewhere(conn: Connection, restaurant_id: int, channel: str, address: str) -> bool:
+    """Whether another restaurant holds ``address`` proven (never told to the caller)."""
+    owner = conn.execute(
+        select(channel_accounts.c.restaurant_id).where(
+            channel_accounts.c.channel == channel, channel_accounts.c.routed_address == address
+        )
+    ).scalar()
+    return owner is not None and int(owner) != restaurant_id
+
+
+def restaurant_name(conn: Connection, restaurant_id: int) -> str:
+    return str(
+        conn.execute(select(restaurants.c.name).where(restaurants.c.id == restaurant_id)).scalar()
+    )
 
 
 def remove(conn: Connection, restaurant_id: int, channel: ChannelName) -> bool:
@@ -83,35 +270,54 @@ def remove(conn: Connection, restaurant_id: int, channel: ChannelName) -> bool:
     )
 
 
-def of_restaurant(conn: Connection, restaurant_id: int) -> list[ChannelAccount]:
+def of_restaurant(conn: Connection, restaurant_id: int, box: SecretBox) -> list[Claim]:
+    """Every claim of the restaurant, proven or not (the managers' view)."""
     rows = conn.execute(
         select(channel_accounts)
         .where(channel_accounts.c.restaurant_id == restaurant_id)
         .order_by(channel_accounts.c.channel)
     )
-    return [_account(row) for row in rows]
+    return [_claim(row, box) for row in rows]
 
 
-def find(conn: Connection, restaurant_id: int, channel: str) -> ChannelAccount | None:
+def claim_of(conn: Connection, restaurant_id: int, channel: str, box: SecretBox) -> Claim | None:
     row = conn.execute(
         select(channel_accounts).where(
             channel_accounts.c.restaurant_id == restaurant_id,
             channel_accounts.c.channel == channel,
         )
     ).first()
-    return None if row is None else _account(row)
+    return None if row is None else _claim(row, box)
+
+
+def find(
+    conn: Connection, restaurant_id: int, channel: str, box: SecretBox | None = None
+) -> ChannelAccount | None:
+    """The restaurant's proven account on ``channel`` (secrets included given ``box``);
+    a pending claim is no account: nothing goes out from it."""
+    row = conn.execute(
+        select(channel_accounts).where(
+            channel_accounts.c.restaurant_id == restaurant_id,
+            channel_accounts.c.channel == channel,
+            channel_accounts.c.routed_address.is_not(None),
+        )
+    ).first()
+    return None if row is None else _account(row, box)
 
 
 def channels(conn: Connection, restaurant_id: int) -> frozenset[str]:
-    """The channels ``restaurant_id`` has an account on."""
+    """The channels ``restaurant_id`` has a proven account on."""
     rows = conn.execute(
-        select(channel_accounts.c.channel).where(channel_accounts.c.restaurant_id == restaurant_id)
+        select(channel_accounts.c.channel).where(
+            channel_accounts.c.restaurant_id == restaurant_id,
+            channel_accounts.c.routed_address.is_not(None),
+        )
     )
     return frozenset(str(row.channel) for row in rows)
 
 
 def route(conn: Connection, channel: str, address: str) -> ChannelAccount | None:
-    """The account a message to ``address`` arrived at. The web chat needs no
+    """The proven account a message to ``address`` arrived at. The web chat needs no
     account: its address is the restaurant's slug."""
     if channel == "webchat":
         found = conn.execute(select(restaurants.c.id).where(restaurants.c.slug == address))
@@ -119,10 +325,46 @@ def route(conn: Connection, channel: str, address: str) -> ChannelAccount | None
         return None if restaurant_id is None else ChannelAccount(restaurant_id, "webchat", address)
     row = conn.execute(
         select(channel_accounts).where(
-            channel_accounts.c.channel == channel, channel_accounts.c.address == address
+            channel_accounts.c.channel == channel, channel_accounts.c.routed_address == address
         )
     ).first()
     return None if row is None else _account(row)
+
+
+def seal_plaintext(conn: Connection, box: SecretBox) -> int:
+    """Move secrets still stored in plain ``settings`` (rows older than the sealed
+    column) into ``secrets``; returns how many rows changed. Idempotent."""
+    moved = 0
+    for row in conn.execute(select(channel_accounts)).all():
+        plain, secret = _split(row.settings)
+        if not secret:
+            continue
+        merged = {**(box.open(row.secrets) if row.secrets else {}), **secret}
+        conn.execute(
+            update(channel_accounts)
+            .where(channel_accounts.c.id == row.id)
+            .values(settings=plain, secrets=box.seal(merged))
+        )
+        moved += 1
+    return moved
+
+
+def reseal_all(conn: Connection, box: SecretBox) -> int:
+    """Re-seal every stored secret under the box's newest key (plain ones too); raises
+    :class:`~saveit.store.secret_box.SecretsUnreadable` before changing anything when
+    one opens under no key."""
+    seal_plaintext(conn, box)
+    rows = conn.execute(
+        select(channel_accounts.c.id, channel_accounts.c.secrets).where(
+            channel_accounts.c.secrets.is_not(None)
+        )
+    ).all()
+    fresh = [(row.id, box.reseal(row.secrets)) for row in rows]
+    for row_id, sealed in fresh:
+        conn.execute(
+            update(channel_accounts).where(channel_accounts.c.id == row_id).values(secrets=sealed)
+        )
+    return len(fresh)
 
 
 class AccountDirectory:

@@ -8,6 +8,8 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine
 
+from saveit.store.secret_box import SecretBox
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -19,8 +21,14 @@ def alembic_config(url: str | None = None) -> Config:
     return config
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
+def upgrade(engine: Engine, revision: str = "head", *, box: SecretBox | None = None) -> None:
+    """Apply the chain; given the ``box``, also seal any provider secret still stored
+    in plain text (rows written before secrets were sealed), in the same transaction."""
     with engine.begin() as connection:
         config = alembic_config()
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
+        if box is not None and revision == "head":
+            from saveit.store.channel_accounts import seal_plaintext
+
+            seal_plaintext(connection, box)

@@ -262,10 +262,21 @@ channel_accounts = Table(
     Column("channel", String(16), nullable=False),
     # What inbound messages are routed by: phone number id, IG account id, number, address.
     Column("address", String(254), nullable=False),
-    Column("settings", JSONDocument, nullable=False),  # tokens, template: never served back
+    Column("settings", JSONDocument, nullable=False),  # template, service SID: no secrets
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
-    UniqueConstraint("channel", "address"),
+    # --- security: channel accounts proven before they route; secrets sealed at rest ---
+    Column("secrets", Text),  # access tokens, Fernet-sealed (saveit.store.secret_box)
+    # The address once proven (NULL while the claim is pending): inbound mail and webhooks
+    # route by it, and its unique key lets only one restaurant's proof win an address,
+    # while any number of pending claims wait beside it without blocking anyone.
+    Column("routed_address", String(254)),
+    Column("proven_by", String(16)),  # graph | admin | code | migrated
+    Column("proven_at", UTCDateTime),
+    Column("proof_hash", String(64)),  # HMAC of the code sent to the address, while pending
+    Column("proof_expires_at", UTCDateTime),
+    Column("proof_attempts", Integer, nullable=False, default=0),
+    UniqueConstraint("channel", "routed_address"),
     UniqueConstraint("restaurant_id", "channel"),
 )
 

@@ -1,8 +1,10 @@
 """A restaurant's channel accounts (managers) and its guest conversations (staff).
 
 Secrets (access tokens) go in through ``PUT`` and never come back out: reads
-show only which settings are set. Staff replies are queued like the bot's and
-go out on the guest's own channel (the one they last wrote from, unless named).
+show only which settings are set (they are sealed at rest). A claimed address
+routes nothing until it is proven (:mod:`saveit.channels.account_proof`).
+Staff replies are queued like the bot's and go out on the guest's own channel
+(the one they last wrote from, unless named).
 """
 
 from __future__ import annotations
@@ -15,9 +17,9 @@ from pydantic import Field
 from saveit.api.auth import HostOf, ManagerOf
 from saveit.api.deps import ContainerDep
 from saveit.api.schemas import Body as StrictBody
+from saveit.channels.account_proof import AccountProofs
 from saveit.channels.gateway import Gateway
 from saveit.channels.model import ChannelName, OutboundMessage
-from saveit.channels.ports import ChannelAccount
 from saveit.domain import errors
 from saveit.store import channel_accounts as accounts
 from saveit.store import conversations as convs
@@ -28,7 +30,6 @@ from saveit.store import restaurants as restaurant_store
 router = APIRouter(prefix="/v1/restaurants/{slug}", tags=["channels"])
 
 Secret = Annotated[str, Field(min_length=1, max_length=1000)]
-SECRET_KEYS = frozenset({"access_token"})
 
 
 class WhatsAppAccount(StrictBody):
@@ -61,15 +62,34 @@ _BODIES: dict[str, type[StrictBody]] = {
 Configurable = Literal["whatsapp", "instagram", "sms", "email"]
 
 
-def account_json(account: ChannelAccount) -> dict[str, Any]:
+def account_json(claim: accounts.Claim) -> dict[str, Any]:
+    account = claim.account
+    settings: dict[str, Any] = dict(account.settings)
+    settings.update({name: "set" for name in claim.secret_names})
     return {
         "channel": account.channel,
         "address": account.address,
-        "settings": {
-            key: ("set" if key in SECRET_KEYS else value)
-            for key, value in sorted(account.settings.items())
-        },
+        "settings": dict(sorted(settings.items())),
+        "verification": verification_json(claim),
     }
+
+
+def verification_json(claim: accounts.Claim) -> dict[str, Any]:
+    """Whether the account routes yet, and what would prove it if not."""
+    if claim.proven:
+        return {
+            "state": "proven",
+            "by": claim.proven_by,
+            "at": claim.proven_at.isoformat() if claim.proven_at else None,
+        }
+    channel = claim.account.channel
+    needs = {"whatsapp": "graph", "instagram": "graph", "sms": "admin"}.get(channel, "code")
+    doc: dict[str, Any] = {"state": "pending", "needs": needs}
+    if needs == "code":
+        doc["code_expires_at"] = (
+            claim.code_expires_at.isoformat() if claim.code_expires_at else None
+        )
+    return doc
 
 
 def _split(channel: str, raw: dict[str, Any], region: str) -> tuple[str, dict[str, Any]]:
@@ -88,7 +108,7 @@ def _split(channel: str, raw: dict[str, Any], region: str) -> tuple[str, dict[st
 def list_channels(slug: str, actor: ManagerOf, container: ContainerDep) -> dict[str, Any]:
     with container.booking.reading() as conn:
         restaurant_id = restaurant_store.id_of(conn, slug)
-        found = accounts.of_restaurant(conn, restaurant_id)
+        found = accounts.of_restaurant(conn, restaurant_id, _proofs(container).box)
     return {"restaurant": slug, "channels": [account_json(a) for a in found]}
 
 
@@ -99,15 +119,47 @@ def put_channel(
     actor: ManagerOf,
     container: ContainerDep,
     body: Annotated[dict[str, Any], Body()],
+    response: Response,
 ) -> dict[str, Any]:
+    """Claim an address. It routes once proven: at once for the admin token and for a
+    WhatsApp or Instagram id the Graph API confirms (200); otherwise it waits (202)
+    for ``POST …/verify``. Any refusal over who holds an address is a plain 409."""
     address, settings = _split(channel, body, container.settings.default_phone_region)
-    with container.engine.begin() as conn:
+    with container.booking.reading() as conn:
         restaurant_id = restaurant_store.id_of(conn, slug)
-        account = accounts.put(
-            conn, restaurant_id, channel, address, settings, container.booking.clock()
-        )
+    claim = _proofs(container).claim(
+        restaurant_id, channel, address, settings, admin=actor.kind == "admin"
+    )
     _gateway(container).directory.forget()
-    return account_json(account)
+    response.status_code = 200 if claim.proven else 202
+    return account_json(claim)
+
+
+class Proof(StrictBody):
+    code: Annotated[str, Field(pattern=r"^\d{6}$")] | None = None
+
+
+@router.post("/channels/{channel}/verify")
+def verify_channel(
+    slug: str,
+    channel: Configurable,
+    actor: ManagerOf,
+    container: ContainerDep,
+    body: Proof | None = None,
+) -> dict[str, Any]:
+    """Prove a claim: the admin token approves it; WhatsApp and Instagram ask the Graph
+    API again (a refusal makes a proven account pending); email takes the 6-digit
+    code sent to the address, or without one sends a fresh code."""
+    with container.booking.reading() as conn:
+        restaurant_id = restaurant_store.id_of(conn, slug)
+    claim = _proofs(container).verify(
+        restaurant_id,
+        channel,
+        None if body is None else body.code,
+        admin=actor.kind == "admin",
+    )
+    _gateway(container).directory.forget()
+    return account_json(claim)
 
 
 @router.delete("/channels/{channel}", status_code=204)
@@ -120,6 +172,13 @@ def delete_channel(
         raise errors.NotFound(f"No {channel} account for '{slug}'")
     _gateway(container).directory.forget()
     return Response(status_code=204)
+
+
+def _proofs(container: Any) -> AccountProofs:
+    proofs: AccountProofs | None = container.proofs
+    if proofs is None:
+        raise errors.NotFound("Channels are not enabled")
+    return proofs
 
 
 def _gateway(container: Any) -> Gateway:
