@@ -30,11 +30,9 @@ from saveit.bootstrap import Container, build
 from saveit.channels.email_inbound import serve
 from saveit.config import Settings
 from saveit.restaurant_setup import apply_spec, parse_document
-from saveit.store import channel_accounts as accounts
-from saveit.store import restaurants as restaurant_store
 from tests.integration.conftest import EMAIL_ADDRESS, EMAIL_HOST
 from tests.integration.test_channels_email_smtp import Captured, CaptureHandler
-from tests.support import FakeClock, demo_document
+from tests.support import FakeClock, assign_account, demo_document
 
 GUEST = "ana@example.com"
 SELECTOR = b"mail"
@@ -139,10 +137,7 @@ def ana(
     )
     container = build(configured, clock=clock, migrate=False)
     apply_spec(container.engine, parse_document(demo_document()))
-    with container.engine.begin() as conn:
-        accounts.put(
-            conn, restaurant_store.id_of(conn, "demo"), "email", EMAIL_ADDRESS, {}, clock()
-        )
+    assign_account(container, "demo", "email", EMAIL_ADDRESS, {}, clock())
     made = container.booking.create(
         CreateReservation(
             restaurant="demo",

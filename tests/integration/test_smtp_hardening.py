@@ -18,11 +18,9 @@ from saveit.bootstrap import Container, build
 from saveit.channels.email_inbound import serve
 from saveit.config import Settings
 from saveit.restaurant_setup import apply_spec, parse_document
-from saveit.store import channel_accounts as accounts
-from saveit.store import restaurants as restaurant_store
 from saveit.store.schema import channel_messages
 from tests.integration.conftest import EMAIL_ADDRESS, EMAIL_HOST
-from tests.support import FakeClock, demo_document
+from tests.support import FakeClock, assign_account, demo_document
 
 GUEST = "ana@example.com"
 MESSAGE = (
@@ -56,10 +54,7 @@ def ingress(
     )
     container = build(configured, clock=clock, migrate=False)
     apply_spec(container.engine, parse_document(demo_document()))
-    with container.engine.begin() as conn:
-        accounts.put(
-            conn, restaurant_store.id_of(conn, "demo"), "email", EMAIL_ADDRESS, {}, clock()
-        )
+    assign_account(container, "demo", "email", EMAIL_ADDRESS, {}, clock())
     assert container.gateway is not None
     server = serve(container.gateway, configured, host=EMAIL_HOST, port=0)
     yield container, server.port
