@@ -27,6 +27,7 @@ from saveit.events.inprocess import InProcessBus
 from saveit.events.redis_streams import RedisStreamsBus
 from saveit.events.relay import OutboxRelay
 from saveit.notify import Notifier, QrCodes, Scheduler
+from saveit.privacy import GuestPrivacy
 from saveit.ratelimit import RateLimiter
 from saveit.resilience import CircuitBreaker, RedisGate
 from saveit.store.database import create_db_engine
@@ -50,6 +51,7 @@ class Container:
     checkin: CheckIn | None = field(default=None, kw_only=True)
     notifier: Notifier | None = field(default=None, kw_only=True)
     scheduler: Scheduler | None = field(default=None, kw_only=True)
+    privacy: GuestPrivacy | None = field(default=None, kw_only=True)
 
     def close(self) -> None:
         if self.redis_gate is not None:
@@ -141,12 +143,14 @@ def build(
         notifier = Notifier(
             booking, gateway.delivery, qr=qr, clock=clock, directory=gateway.directory
         )
+    privacy = GuestPrivacy(engine, clock=clock, retention_days=settings.message_retention_days)
     scheduler = Scheduler(
         booking,
         notifier,
         offsets_minutes=settings.reminder_offsets_minutes,
         catch_up_minutes=settings.reminder_catch_up_minutes,
         clock=clock,
+        retention=privacy.purge,
     )
     return Container(
         settings=settings,
@@ -162,6 +166,7 @@ def build(
         checkin=checkin,
         notifier=notifier,
         scheduler=scheduler,
+        privacy=privacy,
     )
 
 

@@ -284,6 +284,14 @@ class Settings(BaseSettings):
         le=3600,
         description="How often `saveit worker` looks for due reminders and no-shows.",
     )
+    # --- security: privacy ---
+    message_retention_days: int = Field(
+        default=180,
+        ge=1,
+        le=3650,
+        description="Days a guest message's text and the provider's raw payload are kept; "
+        "then the scheduler blanks them (the row stays for statistics).",
+    )
     env: str = Field(default="development", description="development | production")
 
     @field_validator("database_url", "redis_url", mode="before")
