@@ -11,7 +11,7 @@ A table added later joins with one entry here, e.g.::
     Personal(email_proofs, of_guest("guest_id"), {"address": PSEUDONYM}),
 
 and its other text columns go in :data:`NOT_PERSONAL`.
-``tests/integration/test_privacy_classification.py`` fails while any text or
+``tests/unit/test_privacy_classification.py`` fails while any text or
 JSON column of a guest-related table (one whose foreign keys lead to
 ``guests``, or one named here) is in neither list.
 """
