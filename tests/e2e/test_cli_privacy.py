@@ -13,7 +13,7 @@ from saveit.booking.commands import Actor, CreateReservation, GuestDetails
 from saveit.bootstrap import build
 from saveit.config import Settings
 from saveit.restaurant_setup import apply_spec, parse_document
-from saveit.store.schema import channel_messages, guest_erasures, guests
+from saveit.store.schema import channel_messages, guests, metadata
 from tests.e2e.test_cli import _env, _run
 from tests.support import FakeClock, demo_document
 
@@ -67,9 +67,10 @@ def test_guest_export_then_erase(db_url: str, tmp_path: Path) -> None:
     assert erased.returncode == 0, erased.stderr
     assert json.loads(erased.stdout)["guest_id"] == guest_id
     engine = build(Settings(database_url=db_url, data_dir=tmp_path), migrate=False).engine
+    erasures = metadata.tables["guest_erasures"]
     with engine.connect() as conn:
         row = conn.execute(select(guests).where(guests.c.id == guest_id)).one()
-        audit = conn.execute(select(guest_erasures.c.actor, guest_erasures.c.channel)).one()
+        audit = conn.execute(select(erasures.c.actor, erasures.c.channel)).one()
     engine.dispose()
     assert (row.name, row.phone, row.email) == (f"erased:{guest_id}", None, None)
     assert tuple(audit) == ("staff:Marta", "cli")

@@ -30,7 +30,6 @@ from saveit.store import restaurants as restaurant_store
 from saveit.store import tokens
 from saveit.store.schema import (
     channel_identities,
-    guest_erasures,
     guests,
     metadata,
     outbox,
@@ -342,7 +341,7 @@ def test_erasure_leaves_no_trace_of_the_guest_and_every_count_as_it_was(
         guest = conn.execute(select(guests).where(guests.c.id == QUENTIN.guest_id)).one()
         assert guest.name == f"erased:{QUENTIN.guest_id}"
         assert (guest.phone, guest.email, guest.notes) == (None, None, "")
-        audit = conn.execute(select(guest_erasures)).one()
+        audit = conn.execute(select(metadata.tables["guest_erasures"])).one()
         assert (audit.guest_id, audit.actor, audit.channel) == (
             QUENTIN.guest_id,
             "admin:admin",
@@ -379,3 +378,5 @@ def test_erasing_a_guest_of_another_restaurant_is_not_found(
     assert (other.status_code, other.json()["code"]) == (404, "NOT_FOUND")
     assert counts(container) == before
     assert found(container, QUENTIN)
+    elsewhere = client.get(f"/v1/restaurants/otro/guests/{QUENTIN.guest_id}/export", headers=ADMIN)
+    assert elsewhere.status_code == 404
