@@ -340,7 +340,12 @@ def test_erasure_leaves_no_trace_of_the_guest_and_every_count_as_it_was(
         )
         guest = conn.execute(select(guests).where(guests.c.id == QUENTIN.guest_id)).one()
         assert guest.name == f"erased:{QUENTIN.guest_id}"
-        assert (guest.phone, guest.email, guest.notes) == (None, None, "")
+        assert (guest.phone, guest.email, guest.notes, guest.notify_channels) == (
+            None,
+            None,
+            "",
+            [],
+        )
         audit = conn.execute(select(metadata.tables["guest_erasures"])).one()
         assert (audit.guest_id, audit.actor, audit.channel) == (
             QUENTIN.guest_id,
@@ -362,6 +367,12 @@ def test_erasure_leaves_no_trace_of_the_guest_and_every_count_as_it_was(
     # The audit log is still append-only for everyone else.
     with pytest.raises(DBAPIError, match="append-only"), container.engine.begin() as conn:
         conn.execute(update(reservation_log).values(actor="someone"))
+    # Nothing more goes out to them: a cancellation notice finds no channel.
+    outbound = counts(container)["channel_messages"]
+    cancelled = client.post(f"/v1/reservations/{QUENTIN.code}/cancel", json={}, headers=ADMIN)
+    assert cancelled.status_code == 200, cancelled.text
+    Pump(container)()
+    assert counts(container)["channel_messages"] == outbound
     # What is left to export says only that the guest was erased.
     left = client.get(f"/v1/restaurants/demo/guests/{QUENTIN.guest_id}/export", headers=ADMIN)
     assert [e["actor"] for e in left.json()["erasures"]] == ["admin:admin"]

@@ -169,7 +169,7 @@ PERSONAL: tuple[Personal, ...] = (
             "notes": BLANK,
             "allergies": EMPTY_LIST,
             "tags": EMPTY_LIST,
-            "notify_channels": NULL,
+            "notify_channels": EMPTY_LIST,  # chose no channel: nothing more is sent to them
         },
     ),
     Personal(
