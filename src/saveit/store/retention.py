@@ -20,26 +20,18 @@ from saveit.store.schema import channel_messages as m
 
 def purge_messages(engine: Engine, older_than: datetime, now: datetime, batch: int = 1000) -> int:
     """Blank every finished message created before ``older_than``; how many were."""
+    due = (m.c.redacted_at.is_(None), m.c.created_at < older_than, m.c.processed_at.is_not(None))
     purged = 0
     while True:
         with engine.begin() as conn:
-            ids = list(
-                conn.execute(
-                    select(m.c.id)
-                    .where(
-                        m.c.redacted_at.is_(None),
-                        m.c.created_at < older_than,
-                        m.c.processed_at.is_not(None),
-                    )
-                    .order_by(m.c.id)
-                    .limit(batch)
-                ).scalars()
-            )
+            # Through the (redacted_at, created_at) index: only what is still due.
+            ids = list(conn.execute(select(m.c.id).where(*due).limit(batch)).scalars())
             if not ids:
                 return purged
-            conn.execute(
+            # Still due: another scheduler may have done these meanwhile.
+            done = conn.execute(
                 update(m)
-                .where(m.c.id.in_(ids))
+                .where(m.c.id.in_(ids), *due)
                 .values(
                     text="",
                     body=ERASED_BODY.new(None, ()),
@@ -47,5 +39,5 @@ def purge_messages(engine: Engine, older_than: datetime, now: datetime, batch: i
                     redacted_at=now,
                     updated_at=now,
                 )
-            )
-        purged += len(ids)
+            ).rowcount
+        purged += int(done)
