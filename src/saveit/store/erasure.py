@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import Connection, delete, insert, select, text, update
 
 from saveit.events.model import GUEST_ERASED
-from saveit.store.personal_data import PERSONAL, Constant, Personal, Scope
+from saveit.store.personal_data import PERSONAL, Personal, Scope
 from saveit.store.schema import (
     channel_identities,
     channel_messages,
@@ -117,8 +117,8 @@ def _end_log_rewrite(conn: Connection) -> None:
 def _apply(conn: Connection, entry: Personal, scope: Scope) -> int:
     table = entry.table
     where = entry.rows(table, scope)
-    if all(isinstance(r, Constant) for r in entry.columns.values()):
-        values = {name: r.new(None, ()) for name, r in entry.columns.items()}
+    if all(r.in_sql for r in entry.columns.values()):
+        values = {name: r.expression(table, name) for name, r in entry.columns.items()}
         return int(conn.execute(update(table).where(where).values(values)).rowcount)
     keys = list(table.primary_key.columns)
     columns = [table.c[name] for name in entry.columns]

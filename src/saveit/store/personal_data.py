@@ -23,7 +23,19 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, and_, false, or_, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    String,
+    Table,
+    and_,
+    case,
+    cast,
+    false,
+    literal,
+    null,
+    or_,
+    tuple_,
+)
 
 from saveit.store.schema import (
     channel_identities,
@@ -55,31 +67,51 @@ Rows = Callable[[Table, Scope], ColumnElement[bool]]
 
 
 class Replacement:
-    """What a personal value becomes: ``new(old value, row's primary key)``."""
+    """What a personal value becomes: ``new(old value, row's primary key)`` row by
+    row, or, where ``in_sql``, ``expression(table, column)`` for every row in one
+    UPDATE."""
+
+    in_sql = False
 
     def new(self, old: Any, key: tuple[Any, ...]) -> Any:
+        raise NotImplementedError
+
+    def expression(self, table: Table, column: str) -> Any:
         raise NotImplementedError
 
 
 @dataclass(frozen=True, slots=True)
 class Constant(Replacement):
     value: Any = field(default=None, hash=False)
+    in_sql = True
 
     def new(self, old: Any, key: tuple[Any, ...]) -> Any:
         return copy.deepcopy(self.value)  # JSON values: never one list shared by rows
+
+    def expression(self, table: Table, column: str) -> Any:
+        return self.new(None, ())
 
 
 class Pseudonym(Replacement):
     """``erased:<row id>``: unique per row, so unique keys on the column still hold."""
 
+    in_sql = True
+
     def new(self, old: Any, key: tuple[Any, ...]) -> Any:
         return None if old is None else "erased:" + ":".join(str(k) for k in key)
+
+    def expression(self, table: Table, column: str) -> Any:
+        (key,) = table.primary_key.columns  # a table keyed otherwise: name its own replacement
+        return case(
+            (table.c[column].is_(None), null()),
+            else_=literal("erased:", String) + cast(key, String),
+        )
 
 
 @dataclass(frozen=True, slots=True)
 class Redact(Replacement):
     """A JSON document with these keys blanked at any depth, the rest (ids, sizes,
-    times, statuses) kept."""
+    times, statuses) kept. Done row by row: the two backends' JSON functions differ."""
 
     keys: frozenset[str]
 
