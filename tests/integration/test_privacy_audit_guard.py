@@ -11,7 +11,7 @@ from sqlalchemy.exc import DBAPIError
 
 from saveit.booking.commands import Actor, CreateReservation, GuestDetails
 from saveit.bootstrap import Container
-from saveit.store.schema import erasure_in_progress, reservation_log
+from saveit.store.schema import erasure_in_progress, guests, reservation_log
 
 GUEST = Actor("guest", "web", "web")
 
@@ -33,12 +33,19 @@ def logged(container: Container, demo: str) -> int:
         return int(conn.execute(select(func.max(reservation_log.c.id))).scalar_one())
 
 
-def _flag(conn: Connection) -> None:
-    """What the erasure does before touching the log (see saveit.store.erasure)."""
+@pytest.fixture
+def guest(container: Container, logged: int) -> int:
+    """The id of the guest the logged booking belongs to."""
+    with container.engine.connect() as conn:
+        return int(conn.execute(select(guests.c.id)).scalar_one())
+
+
+def _flag(conn: Connection, guest_id: int) -> None:
+    """What the erasure of a guest does before touching the log (see saveit.store.erasure)."""
     if conn.dialect.name == "postgresql":
-        conn.execute(text("SET LOCAL saveit.erasure = 'on'"))
+        conn.execute(text(f"SET LOCAL saveit.erasure = '{guest_id}'"))
     else:
-        conn.execute(insert(erasure_in_progress).values(guest_id=1))
+        conn.execute(insert(erasure_in_progress).values(guest_id=guest_id))
 
 
 def _unflag(conn: Connection) -> None:
@@ -58,10 +65,12 @@ def test_a_plain_update_or_delete_of_the_audit_log_is_refused(
             conn.execute(statement)
 
 
-def test_inside_an_erasure_only_the_snapshots_may_change(container: Container, logged: int) -> None:
+def test_inside_an_erasure_only_the_snapshots_may_change(
+    container: Container, logged: int, guest: int
+) -> None:
     where = reservation_log.c.id == logged
     with container.engine.begin() as conn:
-        _flag(conn)
+        _flag(conn, guest)
         conn.execute(update(reservation_log).where(where).values(after={"notes": ""}))
         _unflag(conn)
     with container.engine.connect() as conn:
@@ -74,17 +83,27 @@ def test_inside_an_erasure_only_the_snapshots_may_change(container: Container, l
         delete(reservation_log).where(where),
     ):
         with container.engine.connect() as conn, conn.begin():
-            _flag(conn)
+            _flag(conn, guest)
             with pytest.raises(DBAPIError, match="append-only"):
                 conn.execute(statement)
             conn.rollback()
 
 
+def test_the_erasure_of_one_guest_opens_no_other_guests_rows(
+    container: Container, logged: int, guest: int
+) -> None:
+    with container.engine.connect() as conn, conn.begin():
+        _flag(conn, guest + 1)
+        with pytest.raises(DBAPIError, match="append-only"):
+            conn.execute(update(reservation_log).values(after=None))
+        conn.rollback()
+
+
 def test_the_permission_ends_with_the_erasing_transaction(
-    container: Container, logged: int
+    container: Container, logged: int, guest: int
 ) -> None:
     with container.engine.begin() as conn:
-        _flag(conn)
+        _flag(conn, guest)
         _unflag(conn)
     with pytest.raises(DBAPIError, match="append-only"), container.engine.begin() as conn:
         conn.execute(update(reservation_log).values(after=None))

@@ -2,12 +2,14 @@
 caller's transaction, and an audit of it that holds no personal data.
 
 The audit log (``reservation_log``) refuses UPDATE at the database. Its guard
-lets exactly this path rewrite the snapshots: on PostgreSQL while the
-transaction has ``SET LOCAL saveit.erasure = 'on'``, on SQLite while it holds a
-row in ``erasure_in_progress`` (inserted here and deleted before the commit, so
-no other connection ever sees it). The flag ends with the transaction either
-way, and it only lets ``before``/``after`` change: a rewritten action, actor or
-time, and any DELETE, are still refused.
+lets exactly this path rewrite the snapshots of the erased guest's reservations:
+on PostgreSQL while the transaction-local setting ``saveit.erasure`` holds the
+guest's id, on SQLite while the transaction holds a row with it in
+``erasure_in_progress`` (inserted here and deleted before the commit, so no
+other connection ever sees it). The flag ends with the transaction either way,
+opens only that guest's rows, and only lets ``before``/``after`` change: a
+rewritten action, actor or time, another guest's rows, and any DELETE, are
+still refused.
 """
 
 from __future__ import annotations
@@ -101,15 +103,18 @@ def _stop_pending_messages(conn: Connection, scope: Scope, now: datetime) -> Non
 
 
 def _allow_log_rewrite(conn: Connection, guest_id: int) -> None:
-    if conn.dialect.name == "postgresql":
-        conn.execute(text("SET LOCAL saveit.erasure = 'on'"))
+    if conn.dialect.name == "postgresql":  # is_local: gone at the end of the transaction
+        conn.execute(
+            text("SELECT set_config('saveit.erasure', :guest, true)"), {"guest": str(guest_id)}
+        )
     else:
+        conn.execute(delete(erasure_in_progress))
         conn.execute(insert(erasure_in_progress).values(guest_id=guest_id))
 
 
 def _end_log_rewrite(conn: Connection) -> None:
     if conn.dialect.name == "postgresql":
-        conn.execute(text("SET LOCAL saveit.erasure = 'off'"))
+        conn.execute(text("SELECT set_config('saveit.erasure', '', true)"))
     else:
         conn.execute(delete(erasure_in_progress))
 

@@ -2,10 +2,11 @@
 on messages.
 
 ``reservation_log`` stays append-only, but its guard now lets one kind of UPDATE
-through: inside a guest's erasure (PostgreSQL: ``SET LOCAL saveit.erasure = 'on'``;
-SQLite: a row in ``erasure_in_progress`` the same transaction inserts and deletes),
-touching only the ``before``/``after`` snapshots. Any other UPDATE, and every
-DELETE, is still refused.
+through: inside the erasure of the guest whose reservation the row is about
+(PostgreSQL: the transaction-local setting ``saveit.erasure`` holds that guest's
+id; SQLite: a row with it in ``erasure_in_progress``, which the same transaction
+inserts and deletes), touching only the ``before``/``after`` snapshots. Any
+other UPDATE, and every DELETE, is still refused.
 
 Revision ID: 0009
 Revises: 0004
@@ -31,7 +32,8 @@ CREATE OR REPLACE FUNCTION saveit_reservation_log_append_only() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
   IF TG_OP = 'UPDATE'
-     AND coalesce(current_setting('saveit.erasure', true), '') = 'on'
+     AND current_setting('saveit.erasure', true)
+         = (SELECT guest_id::text FROM reservations WHERE id = OLD.reservation_id)
      AND NEW.id = OLD.id AND NEW.reservation_id = OLD.reservation_id
      AND NEW.restaurant_id = OLD.restaurant_id AND NEW.at = OLD.at
      AND NEW.actor = OLD.actor AND NEW.channel = OLD.channel AND NEW.action = OLD.action
@@ -50,7 +52,8 @@ _PG_PLAIN = (
 
 _SQLITE_GUARD = (
     "CREATE TRIGGER reservation_log_no_update BEFORE UPDATE ON reservation_log "
-    "WHEN NOT EXISTS (SELECT 1 FROM erasure_in_progress) "
+    "WHEN NOT EXISTS (SELECT 1 FROM erasure_in_progress e JOIN reservations r "
+    "ON r.guest_id = e.guest_id WHERE r.id = OLD.reservation_id) "
     "OR NEW.id IS NOT OLD.id OR NEW.reservation_id IS NOT OLD.reservation_id "
     'OR NEW.restaurant_id IS NOT OLD.restaurant_id OR NEW."at" IS NOT OLD."at" '
     "OR NEW.actor IS NOT OLD.actor OR NEW.channel IS NOT OLD.channel "
