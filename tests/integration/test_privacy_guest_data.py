@@ -287,10 +287,10 @@ def test_only_managers_export_a_guest(
 
 
 def test_a_guest_gets_their_own_data_with_a_bookings_manage_token(
-    two_guests: tuple[TestClient, Container],
+    two_guests: tuple[TestClient, Container], clock: FakeClock
 ) -> None:
     """Fails before the fix: a guest had no way to get a copy of their data."""
-    client, _ = two_guests
+    client, container = two_guests
     mine = client.get(
         f"/v1/reservations/{QUENTIN.code}/my-data", headers={"X-Manage-Token": QUENTIN.token}
     )
@@ -306,6 +306,15 @@ def test_a_guest_gets_their_own_data_with_a_bookings_manage_token(
     assert (theirs.status_code, theirs.json()["code"]) == (403, "FORBIDDEN")
     by_query = client.get(f"/v1/reservations/{QUENTIN.code}/my-data?token={QUENTIN.token}")
     assert by_query.status_code == 401  # a token in a URL ends up in logs
+    with container.engine.begin() as conn:
+        rid = restaurant_store.id_of(conn, "demo")
+        host = tokens.issue(conn, rid, role="host", name="door", now=clock())
+    as_host = client.get(
+        f"/v1/reservations/{QUENTIN.code}/my-data", headers={"Authorization": f"Bearer {host}"}
+    )
+    assert as_host.status_code == 403
+    as_admin = client.get(f"/v1/reservations/{QUENTIN.code}/my-data", headers=ADMIN)
+    assert as_admin.json()["guest"]["id"] == QUENTIN.guest_id
 
 
 def test_erasure_leaves_no_trace_of_the_guest_and_every_count_as_it_was(
