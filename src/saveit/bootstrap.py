@@ -150,7 +150,7 @@ def build(
         offsets_minutes=settings.reminder_offsets_minutes,
         catch_up_minutes=settings.reminder_catch_up_minutes,
         clock=clock,
-        retention=privacy.purge,
+        retention=lambda: privacy.purge().total,
     )
     return Container(
         settings=settings,

@@ -86,7 +86,10 @@ def db_purge(
     """Blank message texts and raw provider payloads older than the retention period."""
     with _privacy(days) as privacy:
         purged = privacy.purge()
-    typer.echo(f"purged {purged} messages older than {privacy.retention.days} days")
+    typer.echo(
+        f"purged {purged.messages} messages and {purged.link_codes} link codes"
+        f" older than {privacy.retention.days} days"
+    )
 
 
 @contextmanager

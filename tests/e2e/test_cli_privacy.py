@@ -121,7 +121,7 @@ def test_db_purge_blanks_old_messages(db_url: str, tmp_path: Path) -> None:
         )
     purged = _run("db", "purge", env=env, cwd=tmp_path)
     assert purged.returncode == 0, purged.stderr
-    assert "purged 1 messages older than 30 days" in purged.stdout
+    assert "purged 1 messages and 0 link codes older than 30 days" in purged.stdout
     with engine.connect() as conn:
         left = dict(
             conn.execute(select(channel_messages.c.public_id, channel_messages.c.text)).all()
@@ -129,4 +129,4 @@ def test_db_purge_blanks_old_messages(db_url: str, tmp_path: Path) -> None:
     engine.dispose()
     assert left == {"p40": "", "p10": "10 days ago"}
     again = _run("db", "purge", "--days", "5", env=env, cwd=tmp_path)
-    assert "purged 1 messages older than 5 days" in again.stdout
+    assert "purged 1 messages and 0 link codes older than 5 days" in again.stdout

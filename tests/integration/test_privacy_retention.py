@@ -13,8 +13,9 @@ from saveit.bootstrap import Container
 from saveit.channels.gateway import Gateway
 from saveit.channels.model import InboundMessage, WebhookBatch
 from saveit.store import channel_accounts as accounts
+from saveit.store import conversations as convs
 from saveit.store import restaurants as restaurant_store
-from saveit.store.schema import channel_messages
+from saveit.store.schema import channel_identities, channel_messages, link_codes
 from tests.integration.test_channels_identity import Quiet, Recorder
 from tests.support import FakeClock
 
@@ -70,7 +71,7 @@ def test_messages_past_the_retention_period_lose_their_words_and_keep_their_row(
     write(gateway, clock, "recent words")
     clock.advance(days=81)  # the first is 181 days old, the last 81
 
-    assert container.privacy.purge() == 1
+    assert container.privacy.purge().messages == 1
     messages = held(container)
     assert messages["wamid.old words"] == ("", "", True)
     assert messages["wamid.recent words"][:2] == (
@@ -85,7 +86,7 @@ def test_messages_past_the_retention_period_lose_their_words_and_keep_their_row(
             )
         ).scalar_one()
     assert body == {"text": ""}
-    assert container.privacy.purge() == 0  # nothing left to do: a cheap no-op
+    assert container.privacy.purge().messages == 0  # nothing left to do: a cheap no-op
 
 
 def test_a_message_not_yet_answered_is_left_alone(
@@ -94,7 +95,7 @@ def test_a_message_not_yet_answered_is_left_alone(
     assert container.privacy is not None
     write(gateway, clock, "still waiting", answer=False)
     clock.advance(days=181)
-    assert container.privacy.purge() == 0
+    assert container.privacy.purge().messages == 0
     assert held(container)["wamid.still waiting"][0] == "still waiting"
 
 
@@ -126,4 +127,31 @@ def test_the_retention_period_is_configurable(
     short = container.privacy
     assert short is not None
     short.retention = timedelta(days=7)
-    assert short.purge() == 1
+    assert short.purge().messages == 1
+
+
+def test_link_codes_past_the_retention_period_are_deleted(
+    container: Container, gateway: Gateway, clock: FakeClock
+) -> None:
+    """Fails before the fix: the phone or email someone claimed stayed in link_codes forever."""
+    assert container.privacy is not None
+    write(gateway, clock, "hola")
+    with container.engine.begin() as conn:
+        identity = conn.execute(select(channel_identities.c.id)).scalar_one()
+        for days, contact in ((0, "old@example.org"), (100, "new@example.org")):
+            clock.advance(days=days)
+            convs.add_link_code(
+                conn,
+                restaurant_id=restaurant_store.id_of(conn, "demo"),
+                identity_id=identity,
+                guest_id=None,
+                contact=contact,
+                code_hash="0" * 64,
+                expires_at=clock() + timedelta(minutes=10),
+                now=clock(),
+            )
+    clock.advance(days=81)  # the first expired 181 days ago, the second 81
+    assert container.privacy.purge().link_codes == 1
+    with container.engine.connect() as conn:
+        left = conn.execute(select(link_codes.c.contact)).scalars().all()
+    assert left == ["new@example.org"]

@@ -39,6 +39,16 @@ class Erasure:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class Purged:
+    messages: int  # blanked
+    link_codes: int  # deleted
+
+    @property
+    def total(self) -> int:
+        return self.messages + self.link_codes
+
+
 class GuestPrivacy:
     def __init__(
         self, engine: Engine, *, clock: Callable[[], datetime], retention_days: int
@@ -65,7 +75,10 @@ class GuestPrivacy:
             counts = erasure.erase(conn, scope, actor=actor.label, channel=actor.channel, now=now)
         return Erasure(guest_id, now, counts)
 
-    def purge(self) -> int:
-        """Blank messages past the retention period; how many were."""
+    def purge(self) -> Purged:
+        """Blank messages and delete link codes past the retention period."""
         now = self.clock()
-        return retention.purge_messages(self.engine, now - self.retention, now)
+        return Purged(
+            messages=retention.purge_messages(self.engine, now - self.retention, now),
+            link_codes=retention.purge_link_codes(self.engine, now - self.retention),
+        )

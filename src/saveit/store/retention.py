@@ -6,16 +6,20 @@ counts and delivery figures still add up. Work still in flight (an inbound not
 yet answered, an outbound not yet sent or given up) is never touched. Rows are
 done in batches of ``batch`` by id, each its own short transaction, so a first
 purge of a large table neither holds locks long nor grows one transaction.
+
+Link codes (the phone or email someone claimed, and its code's hash) serve for
+ten minutes; past the retention period they are deleted.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, delete, select, update
 
 from saveit.store.personal_data import ERASED_BODY
 from saveit.store.schema import channel_messages as m
+from saveit.store.schema import link_codes
 
 
 def purge_messages(engine: Engine, older_than: datetime, now: datetime, batch: int = 1000) -> int:
@@ -41,3 +45,11 @@ def purge_messages(engine: Engine, older_than: datetime, now: datetime, batch: i
                 )
             ).rowcount
         purged += int(done)
+
+
+def purge_link_codes(engine: Engine, older_than: datetime) -> int:
+    """Delete link codes that expired before ``older_than``; how many were."""
+    with engine.begin() as conn:
+        return int(
+            conn.execute(delete(link_codes).where(link_codes.c.expires_at < older_than)).rowcount
+        )
