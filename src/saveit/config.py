@@ -289,8 +289,9 @@ class Settings(BaseSettings):
         default=180,
         ge=1,
         le=3650,
-        description="Days a guest message's text and the provider's raw payload are kept; "
-        "then the scheduler blanks them (the row stays for statistics).",
+        description="Days a guest message's text and the provider's raw payload (and an "
+        "expired link code) are kept; then the scheduler blanks them (the message row stays "
+        "for statistics) and deletes the link code.",
     )
     env: str = Field(default="development", description="development | production")
 
