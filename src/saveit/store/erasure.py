@@ -40,7 +40,9 @@ ERASED_ACTION = "erased"
 def scope_of(conn: Connection, restaurant_id: int, guest_id: int) -> Scope | None:
     """What identifies the guest's rows; None when the restaurant has no such guest."""
     found = conn.execute(
-        select(guests.c.id).where(guests.c.id == guest_id, guests.c.restaurant_id == restaurant_id)
+        select(guests.c.id, guests.c.phone, guests.c.email).where(
+            guests.c.id == guest_id, guests.c.restaurant_id == restaurant_id
+        )
     ).first()
     if found is None:
         return None
@@ -67,6 +69,7 @@ def scope_of(conn: Connection, restaurant_id: int, guest_id: int) -> Scope | Non
         conversation_ids=tuple(int(c) for c in conversation_ids),
         reservation_ids=tuple(int(r.id) for r in booked),
         reservation_codes=tuple(r.code for r in booked),
+        contacts=tuple(c for c in (found.phone, found.email) if c),
     )
 
 

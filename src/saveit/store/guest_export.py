@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, or_, select
+from sqlalchemy import Connection, and_, or_, select
 
 from saveit.store.erasure import erasures_of
 from saveit.store.schema import (
@@ -88,7 +88,13 @@ def export(
         ],
         "reservations": _reservations(conn, guest_id),
         "conversations": _conversations(conn, guest_id, [int(i.id) for i in identities]),
-        "link_codes": _link_codes(conn, guest_id, [int(i.id) for i in identities]),
+        "link_codes": _link_codes(
+            conn,
+            guest_id,
+            [int(i.id) for i in identities],
+            [c for c in (guest.phone, guest.email) if c],
+            restaurant_id,
+        ),
         "erasures": erasures_of(conn, restaurant_id, guest_id),
     }
 
@@ -206,10 +212,21 @@ def _conversations(
     return out
 
 
-def _link_codes(conn: Connection, guest_id: int, identity_ids: list[int]) -> list[dict[str, Any]]:
+def _link_codes(
+    conn: Connection,
+    guest_id: int,
+    identity_ids: list[int],
+    contacts: list[str],
+    restaurant_id: int,
+) -> list[dict[str, Any]]:
+    """Codes the guest asked for, and codes sent to their contact (whoever asked)."""
     mine = [link_codes.c.guest_id == guest_id]
     if identity_ids:
         mine.append(link_codes.c.identity_id.in_(identity_ids))
+    if contacts:
+        mine.append(
+            and_(link_codes.c.restaurant_id == restaurant_id, link_codes.c.contact.in_(contacts))
+        )
     rows = conn.execute(select(link_codes).where(or_(*mine)).order_by(link_codes.c.id)).all()
     return [
         _doc(r, ("contact", "attempts", "created_at", "expires_at", "consumed_at")) for r in rows

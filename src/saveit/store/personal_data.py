@@ -9,6 +9,7 @@ party sizes, times, statuses and channels still add up in statistics.
 A table added later joins with one entry here, e.g.::
 
     Personal(email_proofs, of_guest("guest_id"), {"address": PSEUDONYM}),
+    Personal(booking_codes, of_contact("contact"), {"contact": PSEUDONYM}),
 
 and its other text columns go in :data:`NOT_PERSONAL`.
 ``tests/unit/test_privacy_classification.py`` fails while any text or
@@ -61,6 +62,7 @@ class Scope:
     conversation_ids: tuple[int, ...] = ()
     reservation_ids: tuple[int, ...] = ()
     reservation_codes: tuple[str, ...] = ()
+    contacts: tuple[str, ...] = ()  # the guest's E.164 phone and email, as stored
 
 
 Rows = Callable[[Table, Scope], ColumnElement[bool]]
@@ -145,6 +147,21 @@ def of_ids(column: str, ids: Callable[[Scope], tuple[int, ...]]) -> Rows:
     return lambda table, scope: table.c[column].in_(ids(scope)) if ids(scope) else false()
 
 
+def of_contact(column: str) -> Rows:
+    """Rows keyed by the guest's phone or email rather than their id (a code sent to
+    a contact before any guest had it), at the guest's restaurant."""
+
+    def rows(table: Table, scope: Scope) -> ColumnElement[bool]:
+        if not scope.contacts:
+            return false()
+        mine = table.c[column].in_(scope.contacts)
+        if "restaurant_id" in table.c:
+            return and_(table.c.restaurant_id == scope.restaurant_id, mine)
+        return mine
+
+    return rows
+
+
 def _messages(table: Table, scope: Scope) -> ColumnElement[bool]:
     """The guest's conversations and identities, and what was stored from their
     addresses before an identity was resolved."""
@@ -165,7 +182,7 @@ def _messages(table: Table, scope: Scope) -> ColumnElement[bool]:
 
 def _link_codes(table: Table, scope: Scope) -> ColumnElement[bool]:
     """Codes the guest asked for, and codes someone asked for to reach the guest's contact."""
-    mine = [table.c.guest_id == scope.guest_id]
+    mine = [table.c.guest_id == scope.guest_id, of_contact("contact")(table, scope)]
     if scope.identity_ids:
         mine.append(table.c.identity_id.in_(scope.identity_ids))
     return or_(*mine)
