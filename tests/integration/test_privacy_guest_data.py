@@ -376,6 +376,14 @@ def test_erasure_leaves_no_trace_of_the_guest_and_every_count_as_it_was(
     # The audit log is still append-only for everyone else.
     with pytest.raises(DBAPIError, match="append-only"), container.engine.begin() as conn:
         conn.execute(update(reservation_log).values(actor="someone"))
+    # Staff still read every conversation; the erased one has messages without words.
+    listed = client.get("/v1/restaurants/demo/conversations", headers=ADMIN)
+    assert listed.status_code == 200, listed.text
+    for conversation in listed.json()["conversations"]:
+        shown = client.get(
+            f"/v1/restaurants/demo/conversations/{conversation['id']}", headers=ADMIN
+        )
+        assert shown.status_code == 200, shown.text
     # Nothing more goes out to them: a cancellation notice finds no channel.
     outbound = counts(container)["channel_messages"]
     cancelled = client.post(f"/v1/reservations/{QUENTIN.code}/cancel", json={}, headers=ADMIN)
