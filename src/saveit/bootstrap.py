@@ -29,6 +29,7 @@ from saveit.events.inprocess import InProcessBus
 from saveit.events.redis_streams import RedisStreamsBus
 from saveit.events.relay import OutboxRelay
 from saveit.notify import Notifier, QrCodes, Scheduler
+from saveit.privacy import GuestPrivacy
 from saveit.ratelimit import RateLimiter
 from saveit.resilience import CircuitBreaker, RedisGate
 from saveit.store.database import create_db_engine
@@ -56,6 +57,7 @@ class Container:
     # security: channel accounts proven before they route; provider secrets sealed at rest
     box: SecretBox | None = field(default=None, kw_only=True)
     proofs: AccountProofs | None = field(default=None, kw_only=True)
+    privacy: GuestPrivacy | None = field(default=None, kw_only=True)
 
     def close(self) -> None:
         if self.redis_gate is not None:
@@ -154,12 +156,14 @@ def build(
         notifier = Notifier(
             booking, gateway.delivery, qr=qr, clock=clock, directory=gateway.directory
         )
+    privacy = GuestPrivacy(engine, clock=clock, retention_days=settings.message_retention_days)
     scheduler = Scheduler(
         booking,
         notifier,
         offsets_minutes=settings.reminder_offsets_minutes,
         catch_up_minutes=settings.reminder_catch_up_minutes,
         clock=clock,
+        retention=lambda: privacy.purge().total,
     )
     proofs = AccountProofs(
         engine,
@@ -189,6 +193,7 @@ def build(
         scheduler=scheduler,
         box=box,
         proofs=proofs,
+        privacy=privacy,
     )
 
 

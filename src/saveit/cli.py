@@ -10,6 +10,7 @@ import json
 import signal
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -19,11 +20,13 @@ import uvicorn
 import yaml
 from pydantic import ValidationError
 
+from saveit.booking.commands import Actor
 from saveit.bootstrap import build, build_secret_box, freeze_startup_heap
 from saveit.channels.workers import ChannelWorkers
 from saveit.config import load_settings
 from saveit.domain import errors
 from saveit.notify import start_notifications
+from saveit.privacy import GuestPrivacy
 from saveit.restaurant_setup import RestaurantSpec, apply_spec, parse_document
 from saveit.store import restaurants as restaurant_store
 from saveit.store import tokens
@@ -38,6 +41,8 @@ token_app = typer.Typer(help="Staff bearer tokens.", no_args_is_help=True)
 app.add_typer(token_app, name="token")
 secrets_app = typer.Typer(help="Provider secrets sealed at rest.", no_args_is_help=True)
 app.add_typer(secrets_app, name="secrets")
+guest_app = typer.Typer(help="A guest's data: export and erasure.", no_args_is_help=True)
+app.add_typer(guest_app, name="guest")
 
 DEMO_FILE = Path(__file__).with_name("demo.yaml")
 
@@ -97,6 +102,84 @@ def db_upgrade() -> None:
     """Apply every pending migration to SAVEIT_DATABASE_URL (or the embedded SQLite file)."""
     _migrate()
     typer.echo("database is at the latest schema")
+
+
+@db_app.command("purge")
+def db_purge(
+    days: Annotated[
+        int | None,
+        typer.Option(help="Keep this many days (default SAVEIT_MESSAGE_RETENTION_DAYS).", min=1),
+    ] = None,
+) -> None:
+    """Blank message texts and raw provider payloads older than the retention period."""
+    with _privacy(days) as privacy:
+        purged = privacy.purge()
+    typer.echo(
+        f"purged {purged.messages} messages and {purged.link_codes} link codes"
+        f" older than {privacy.retention.days} days"
+    )
+
+
+@contextmanager
+def _privacy(days: int | None = None) -> Iterator[GuestPrivacy]:
+    settings = load_settings()
+    engine = create_db_engine(settings.resolved_database_url)
+    try:
+        yield GuestPrivacy(
+            engine,
+            clock=lambda: datetime.now(UTC),
+            retention_days=days or settings.message_retention_days,
+        )
+    finally:
+        engine.dispose()
+
+
+Slug = Annotated[str, typer.Option("--restaurant", help="Restaurant slug.")]
+GuestId = Annotated[int, typer.Argument(help="The guest's id.", min=1)]
+
+
+@guest_app.command("export")
+def guest_export(
+    guest_id: GuestId,
+    restaurant: Slug,
+    out: Annotated[
+        Path | None, typer.Option(dir_okay=False, help="Write here instead of printing.")
+    ] = None,
+) -> None:
+    """Everything stored about one guest, as one JSON document."""
+    try:
+        with _privacy() as privacy:
+            doc = privacy.export(restaurant, guest_id)
+    except errors.NotFound as exc:
+        typer.echo(exc.detail, err=True)
+        raise typer.Exit(code=2) from exc
+    text = json.dumps(doc, ensure_ascii=False, indent=2)
+    if out is None:
+        typer.echo(text)
+    else:
+        out.write_text(text + "\n", encoding="utf-8")
+        typer.echo(f"guest {guest_id} exported to {out}")
+
+
+@guest_app.command("erase")
+def guest_erase(
+    guest_id: GuestId,
+    restaurant: Slug,
+    by: Annotated[str, typer.Option(help="Who asks for it, for the audit log.")],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Pseudonymise one guest's personal data everywhere (cannot be undone)."""
+    if not yes:
+        typer.confirm(
+            f"Erase guest {guest_id} of '{restaurant}'? This cannot be undone", abort=True
+        )
+    try:
+        with _privacy() as privacy:
+            done = privacy.erase(restaurant, guest_id, Actor("staff", by[:48], "cli"))
+    except errors.NotFound as exc:
+        typer.echo(exc.detail, err=True)
+        raise typer.Exit(code=2) from exc
+    typer.echo(json.dumps(done.to_json()))
 
 
 @app.command()

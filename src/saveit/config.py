@@ -321,6 +321,15 @@ class Settings(BaseSettings):
         'then old ones can go. "derived" names the key derived from SAVEIT_SECRET_KEY, '
         "which is the only key when the list is empty. Make one with `saveit secrets new-key`.",
     )
+    # --- security: privacy ---
+    message_retention_days: int = Field(
+        default=180,
+        ge=1,
+        le=3650,
+        description="Days a guest message's text and the provider's raw payload (and an "
+        "expired link code) are kept; then the scheduler blanks them (the message row stays "
+        "for statistics) and deletes the link code.",
+    )
     env: str = Field(default="development", description="development | production")
 
     @field_validator("encryption_keys")

@@ -24,6 +24,7 @@ from saveit.api.routers import (
     health,
     live,
     notify,
+    privacy,
     public,
     reservations,
     staff,
@@ -111,6 +112,7 @@ def create_app(container: Container) -> FastAPI:
         webhooks,
         webchat,
         checkin,
+        privacy,
     ):
         app.include_router(module.router)
     app.add_middleware(BodyLimit, max_bytes=container.settings.max_body_bytes)

@@ -30,6 +30,7 @@ MESSAGE_SENT = "message.sent"
 MESSAGE_FAILED = "message.failed"
 CONVERSATION_HANDED_OFF = "conversation.handed_off"
 GUESTS_MERGED = "guests.merged"
+GUEST_ERASED = "guest.erased"  # payload: guest id, who erased it; never the data
 
 EVENT_TYPES: tuple[str, ...] = (
     RESERVATION_CREATED,
@@ -46,6 +47,7 @@ EVENT_TYPES: tuple[str, ...] = (
     MESSAGE_FAILED,
     CONVERSATION_HANDED_OFF,
     GUESTS_MERGED,
+    GUEST_ERASED,
 )
 
 _FIELDS = ("event_id", "type", "restaurant_id", "created_at", "outbox_id", "payload")

@@ -19,6 +19,10 @@ for walk-ins, the guest's no-show count goes up, the audit log and the event
 stream record it, and the notifier tells the guest. A booking still ``pending``
 is left alone: the restaurant never said yes, so the guest is not counted as
 having failed to come (staff settle it).
+
+Retention: at most once every ``RETENTION_EVERY`` the scheduler also runs the
+message retention purge it was given (:mod:`saveit.privacy`), so old message
+texts and raw provider payloads go without a separate cron job.
 """
 
 from __future__ import annotations
@@ -42,12 +46,14 @@ log = logging.getLogger(__name__)
 
 SWEEPER = Actor("system", "no-show sweep", "system")
 _LOOKBACK = timedelta(days=1)  # no-shows older than this were someone's decision to keep
+RETENTION_EVERY = timedelta(hours=1)
 
 
 @dataclass
 class Tick:
     reminders: int = 0
     no_shows: int = 0
+    purged: int = 0
 
 
 class Scheduler:
@@ -59,8 +65,11 @@ class Scheduler:
         offsets_minutes: Sequence[int] = (24 * 60, 120),
         catch_up_minutes: int = 60,
         clock: Callable[[], datetime],
+        retention: Callable[[], int] | None = None,
     ) -> None:
         self.booking = booking
+        self.retention = retention
+        self._purged_at: datetime | None = None
         self.notifier = notifier
         self.offsets = tuple(offsets_minutes)
         self.catch_up = timedelta(minutes=catch_up_minutes)
@@ -70,7 +79,18 @@ class Scheduler:
         done = Tick()
         done.no_shows = self.sweep_no_shows()
         done.reminders = self.send_reminders()
+        done.purged = self.purge_messages()
         return done
+
+    def purge_messages(self) -> int:
+        now = self.clock()
+        if self.retention is None or (
+            self._purged_at is not None and now - self._purged_at < RETENTION_EVERY
+        ):
+            return 0
+        purged = self.retention()
+        self._purged_at = now
+        return purged
 
     def run(self, stop: threading.Event, interval_s: float) -> None:
         while not stop.is_set():

@@ -344,9 +344,12 @@ channel_messages = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Column("processed_at", UTCDateTime),  # inbound answered | outbound sent or given up
+    # When text, body and raw were blanked (retention or erasure); NULL: still held.
+    Column("redacted_at", UTCDateTime),
     UniqueConstraint("channel", "provider_message_id"),
     Index(None, "processed_at", "direction", "next_attempt_at"),
     Index(None, "conversation_id", "id"),
+    Index(None, "redacted_at", "created_at"),  # what the retention purge looks for
 )
 
 early_statuses = Table(
@@ -393,4 +396,31 @@ notifications = Table(
     Column("created_at", UTCDateTime, nullable=False),
     # The sent-record: one notification of a kind per reservation and channel, ever.
     UniqueConstraint("reservation_id", "kind", "channel"),
+)
+
+# --- Privacy: erasure's own audit, and the one sanctioned rewrite of the audit log ------
+
+guest_erasures = Table(
+    # Who erased which guest and when, with how many rows each table had touched:
+    # never the personal data itself. No foreign key, so it outlives anything.
+    "guest_erasures",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("restaurant_id", Id, nullable=False),
+    Column("guest_id", Id, nullable=False),
+    Column("erased_at", UTCDateTime, nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("channel", String(32), nullable=False),
+    Column("counts", JSONDocument, nullable=False),
+    Index(None, "restaurant_id", "guest_id"),
+)
+
+erasure_in_progress = Table(
+    # SQLite's guard on reservation_log lets an UPDATE through only while the
+    # erasing transaction holds a row here; it deletes it before committing, so no
+    # other connection ever sees one. (PostgreSQL uses ``SET LOCAL saveit.erasure``.)
+    "erasure_in_progress",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("guest_id", Id, nullable=False),
 )
