@@ -12,21 +12,18 @@ from sqlalchemy import func, select
 from saveit.bootstrap import Container
 from saveit.channels.gateway import Gateway
 from saveit.channels.model import InboundMessage, WebhookBatch
-from saveit.store import channel_accounts as accounts
 from saveit.store import conversations as convs
 from saveit.store import restaurants as restaurant_store
 from saveit.store.schema import channel_identities, channel_messages, link_codes
 from tests.integration.test_channels_identity import Quiet, Recorder
-from tests.support import FakeClock
+from tests.support import FakeClock, assign_account
 
 WA_NUMBER_ID = "104200000000001"
 
 
 @pytest.fixture
 def gateway(container: Container, demo: str, clock: FakeClock) -> Gateway:
-    with container.engine.begin() as conn:
-        rid = restaurant_store.id_of(conn, demo)
-        accounts.put(conn, rid, "whatsapp", WA_NUMBER_ID, {"access_token": "t"}, clock())
+    assign_account(container, demo, "whatsapp", WA_NUMBER_ID, {"access_token": "t"}, clock())
     senders = {"whatsapp": Recorder("whatsapp")}
     return Gateway(container.engine, senders=senders, responder=Quiet(), clock=clock)  # type: ignore[arg-type]
 

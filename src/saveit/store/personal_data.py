@@ -254,7 +254,7 @@ NOT_PERSONAL: Mapping[str, frozenset[str]] = {
         {"code", "status", "source", "area_preference", "created_by"}  # created_by: actor label
     ),
     "reservation_log": frozenset({"actor", "channel", "action"}),
-    "channel_identities": frozenset({"channel"}),
+    "channel_identities": frozenset({"channel", "verified_by"}),  # reply | dkim | code
     "conversations": frozenset({"language"}),
     "channel_messages": frozenset(
         {"public_id", "direction", "channel", "status", "author", "error_code"}
