@@ -12,6 +12,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
@@ -28,6 +29,7 @@ from tests.support import FakeClock, demo_document
 PG_BASE = os.environ.get("SAVEIT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 ADMIN_TOKEN = "test-admin-token"
+APP_ROLE = "saveit_app_test"
 
 
 def _unavailable(reason: str) -> None:
@@ -41,6 +43,12 @@ def _with_database(url: str, name: str) -> str:
     return f"{base}/{name}"
 
 
+def _as_role(url: str, role: str) -> str:
+    parts = urlsplit(url)
+    netloc = f"{role}@{parts.hostname or '127.0.0.1'}:{parts.port or 5432}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
 @pytest.fixture(scope="session")
 def pg_server_url(worker_id: str) -> Iterator[str]:
     name = f"saveit_test_{os.getpid()}_{worker_id}"
@@ -49,9 +57,19 @@ def pg_server_url(worker_id: str) -> Iterator[str]:
     except psycopg.OperationalError as exc:
         _unavailable(str(exc).strip())
     with admin:
+        # The app connects as an ordinary role that owns its tables, as in
+        # production: row-level security binds it (a superuser would skip it).
+        admin.execute(
+            "DO $$ BEGIN CREATE ROLE saveit_app_test LOGIN NOSUPERUSER NOBYPASSRLS; "
+            "EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
+        )
         admin.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = _with_database(PG_BASE, name)
+        admin.execute(
+            sql.SQL("CREATE DATABASE {} OWNER {}").format(
+                sql.Identifier(name), sql.Identifier(APP_ROLE)
+            )
+        )
+    url = _as_role(_with_database(PG_BASE, name), APP_ROLE)
     engine = create_db_engine(url)
     upgrade(engine)
     engine.dispose()

@@ -8,6 +8,7 @@ asks what mode it is in.
 from __future__ import annotations
 
 import gc
+import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -36,6 +37,9 @@ from saveit.store.database import create_db_engine
 from saveit.store.migrate import upgrade
 from saveit.store.restaurants import RestaurantCache
 from saveit.store.secret_box import SecretBox
+from saveit.store.tenancy import bypasses_row_security
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -106,6 +110,11 @@ def build(
     box = build_secret_box(settings)
     if migrate if migrate is not None else settings.database_url is None:
         upgrade(engine, box=box)
+    if settings.env == "production" and bypasses_row_security(engine):
+        log.warning(
+            "the database role is a superuser or has BYPASSRLS: row-level security, the "
+            "database's own guard between restaurants, does not apply to it"
+        )
     booking = BookingService(
         engine,
         secret=settings.secret_key.get_secret_value().encode(),

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, get_args
 
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 
 from saveit.api.deps import ContainerDep
 from saveit.api.schemas import Channel
@@ -19,7 +20,7 @@ from saveit.booking.commands import Actor
 from saveit.booking.views import ReservationView
 from saveit.bootstrap import Container
 from saveit.domain import errors
-from saveit.store import tokens
+from saveit.store import tenancy, tokens
 
 CHANNELS: tuple[str, ...] = get_args(Channel)
 RANK = {role: i for i, role in enumerate(tokens.ROLES)}
@@ -32,6 +33,7 @@ class Principal:
     name: str
     restaurant: str | None  # slug; None for admin
     role: str
+    restaurant_id: int | None = None  # None for admin
 
     def may(self, slug: str, minimum: str) -> bool:
         if self.kind == "admin":
@@ -63,7 +65,9 @@ def bearer(request: Request, container: Container) -> Principal | None:
         found = tokens.find(conn, token)
     if found is None:
         raise errors.Unauthorized("This token is not valid")
-    return Principal("staff", found.name[:_NAME_MAX], found.restaurant, found.role)
+    return Principal(
+        "staff", found.name[:_NAME_MAX], found.restaurant, found.role, found.restaurant_id
+    )
 
 
 def actor_of(request: Request, principal: Principal) -> Actor:
@@ -71,7 +75,10 @@ def actor_of(request: Request, principal: Principal) -> Actor:
 
 
 def require_staff(request: Request, container: Container, slug: str, minimum: str) -> Actor:
-    principal = bearer(request, container)
+    return _authorised(request, bearer(request, container), slug, minimum)
+
+
+def _authorised(request: Request, principal: Principal | None, slug: str, minimum: str) -> Actor:
     if principal is None:
         raise errors.Unauthorized("This needs a staff token")
     if not principal.may(slug, minimum):
@@ -92,8 +99,16 @@ def guest_actor(request: Request) -> Actor:
 
 
 def _staff_of(minimum: str) -> Any:
-    def dependency(request: Request, slug: str, container: ContainerDep) -> Actor:
-        return require_staff(request, container, slug, minimum)
+    async def dependency(request: Request, slug: str, container: ContainerDep) -> Actor:
+        # Async so the scope below is set in the request's own context, which the
+        # endpoint's thread inherits; the token lookup still runs on a thread.
+        principal = await run_in_threadpool(bearer, request, container)
+        actor = _authorised(request, principal, slug, minimum)
+        if principal is not None and principal.restaurant_id is not None:
+            # Defence in depth: this request's transactions see only this
+            # restaurant's rows on PostgreSQL (saveit.store.tenancy).
+            tenancy.enter_tenant(principal.restaurant_id)
+        return actor
 
     return Depends(dependency)
 

@@ -21,6 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, make_url
 
 from saveit.config import normalise_database_url
+from saveit.store import tenancy
 
 
 def create_db_engine(
@@ -30,7 +31,7 @@ def create_db_engine(
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(url)
-    return create_engine(
+    engine = create_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
@@ -42,6 +43,8 @@ def create_db_engine(
         pool_recycle=1800,
         connect_args={"connect_timeout": connect_timeout, "application_name": "saveit"},
     )
+    tenancy.install(engine)
+    return engine
 
 
 def _sqlite_engine(url: str) -> Engine:
