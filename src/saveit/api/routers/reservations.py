@@ -79,6 +79,8 @@ def create_reservation(
     if not actor.is_staff:
         if body.status is not None:
             raise errors.Forbidden("Only staff set a reservation's status")
+        if body.source != "web":
+            raise errors.Forbidden("Only staff record another source than web", field="source")
         if not (body.phone or body.email):
             raise errors.ValidationFailed(
                 "Give a phone number or an email so the restaurant can reach you",
