@@ -92,7 +92,8 @@ def test_a_restaurant_document_with_lone_surrogates_is_422(
         '{"slug": "s", "name": "\\ud800"}',
         '{"slug": "s", "name": "n", "\\udc00": 1}',
         '{"slug": "s", "name": "n", "services": [{"opens": "13:00\\ud800", "closes": "16:00"}]}',
-        '{"slug": "s", "name": "n", "tables": [{"code": "T1", "area": "\\ud800", "max_capacity": 2}]}',
+        '{"slug": "s", "name": "n", "tables": [{"code": "T1", "area": "\\ud800", '
+        '"max_capacity": 2}]}',
     ):
         response = api.post(
             "/v1/restaurants",
@@ -109,12 +110,16 @@ def test_a_restaurant_document_with_lone_surrogates_is_422(
 )
 def test_a_restaurant_website_must_be_an_http_page(api: TestClient, website: str) -> None:
     """Fails before the fix: any string was stored and shown to guests as the link."""
-    response = api.patch("/v1/restaurants/demo", json={"contact": {"website": website}}, headers=ADMIN)
+    response = api.patch(
+        "/v1/restaurants/demo", json={"contact": {"website": website}}, headers=ADMIN
+    )
     assert_4xx(response, 422, "VALIDATION_ERROR")
     doc = {"slug": "js", "name": "JS", "contact": {"website": website}}
     assert_4xx(api.post("/v1/restaurants", json=doc, headers=ADMIN), 422, "VALIDATION_ERROR")
     fine = api.patch(
-        "/v1/restaurants/demo", json={"contact": {"website": "https://casa.example/"}}, headers=ADMIN
+        "/v1/restaurants/demo",
+        json={"contact": {"website": "https://casa.example/"}},
+        headers=ADMIN,
     )
     assert fine.status_code == 200, fine.text
 
