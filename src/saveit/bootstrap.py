@@ -18,6 +18,7 @@ from saveit.channels.gateway import Gateway, Responder
 from saveit.channels.identity import IdentityLinks
 from saveit.channels.inbox import InboxResponder
 from saveit.channels.registry import build_senders
+from saveit.channels.verification import BookingVerification
 from saveit.checkin import CheckIn, Keyring
 from saveit.checkin.qr import png as qr_png
 from saveit.config import Settings
@@ -28,6 +29,7 @@ from saveit.events.redis_streams import RedisStreamsBus
 from saveit.events.relay import OutboxRelay
 from saveit.notify import Notifier, QrCodes, Scheduler
 from saveit.ratelimit import RateLimiter
+from saveit.ratelimit.abuse import AbuseLimits
 from saveit.resilience import CircuitBreaker, RedisGate
 from saveit.store.database import create_db_engine
 from saveit.store.migrate import upgrade
@@ -50,6 +52,8 @@ class Container:
     checkin: CheckIn | None = field(default=None, kw_only=True)
     notifier: Notifier | None = field(default=None, kw_only=True)
     scheduler: Scheduler | None = field(default=None, kw_only=True)
+    abuse: AbuseLimits | None = field(default=None, kw_only=True)
+    verification: BookingVerification | None = field(default=None, kw_only=True)
 
     def close(self) -> None:
         if self.redis_gate is not None:
@@ -111,6 +115,7 @@ def build(
     gate = build_redis_gate(settings)
     availability = build_availability(settings, booking, gate)
     limiter = RateLimiter.from_settings(settings, gate)
+    abuse = AbuseLimits.from_settings(settings, limiter)
     gateway = Gateway(
         engine,
         senders=build_senders(settings),
@@ -128,6 +133,17 @@ def build(
         gateway,
         secret=settings.secret_key.get_secret_value().encode(),
         clock=clock,
+        phone_region=settings.default_phone_region,
+        abuse=abuse,
+    )
+    verification = BookingVerification(
+        engine,
+        booking,
+        secret=settings.secret_key.get_secret_value().encode(),
+        clock=clock,
+        hold_minutes=settings.booking_hold_minutes,
+        abuse=abuse,
+        wake=gateway.delivery.ready.set,
         phone_region=settings.default_phone_region,
     )
     if isinstance(gateway.responder, BotResponder) and gateway.responder.links is None:
@@ -148,6 +164,7 @@ def build(
         catch_up_minutes=settings.reminder_catch_up_minutes,
         clock=clock,
     )
+    scheduler.expire_holds = verification.expire
     return Container(
         settings=settings,
         engine=engine,
@@ -162,6 +179,8 @@ def build(
         checkin=checkin,
         notifier=notifier,
         scheduler=scheduler,
+        abuse=abuse,
+        verification=verification,
     )
 
 

@@ -90,6 +90,7 @@ class InboundMessage:
     references: tuple[str, ...] = ()  # email thread: In-Reply-To + References, oldest first
     subject: str | None = None
     raw: str = ""  # the provider's payload as received, kept for audit
+    client_ip: str | None = None  # the web chat visitor's address (caps on codes it may ask)
 
 
 @dataclass(frozen=True, slots=True)

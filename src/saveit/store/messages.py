@@ -120,6 +120,7 @@ def inbound_body(message: InboundMessage) -> dict[str, Any]:
         "references": list(message.references),
         "subject": message.subject,
         "sent_at": message.sent_at.isoformat(),
+        **({"client_ip": message.client_ip} if message.client_ip else {}),
     }
 
 
