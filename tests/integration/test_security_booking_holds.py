@@ -14,6 +14,8 @@ from sqlalchemy import func, select
 
 from saveit.api.app import create_app
 from saveit.bootstrap import Container
+from saveit.events.consumer import Consumer
+from saveit.events.processed import SqlProcessedStore
 from saveit.store import channel_accounts as accounts
 from saveit.store import restaurants as restaurant_store
 from saveit.store.schema import channel_messages, outbox, reservation_log, reservations
@@ -212,3 +214,47 @@ def test_no_channel_to_the_guest_means_no_online_booking(
     assert refused.json()["code"] == "CANNOT_VERIFY"
     with container.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(reservations)).scalar() == 0
+
+
+def notices_to(container: Container, to: str) -> list[str]:
+    """What the notifier queued for ``to``, after handing it every event so far."""
+    assert container.notifier is not None
+    consumer = Consumer(
+        container.bus,
+        "notifier",
+        container.notifier.handle,
+        processed=SqlProcessedStore(container.engine),
+        block_ms=0,
+    )
+    container.relay.publish_pending()
+    consumer.poll_once(block_ms=0)
+    with container.engine.connect() as conn:
+        return list(
+            conn.execute(
+                select(channel_messages.c.author).where(
+                    channel_messages.c.direction == "out",
+                    channel_messages.c.address == to,
+                    channel_messages.c.author != "system:verification",
+                )
+            ).scalars()
+        )
+
+
+def test_an_unverified_hold_texts_the_number_only_its_code(
+    api: TestClient, container: Container, clock: FakeClock
+) -> None:
+    """Fails before the fix: a public booking sent its "request received" notice, and
+    an expired hold its cancellation, to whatever number the client wrote."""
+    api.post(BOOK, json=ANA)
+    assert notices_to(container, "+34600111222") == []
+    clock.advance(minutes=16)
+    assert container.scheduler is not None
+    assert container.scheduler.tick().holds_expired == 1
+    assert notices_to(container, "+34600111222") == []
+    verified = api.post(BOOK, json={**ANA, "time": "21:30", "phone": "600111333"}).json()
+    api.post(
+        f"/v1/reservations/{verified['reservation']['code']}/verify",
+        json={"code": sent_code(container, "+34600111333")},
+        headers={"X-Manage-Token": verified["manage_token"]},
+    )
+    assert notices_to(container, "+34600111333") != []  # the confirmation, once proven
