@@ -49,6 +49,8 @@ def api(container: Container, demo: str, clock: FakeClock) -> Iterator[TestClien
         )
         assert turned_on.status_code == 200, turned_on.text
         assert turned_on.json()["verify_public_bookings"] is True
+        profile = client.get("/v1/restaurants/demo").json()
+        assert profile["booking"]["verify_public_bookings"] is True  # a site asks for the code
         yield client
 
 

@@ -12,8 +12,8 @@ within ``SAVEIT_BOOKING_HOLD_MINUTES`` is cancelled by the scheduler, as the
 its table is free again.
 
 Sending a code counts against the same caps as a chat's link codes
-(:class:`~saveit.ratelimit.abuse.AbuseLimits`), checked before the booking is
-written, so a refused code never leaves a hold nobody can verify.
+(:class:`~saveit.ratelimit.abuse.AbuseLimits`); a booking whose code a cap
+refuses is cancelled at once, so it never leaves a hold nobody can verify.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from saveit.channels.identity import CannotVerify
 from saveit.channels.model import OutboundMessage
 from saveit.domain import errors
 from saveit.domain.model import Status
-from saveit.ratelimit.abuse import AbuseLimits
+from saveit.ratelimit.abuse import AbuseLimits, CodesCapped
 from saveit.store import channel_accounts as accounts
 from saveit.store import guests as guest_store
 from saveit.store import holds as store
@@ -112,11 +112,9 @@ class BookingVerification:
         *,
         phone: str | None,
         email: str | None,
-        client_ip: str | None,
     ) -> Route:
         """Where the code will go (the phone first, normalised as the engine does);
-        raises ``CannotVerify`` when no channel of the restaurant reaches the guest,
-        ``CodesCapped`` when a cap on codes is reached."""
+        raises ``CannotVerify`` when no channel of the restaurant reaches the guest."""
         phone = guest_store.normalise_phone(phone, self.phone_region) if phone else None
         email = guest_store.normalise_email(email) if email else None
         with reading(self.engine) as conn:
@@ -125,10 +123,6 @@ class BookingVerification:
             raise CannotVerify(
                 "This restaurant confirms online bookings with a code, and has no channel "
                 "that reaches the phone or email given; please call it"
-            )
-        if self.abuse is not None:
-            self.abuse.check_code(
-                restaurant_id=restaurant_id, contact=route.contact, client_ip=client_ip
             )
         return route
 
@@ -145,8 +139,23 @@ class BookingVerification:
 
     # --- after it -----------------------------------------------------------------------
 
-    def start(self, view: ReservationView, route: Route) -> datetime:
-        """Record the hold of a booking just made and send its code; the expiry."""
+    def start(self, view: ReservationView, route: Route, client_ip: str | None) -> datetime:
+        """Record the hold of a booking just made and send its code; the expiry.
+
+        The code counts against the caps only now, so a request the engine refused
+        (a taken time, a closed day) costs the guest none of them; when a cap is
+        reached the booking is cancelled at once (no notice goes out for it) and
+        ``CodesCapped`` raised: no hold is left that nobody could verify."""
+        if self.abuse is not None:
+            try:
+                self.abuse.check_code(
+                    restaurant_id=view.restaurant_id, contact=route.contact, client_ip=client_ip
+                )
+            except CodesCapped:
+                self.booking.cancel(
+                    view.code, VERIFIER, reason="no verification code could be sent"
+                )
+                raise
         now = self.clock()
         code = f"{secrets.randbelow(1_000_000):06d}"
         expires = now + self.hold

@@ -96,10 +96,8 @@ def create_reservation(
         if container.abuse is not None:  # per IP, and the public as a whole
             container.abuse.check_public_create(client_ip, restaurant.id)
         if restaurant.rules.verify_public_bookings and container.verification is not None:
-            # Where the code goes, checked and counted before anything is written.
-            held = container.verification.plan(
-                restaurant.id, phone=body.phone, email=body.email, client_ip=client_ip
-            )
+            # Where the code will go, known before anything is written.
+            held = container.verification.plan(restaurant.id, phone=body.phone, email=body.email)
     start = body.resolved(restaurant.tz)
     assert start is not None
     cmd = CreateReservation(
@@ -131,7 +129,7 @@ def create_reservation(
         "manage_token": container.booking.manage_token(view.code),
     }
     if held is not None and not made.replayed and container.verification is not None:
-        expires = container.verification.start(view, held)
+        expires = container.verification.start(view, held, client_ip)
         made_json["verification"] = {
             "channel": held.channel,
             "expires_at": expires.astimezone(restaurant.tz).isoformat(),
