@@ -21,6 +21,7 @@ from saveit.channels.gateway import Gateway, Responder
 from saveit.channels.identity import IdentityLinks
 from saveit.channels.inbox import InboxResponder
 from saveit.channels.registry import build_senders
+from saveit.channels.verification import BookingVerification
 from saveit.checkin import CheckIn, Keyring
 from saveit.checkin.qr import png as qr_png
 from saveit.config import Settings
@@ -32,6 +33,7 @@ from saveit.events.relay import OutboxRelay
 from saveit.notify import Notifier, QrCodes, Scheduler
 from saveit.privacy import GuestPrivacy
 from saveit.ratelimit import RateLimiter
+from saveit.ratelimit.abuse import AbuseLimits
 from saveit.resilience import CircuitBreaker, RedisGate
 from saveit.store.database import create_db_engine
 from saveit.store.migrate import upgrade
@@ -62,6 +64,8 @@ class Container:
     box: SecretBox | None = field(default=None, kw_only=True)
     proofs: AccountProofs | None = field(default=None, kw_only=True)
     privacy: GuestPrivacy | None = field(default=None, kw_only=True)
+    abuse: AbuseLimits | None = field(default=None, kw_only=True)
+    verification: BookingVerification | None = field(default=None, kw_only=True)
 
     def close(self) -> None:
         if self.redis_gate is not None:
@@ -134,6 +138,7 @@ def build(
     availability = build_availability(settings, booking, gate)
     limiter = RateLimiter.from_settings(settings, gate)
     senders = build_senders(settings)
+    abuse = AbuseLimits.from_settings(settings, limiter)
     gateway = Gateway(
         engine,
         senders=senders,
@@ -152,6 +157,17 @@ def build(
         gateway,
         secret=settings.secret_key.get_secret_value().encode(),
         clock=clock,
+        phone_region=settings.default_phone_region,
+        abuse=abuse,
+    )
+    verification = BookingVerification(
+        engine,
+        booking,
+        secret=settings.secret_key.get_secret_value().encode(),
+        clock=clock,
+        hold_minutes=settings.booking_hold_minutes,
+        abuse=abuse,
+        wake=gateway.delivery.ready.set,
         phone_region=settings.default_phone_region,
     )
     if isinstance(gateway.responder, BotResponder) and gateway.responder.links is None:
@@ -186,6 +202,7 @@ def build(
         secret=settings.secret_key.get_secret_value().encode(),
         clock=clock,
     )
+    scheduler.expire_holds = verification.expire
     return Container(
         settings=settings,
         engine=engine,
@@ -203,6 +220,8 @@ def build(
         box=box,
         proofs=proofs,
         privacy=privacy,
+        abuse=abuse,
+        verification=verification,
     )
 
 

@@ -330,6 +330,57 @@ class Settings(BaseSettings):
         "expired link code) are kept; then the scheduler blanks them (the message row stays "
         "for statistics) and deletes the link code.",
     )
+    # --- security: abuse limits (saveit.ratelimit.abuse, saveit.booking.holds) ---------
+    ratelimit_create_ip_per_hour: int = Field(
+        default=20,
+        ge=1,
+        description="Public reservation creates per client IP per hour (staff are exempt): "
+        "a client cannot fill a service by inventing guests.",
+    )
+    ratelimit_unverified_per_restaurant_per_hour: int = Field(
+        default=120,
+        ge=1,
+        description="Public reservation creates one restaurant takes per hour from callers "
+        "who are not its staff (every client and IP together): a flood from many addresses "
+        "cannot fill a service either.",
+    )
+    codes_per_contact_per_hour: int = Field(
+        default=3,
+        ge=1,
+        description="One-time codes (chat links, booking verification) sent to one phone "
+        "number or email address per hour.",
+    )
+    codes_per_ip_per_hour: int = Field(
+        default=10,
+        ge=1,
+        description="One-time codes one client IP may have sent per hour.",
+    )
+    codes_per_restaurant_per_day: int = Field(
+        default=200,
+        ge=1,
+        description="One-time codes one restaurant sends per day in all: the ceiling on "
+        "what SMS pumping can cost it.",
+    )
+    booking_hold_minutes: int = Field(
+        default=15,
+        ge=1,
+        le=24 * 60,
+        description="How long a public booking held for verification (rule "
+        "`verify_public_bookings`) waits for the guest's code before it is cancelled and "
+        "its table freed.",
+    )
+    webchat_connections_per_ip: int = Field(
+        default=20,
+        ge=1,
+        description="Web chat WebSockets one client IP may hold open at once (per API "
+        "process); more are closed with 1008 (policy violation).",
+    )
+    webchat_sessions_per_ip_per_hour: int = Field(
+        default=30,
+        ge=1,
+        description="New web chat sessions (a socket without a session token) one client "
+        "IP may start per hour; more are refused before the handshake completes.",
+    )
     env: str = Field(default="development", description="development | production")
 
     @field_validator("encryption_keys")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from datetime import date, time
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -28,6 +29,7 @@ from saveit.store import restaurants as store
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
+_WALL_TIME = re.compile(r"(?:[01]\d|2[0-3]):[0-5]\d(?::00)?", re.ASCII)
 
 
 class Spec(BaseModel):
@@ -60,6 +62,7 @@ class RulesSpec(Spec):
     checkin_late_minutes: Annotated[int, Field(ge=0, le=24 * 60)] = 45
     no_show_grace_minutes: Annotated[int, Field(ge=0, le=24 * 60)] = 20
     no_show_approval_after: Annotated[int, Field(ge=1, le=1000)] | None = None
+    verify_public_bookings: bool = False
 
     def to_domain(self) -> Rules:
         return Rules(
@@ -75,6 +78,7 @@ class RulesSpec(Spec):
             checkin_late_minutes=self.checkin_late_minutes,
             no_show_grace_minutes=self.no_show_grace_minutes,
             no_show_approval_after=self.no_show_approval_after,
+            verify_public_bookings=self.verify_public_bookings,
         )
 
     @model_validator(mode="after")
@@ -93,6 +97,17 @@ class HoursSpec(Spec):
     opens: time
     closes: time
     name: Annotated[str, Field(max_length=64)] = ""
+
+    @field_validator("opens", "closes", mode="before")
+    @classmethod
+    def _wall_clock(cls, value: object) -> object:
+        """A local wall time written as ``HH:MM``: no offset (the restaurant's zone
+        decides), no seconds-since-midnight number, nothing else pydantic would read."""
+        if isinstance(value, time):
+            return value
+        if not isinstance(value, str) or not _WALL_TIME.fullmatch(value):
+            raise ValueError("times are local wall-clock times written HH:MM")
+        return value
 
     @field_validator("opens", "closes")
     @classmethod
@@ -179,6 +194,23 @@ class ContactSpec(Spec):
     email: Annotated[str, Field(max_length=254)] | None = None
     address: Annotated[str, Field(max_length=500)] | None = None
     website: Annotated[str, Field(max_length=500)] | None = None
+
+    @field_validator("website")
+    @classmethod
+    def _web_page(cls, value: str | None) -> str | None:
+        """Shown to guests as a link: only an http(s) page, never ``javascript:``,
+        ``data:`` or any other scheme a browser would run or open."""
+        if value is None or value == "":
+            return value
+        parts = urlsplit(value)
+        if (
+            parts.scheme.lower() not in ("http", "https")
+            or not parts.hostname
+            or not value.isprintable()
+            or any(c.isspace() for c in value)
+        ):
+            raise ValueError("website must be an http:// or https:// address")
+        return value
 
 
 def check_timezone(value: str) -> str:

@@ -57,6 +57,8 @@ def test_cutting_postgres_mid_load_gives_fast_503s_and_recovers(tmp_path: Path) 
                 SAVEIT_EVENTS_STREAM=f"{prefix}:events",
                 SAVEIT_RATELIMIT_IP_PER_MINUTE="1000000",
                 SAVEIT_RATELIMIT_GUEST_PER_HOUR="1000000",
+                SAVEIT_RATELIMIT_CREATE_IP_PER_HOUR="1000000",
+                SAVEIT_RATELIMIT_UNVERIFIED_PER_RESTAURANT_PER_HOUR="1000000",
             )
             processes.start("worker", ["worker"], env)
             a, b = processes.serve("api-a", env), processes.serve("api-b", env)

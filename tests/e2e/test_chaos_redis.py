@@ -56,6 +56,8 @@ def test_killing_redis_mid_load_loses_and_doubles_nothing(tmp_path: Path) -> Non
                 SAVEIT_EVENTS_STREAM=stream,
                 SAVEIT_RATELIMIT_IP_PER_MINUTE="1000000",
                 SAVEIT_RATELIMIT_GUEST_PER_HOUR="1000000",
+                SAVEIT_RATELIMIT_CREATE_IP_PER_HOUR="1000000",
+                SAVEIT_RATELIMIT_UNVERIFIED_PER_RESTAURANT_PER_HOUR="1000000",
             )
             processes.start("worker", ["worker"], env)
             a, b = processes.serve("api-a", env), processes.serve("api-b", env)

@@ -174,6 +174,7 @@ def site(tmp_path: Path, providers: Providers) -> Iterator[Site]:
             SAVEIT_EVENTS_STREAM=f"{prefix}:events",
             SAVEIT_REDIS_PREFIX=prefix,
             SAVEIT_RATELIMIT_IP_PER_MINUTE="1000000",
+            SAVEIT_RATELIMIT_CREATE_IP_PER_HOUR="1000000",
             SAVEIT_PUBLIC_BASE_URL="https://book.example.com",
             SAVEIT_META_APP_SECRET="meta-app-secret-for-tests",
             SAVEIT_GRAPH_API_BASE=providers.graph.url,

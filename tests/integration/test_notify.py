@@ -506,8 +506,22 @@ def test_a_reminder_answered_on_whatsapp_acts_on_the_booking(
     from tests.integration.test_conversation_channels import WhatsAppGuest, wa_text
 
     client, container = app
-    made = book(client, phone="+34600123456", time="21:00", source="whatsapp", language="es")
-    code = made["reservation"]["code"]
+    # Staff note a booking the guest asked for on WhatsApp (only staff set its source).
+    booked = client.post(
+        "/v1/restaurants/demo/reservations",
+        json={
+            "date": "2026-06-04",
+            "time": "21:00",
+            "party_size": 2,
+            "name": "Ana García",
+            "phone": "+34600123456",
+            "source": "whatsapp",
+            "language": "es",
+        },
+        headers=STAFF,
+    )
+    assert booked.status_code == 201, booked.text
+    code = booked.json()["reservation"]["code"]
     assert container.scheduler is not None
     clock.now = clock.now.replace(day=3, hour=19)  # Wednesday 21:00 Madrid: 24 h before
     assert container.scheduler.send_reminders() == 1

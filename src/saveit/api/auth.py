@@ -95,7 +95,11 @@ def staff_actor_if_any(request: Request, container: Container, slug: str) -> Act
 
 
 def guest_actor(request: Request) -> Actor:
-    return Actor("guest", "guest", _channel(request, "web"))
+    """A caller without a staff token acts on the web channel: the other channels
+    reach us through their providers, never by a header a client chooses."""
+    if _channel(request, "web") != "web":
+        raise errors.Forbidden("Only staff set X-SaveIt-Channel", field="X-SaveIt-Channel")
+    return Actor("guest", "guest", "web")
 
 
 def _staff_of(minimum: str) -> Any:

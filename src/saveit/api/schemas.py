@@ -231,5 +231,6 @@ def restaurant_json(profile: Profile, restaurant: Restaurant, today: dt.date) ->
             "min_lead_minutes": rules.min_lead_minutes,
             "slot_minutes": rules.slot_minutes,
             "cancel_cutoff_minutes": rules.cancel_cutoff_minutes,
+            "verify_public_bookings": rules.verify_public_bookings,  # ask for the code
         },
     }

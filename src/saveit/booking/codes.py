@@ -27,4 +27,6 @@ def manage_token(secret: bytes, code: str) -> str:
 
 
 def verify_manage_token(secret: bytes, code: str, token: str) -> bool:
-    return hmac.compare_digest(manage_token(secret, code), token)
+    # A token is URL-safe base64; anything else (say a non-ASCII query value,
+    # which compare_digest refuses to compare) is simply not it.
+    return token.isascii() and hmac.compare_digest(manage_token(secret, code), token)

@@ -33,6 +33,7 @@ from saveit.channels.gateway import Gateway
 from saveit.channels.model import OutboundMessage
 from saveit.domain import errors
 from saveit.events import model as events
+from saveit.ratelimit.abuse import AbuseLimits
 from saveit.store import channel_accounts as accounts
 from saveit.store import conversations as convs
 from saveit.store import guests as guest_store
@@ -81,12 +82,14 @@ class IdentityLinks:
         secret: bytes,
         clock: Callable[[], datetime],
         phone_region: str = "ES",
+        abuse: AbuseLimits | None = None,
     ) -> None:
         self.engine = engine
         self.gateway = gateway
         self.secret = secret
         self.clock = clock
         self.phone_region = phone_region
+        self.abuse = abuse  # caps codes per contact, per client IP, per restaurant and day
 
     def _hash(self, identity_id: int, code: str) -> str:
         return hmac.new(
@@ -94,9 +97,16 @@ class IdentityLinks:
         ).hexdigest()
 
     def request(
-        self, identity_id: int, *, phone: str | None = None, email: str | None = None
+        self,
+        identity_id: int,
+        *,
+        phone: str | None = None,
+        email: str | None = None,
+        client_ip: str | None = None,
     ) -> None:
-        """Send a code to the claimed phone or email over a channel that reaches it."""
+        """Send a code to the claimed phone or email over a channel that reaches it;
+        ``CodesCapped`` when the contact, the client's IP (the web chat carries it) or
+        the restaurant had too many codes."""
         if (phone is None) == (email is None):
             raise errors.ValidationFailed("Claim either a phone or an email", field="contact")
         contact = (
@@ -123,6 +133,10 @@ class IdentityLinks:
                     "This restaurant has no channel that can send a code to that contact"
                 )
             channel, address, via = route
+            if self.abuse is not None:
+                self.abuse.check_code(
+                    restaurant_id=restaurant_id, contact=contact, client_ip=client_ip
+                )
             convs.add_link_code(
                 conn,
                 restaurant_id=restaurant_id,

@@ -93,6 +93,7 @@ class InboundMessage:
     # How the sender proved it controls ``sender`` (email: "reply", "dkim"; see
     # saveit.channels.email_proof), or None: only claimed.
     proof: str | None = None
+    client_ip: str | None = None  # the web chat visitor's address (caps on codes it may ask)
 
 
 @dataclass(frozen=True, slots=True)

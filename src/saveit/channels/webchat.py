@@ -376,8 +376,10 @@ class ChatSession:
         slug: str,
         identity: str,
         clock: Callable[[], datetime] | None = None,
+        client_ip: str | None = None,
     ) -> None:
         self.gateway = gateway
+        self.client_ip = client_ip  # stored with each message: the caps on codes see it
         self.restaurant_id = restaurant_id
         self.slug = slug
         self.identity = identity
@@ -462,6 +464,7 @@ class ChatSession:
             sent_at=self.clock(),
             choice=frame.choice if isinstance(frame, SendChoice) else None,
             raw=raw,
+            client_ip=self.client_ip,
         )
         receipt = self.gateway.receive(WebhookBatch(messages=[message]))
         if receipt.unrouted:

@@ -74,7 +74,14 @@ class BotResponder:
                 identity_id=turn.identity.id,
                 channel=turn.message.channel,
                 address=turn.identity.external_id,
+                client_ip=_client_ip(turn),
             )
         )
         log.debug("conversation %s: %s -> %s", turn.conversation.id, understood, state.awaiting)
         return Reply(outcome.messages, state=state.dump(), language=lang, handoff=outcome.handoff)
+
+
+def _client_ip(turn: Turn) -> str | None:
+    """The address a web chat message came from (stored with it by the socket)."""
+    found = turn.message.body.get("client_ip")
+    return found if isinstance(found, str) else None

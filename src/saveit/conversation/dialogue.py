@@ -47,6 +47,7 @@ class TurnIn:
     identity_id: int = 0
     channel: str = "webchat"
     address: str = ""  # the sender's address on the channel (an email's From)
+    client_ip: str | None = None  # the web chat visitor's, for the caps on codes
 
 
 class Dialogue(Speaker):
@@ -589,7 +590,7 @@ class Dialogue(Speaker):
 
     def _link_request(self, turn: TurnIn, claim: linking.Claim) -> None:
         assert self.links is not None
-        key, values = linking.request(self.links, turn.identity_id, claim)
+        key, values = linking.request(self.links, turn.identity_id, claim, turn.client_ip)
         if key == "link_sent":
             self.state.awaiting = "link_code"
         self._send(self._say(key, **values))

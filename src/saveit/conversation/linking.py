@@ -9,6 +9,10 @@ chat's guest into the one who owns the contact — bookings and the earlier
 conversation included — and only then does the bot show anything: a claim
 alone reveals nothing, and the answer to a claim is the same whether or not
 anyone has that contact.
+
+Codes are capped per contact, per client IP (the web chat's, carried with its
+messages) and per restaurant and day (:mod:`saveit.ratelimit.abuse`); a capped
+request gets a polite "not now" instead of another SMS or email.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from typing import Protocol
 
 from saveit.channels.identity import CannotVerify, LinkCodeInvalid
 from saveit.domain import errors
+from saveit.ratelimit.limiter import RateLimited
 
 # Channels whose identity is not a phone or an address the guest could claim instead.
 LINKABLE = frozenset({"webchat", "instagram", "email"})
@@ -29,7 +34,12 @@ _CODE = re.compile(r"\d{6}")
 
 class Linker(Protocol):
     def request(
-        self, identity_id: int, *, phone: str | None = None, email: str | None = None
+        self,
+        identity_id: int,
+        *,
+        phone: str | None = None,
+        email: str | None = None,
+        client_ip: str | None = None,
     ) -> None: ...
 
     def confirm(self, identity_id: int, code: str) -> int: ...
@@ -63,10 +73,14 @@ def code_in(text: str) -> str | None:
     return bare if _CODE.fullmatch(bare) else None
 
 
-def request(linker: Linker, identity_id: int, claim: Claim) -> tuple[str, dict[str, object]]:
+def request(
+    linker: Linker, identity_id: int, claim: Claim, client_ip: str | None = None
+) -> tuple[str, dict[str, object]]:
     """Send the code; the reply's phrase and values."""
     try:
-        linker.request(identity_id, phone=claim.phone, email=claim.email)
+        linker.request(identity_id, phone=claim.phone, email=claim.email, client_ip=client_ip)
+    except RateLimited:  # too many codes to this contact, from this client or today
+        return "link_capped", {"contact": claim.contact}
     except CannotVerify:
         return "link_cannot", {"contact": claim.contact}
     except errors.ValidationFailed:

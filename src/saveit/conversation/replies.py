@@ -147,6 +147,12 @@ PHRASES: dict[str, dict[str, str]] = {
         "en": "I can't send a code to {contact} from here. Write to us from that number or "
         "address.",
     },
+    "link_capped": {
+        "es": "Ahora mismo no puedo enviar más códigos de verificación. Inténtalo de nuevo "
+        "más tarde, o escríbenos desde ese número o esa dirección.",
+        "en": "I can't send more verification codes right now. Please try again later, or "
+        "write to us from that number or address.",
+    },
     "link_bad_contact": {
         "es": "{contact} no me parece un teléfono o un email válido.",
         "en": "{contact} doesn't look like a valid phone number or email.",

@@ -71,6 +71,9 @@ class Rules:
     no_show_grace_minutes: int = 20
     # Guests with at least this many no-shows book as ``pending`` (staff approve); None: off.
     no_show_approval_after: int | None = None
+    # Public bookings wait as ``pending`` until the guest types the code sent to their
+    # phone or email; unconfirmed holds expire and free their table.
+    verify_public_bookings: bool = False
 
     def duration_minutes(self, party_size: int) -> int:
         for turn in sorted(self.turn_times, key=lambda t: t.max_party):

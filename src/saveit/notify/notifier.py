@@ -60,6 +60,7 @@ from saveit.store.database import reading
 
 AUTHOR = "notifier"
 _WAITING = frozenset({Status.PENDING, Status.CONFIRMED})
+HOLD_ACTOR = "system:verification"  # the actor that confirms or expires a held booking
 _QR_KINDS = frozenset({"confirmation", "modification", "reminder"})
 _CONTACT_CHANNELS = frozenset({"email", "sms", "whatsapp"})
 
@@ -105,6 +106,24 @@ class Notifier:
 
     # --- entry points ---------------------------------------------------------------------
 
+    def _about_a_hold(self, event: events.Event, notice: Notice) -> bool:
+        """A public booking held for verification (``saveit.channels.verification``)
+        hears from us only through its code, and a hold that expired unverified is no
+        news to a number that never answered: neither may become a way to make the
+        restaurant text strangers."""
+        actor = str(event.payload.get("actor", ""))
+        if notice.text_key == "cancellation_by_restaurant":
+            return actor == HOLD_ACTOR
+        if notice.text_key != "pending" or not actor.startswith("guest:"):
+            return False
+        if event.payload.get("channel") != "web":
+            return False
+        slug = str(event.payload["reservation"].get("restaurant", ""))
+        try:
+            return self.booking.restaurant(slug).rules.verify_public_bookings
+        except errors.NotFound:
+            return False
+
     @staticmethod
     def accepts(event_type: str) -> bool:
         """The event types :meth:`handle` turns into notices (the consumer skips the rest)."""
@@ -113,7 +132,7 @@ class Notifier:
     def handle(self, event: events.Event) -> None:
         """The bus consumer's handler: a reservation event becomes its notice."""
         notice = _notice_for(event)
-        if notice is None:
+        if notice is None or self._about_a_hold(event, notice):
             return
         shown: dict[str, Any] = dict(event.payload["reservation"])
         targets = self._reachable(event.restaurant_id, shown)

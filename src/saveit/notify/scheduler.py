@@ -54,6 +54,7 @@ class Tick:
     reminders: int = 0
     no_shows: int = 0
     purged: int = 0
+    holds_expired: int = 0
 
 
 class Scheduler:
@@ -74,10 +75,15 @@ class Scheduler:
         self.offsets = tuple(offsets_minutes)
         self.catch_up = timedelta(minutes=catch_up_minutes)
         self.clock = clock
+        # Cancels public bookings held for a code that never came
+        # (``saveit.channels.verification``); set by the composition root.
+        self.expire_holds: Callable[[], int] | None = None
 
     def tick(self) -> Tick:
         done = Tick()
         done.no_shows = self.sweep_no_shows()
+        if self.expire_holds is not None:
+            done.holds_expired = self.expire_holds()
         done.reminders = self.send_reminders()
         done.purged = self.purge_messages()
         return done

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 import phonenumbers
+from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import Connection, insert, select, update
 
 from saveit.booking.commands import GuestDetails
@@ -32,10 +33,15 @@ def normalise_phone(raw: str, default_region: str) -> str:
 
 
 def normalise_email(raw: str) -> str:
+    """One mailbox, checked by ``email-validator`` (RFC 5322/6531 syntax, no DNS):
+    line breaks, lists of addresses, display names and quoted or IP-literal forms
+    are refused, since the address ends up in a header of the mail we send."""
     email = raw.strip()
-    local, sep, domain = email.rpartition("@")
-    if not sep or not local or "." not in domain or " " in email:
-        raise errors.ValidationFailed(f"'{raw}' is not an email address", field="email")
+    try:
+        validate_email(email, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise errors.ValidationFailed(f"'{raw}' is not an email address", field="email") from exc
+    local, _, domain = email.rpartition("@")
     return f"{local}@{domain.lower()}"
 
 

@@ -121,6 +121,7 @@ def inbound_body(message: InboundMessage) -> dict[str, Any]:
         "subject": message.subject,
         "sent_at": message.sent_at.isoformat(),
         "proof": message.proof,
+        **({"client_ip": message.client_ip} if message.client_ip else {}),
     }
 
 

@@ -51,6 +51,7 @@ def rules_to_json(rules: Rules) -> dict[str, Any]:
         "checkin_late_minutes": rules.checkin_late_minutes,
         "no_show_grace_minutes": rules.no_show_grace_minutes,
         "no_show_approval_after": rules.no_show_approval_after,
+        "verify_public_bookings": rules.verify_public_bookings,
     }
 
 

@@ -168,6 +168,7 @@ reservation_tables = Table(
         "reservation_id",
         ForeignKey("reservations.id", ondelete="CASCADE"),
         primary_key=True,
+        autoincrement=False,
     ),
     Column("table_id", ForeignKey("dining_tables.id", ondelete="RESTRICT"), primary_key=True),
 )
@@ -423,4 +424,27 @@ erasure_in_progress = Table(
     metadata,
     Column("id", Id, primary_key=True, autoincrement=True),
     Column("guest_id", Id, nullable=False),
+)
+
+booking_holds = Table(
+    # A public booking held as ``pending`` until its guest types the code we sent
+    # (the restaurant's rule ``verify_public_bookings``); the scheduler cancels
+    # holds that expire unverified. Only the code's HMAC is kept.
+    "booking_holds",
+    metadata,
+    Column(
+        "reservation_id",
+        ForeignKey("reservations.id", ondelete="CASCADE"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    Column("restaurant_id", ForeignKey("restaurants.id", ondelete="CASCADE"), nullable=False),
+    Column("channel", String(16), nullable=False),  # sms | whatsapp | email
+    Column("contact", String(254), nullable=False),
+    Column("code_hash", String(64), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("verified_at", UTCDateTime),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index(None, "expires_at"),
 )

@@ -16,6 +16,7 @@ from pydantic import Field
 
 from saveit.api.auth import HostOf, ManagerOf
 from saveit.api.deps import ContainerDep
+from saveit.api.ids import MAX_ID, RowId
 from saveit.api.schemas import Body as StrictBody
 from saveit.channels.account_proof import AccountProofs
 from saveit.channels.gateway import Gateway
@@ -246,11 +247,11 @@ def list_conversations(
 @router.get("/conversations/{conversation_id}")
 def get_conversation(
     slug: str,
-    conversation_id: int,
+    conversation_id: RowId,
     actor: HostOf,
     container: ContainerDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    before: Annotated[int | None, Query(ge=1)] = None,
+    before: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
 ) -> dict[str, Any]:
     with container.booking.reading() as conn:
         conversation = _own(conn, slug, conversation_id)
@@ -269,7 +270,7 @@ class StaffReply(StrictBody):
 
 @router.post("/conversations/{conversation_id}/messages", status_code=202)
 def reply(
-    slug: str, conversation_id: int, body: StaffReply, actor: HostOf, container: ContainerDep
+    slug: str, conversation_id: RowId, body: StaffReply, actor: HostOf, container: ContainerDep
 ) -> dict[str, Any]:
     with container.booking.reading() as conn:
         _own(conn, slug, conversation_id)
@@ -288,7 +289,7 @@ class Handoff(StrictBody):
 
 @router.put("/conversations/{conversation_id}/handoff")
 def handoff(
-    slug: str, conversation_id: int, body: Handoff, actor: HostOf, container: ContainerDep
+    slug: str, conversation_id: RowId, body: Handoff, actor: HostOf, container: ContainerDep
 ) -> dict[str, Any]:
     """Staff take a conversation over (the bot stays quiet) or hand it back."""
     now = container.booking.clock()

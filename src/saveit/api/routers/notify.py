@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from saveit.api.auth import HostOf, reservation_access
 from saveit.api.deps import ContainerDep
+from saveit.api.ids import RowId
 from saveit.api.schemas import Body as StrictBody
 from saveit.bootstrap import Container
 from saveit.channels.model import ChannelName
@@ -54,14 +55,14 @@ def _guest_of(container: Container, slug: str, guest_id: int) -> int:
 
 @router.get("/v1/restaurants/{slug}/guests/{guest_id}/notify-channels")
 def get_guest_channels(
-    slug: str, guest_id: int, actor: HostOf, container: ContainerDep
+    slug: str, guest_id: RowId, actor: HostOf, container: ContainerDep
 ) -> dict[str, Any]:
     return _shown(container, _guest_of(container, slug, guest_id))
 
 
 @router.put("/v1/restaurants/{slug}/guests/{guest_id}/notify-channels")
 def put_guest_channels(
-    slug: str, guest_id: int, body: NotifyChannels, actor: HostOf, container: ContainerDep
+    slug: str, guest_id: RowId, body: NotifyChannels, actor: HostOf, container: ContainerDep
 ) -> dict[str, Any]:
     return _set(container, _guest_of(container, slug, guest_id), body)
 

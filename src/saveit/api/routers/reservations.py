@@ -13,10 +13,12 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Header, Request, Response
+from pydantic import Field
 
 from saveit.api.auth import guest_actor, reservation_access, staff_actor_if_any
 from saveit.api.deps import ContainerDep
 from saveit.api.schemas import (
+    Body,
     Cancellation,
     NewReservation,
     ReservationChanges,
@@ -25,6 +27,7 @@ from saveit.api.schemas import (
 from saveit.booking.commands import CreateReservation, GuestDetails, ModifyReservation
 from saveit.booking.views import ReservationView
 from saveit.bootstrap import Container
+from saveit.channels.verification import NotHeld, Route
 from saveit.domain import errors
 from saveit.domain.model import Status
 
@@ -76,9 +79,13 @@ def create_reservation(
 ) -> dict[str, Any]:
     actor = staff_actor_if_any(request, container, slug) or guest_actor(request)
     restaurant = container.booking.restaurant(slug)
+    client_ip = request.client.host if request.client else None
+    held: Route | None = None
     if not actor.is_staff:
         if body.status is not None:
             raise errors.Forbidden("Only staff set a reservation's status")
+        if body.source != "web":
+            raise errors.Forbidden("Only staff record another source than web", field="source")
         if not (body.phone or body.email):
             raise errors.ValidationFailed(
                 "Give a phone number or an email so the restaurant can reach you",
@@ -86,6 +93,11 @@ def create_reservation(
             )
         if container.limiter is not None:  # per guest identity (saveit.ratelimit)
             container.limiter.check_guest(body.phone, body.email)
+        if container.abuse is not None:  # per IP, and the public as a whole
+            container.abuse.check_public_create(client_ip, restaurant.id)
+        if restaurant.rules.verify_public_bookings and container.verification is not None:
+            # Where the code will go, known before anything is written.
+            held = container.verification.plan(restaurant.id, phone=body.phone, email=body.email)
     start = body.resolved(restaurant.tz)
     assert start is not None
     cmd = CreateReservation(
@@ -99,7 +111,7 @@ def create_reservation(
         area=body.area,
         tables=tuple(body.tables or ()),
         source=body.source,
-        status=Status(body.status) if body.status else Status.CONFIRMED,
+        status=Status.PENDING if held else Status(body.status) if body.status else Status.CONFIRMED,
         idempotency_key=idempotency_key,
     )
     try:
@@ -112,10 +124,38 @@ def create_reservation(
         response.headers["Idempotent-Replayed"] = "true"
     response.headers["Location"] = f"/v1/reservations/{view.code}"
     response.headers["ETag"] = f'"{view.version}"'
-    return {
+    made_json: dict[str, Any] = {
         "reservation": reservation_json(view, restaurant.tz),
         "manage_token": container.booking.manage_token(view.code),
     }
+    if held is not None and not made.replayed and container.verification is not None:
+        expires = container.verification.start(view, held, client_ip)
+        made_json["verification"] = {
+            "channel": held.channel,
+            "expires_at": expires.astimezone(restaurant.tz).isoformat(),
+        }
+    return made_json
+
+
+class VerificationCode(Body):
+    code: Annotated[str, Field(pattern=r"^[0-9]{6}$")]
+
+
+@router.post("/v1/reservations/{code}/verify")
+def verify_reservation(
+    code: str,
+    body: VerificationCode,
+    request: Request,
+    response: Response,
+    container: ContainerDep,
+) -> dict[str, Any]:
+    """The six-digit code sent for a booking held by ``verify_public_bookings``
+    (manage token or staff): confirms it; five wrong codes end the tries."""
+    access = reservation_access(request, container, code)
+    if container.verification is None:
+        raise NotHeld("This booking is not waiting for a code")
+    view = container.verification.verify(access.reservation, body.code, access.actor)
+    return shown(container, view, response)
 
 
 @router.get("/v1/reservations/{code}")

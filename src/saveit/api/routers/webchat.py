@@ -55,6 +55,7 @@ CLOSE_NOT_FOUND = 4404
 CLOSE_UNAVAILABLE = 1011
 CLOSE_SLOW = 1013
 CLOSE_GOING_AWAY = 1001
+CLOSE_POLICY = 1008
 # Guest messages (database writes, bot turns) and all frames, per connection.
 MESSAGE_BURST, MESSAGES_PER_S = 10, 0.5
 FRAME_BURST, FRAMES_PER_S = 40, 5.0
@@ -169,6 +170,30 @@ async def chat_socket(
     slug: str,
     session: Annotated[str | None, Query(description="The chat session token.")] = None,
 ) -> None:
+    """Admit the socket within the per-IP caps (:mod:`saveit.ratelimit.abuse`): a new
+    session over the hourly cap is refused at the handshake; a socket over the
+    open-sockets cap is closed with 1008 (policy violation)."""
+    container: Container = websocket.app.state.container
+    abuse = container.abuse
+    ip = websocket.client.host if websocket.client else None
+    if abuse is None:
+        await _chat(websocket, slug, session, ip)
+        return
+    fresh = not chat.valid_session(session)
+    if fresh and not await anyio.to_thread.run_sync(abuse.allow_chat_session, ip):
+        await websocket.close(code=CLOSE_POLICY, reason="too many new chats")  # no handshake
+        return
+    if not abuse.open_chat(ip):
+        await websocket.accept()
+        await websocket.close(code=CLOSE_POLICY, reason="too many open chats")
+        return
+    try:
+        await _chat(websocket, slug, session, ip)
+    finally:
+        abuse.close_chat(ip)
+
+
+async def _chat(websocket: WebSocket, slug: str, session: str | None, ip: str | None) -> None:
     await websocket.accept()
     container: Container = websocket.app.state.container
     hub: LiveHub | None = getattr(websocket.app.state, "live_hub", None)
@@ -186,6 +211,7 @@ async def chat_socket(
         restaurant_id=restaurant.id,
         slug=restaurant.slug,
         identity=chat.identity_of(secret, token),
+        client_ip=ip,
     )
     out = _Socket(websocket)
     # Subscribe before reading the history: a reply committed in between is in

@@ -9,7 +9,7 @@ inserts and deletes), touching only the ``before``/``after`` snapshots. Any
 other UPDATE, and every DELETE, is still refused.
 
 Revision ID: 0009
-Revises: 0006
+Revises: 0008
 Create Date: 2026-12-03
 """
 
@@ -20,7 +20,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0009"
-down_revision = "0006"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
