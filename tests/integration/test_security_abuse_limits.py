@@ -67,7 +67,9 @@ def limited(
     apply_spec(container.engine, parse_document(demo_document()))
     with container.engine.begin() as conn:
         rid = restaurant_store.id_of(conn, "demo")
-        accounts.put(conn, rid, "sms", "+34910000000", {}, clock())
+        accounts.put(
+            conn, rid, "sms", "+34910000000", {}, clock(), box=container.box, proven_by="admin"
+        )
     yield container
     container.close()
     if request.param == "redis":

@@ -38,8 +38,10 @@ SMS_NUMBER = "+34910000000"
 def api(container: Container, demo: str, clock: FakeClock) -> Iterator[TestClient]:
     with container.engine.begin() as conn:
         rid = restaurant_store.id_of(conn, demo)
-        accounts.put(conn, rid, "sms", SMS_NUMBER, {}, clock())
-        accounts.put(conn, rid, "email", "reservas@demo.example", {}, clock())
+        for channel, address in (("sms", SMS_NUMBER), ("email", "reservas@demo.example")):
+            accounts.put(
+                conn, rid, channel, address, {}, clock(), box=container.box, proven_by="admin"
+            )
     with TestClient(create_app(container)) as client:
         rules = client.get("/v1/restaurants/demo/rules", headers=ADMIN).json()
         turned_on = client.put(

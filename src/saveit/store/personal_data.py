@@ -39,6 +39,7 @@ from sqlalchemy import (
 )
 
 from saveit.store.schema import (
+    booking_holds,
     channel_identities,
     channel_messages,
     conversations,
@@ -244,6 +245,7 @@ PERSONAL: tuple[Personal, ...] = (
     Personal(reservation_log, _reservation_ids, {"before": SNAPSHOT_TEXT, "after": SNAPSHOT_TEXT}),
     Personal(outbox, _events, {"payload": SNAPSHOT_TEXT}),
     Personal(idempotency_keys, _reservation_ids, {"request_hash": ERASED}),  # a digest of it all
+    Personal(booking_holds, _reservation_ids, {"contact": PSEUDONYM}),
 )
 
 # Text columns of guest-related tables that hold nothing about a person: codes,
@@ -260,6 +262,7 @@ NOT_PERSONAL: Mapping[str, frozenset[str]] = {
         {"public_id", "direction", "channel", "status", "author", "error_code"}
     ),
     "link_codes": frozenset({"code_hash"}),
+    "booking_holds": frozenset({"channel", "code_hash"}),
     "notifications": frozenset({"kind", "channel"}),
     "idempotency_keys": frozenset({"key"}),  # the client's key: a message id, a UUID
     "outbox": frozenset({"event_id", "type"}),

@@ -49,9 +49,12 @@ CHILD_TABLES: tuple[tuple[str, str, str], ...] = (
     ("reservation_tables", "reservation_id", "reservations"),
     ("table_claims", "table_id", "dining_tables"),
 )
-# Bookkeeping that belongs to no restaurant: which events a consumer handled, and
-# provider statuses that arrived before we knew which message they belong to.
-UNSCOPED_TABLES: frozenset[str] = frozenset({"processed_events", "early_statuses"})
+# Bookkeeping that belongs to no restaurant: which events a consumer handled,
+# provider statuses that arrived before we knew which message they belong to, and
+# the marker an erasure holds (and removes) inside its own transaction on SQLite.
+UNSCOPED_TABLES: frozenset[str] = frozenset(
+    {"processed_events", "early_statuses", "erasure_in_progress"}
+)
 
 
 def current_tenant() -> int | None:
