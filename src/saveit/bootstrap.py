@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from sqlalchemy import Engine
 
@@ -133,7 +134,13 @@ def build(
     if isinstance(gateway.responder, BotResponder) and gateway.responder.links is None:
         gateway.responder.links = links  # the codes go out through this gateway
     checkin = CheckIn(booking, Keyring.from_settings(settings), clock)
-    qr = QrCodes(checkin.token_for, qr_png, booking.manage_token, settings.public_base_url)
+    qr_grace = timedelta(hours=settings.qr_link_grace_hours)
+    qr = QrCodes(
+        checkin.token_for,
+        qr_png,
+        lambda view: booking.qr_link_token(view, grace=qr_grace),
+        settings.public_base_url,
+    )
     if isinstance(gateway.responder, BotResponder) and gateway.responder.qr is None:
         gateway.responder.qr = qr  # the bot's confirmations carry the QR
     notifier = None

@@ -9,8 +9,11 @@
   every visitor of every restaurant site loads it, so browsers and CDNs should
   keep it, yet the URL is unversioned (restaurants never change their tag), so
   a fix must still reach them within the hour.
-* ``WS /ws/chat/{slug}?session=<token>`` — the guest's socket; the protocol and
-  the session scheme are in :mod:`saveit.channels.webchat`. An unknown
+* ``WS /ws/chat/{slug}`` — the guest's socket; the protocol and the session
+  scheme are in :mod:`saveit.channels.webchat`. The widget offers the
+  subprotocols ``saveit.chat`` and ``saveit.session.<token>``: the session token
+  travels in the ``Sec-WebSocket-Protocol`` header, never in the URL (access
+  logs, proxies), and the server answers ``saveit.chat``. An unknown
   restaurant is accepted and closed with 4404 (a browser never sees the status
   of a refused handshake); a subscriber dropped as slow by the live hub is
   closed with 1013, and the widget reconnects and restores from history.
@@ -164,12 +167,9 @@ class _Socket:
 
 
 @router.websocket("/ws/chat/{slug}")
-async def chat_socket(
-    websocket: WebSocket,
-    slug: str,
-    session: Annotated[str | None, Query(description="The chat session token.")] = None,
-) -> None:
-    await websocket.accept()
+async def chat_socket(websocket: WebSocket, slug: str) -> None:
+    session, subprotocol = chat.offered_session(websocket.scope.get("subprotocols", ()))
+    await websocket.accept(subprotocol=subprotocol)
     container: Container = websocket.app.state.container
     hub: LiveHub | None = getattr(websocket.app.state, "live_hub", None)
     if container.gateway is None or hub is None:
