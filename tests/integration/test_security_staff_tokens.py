@@ -123,8 +123,11 @@ def serving(settings: Settings, clock: FakeClock) -> Iterator[str]:
 
 @contextmanager
 def subscribed(host: str, token: str) -> Iterator[ClientConnection]:
-    with connect(f"ws://{host}/v1/restaurants/demo/live", open_timeout=5) as ws:
-        ws.send(json.dumps({"type": "auth", "token": token}))
+    """A dashboard's socket (the header here; browsers send the same in the first frame)."""
+    headers = {"Authorization": f"Bearer {token}"}
+    with connect(
+        f"ws://{host}/v1/restaurants/demo/live", open_timeout=5, additional_headers=headers
+    ) as ws:
         assert json.loads(ws.recv(timeout=5))["type"] == "snapshot"
         yield ws
 
