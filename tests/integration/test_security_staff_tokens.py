@@ -58,8 +58,11 @@ def test_an_owner_lists_the_tokens_without_their_secrets(api: TestClient) -> Non
     rows = listed.json()
     assert [(r["name"], r["role"]) for r in rows] == [("host-ana", "host"), ("owner-ana", "owner")]
     assert set(rows[0]) == {
-        "id", "name", "display_name", "role", "created_at", "expires_at", "revoked_at"
+        "id", "name", "display_name", "role", "created_at", "expires_at", "revoked_at",
+        "last_used_at",
     }  # fmt: skip
+    # The owner's token was just used (to list); the host's never was.
+    assert [r["last_used_at"] is not None for r in rows] == [False, True]
     assert host["token"] not in listed.text
     assert owner["token"] not in listed.text
     assert api.get("/v1/restaurants/demo/tokens", headers=bearer(host["token"])).status_code == 403

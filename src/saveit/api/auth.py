@@ -55,10 +55,14 @@ def principal_of(container: Container, token: str) -> Principal:
     admin = container.settings.admin_token
     if admin is not None and hmac.compare_digest(admin.get_secret_value().encode(), token.encode()):
         return Principal("admin", "admin", None, "owner")
+    now = container.booking.clock()
     with container.booking.reading() as conn:
-        found = tokens.find(conn, token, container.booking.clock())
+        found = tokens.find(conn, token, now)
     if found is None:
         raise errors.Unauthorized("This token is not valid")
+    if found.used_stale(now):
+        with container.engine.begin() as conn:
+            tokens.mark_used(conn, found.id, now)
     return Principal(
         "staff", found.name[:_NAME_MAX], found.restaurant, found.role, found.display_name
     )

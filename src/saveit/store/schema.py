@@ -253,6 +253,7 @@ api_tokens = Table(
     # --- security: tokens and credentials ---
     Column("expires_at", UTCDateTime),  # NULL only on rows written before expiry existed
     Column("display_name", String(48)),  # what guests see of this token's holder
+    Column("last_used_at", UTCDateTime),  # to the nearest few minutes (store.tokens)
 )
 
 # --- Guest messaging channels ----------------------------------------------------------

@@ -19,6 +19,9 @@ from saveit.store.schema import api_tokens, restaurants
 ROLES = ("host", "manager", "owner")
 """Each role may do everything the roles before it may."""
 DEFAULT_TTL = timedelta(days=90)  # SAVEIT_STAFF_TOKEN_TTL_DAYS's default
+LAST_USED_PRECISION = timedelta(minutes=5)
+"""``last_used_at`` is written at most this often per token: a write per request
+would cost every staff call a transaction, and "used today" is what owners ask."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +33,11 @@ class StaffToken:
     name: str
     display_name: str | None = None
     expires_at: datetime | None = None
+    last_used_at: datetime | None = None
+
+    def used_stale(self, now: datetime) -> bool:
+        """Whether ``last_used_at`` is old enough to be written again."""
+        return self.last_used_at is None or now - self.last_used_at >= LAST_USED_PRECISION
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +51,7 @@ class TokenInfo:
     created_at: datetime
     expires_at: datetime | None
     revoked_at: datetime | None
+    last_used_at: datetime | None
 
 
 def digest(token: str) -> str:
@@ -88,6 +97,7 @@ def find(conn: Connection, token: str, now: datetime) -> StaffToken | None:
             api_tokens.c.name,
             api_tokens.c.display_name,
             api_tokens.c.expires_at,
+            api_tokens.c.last_used_at,
         )
         .join(restaurants, restaurants.c.id == api_tokens.c.restaurant_id)
         .where(
@@ -99,7 +109,29 @@ def find(conn: Connection, token: str, now: datetime) -> StaffToken | None:
     if row is None:
         return None
     return StaffToken(
-        row.id, row.restaurant_id, row.slug, row.role, row.name, row.display_name, row.expires_at
+        row.id,
+        row.restaurant_id,
+        row.slug,
+        row.role,
+        row.name,
+        row.display_name,
+        row.expires_at,
+        row.last_used_at,
+    )
+
+
+def mark_used(conn: Connection, token_id: int, now: datetime) -> None:
+    """Note a use, unless one was noted less than ``LAST_USED_PRECISION`` ago."""
+    conn.execute(
+        update(api_tokens)
+        .where(
+            api_tokens.c.id == token_id,
+            or_(
+                api_tokens.c.last_used_at.is_(None),
+                api_tokens.c.last_used_at <= now - LAST_USED_PRECISION,
+            ),
+        )
+        .values(last_used_at=now)
     )
 
 
@@ -113,6 +145,7 @@ def listed(conn: Connection, restaurant_id: int) -> list[TokenInfo]:
             api_tokens.c.created_at,
             api_tokens.c.expires_at,
             api_tokens.c.revoked_at,
+            api_tokens.c.last_used_at,
         )
         .where(api_tokens.c.restaurant_id == restaurant_id)
         .order_by(api_tokens.c.id)

@@ -278,6 +278,7 @@ def _token_json(info: tokens.TokenInfo) -> dict[str, Any]:
         "created_at": iso(info.created_at),
         "expires_at": iso(info.expires_at),
         "revoked_at": iso(info.revoked_at),
+        "last_used_at": iso(info.last_used_at),  # to the nearest few minutes
     }
 
 

@@ -1,4 +1,5 @@
-"""Staff tokens expire and carry the name guests see: ``expires_at`` and ``display_name``.
+"""Staff tokens expire, carry the name guests see and when they were last used:
+``expires_at``, ``display_name``, ``last_used_at``.
 
 Tokens issued before this revision get an expiry 90 days from the upgrade (the
 default lifetime of a new token), so no credential stays valid for ever.
@@ -25,6 +26,7 @@ def upgrade() -> None:
     with op.batch_alter_table("api_tokens", schema=None) as batch_op:
         batch_op.add_column(sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column("display_name", sa.String(length=48), nullable=True))
+        batch_op.add_column(sa.Column("last_used_at", sa.DateTime(timezone=True), nullable=True))
     tokens = sa.table(
         "api_tokens",
         sa.column("expires_at", sa.DateTime(timezone=True)),
@@ -42,5 +44,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     with op.batch_alter_table("api_tokens", schema=None) as batch_op:
+        batch_op.drop_column("last_used_at")
         batch_op.drop_column("display_name")
         batch_op.drop_column("expires_at")
