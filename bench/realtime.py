@@ -166,7 +166,8 @@ class Subscriber(threading.Thread):
         self.lock = threading.Lock()
 
     def run(self) -> None:
-        with connect(self.url, open_timeout=10, max_size=2**24) as ws:
+        headers = {"Authorization": f"Bearer {ADMIN}"}
+        with connect(self.url, open_timeout=10, max_size=2**24, additional_headers=headers) as ws:
             json.loads(ws.recv(timeout=10))  # the snapshot
             self.ready.set()
             while not self.stop.is_set():
@@ -230,7 +231,7 @@ def run(args: argparse.Namespace) -> int:
         env.update(dict(kv.split("=", 1) for kv in args.set))
         with processes(env, Path(tmp)) as (a, b):
             ws_b = b.replace("http://", "ws://")
-            subscriber = Subscriber(f"{ws_b}/v1/restaurants/bench/live?access_token={ADMIN}")
+            subscriber = Subscriber(f"{ws_b}/v1/restaurants/bench/live")
             subscriber.start()
             if not subscriber.ready.wait(15):
                 raise SystemExit("the subscriber on B never got its snapshot")

@@ -24,7 +24,7 @@ from saveit.channels.registry import build_senders
 from saveit.channels.verification import BookingVerification
 from saveit.checkin import CheckIn, Keyring
 from saveit.checkin.qr import png as qr_png
-from saveit.config import Settings
+from saveit.config import Environment, Settings
 from saveit.conversation.bot import BotResponder
 from saveit.events.bus import Bus
 from saveit.events.inprocess import InProcessBus
@@ -114,7 +114,7 @@ def build(
     box = build_secret_box(settings)
     if migrate if migrate is not None else settings.database_url is None:
         upgrade(engine, box=box)
-    if settings.env == "production" and bypasses_row_security(engine):
+    if settings.env is Environment.PRODUCTION and bypasses_row_security(engine):
         log.warning(
             "the database role is a superuser or has BYPASSRLS: row-level security, the "
             "database's own guard between restaurants, does not apply to it"
@@ -173,7 +173,13 @@ def build(
     if isinstance(gateway.responder, BotResponder) and gateway.responder.links is None:
         gateway.responder.links = links  # the codes go out through this gateway
     checkin = CheckIn(booking, Keyring.from_settings(settings), clock)
-    qr = QrCodes(checkin.token_for, qr_png, booking.manage_token, settings.public_base_url)
+    qr_grace = timedelta(hours=settings.qr_link_grace_hours)
+    qr = QrCodes(
+        checkin.token_for,
+        qr_png,
+        lambda view: booking.qr_link_token(view, grace=qr_grace),
+        settings.public_base_url,
+    )
     if isinstance(gateway.responder, BotResponder) and gateway.responder.qr is None:
         gateway.responder.qr = qr  # the bot's confirmations carry the QR
     notifier = None

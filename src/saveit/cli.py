@@ -6,6 +6,8 @@ command run in the same environment talks to the same database.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import json
 import signal
 import threading
@@ -13,17 +15,20 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import typer
 import uvicorn
 import yaml
 from pydantic import ValidationError
 
+from saveit.api.access_log import uvicorn_log_config
+from saveit.api.header_limits import BoundedHttpToolsProtocol
 from saveit.booking.commands import Actor
 from saveit.bootstrap import build, build_secret_box, freeze_startup_heap
 from saveit.channels.workers import ChannelWorkers
-from saveit.config import load_settings
+from saveit.config import ExposedDevelopmentSecret, Settings, load_settings
+from saveit.config import refuse_exposed_development_secret as _refuse
 from saveit.domain import errors
 from saveit.notify import start_notifications
 from saveit.privacy import GuestPrivacy
@@ -49,6 +54,17 @@ DEMO_FILE = Path(__file__).with_name("demo.yaml")
 Host = Annotated[str, typer.Option(help="Interface to listen on.")]
 Port = Annotated[int, typer.Option(help="TCP port.", min=1, max=65535)]
 Workers = Annotated[int, typer.Option(help="API worker processes.", min=1, max=64)]
+
+
+def _settings_for(bind_host: str | None = None) -> Settings:
+    """The settings, unless they would expose the development secret (exit 2)."""
+    settings = load_settings()
+    try:
+        _refuse(settings, bind_host=bind_host)
+    except ExposedDevelopmentSecret as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(code=2) from exc
+    return settings
 
 
 def _migrate() -> None:
@@ -85,7 +101,7 @@ def secrets_new_key() -> None:
     typer.echo(SecretBox.new_key())
 
 
-def _run_server(host: str, port: int, workers: int) -> None:
+def _run_server(settings: Settings, host: str, port: int, workers: int) -> None:
     uvicorn.run(
         "saveit.api.app:create_app_from_env",
         factory=True,
@@ -94,6 +110,15 @@ def _run_server(host: str, port: int, workers: int) -> None:
         workers=workers,
         proxy_headers=True,
         log_level="info",
+        log_config=uvicorn_log_config(),  # the access log hides query-string secrets
+        # Request heads are bounded by the protocol itself, not only by the app.
+        # uvicorn only calls the protocol "class": a partial carries our limit, and pickles
+        # for --workers.
+        http=cast(
+            "type[asyncio.Protocol]",
+            functools.partial(BoundedHttpToolsProtocol, max_header_count=settings.max_header_count),
+        ),
+        h11_max_incomplete_event_size=settings.max_header_bytes,
     )
 
 
@@ -185,9 +210,10 @@ def guest_erase(
 @app.command()
 def serve(host: Host = "127.0.0.1", port: Port = 8000, workers: Workers = 1) -> None:
     """Run the HTTP API. On the embedded default the schema is migrated first."""
-    if load_settings().database_url is None:
+    settings = _settings_for(host)
+    if settings.database_url is None:
         _migrate()
-    _run_server(host, port, workers)
+    _run_server(settings, host, port, workers)
 
 
 def _load_spec(path: Path) -> RestaurantSpec:
@@ -228,6 +254,7 @@ def seed(
 @app.command()
 def demo(host: Host = "127.0.0.1", port: Port = 8000, workers: Workers = 1) -> None:
     """Create the demo restaurant (slug ``demo``) if absent, print where to look, and serve."""
+    settings = _settings_for(host)
     _migrate()
     created = _seed(_load_spec(DEMO_FILE))
     base = f"http://{'localhost' if host in {'0.0.0.0', '::'} else host}:{port}"  # noqa: S104
@@ -246,7 +273,7 @@ def demo(host: Host = "127.0.0.1", port: Port = 8000, workers: Workers = 1) -> N
             ]
         )
     )
-    _run_server(host, port, workers)
+    _run_server(settings, host, port, workers)
 
 
 @token_app.command("create")
@@ -254,17 +281,35 @@ def token_create(
     restaurant: Annotated[str, typer.Option(help="Restaurant slug.")],
     role: Annotated[str, typer.Option(help="host, manager or owner.")] = "host",
     name: Annotated[str, typer.Option(help="Who holds it, for the audit log.")] = "staff",
+    display_name: Annotated[
+        str | None, typer.Option(help="What guests see when its holder writes to them.")
+    ] = None,
+    ttl_days: Annotated[
+        int | None, typer.Option(help="Lifetime (default SAVEIT_STAFF_TOKEN_TTL_DAYS).", min=1)
+    ] = None,
 ) -> None:
     """Issue a staff token for one restaurant and print it (it is shown only once)."""
     if role not in tokens.ROLES:
         typer.echo(f"role must be one of {', '.join(tokens.ROLES)}", err=True)
         raise typer.Exit(code=2)
     settings = load_settings()
+    days = ttl_days or settings.staff_token_ttl_days
+    if days > settings.staff_token_max_ttl_days:
+        typer.echo(f"--ttl-days may be at most {settings.staff_token_max_ttl_days}", err=True)
+        raise typer.Exit(code=2)
     engine = create_db_engine(settings.resolved_database_url)
     try:
         with engine.begin() as conn:
             restaurant_id = restaurant_store.id_of(conn, restaurant)
-            token = tokens.issue(conn, restaurant_id, role=role, name=name, now=datetime.now(UTC))
+            token = tokens.issue(
+                conn,
+                restaurant_id,
+                role=role,
+                name=name,
+                display_name=display_name,
+                now=datetime.now(UTC),
+                ttl=timedelta(days=days),
+            )
     except errors.NotFound as exc:
         typer.echo(exc.detail, err=True)
         raise typer.Exit(code=2) from exc
@@ -278,7 +323,7 @@ def worker() -> None:
     """Publish committed outbox events to the bus, answer stored guest messages and
     deliver queued ones, notify guests, send reminders and mark no-shows, until
     SIGTERM/SIGINT (production mode)."""
-    settings = load_settings()
+    settings = _settings_for()
     container = build(settings, migrate=settings.database_url is None)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -327,7 +372,7 @@ def smtp(
     the channel workers (in this process and in any API process or worker)."""
     from saveit.channels.email_inbound import serve
 
-    settings = load_settings()
+    settings = _settings_for(host or load_settings().smtp_inbound_host)
     container = build(settings, migrate=settings.database_url is None)
     gateway = container.gateway
     assert gateway is not None

@@ -6,12 +6,25 @@ Nothing here is built at import time: call :func:`load_settings` (or build a
 
 from __future__ import annotations
 
+import ipaddress
+from enum import StrEnum
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _DEV_SECRET = "dev-only-secret-change-me"  # noqa: S105 - refused outside the embedded default
+MIN_SECRET_BYTES = 32
+"""Production secrets are at least this long: 256 bits when they are random."""
+
+
+class Environment(StrEnum):
+    """Where SaveIt runs; only ``production`` turns on the secret checks."""
+
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
 
 
 class Settings(BaseSettings):
@@ -381,7 +394,56 @@ class Settings(BaseSettings):
         description="New web chat sessions (a socket without a session token) one client "
         "IP may start per hour; more are refused before the handshake completes.",
     )
-    env: str = Field(default="development", description="development | production")
+    # --- security: tokens and credentials ------------------------------------------------
+    env: Environment = Field(
+        default=Environment.DEVELOPMENT,
+        description="development | test | production (any case). Production refuses short "
+        "or default secrets; an unknown value stops the process at startup.",
+    )
+    manage_token_grace_hours: int = Field(
+        default=72,
+        ge=0,
+        le=24 * 365,
+        description="A guest's manage token stops working this long after the booking ends.",
+    )
+    qr_link_grace_hours: int = Field(
+        default=24,
+        ge=0,
+        le=24 * 30,
+        description="QR image links (sent by SMS, fetched by Meta) work until this long after "
+        "the booking ends; they show the QR and nothing else.",
+    )
+    staff_token_ttl_days: int = Field(
+        default=90,
+        ge=1,
+        le=3650,
+        description="Lifetime of a staff token issued without an explicit TTL.",
+    )
+    staff_token_max_ttl_days: int = Field(
+        default=365,
+        ge=1,
+        le=3650,
+        description="The longest lifetime a staff token may be issued with.",
+    )
+    live_token_recheck_s: float = Field(
+        default=5.0,
+        gt=0,
+        le=300,
+        description="How often an open live-feed socket re-checks its staff token: a revoked "
+        "or expired token's sockets close within this time.",
+    )
+    max_header_bytes: int = Field(
+        default=16 * 1024,
+        ge=1024,
+        le=1024 * 1024,
+        description="Largest total size of a request's header lines; larger requests get 431.",
+    )
+    max_header_count: int = Field(
+        default=100,
+        ge=10,
+        le=1000,
+        description="Most header lines one request may carry; more get 431.",
+    )
 
     @field_validator("encryption_keys")
     @classmethod
@@ -397,6 +459,11 @@ class Settings(BaseSettings):
     def _blank_is_none(cls, value: object) -> object:
         return value or None
 
+    @field_validator("env", mode="before")
+    @classmethod
+    def _env_any_case(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
     @field_validator("reminder_offsets_minutes")
     @classmethod
     def _positive_offsets(cls, value: list[int]) -> list[int]:
@@ -408,6 +475,8 @@ class Settings(BaseSettings):
     def _signing_key_known(self) -> Settings:
         if self.qr_key_id is not None and self.qr_key_id not in self.qr_keys:
             raise ValueError("SAVEIT_QR_KEY_ID must name one of SAVEIT_QR_KEYS")
+        if self.staff_token_ttl_days > self.staff_token_max_ttl_days:
+            raise ValueError("SAVEIT_STAFF_TOKEN_TTL_DAYS exceeds SAVEIT_STAFF_TOKEN_MAX_TTL_DAYS")
         return self
 
     @property
@@ -421,10 +490,31 @@ class Settings(BaseSettings):
         return self.channel_workers_in_api
 
     @model_validator(mode="after")
-    def _no_dev_secret_in_production(self) -> Settings:
-        if self.env == "production" and self.secret_key.get_secret_value() == _DEV_SECRET:
+    def _strong_secrets_in_production(self) -> Settings:
+        if self.env is not Environment.PRODUCTION:
+            return self
+        if self.uses_development_secret:
             raise ValueError("SAVEIT_SECRET_KEY must be set when SAVEIT_ENV=production")
+        weak = [
+            name
+            for name, secret in (
+                ("SAVEIT_SECRET_KEY", self.secret_key),
+                ("SAVEIT_ADMIN_TOKEN", self.admin_token),
+                *((f"SAVEIT_QR_KEYS[{k}]", v) for k, v in self.qr_keys.items()),
+            )
+            if secret is not None and len(secret.get_secret_value().encode()) < MIN_SECRET_BYTES
+        ]
+        if weak:
+            raise ValueError(
+                f"{', '.join(weak)} must be at least {MIN_SECRET_BYTES} bytes when "
+                "SAVEIT_ENV=production (python3 -c 'import secrets; "
+                "print(secrets.token_urlsafe(32))')"
+            )
         return self
+
+    @property
+    def uses_development_secret(self) -> bool:
+        return self.secret_key.get_secret_value() == _DEV_SECRET
 
     @property
     def resolved_database_url(self) -> str:
@@ -444,3 +534,40 @@ def normalise_database_url(url: str) -> str:
 
 def load_settings() -> Settings:
     return Settings()
+
+
+class ExposedDevelopmentSecret(RuntimeError):
+    """The development secret would sign tokens that people outside this machine see."""
+
+
+def is_loopback(host: str) -> bool:
+    host = host.strip().strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def refuse_exposed_development_secret(settings: Settings, *, bind_host: str | None = None) -> None:
+    """Stop a process that would serve others while signing with the published
+    development secret: anyone could then forge manage tokens and QR codes offline.
+
+    Exposed means listening on a non-loopback ``bind_host``, or links going out
+    under a non-loopback ``SAVEIT_PUBLIC_BASE_URL``.
+    """
+    if not settings.uses_development_secret:
+        return
+    where: list[str] = []
+    if bind_host is not None and not is_loopback(bind_host):
+        where.append(f"listening on {bind_host}")
+    public_host = urlsplit(settings.public_base_url or "").hostname
+    if public_host and not is_loopback(public_host):
+        where.append(f"public at {settings.public_base_url}")
+    if where:
+        raise ExposedDevelopmentSecret(
+            f"Refusing to run {' and '.join(where)} with the development SAVEIT_SECRET_KEY: "
+            "set SAVEIT_SECRET_KEY to a random value of at least "
+            f"{MIN_SECRET_BYTES} bytes, or listen on 127.0.0.1."
+        )

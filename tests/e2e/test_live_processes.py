@@ -14,6 +14,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -161,6 +162,14 @@ def ws_url(base: str, query: str, slug: str = "demo") -> str:
     return f"{base.replace('http://', 'ws://')}/v1/restaurants/{slug}/live?{query}"
 
 
+@contextmanager
+def live(base: str, token: str, query: str = "", slug: str = "demo") -> Iterator[ClientConnection]:
+    """A subscriber as a browser is one: the token in the first frame, not the URL."""
+    with connect(ws_url(base, query, slug), open_timeout=5) as ws:
+        ws.send(json.dumps({"type": "auth", "token": token}))
+        yield ws
+
+
 def receive(ws: ClientConnection, timeout: float = WAIT_S) -> dict[str, Any]:
     message: dict[str, Any] = json.loads(ws.recv(timeout=timeout))
     return message
@@ -211,7 +220,7 @@ def test_a_booking_on_process_a_reaches_a_websocket_subscriber_on_process_b(
 ) -> None:
     a, b = cluster
     day = booking_day()
-    with connect(ws_url(b, f"access_token={site.host_token}&date={day}"), open_timeout=5) as ws:
+    with live(b, site.host_token, f"date={day}") as ws:
         snapshot = receive(ws)
         assert snapshot["type"] == "snapshot"
         assert snapshot["date"] == day.isoformat()
@@ -237,15 +246,14 @@ def test_reconnecting_with_since_gets_exactly_the_missed_events(
 ) -> None:
     a, b = cluster
     day = booking_day(4)
-    query = f"access_token={site.host_token}"
-    with connect(ws_url(b, query), open_timeout=5) as ws:
+    with live(b, site.host_token) as ws:
         receive(ws)  # snapshot
         first = book(a, day, "20:00")
         seen = receive_until(ws, changes_of(first["code"]))
     last = max(m["position"] for m in seen)
     missed = [book(a, day, at, name=f"G{at}")["code"] for at in ("20:15", "20:30")]
     missed.append(book(a, booking_day(5), "13:00")["code"])  # another day, same restaurant
-    with connect(ws_url(b, f"{query}&since={last}"), open_timeout=5) as ws:
+    with live(b, site.host_token, f"since={last}") as ws:
         replayed = receive_until(
             ws, lambda got: len([m for m in got if m["type"] == "reservation.created"]) == 3
         )
@@ -267,8 +275,7 @@ def test_an_unknown_position_gets_a_snapshot(cluster: tuple[str, str], site: Sit
     a, b = cluster
     day = booking_day(6)
     made = book(a, day)
-    url = ws_url(b, f"access_token={site.host_token}&since=999999999&date={day}")
-    with connect(url, open_timeout=5) as ws:
+    with live(b, site.host_token, f"since=999999999&date={day}") as ws:
         snapshot = receive(ws)
     assert snapshot["type"] == "snapshot"
     assert [r["code"] for r in snapshot["reservations"]] == [made["code"]]
@@ -318,15 +325,11 @@ def test_subscribers_without_a_staff_token_of_the_restaurant_are_refused(
     cluster: tuple[str, str], site: Site
 ) -> None:
     _, b = cluster
-    for query, code in (
-        ("", 4401),
-        ("access_token=not-a-token", 4401),
-        (f"access_token={site.stranger_token}", 4403),
-    ):
-        with connect(ws_url(b, query), open_timeout=5) as ws, pytest.raises(ConnectionClosed):
+    for token, code in (("", 4401), ("not-a-token", 4401), (site.stranger_token, 4403)):
+        with live(b, token) as ws, pytest.raises(ConnectionClosed):
             ws.recv(timeout=WAIT_S)
-        assert ws.close_code == code, query
-    with connect(ws_url(b, f"access_token={ADMIN}", slug="nope"), open_timeout=5) as ws:
+        assert ws.close_code == code, token
+    with live(b, ADMIN, slug="nope") as ws:
         with pytest.raises(ConnectionClosed):
             ws.recv(timeout=WAIT_S)
         assert ws.close_code == 4404
@@ -336,7 +339,7 @@ def test_subscribers_without_a_staff_token_of_the_restaurant_are_refused(
     refused = httpx.get(sse, headers=stranger, timeout=5)
     assert refused.status_code == 403
     assert refused.headers["content-type"].startswith("application/problem+json")
-    with connect(ws_url(b, f"access_token={ADMIN}"), open_timeout=5) as ws:
+    with live(b, ADMIN) as ws:
         assert receive(ws)["type"] == "snapshot"  # the admin token sees every restaurant
 
 
@@ -348,7 +351,7 @@ def test_with_redis_unreachable_updates_flow_through_the_database(
     )
     processes.start("worker", ["worker"], env)
     a, b = processes.serve("api-a", env), processes.serve("api-b", env)
-    with connect(ws_url(b, f"access_token={site.host_token}"), open_timeout=5) as ws:
+    with live(b, site.host_token) as ws:
         assert receive(ws)["type"] == "snapshot"
         made = book(a, booking_day(8))
         got = receive_until(ws, changes_of(made["code"]))
@@ -365,7 +368,7 @@ def test_the_embedded_default_delivers_in_one_process_without_redis(
     apply_spec(engine, parse_document(demo_document()))
     engine.dispose()
     base = processes.serve("embedded", saveit_env(SAVEIT_DATA_DIR=str(data)))
-    with connect(ws_url(base, f"access_token={ADMIN}"), open_timeout=5) as ws:
+    with live(base, ADMIN) as ws:
         assert receive(ws)["type"] == "snapshot"
         made = book(base, booking_day(9))
         got = receive_until(ws, changes_of(made["code"]))
@@ -386,7 +389,7 @@ def test_the_feed_survives_a_redis_outage_and_returns_to_redis(
         a, b = processes.serve("api-a", direct), processes.serve("api-b", via_proxy)
         codes: list[str] = []
         got: list[dict[str, Any]] = []
-        with connect(ws_url(b, f"access_token={site.host_token}"), open_timeout=5) as ws:
+        with live(b, site.host_token) as ws:
             receive(ws)  # snapshot
             for step, at in enumerate(("20:00", "20:15", "20:30")):
                 if step == 1:

@@ -321,7 +321,8 @@ def test_quick_replies_show_as_buttons_and_a_tap_answers(running: Server, phone:
         )
         choices = phone.locator(".choice")
         expect(choices).to_have_text(["2 personas", "4 personas"], timeout=WAIT_MS)
-        expect(phone.locator(".msg.out .author").last).to_have_text("ana")
+        # A token's own name ("ana") is for the audit: the guest sees "el equipo".
+        expect(phone.locator(".msg.out .author").last).to_have_text("el equipo")
         choices.nth(1).tap()
         expect(phone.locator(".msg.in .text").last).to_have_text("4 personas")
         expect(choices).to_have_count(0)

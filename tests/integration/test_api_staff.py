@@ -88,7 +88,7 @@ def test_staff_routes_need_a_valid_token_of_that_restaurant(api: TestClient) -> 
     assert elsewhere.status_code == 403
     assert elsewhere.json()["code"] == "FORBIDDEN"
     code = book(api)["code"]
-    assert api.get(f"/v1/reservations/{code}", headers=bearer(other_manager)).status_code == 403
+    assert api.get(f"/v1/reservations/{code}", headers=bearer(other_manager)).status_code == 404
     assert api.get("/v1/restaurants/other/tables", headers=bearer(other_manager)).status_code == 200
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -42,8 +43,14 @@ def api(settings: Settings, clock: FakeClock) -> Iterator[TestClient]:
         yield client
 
 
-def live(api: TestClient, query: str) -> WebSocketTestSession:
-    return api.websocket_connect(f"/v1/restaurants/demo/live?{query}")
+@contextmanager
+def live(
+    api: TestClient, query: str = "", token: str | None = ADMIN_TOKEN
+) -> Iterator[WebSocketTestSession]:
+    """A browser-like subscriber: the token goes in the first frame, not the URL."""
+    with api.websocket_connect(f"/v1/restaurants/demo/live?{query}") as ws:
+        ws.send_json({"type": "auth", "token": token} if token else {"type": "auth"})
+        yield ws
 
 
 def book(api: TestClient, phone: str, **changes: Any) -> dict[str, Any]:
@@ -67,7 +74,7 @@ def test_a_subscriber_gets_a_snapshot_then_changes_and_their_availability(
     api: TestClient,
 ) -> None:
     existing = book(api, "600000001")
-    with live(api, f"access_token={ADMIN_TOKEN}&date=2026-06-03") as ws:
+    with live(api, "date=2026-06-03") as ws:
         snapshot = ws.receive_json()
         assert snapshot["type"] == "snapshot"
         assert [r["code"] for r in snapshot["reservations"]] == [existing["code"]]
@@ -89,7 +96,7 @@ def test_a_subscriber_gets_a_snapshot_then_changes_and_their_availability(
 
 def test_a_move_to_another_day_changes_the_availability_of_both_days(api: TestClient) -> None:
     made = book(api, "600000003")
-    with live(api, f"access_token={ADMIN_TOKEN}") as ws:
+    with live(api) as ws:
         ws.receive_json()  # snapshot
         moved = api.patch(
             f"/v1/reservations/{made['code']}",
@@ -107,13 +114,13 @@ def test_a_move_to_another_day_changes_the_availability_of_both_days(api: TestCl
 
 
 def test_since_replays_exactly_what_was_missed(api: TestClient) -> None:
-    with live(api, f"access_token={ADMIN_TOKEN}") as ws:
+    with live(api) as ws:
         ws.receive_json()  # snapshot
         book(api, "600000004")
         ws.receive_json()
         last = ws.receive_json()["position"]
     missed = [book(api, f"60000001{i}", time=t)["code"] for i, t in enumerate(("20:00", "22:00"))]
-    with live(api, f"access_token={ADMIN_TOKEN}&since={last}") as ws:
+    with live(api, f"since={last}") as ws:
         replay = [ws.receive_json() for _ in range(4)]
     assert [m["type"] for m in replay] == ["reservation.created", "availability.changed"] * 2
     assert [m["reservation"]["code"] for m in replay[::2]] == missed
@@ -131,8 +138,8 @@ def test_a_host_token_of_the_restaurant_subscribes_and_others_are_refused(
         "/v1/restaurants/demo/live", headers={"Authorization": f"Bearer {host}"}
     ) as ws:
         assert ws.receive_json()["type"] == "snapshot"
-    for query, code in (("", 4401), ("access_token=nope", 4401), (f"access_token={other}", 4403)):
-        with live(api, query) as ws, pytest.raises(WebSocketDisconnect) as closed:
+    for token, code in ((None, 4401), ("nope", 4401), (other, 4403)):
+        with live(api, token=token) as ws, pytest.raises(WebSocketDisconnect) as closed:
             ws.receive_json()
         assert closed.value.code == code
     refused = api.get("/v1/restaurants/demo/live/sse", headers={"Authorization": f"Bearer {other}"})

@@ -99,8 +99,9 @@ def container(chat_app: tuple[TestClient, Container]) -> Container:
 
 
 def connect(api: TestClient, session: str | None = None) -> WebSocketTestSession:
-    query = f"?session={session}" if session is not None else ""
-    return api.websocket_connect(f"/ws/chat/demo{query}")
+    """As the widget does: the session token is a subprotocol, never in the URL."""
+    offered = ["saveit.chat"] + ([f"saveit.session.{session}"] if session is not None else [])
+    return api.websocket_connect("/ws/chat/demo", subprotocols=offered)
 
 
 def opening(ws: WebSocketTestSession) -> tuple[str, list[dict[str, Any]]]:
@@ -209,7 +210,8 @@ def test_a_staff_reply_reaches_the_open_widget(api: TestClient, container: Conta
             conversation_id, OutboundMessage(text="Sí, con 6 mesas."), author="staff:ana"
         )
         pushed = until(ws, is_("message"))["message"]
-        assert (pushed["text"], pushed["author"]) == ("Sí, con 6 mesas.", "staff:ana")
+        # The guest sees "staff" (the widget says "el equipo"), never the token's name.
+        assert (pushed["text"], pushed["author"]) == ("Sí, con 6 mesas.", "staff")
 
 
 def test_the_bot_stops_typing_when_it_has_nothing_to_say(api: TestClient) -> None:

@@ -15,7 +15,8 @@ import anyio.to_thread
 from fastapi import FastAPI
 
 from saveit import __version__
-from saveit.api import problems
+from saveit.api import access_log, problems
+from saveit.api.header_limits import HeaderLimit
 from saveit.api.middleware import BodyLimit, CatchAll
 from saveit.api.routers import (
     admin,
@@ -34,7 +35,7 @@ from saveit.api.routers import (
 from saveit.bootstrap import Container, build, freeze_startup_heap
 from saveit.cache.invalidation import start_invalidation
 from saveit.channels.workers import ChannelWorkers
-from saveit.config import load_settings
+from saveit.config import load_settings, refuse_exposed_development_secret
 from saveit.notify import NotifyThreads, start_notifications
 from saveit.ratelimit.middleware import RateLimit
 from saveit.realtime import build_hub
@@ -119,11 +120,19 @@ def create_app(container: Container) -> FastAPI:
     if container.limiter is not None:
         app.add_middleware(RateLimit, limiter=container.limiter)
     app.add_middleware(CatchAll)
+    app.add_middleware(
+        HeaderLimit,
+        max_bytes=container.settings.max_header_bytes,
+        max_count=container.settings.max_header_count,
+    )
     return app
 
 
 def create_app_from_env() -> FastAPI:
     """The server process's app (uvicorn builds one per worker process)."""
-    app = create_app(build(load_settings()))
+    settings = load_settings()
+    refuse_exposed_development_secret(settings)  # the CLI also checks the address it binds
+    access_log.install()  # also when uvicorn was started without our log config
+    app = create_app(build(settings))
     freeze_startup_heap()
     return app

@@ -8,10 +8,13 @@ with a typo learns about it instead of silently getting the public view.
 from __future__ import annotations
 
 import hmac
+import logging
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Annotated, Any, get_args
 
 from fastapi import Depends, Request
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
 from saveit.api.deps import ContainerDep
@@ -25,6 +28,7 @@ from saveit.store import tenancy, tokens
 CHANNELS: tuple[str, ...] = get_args(Channel)
 RANK = {role: i for i, role in enumerate(tokens.ROLES)}
 _NAME_MAX = 48  # fits the audit columns with the "staff:" prefix
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +37,7 @@ class Principal:
     name: str
     restaurant: str | None  # slug; None for admin
     role: str
+    display: str | None = None  # the name guests see (the token's display name)
     restaurant_id: int | None = None  # None for admin
 
     def may(self, slug: str, minimum: str) -> bool:
@@ -50,6 +55,32 @@ def _channel(request: Request, default: str) -> str:
     return channel
 
 
+def principal_of(container: Container, token: str) -> Principal:
+    """Who holds ``token``: the admin, or staff whose token is neither revoked nor expired."""
+    admin = container.settings.admin_token
+    if admin is not None and hmac.compare_digest(admin.get_secret_value().encode(), token.encode()):
+        return Principal("admin", "admin", None, "owner")
+    now = container.booking.clock()
+    with container.booking.reading() as conn:
+        found = tokens.find(conn, token, now)
+    if found is None:
+        raise errors.Unauthorized("This token is not valid")
+    if found.used_stale(now):
+        try:  # a bookkeeping write: never the reason a request fails
+            with container.engine.begin() as conn:
+                tokens.mark_used(conn, found.id, now)
+        except SQLAlchemyError:
+            log.warning("could not note the use of staff token %s", found.id, exc_info=True)
+    return Principal(
+        "staff",
+        found.name[:_NAME_MAX],
+        found.restaurant,
+        found.role,
+        found.display_name,
+        found.restaurant_id,
+    )
+
+
 def bearer(request: Request, container: Container) -> Principal | None:
     header = request.headers.get("authorization")
     if header is None:
@@ -58,20 +89,11 @@ def bearer(request: Request, container: Container) -> Principal | None:
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
         raise errors.Unauthorized("Use 'Authorization: Bearer <token>'")
-    admin = container.settings.admin_token
-    if admin is not None and hmac.compare_digest(admin.get_secret_value().encode(), token.encode()):
-        return Principal("admin", "admin", None, "owner")
-    with container.booking.reading() as conn:
-        found = tokens.find(conn, token)
-    if found is None:
-        raise errors.Unauthorized("This token is not valid")
-    return Principal(
-        "staff", found.name[:_NAME_MAX], found.restaurant, found.role, found.restaurant_id
-    )
+    return principal_of(container, token)
 
 
 def actor_of(request: Request, principal: Principal) -> Actor:
-    return Actor(principal.kind, principal.name, _channel(request, "api"))
+    return Actor(principal.kind, principal.name, _channel(request, "api"), principal.display)
 
 
 def require_staff(request: Request, container: Container, slug: str, minimum: str) -> Actor:
@@ -144,14 +166,19 @@ def reservation_access(
     request: Request, container: Container, code: str, *, staff_only: bool = False
 ) -> Access:
     """A staff token of the booking's restaurant, or (unless ``staff_only``) the
-    manage token of exactly this booking."""
+    manage token of exactly this booking, sent in ``X-Manage-Token`` (never in the
+    URL, where logs and referrers keep it).
+
+    Another restaurant's staff hear 404, exactly as for a code that does not
+    exist: a 403 would confirm that the code is somebody's booking.
+    """
     principal = bearer(request, container)
     if principal is not None:
         view = container.booking.get(code)
         if not principal.may(view.restaurant, "host"):
-            raise errors.Forbidden("This token belongs to another restaurant")
+            raise errors.NotFound("No such reservation", code=code)
         return Access(actor_of(request, principal), view)
-    manage = request.headers.get("x-manage-token") or request.query_params.get("token")
+    manage = request.headers.get("x-manage-token")
     if not manage:
         raise errors.Unauthorized(
             "Send the reservation's manage token (X-Manage-Token) or a staff token"
@@ -159,5 +186,14 @@ def reservation_access(
     if staff_only:
         raise errors.Forbidden("Only staff change a reservation's status")
     if not container.booking.verify_manage_token(code, manage):
-        raise errors.Forbidden("This manage token is for another reservation")
-    return Access(guest_actor(request), container.booking.get(code))
+        raise errors.Forbidden("This manage token is not valid for this reservation")
+    view = container.booking.get(code)
+    if manage_token_expired(container, view):
+        raise errors.Forbidden("This manage token has expired; the booking is over")
+    return Access(guest_actor(request), view)
+
+
+def manage_token_expired(container: Container, view: ReservationView) -> bool:
+    """A manage token works until ``SAVEIT_MANAGE_TOKEN_GRACE_HOURS`` after the booking ends."""
+    grace = timedelta(hours=container.settings.manage_token_grace_hours)
+    return container.booking.clock() >= view.end + grace

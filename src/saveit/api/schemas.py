@@ -154,6 +154,19 @@ class CombinationBody(Body):
 class NewToken(Body):
     role: Literal["host", "manager", "owner"]
     name: Annotated[str, Field(min_length=1, max_length=100)]
+    display_name: Annotated[
+        str | None,
+        Field(
+            min_length=1,
+            max_length=48,
+            description="What guests see when this token's holder writes to them "
+            '(default "el equipo" / "Staff"); `name` is for the audit log only.',
+        ),
+    ] = None
+    ttl_days: Annotated[
+        int | None,
+        Field(ge=1, description="Lifetime in days (default and maximum: the server's settings)."),
+    ] = None
 
 
 # --- responses ---------------------------------------------------------------------------

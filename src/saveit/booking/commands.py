@@ -15,6 +15,7 @@ class Actor:
     kind: str  # guest | staff | admin | system
     name: str
     channel: str = "api"
+    display: str | None = None  # what guests see of a staff actor (None: a neutral default)
 
     @property
     def is_staff(self) -> bool:

@@ -121,7 +121,15 @@ class BookingService:
         return codes.manage_token(self._secret, code)
 
     def verify_manage_token(self, code: str, token: str) -> bool:
+        """Whether ``token`` is ``code``'s manage token (the API also bounds its age)."""
         return codes.verify_manage_token(self._secret, code, token)
+
+    def qr_link_token(self, view: ReservationView, *, grace: timedelta) -> str:
+        """A token that only shows ``view``'s QR, until ``grace`` after the booking ends."""
+        return codes.qr_link_token(self._secret, view.code, view.end + grace)
+
+    def verify_qr_link_token(self, code: str, token: str) -> bool:
+        return codes.verify_qr_link_token(self._secret, code, token, self.clock())
 
     @staticmethod
     def _day_bounds(restaurant: Restaurant, day: date) -> tuple[datetime, datetime]:

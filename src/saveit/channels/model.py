@@ -167,6 +167,7 @@ class OutboundMessage:
     image: Image | None = None
     attachments: tuple[Attachment, ...] = ()
     subject: str | None = None  # email only; a default is derived when absent
+    sender: str | None = None  # the staff display name guests see (None: "the team")
 
     def __post_init__(self) -> None:
         if len(self.buttons) > MAX_BUTTONS:
@@ -213,6 +214,7 @@ class OutboundMessage:
                 for a in self.attachments
             ],
             "subject": self.subject,
+            "sender": self.sender,
         }
 
     @classmethod
@@ -242,6 +244,7 @@ class OutboundMessage:
                 for a in doc.get("attachments", ())
             ),
             subject=doc.get("subject"),
+            sender=doc.get("sender"),
         )
 
 

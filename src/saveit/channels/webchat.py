@@ -10,8 +10,10 @@ Sessions
 --------
 A chat session is an unguessable token the server issues
 (``secrets.token_urlsafe(24)``: 32 URL-safe characters, 192 bits). The widget
-keeps it in ``localStorage`` per restaurant and presents it as
-``?session=<token>`` when it (re)connects. The token itself is never stored:
+keeps it in ``localStorage`` per restaurant and presents it when it
+(re)connects as a WebSocket subprotocol, ``saveit.session.<token>``, next to
+``saveit.chat`` (the one the server selects): a header, so the token stays out
+of URLs and the access logs that record them. The token itself is never stored:
 the guest's channel identity is ``("webchat", "wc_" + HMAC-SHA256(secret_key,
 token)[:32])``, so a copy of the database (or a staff screen showing the
 identity) does not let anyone impersonate a guest. Rotating ``SAVEIT_SECRET_KEY``
@@ -48,7 +50,8 @@ Server -> client::
     {"type": "pong"}
 
 A ``<message>`` is ``{"id", "direction": "in"|"out", "channel", "author"
-("guest" | "bot" | "staff:<name>"), "text", "at", "status"}`` plus, inbound,
+("guest" | "bot" | "staff" | "staff:<display name>"), "text", "at", "status"}``
+plus, inbound,
 ``"choice"`` (the tapped quick reply or null) and ``"client_id"`` (the widget's
 id, for messages this session sent: it reconciles its unacknowledged ones), and
 outbound ``"buttons": [{"id", "title"}]``, ``"options": [{"id", "title",
@@ -89,7 +92,7 @@ import secrets
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -118,6 +121,9 @@ HISTORY_LIMIT = 50
 MAX_INLINE_IMAGE = 256 * 1024  # bigger inline images are left out of frames
 INLINE_IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
 
+CHAT_SUBPROTOCOL = "saveit.chat"
+SESSION_SUBPROTOCOL = "saveit.session."
+
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{32}")
 _CLIENT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
@@ -131,6 +137,17 @@ def new_session() -> str:
 
 def valid_session(token: str | None) -> bool:
     return token is not None and _TOKEN.fullmatch(token) is not None
+
+
+def offered_session(subprotocols: Iterable[str]) -> tuple[str | None, str | None]:
+    """The session token the client offered (``saveit.session.<token>``), and the
+    subprotocol to answer with (``saveit.chat`` if offered)."""
+    offered = list(subprotocols)
+    token = next(
+        (p[len(SESSION_SUBPROTOCOL) :] for p in offered if p.startswith(SESSION_SUBPROTOCOL)),
+        None,
+    )
+    return token, CHAT_SUBPROTOCOL if CHAT_SUBPROTOCOL in offered else None
 
 
 def identity_of(secret: bytes, token: str) -> str:
@@ -298,6 +315,10 @@ def view_of(message: store.StoredMessage, identity: str) -> dict[str, Any]:
         outbound = message.outbound
     except (KeyError, TypeError, ValueError):  # not an OutboundMessage document: text only
         outbound = OutboundMessage(text=message.text)
+    if message.author.startswith("staff:"):
+        # The author column names the staff token's holder for the audit; the guest
+        # sees the token's display name, or a neutral "staff" the widget translates.
+        view["author"] = f"staff:{outbound.sender}" if outbound.sender else "staff"
     view.update(
         text=outbound.text,
         buttons=[{"id": b.id, "title": b.title} for b in outbound.buttons],

@@ -2,8 +2,9 @@
 
 Email and the web chat take the PNG inline (no public URL needed); WhatsApp
 and Instagram fetch an image by link, so they need ``SAVEIT_PUBLIC_BASE_URL``;
-SMS gets the link in the text. The link is the QR endpoint with the booking's
-manage token, which is what a guest may see anyway.
+SMS gets the link in the text. The link is the QR endpoint with a QR link token
+(``saveit.booking.codes``): it shows that QR until shortly after the booking
+and nothing else, because the URL is kept by Meta, Twilio and the guest's phone.
 """
 
 from __future__ import annotations
@@ -23,14 +24,14 @@ _BY_LINK = frozenset({"whatsapp", "instagram"})
 class QrCodes:
     token_for: Callable[[ReservationView], str]
     png: Callable[[str], bytes]
-    manage_token: Callable[[str], str]
+    link_token: Callable[[ReservationView], str]
     public_base_url: str | None = None
 
     def url(self, view: ReservationView) -> str | None:
         if not self.public_base_url:
             return None
         base = self.public_base_url.rstrip("/")
-        token = self.manage_token(view.code)
+        token = self.link_token(view)
         return f"{base}/v1/reservations/{view.code}/qr?format=png&token={token}"
 
     def attach(

@@ -251,6 +251,10 @@ api_tokens = Table(
     Column("name", String(100), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("revoked_at", UTCDateTime),
+    # --- security: tokens and credentials ---
+    Column("expires_at", UTCDateTime),  # NULL only on rows written before expiry existed
+    Column("display_name", String(48)),  # what guests see of this token's holder
+    Column("last_used_at", UTCDateTime),  # to the nearest few minutes (store.tokens)
 )
 
 # --- Guest messaging channels ----------------------------------------------------------

@@ -15,6 +15,8 @@
  *   domain the restaurant's site lives on: ws(s)://<saveit host>/ws/chat/<slug>.
  * - The session token the server issues is kept in localStorage per SaveIt host
  *   and restaurant; with it the server restores the conversation on reconnect.
+ *   It is offered as a WebSocket subprotocol ("saveit.session.<token>", next to
+ *   "saveit.chat"), never in the URL, which access logs and proxies record.
  * - Guest and bot text is only ever set with textContent, never parsed as HTML.
  * - Every message carries a client id; unacknowledged messages are resent after
  *   a reconnect and the server stores each id once, so nothing is lost or doubled.
@@ -65,6 +67,7 @@
       notSent: "No enviado",
       slowDown: "Demasiados mensajes. Espera un momento.",
       unread: "mensajes nuevos",
+      staff: "el equipo",
     },
     en: {
       open: "Open chat",
@@ -81,6 +84,7 @@
       notSent: "Not sent",
       slowDown: "Too many messages. Please wait a moment.",
       unread: "new messages",
+      staff: "Staff",
     },
   };
   var lang = (script.getAttribute("data-lang") || navigator.language || "es")
@@ -362,7 +366,9 @@
       dropPending(message.client_id);
     } else {
       var author = "";
-      if (typeof message.author === "string" && message.author.indexOf("staff:") === 0) {
+      if (message.author === "staff") {
+        author = t.staff;
+      } else if (typeof message.author === "string" && message.author.indexOf("staff:") === 0) {
         author = message.author.slice(6);
       }
       node = bubble(message.direction === "in" ? "in" : "out", String(message.text || ""), message.at, {
@@ -531,10 +537,11 @@
     clearTimeout(reconnectTimer);
     reconnectTimer = null;
     setStatus(t.connecting);
-    var url = socketUrl + (token ? "?session=" + encodeURIComponent(token) : "");
+    var protocols = ["saveit.chat"];
+    if (token && /^[A-Za-z0-9_-]{32}$/.test(token)) protocols.push("saveit.session." + token);
     var socket;
     try {
-      socket = new WebSocket(url);
+      socket = new WebSocket(socketUrl, protocols);
     } catch (e) {
       scheduleReconnect();
       return;

@@ -234,9 +234,65 @@ def delete_combination(slug: str, code: str, actor: ManagerOf, container: Contai
 def issue_token(
     slug: str, body: NewToken, request: Request, container: ContainerDep
 ) -> dict[str, Any]:
+    """Issue a token; its secret is in this answer only. It expires after ``ttl_days``
+    (default ``SAVEIT_STAFF_TOKEN_TTL_DAYS``, at most ``SAVEIT_STAFF_TOKEN_MAX_TTL_DAYS``)."""
     require_staff(request, container, slug, "owner")
+    settings = container.settings
+    days = body.ttl_days or settings.staff_token_ttl_days
+    if days > settings.staff_token_max_ttl_days:
+        raise errors.ValidationFailed(
+            f"ttl_days may be at most {settings.staff_token_max_ttl_days}",
+            field="ttl_days",
+            maximum=settings.staff_token_max_ttl_days,
+        )
+    now = container.booking.clock()
     with editing(container, slug) as (conn, restaurant_id):
         token = tokens.issue(
-            conn, restaurant_id, role=body.role, name=body.name, now=container.booking.clock()
+            conn,
+            restaurant_id,
+            role=body.role,
+            name=body.name,
+            display_name=body.display_name,
+            now=now,
+            ttl=dt.timedelta(days=days),
         )
-    return {"restaurant": slug, "role": body.role, "name": body.name, "token": token}
+    return {
+        "restaurant": slug,
+        "role": body.role,
+        "name": body.name,
+        "display_name": body.display_name,
+        "expires_at": (now + dt.timedelta(days=days)).isoformat(),
+        "token": token,
+    }
+
+
+def _token_json(info: tokens.TokenInfo) -> dict[str, Any]:
+    def iso(moment: dt.datetime | None) -> str | None:
+        return None if moment is None else moment.isoformat()
+
+    return {
+        "id": info.id,
+        "name": info.name,
+        "display_name": info.display_name,
+        "role": info.role,
+        "created_at": iso(info.created_at),
+        "expires_at": iso(info.expires_at),
+        "revoked_at": iso(info.revoked_at),
+        "last_used_at": iso(info.last_used_at),  # to the nearest few minutes
+    }
+
+
+@router.get("/{slug}/tokens")
+def list_tokens(slug: str, actor: OwnerOf, container: ContainerDep) -> list[dict[str, Any]]:
+    """Every token of the restaurant, revoked and expired ones included; never a secret."""
+    with container.booking.reading() as conn:
+        return [_token_json(t) for t in tokens.listed(conn, store.id_of(conn, slug))]
+
+
+@router.delete("/{slug}/tokens/{token_id}", status_code=204)
+def revoke_token(slug: str, token_id: int, actor: OwnerOf, container: ContainerDep) -> None:
+    """Revoke a token at once: requests with it get 401, and its open live-feed sockets
+    close within ``SAVEIT_LIVE_TOKEN_RECHECK_S``."""
+    with container.engine.begin() as conn:
+        if not tokens.revoke(conn, store.id_of(conn, slug), token_id, container.booking.clock()):
+            raise errors.NotFound("No such token", token_id=token_id)

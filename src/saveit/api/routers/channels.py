@@ -276,7 +276,7 @@ def reply(
         _own(conn, slug, conversation_id)
     queued = _gateway(container).send_to_conversation(
         conversation_id,
-        OutboundMessage(text=body.text),
+        OutboundMessage(text=body.text, sender=actor.display),
         author=f"staff:{actor.name}"[:64],
         channel=body.channel,
     )

@@ -1,8 +1,11 @@
 """The door: a reservation's check-in QR, and the host's scan of it.
 
-``GET /v1/reservations/{code}/qr`` takes the manage token in ``?token=`` as
-well as in ``X-Manage-Token`` so that its URL works as an ``<img>`` source and as
-an image link in a message.
+``GET /v1/reservations/{code}/qr`` takes a QR link token in ``?token=`` (so its
+URL works as an ``<img>`` source and as an image link in a message; the token
+shows this QR and nothing else, until shortly after the booking), or the manage
+token in ``X-Manage-Token``, or a staff token. Links sent before QR link tokens
+existed carry the manage token in ``?token=``: it still shows the QR (and only
+the QR) until the manage token itself expires.
 """
 
 from __future__ import annotations
@@ -12,12 +15,14 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Header, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from saveit.api.auth import HostOf, reservation_access
+from saveit.api.auth import HostOf, manage_token_expired, reservation_access
 from saveit.api.deps import ContainerDep
 from saveit.api.routers.reservations import shown
+from saveit.booking.views import ReservationView
 from saveit.bootstrap import Container
 from saveit.checkin import CheckIn, qr
 from saveit.checkin.tokens import MAX_LENGTH
+from saveit.domain import errors
 
 router = APIRouter(tags=["check-in"])
 
@@ -48,8 +53,10 @@ def reservation_qr(
     image_format: Annotated[Literal["png", "svg"] | None, Query(alias="format")] = None,
     accept: Annotated[str | None, Header()] = None,
 ) -> Response:
-    access = reservation_access(request, container, code)
-    token = _checkin(container).token_for(access.reservation)
+    view = _by_link(container, code, request.query_params.get("token"))
+    if view is None:
+        view = reservation_access(request, container, code).reservation
+    token = _checkin(container).token_for(view)
     wants_svg = image_format == "svg" or (image_format is None and SVG in (accept or ""))
     image, media_type = (qr.svg(token), SVG) if wants_svg else (qr.png(token), PNG)
     return Response(
@@ -57,6 +64,21 @@ def reservation_qr(
         media_type=media_type,
         headers={"Cache-Control": "private, no-store", "Vary": "Accept"},
     )
+
+
+def _by_link(container: Container, code: str, token: str | None) -> ReservationView | None:
+    """The reservation whose QR ``token`` (from the URL) may show; None without one."""
+    if not token:
+        return None
+    booking = container.booking
+    if booking.verify_qr_link_token(code, token):
+        return booking.get(code)
+    if booking.verify_manage_token(code, token):  # a link sent before QR link tokens
+        view = booking.get(code)
+        if not manage_token_expired(container, view):
+            return view
+        raise errors.Forbidden("This link has expired")
+    raise errors.Forbidden("This link is not valid for this reservation")
 
 
 @router.post("/v1/restaurants/{slug}/check-in")

@@ -1,12 +1,24 @@
 """A restaurant's live feed: WebSocket, with Server-Sent Events as the fallback.
 
-Both take a staff bearer token (host role or above, or the admin token) in the
-``Authorization`` header or, because browsers cannot set headers on a
-WebSocket or an ``EventSource``, in ``?access_token=``. Both resume from a
-position: ``?since=`` on the WebSocket, ``Last-Event-ID`` (or ``?since=``) on
-SSE, where every event's ``id:`` is its position. Without one, or when the
-position cannot be replayed, the first message is a ``snapshot`` of the day
-(``?date=``, default the restaurant's today).
+Both take a staff bearer token (host role or above, or the admin token), never
+in the URL (URLs end up in access logs, proxies and browser history):
+
+* WebSocket: the ``Authorization: Bearer`` header where the client can set one,
+  otherwise (browsers cannot) the first frame, within ``AUTH_TIMEOUT_S``::
+
+      {"type": "auth", "token": "<staff token>"}
+
+* SSE: the ``Authorization`` header only. A browser's ``EventSource`` cannot
+  send one; browsers use the WebSocket (or ``fetch`` with a streamed body).
+
+Both resume from a position: ``?since=`` on the WebSocket, ``Last-Event-ID``
+(or ``?since=``) on SSE, where every event's ``id:`` is its position. Without
+one, or when the position cannot be replayed, the first message is a
+``snapshot`` of the day (``?date=``, default the restaurant's today).
+
+An open WebSocket re-checks its token every ``SAVEIT_LIVE_TOKEN_RECHECK_S``: a
+revoked or expired token's sockets close with 4401. An SSE stream ends by
+itself within ``SSE_MAX_AGE_S`` and must authenticate again to resume.
 
 A refused WebSocket is accepted and then closed with 4401 (no or bad token),
 4403 (wrong restaurant or role) or 4404 (no such restaurant), because a browser
@@ -19,7 +31,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import hmac
+import json
+import logging
 import time
 from collections.abc import AsyncIterator
 from typing import Annotated
@@ -29,7 +42,7 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 
-from saveit.api.auth import RANK
+from saveit.api.auth import principal_of
 from saveit.api.schemas import reservation_json
 from saveit.bootstrap import Container
 from saveit.domain import errors
@@ -39,46 +52,61 @@ from saveit.realtime import LiveHub, LiveMessage, Subscription
 from saveit.realtime.backlog import catch_up
 from saveit.realtime.hub import SLOW
 from saveit.realtime.messages import snapshot_message
-from saveit.store import tokens
 
 router = APIRouter(tags=["live"])
+log = logging.getLogger(__name__)
 
 REPLAY_LIMIT = 1000
 SEND_TIMEOUT_S = 5.0
 SSE_HEARTBEAT_S = 15.0
 SSE_MAX_AGE_S = 30.0
+AUTH_TIMEOUT_S = 10.0
 _CLOSE = {errors.Unauthorized: 4401, errors.Forbidden: 4403, errors.NotFound: 4404}
 
 Since = Annotated[int | None, Query(ge=0, description="Last position seen (outbox id).")]
 Day = Annotated[dt.date | None, Query(description="Snapshot day; default the local today.")]
-Token = Annotated[str | None, Query(description="Staff token, for clients without headers.")]
 
 
-def _token(conn: HTTPConnection, access_token: str | None) -> str:
+def _header_token(conn: HTTPConnection) -> str | None:
     header = conn.headers.get("authorization")
-    if header:
-        scheme, _, value = header.partition(" ")
-        if scheme.lower() == "bearer" and value.strip():
-            return value.strip()
-        raise errors.Unauthorized("Use 'Authorization: Bearer <token>'")
-    if access_token:
-        return access_token
-    raise errors.Unauthorized("This needs a staff token")
+    if not header:
+        return None
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    raise errors.Unauthorized("Use 'Authorization: Bearer <token>'")
+
+
+async def _socket_token(websocket: WebSocket) -> str:
+    """The header's token, or the one in the client's first frame."""
+    token = _header_token(websocket)
+    if token is not None:
+        return token
+    try:
+        received = await asyncio.wait_for(websocket.receive(), AUTH_TIMEOUT_S)
+    except TimeoutError:
+        raise errors.Unauthorized('Send {"type": "auth", "token": …} first') from None
+    if received["type"] == "websocket.disconnect":
+        raise WebSocketDisconnect(received.get("code", 1000))
+    try:
+        frame = json.loads(received.get("text") or "")
+    except ValueError:
+        frame = None
+    token = frame.get("token") if isinstance(frame, dict) and frame.get("type") == "auth" else None
+    if not isinstance(token, str) or not token:
+        raise errors.Unauthorized('The first frame must be {"type": "auth", "token": …}')
+    return token
+
+
+def _check_token(container: Container, token: str, slug: str) -> None:
+    """Refuse unless ``token`` is the admin's or a live host-or-above token of ``slug``."""
+    if not principal_of(container, token).may(slug, "host"):
+        raise errors.Forbidden(f"This needs the host role at '{slug}'", role="host")
 
 
 def _authorise(container: Container, token: str, slug: str) -> Restaurant:
-    """The restaurant, if ``token`` is the admin's or a host-or-above token of ``slug``."""
-    admin = container.settings.admin_token
-    is_admin = admin is not None and hmac.compare_digest(
-        admin.get_secret_value().encode(), token.encode()
-    )
-    if not is_admin:
-        with container.booking.reading() as conn:
-            found = tokens.find(conn, token)
-        if found is None:
-            raise errors.Unauthorized("This token is not valid")
-        if found.restaurant != slug or RANK[found.role] < RANK["host"]:
-            raise errors.Forbidden(f"This needs the host role at '{slug}'", role="host")
+    """The restaurant, if ``token`` may watch it."""
+    _check_token(container, token, slug)
     return container.booking.restaurant(slug)
 
 
@@ -103,12 +131,12 @@ def _hub(conn: HTTPConnection) -> LiveHub:
 
 
 async def _open(
-    conn: HTTPConnection, slug: str, token: str | None, since: int | None, day: dt.date | None
+    conn: HTTPConnection, slug: str, token: str, since: int | None, day: dt.date | None
 ) -> tuple[Subscription, list[LiveMessage], LiveHub]:
     """Authorise, subscribe (live messages queue from now), then read the catch-up."""
     container: Container = conn.app.state.container
     hub = _hub(conn)
-    restaurant = await run_in_threadpool(_authorise, container, _token(conn, token), slug)
+    restaurant = await run_in_threadpool(_authorise, container, token, slug)
     sub = hub.subscribe(restaurant.id)
     try:
         first = await run_in_threadpool(_initial, container, restaurant, since, day)
@@ -142,24 +170,37 @@ async def live_websocket(
     slug: str,
     since: Since = None,
     date: Day = None,
-    access_token: Token = None,
 ) -> None:
     await websocket.accept()
     try:
-        sub, first, hub = await _open(websocket, slug, access_token, since, date)
+        token = await _socket_token(websocket)
+        sub, first, hub = await _open(websocket, slug, token, since, date)
+    except WebSocketDisconnect:
+        return
     except errors.DomainError as exc:
         await websocket.close(code=_CLOSE.get(type(exc), 1011), reason=exc.detail[:120])
         return
+    container: Container = websocket.app.state.container
     sender = asyncio.create_task(_send_all(websocket, sub, first))
     receiver = asyncio.create_task(_drain(websocket))
+    watcher = asyncio.create_task(
+        _recheck(container, token, slug, container.settings.live_token_recheck_s)
+    )
     try:
-        await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait(
+            {sender, receiver, watcher}, return_when=asyncio.FIRST_COMPLETED
+        )
     finally:
         hub.unsubscribe(sub)
-        for task in (sender, receiver):
+        for task in (sender, receiver, watcher):
             task.cancel()
             with contextlib.suppress(BaseException):
                 await task
+    refused = watcher.exception() if watcher in done else None
+    if isinstance(refused, errors.DomainError):
+        with contextlib.suppress(Exception):
+            await websocket.close(code=_CLOSE.get(type(refused), 4401), reason=refused.detail[:120])
+        return
     if sub.reason is not None:
         slow = sub.reason == SLOW
         code, reason = (1013, "too slow; reconnect with since") if slow else (1001, "")
@@ -177,6 +218,23 @@ async def _send_all(websocket: WebSocket, sub: Subscription, first: list[LiveMes
             return
 
 
+async def _recheck(container: Container, token: str, slug: str, every_s: float) -> None:
+    """Raise the refusal once ``token`` is revoked or expired (or loses the restaurant).
+
+    Anything else going wrong (the database away for a moment) keeps the socket:
+    a blip should not drop every dashboard at once."""
+    while True:
+        await asyncio.sleep(every_s)
+        try:
+            await run_in_threadpool(_check_token, container, token, slug)
+        except errors.DomainError as exc:
+            if isinstance(exc, errors.Unauthorized | errors.Forbidden | errors.NotFound):
+                raise
+            log.warning("live: could not re-check a token: %s", exc.detail)
+        except Exception:
+            log.warning("live: could not re-check a token", exc_info=True)
+
+
 async def _drain(websocket: WebSocket) -> None:
     """Read (and ignore) client frames, only to notice the client leaving."""
     with contextlib.suppress(WebSocketDisconnect):
@@ -190,12 +248,14 @@ async def live_sse(
     slug: str,
     since: Since = None,
     date: Day = None,
-    access_token: Token = None,
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> StreamingResponse:
+    token = _header_token(request)
+    if token is None:
+        raise errors.Unauthorized("This needs a staff token in 'Authorization: Bearer <token>'")
     if last_event_id and last_event_id.strip().isdigit():
         since = int(last_event_id.strip())
-    sub, first, hub = await _open(request, slug, access_token, since, date)
+    sub, first, hub = await _open(request, slug, token, since, date)
     return StreamingResponse(
         _sse(sub, first, hub),
         media_type="text/event-stream",

@@ -9,8 +9,11 @@
   every visitor of every restaurant site loads it, so browsers and CDNs should
   keep it, yet the URL is unversioned (restaurants never change their tag), so
   a fix must still reach them within the hour.
-* ``WS /ws/chat/{slug}?session=<token>`` — the guest's socket; the protocol and
-  the session scheme are in :mod:`saveit.channels.webchat`. An unknown
+* ``WS /ws/chat/{slug}`` — the guest's socket; the protocol and the session
+  scheme are in :mod:`saveit.channels.webchat`. The widget offers the
+  subprotocols ``saveit.chat`` and ``saveit.session.<token>``: the session token
+  travels in the ``Sec-WebSocket-Protocol`` header, never in the URL (access
+  logs, proxies), and the server answers ``saveit.chat``. An unknown
   restaurant is accepted and closed with 4404 (a browser never sees the status
   of a refused handshake); a subscriber dropped as slow by the live hub is
   closed with 1013, and the widget reconnects and restores from history.
@@ -165,36 +168,40 @@ class _Socket:
 
 
 @router.websocket("/ws/chat/{slug}")
-async def chat_socket(
-    websocket: WebSocket,
-    slug: str,
-    session: Annotated[str | None, Query(description="The chat session token.")] = None,
-) -> None:
+async def chat_socket(websocket: WebSocket, slug: str) -> None:
     """Admit the socket within the per-IP caps (:mod:`saveit.ratelimit.abuse`): a new
     session over the hourly cap is refused at the handshake; a socket over the
-    open-sockets cap is closed with 1008 (policy violation)."""
+    open-sockets cap is closed with 1008 (policy violation). The session token
+    comes as a subprotocol, never in the URL (see ``chat.offered_session``)."""
     container: Container = websocket.app.state.container
     abuse = container.abuse
     ip = websocket.client.host if websocket.client else None
+    session, subprotocol = chat.offered_session(websocket.scope.get("subprotocols", ()))
     if abuse is None:
-        await _chat(websocket, slug, session, ip)
+        await _chat(websocket, slug, session, subprotocol, ip)
         return
     fresh = not chat.valid_session(session)
     if fresh and not await anyio.to_thread.run_sync(abuse.allow_chat_session, ip):
         await websocket.close(code=CLOSE_POLICY, reason="too many new chats")  # no handshake
         return
     if not abuse.open_chat(ip):
-        await websocket.accept()
+        await websocket.accept(subprotocol=subprotocol)
         await websocket.close(code=CLOSE_POLICY, reason="too many open chats")
         return
     try:
-        await _chat(websocket, slug, session, ip)
+        await _chat(websocket, slug, session, subprotocol, ip)
     finally:
         abuse.close_chat(ip)
 
 
-async def _chat(websocket: WebSocket, slug: str, session: str | None, ip: str | None) -> None:
-    await websocket.accept()
+async def _chat(
+    websocket: WebSocket,
+    slug: str,
+    session: str | None,
+    subprotocol: str | None,
+    ip: str | None,
+) -> None:
+    await websocket.accept(subprotocol=subprotocol)
     container: Container = websocket.app.state.container
     hub: LiveHub | None = getattr(websocket.app.state, "live_hub", None)
     if container.gateway is None or hub is None:
