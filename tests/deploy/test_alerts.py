@@ -41,8 +41,13 @@ ALERTS = DEPLOY / "prometheus" / "alerts.yml"
 def _series(expr: str) -> set[str]:
     """Metric names an expression reads, with histogram suffixes folded onto their base."""
     names = set(re.findall(r"\bsaveit_[a-z_]+", expr))
-    return {re.sub(r"_(bucket|sum|count)$", "", n) if n.endswith(("_bucket", "_sum", "_count"))
-            and re.sub(r"_(bucket|sum|count)$", "", n) in HISTOGRAMS else n for n in names}  # fmt: skip
+    return {
+        re.sub(r"_(bucket|sum|count)$", "", n)
+        if n.endswith(("_bucket", "_sum", "_count"))
+        and re.sub(r"_(bucket|sum|count)$", "", n) in HISTOGRAMS
+        else n
+        for n in names
+    }
 
 
 def _rules() -> list[dict[str, object]]:
@@ -67,7 +72,8 @@ def test_alert_rules_are_well_formed_and_use_only_contract_metrics() -> None:
         assert set(rule) <= {"alert", "expr", "for", "labels", "annotations", "keep_firing_for"}
         assert rule["labels"]["severity"] in {"warning", "critical"}, rule["alert"]  # type: ignore[index]
         annotations = rule["annotations"]
-        assert isinstance(annotations, dict) and annotations.get("summary"), rule["alert"]
+        assert isinstance(annotations, dict), rule["alert"]
+        assert annotations.get("summary"), rule["alert"]
         runbook = ROOT / str(annotations["runbook"])
         assert runbook.is_file(), f"{rule['alert']}: {runbook} missing"
         expr = str(rule["expr"])
@@ -85,14 +91,23 @@ def test_each_target_of_the_brief_has_an_alert() -> None:
     for rule in _rules():
         for name in _series(str(rule["expr"])):
             by_metric.setdefault(name, []).append(str(rule["alert"]))
-    for metric in ("saveit_http_request_duration_seconds", "saveit_http_requests_total",
-                   "saveit_double_bookings_detected", "saveit_outbox_backlog",
-                   "saveit_relay_lag_seconds", "saveit_consumer_lag", "saveit_dead_letters_total",
-                   "saveit_webhooks_total", "saveit_channel_sends_total",
-                   "saveit_bot_reply_duration_seconds", "saveit_circuit_breaker_open"):  # fmt: skip
+    for metric in (
+        "saveit_http_request_duration_seconds",
+        "saveit_http_requests_total",
+        "saveit_double_bookings_detected",
+        "saveit_outbox_backlog",
+        "saveit_relay_lag_seconds",
+        "saveit_consumer_lag",
+        "saveit_dead_letters_total",
+        "saveit_webhooks_total",
+        "saveit_channel_sends_total",
+        "saveit_bot_reply_duration_seconds",
+        "saveit_circuit_breaker_open",
+    ):
         assert metric in by_metric, f"no alert reads {metric}"
     double = next(r for r in _rules() if r["alert"] == "DoubleBookingDetected")
-    assert "> 0" in str(double["expr"]) and "for" not in double  # fires at once
+    assert "> 0" in str(double["expr"])
+    assert "for" not in double
     bot = next(r for r in _rules() if r["alert"] == "BotReplySlow")
     assert "> 5" in str(bot["expr"])
 
@@ -102,8 +117,13 @@ def test_promtool_accepts_the_rules_and_the_scrape_config(tmp_path: Path) -> Non
     if promtool is None:
         unavailable("promtool is not installed (apt-get install prometheus)")
     assert promtool is not None
-    done = subprocess.run([promtool, "check", "rules", str(ALERTS)], capture_output=True,
-                          text=True, timeout=60, check=False)  # fmt: skip
+    done = subprocess.run(
+        [promtool, "check", "rules", str(ALERTS)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"SUCCESS: {len(_rules())} rules found" in done.stdout
     # the scrape config names the rules at their path inside the container; point it here
@@ -111,8 +131,13 @@ def test_promtool_accepts_the_rules_and_the_scrape_config(tmp_path: Path) -> Non
     (tmp_path / "prometheus.yml").write_text(
         config.replace("/etc/prometheus/alerts.yml", str(ALERTS)), encoding="utf-8"
     )
-    done = subprocess.run([promtool, "check", "config", str(tmp_path / "prometheus.yml")],
-                          capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    done = subprocess.run(
+        [promtool, "check", "config", str(tmp_path / "prometheus.yml")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
 
 
@@ -129,7 +154,8 @@ def test_the_dashboard_reads_only_contract_metrics_from_the_provisioned_source()
         assert panel["datasource"]["uid"] == uid
         for target in panel["targets"]:
             used = _series(target["expr"])
-            assert used and used <= set(CONTRACT), (panel["title"], used)
+            assert used, panel["title"]
+            assert used <= set(CONTRACT), (panel["title"], used)
             seen |= used
     assert seen == set(CONTRACT), f"not on the dashboard: {sorted(set(CONTRACT) - seen)}"
     provider = yaml.safe_load(

@@ -109,20 +109,31 @@ def test_state_is_remote_in_s3_with_a_dynamodb_lock() -> None:
 
 def test_the_database_is_multi_az_encrypted_backed_up_postgres_15() -> None:
     db = _text(TERRAFORM / "modules" / "database")
-    assert re.search(r'multi_az\s*=\s*true', db)
-    assert re.search(r'storage_encrypted\s*=\s*true', db)
+    assert re.search(r"multi_az\s*=\s*true", db)
+    assert re.search(r"storage_encrypted\s*=\s*true", db)
     assert re.search(r'family\s*=\s*"postgres15"', db)
     cache = _text(TERRAFORM / "modules" / "cache")
-    for setting in ("at_rest_encryption_enabled", "transit_encryption_enabled",
-                    "automatic_failover_enabled", "multi_az_enabled"):  # fmt: skip
+    for setting in (
+        "at_rest_encryption_enabled",
+        "transit_encryption_enabled",
+        "automatic_failover_enabled",
+        "multi_az_enabled",
+    ):
         assert re.search(rf"{setting}\s*=\s*true", cache), setting
 
 
 def test_every_saveit_secret_is_in_secrets_manager() -> None:
     text = _text(TERRAFORM / "modules" / "secrets")
-    for name in ("SAVEIT_SECRET_KEY", "SAVEIT_ADMIN_TOKEN", "SAVEIT_QR_KEYS",
-                 "SAVEIT_META_APP_SECRET", "SAVEIT_META_VERIFY_TOKEN", "SAVEIT_TWILIO_AUTH_TOKEN",
-                 "SAVEIT_DATABASE_URL", "SAVEIT_REDIS_URL"):  # fmt: skip
+    for name in (
+        "SAVEIT_SECRET_KEY",
+        "SAVEIT_ADMIN_TOKEN",
+        "SAVEIT_QR_KEYS",
+        "SAVEIT_META_APP_SECRET",
+        "SAVEIT_META_VERIFY_TOKEN",
+        "SAVEIT_TWILIO_AUTH_TOKEN",
+        "SAVEIT_DATABASE_URL",
+        "SAVEIT_REDIS_URL",
+    ):
         assert f'"{name}"' in text or f"{name} " in text, name
 
 
@@ -134,10 +145,24 @@ def test_checkov_finds_nothing_but_documented_skips() -> None:
     """Offline checkov reports no severities (they come from its hosted platform), so every
     failed check fails this test, not only HIGH/CRITICAL ones."""
     done = subprocess.run(
-        [_checkov(), "-d", str(TERRAFORM), "--framework", "terraform", "-o", "json",
-         "--quiet", "--compact", "--skip-download"],  # fmt: skip
-        capture_output=True, text=True, timeout=300, check=False, cwd=ROOT,
-    )  # fmt: skip
+        [
+            _checkov(),
+            "-d",
+            str(TERRAFORM),
+            "--framework",
+            "terraform",
+            "-o",
+            "json",
+            "--quiet",
+            "--compact",
+            "--skip-download",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        cwd=ROOT,
+    )
     if not done.stdout.strip():
         unavailable(f"checkov printed nothing: {done.stderr[-500:]}")
     report = json.loads(done.stdout)
@@ -153,4 +178,6 @@ def test_checkov_finds_nothing_but_documented_skips() -> None:
     for r in reports:
         for c in r.get("results", {}).get("skipped_checks", []):
             reason = (c.get("check_result") or {}).get("suppress_comment", "")
-            assert len(reason) > 20, f"{c['check_id']} on {c['resource']} is skipped without a reason"
+            assert len(reason) > 20, (
+                f"{c['check_id']} on {c['resource']} is skipped without a reason"
+            )
