@@ -22,7 +22,8 @@ from psycopg import sql
 from tests.conftest import PG_BASE
 from tests.deploy.conftest import DEPLOY, ROOT, unavailable
 
-pytestmark = pytest.mark.slow
+# A first build on a new machine also makes the base image (debootstrap): allow for it.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 PODMAN = str(DEPLOY / "podman")
 # One fixed tag, kept between runs: its layers are the build cache, so a later run (CI's on
 # this machine) redoes only the wheels layer. What a build leaves dangling is pruned.

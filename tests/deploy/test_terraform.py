@@ -181,3 +181,24 @@ def test_checkov_finds_nothing_but_documented_skips() -> None:
             assert len(reason) > 20, (
                 f"{c['check_id']} on {c['resource']} is skipped without a reason"
             )
+
+
+def test_checkov_passes_the_dockerfile_and_the_workflow() -> None:
+    for target in (
+        ["-f", str(DEPLOY / "Dockerfile"), "--framework", "dockerfile"],
+        ["-d", str(ROOT / ".github"), "--framework", "github_actions"],
+    ):
+        done = subprocess.run(
+            [_checkov(), *target, "-o", "json", "--quiet", "--compact", "--skip-download"],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+            cwd=ROOT,
+        )
+        report = json.loads(done.stdout or "{}")
+        reports = report if isinstance(report, list) else [report]
+        failed = [
+            c["check_id"] for r in reports for c in r.get("results", {}).get("failed_checks", [])
+        ]
+        assert not failed, (target, failed)
