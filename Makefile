@@ -1,7 +1,7 @@
-.PHONY: install test check lint types format demo bench
+.PHONY: install test check infra lint types format demo bench image
 
 install:
-	SAVEIT_EXTRAS=test bash -c 'source scripts/_venv.sh'
+	SAVEIT_EXTRAS=test,deploy bash -c 'source scripts/_venv.sh'
 
 test:
 	./scripts/test
@@ -17,8 +17,15 @@ format:
 	.venv/bin/ruff format src tests bench
 	.venv/bin/ruff check --fix src tests bench
 
-check: install lint types
+check: install lint types infra
 	.venv/bin/python -m pytest
+
+# hadolint, actionlint, compose validation, Terraform parse/wiring, checkov, promtool
+infra:
+	deploy/check-infra
+
+image:
+	deploy/build-image
 
 demo:
 	./scripts/demo
