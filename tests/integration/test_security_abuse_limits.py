@@ -21,6 +21,7 @@ from saveit.api.app import create_app
 from saveit.api.routers import webchat
 from saveit.bootstrap import Container, build
 from saveit.channels.model import InboundMessage, WebhookBatch
+from saveit.channels.webchat import CHAT_SUBPROTOCOL, SESSION_SUBPROTOCOL
 from saveit.config import Settings
 from saveit.restaurant_setup import apply_spec, parse_document
 from saveit.store import channel_accounts as accounts
@@ -243,6 +244,11 @@ def test_booking_codes_count_against_the_same_caps(limited: Container) -> None:
 # --- web chat sockets -------------------------------------------------------------------
 
 
+def returning(token: str) -> list[str]:
+    """A returning guest's widget offers its session token as a subprotocol."""
+    return [CHAT_SUBPROTOCOL, SESSION_SUBPROTOCOL + token]
+
+
 def test_new_chat_sessions_per_address_are_capped(limited: Container) -> None:
     """Fails before the fix: WebSockets skipped the rate limiter; every connection
     without a token was a new guest, without limit."""
@@ -254,7 +260,7 @@ def test_new_chat_sessions_per_address_are_capped(limited: Container) -> None:
         with pytest.raises(WebSocketDisconnect) as refused, api.websocket_connect("/ws/chat/demo"):
             pass
         assert refused.value.code == 1008
-        with api.websocket_connect(f"/ws/chat/demo?session={tokens[0]}") as ws:
+        with api.websocket_connect("/ws/chat/demo", subprotocols=returning(tokens[0])) as ws:
             assert ws.receive_json()["type"] == "session"  # a returning guest is welcome
     with (
         client_at(limited, "198.51.100.1") as other,
@@ -268,11 +274,11 @@ def test_open_sockets_per_address_are_capped(limited: Container) -> None:
     with client_at(limited, "203.0.113.7") as api:
         with api.websocket_connect("/ws/chat/demo") as one:
             token = one.receive_json()["session"]
-            with api.websocket_connect(f"/ws/chat/demo?session={token}") as two:
+            with api.websocket_connect("/ws/chat/demo", subprotocols=returning(token)) as two:
                 assert two.receive_json()["type"] == "session"
-                with api.websocket_connect(f"/ws/chat/demo?session={token}") as three:
+                with api.websocket_connect("/ws/chat/demo", subprotocols=returning(token)) as three:
                     with pytest.raises(WebSocketDisconnect) as closed:
                         three.receive_json()
                     assert closed.value.code == 1008
-        with api.websocket_connect(f"/ws/chat/demo?session={token}") as again:
+        with api.websocket_connect("/ws/chat/demo", subprotocols=returning(token)) as again:
             assert again.receive_json()["type"] == "session"  # closing frees a place

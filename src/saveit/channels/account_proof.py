@@ -40,6 +40,8 @@ from saveit.channels.model import ChannelName, OutboundMessage
 from saveit.channels.ports import ChannelAccount, SendContext, Sender, SendFailed
 from saveit.domain.errors import DomainError, Forbidden, NotFound
 from saveit.store import channel_accounts as accounts
+from saveit.store import tenancy
+from saveit.store.database import reading
 from saveit.store.secret_box import SecretBox
 
 log = logging.getLogger(__name__)
@@ -225,9 +227,16 @@ class AccountProofs:
             proof_hash=self._digest(restaurant_id, channel, address, code),
             expires_at=now + CODE_TTL,
         )
-        if accounts.proven_elsewhere(conn, restaurant_id, channel, address):
+        if self._proven_elsewhere(restaurant_id, channel, address):
             return None
         return code
+
+    def _proven_elsewhere(self, restaurant_id: int, channel: str, address: str) -> bool:
+        """Across restaurants on purpose, on a connection of its own: in a manager's
+        request, row-level security scopes every transaction to their restaurant
+        (saveit.store.tenancy) and would hide the other holder."""
+        with tenancy.tenant_scope(None), reading(self.engine) as conn:
+            return accounts.proven_elsewhere(conn, restaurant_id, channel, address)
 
     def _send_code(self, restaurant_id: int, address: str, code: str) -> None:
         sender = self.senders.get("email")
