@@ -33,6 +33,7 @@ from saveit.ratelimit import RateLimiter
 from saveit.resilience import CircuitBreaker, RedisGate
 from saveit.store.database import create_db_engine
 from saveit.store.migrate import upgrade
+from saveit.store.partitions import PartitionKeeper
 from saveit.store.restaurants import RestaurantCache
 from saveit.store.secret_box import SecretBox
 
@@ -160,6 +161,13 @@ def build(
         offsets_minutes=settings.reminder_offsets_minutes,
         catch_up_minutes=settings.reminder_catch_up_minutes,
         clock=clock,
+        partitions=PartitionKeeper(
+            engine,
+            months_ahead=settings.partition_months_ahead,
+            retention_months=settings.retention_months,
+            clock=clock,
+            interval_s=settings.partition_check_interval_s,
+        ),
     )
     proofs = AccountProofs(
         engine,

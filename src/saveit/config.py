@@ -322,6 +322,58 @@ class Settings(BaseSettings):
         "which is the only key when the list is empty. Make one with `saveit secrets new-key`.",
     )
     env: str = Field(default="development", description="development | production")
+    # --- operations: partitions, read replica (saveit.store.partitions, .replica) -------
+    partition_months_ahead: int = Field(
+        default=3,
+        ge=1,
+        le=24,
+        description="PostgreSQL: monthly partitions of the append-only tables are kept "
+        "created this many months ahead by the scheduler.",
+    )
+    partition_check_interval_s: float = Field(
+        default=3600.0,
+        gt=0,
+        description="How often the scheduler's partition job runs (it is idempotent).",
+    )
+    retention_audit_months: int = Field(
+        default=24,
+        ge=1,
+        description="Months of the audit log (reservation_log) kept before their partition "
+        "is dropped.",
+    )
+    retention_outbox_months: int = Field(
+        default=3,
+        ge=1,
+        description="Months of outbox events kept; a month with an unpublished event stays.",
+    )
+    retention_processed_events_months: int = Field(
+        default=3,
+        ge=1,
+        description="Months of consumer idempotency records kept; must outlast the event "
+        "stream's replay horizon.",
+    )
+    retention_messages_months: int = Field(
+        default=12,
+        ge=1,
+        description="Months of channel messages kept; a month with an unanswered or unsent "
+        "message stays.",
+    )
+    database_replica_url: str | None = Field(
+        default=None,
+        description="PostgreSQL streaming replica for reads that tolerate lag (availability, "
+        "live-feed snapshots, lists); unset means every read goes to the primary.",
+    )
+    replica_max_lag_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="Reads go back to the primary while the replica's replay lags more "
+        "than this (or it is unreachable).",
+    )
+    replica_check_interval_s: float = Field(
+        default=2.0,
+        gt=0,
+        description="How often, at most, the replica's lag is measured (not per request).",
+    )
 
     @field_validator("encryption_keys")
     @classmethod
@@ -337,6 +389,11 @@ class Settings(BaseSettings):
     def _blank_is_none(cls, value: object) -> object:
         return value or None
 
+    @field_validator("database_replica_url", mode="before")
+    @classmethod
+    def _blank_replica_is_none(cls, value: object) -> object:
+        return value or None
+
     @field_validator("reminder_offsets_minutes")
     @classmethod
     def _positive_offsets(cls, value: list[int]) -> list[int]:
@@ -349,6 +406,22 @@ class Settings(BaseSettings):
         if self.qr_key_id is not None and self.qr_key_id not in self.qr_keys:
             raise ValueError("SAVEIT_QR_KEY_ID must name one of SAVEIT_QR_KEYS")
         return self
+
+    @property
+    def resolved_replica_url(self) -> str | None:
+        if self.database_replica_url is None:
+            return None
+        return normalise_database_url(self.database_replica_url)
+
+    @property
+    def retention_months(self) -> dict[str, int]:
+        """Retention per partitioned table, for :class:`saveit.store.partitions.PartitionKeeper`."""
+        return {
+            "reservation_log": self.retention_audit_months,
+            "outbox": self.retention_outbox_months,
+            "processed_events": self.retention_processed_events_months,
+            "channel_messages": self.retention_messages_months,
+        }
 
     @property
     def runs_relay_in_process(self) -> bool:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -37,6 +38,7 @@ from saveit.domain.model import Status
 from saveit.notify.notifier import Notifier
 from saveit.store import reservations as reservation_store
 from saveit.store.database import reading
+from saveit.store.partitions import PartitionKeeper
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +50,8 @@ _LOOKBACK = timedelta(days=1)  # no-shows older than this were someone's decisio
 class Tick:
     reminders: int = 0
     no_shows: int = 0
+    partitions_created: int = 0
+    partitions_dropped: int = 0
 
 
 class Scheduler:
@@ -59,8 +63,10 @@ class Scheduler:
         offsets_minutes: Sequence[int] = (24 * 60, 120),
         catch_up_minutes: int = 60,
         clock: Callable[[], datetime],
+        partitions: PartitionKeeper | None = None,
     ) -> None:
         self.booking = booking
+        self.partitions = partitions
         self.notifier = notifier
         self.offsets = tuple(offsets_minutes)
         self.catch_up = timedelta(minutes=catch_up_minutes)
@@ -70,7 +76,21 @@ class Scheduler:
         done = Tick()
         done.no_shows = self.sweep_no_shows()
         done.reminders = self.send_reminders()
+        self._keep_partitions(done)
         return done
+
+    def _keep_partitions(self, done: Tick) -> None:
+        """Months ahead created, months past retention dropped (PostgreSQL), at most
+        every ``partition_check_interval_s``; a failure waits for the next interval
+        and never holds up reminders or no-shows."""
+        if self.partitions is None or not self.partitions.due(time.monotonic()):
+            return
+        try:
+            run = self.partitions.run()
+        except Exception:
+            log.exception("scheduler: partition job failed")
+            return
+        done.partitions_created, done.partitions_dropped = len(run.created), len(run.dropped)
 
     def run(self, stop: threading.Event, interval_s: float) -> None:
         while not stop.is_set():
