@@ -34,6 +34,7 @@ from saveit.resilience import CircuitBreaker, RedisGate
 from saveit.store.database import create_db_engine
 from saveit.store.migrate import upgrade
 from saveit.store.partitions import PartitionKeeper
+from saveit.store.replica import ReplicaReads
 from saveit.store.restaurants import RestaurantCache
 from saveit.store.secret_box import SecretBox
 
@@ -57,8 +58,12 @@ class Container:
     # security: channel accounts proven before they route; provider secrets sealed at rest
     box: SecretBox | None = field(default=None, kw_only=True)
     proofs: AccountProofs | None = field(default=None, kw_only=True)
+    # operations: lag-tolerant reads on a streaming replica (SAVEIT_DATABASE_REPLICA_URL)
+    replica: ReplicaReads | None = field(default=None, kw_only=True)
 
     def close(self) -> None:
+        if self.replica is not None:
+            self.replica.close()
         if self.redis_gate is not None:
             self.redis_gate.close()
         self.bus.close()
@@ -112,6 +117,8 @@ def build(
         clock=clock,
         phone_region=settings.default_phone_region,
     )
+    replica = build_replica(settings, engine)
+    booking.replica = replica
     bus = build_bus(settings)
     relay = OutboxRelay(
         engine,
@@ -197,6 +204,27 @@ def build(
         scheduler=scheduler,
         box=box,
         proofs=proofs,
+        replica=replica,
+    )
+
+
+def build_replica(settings: Settings, primary: Engine) -> ReplicaReads | None:
+    """Lag-tolerant reads on SAVEIT_DATABASE_REPLICA_URL; None without one."""
+    url = settings.resolved_replica_url
+    if url is None:
+        return None
+    replica = create_db_engine(
+        url,
+        pool_size=settings.db_pool_size,
+        pool_timeout=settings.db_pool_timeout_s,
+        connect_timeout=settings.db_connect_timeout_s,
+        pre_ping=True,
+    )
+    return ReplicaReads(
+        primary,
+        replica,
+        max_lag_s=settings.replica_max_lag_s,
+        check_interval_s=settings.replica_check_interval_s,
     )
 
 
