@@ -182,6 +182,15 @@ def test_migration_carries_existing_rows_and_keeps_dedup_and_the_audit_trigger(
             t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one() for t in PARTITIONED
         }
         last_log_id = conn.execute(select(func.max(reservation_log.c.id))).scalar_one()
+    with engine.begin() as conn:  # as a row-level security migration before this one leaves it
+        conn.execute(text("ALTER TABLE outbox ENABLE ROW LEVEL SECURITY"))
+        conn.execute(
+            text(
+                "CREATE POLICY tenant ON outbox USING "
+                "(restaurant_id = current_setting('saveit.restaurant_id', true)::bigint)"
+            )
+        )
+        conn.execute(text("GRANT SELECT ON outbox TO PUBLIC"))
     container.close()
 
     upgrade(engine)
@@ -197,6 +206,28 @@ def test_migration_carries_existing_rows_and_keeps_dedup_and_the_audit_trigger(
             t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one() for t in PARTITIONED
         }
     assert kinds == dict.fromkeys(PARTITIONED, "p")
+    with engine.connect() as conn:  # row-level security and grants came along
+        assert conn.execute(
+            text("SELECT polname FROM pg_policy WHERE polrelid = 'outbox'::regclass")
+        ).scalars().all() == ["tenant"]
+        assert set(
+            conn.execute(
+                text(
+                    "SELECT c.relrowsecurity FROM pg_class c JOIN pg_inherits i "
+                    "ON i.inhrelid = c.oid WHERE i.inhparent = 'outbox'::regclass "
+                    "UNION ALL SELECT relrowsecurity FROM pg_class WHERE relname = 'outbox'"
+                )
+            ).scalars()
+        ) == {True}
+        assert (
+            conn.execute(
+                text(
+                    "SELECT count(*) FROM pg_class c, aclexplode(c.relacl) a "
+                    "WHERE c.relname = 'outbox' AND a.grantee = 0 AND a.privilege_type = 'SELECT'"
+                )
+            ).scalar_one()
+            == 1
+        )
     assert after == before
     assert before["reservation_log"] >= 3
     assert before["outbox"] >= 3
