@@ -4,6 +4,8 @@ and migration 0011 carrying an existing database over with its guarantees."""
 from __future__ import annotations
 
 import os
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
@@ -286,3 +288,53 @@ def test_the_scheduler_runs_the_partition_job(own_pg: str, tmp_path: object) -> 
     container.close()
     assert first.partitions_created == 4 * len(PARTITIONED)
     assert again.partitions_created == 0
+
+
+@pytest.mark.postgres
+def test_two_transactions_racing_on_one_webhook_store_it_once(own_pg: str) -> None:
+    """Without a unique index on (channel, provider_message_id), the advisory lock is
+    what keeps a webhook delivered twice at once from being stored twice: the
+    second transaction waits for the first and then finds its row."""
+    engine = create_db_engine(own_pg)
+    upgrade(engine)
+    with engine.begin() as conn:
+        restaurant = conn.execute(
+            text(
+                "INSERT INTO restaurants (slug, name, timezone, rules, config_version, "
+                "created_at, updated_at) VALUES ('r', 'R', 'UTC', '{}', 1, now(), now()) "
+                "RETURNING id"
+            )
+        ).scalar_one()
+    first_inserted = threading.Event()
+    results: dict[str, list[int | None]] = {}
+
+    def first() -> None:
+        with engine.begin() as conn:
+            results["first"] = messages.insert_inbound_many(
+                conn, [(restaurant, _inbound("SM-race"))], datetime(2026, 6, 1, tzinfo=UTC)
+            )
+            first_inserted.set()
+            time.sleep(0.5)  # still uncommitted while the second one arrives
+
+    def second() -> None:
+        first_inserted.wait(5)
+        with engine.begin() as conn:
+            results["second"] = messages.insert_inbound_many(
+                conn, [(restaurant, _inbound("SM-race"))], datetime(2026, 6, 2, tzinfo=UTC)
+            )
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    with engine.connect() as conn:
+        stored = conn.execute(
+            select(func.count())
+            .select_from(channel_messages)
+            .where(channel_messages.c.provider_message_id == "SM-race")
+        ).scalar_one()
+    engine.dispose()
+    assert results["first"][0] is not None
+    assert results["second"] == [None]
+    assert stored == 1

@@ -16,6 +16,11 @@ their old names. Row-level security flags, policies and grants on the old
 table are carried over to the parent, so a security migration that ran before
 this one keeps its effect (one that runs after finds the parents in the
 catalogue like any table: ``relkind = 'p'``, partitions have ``relispartition``).
+A forced row-level security is lifted from the old table for the copy, and the
+copy runs with ``row_security = off``, so a policy could only make it fail,
+never leave rows behind. Partitions get RLS enabled (not forced) with no policy:
+through the parent the parent's policies apply; read directly, by anyone but the
+owner, a partition shows nothing.
 
 Unique keys on a partitioned table must include the partition key:
 
@@ -135,18 +140,24 @@ def _next(month: date) -> date:
     return date(month.year + month.month // 12, month.month % 12 + 1, 1)
 
 
-def _carry_security(conn: Connection, old: str, new: str) -> None:
-    """Row-level security, its policies and the grants of ``old`` onto ``new``."""
+def _row_security(conn: Connection, table: str) -> tuple[bool, bool]:
     flags = conn.execute(
         text(
             "SELECT relrowsecurity, relforcerowsecurity FROM pg_class "
             "WHERE oid = CAST(:t AS regclass)"
         ),
-        {"t": old},
+        {"t": table},
     ).one()
-    if flags.relrowsecurity:
+    return bool(flags.relrowsecurity), bool(flags.relforcerowsecurity)
+
+
+def _carry_security(conn: Connection, old: str, new: str, flags: tuple[bool, bool]) -> None:
+    """Row-level security (``flags``: enabled, forced, as ``old`` had them), its
+    policies and the grants of ``old`` onto ``new``."""
+    enabled, forced = flags
+    if enabled:
         conn.execute(text(f"ALTER TABLE {new} ENABLE ROW LEVEL SECURITY"))
-    if flags.relforcerowsecurity:
+    if forced:
         conn.execute(text(f"ALTER TABLE {new} FORCE ROW LEVEL SECURITY"))
     policies = conn.execute(
         text(
@@ -198,6 +209,11 @@ def _partition(conn: Connection, table: str, today: date) -> None:
     conn.execute(
         text(f"CREATE TABLE {table} (LIKE {old} INCLUDING DEFAULTS) PARTITION BY RANGE ({column})")
     )
+    # Every row must come across: lift a forced row-level security off the old table
+    # (the owner then sees all), and make any filtering left an error, not a loss.
+    security = _row_security(conn, old)
+    conn.execute(text(f"ALTER TABLE {old} NO FORCE ROW LEVEL SECURITY"))
+    conn.execute(text("SET LOCAL row_security = off"))
     oldest = conn.execute(text(f"SELECT min({column}) FROM {old}")).scalar_one_or_none()
     first = min(today, oldest.astimezone(UTC).date()) if oldest is not None else today
     last = today
@@ -212,7 +228,8 @@ def _partition(conn: Connection, table: str, today: date) -> None:
         )
     conn.execute(text(f"CREATE TABLE {table}_default PARTITION OF {table} DEFAULT"))
     conn.execute(text(f"INSERT INTO {table} SELECT * FROM {old}"))
-    _carry_security(conn, old, table)
+    conn.execute(text("SET LOCAL row_security = on"))
+    _carry_security(conn, old, table, security)
     conn.execute(text(f"DROP TABLE {old}"))
     conn.execute(text(f"ALTER TABLE {table} ADD CONSTRAINT pk_{table} PRIMARY KEY ({key})"))
     for statement in ddl:
