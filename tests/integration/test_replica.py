@@ -121,6 +121,12 @@ def _on_replica(container: Container) -> bool:
         return bool(conn.execute(text("SELECT pg_is_in_recovery()")).scalar_one())
 
 
+def _on_replica_caught_up(container: Container, position: str | None) -> bool:
+    assert container.replica is not None
+    with container.replica.reading(caught_up_to=position) as conn:
+        return bool(conn.execute(text("SELECT pg_is_in_recovery()")).scalar_one())
+
+
 def test_lag_tolerant_reads_go_to_the_replica_and_writes_to_the_primary(
     pg_replica: Replica, replicated_db: tuple[str, str], tmp_path: Path
 ) -> None:
@@ -135,9 +141,19 @@ def test_lag_tolerant_reads_go_to_the_replica_and_writes_to_the_primary(
         assert container.booking.get(second).code == second  # read-back: the primary
         # The day's list is served by the replica, which has not seen the new booking.
         assert _listed(container) == {first}
+        # A read that must hold everything up to now (the live feed's snapshot, whose
+        # position the client resumes from) goes to the primary while the replica is behind.
+        assert container.replica is not None
+        position = container.replica.primary_position()
+        caught_up = container.booking.list_for_day("demo", DAY, caught_up_to=position)
+        assert {view.code for view in caught_up} == {first, second}
 
         _replay(pg_replica, resume=True)
         _eventually(lambda: _listed(container) == {first, second})
+        position = container.replica.primary_position()
+        _eventually(
+            lambda: _on_replica_caught_up(container, position)  # replayed: the replica again
+        )
     finally:
         container.close()
 

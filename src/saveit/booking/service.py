@@ -110,17 +110,18 @@ class BookingService:
             yield conn
 
     @contextmanager
-    def tolerant_reading(self) -> Iterator[Connection]:
+    def tolerant_reading(self, *, caught_up_to: str | None = None) -> Iterator[Connection]:
         """A read that may lag a few seconds behind the primary (a streaming replica,
         :mod:`saveit.store.replica`): for answers that are advice or overviews, never
         for checks before a write or a read-back after one. The restaurant's
         configuration is not read here (see :meth:`restaurant`): an older copy from a
-        replica would flap the process-wide cache."""
+        replica would flap the process-wide cache. ``caught_up_to``: see
+        :meth:`saveit.store.replica.ReplicaReads.primary_position`."""
         if self.replica is None:
             with self.reading() as conn:
                 yield conn
         else:
-            with self.replica.reading() as conn:
+            with self.replica.reading(caught_up_to=caught_up_to) as conn:
                 yield conn
 
     def restaurant(self, slug: str) -> Restaurant:
@@ -297,11 +298,13 @@ class BookingService:
             restaurant = self.cache.get(conn, slug)
             return store.upcoming_of_guest(conn, restaurant.id, guest_id, self.clock())
 
-    def list_for_day(self, slug: str, day: date) -> list[ReservationView]:
+    def list_for_day(
+        self, slug: str, day: date, *, caught_up_to: str | None = None
+    ) -> list[ReservationView]:
         """The reservations of one service day: a 00:30 start of a late service that
         opened the evening before is listed on that evening's day."""
         restaurant = self.restaurant(slug)
-        with self.tolerant_reading() as conn:
+        with self.tolerant_reading(caught_up_to=caught_up_to) as conn:
             lo, hi = self._day_bounds(restaurant, day)
             views = store.views_between(conn, restaurant.id, lo, hi)
         return [v for v in views if self._service_day(restaurant, v.start) == day]

@@ -43,6 +43,8 @@ _LAG = text(
     "AND pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0 "
     "ELSE COALESCE(EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()), 0) END"
 )
+_POSITION = text("SELECT CAST(pg_current_wal_lsn() AS text)")
+_REPLAYED = text("SELECT COALESCE(pg_last_wal_replay_lsn() >= CAST(:lsn AS pg_lsn), false)")
 
 
 class ReplicaReads:
@@ -107,9 +109,21 @@ class ReplicaReads:
 
     # --- reads ----------------------------------------------------------------------------
 
+    def primary_position(self) -> str | None:
+        """The primary's WAL position now (None without a replica): pass it to
+        :meth:`reading` as ``caught_up_to`` for a read that must include everything
+        committed before this call — the live feed's snapshot, which must hold every
+        event up to the position it hands the client."""
+        if self.replica is None:
+            return None
+        with reading(self.primary) as conn:
+            return str(conn.execute(_POSITION).scalar_one())
+
     @contextmanager
-    def reading(self) -> Iterator[Connection]:
-        """A read-only connection that may lag up to ``max_lag_s`` behind the primary."""
+    def reading(self, *, caught_up_to: str | None = None) -> Iterator[Connection]:
+        """A read-only connection that may lag up to ``max_lag_s`` behind the primary;
+        with ``caught_up_to`` (see :meth:`primary_position`), the replica only if it
+        has replayed at least that far."""
         if self.replica is None or not self.healthy():
             with reading(self.primary) as conn:
                 yield conn
@@ -117,8 +131,18 @@ class ReplicaReads:
         with ExitStack() as stack:
             try:
                 conn = stack.enter_context(reading(self.replica))
+                behind = (
+                    caught_up_to is not None
+                    and not conn.execute(_REPLAYED, {"lsn": caught_up_to}).scalar_one()
+                )
             except DBAPIError as exc:
+                stack.close()
                 self.mark_down(f"refused a connection ({type(exc.orig).__name__})")
+                conn = stack.enter_context(reading(self.primary))
+                yield conn
+                return
+            if behind:
+                stack.close()
                 conn = stack.enter_context(reading(self.primary))
                 yield conn
                 return
