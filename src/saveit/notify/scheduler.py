@@ -19,6 +19,10 @@ for walk-ins, the guest's no-show count goes up, the audit log and the event
 stream record it, and the notifier tells the guest. A booking still ``pending``
 is left alone: the restaurant never said yes, so the guest is not counted as
 having failed to come (staff settle it).
+
+Partitions (PostgreSQL): every ``SAVEIT_PARTITION_CHECK_INTERVAL_S`` a tick also
+runs :class:`saveit.store.partitions.PartitionKeeper`, which creates monthly
+partitions ahead and drops those past retention.
 """
 
 from __future__ import annotations
