@@ -103,6 +103,10 @@ def test_the_job_creates_partitions_months_ahead_and_moves_strays(own_pg: str) -
     assert home == "processed_events_p203102"
     # A second run the same month has nothing to do.
     assert _keeper(engine, datetime(2031, 1, 21, tzinfo=UTC)).run().created == []
+    # A default partition someone dropped comes back, so writes never lack a home.
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE outbox_default"))
+    assert _keeper(engine, datetime(2031, 1, 22, tzinfo=UTC)).run().created == ["outbox_default"]
     engine.dispose()
 
 

@@ -173,15 +173,19 @@ def create_month(conn: Connection, table: str, month: date) -> bool:
     return True
 
 
-def create_default(conn: Connection, table: str) -> None:
+def ensure_default(conn: Connection, table: str) -> bool:
+    """Create ``table``'s default partition if it is missing. True if created."""
     name = f"{table}_default"
+    exists = conn.execute(
+        text("SELECT to_regclass(:n) IS NOT NULL"), {"n": _quote(conn, name)}
+    ).scalar_one()
+    if exists:
+        return False
     conn.execute(
-        text(
-            f"CREATE TABLE IF NOT EXISTS {_quote(conn, name)} PARTITION OF "
-            f"{_quote(conn, table)} DEFAULT"
-        )
+        text(f"CREATE TABLE {_quote(conn, name)} PARTITION OF {_quote(conn, table)} DEFAULT")
     )
     _copy_row_security(conn, table, name)
+    return True
 
 
 def drop_expired(conn: Connection, table: str, before: date) -> list[str]:
@@ -261,6 +265,8 @@ class PartitionKeeper:
                     text("SELECT pg_advisory_xact_lock(:k, hashtext(:t))"),
                     {"k": self._LOCK, "t": table},
                 )
+                if ensure_default(conn, table):
+                    done.created.append(f"{table}_default")
                 for n in range(self.months_ahead + 1):
                     month = add_months(this_month, n)
                     if create_month(conn, table, month):
