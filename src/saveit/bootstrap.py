@@ -37,6 +37,8 @@ from saveit.ratelimit.abuse import AbuseLimits
 from saveit.resilience import CircuitBreaker, RedisGate
 from saveit.store.database import create_db_engine
 from saveit.store.migrate import upgrade
+from saveit.store.partitions import PartitionKeeper
+from saveit.store.replica import ReplicaReads
 from saveit.store.restaurants import RestaurantCache
 from saveit.store.secret_box import SecretBox
 from saveit.store.tenancy import bypasses_row_security
@@ -66,8 +68,12 @@ class Container:
     privacy: GuestPrivacy | None = field(default=None, kw_only=True)
     abuse: AbuseLimits | None = field(default=None, kw_only=True)
     verification: BookingVerification | None = field(default=None, kw_only=True)
+    # operations: lag-tolerant reads on a streaming replica (SAVEIT_DATABASE_REPLICA_URL)
+    replica: ReplicaReads | None = field(default=None, kw_only=True)
 
     def close(self) -> None:
+        if self.replica is not None:
+            self.replica.close()
         if self.redis_gate is not None:
             self.redis_gate.close()
         self.bus.close()
@@ -126,6 +132,8 @@ def build(
         clock=clock,
         phone_region=settings.default_phone_region,
     )
+    replica = build_replica(settings, engine)
+    booking.replica = replica
     bus = build_bus(settings)
     relay = OutboxRelay(
         engine,
@@ -195,6 +203,13 @@ def build(
         catch_up_minutes=settings.reminder_catch_up_minutes,
         clock=clock,
         retention=lambda: privacy.purge().total,
+        partitions=PartitionKeeper(
+            engine,
+            months_ahead=settings.partition_months_ahead,
+            retention_months=settings.retention_months,
+            clock=clock,
+            interval_s=settings.partition_check_interval_s,
+        ),
     )
     proofs = AccountProofs(
         engine,
@@ -228,6 +243,27 @@ def build(
         privacy=privacy,
         abuse=abuse,
         verification=verification,
+        replica=replica,
+    )
+
+
+def build_replica(settings: Settings, primary: Engine) -> ReplicaReads | None:
+    """Lag-tolerant reads on SAVEIT_DATABASE_REPLICA_URL; None without one."""
+    url = settings.resolved_replica_url
+    if url is None:
+        return None
+    replica = create_db_engine(
+        url,
+        pool_size=settings.db_pool_size,
+        pool_timeout=settings.db_pool_timeout_s,
+        connect_timeout=settings.db_connect_timeout_s,
+        pre_ping=True,
+    )
+    return ReplicaReads(
+        primary,
+        replica,
+        max_lag_s=settings.replica_max_lag_s,
+        check_interval_s=settings.replica_check_interval_s,
     )
 
 

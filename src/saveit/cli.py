@@ -207,6 +207,32 @@ def guest_erase(
     typer.echo(json.dumps(done.to_json()))
 
 
+@db_app.command("backup")
+def db_backup(file: Annotated[Path, typer.Argument(help="Backup file to write.")]) -> None:
+    """Back up SAVEIT_DATABASE_URL (pg_dump custom format) or the embedded SQLite file."""
+    from saveit.store.backup import BackupFailed, backup
+
+    try:
+        backup(load_settings().resolved_database_url, file)
+    except BackupFailed as exc:
+        typer.echo(f"backup failed: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(f"backed up to {file}")
+
+
+@db_app.command("restore")
+def db_restore(file: Annotated[Path, typer.Argument(help="Backup file to restore.")]) -> None:
+    """Replace the database's contents with a backup made by `saveit db backup`."""
+    from saveit.store.backup import BackupFailed, restore
+
+    try:
+        restore(load_settings().resolved_database_url, file)
+    except BackupFailed as exc:
+        typer.echo(f"restore failed: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(f"restored from {file}")
+
+
 @app.command()
 def serve(host: Host = "127.0.0.1", port: Port = 8000, workers: Workers = 1) -> None:
     """Run the HTTP API. On the embedded default the schema is migrated first."""

@@ -444,6 +444,58 @@ class Settings(BaseSettings):
         le=1000,
         description="Most header lines one request may carry; more get 431.",
     )
+    # --- operations: partitions, read replica (saveit.store.partitions, .replica) -------
+    partition_months_ahead: int = Field(
+        default=3,
+        ge=1,
+        le=24,
+        description="PostgreSQL: monthly partitions of the append-only tables are kept "
+        "created this many months ahead by the scheduler.",
+    )
+    partition_check_interval_s: float = Field(
+        default=3600.0,
+        gt=0,
+        description="How often the scheduler's partition job runs (it is idempotent).",
+    )
+    retention_audit_months: int = Field(
+        default=24,
+        ge=1,
+        description="Months of the audit log (reservation_log) kept before their partition "
+        "is dropped.",
+    )
+    retention_outbox_months: int = Field(
+        default=3,
+        ge=1,
+        description="Months of outbox events kept; a month with an unpublished event stays.",
+    )
+    retention_processed_events_months: int = Field(
+        default=3,
+        ge=1,
+        description="Months of consumer idempotency records kept; must outlast the event "
+        "stream's replay horizon.",
+    )
+    retention_messages_months: int = Field(
+        default=12,
+        ge=1,
+        description="Months of channel messages kept; a month with an unanswered or unsent "
+        "message stays.",
+    )
+    database_replica_url: str | None = Field(
+        default=None,
+        description="PostgreSQL streaming replica for reads that tolerate lag (availability, "
+        "live-feed snapshots, lists); unset means every read goes to the primary.",
+    )
+    replica_max_lag_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="Reads go back to the primary while the replica's replay lags more "
+        "than this (or it is unreachable).",
+    )
+    replica_check_interval_s: float = Field(
+        default=2.0,
+        gt=0,
+        description="How often, at most, the replica's lag is measured (not per request).",
+    )
 
     @field_validator("encryption_keys")
     @classmethod
@@ -464,6 +516,11 @@ class Settings(BaseSettings):
     def _env_any_case(cls, value: object) -> object:
         return value.strip().lower() if isinstance(value, str) else value
 
+    @field_validator("database_replica_url", mode="before")
+    @classmethod
+    def _blank_replica_is_none(cls, value: object) -> object:
+        return value or None
+
     @field_validator("reminder_offsets_minutes")
     @classmethod
     def _positive_offsets(cls, value: list[int]) -> list[int]:
@@ -478,6 +535,22 @@ class Settings(BaseSettings):
         if self.staff_token_ttl_days > self.staff_token_max_ttl_days:
             raise ValueError("SAVEIT_STAFF_TOKEN_TTL_DAYS exceeds SAVEIT_STAFF_TOKEN_MAX_TTL_DAYS")
         return self
+
+    @property
+    def resolved_replica_url(self) -> str | None:
+        if self.database_replica_url is None:
+            return None
+        return normalise_database_url(self.database_replica_url)
+
+    @property
+    def retention_months(self) -> dict[str, int]:
+        """Retention per partitioned table, for :class:`saveit.store.partitions.PartitionKeeper`."""
+        return {
+            "reservation_log": self.retention_audit_months,
+            "outbox": self.retention_outbox_months,
+            "processed_events": self.retention_processed_events_months,
+            "channel_messages": self.retention_messages_months,
+        }
 
     @property
     def runs_relay_in_process(self) -> bool:

@@ -175,7 +175,8 @@ def test_every_tenant_table_is_protected(two_restaurants: Container) -> None:
         rows = conn.execute(
             text(
                 "SELECT relname, relrowsecurity, relforcerowsecurity FROM pg_class "
-                "WHERE relkind = 'r' AND relnamespace = current_schema()::regnamespace"
+                "WHERE relkind IN ('r', 'p') AND NOT relispartition "
+                "AND relnamespace = current_schema()::regnamespace"
             )
         ).all()
     protected = {row.relname for row in rows if row.relrowsecurity and row.relforcerowsecurity}

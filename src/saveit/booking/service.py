@@ -59,6 +59,7 @@ from saveit.store import guests as guest_store
 from saveit.store import reservations as store
 from saveit.store.database import ignoring_conflicts
 from saveit.store.database import reading as read_only
+from saveit.store.replica import ReplicaReads
 from saveit.store.restaurants import RestaurantCache
 from saveit.store.schema import idempotency_keys, reservations
 
@@ -98,6 +99,8 @@ class BookingService:
         # booking one re-checks everything, so a copy as fresh as cached
         # availability saves reading the day again on every refusal.
         self.day_hint: DayHint | None = None
+        # Where reads that tolerate lag go (SAVEIT_DATABASE_REPLICA_URL); None: the primary.
+        self.replica: ReplicaReads | None = None
 
     # --- plumbing -------------------------------------------------------------------
 
@@ -105,6 +108,21 @@ class BookingService:
     def reading(self) -> Iterator[Connection]:
         with read_only(self.engine) as conn:
             yield conn
+
+    @contextmanager
+    def tolerant_reading(self, *, caught_up_to: str | None = None) -> Iterator[Connection]:
+        """A read that may lag a few seconds behind the primary (a streaming replica,
+        :mod:`saveit.store.replica`): for answers that are advice or overviews, never
+        for checks before a write or a read-back after one. The restaurant's
+        configuration is not read here (see :meth:`restaurant`): an older copy from a
+        replica would flap the process-wide cache. ``caught_up_to``: see
+        :meth:`saveit.store.replica.ReplicaReads.primary_position`."""
+        if self.replica is None:
+            with self.reading() as conn:
+                yield conn
+        else:
+            with self.replica.reading(caught_up_to=caught_up_to) as conn:
+                yield conn
 
     def restaurant(self, slug: str) -> Restaurant:
         return self.restaurant_version(slug)[0]
@@ -256,8 +274,8 @@ class BookingService:
         if not 1 <= party_size <= 1000:
             raise errors.ValidationFailed("party_size must be between 1 and 1000")
         now = self.clock()
-        with self.reading() as conn:
-            restaurant = self.cache.get(conn, slug)
+        restaurant = self.restaurant(slug)
+        with self.tolerant_reading() as conn:
             exclude_id = None
             if exclude_code:
                 excluded = store.view_by_code(conn, exclude_code)
@@ -270,8 +288,8 @@ class BookingService:
     def day_occupancy(self, slug: str, day: date) -> tuple[Restaurant, Occupancy]:
         """What a day's availability is computed from, read once: the availability
         cache reuses it for every party size while the day's cache generation holds."""
-        with self.reading() as conn:
-            restaurant = self.cache.get(conn, slug)
+        restaurant = self.restaurant(slug)
+        with self.tolerant_reading() as conn:
             booked = self._booked_for_starts(conn, restaurant, day)
         return restaurant, Occupancy(booked)
 
@@ -288,11 +306,13 @@ class BookingService:
             restaurant = self.cache.get(conn, slug)
             return store.upcoming_of_guest(conn, restaurant.id, guest_id, self.clock())
 
-    def list_for_day(self, slug: str, day: date) -> list[ReservationView]:
+    def list_for_day(
+        self, slug: str, day: date, *, caught_up_to: str | None = None
+    ) -> list[ReservationView]:
         """The reservations of one service day: a 00:30 start of a late service that
         opened the evening before is listed on that evening's day."""
-        with self.reading() as conn:
-            restaurant = self.cache.get(conn, slug)
+        restaurant = self.restaurant(slug)
+        with self.tolerant_reading(caught_up_to=caught_up_to) as conn:
             lo, hi = self._day_bounds(restaurant, day)
             views = store.views_between(conn, restaurant.id, lo, hi)
         return [v for v in views if self._service_day(restaurant, v.start) == day]

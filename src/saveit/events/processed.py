@@ -25,6 +25,7 @@ from typing import Protocol
 from sqlalchemy import Engine, bindparam, delete, select
 
 from saveit.store.database import ignoring_conflicts, reading
+from saveit.store.partitions import insert_absent, is_partitioned
 from saveit.store.schema import processed_events
 
 
@@ -83,6 +84,10 @@ class SqlProcessedStore:
             return
         now = self.clock()
         with self.engine.begin() as conn:
+            if is_partitioned(conn, "processed_events"):  # no unique key to conflict on
+                rows = [{"consumer": consumer, "event_id": e, "processed_at": now} for e in ids]
+                insert_absent(conn, processed_events, ("consumer", "event_id"), rows)
+                return
             statement = ignoring_conflicts(conn.dialect.name, processed_events)
             for at in range(0, len(ids), _MARK_CHUNK):
                 rows = [

@@ -23,12 +23,16 @@ having failed to come (staff settle it).
 Retention: at most once every ``RETENTION_EVERY`` the scheduler also runs the
 message retention purge it was given (:mod:`saveit.privacy`), so old message
 texts and raw provider payloads go without a separate cron job.
+Partitions (PostgreSQL): every ``SAVEIT_PARTITION_CHECK_INTERVAL_S`` a tick also
+runs :class:`saveit.store.partitions.PartitionKeeper`, which creates monthly
+partitions ahead and drops those past retention.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -41,6 +45,7 @@ from saveit.domain.model import Status
 from saveit.notify.notifier import Notifier
 from saveit.store import reservations as reservation_store
 from saveit.store.database import reading
+from saveit.store.partitions import PartitionKeeper
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +60,8 @@ class Tick:
     no_shows: int = 0
     purged: int = 0
     holds_expired: int = 0
+    partitions_created: int = 0
+    partitions_dropped: int = 0
 
 
 class Scheduler:
@@ -67,10 +74,12 @@ class Scheduler:
         catch_up_minutes: int = 60,
         clock: Callable[[], datetime],
         retention: Callable[[], int] | None = None,
+        partitions: PartitionKeeper | None = None,
     ) -> None:
         self.booking = booking
         self.retention = retention
         self._purged_at: datetime | None = None
+        self.partitions = partitions
         self.notifier = notifier
         self.offsets = tuple(offsets_minutes)
         self.catch_up = timedelta(minutes=catch_up_minutes)
@@ -86,6 +95,7 @@ class Scheduler:
             done.holds_expired = self.expire_holds()
         done.reminders = self.send_reminders()
         done.purged = self.purge_messages()
+        self._keep_partitions(done)
         return done
 
     def purge_messages(self) -> int:
@@ -97,6 +107,19 @@ class Scheduler:
         purged = self.retention()
         self._purged_at = now
         return purged
+
+    def _keep_partitions(self, done: Tick) -> None:
+        """Months ahead created, months past retention dropped (PostgreSQL), at most
+        every ``partition_check_interval_s``; a failure waits for the next interval
+        and never holds up reminders or no-shows."""
+        if self.partitions is None or not self.partitions.due(time.monotonic()):
+            return
+        try:
+            run = self.partitions.run()
+        except Exception:
+            log.exception("scheduler: partition job failed")
+            return
+        done.partitions_created, done.partitions_dropped = len(run.created), len(run.dropped)
 
     def run(self, stop: threading.Event, interval_s: float) -> None:
         while not stop.is_set():

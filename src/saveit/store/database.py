@@ -25,7 +25,12 @@ from saveit.store import tenancy
 
 
 def create_db_engine(
-    url: str, *, pool_size: int = 10, pool_timeout: float = 5.0, connect_timeout: int = 5
+    url: str,
+    *,
+    pool_size: int = 10,
+    pool_timeout: float = 5.0,
+    connect_timeout: int = 5,
+    pre_ping: bool = False,
 ) -> Engine:
     url = normalise_database_url(url)
     parsed = make_url(url)
@@ -39,7 +44,8 @@ def create_db_engine(
         # No pre-ping: it costs a round trip per checkout. A connection that died
         # with the server fails its request once (a 503), and SQLAlchemy then
         # recycles every connection older than the failure, so the pool heals.
-        pool_pre_ping=False,
+        # (A replica's engine pings: a read that finds it gone goes to the primary.)
+        pool_pre_ping=pre_ping,
         pool_recycle=1800,
         connect_args={"connect_timeout": connect_timeout, "application_name": "saveit"},
     )

@@ -37,6 +37,7 @@ from saveit.channels.model import (
     rank,
 )
 from saveit.store.database import ignoring_conflicts
+from saveit.store.partitions import insert_absent, is_partitioned
 from saveit.store.schema import channel_messages as m
 from saveit.store.schema import early_statuses as early
 
@@ -152,12 +153,22 @@ def insert_inbound_many(
         }
         for restaurant_id, message in messages
     ]
-    statement = ignoring_conflicts(
-        conn.dialect.name, m, m.c.id, m.c.channel, m.c.provider_message_id
-    )
-    inserted = {
-        (row.channel, row.provider_message_id): int(row.id) for row in conn.execute(statement, rows)
-    }
+    if is_partitioned(conn, "channel_messages"):  # the dedup key is no unique index there
+        done = insert_absent(
+            conn,
+            m,
+            ("channel", "provider_message_id"),
+            rows,
+            m.c.id,
+            m.c.channel,
+            m.c.provider_message_id,
+        )
+    else:
+        statement = ignoring_conflicts(
+            conn.dialect.name, m, m.c.id, m.c.channel, m.c.provider_message_id
+        )
+        done = list(conn.execute(statement, rows))
+    inserted = {(row.channel, row.provider_message_id): int(row.id) for row in done}
     if inserted:
         _wake(conn, INBOX_NOTICE)
     # ``pop``: a key's first occurrence gets the row, any later one is a duplicate.

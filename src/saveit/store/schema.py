@@ -205,6 +205,9 @@ idempotency_keys = Table(
     Column("created_at", UTCDateTime, nullable=False),
 )
 
+# On PostgreSQL reservation_log, outbox, processed_events and channel_messages are
+# partitioned by month (migration 0011, saveit.store.partitions): there their keys
+# include the timestamp and the dedup keys are kept by advisory locks instead.
 reservation_log = Table(
     "reservation_log",
     metadata,

@@ -239,7 +239,7 @@ def list_conversations(
     container: ContainerDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> dict[str, Any]:
-    with container.booking.reading() as conn:
+    with container.booking.tolerant_reading() as conn:  # a list: a replica may serve it
         found = convs.of_restaurant(conn, restaurant_store.id_of(conn, slug), limit=limit)
         return {"conversations": [_conversation_json(conn, c) for c in found]}
 

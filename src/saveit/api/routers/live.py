@@ -118,7 +118,9 @@ def _initial(
     if caught.replay is not None:
         return caught.replay
     day = day or local_today(restaurant, container.booking.clock())
-    views = container.booking.list_for_day(restaurant.slug, day)
+    # A replica may serve the snapshot only once it holds every event up to ``head``.
+    position = container.replica.primary_position() if container.replica else None
+    views = container.booking.list_for_day(restaurant.slug, day, caught_up_to=position)
     rows = [reservation_json(v, restaurant.tz) for v in views]
     return [snapshot_message(restaurant.id, restaurant.slug, day, caught.head, rows)]
 
