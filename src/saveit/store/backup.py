@@ -66,7 +66,18 @@ def backup(url: str, target: Path) -> None:
             copy.close()
             source.close()
         return
-    _run([_tool("pg_dump"), "--format=custom", f"--file={target}", _libpq_url(url)])
+    # Row-level security binds even the tables' owner (FORCE, saveit.store.tenancy):
+    # with it left on and no restaurant in scope, every policy lets every row through,
+    # whereas pg_dump's default (row_security off) would refuse to read the tables.
+    _run(
+        [
+            _tool("pg_dump"),
+            "--format=custom",
+            "--enable-row-security",
+            f"--file={target}",
+            _libpq_url(url),
+        ]
+    )
 
 
 def restore(url: str, source: Path) -> None:
@@ -96,6 +107,7 @@ def restore(url: str, source: Path) -> None:
             "--no-owner",
             "--single-transaction",
             "--exit-on-error",
+            "--enable-row-security",  # as in backup(): the policies bind the owner too
             f"--dbname={_libpq_url(url)}",
             str(source),
         ]
