@@ -35,6 +35,7 @@ from saveit.store.database import create_db_engine
 from saveit.store.migrate import upgrade
 from saveit.store.restaurants import RestaurantCache
 from saveit.store.secret_box import SecretBox
+from saveit.waitlist.service import Waitlist
 
 
 @dataclass
@@ -56,6 +57,7 @@ class Container:
     # security: channel accounts proven before they route; provider secrets sealed at rest
     box: SecretBox | None = field(default=None, kw_only=True)
     proofs: AccountProofs | None = field(default=None, kw_only=True)
+    waitlist: Waitlist | None = field(default=None, kw_only=True)  # None: turned off
 
     def close(self) -> None:
         if self.redis_gate is not None:
@@ -173,6 +175,17 @@ def build(
         secret=settings.secret_key.get_secret_value().encode(),
         clock=clock,
     )
+    waitlist = None
+    if settings.waitlist_enabled:
+        waitlist = Waitlist(
+            booking,
+            hold_minutes=settings.waitlist_hold_minutes,
+            window_minutes=settings.waitlist_window_minutes,
+            clock=clock,
+            phone_region=settings.default_phone_region,
+        )
+        if isinstance(gateway.responder, BotResponder) and gateway.responder.waitlist is None:
+            gateway.responder.waitlist = waitlist  # "¿te aviso si se libera algo?"
     return Container(
         settings=settings,
         engine=engine,
@@ -189,6 +202,7 @@ def build(
         scheduler=scheduler,
         box=box,
         proofs=proofs,
+        waitlist=waitlist,
     )
 
 
