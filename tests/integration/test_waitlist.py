@@ -318,4 +318,4 @@ def test_the_api_joins_changes_answers_and_lists(container: Container, uno: Wait
         counted = client.get(
             "/v1/restaurants/uno/waitlist/outcomes?from=2026-06-01&to=2026-06-01", headers=STAFF
         ).json()["outcomes"]
-        assert counted["joined"] == 2 and counted["accepted"] == 1 and counted["left"] == 1
+        assert (counted["joined"], counted["accepted"], counted["left"]) == (2, 1, 1)
