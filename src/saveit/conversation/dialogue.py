@@ -567,13 +567,15 @@ class Dialogue(Speaker):
             self._offer_proof()
             return
         mine = self.desk.upcoming()
+        waiting = waitlist_chat.entries_message(self.desk, self.lang)
         if not mine:
+            if waiting:
+                self.out.messages.append(waiting)
             self._none_upcoming()
             return
         self._send(menus.bookings_list(self.desk, self.lang, mine))
-        waiting = waitlist_chat.entries_text(self.desk, self.lang)
         if waiting:
-            self._send(waiting)
+            self.out.messages.append(waiting)
 
     def _none_upcoming(self) -> None:
         self.state.awaiting = "offer_book"

@@ -144,8 +144,9 @@ def _joined_text(desk: Desk, lang: str, entry: EntryView) -> str:
     )
 
 
-def entries_text(desk: Desk, lang: str) -> str | None:
-    """The guest's open entries, for "my reservations"; None when there are none."""
+def entries_message(desk: Desk, lang: str) -> OutboundMessage | None:
+    """The guest's open entries, for "my reservations", each with a button to leave
+    it (up to three); None when there are none."""
     waitlist = getattr(desk, "waitlist", None)
     if waitlist is None:
         return None
@@ -159,4 +160,7 @@ def entries_text(desk: Desk, lang: str) -> str | None:
             f"• {r.day(lang, entry.day)}, {r.clock(lo)}–{r.clock(hi)}, "
             f"{r.party(lang, entry.party_size)}"
         )
-    return "\n".join(lines)
+    buttons = tuple(
+        Button(f"{PREFIX}x:{e.code}", f"✖ {r.short_day(lang, e.day)}") for e in mine[:3]
+    )
+    return OutboundMessage(text="\n".join(lines), buttons=buttons)
