@@ -271,6 +271,23 @@ def test_the_api_joins_changes_answers_and_lists(container: Container, uno: Wait
         )
         assert made.status_code == 201, made.text
         code, token = made.json()["entry"]["code"], made.json()["manage_token"]
+        closed = client.post(
+            "/v1/restaurants/uno/waitlist",
+            json={
+                "date": "2026-06-02",
+                "time": "17:00",
+                "party_size": 2,
+                "name": "Bea",
+                "email": "bea@example.com",
+            },
+        )
+        assert closed.status_code == 422
+        assert closed.json()["code"] == "OUTSIDE_OPENING_HOURS"
+        nobody = client.post(
+            "/v1/restaurants/uno/waitlist",
+            json={"date": "2026-06-02", "time": "21:00", "party_size": 2, "name": "Bea"},
+        )
+        assert nobody.status_code == 422
         assert made.json()["entry"]["earliest"] == "2026-06-02T20:00:00+02:00"
         mine = {"X-Manage-Token": token}
         assert client.get(f"/v1/waitlist/{code}").status_code == 401

@@ -43,7 +43,9 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
     Status.COMPLETED: frozenset(),
     Status.CANCELLED: frozenset(),
     Status.NO_SHOW: frozenset(),
-    Status.HELD: frozenset({Status.CONFIRMED, Status.RELEASED}),
+    # A hold is accepted (held -> confirmed) or released only by the waitlist, which
+    # moves its entry in the same transaction; staff actions on it are refused.
+    Status.HELD: frozenset(),
     Status.RELEASED: frozenset(),
 }
 

@@ -466,7 +466,8 @@ def bump_guest_counter(conn: Connection, guest_id: int | None, column: str, at: 
 
 
 def count_overlaps(conn: Connection) -> int:
-    """Audit query: pairs of active reservations sharing a table at overlapping times."""
+    """Audit query: pairs of active reservations (or seats held for the waitlist)
+    sharing a table at overlapping times."""
     a, b = reservations.alias("a"), reservations.alias("b")
     ta, tb = reservation_tables.alias("ta"), reservation_tables.alias("tb")
     candidates = conn.execute(
@@ -482,7 +483,7 @@ def count_overlaps(conn: Connection) -> int:
         .join(ta, ta.c.reservation_id == a.c.id)
         .join(tb, tb.c.table_id == ta.c.table_id)
         .join(b, b.c.id == tb.c.reservation_id)
-        .where(a.c.id < b.c.id, a.c.status.in_(_ACTIVE), b.c.status.in_(_ACTIVE))
+        .where(a.c.id < b.c.id, a.c.status.in_(_OCCUPYING), b.c.status.in_(_OCCUPYING))
     ).all()
     overlapping = 0
     for a_start, a_end, a_buf, b_start, b_end, b_buf in candidates:

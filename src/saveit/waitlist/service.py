@@ -36,7 +36,7 @@ from saveit.booking.commands import Actor, GuestDetails
 from saveit.booking.service import BookingService
 from saveit.booking.views import ReservationView
 from saveit.domain import errors
-from saveit.domain.availability import bookable_starts, cells, end_of, seatings
+from saveit.domain.availability import bookable_starts, cells, check_rules, end_of, seatings
 from saveit.domain.model import Restaurant, Seating, Status
 from saveit.domain.schedule import business_day_of
 from saveit.store import guests as guest_store
@@ -143,10 +143,9 @@ class Waitlist:
         day = business_day_of(restaurant, start) or start.astimezone(restaurant.tz).date()
         if latest <= now:
             raise errors.ValidationFailed("That time has passed", field="start")
-        if req.party_size > restaurant.rules.max_party_size and not actor.is_staff:
-            raise errors.PartyTooLarge(
-                "Parties this large book by phone", max=restaurant.rules.max_party_size
-            )
+        # The rules of a booking at that time (open, lead time, days ahead, party):
+        # waiting is only for a time the guest could have booked had it been free.
+        check_rules(restaurant, start, req.party_size, now, staff=actor.is_staff)
         if not seatings(restaurant, req.party_size, req.area):
             raise errors.NoSuitableTable("No table seats that party", party_size=req.party_size)
         guest = req.guest
