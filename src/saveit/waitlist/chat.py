@@ -72,8 +72,8 @@ def with_join(
     choice_id = f"{PREFIX}j:{start.isoformat()}|{party}|{area or ''}"
     title = _say(lang, "btn_join")
     text = f"{text}\n{_say(lang, 'ask')}"
-    if menu.options:
-        options = (*menu.options, ListOption(choice_id, title))
+    if menu.options:  # a WhatsApp list holds ten rows: the choice replaces the tenth
+        options = (*menu.options[: menus.MAX_ROWS - 1], ListOption(choice_id, title))
         return text, Menu(options=options, label=menu.label)
     if len(menu.buttons) < 3:
         return text, Menu(buttons=(*menu.buttons, Button(choice_id, title)))
