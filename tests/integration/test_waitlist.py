@@ -336,3 +336,27 @@ def test_the_api_joins_changes_answers_and_lists(container: Container, uno: Wait
             "/v1/restaurants/uno/waitlist/outcomes?from=2026-06-01&to=2026-06-01", headers=STAFF
         ).json()["outcomes"]
         assert (counted["joined"], counted["accepted"], counted["left"]) == (2, 1, 1)
+
+
+def test_a_guest_past_the_no_show_limit_accepts_into_a_pending_booking(
+    container: Container, uno: Waitlist
+) -> None:
+    from sqlalchemy import update
+
+    from saveit.store.schema import guests
+
+    rules = dict(one_table()["rules"], no_show_approval_after=1)  # type: ignore[call-overload]
+    apply_spec(container.engine, parse_document(dict(one_table(), slug="dos", rules=rules)))
+    bea = uno.join(
+        JoinRequest("dos", AT_21, 2, guest=GuestDetails(name="Bea", phone="+34600000002")),
+        GUEST,
+        "sms",
+    )
+    with container.engine.begin() as conn:
+        conn.execute(update(guests).where(guests.c.id == bea.guest_id).values(no_show_count=1))
+    uno.offer(container.booking.restaurant("dos").id, DAY)
+
+    booked = uno.accept(bea.code, GUEST)
+
+    assert booked.status is Status.PENDING  # staff confirm, as for any booking of hers
+    assert uno.get(bea.code).status == "booked"

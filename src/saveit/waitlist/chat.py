@@ -24,6 +24,7 @@ from saveit.conversation import replies as r
 from saveit.conversation.desk import Desk
 from saveit.conversation.menus import Menu
 from saveit.domain import errors
+from saveit.domain.model import Status
 from saveit.store.waitlist import EntryView
 from saveit.waitlist.service import JoinRequest
 
@@ -97,6 +98,12 @@ def answer(desk: Desk, lang: str, picked: str) -> list[OutboundMessage]:
                 waitlist.decline(entry.code, desk.actor)
                 return [OutboundMessage(text=_say(lang, "declined"))]
             booked = waitlist.accept(entry.code, desk.actor)
+            if booked.status is Status.PENDING:  # the restaurant approves this guest
+                return [
+                    OutboundMessage(
+                        text=r.say(lang, "booked_pending", **menus.facts(desk, lang, booked))
+                    )
+                ]
             text = r.say(lang, "booked", **menus.facts(desk, lang, booked))
             caption = r.say(lang, "qr_caption", code=booked.code)
             return [desk.with_qr(OutboundMessage(text=text), booked, caption)]

@@ -405,7 +405,8 @@ class Waitlist:
     # --- answering an offer ----------------------------------------------------------------
 
     def accept(self, code: str, actor: Actor) -> ReservationView:
-        """The hold becomes the guest's confirmed booking, in one transaction."""
+        """The hold becomes the guest's confirmed booking (pending for a guest past
+        the no-show limit, as any booking of theirs), in one transaction."""
         now = self.clock()
         entry = self.get(code)
         if entry.status == "booked" and entry.reservation_code:
@@ -417,6 +418,7 @@ class Waitlist:
         hold_id = entry.hold_id
         with self.engine.begin() as conn:
             before = reservation_store.view_by_id(conn, hold_id)
+            status = self._status_for(before, actor)
             if not store.move(
                 conn,
                 entry.id,
@@ -430,13 +432,22 @@ class Waitlist:
                     "hold_expires_at": None,
                     "updated_at": now,
                 },
-            ) or not store.set_hold_status(conn, hold_id, Status.CONFIRMED.value, now):
+            ) or not store.set_hold_status(conn, hold_id, status.value, now):
                 raise errors.OfferGone("This offer is no longer open")
             booked = reservation_store.view_by_id(conn, hold_id)
             self._record_hold(conn, booked, before, "created", actor, now, entry)
             self._audit(conn, store.by_id(conn, entry.id), "accepted", actor, now)
         self._changed(booked)
         return booked
+
+    def _status_for(self, hold: ReservationView, actor: Actor) -> Status:
+        """As a booking: guests past the restaurant's no-show limit wait for staff
+        to confirm (``pending``); everyone else is confirmed."""
+        limit = self.booking.restaurant(hold.restaurant).rules.no_show_approval_after
+        guest = hold.guest
+        if actor.is_staff or limit is None or guest is None or guest.no_show_count < limit:
+            return Status.CONFIRMED
+        return Status.PENDING
 
     def decline(self, code: str, actor: Actor) -> EntryView:
         entry = self.get(code)
