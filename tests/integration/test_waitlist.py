@@ -16,7 +16,8 @@ from sqlalchemy import func, select
 
 from saveit.api.app import create_app
 from saveit.booking.commands import Actor, CreateReservation, GuestDetails, ModifyReservation
-from saveit.bootstrap import Container
+from saveit.bootstrap import Container, build
+from saveit.config import Settings
 from saveit.domain import errors
 from saveit.domain.model import Status
 from saveit.events.model import Event
@@ -25,6 +26,7 @@ from saveit.store.schema import outbox, reservation_log, table_claims, waitlist_
 from saveit.waitlist.runner import WaitlistHandler
 from saveit.waitlist.service import JoinRequest, Waitlist
 from tests.conftest import ADMIN_TOKEN
+from tests.integration.test_live_feed import skip_until
 from tests.support import FakeClock, demo_document
 
 TZ = ZoneInfo("Europe/Madrid")
@@ -360,3 +362,37 @@ def test_a_guest_past_the_no_show_limit_accepts_into_a_pending_booking(
 
     assert booked.status is Status.PENDING  # staff confirm, as for any booking of hers
     assert uno.get(bea.code).status == "booked"
+
+
+def test_each_step_appears_in_the_live_feed(settings: Settings, clock: FakeClock) -> None:
+    """The embedded default (relay, waitlist consumer and sweep in the app): staff
+    watching the evening see the guest join, the seat held and offered."""
+    embedded = settings.model_copy(
+        update={"relay_in_process": None, "redis_url": None, "waitlist_sweep_s": 0.05}
+    )
+    container = build(embedded, clock=clock, migrate=False)
+    clock.now = datetime(2026, 6, 1, 11, 0, tzinfo=TZ).astimezone(UTC)
+    apply_spec(container.engine, parse_document(one_table()))
+    ana = book(container, AT_21, "Ana")
+    with TestClient(create_app(container)) as client:
+        query = f"access_token={ADMIN_TOKEN}&date=2026-06-02"
+        with client.websocket_connect(f"/v1/restaurants/uno/live?{query}") as ws:
+            assert ws.receive_json()["type"] == "snapshot"
+            joined = client.post(
+                "/v1/restaurants/uno/waitlist",
+                json={
+                    "start": "2026-06-02T21:00:00+02:00",
+                    "party_size": 2,
+                    "name": "Bea",
+                    "phone": "600000002",
+                },
+            )
+            code = joined.json()["entry"]["code"]
+            assert skip_until(ws, "waitlist.joined")["entry"]["code"] == code
+            container.booking.cancel(ana, GUEST)
+            held = skip_until(ws, "reservation.held")
+            offered = skip_until(ws, "waitlist.offered")
+    assert held["waitlist_entry"] == code
+    assert held["reservation"]["status"] == "held"
+    assert offered["entry"]["code"] == code
+    assert offered["entry"]["hold"] == held["reservation"]["code"]
