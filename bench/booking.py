@@ -45,6 +45,7 @@ CREATE_DAYS = 45  # creates spread over this many days so ordinary slots rarely 
 READ_DAYS = 14
 HOT_STARTS = ((2, 20, 0), (2, 20, 30), (3, 21, 0))  # (days ahead, hour, minute)
 HOT_SHARE = 0.2  # of creates aimed at a hot start
+WAITLIST_PER_HOT_START = 5  # guests waiting on each hot start before a round begins
 WARMUP_S = 3.0
 
 TARGETS = {
@@ -291,6 +292,32 @@ def create_restaurant(base: str, slug: str) -> None:
     with urllib.request.urlopen(req, timeout=30) as resp:
         if resp.status != 201:
             raise RuntimeError(f"restaurant create returned {resp.status}")
+
+
+def join_waitlist(base: str, slug: str, today: date) -> None:
+    """Guests waiting on every hot start: the booking path must not pay for them
+    (offers are worked out by the worker from the event stream)."""
+    import json
+
+    rng = random.Random(7)
+    for days, hour, minute in HOT_STARTS:
+        start = datetime(today.year, today.month, today.day, hour, minute, tzinfo=UTC)
+        for n in range(WAITLIST_PER_HOT_START):
+            body = {
+                "start": (start + timedelta(days=days)).isoformat(),
+                "party_size": rng.randint(1, 6),
+                "name": f"Waiting {n}",
+                "phone": phone(rng),
+            }
+            req = urllib.request.Request(
+                f"{base}/v1/restaurants/{slug}/waitlist",
+                data=json.dumps(body).encode(),
+                method="POST",
+                headers={"Content-Type": "application/json"},
+            )
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                if resp.status != 201:
+                    raise RuntimeError(f"waitlist join returned {resp.status}")
 
 
 def slot_start(today: date, rng: random.Random) -> str:
@@ -655,6 +682,7 @@ def main() -> int:
                     print(f"round {n + 1}/{args.rounds} ...", flush=True)
                     slug = f"{SLUG}-{n + 1}"
                     create_restaurant(base, slug)
+                    join_waitlist(base, slug, today)
                     ours = asyncio.run(
                         drive(booking_requests(base, today, slug), args.clients, args.duration)
                     )
@@ -664,6 +692,7 @@ def main() -> int:
                     rounds.append((ours, bare))
                 print(f"latency at {args.rate:.0f} req/s ...", flush=True)
                 create_restaurant(base, f"{SLUG}-rate")
+                join_waitlist(base, f"{SLUG}-rate", today)
                 at_rate = asyncio.run(
                     paced(
                         booking_requests(base, today, f"{SLUG}-rate"),

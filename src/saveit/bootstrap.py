@@ -44,6 +44,7 @@ from saveit.store.secret_box import SecretBox
 from saveit.store.tenancy import bypasses_row_security
 
 log = logging.getLogger(__name__)
+from saveit.waitlist.service import Waitlist
 
 
 @dataclass
@@ -70,6 +71,7 @@ class Container:
     verification: BookingVerification | None = field(default=None, kw_only=True)
     # operations: lag-tolerant reads on a streaming replica (SAVEIT_DATABASE_REPLICA_URL)
     replica: ReplicaReads | None = field(default=None, kw_only=True)
+    waitlist: Waitlist | None = field(default=None, kw_only=True)  # None: turned off
 
     def close(self) -> None:
         if self.replica is not None:
@@ -224,6 +226,17 @@ def build(
         clock=clock,
     )
     scheduler.expire_holds = verification.expire
+    waitlist = None
+    if settings.waitlist_enabled:
+        waitlist = Waitlist(
+            booking,
+            hold_minutes=settings.waitlist_hold_minutes,
+            window_minutes=settings.waitlist_window_minutes,
+            clock=clock,
+            phone_region=settings.default_phone_region,
+        )
+        if isinstance(gateway.responder, BotResponder) and gateway.responder.waitlist is None:
+            gateway.responder.waitlist = waitlist  # "¿te aviso si se libera algo?"
     return Container(
         settings=settings,
         engine=engine,
@@ -244,6 +257,7 @@ def build(
         abuse=abuse,
         verification=verification,
         replica=replica,
+        waitlist=waitlist,
     )
 
 

@@ -38,6 +38,7 @@ from saveit.store import tokens
 from saveit.store.database import create_db_engine
 from saveit.store.migrate import upgrade
 from saveit.store.secret_box import SecretBox, SecretsUnreadable
+from saveit.waitlist.runner import start_waitlist
 
 app = typer.Typer(help="SaveIt restaurant reservations.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -372,10 +373,21 @@ def worker() -> None:
             stop,
             interval_s=settings.scheduler_interval_s,
         )
+    waiting = None
+    if container.waitlist is not None:
+        waiting = start_waitlist(
+            container.bus,
+            container.waitlist,
+            container.notifier,
+            stop,
+            interval_s=settings.waitlist_sweep_s,
+        )
     freeze_startup_heap()
     try:
         container.relay.run(stop)
     finally:
+        if waiting is not None:
+            waiting.join()
         if notify is not None:
             notify.join()
         if workers is not None:

@@ -297,6 +297,34 @@ class Settings(BaseSettings):
         le=3600,
         description="How often `saveit worker` looks for due reminders and no-shows.",
     )
+    # --- waitlist (saveit.waitlist) -----------------------------------------------------
+    waitlist_enabled: bool = Field(
+        default=True,
+        description="Offer guests refused as full a place on the day's waitlist, and hold "
+        "freed seats for them.",
+    )
+    waitlist_hold_minutes: int = Field(
+        default=15,
+        ge=1,
+        le=24 * 60,
+        description="How long a seat is held for a waitlist guest to accept the offer "
+        "(a quarter of the time left before the start when that is shorter, 2 minutes at least).",
+    )
+    waitlist_window_minutes: int = Field(
+        default=60,
+        ge=0,
+        le=6 * 60,
+        description="Default window of a waitlist entry: starts this many minutes either "
+        "side of the time asked for.",
+    )
+    waitlist_sweep_s: float = Field(
+        default=15.0,
+        gt=0,
+        le=3600,
+        description="How often `saveit worker` expires holds, closes passed entries and "
+        "offers again on days someone waits.",
+    )
+
     # --- security: email proof and SMTP ingress (saveit.channels.email_proof) ---------------
     email_proof_hours: int = Field(
         default=24,

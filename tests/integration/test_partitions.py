@@ -213,9 +213,11 @@ def test_migration_carries_existing_rows_and_keeps_dedup_and_the_audit_trigger(
         }
     assert kinds == dict.fromkeys(PARTITIONED, "p")
     with engine.connect() as conn:  # row-level security and grants came along
-        policies = conn.execute(
-            text("SELECT polname FROM pg_policy WHERE polrelid = 'outbox'::regclass")
-        ).scalars().all()
+        policies = (
+            conn.execute(text("SELECT polname FROM pg_policy WHERE polrelid = 'outbox'::regclass"))
+            .scalars()
+            .all()
+        )
         assert set(policies) == {"tenant", "tenant_isolation"}  # this test's, and 0010's
         assert set(
             conn.execute(

@@ -29,6 +29,7 @@ from saveit.api.routers import (
     public,
     reservations,
     staff,
+    waitlist,
     webchat,
     webhooks,
 )
@@ -39,6 +40,7 @@ from saveit.config import load_settings, refuse_exposed_development_secret
 from saveit.notify import NotifyThreads, start_notifications
 from saveit.ratelimit.middleware import RateLimit
 from saveit.realtime import build_hub
+from saveit.waitlist.runner import WaitlistThreads, start_waitlist
 
 
 def create_app(container: Container) -> FastAPI:
@@ -64,6 +66,16 @@ def create_app(container: Container) -> FastAPI:
                 container.scheduler,
                 stop,
                 interval_s=container.settings.scheduler_interval_s,
+            )
+        # ... and no worker to offer freed seats to the waitlist.
+        waiting: WaitlistThreads | None = None
+        if container.settings.runs_relay_in_process and container.waitlist is not None:
+            waiting = start_waitlist(
+                container.bus,
+                container.waitlist,
+                container.notifier,
+                stop,
+                interval_s=container.settings.waitlist_sweep_s,
             )
         # One live-feed hub per process: tails the event stream, fans out to subscribers.
         hub = build_hub(container)
@@ -91,6 +103,8 @@ def create_app(container: Container) -> FastAPI:
                 relay.join(timeout=10)
             if notifying is not None:
                 await asyncio.to_thread(notifying.join)
+            if waiting is not None:
+                await asyncio.to_thread(waiting.join)
             container.close()
 
     app = FastAPI(
@@ -114,6 +128,7 @@ def create_app(container: Container) -> FastAPI:
         webchat,
         checkin,
         privacy,
+        waitlist,
     ):
         app.include_router(module.router)
     app.add_middleware(BodyLimit, max_bytes=container.settings.max_body_bytes)

@@ -24,6 +24,7 @@ from saveit.conversation.linking import Linker
 from saveit.conversation.nlu import parse
 from saveit.conversation.state import DialogueState
 from saveit.notify.qr import QrCodes
+from saveit.waitlist.service import Waitlist
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,7 @@ class BotResponder:
         self.email_proof_ttl = email_proof_ttl
         self.links = links  # set by the composition root once the gateway exists
         self.qr: QrCodes | None = None  # likewise: confirmations carry the check-in QR
+        self.waitlist: Waitlist | None = None  # likewise: full times offer the waitlist
 
     def respond(self, turn: Turn) -> Reply:
         state = DialogueState.load(turn.conversation.state)
@@ -55,6 +57,7 @@ class BotResponder:
             proven=turn.message.channel != "email"
             or is_proven(turn.identity.verified_at, turn.now, self.email_proof_ttl),
         )
+        desk.waitlist = self.waitlist
         understood = parse(
             turn.text,
             now=desk.now(),

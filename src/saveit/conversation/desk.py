@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
@@ -24,6 +25,9 @@ from saveit.domain.model import Restaurant, ServiceHours
 from saveit.domain.schedule import hours_for
 from saveit.notify.qr import QrCodes
 from saveit.store.schema import guests
+
+if TYPE_CHECKING:
+    from saveit.waitlist.service import Waitlist
 
 
 class Desk:
@@ -49,6 +53,7 @@ class Desk:
         self.qr = qr
         self.actor = Actor("guest", f"guest:{guest_id}", channel)
         self._restaurant: Restaurant | None = None
+        self.waitlist: Waitlist | None = None  # set by the bot when the waitlist is on
 
     @property
     def restaurant(self) -> Restaurant:

@@ -35,6 +35,7 @@ from saveit.conversation.speaker import Outcome, Speaker
 from saveit.conversation.state import DialogueState, Request
 from saveit.domain import errors
 from saveit.domain.model import Status
+from saveit.waitlist import chat as waitlist_chat
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +185,9 @@ class Dialogue(Speaker):
             self._advance()
         elif picked.startswith("rem:"):
             self._reminder_answer(picked)
+        elif picked.startswith(waitlist_chat.PREFIX):
+            self.state.clear()
+            self.out.messages.extend(waitlist_chat.answer(self.desk, self.lang, picked))
         elif picked == "menu:book":
             self._start("book", None)
         elif picked == "menu:mine":
@@ -401,13 +405,21 @@ class Dialogue(Speaker):
             day=r.day(self.lang, local.date()),
             party=r.party(self.lang, party),
         )
+        text = (
+            lead
+            if found
+            else f"{lead}\n{self._say('no_alternatives', party=r.party(self.lang, party))}"
+        )
+        menu = menus.times(self.desk, self.lang, found, None) if found else Menu()
+        if request.flow == "book":  # "¿te aviso si se libera algo?"
+            text, menu = waitlist_chat.with_join(
+                self.desk, self.lang, text, menu, start, party, request.area
+            )
         if not found:
             request.day = None
-            self._ask(
-                "date", f"{lead}\n{self._say('no_alternatives', party=r.party(self.lang, party))}"
-            )
+            self._ask("date", text, menu)
             return
-        self._ask("time", lead, menus.times(self.desk, self.lang, found, None))
+        self._ask("time", text, menu)
 
     # --- changes and cancellations -----------------------------------------------------------
 
@@ -556,10 +568,15 @@ class Dialogue(Speaker):
             self._offer_proof()
             return
         mine = self.desk.upcoming()
+        waiting = waitlist_chat.entries_message(self.desk, self.lang)
         if not mine:
+            if waiting:
+                self.out.messages.append(waiting)
             self._none_upcoming()
             return
         self._send(menus.bookings_list(self.desk, self.lang, mine))
+        if waiting:
+            self.out.messages.append(waiting)
 
     def _none_upcoming(self) -> None:
         self.state.awaiting = "offer_book"
@@ -615,7 +632,7 @@ class Dialogue(Speaker):
 
 def _ours(choice_id: str) -> bool:
     return choice_id in {"yes", "no"} or choice_id.startswith(
-        ("t:", "r:", "menu:", "rem:", "d:", "h:", "p:")
+        ("t:", "r:", "menu:", "rem:", "d:", "h:", "p:", "wl:")
     )
 
 

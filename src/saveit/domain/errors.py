@@ -150,3 +150,9 @@ class ReservationNoShow(CheckInRefused):
 
 class AlreadyCheckedIn(CheckInRefused):
     code = "ALREADY_CHECKED_IN"
+
+
+class OfferGone(DomainError):
+    """A waitlist offer that was declined, expired or already answered."""
+
+    code = "OFFER_GONE"

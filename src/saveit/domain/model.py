@@ -22,6 +22,10 @@ class Status(enum.StrEnum):
     COMPLETED = "completed"
     CANCELLED = "cancelled"
     NO_SHOW = "no_show"
+    # A seat held for a waitlist guest while they answer the offer (saveit.waitlist):
+    # it claims its tables like a booking, but is nobody's booking until accepted.
+    HELD = "held"
+    RELEASED = "released"  # a hold declined or expired: its tables are free again
 
     @property
     def holds_tables(self) -> bool:
@@ -39,7 +43,14 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
     Status.COMPLETED: frozenset(),
     Status.CANCELLED: frozenset(),
     Status.NO_SHOW: frozenset(),
+    # A hold is accepted (held -> confirmed) or released only by the waitlist, which
+    # moves its entry in the same transaction; staff actions on it are refused.
+    Status.HELD: frozenset(),
+    Status.RELEASED: frozenset(),
 }
+
+OCCUPYING_STATUSES = ACTIVE_STATUSES | {Status.HELD}
+"""What availability counts as taken: active bookings and seats held for an offer."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -293,6 +293,11 @@ class Notifier:
                 Button(f"rem:change:{view.code}", texts.button("change", lang)),
                 Button(f"rem:cancel:{view.code}", texts.button("cancel", lang)),
             )
+        elif notice.text_key == "waitlist_offer":  # a seat held for a waitlist guest
+            buttons = (
+                Button(f"wl:ok:{view.code}", texts.button("take", lang)),
+                Button(f"wl:no:{view.code}", texts.button("pass", lang)),
+            )
         if channel == "sms":
             message = OutboundMessage(text=texts.sms(notice.text_key, facts, lang), buttons=buttons)
         else:
@@ -317,7 +322,12 @@ class Notifier:
     ) -> tuple[Attachment, ...]:
         """An ``.ics`` on email: added with the confirmation, moved with a change,
         removed with a cancellation (same UID, higher SEQUENCE)."""
-        if channel != "email" or notice.text_key in {"reminder", "no_show", "pending"}:
+        if channel != "email" or notice.text_key in {
+            "reminder",
+            "no_show",
+            "pending",
+            "waitlist_offer",
+        }:
             return ()
         cancelled = notice.text_key.startswith("cancellation")
         title, details = texts.calendar(facts, lang)

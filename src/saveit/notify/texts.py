@@ -56,6 +56,12 @@ _TEXT: dict[str, dict[str, str]] = {
         "en": "{restaurant}: we expected you on {day} at {time} and did not see you, so we "
         "released the table (booking {code}). If this is a mistake, reply here.",
     },
+    "waitlist_offer": {
+        "es": "🔔 {restaurant}: ¡se ha liberado una mesa!\n{facts}\n"
+        "Te la guardamos hasta las {until}. ¿La quieres?",
+        "en": "🔔 {restaurant}: a table has freed up!\n{facts}\n"
+        "We are holding it for you until {until}. Would you like it?",
+    },
     "facts": {
         "es": "📅 {day} a las {time} · 👥 {party} · código {code}",
         "en": "📅 {day} at {time} · 👥 {party} · code {code}",
@@ -64,6 +70,10 @@ _TEXT: dict[str, dict[str, str]] = {
 }
 
 _SMS: dict[str, dict[str, str]] = {
+    "waitlist_offer": {
+        "es": "{restaurant}: mesa libre {day} {time}, {party}. Te la guardamos hasta las {until}.",
+        "en": "{restaurant}: table free {day} {time}, {party}. Held for you until {until}.",
+    },
     "confirmation": {
         "es": "{restaurant}: reserva confirmada {day} {time}, {party}. Codigo {code}.",
         "en": "{restaurant}: booking confirmed {day} {time}, {party}. Code {code}.",
@@ -101,6 +111,10 @@ _SMS: dict[str, dict[str, str]] = {
 }
 
 _SUBJECT: dict[str, dict[str, str]] = {
+    "waitlist_offer": {
+        "es": "Mesa libre en {restaurant}: {day}, {time}",
+        "en": "A table is free at {restaurant}: {day}, {time}",
+    },
     "confirmation": {
         "es": "Reserva confirmada en {restaurant}: {day}, {time}",
         "en": "Booking confirmed at {restaurant}: {day}, {time}",
@@ -131,6 +145,8 @@ _BUTTONS: dict[str, dict[str, str]] = {
     "coming": {"es": "Sí, allí estaré", "en": "Yes, I'll be there"},
     "change": {"es": "Cambiarla", "en": "Change it"},
     "cancel": {"es": "Cancelarla", "en": "Cancel it"},
+    "take": {"es": "Sí, la quiero", "en": "Yes, book it"},
+    "pass": {"es": "No, gracias", "en": "No, thanks"},
     "calendar": {"es": "Reserva en {restaurant}", "en": "Booking at {restaurant}"},
     "calendar_details": {
         "es": "{party}. Código {code}. Enseña el QR en la puerta.",
@@ -163,6 +179,7 @@ def _values(facts: Facts, lang: str, *, short: bool) -> dict[str, str]:
         "day": r.short_day(lang, day) if short else r.day(lang, day),
         "time": r.clock(facts.start),
         "party": r.party(lang, facts.party_size),
+        "until": facts.reason,  # a waitlist offer's deadline (local time)
     }
 
 

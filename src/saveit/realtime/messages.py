@@ -92,7 +92,8 @@ def event_messages(
         "restaurant": slug,
         "at": event.created_at.isoformat(),
     }
-    for key in ("reservation", "before", "actor", "channel", "message", "conversation_id"):
+    shown = ("reservation", "before", "actor", "channel", "message", "conversation_id")
+    for key in (*shown, "entry", "waitlist_entry"):  # the last two: saveit.waitlist's steps
         if key in event.payload:
             doc[key] = event.payload[key]
     out = [_message(event, event.type, doc)]

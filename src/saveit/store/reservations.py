@@ -13,7 +13,7 @@ from sqlalchemy import Connection, Select, bindparam, delete, insert, or_, selec
 from sqlalchemy.dialects import postgresql, sqlite
 
 from saveit.booking.views import GuestView, ReservationView
-from saveit.domain.model import ACTIVE_STATUSES, Booked, Status
+from saveit.domain.model import ACTIVE_STATUSES, OCCUPYING_STATUSES, Booked, Status
 from saveit.store.database import ignoring_conflicts
 from saveit.store.schema import (
     dining_tables,
@@ -28,6 +28,7 @@ from saveit.store.schema import (
 )
 
 _ACTIVE = [s.value for s in ACTIVE_STATUSES]
+_OCCUPYING = sorted(s.value for s in OCCUPYING_STATUSES)  # held seats are taken too
 MAX_BUFFER_MINUTES = 240  # the largest buffer the rules accept (restaurant_setup.RulesSpec)
 
 
@@ -71,7 +72,7 @@ _BOOKED = (
         reservations.c.restaurant_id == bindparam("restaurant_id"),
         # Spelled out rather than IN (…): an expanding list is re-rendered on
         # every execution, and this runs on every cache miss.
-        or_(*(reservations.c.status == status for status in _ACTIVE)),
+        or_(*(reservations.c.status == status for status in _OCCUPYING)),
         reservations.c.start_at >= bindparam("from_start"),
         reservations.c.start_at < bindparam("to_start"),
         reservations.c.end_at > bindparam("running_at"),
@@ -465,7 +466,8 @@ def bump_guest_counter(conn: Connection, guest_id: int | None, column: str, at: 
 
 
 def count_overlaps(conn: Connection) -> int:
-    """Audit query: pairs of active reservations sharing a table at overlapping times."""
+    """Audit query: pairs of active reservations (or seats held for the waitlist)
+    sharing a table at overlapping times."""
     a, b = reservations.alias("a"), reservations.alias("b")
     ta, tb = reservation_tables.alias("ta"), reservation_tables.alias("tb")
     candidates = conn.execute(
@@ -481,7 +483,7 @@ def count_overlaps(conn: Connection) -> int:
         .join(ta, ta.c.reservation_id == a.c.id)
         .join(tb, tb.c.table_id == ta.c.table_id)
         .join(b, b.c.id == tb.c.reservation_id)
-        .where(a.c.id < b.c.id, a.c.status.in_(_ACTIVE), b.c.status.in_(_ACTIVE))
+        .where(a.c.id < b.c.id, a.c.status.in_(_OCCUPYING), b.c.status.in_(_OCCUPYING))
     ).all()
     overlapping = 0
     for a_start, a_end, a_buf, b_start, b_end, b_buf in candidates:

@@ -455,3 +455,51 @@ booking_holds = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Index(None, "expires_at"),
 )
+
+# --- waitlist: guests waiting for a full time to free up (saveit.waitlist) ---
+
+waitlist_entries = Table(
+    "waitlist_entries",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("code", String(16), nullable=False, unique=True),  # public: the manage token's
+    Column("restaurant_id", ForeignKey("restaurants.id", ondelete="CASCADE"), nullable=False),
+    Column("guest_id", ForeignKey("guests.id", ondelete="CASCADE"), nullable=False),
+    Column("day", Date, nullable=False),  # the service day
+    Column("earliest", UTCDateTime, nullable=False),  # the starts the guest would take
+    Column("latest", UTCDateTime, nullable=False),
+    Column("party_size", Integer, nullable=False),
+    Column("area", String(64)),
+    Column("channel", String(32), nullable=False),  # where they joined: where offers go
+    Column("status", String(16), nullable=False),  # waiting | offered | booked | closed | left
+    # The seat held for them while an offer is open (a ``held`` reservation row).
+    Column("hold_id", ForeignKey("reservations.id", ondelete="SET NULL")),
+    Column("hold_expires_at", UTCDateTime),
+    Column("reservation_id", ForeignKey("reservations.id", ondelete="SET NULL")),
+    Column("offers", Integer, nullable=False, default=0),
+    Column("notes", Text, nullable=False, default=""),
+    Column("created_by", String(64), nullable=False),
+    Column("joined_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("version", Integer, nullable=False),
+    Index(None, "restaurant_id", "day", "status"),
+    Index(None, "status", "hold_expires_at"),  # the expiry sweep
+    Index(None, "guest_id"),
+)
+
+waitlist_log = Table(
+    # Every step of an entry (joined, offered, accepted, declined, expired, closed,
+    # left, changed): the audit trail and what the waitlist's analytics count.
+    "waitlist_log",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("entry_id", ForeignKey("waitlist_entries.id", ondelete="CASCADE"), nullable=False),
+    Column("restaurant_id", ForeignKey("restaurants.id", ondelete="CASCADE"), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("channel", String(32), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("detail", JSONDocument, nullable=False),
+    Index(None, "entry_id"),
+    Index(None, "restaurant_id", "at"),
+)

@@ -1,0 +1,163 @@
+"""The waitlist in the worker: offers follow freed capacity, holds expire on time.
+
+The ``waitlist`` consumer group hears the events that free capacity (a
+cancellation, a no-show, a move or a smaller party, a completed stay, a hold
+released) and offers the seat to the day's first waiting entry that fits; it
+hears ``reservation.held`` and queues the offer to the guest (once per hold:
+the notifications' sent-record key is the hold's id); and it hears bookings,
+which close the same guest's entries for that day. None of this runs inside a
+booking's transaction: a day nobody waits on costs one indexed probe here.
+
+The sweep runs every ``SAVEIT_WAITLIST_SWEEP_S`` in every worker: it expires
+holds whose time is up (so a worker that died mid-offer never leaves a seat
+stuck), closes entries whose window has passed, and offers again on each day
+someone waits, which is how capacity from a table, service or special-date
+change reaches the list.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from saveit.booking.views import ReservationView
+from saveit.domain import errors
+from saveit.domain.model import Restaurant, Status
+from saveit.domain.schedule import business_day_of
+from saveit.events import model as events
+from saveit.events.bus import Bus
+from saveit.events.consumer import Consumer
+from saveit.events.processed import SqlProcessedStore
+from saveit.notify.notifier import Notice, Notifier
+from saveit.store.database import reading
+from saveit.waitlist.service import Waitlist
+
+log = logging.getLogger(__name__)
+
+GROUP = "waitlist"
+RESERVATION_HELD = "reservation.held"
+RESERVATION_RELEASED = "reservation.released"
+FREEING = frozenset(
+    {
+        events.RESERVATION_CANCELLED,
+        events.RESERVATION_NO_SHOW,
+        events.RESERVATION_MODIFIED,
+        events.RESERVATION_COMPLETED,
+        RESERVATION_RELEASED,
+    }
+)
+BOOKING = frozenset({events.RESERVATION_CREATED, events.RESERVATION_WALK_IN})
+HANDLED = FREEING | BOOKING | {RESERVATION_HELD}
+
+
+class WaitlistHandler:
+    """The consumer's handler (see the module's docstring)."""
+
+    def __init__(self, waitlist: Waitlist, notifier: Notifier | None) -> None:
+        self.waitlist = waitlist
+        self.notifier = notifier
+
+    @staticmethod
+    def accepts(event_type: str) -> bool:
+        return event_type in HANDLED
+
+    def handle(self, event: events.Event) -> None:
+        shown = event.payload.get("reservation")
+        if not isinstance(shown, Mapping):
+            return
+        if event.type == RESERVATION_HELD:
+            self._send_offer(str(shown["code"]))
+            return
+        restaurant = self._restaurant(event.restaurant_id)
+        if event.type in BOOKING:
+            guest_id = shown.get("guest_id")
+            if guest_id is not None and "waitlist_entry" not in event.payload:
+                day = _day(restaurant, shown)
+                self.waitlist.booked_elsewhere(
+                    restaurant.id, int(guest_id), day, str(shown["code"])
+                )
+            return
+        days = {_day(restaurant, shown)}
+        before = event.payload.get("before")
+        if isinstance(before, Mapping):
+            days.add(_day(restaurant, before))
+        for day in sorted(days):
+            self.waitlist.offer(restaurant.id, day)
+
+    def _restaurant(self, restaurant_id: int) -> Restaurant:
+        with reading(self.waitlist.engine) as conn:
+            return self.waitlist.booking.cache.get_by_id(conn, restaurant_id)
+
+    def _send_offer(self, hold_code: str) -> None:
+        """Queue the offer on the guest's channels, once per hold (the sent-record),
+        unless it was answered or expired before this event came round."""
+        if self.notifier is None:
+            return
+        try:
+            hold: ReservationView = self.waitlist.booking.get(hold_code)
+            entry = self.waitlist.by_hold(hold_code)
+        except (errors.NotFound, errors.OfferGone):
+            return
+        if hold.status is not Status.HELD or entry.hold_expires_at is None:
+            return
+        restaurant = self.waitlist.booking.restaurant(hold.restaurant)
+        until = entry.hold_expires_at.astimezone(restaurant.tz)
+        self.notifier.notify(
+            hold, Notice("waitlist_offer", "waitlist_offer", reason=until.strftime("%H:%M"))
+        )
+
+
+def _day(restaurant: Restaurant, shown: Mapping[str, Any]) -> date:
+    start = datetime.fromisoformat(str(shown["start"]))
+    return business_day_of(restaurant, start) or start.astimezone(restaurant.tz).date()
+
+
+@dataclass
+class WaitlistThreads:
+    consumer: Consumer
+    threads: list[threading.Thread] = field(default_factory=list)
+
+    def join(self, timeout: float = 10.0) -> None:
+        for thread in self.threads:
+            thread.join(timeout)
+
+
+def _sweep(waitlist: Waitlist, stop: threading.Event, interval_s: float) -> None:
+    while not stop.is_set():
+        try:
+            waitlist.sweep()
+        except Exception:  # the database is away: try again next time
+            log.exception("waitlist: sweep failed")
+        stop.wait(interval_s)
+
+
+def start_waitlist(
+    bus: Bus,
+    waitlist: Waitlist,
+    notifier: Notifier | None,
+    stop: threading.Event,
+    *,
+    interval_s: float,
+) -> WaitlistThreads:
+    """The ``waitlist`` consumer and the sweep, as daemon threads."""
+    handler = WaitlistHandler(waitlist, notifier)
+    consumer = Consumer(
+        bus,
+        GROUP,
+        handler.handle,
+        processed=SqlProcessedStore(waitlist.engine),
+        accepts=handler.accepts,
+    )
+    running = WaitlistThreads(consumer)
+    for name, target, args in (
+        ("saveit-waitlist", consumer.run, (stop,)),
+        ("saveit-waitlist-sweep", _sweep, (waitlist, stop, interval_s)),
+    ):
+        thread = threading.Thread(target=target, args=args, name=name, daemon=True)
+        thread.start()
+        running.threads.append(thread)
+    return running
