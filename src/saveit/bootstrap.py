@@ -42,9 +42,9 @@ from saveit.store.replica import ReplicaReads
 from saveit.store.restaurants import RestaurantCache
 from saveit.store.secret_box import SecretBox
 from saveit.store.tenancy import bypasses_row_security
+from saveit.waitlist.service import Waitlist
 
 log = logging.getLogger(__name__)
-from saveit.waitlist.service import Waitlist
 
 
 @dataclass
