@@ -374,24 +374,26 @@ def test_each_step_appears_in_the_live_feed(settings: Settings, clock: FakeClock
     clock.now = datetime(2026, 6, 1, 11, 0, tzinfo=TZ).astimezone(UTC)
     apply_spec(container.engine, parse_document(one_table()))
     ana = book(container, AT_21, "Ana")
-    with TestClient(create_app(container)) as client:
-        query = f"access_token={ADMIN_TOKEN}&date=2026-06-02"
-        with client.websocket_connect(f"/v1/restaurants/uno/live?{query}") as ws:
-            assert ws.receive_json()["type"] == "snapshot"
-            joined = client.post(
-                "/v1/restaurants/uno/waitlist",
-                json={
-                    "start": "2026-06-02T21:00:00+02:00",
-                    "party_size": 2,
-                    "name": "Bea",
-                    "phone": "600000002",
-                },
-            )
-            code = joined.json()["entry"]["code"]
-            assert skip_until(ws, "waitlist.joined")["entry"]["code"] == code
-            container.booking.cancel(ana, GUEST)
-            held = skip_until(ws, "reservation.held")
-            offered = skip_until(ws, "waitlist.offered")
+    with (
+        TestClient(create_app(container)) as client,
+        client.websocket_connect("/v1/restaurants/uno/live?date=2026-06-02") as ws,
+    ):
+        ws.send_json({"type": "auth", "token": ADMIN_TOKEN})  # never in the URL
+        assert ws.receive_json()["type"] == "snapshot"
+        joined = client.post(
+            "/v1/restaurants/uno/waitlist",
+            json={
+                "start": "2026-06-02T21:00:00+02:00",
+                "party_size": 2,
+                "name": "Bea",
+                "phone": "600000002",
+            },
+        )
+        code = joined.json()["entry"]["code"]
+        assert skip_until(ws, "waitlist.joined")["entry"]["code"] == code
+        container.booking.cancel(ana, GUEST)
+        held = skip_until(ws, "reservation.held")
+        offered = skip_until(ws, "waitlist.offered")
     assert held["waitlist_entry"] == code
     assert held["reservation"]["status"] == "held"
     assert offered["entry"]["code"] == code

@@ -49,6 +49,7 @@ from saveit.store.schema import (
     outbox,
     reservation_log,
     reservations,
+    waitlist_entries,
 )
 
 
@@ -246,6 +247,7 @@ PERSONAL: tuple[Personal, ...] = (
     Personal(outbox, _events, {"payload": SNAPSHOT_TEXT}),
     Personal(idempotency_keys, _reservation_ids, {"request_hash": ERASED}),  # a digest of it all
     Personal(booking_holds, _reservation_ids, {"contact": PSEUDONYM}),
+    Personal(waitlist_entries, of_guest("guest_id"), {"notes": BLANK}),
 )
 
 # Text columns of guest-related tables that hold nothing about a person: codes,
@@ -263,6 +265,9 @@ NOT_PERSONAL: Mapping[str, frozenset[str]] = {
     ),
     "link_codes": frozenset({"code_hash"}),
     "booking_holds": frozenset({"channel", "code_hash"}),
+    "waitlist_entries": frozenset({"area", "channel", "code", "created_by", "status"}),
+    # Each step's entry snapshot (times, party, status, codes: no name, contact or note).
+    "waitlist_log": frozenset({"action", "actor", "channel", "detail"}),
     "notifications": frozenset({"kind", "channel"}),
     "idempotency_keys": frozenset({"key"}),  # the client's key: a message id, a UUID
     "outbox": frozenset({"event_id", "type"}),
