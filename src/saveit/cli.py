@@ -7,7 +7,10 @@ command run in the same environment talks to the same database.
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import signal
+import tempfile
 import threading
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -17,6 +20,7 @@ from typing import Annotated, Any
 import typer
 import uvicorn
 import yaml
+from prometheus_client import start_http_server
 from pydantic import ValidationError
 
 from saveit.bootstrap import build, build_secret_box, freeze_startup_heap
@@ -24,6 +28,9 @@ from saveit.channels.workers import ChannelWorkers
 from saveit.config import load_settings
 from saveit.domain import errors
 from saveit.notify import start_notifications
+from saveit.observe import auditor, logs
+from saveit.observe.gauges import scrape_gauges
+from saveit.observe.metrics import MULTIPROC_ENV, Exposition
 from saveit.restaurant_setup import RestaurantSpec, apply_spec, parse_document
 from saveit.store import restaurants as restaurant_store
 from saveit.store import tokens
@@ -81,15 +88,26 @@ def secrets_new_key() -> None:
 
 
 def _run_server(host: str, port: int, workers: int) -> None:
-    uvicorn.run(
-        "saveit.api.app:create_app_from_env",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        proxy_headers=True,
-        log_level="info",
-    )
+    settings = load_settings()
+    metrics_dir = None
+    if settings.metrics_enabled and workers > 1:
+        # Each uvicorn worker writes its metric values here; /metrics adds them up.
+        metrics_dir = tempfile.mkdtemp(prefix="saveit-metrics-")
+        os.environ[MULTIPROC_ENV] = metrics_dir
+    try:
+        uvicorn.run(
+            "saveit.api.app:create_app_from_env",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            proxy_headers=True,
+            log_level="info",
+            log_config=logs.config(settings.resolved_log_format, settings.log_level),
+        )
+    finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 @db_app.command("upgrade")
@@ -196,11 +214,21 @@ def worker() -> None:
     deliver queued ones, notify guests, send reminders and mark no-shows, until
     SIGTERM/SIGINT (production mode)."""
     settings = load_settings()
+    logs.configure(settings.resolved_log_format, settings.log_level)
     container = build(settings, migrate=settings.database_url is None)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     typer.echo(f"worker: relaying the outbox to {type(container.bus).__name__}")
+    metrics_server = None
+    if settings.metrics_enabled and settings.worker_metrics_port:
+        exposition = Exposition(scrape_gauges(container.engine, container.bus))
+        metrics_server, _ = start_http_server(
+            settings.worker_metrics_port,
+            addr=settings.worker_metrics_host,
+            registry=exposition.registry,
+        )
+    auditing = auditor.start(container.engine, stop, settings.audit_interval_s)
     workers = None
     if container.gateway is not None:
         workers = ChannelWorkers(
@@ -217,16 +245,38 @@ def worker() -> None:
             container.scheduler,
             stop,
             interval_s=settings.scheduler_interval_s,
+            reclaim_s=settings.notify_reclaim_s,
         )
     freeze_startup_heap()
     try:
         container.relay.run(stop)
     finally:
+        if metrics_server is not None:
+            metrics_server.shutdown()
+        if auditing is not None:
+            auditing.join(10)
         if notify is not None:
             notify.join()
         if workers is not None:
             workers.join()
         container.close()
+
+
+@app.command("audit")
+def audit_bookings() -> None:
+    """Check that no two active bookings hold a table at overlapping times, buffers
+    included; print each overlapping pair and exit 1 if any is found."""
+    settings = load_settings()
+    logs.configure(settings.resolved_log_format, settings.log_level)
+    engine = create_db_engine(settings.resolved_database_url)
+    try:
+        found = auditor.audit(engine)
+    finally:
+        engine.dispose()
+    if found:
+        typer.echo(f"audit: {len(found)} double booking(s) found", err=True)
+        raise typer.Exit(code=1)
+    typer.echo("audit: no double bookings")
 
 
 @app.command()

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -30,11 +31,16 @@ from saveit.api.routers import (
     webchat,
     webhooks,
 )
+from saveit.api.routers import metrics as metrics_router
 from saveit.bootstrap import Container, build, freeze_startup_heap
 from saveit.cache.invalidation import start_invalidation
 from saveit.channels.workers import ChannelWorkers
 from saveit.config import load_settings
 from saveit.notify import NotifyThreads, start_notifications
+from saveit.observe import auditor, logs, tracing
+from saveit.observe.gauges import scrape_gauges
+from saveit.observe.metrics import Exposition
+from saveit.observe.middleware import Observe
 from saveit.ratelimit.middleware import RateLimit
 from saveit.realtime import build_hub
 
@@ -62,7 +68,11 @@ def create_app(container: Container) -> FastAPI:
                 container.scheduler,
                 stop,
                 interval_s=container.settings.scheduler_interval_s,
+                reclaim_s=container.settings.notify_reclaim_s,
             )
+        auditing = None
+        if container.settings.runs_relay_in_process:
+            auditing = auditor.start(container.engine, stop, container.settings.audit_interval_s)
         # One live-feed hub per process: tails the event stream, fans out to subscribers.
         hub = build_hub(container)
         _app.state.live_hub = hub
@@ -87,6 +97,8 @@ def create_app(container: Container) -> FastAPI:
                 await asyncio.to_thread(workers.join)
             if relay is not None:
                 relay.join(timeout=10)
+            if auditing is not None:
+                await asyncio.to_thread(auditing.join, 10)
             if notifying is not None:
                 await asyncio.to_thread(notifying.join)
             container.close()
@@ -117,11 +129,21 @@ def create_app(container: Container) -> FastAPI:
     if container.limiter is not None:
         app.add_middleware(RateLimit, limiter=container.limiter)
     app.add_middleware(CatchAll)
+    # --- operations: request ids, metrics, traces (saveit.observe) ---
+    settings = container.settings
+    if settings.metrics_enabled:
+        app.state.metrics = Exposition(scrape_gauges(container.engine, container.bus))
+        app.include_router(metrics_router.router)
+    app.add_middleware(Observe, count=settings.metrics_enabled)
+    tracing.instrument_app(app)
     return app
 
 
 def create_app_from_env() -> FastAPI:
     """The server process's app (uvicorn builds one per worker process)."""
-    app = create_app(build(load_settings()))
+    settings = load_settings()
+    if not logging.getLogger().handlers:  # uvicorn has not set up logging (an embedding)
+        logs.configure(settings.resolved_log_format, settings.log_level)
+    app = create_app(build(settings))
     freeze_startup_heap()
     return app

@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 
 from saveit.events.bus import Bus
 from saveit.events.consumer import Consumer
+from saveit.events.inprocess import InProcessBus
 from saveit.events.processed import SqlProcessedStore
+from saveit.events.replay import replay_unhandled
 from saveit.notify.notifier import Notifier
 from saveit.notify.scheduler import Scheduler
 
@@ -38,6 +40,7 @@ def start_notifications(
     stop: threading.Event,
     *,
     interval_s: float,
+    reclaim_s: float = 60.0,
 ) -> NotifyThreads:
     """The notifier's consumer (unless notifications are off) and the scheduler."""
     consumer = None
@@ -47,8 +50,15 @@ def start_notifications(
     if notifier is not None:
         processed = SqlProcessedStore(notifier.engine)
         consumer = Consumer(
-            bus, GROUP, notifier.handle, processed=processed, accepts=notifier.accepts
+            bus,
+            GROUP,
+            notifier.handle,
+            processed=processed,
+            accepts=notifier.accepts,
+            min_idle_ms=int(reclaim_s * 1000),
         )
+        if isinstance(bus, InProcessBus):  # its log died with the last process: refill it
+            replay_unhandled(notifier.engine, bus, GROUP)
         loops.append(("saveit-notifier", consumer.run, (stop,)))
     running = NotifyThreads(consumer)
     for name, target, args in loops:

@@ -35,6 +35,7 @@ from saveit.booking.views import ReservationView
 from saveit.domain import errors
 from saveit.domain.model import Status
 from saveit.notify.notifier import Notifier
+from saveit.observe import metrics
 from saveit.store import reservations as reservation_store
 from saveit.store.database import reading
 
@@ -69,7 +70,9 @@ class Scheduler:
     def tick(self) -> Tick:
         done = Tick()
         done.no_shows = self.sweep_no_shows()
+        metrics.scheduler_runs.labels("no_shows").inc()
         done.reminders = self.send_reminders()
+        metrics.scheduler_runs.labels("reminders").inc()
         return done
 
     def run(self, stop: threading.Event, interval_s: float) -> None:
