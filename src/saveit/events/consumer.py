@@ -204,6 +204,7 @@ class Consumer:
         for attempt in range(1, attempts + 1):
             try:
                 with resumed(event.payload):
+                    log.debug("consumer %s: handling %s %s", self.group, event.type, event.event_id)
                     self.handler(event)
             except Exception:
                 log.exception(
