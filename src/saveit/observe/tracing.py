@@ -14,7 +14,7 @@ from contextlib import contextmanager, nullcontext
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import context as otel_context
-from opentelemetry import propagate, trace
+from opentelemetry import propagate
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
@@ -42,7 +42,6 @@ def install(
     with _lock:
         if _provider is None:
             _provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
-            trace.set_tracer_provider(_provider)
             from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 
             HTTPXClientInstrumentor().instrument(tracer_provider=_provider)
@@ -53,6 +52,20 @@ def install(
         return _provider
 
 
+def uninstall() -> None:
+    """Stop tracing in this process (tests): our spans, carriers and instrumentations
+    of engines and apps built from now on are off again."""
+    global _provider
+    with _lock:
+        if _provider is None:
+            return
+        from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+
+        HTTPXClientInstrumentor().uninstrument()
+        _provider.force_flush()
+        _provider = None
+
+
 def _otlp(endpoint: str) -> SpanExporter:
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
@@ -60,11 +73,17 @@ def _otlp(endpoint: str) -> SpanExporter:
 
 
 def instrument_engine(engine: Engine) -> None:
+    """A span per statement on this engine (the instrumentation's engine tracer, bound
+    to our provider; its ``instrument()`` is once per process and wraps every
+    ``create_engine``, and its declared range stops below the SQLAlchemy we run,
+    while the engine events it uses are unchanged: the tracing tests check it)."""
     if _provider is None:
         return
-    from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+    from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
+    from opentelemetry.metrics import get_meter
 
-    SQLAlchemyInstrumentor().instrument(engine=engine, tracer_provider=_provider)
+    usage = get_meter("saveit").create_up_down_counter("db.client.connections.usage")
+    EngineTracer(_provider.get_tracer("saveit.db"), engine, usage)
 
 
 def instrument_app(app: FastAPI) -> None:
