@@ -83,7 +83,7 @@ def instrument_engine(engine: Engine) -> None:
     from opentelemetry.metrics import get_meter
 
     usage = get_meter("saveit").create_up_down_counter("db.client.connections.usage")
-    EngineTracer(_provider.get_tracer("saveit.db"), engine, usage)
+    EngineTracer(_provider.get_tracer("saveit.db"), engine, usage)  # type: ignore[no-untyped-call]
 
 
 def instrument_app(app: FastAPI) -> None:
