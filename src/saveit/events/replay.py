@@ -27,7 +27,14 @@ log = logging.getLogger(__name__)
 HORIZON = timedelta(days=1)  # older events are news to nobody any more
 
 
-def replay_unhandled(engine: Engine, bus: Bus, group: str, *, limit: int = 10_000) -> int:
+def replay_unhandled(
+    engine: Engine,
+    bus: Bus,
+    group: str,
+    *,
+    now: datetime | None = None,
+    limit: int = 10_000,
+) -> int:
     """Publish the published-but-unhandled outbox rows (of the last day) after
     ``group``'s last handled one."""
     handled = select(processed_events.c.event_id).where(processed_events.c.consumer == group)
@@ -39,7 +46,7 @@ def replay_unhandled(engine: Engine, bus: Bus, group: str, *, limit: int = 10_00
             select(outbox)
             .where(
                 outbox.c.published_at.is_not(None),
-                outbox.c.created_at >= datetime.now(UTC) - HORIZON,
+                outbox.c.created_at >= (now or datetime.now(UTC)) - HORIZON,
                 outbox.c.id > (position or 0),
                 outbox.c.event_id.not_in(handled),
             )

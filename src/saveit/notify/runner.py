@@ -58,7 +58,7 @@ def start_notifications(
             min_idle_ms=int(reclaim_s * 1000),
         )
         if isinstance(bus, InProcessBus):  # its log died with the last process: refill it
-            replay_unhandled(notifier.engine, bus, GROUP)
+            replay_unhandled(notifier.engine, bus, GROUP, now=notifier.clock())
         loops.append(("saveit-notifier", consumer.run, (stop,)))
     running = NotifyThreads(consumer)
     for name, target, args in loops:
