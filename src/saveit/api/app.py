@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -142,8 +141,8 @@ def create_app(container: Container) -> FastAPI:
 def create_app_from_env() -> FastAPI:
     """The server process's app (uvicorn builds one per worker process)."""
     settings = load_settings()
-    if not logging.getLogger().handlers:  # uvicorn has not set up logging (an embedding)
-        logs.configure(settings.resolved_log_format, settings.log_level)
+    # Also when uvicorn was started without `saveit serve`'s logging configuration.
+    logs.configure(settings.resolved_log_format, settings.log_level)
     app = create_app(build(settings))
     freeze_startup_heap()
     return app

@@ -60,7 +60,7 @@ claim_conflicts = Counter(
 )
 db_transactions = Histogram(
     "saveit_db_transaction_duration_seconds",
-    "Time from BEGIN to COMMIT or ROLLBACK of a database transaction.",
+    "Time a unit of work holds a pooled connection: one transaction, begin to end.",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
 )
 availability_cache = Counter(
