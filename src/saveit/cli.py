@@ -7,6 +7,7 @@ command run in the same environment talks to the same database.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import signal
@@ -223,11 +224,19 @@ def worker() -> None:
     metrics_server = None
     if settings.metrics_enabled and settings.worker_metrics_port:
         exposition = Exposition(scrape_gauges(container.engine, container.bus))
-        metrics_server, _ = start_http_server(
-            settings.worker_metrics_port,
-            addr=settings.worker_metrics_host,
-            registry=exposition.registry,
-        )
+        try:
+            metrics_server, _ = start_http_server(
+                settings.worker_metrics_port,
+                addr=settings.worker_metrics_host,
+                registry=exposition.registry,
+            )
+        except OSError as exc:  # another worker on this host holds the port: work on
+            logging.getLogger("saveit.worker").error(
+                "worker metrics: cannot listen on %s:%d (%s); set SAVEIT_WORKER_METRICS_PORT",
+                settings.worker_metrics_host,
+                settings.worker_metrics_port,
+                exc,
+            )
     auditing = auditor.start(container.engine, stop, settings.audit_interval_s)
     workers = None
     if container.gateway is not None:
