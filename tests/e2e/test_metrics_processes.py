@@ -131,5 +131,26 @@ def test_the_worker_serves_its_metrics(tmp_path: Path) -> None:
         assert value(text, "saveit_outbox_backlog") == 0
         assert "saveit_relay_lag_seconds" in text
         assert 'saveit_consumer_lag{group="notifier"}' in text
+        # A second worker on the same host and port works on without metrics.
+        second_log = tmp_path / "worker2.log"
+        with second_log.open("w") as out:
+            second = subprocess.Popen(
+                [*SAVEIT, "worker"],
+                env=env,
+                cwd=tmp_path,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+        try:
+            deadline = time.monotonic() + 30
+            while "cannot listen" not in second_log.read_text():
+                assert second.poll() is None, second_log.read_text()
+                assert time.monotonic() < deadline, second_log.read_text()
+                time.sleep(0.2)
+            time.sleep(1)
+            assert second.poll() is None, second_log.read_text()
+        finally:
+            _stop(second)
     finally:
         _stop(proc)
