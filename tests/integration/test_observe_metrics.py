@@ -93,7 +93,6 @@ def test_booking_outcomes_refusals_cache_and_transactions(
     assert made.status_code == 201, made.text
     code, token = made.json()["reservation"]["code"], made.json()["manage_token"]
     manage = {"X-Manage-Token": token}
-    moved = api.patch(f"/v1/reservations/{code}", json={"time": "21:30"}, headers=manage)
     moved = api.patch(
         f"/v1/reservations/{code}", json={"start": "2026-06-03T19:30:00Z"}, headers=manage
     )

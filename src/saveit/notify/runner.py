@@ -8,6 +8,7 @@ after a restart; the sent-records make even a handled-twice event harmless.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from saveit.notify.notifier import Notifier
 from saveit.notify.scheduler import Scheduler
 
 GROUP = "notifier"
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -31,6 +33,21 @@ class NotifyThreads:
     def join(self, timeout: float = 10.0) -> None:
         for thread in self.threads:
             thread.join(timeout)
+
+
+def _resume_then_run(consumer: Consumer, notifier: Notifier, stop: threading.Event) -> None:
+    """Put back what the group had not handled when the last process stopped (retrying
+    while the database is away), then consume."""
+    backoff = 0.5
+    while not stop.is_set():
+        try:
+            replay_unhandled(notifier.engine, consumer.bus, GROUP, now=notifier.clock())
+            break
+        except Exception as exc:
+            log.warning("notifier: cannot resume from the outbox yet: %s", type(exc).__name__)
+            stop.wait(backoff)
+            backoff = min(backoff * 2, 30.0)
+    consumer.run(stop)
 
 
 def start_notifications(
@@ -58,8 +75,9 @@ def start_notifications(
             min_idle_ms=int(reclaim_s * 1000),
         )
         if isinstance(bus, InProcessBus):  # its log died with the last process: refill it
-            replay_unhandled(notifier.engine, bus, GROUP, now=notifier.clock())
-        loops.append(("saveit-notifier", consumer.run, (stop,)))
+            loops.append(("saveit-notifier", _resume_then_run, (consumer, notifier, stop)))
+        else:
+            loops.append(("saveit-notifier", consumer.run, (stop,)))
     running = NotifyThreads(consumer)
     for name, target, args in loops:
         thread = threading.Thread(target=target, args=args, name=name, daemon=True)
