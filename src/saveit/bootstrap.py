@@ -31,6 +31,8 @@ from saveit.events.inprocess import InProcessBus
 from saveit.events.redis_streams import RedisStreamsBus
 from saveit.events.relay import OutboxRelay
 from saveit.notify import Notifier, QrCodes, Scheduler
+from saveit.observe import metrics, tracing
+from saveit.observe.database import time_transactions
 from saveit.privacy import GuestPrivacy
 from saveit.ratelimit import RateLimiter
 from saveit.ratelimit.abuse import AbuseLimits
@@ -119,6 +121,12 @@ def build(
         pool_timeout=settings.db_pool_timeout_s,
         connect_timeout=settings.db_connect_timeout_s,
     )
+    # --- operations: observe (saveit.observe) ---
+    if settings.otel_endpoint is not None:
+        tracing.install(service_name=settings.otel_service_name, endpoint=settings.otel_endpoint)
+    tracing.instrument_engine(engine)
+    if settings.metrics_enabled:
+        time_transactions(engine)
     box = build_secret_box(settings)
     if migrate if migrate is not None else settings.database_url is None:
         upgrade(engine, box=box)
@@ -136,6 +144,7 @@ def build(
     )
     replica = build_replica(settings, engine)
     booking.replica = replica
+    booking.listeners.append(metrics.count_booking_change)
     bus = build_bus(settings)
     relay = OutboxRelay(
         engine,
@@ -161,6 +170,7 @@ def build(
         send_backoff_s=settings.channel_send_backoff_s,
         public_base_url=settings.public_base_url,
         phone_region=settings.default_phone_region,
+        lease=timedelta(seconds=settings.delivery_lease_s),
     )
     links = IdentityLinks(
         engine,

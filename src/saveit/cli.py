@@ -9,7 +9,11 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import logging
+import os
+import shutil
 import signal
+import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,9 +24,10 @@ from typing import Annotated, Any, cast
 import typer
 import uvicorn
 import yaml
+from prometheus_client import start_http_server
 from pydantic import ValidationError
 
-from saveit.api.access_log import uvicorn_log_config
+from saveit.api.access_log import with_redaction
 from saveit.api.header_limits import BoundedHttpToolsProtocol
 from saveit.booking.commands import Actor
 from saveit.bootstrap import build, build_secret_box, freeze_startup_heap
@@ -31,6 +36,9 @@ from saveit.config import ExposedDevelopmentSecret, Settings, load_settings
 from saveit.config import refuse_exposed_development_secret as _refuse
 from saveit.domain import errors
 from saveit.notify import start_notifications
+from saveit.observe import auditor, logs
+from saveit.observe.gauges import scrape_gauges
+from saveit.observe.metrics import MULTIPROC_ENV, Exposition
 from saveit.privacy import GuestPrivacy
 from saveit.restaurant_setup import RestaurantSpec, apply_spec, parse_document
 from saveit.store import restaurants as restaurant_store
@@ -103,24 +111,39 @@ def secrets_new_key() -> None:
 
 
 def _run_server(settings: Settings, host: str, port: int, workers: int) -> None:
-    uvicorn.run(
-        "saveit.api.app:create_app_from_env",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        proxy_headers=True,
-        log_level="info",
-        log_config=uvicorn_log_config(),  # the access log hides query-string secrets
-        # Request heads are bounded by the protocol itself, not only by the app.
-        # uvicorn only calls the protocol "class": a partial carries our limit, and pickles
-        # for --workers.
-        http=cast(
-            "type[asyncio.Protocol]",
-            functools.partial(BoundedHttpToolsProtocol, max_header_count=settings.max_header_count),
-        ),
-        h11_max_incomplete_event_size=settings.max_header_bytes,
-    )
+    metrics_dir = None
+    if settings.metrics_enabled and workers > 1:
+        # Each uvicorn worker writes its metric values here; /metrics adds them up.
+        metrics_dir = tempfile.mkdtemp(prefix="saveit-metrics-")
+        os.environ[MULTIPROC_ENV] = metrics_dir
+    try:
+        uvicorn.run(
+            "saveit.api.app:create_app_from_env",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            proxy_headers=True,
+            log_level="info",
+            # JSON or text lines, personal data redacted, and an access log that hides
+            # query-string secrets.
+            log_config=with_redaction(
+                logs.config(settings.resolved_log_format, settings.log_level)
+            ),
+            # Request heads are bounded by the protocol itself, not only by the app.
+            # uvicorn only calls the protocol "class": a partial carries our limit, and
+            # pickles for --workers.
+            http=cast(
+                "type[asyncio.Protocol]",
+                functools.partial(
+                    BoundedHttpToolsProtocol, max_header_count=settings.max_header_count
+                ),
+            ),
+            h11_max_incomplete_event_size=settings.max_header_bytes,
+        )
+    finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 @db_app.command("upgrade")
@@ -351,11 +374,29 @@ def worker() -> None:
     deliver queued ones, notify guests, send reminders and mark no-shows, until
     SIGTERM/SIGINT (production mode)."""
     settings = _settings_for()
+    logs.configure(settings.resolved_log_format, settings.log_level)
     container = build(settings, migrate=settings.database_url is None)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     typer.echo(f"worker: relaying the outbox to {type(container.bus).__name__}")
+    metrics_server = None
+    if settings.metrics_enabled and settings.worker_metrics_port:
+        exposition = Exposition(scrape_gauges(container.engine, container.bus))
+        try:
+            metrics_server, _ = start_http_server(
+                settings.worker_metrics_port,
+                addr=settings.worker_metrics_host,
+                registry=exposition.registry,
+            )
+        except OSError as exc:  # another worker on this host holds the port: work on
+            logging.getLogger("saveit.worker").error(
+                "worker metrics: cannot listen on %s:%d (%s); set SAVEIT_WORKER_METRICS_PORT",
+                settings.worker_metrics_host,
+                settings.worker_metrics_port,
+                exc,
+            )
+    auditing = auditor.start(container.engine, stop, settings.audit_interval_s)
     workers = None
     if container.gateway is not None:
         workers = ChannelWorkers(
@@ -372,6 +413,7 @@ def worker() -> None:
             container.scheduler,
             stop,
             interval_s=settings.scheduler_interval_s,
+            reclaim_s=settings.notify_reclaim_s,
         )
     waiting = None
     if container.waitlist is not None:
@@ -388,11 +430,32 @@ def worker() -> None:
     finally:
         if waiting is not None:
             waiting.join()
+        if metrics_server is not None:
+            metrics_server.shutdown()
+        if auditing is not None:
+            auditing.join(10)
         if notify is not None:
             notify.join()
         if workers is not None:
             workers.join()
         container.close()
+
+
+@app.command("audit")
+def audit_bookings() -> None:
+    """Check that no two active bookings hold a table at overlapping times, buffers
+    included; print each overlapping pair and exit 1 if any is found."""
+    settings = load_settings()
+    logs.configure(settings.resolved_log_format, settings.log_level)
+    engine = create_db_engine(settings.resolved_database_url)
+    try:
+        found = auditor.audit(engine)
+    finally:
+        engine.dispose()
+    if found:
+        typer.echo(f"audit: {len(found)} double booking(s) found", err=True)
+        raise typer.Exit(code=1)
+    typer.echo("audit: no double bookings")
 
 
 @app.command()

@@ -524,6 +524,55 @@ class Settings(BaseSettings):
         gt=0,
         description="How often, at most, the replica's lag is measured (not per request).",
     )
+    # --- operations: observe (saveit.observe) ------------------------------------------
+    metrics_enabled: bool = Field(
+        default=True,
+        description="Count requests, bookings, messages and events, and serve them in the "
+        "Prometheus format at /metrics (and on SAVEIT_WORKER_METRICS_PORT for the worker).",
+    )
+    worker_metrics_port: int = Field(
+        default=9464,
+        ge=0,
+        le=65535,
+        description="Port where `saveit worker` serves /metrics (0: none).",
+    )
+    worker_metrics_host: str = Field(
+        default="0.0.0.0",  # noqa: S104 - scraped from outside the worker's container
+        description="Interface of the worker's metrics server.",
+    )
+    log_format: str | None = Field(
+        default=None,
+        pattern="^(json|text)$",
+        description="json (one object per line) or text; unset: json in production, "
+        "text in development.",
+    )
+    log_level: str = Field(default="INFO", description="Root log level (DEBUG, INFO, ...).")
+    otel_endpoint: str | None = Field(
+        default=None,
+        description="OTLP/HTTP traces endpoint (http://collector:4318/v1/traces); unset: "
+        "no tracing.",
+    )
+    otel_service_name: str = Field(default="saveit", description="service.name of the traces.")
+    audit_interval_s: float = Field(
+        default=300.0,
+        ge=0,
+        description="How often `saveit worker` checks that no two active bookings overlap "
+        "on a table (0: never; `saveit audit` checks on demand).",
+    )
+    delivery_lease_s: float = Field(
+        default=60.0,
+        gt=0,
+        le=3600,
+        description="How long a channel worker holds a message it answers or sends before "
+        "another process may take it over.",
+    )
+    notify_reclaim_s: float = Field(
+        default=60.0,
+        gt=0,
+        le=3600,
+        description="How long an event handed to a notifier that went silent waits before "
+        "another notifier takes it over.",
+    )
 
     @field_validator("encryption_keys")
     @classmethod
@@ -579,6 +628,12 @@ class Settings(BaseSettings):
             "processed_events": self.retention_processed_events_months,
             "channel_messages": self.retention_messages_months,
         }
+
+    @property
+    def resolved_log_format(self) -> str:
+        if self.log_format is not None:
+            return self.log_format
+        return "json" if self.env is Environment.PRODUCTION else "text"
 
     @property
     def runs_relay_in_process(self) -> bool:

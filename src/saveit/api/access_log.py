@@ -61,9 +61,16 @@ def install() -> None:
         logger.addFilter(RedactSecrets())
 
 
-def uvicorn_log_config() -> dict[str, Any]:
-    """uvicorn's default logging, with the access handler redacting secrets."""
-    config = copy.deepcopy(LOGGING_CONFIG)
+def with_redaction(config: dict[str, Any]) -> dict[str, Any]:
+    """A ``dictConfig`` document (uvicorn's ``log_config``) whose access logger hides
+    query-string secrets, whatever handlers the document gives it."""
+    config = copy.deepcopy(config)
     config.setdefault("filters", {})["redact_secrets"] = {"()": RedactSecrets}
-    config["handlers"]["access"]["filters"] = ["redact_secrets"]
+    access = config.setdefault("loggers", {}).setdefault("uvicorn.access", {})
+    access["filters"] = [*access.get("filters", []), "redact_secrets"]
     return config
+
+
+def uvicorn_log_config() -> dict[str, Any]:
+    """uvicorn's default logging, with the access logger redacting secrets."""
+    return with_redaction(LOGGING_CONFIG)

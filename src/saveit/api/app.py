@@ -33,11 +33,16 @@ from saveit.api.routers import (
     webchat,
     webhooks,
 )
+from saveit.api.routers import metrics as metrics_router
 from saveit.bootstrap import Container, build, freeze_startup_heap
 from saveit.cache.invalidation import start_invalidation
 from saveit.channels.workers import ChannelWorkers
 from saveit.config import load_settings, refuse_exposed_development_secret
 from saveit.notify import NotifyThreads, start_notifications
+from saveit.observe import auditor, logs, tracing
+from saveit.observe.gauges import scrape_gauges
+from saveit.observe.metrics import Exposition
+from saveit.observe.middleware import Observe
 from saveit.ratelimit.middleware import RateLimit
 from saveit.realtime import build_hub
 from saveit.waitlist.runner import WaitlistThreads, start_waitlist
@@ -66,6 +71,7 @@ def create_app(container: Container) -> FastAPI:
                 container.scheduler,
                 stop,
                 interval_s=container.settings.scheduler_interval_s,
+                reclaim_s=container.settings.notify_reclaim_s,
             )
         # ... and no worker to offer freed seats to the waitlist.
         waiting: WaitlistThreads | None = None
@@ -77,6 +83,9 @@ def create_app(container: Container) -> FastAPI:
                 stop,
                 interval_s=container.settings.waitlist_sweep_s,
             )
+        auditing = None
+        if container.settings.runs_relay_in_process:
+            auditing = auditor.start(container.engine, stop, container.settings.audit_interval_s)
         # One live-feed hub per process: tails the event stream, fans out to subscribers.
         hub = build_hub(container)
         _app.state.live_hub = hub
@@ -101,6 +110,8 @@ def create_app(container: Container) -> FastAPI:
                 await asyncio.to_thread(workers.join)
             if relay is not None:
                 relay.join(timeout=10)
+            if auditing is not None:
+                await asyncio.to_thread(auditing.join, 10)
             if notifying is not None:
                 await asyncio.to_thread(notifying.join)
             if waiting is not None:
@@ -140,6 +151,13 @@ def create_app(container: Container) -> FastAPI:
         max_bytes=container.settings.max_header_bytes,
         max_count=container.settings.max_header_count,
     )
+    # --- operations: request ids, metrics, traces (saveit.observe) ---
+    settings = container.settings
+    if settings.metrics_enabled:
+        app.state.metrics = Exposition(scrape_gauges(container.engine, container.bus))
+        app.include_router(metrics_router.router)
+    app.add_middleware(Observe, count=settings.metrics_enabled)
+    tracing.instrument_app(app)
     return app
 
 
@@ -147,7 +165,10 @@ def create_app_from_env() -> FastAPI:
     """The server process's app (uvicorn builds one per worker process)."""
     settings = load_settings()
     refuse_exposed_development_secret(settings)  # the CLI also checks the address it binds
-    access_log.install()  # also when uvicorn was started without our log config
+    # Also when uvicorn was started without `saveit serve`'s logging configuration; the
+    # access log's query-string redaction goes on after, so the configuration keeps it.
+    logs.configure(settings.resolved_log_format, settings.log_level)
+    access_log.install()
     app = create_app(build(settings))
     freeze_startup_heap()
     return app

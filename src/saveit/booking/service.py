@@ -55,6 +55,7 @@ from saveit.domain.model import (
     Status,
 )
 from saveit.domain.schedule import business_day_of, windows_for
+from saveit.observe import metrics
 from saveit.store import guests as guest_store
 from saveit.store import reservations as store
 from saveit.store.database import ignoring_conflicts
@@ -386,6 +387,13 @@ class BookingService:
         )
 
     def create(self, cmd: CreateReservation, actor: Actor) -> Created:
+        try:
+            return self._create(cmd, actor)
+        except errors.DomainError as exc:
+            metrics.count_refusal(exc.code)
+            raise
+
+    def _create(self, cmd: CreateReservation, actor: Actor) -> Created:
         cmd = self._normalised(cmd)
         if cmd.tables and not actor.is_staff:
             raise errors.Forbidden("Only staff choose tables")
@@ -565,6 +573,7 @@ class BookingService:
             if store.claim(conn, reservation_id, seating.table_ids, span):
                 return seating
             # a racing booking holds a cell: try the next table
+            metrics.claim_conflicts.inc()
         raise _Lost
 
     def _record(
@@ -606,6 +615,13 @@ class BookingService:
     # --- modify -----------------------------------------------------------------------
 
     def modify(self, cmd: ModifyReservation, actor: Actor) -> ReservationView:
+        try:
+            return self._modify(cmd, actor)
+        except errors.DomainError as exc:
+            metrics.count_refusal(exc.code)
+            raise
+
+    def _modify(self, cmd: ModifyReservation, actor: Actor) -> ReservationView:
         now = self.clock()
         if cmd.tables is not None and not actor.is_staff:
             raise errors.Forbidden("Only staff choose tables")

@@ -41,6 +41,7 @@ from saveit.domain import errors
 from saveit.domain.availability import Occupancy, bookable_starts
 from saveit.domain.model import Restaurant
 from saveit.domain.schedule import business_day_of
+from saveit.observe import metrics
 from saveit.resilience.breaker import BreakerState
 from saveit.resilience.redis_gate import RedisUnavailable
 
@@ -101,6 +102,7 @@ class AvailabilityCache:
         or bypass). Bytes, because a hit whose starts all lie beyond the lead time is
         sent exactly as stored, without parsing or serialising the document again."""
         if self.store is None:
+            metrics.cache_bypass.inc()
             return self._render(self._compute(slug, day, party_size, area, staff)), BYPASS
         restaurant, config_version = self.booking.restaurant_version(slug)
         bucket = bucket_of(restaurant.id, day)
@@ -110,13 +112,16 @@ class AvailabilityCache:
             raw, generation = self.store.get(bucket, key)
         except RedisUnavailable:
             self.stats.bypassed += 1
+            metrics.cache_bypass.inc()
             return self._render(self._compute(slug, day, party_size, area, staff)), BYPASS
         if raw is not None:
             entry = self._usable(raw)
             if entry is not None:
                 self.stats.hits += 1
+                metrics.cache_hit.inc()
                 return self._render(entry), HIT
         self.stats.misses += 1
+        metrics.cache_miss.inc()
         entry = self._compute(slug, day, party_size, area, staff, f"{config_version}/{generation}")
         try:
             if self.store.put(bucket, key, entry.encode(), generation, self.ttl_s):
@@ -150,6 +155,7 @@ class AvailabilityCache:
         if entry is None:
             return None
         self.stats.hits += 1
+        metrics.cache_hit.inc()
         return self._render(entry)
 
     def _compute(

@@ -31,6 +31,8 @@ from saveit.channels.model import ChannelName, DeliveryStatus, OutboundMessage
 from saveit.channels.ports import ChannelAccount, SendContext, Sender, SendFailed
 from saveit.domain import errors
 from saveit.events import model as events
+from saveit.observe import metrics, tracing
+from saveit.observe.context import resumed
 from saveit.store import channel_accounts as accounts
 from saveit.store import conversations as convs
 from saveit.store import messages as store
@@ -63,8 +65,10 @@ class Delivery:
         send_backoff_s: float = 2.0,
         public_base_url: str | None = None,
         box: SecretBox | None = None,
+        lease: timedelta = LEASE,
     ) -> None:
         self.engine = engine
+        self.lease = lease
         self.box = box  # opens the accounts' sealed access tokens for the senders
         self.senders = dict(senders)
         self.clock = clock
@@ -122,13 +126,14 @@ class Delivery:
         """Send one batch of due messages; returns how many were claimed."""
         now = self.clock()
         with self.engine.begin() as conn:
-            claimed = store.claim_outbound(conn, now=now, lease=LEASE, limit=limit)
+            claimed = store.claim_outbound(conn, now=now, lease=self.lease, limit=limit)
             if self._pruned_at is None or now - self._pruned_at >= PRUNE_EVERY:
                 self._pruned_at = now
                 store.prune_early_statuses(conn, now - EARLY_STATUS_KEPT)
         for message in claimed:
             try:
-                self._deliver(message)
+                with resumed(message.body):
+                    self._deliver(message)
             except Exception:
                 log.exception("channels: delivering message %s failed", message.id)
         return len(claimed)
@@ -159,10 +164,12 @@ class Delivery:
         with self.engine.begin() as conn:
             store.mark_sending(conn, message.id, now)
         try:
-            result = sender.send(account, message.address, message.outbound, context)
+            with tracing.span("channel.send", channel=message.channel):
+                result = sender.send(account, message.address, message.outbound, context)
         except SendFailed as exc:
             now = self.clock()
             if exc.retryable and message.attempts + 1 < self.send_attempts:
+                metrics.channel_sends.labels(message.channel, "retried").inc()
                 delay = self.send_backoff_s * 2**message.attempts
                 with self.engine.begin() as conn:
                     store.mark_retry(
@@ -184,6 +191,7 @@ class Delivery:
                 message, exc.code or ("GAVE_UP" if exc.retryable else "REFUSED"), exc.detail, now
             )
             return
+        metrics.channel_sends.labels(message.channel, "sent").inc()
         now = self.clock()
         with self.engine.begin() as conn:
             early = store.mark_sent(conn, message.id, result.provider_message_id, now)
@@ -193,6 +201,7 @@ class Delivery:
                 announce(conn, events.MESSAGE_FAILED, early, now, error_code=early.error_code)
 
     def _fail(self, message: store.StoredMessage, code: str, detail: str, now: datetime) -> None:
+        metrics.channel_sends.labels(message.channel, "failed").inc()
         log.warning(
             "channels: %s message %s failed: %s %s", message.channel, message.id, code, detail
         )

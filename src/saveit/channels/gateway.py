@@ -23,9 +23,10 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import Engine, select
@@ -42,6 +43,8 @@ from saveit.channels.model import (
 )
 from saveit.channels.ports import ChannelAccount, Sender
 from saveit.events import model as events
+from saveit.observe import metrics, tracing
+from saveit.observe.context import resumed
 from saveit.ratelimit import RateLimiter
 from saveit.ratelimit.gcra import Rule
 from saveit.store import conversations as convs
@@ -113,8 +116,10 @@ class Gateway:
         public_base_url: str | None = None,
         phone_region: str = "ES",
         box: SecretBox | None = None,
+        lease: timedelta = LEASE,
     ) -> None:
         self.engine = engine
+        self.lease = lease
         self.directory = AccountDirectory(engine)
         self.delivery = Delivery(
             engine,
@@ -124,6 +129,7 @@ class Gateway:
             send_attempts=send_attempts,
             send_backoff_s=send_backoff_s,
             public_base_url=public_base_url,
+            lease=lease,
         )
         self.responder = responder
         self.clock = clock
@@ -171,6 +177,7 @@ class Gateway:
         now = self.clock()
         receipts = [Receipt(ignored=list(batch.ignored)) for batch in batches]
         routed: list[tuple[Receipt, int, InboundMessage]] = []
+        metas: list[dict[str, str] | None] = []
         for batch, receipt in zip(batches, receipts, strict=True):
             for message in batch.messages:
                 account = self.route(message.channel, message.recipient)
@@ -182,10 +189,14 @@ class Gateway:
                     )
                 else:
                     routed.append((receipt, account.restaurant_id, message))
+                    metas.append(batch.meta)
         if routed or any(batch.statuses for batch in batches):
             with self.engine.begin() as conn:
                 new_ids = store.insert_inbound_many(
-                    conn, [(restaurant_id, message) for _, restaurant_id, message in routed], now
+                    conn,
+                    [(restaurant_id, message) for _, restaurant_id, message in routed],
+                    now,
+                    metas=metas,
                 )
                 for (receipt, _, _), new_id in zip(routed, new_ids, strict=True):
                     if new_id is None:
@@ -217,10 +228,13 @@ class Gateway:
         """Answer one batch of stored messages; returns how many were claimed."""
         now = self.clock()
         with self.engine.begin() as conn:
-            claimed = store.claim_inbound(conn, now=now, lease=LEASE, limit=limit)
+            claimed = store.claim_inbound(conn, now=now, lease=self.lease, limit=limit)
         for message in claimed:
             try:
-                self._answer(message)
+                started = time.perf_counter()
+                with resumed(message.body), tracing.span("bot.reply", channel=message.channel):
+                    self._answer(message)
+                metrics.bot_reply.observe(time.perf_counter() - started)
             except Exception:  # one bad message must not stop the others
                 log.exception("channels: answering message %s failed", message.id)
         return len(claimed)

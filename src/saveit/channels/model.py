@@ -115,6 +115,7 @@ class WebhookBatch:
     messages: list[InboundMessage] = field(default_factory=list)
     statuses: list[StatusUpdate] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)  # why parts were skipped, for the log
+    meta: dict[str, str] | None = None  # the request id and trace the messages came in under
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,6 +39,8 @@ from dataclasses import dataclass
 from saveit.events.bus import Bus, BusUnavailable, Delivery
 from saveit.events.model import Event
 from saveit.events.processed import ProcessedStore
+from saveit.observe import metrics
+from saveit.observe.context import resumed
 
 log = logging.getLogger(__name__)
 
@@ -192,6 +194,7 @@ class Consumer:
                 delivery.deliveries,
             )
             self.bus.dead_letter(self.group, delivery, "handler kept failing")
+            metrics.dead_letters.inc()
             stats.dead_lettered += 1
         return False
 
@@ -200,7 +203,9 @@ class Consumer:
         attempts = len(self.retry_delays_s) + 1
         for attempt in range(1, attempts + 1):
             try:
-                self.handler(event)
+                with resumed(event.payload):
+                    log.debug("consumer %s: handling %s %s", self.group, event.type, event.event_id)
+                    self.handler(event)
             except Exception:
                 log.exception(
                     "consumer %s: handler failed on %s %s (attempt %d/%d, delivery %d)",

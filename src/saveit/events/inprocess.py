@@ -132,6 +132,14 @@ class InProcessBus:
             self.dead_letters.append(DeadLetter(group, delivery.message_id, delivery.event, reason))
             self._group(group).pending.pop(_seq(delivery.message_id), None)
 
+    def group_lag(self) -> dict[str, int]:
+        """Per group: entries not yet delivered plus entries delivered and not acked."""
+        with self._cond:
+            return {
+                name: max(0, self._seq - state.last_delivered) + len(state.pending)
+                for name, state in self._groups.items()
+            }
+
     def close(self) -> None:
         """Nothing to release; present for the :class:`~saveit.events.bus.Bus` contract."""
 

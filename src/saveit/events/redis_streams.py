@@ -153,6 +153,12 @@ class RedisStreamsBus:
     def dead_letter(self, group: str, delivery: Delivery, reason: str) -> None:
         self._park(group, delivery.message_id, delivery.event.to_fields(), reason)
 
+    def group_lag(self) -> dict[str, int]:
+        """Per group: entries not yet delivered (Redis 7's ``lag``) plus pending ones."""
+        with _translated():
+            groups = self._redis.xinfo_groups(self.stream)
+        return {str(g["name"]): int(g.get("lag") or 0) + int(g.get("pending") or 0) for g in groups}
+
     def healthy(self) -> bool:
         """True when Redis answers a PING (for readiness probes)."""
         try:

@@ -8,17 +8,21 @@ after a restart; the sent-records make even a handled-twice event harmless.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from saveit.events.bus import Bus
 from saveit.events.consumer import Consumer
+from saveit.events.inprocess import InProcessBus
 from saveit.events.processed import SqlProcessedStore
+from saveit.events.replay import replay_unhandled
 from saveit.notify.notifier import Notifier
 from saveit.notify.scheduler import Scheduler
 
 GROUP = "notifier"
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -31,6 +35,21 @@ class NotifyThreads:
             thread.join(timeout)
 
 
+def _resume_then_run(consumer: Consumer, notifier: Notifier, stop: threading.Event) -> None:
+    """Put back what the group had not handled when the last process stopped (retrying
+    while the database is away), then consume."""
+    backoff = 0.5
+    while not stop.is_set():
+        try:
+            replay_unhandled(notifier.engine, consumer.bus, GROUP, now=notifier.clock())
+            break
+        except Exception as exc:
+            log.warning("notifier: cannot resume from the outbox yet: %s", type(exc).__name__)
+            stop.wait(backoff)
+            backoff = min(backoff * 2, 30.0)
+    consumer.run(stop)
+
+
 def start_notifications(
     bus: Bus,
     notifier: Notifier | None,
@@ -38,6 +57,7 @@ def start_notifications(
     stop: threading.Event,
     *,
     interval_s: float,
+    reclaim_s: float = 60.0,
 ) -> NotifyThreads:
     """The notifier's consumer (unless notifications are off) and the scheduler."""
     consumer = None
@@ -47,9 +67,17 @@ def start_notifications(
     if notifier is not None:
         processed = SqlProcessedStore(notifier.engine)
         consumer = Consumer(
-            bus, GROUP, notifier.handle, processed=processed, accepts=notifier.accepts
+            bus,
+            GROUP,
+            notifier.handle,
+            processed=processed,
+            accepts=notifier.accepts,
+            min_idle_ms=int(reclaim_s * 1000),
         )
-        loops.append(("saveit-notifier", consumer.run, (stop,)))
+        if isinstance(bus, InProcessBus):  # its log died with the last process: refill it
+            loops.append(("saveit-notifier", _resume_then_run, (consumer, notifier, stop)))
+        else:
+            loops.append(("saveit-notifier", consumer.run, (stop,)))
     running = NotifyThreads(consumer)
     for name, target, args in loops:
         thread = threading.Thread(target=target, args=args, name=name, daemon=True)

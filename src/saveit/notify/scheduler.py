@@ -43,6 +43,7 @@ from saveit.booking.views import ReservationView
 from saveit.domain import errors
 from saveit.domain.model import Status
 from saveit.notify.notifier import Notifier
+from saveit.observe import metrics
 from saveit.store import reservations as reservation_store
 from saveit.store.database import reading
 from saveit.store.partitions import PartitionKeeper
@@ -91,9 +92,11 @@ class Scheduler:
     def tick(self) -> Tick:
         done = Tick()
         done.no_shows = self.sweep_no_shows()
+        metrics.scheduler_runs.labels("no_shows").inc()
         if self.expire_holds is not None:
             done.holds_expired = self.expire_holds()
         done.reminders = self.send_reminders()
+        metrics.scheduler_runs.labels("reminders").inc()
         done.purged = self.purge_messages()
         self._keep_partitions(done)
         return done

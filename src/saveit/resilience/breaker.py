@@ -19,6 +19,8 @@ import threading
 import time
 from collections.abc import Callable
 
+from saveit.observe import metrics
+
 log = logging.getLogger(__name__)
 
 
@@ -83,6 +85,7 @@ class CircuitBreaker:
             self._failures = 0
             self._trial_started = None
         if was is not BreakerState.CLOSED:
+            metrics.circuit_breaker_open.labels(self.name).set(0)
             log.warning("circuit %s closed: the dependency answers again", self.name)
 
     def record_failure(self) -> None:
@@ -97,6 +100,7 @@ class CircuitBreaker:
                 self._trial_started = None
                 self.opened_count += 1
         if opens:
+            metrics.circuit_breaker_open.labels(self.name).set(1)
             log.warning(
                 "circuit %s open for %.1fs after %d failure(s)",
                 self.name,

@@ -36,6 +36,7 @@ from saveit.channels.model import (
     StatusUpdate,
     rank,
 )
+from saveit.observe.context import META_KEY, with_carrier
 from saveit.store.database import ignoring_conflicts
 from saveit.store.partitions import insert_absent, is_partitioned
 from saveit.store.schema import channel_messages as m
@@ -127,7 +128,11 @@ def inbound_body(message: InboundMessage) -> dict[str, Any]:
 
 
 def insert_inbound_many(
-    conn: Connection, messages: Sequence[tuple[int, InboundMessage]], now: datetime
+    conn: Connection,
+    messages: Sequence[tuple[int, InboundMessage]],
+    now: datetime,
+    *,
+    metas: Sequence[dict[str, str] | None] | None = None,
 ) -> list[int | None]:
     """Insert ``(restaurant id, message)`` pairs in one statement; for each, in order,
     the new row's id, or None when its provider id was stored before (or earlier in
@@ -144,14 +149,18 @@ def insert_inbound_many(
             "address": message.sender,
             "status": DeliveryStatus.RECEIVED.value,
             "text": message.text,
-            "body": inbound_body(message),
+            "body": inbound_body(message)
+            if meta is None
+            else {**inbound_body(message), META_KEY: meta},
             "raw": message.raw,
             "author": "guest",
             "attempts": 0,
             "created_at": now,
             "updated_at": now,
         }
-        for restaurant_id, message in messages
+        for (restaurant_id, message), meta in zip(
+            messages, metas or [None] * len(messages), strict=True
+        )
     ]
     if is_partitioned(conn, "channel_messages"):  # the dedup key is no unique index there
         done = insert_absent(
@@ -362,7 +371,7 @@ def enqueue(
             conversation_id=conversation_id,
             status=DeliveryStatus.QUEUED.value,
             text=message.numbered_text(),
-            body=message.to_json(),
+            body=with_carrier(message.to_json()),
             raw="",
             author=author,
             attempts=0,

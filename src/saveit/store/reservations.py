@@ -14,6 +14,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from saveit.booking.views import GuestView, ReservationView
 from saveit.domain.model import ACTIVE_STATUSES, OCCUPYING_STATUSES, Booked, Status
+from saveit.observe.context import with_carrier
 from saveit.store.database import ignoring_conflicts
 from saveit.store.schema import (
     dining_tables,
@@ -426,7 +427,7 @@ def record(
         "event_id": event_id,
         "restaurant_id": restaurant_id,
         "type": event_type,
-        "payload": payload,
+        "payload": with_carrier(payload),
         "created_at": at,
     }
     if conn.dialect.name == "postgresql":
@@ -448,7 +449,7 @@ def emit(
             "event_id": event_id,
             "restaurant_id": restaurant_id,
             "type": type_,
-            "payload": payload,
+            "payload": with_carrier(payload),
             "created_at": at,
         },
     )

@@ -23,6 +23,8 @@ from saveit.channels.intake import Intake
 from saveit.channels.model import WebhookBatch
 from saveit.channels.ports import MalformedPayload, SignatureInvalid
 from saveit.domain import errors
+from saveit.observe import metrics
+from saveit.observe.context import carrier
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"], include_in_schema=True)
 log = logging.getLogger("saveit.webhooks")
@@ -35,12 +37,18 @@ def _gateway(container: Any) -> Gateway:
     return gateway
 
 
-async def _store(request: Request, gateway: Gateway, batch: WebhookBatch) -> dict[str, int]:
+async def _store(
+    request: Request, gateway: Gateway, batch: WebhookBatch, channel: str
+) -> dict[str, int]:
+    batch.meta = carrier()  # the worker that answers resumes this request's id and trace
     state = request.app.state
     intake: Intake | None = getattr(state, "intake", None)
     if intake is None:  # one per app, made on its event loop
         intake = state.intake = Intake(gateway.receive_many)
     receipt = await intake.receive(batch)
+    _count(channel, "stored", len(receipt.stored))
+    _count(channel, "duplicate", receipt.duplicates)
+    _count(channel, "unrouted", receipt.unrouted)
     return {
         "stored": len(receipt.stored),
         "duplicates": receipt.duplicates,
@@ -60,7 +68,12 @@ def _handshake(request: Request, container: Any) -> PlainTextResponse:
     return PlainTextResponse(challenge)
 
 
-async def _meta_batch(request: Request, container: Any, parse: Any) -> WebhookBatch:
+def _count(channel: str, outcome: str, n: int = 1) -> None:
+    if n:
+        metrics.webhooks.labels(channel, outcome).inc(n)
+
+
+async def _meta_batch(request: Request, container: Any, parse: Any, channel: str) -> WebhookBatch:
     secret = container.settings.meta_app_secret
     raw = await request.body()
     if secret is None:
@@ -70,10 +83,12 @@ async def _meta_batch(request: Request, container: Any, parse: Any) -> WebhookBa
             raw, request.headers.get("x-hub-signature-256"), secret.get_secret_value().encode()
         )
     except SignatureInvalid as exc:
+        _count(channel, "bad_signature")
         raise errors.InvalidSignature("X-Hub-Signature-256 does not match the body") from exc
     try:
         batch: WebhookBatch = parse(raw)
     except MalformedPayload as exc:
+        _count(channel, "malformed")
         raise errors.MalformedPayload(str(exc)) from exc
     return batch
 
@@ -85,8 +100,8 @@ def whatsapp_handshake(request: Request, container: ContainerDep) -> PlainTextRe
 
 @router.post("/whatsapp")
 async def whatsapp_webhook(request: Request, container: ContainerDep) -> dict[str, int]:
-    batch = await _meta_batch(request, container, whatsapp.parse)
-    return await _store(request, _gateway(container), batch)
+    batch = await _meta_batch(request, container, whatsapp.parse, "whatsapp")
+    return await _store(request, _gateway(container), batch, "whatsapp")
 
 
 @router.get("/instagram", response_class=PlainTextResponse)
@@ -96,8 +111,8 @@ def instagram_handshake(request: Request, container: ContainerDep) -> PlainTextR
 
 @router.post("/instagram")
 async def instagram_webhook(request: Request, container: ContainerDep) -> dict[str, int]:
-    batch = await _meta_batch(request, container, instagram.parse)
-    return await _store(request, _gateway(container), batch)
+    batch = await _meta_batch(request, container, instagram.parse, "instagram")
+    return await _store(request, _gateway(container), batch, "instagram")
 
 
 async def _twilio_params(request: Request, container: Any) -> tuple[list[tuple[str, str]], bytes]:
@@ -108,6 +123,7 @@ async def _twilio_params(request: Request, container: Any) -> tuple[list[tuple[s
     try:
         params = twilio_sms.parse_form(raw)
     except MalformedPayload as exc:
+        _count("sms", "malformed")
         raise errors.MalformedPayload(str(exc)) from exc
     url = twilio_sms.public_url(str(request.url), settings.public_base_url)
     try:
@@ -118,6 +134,7 @@ async def _twilio_params(request: Request, container: Any) -> tuple[list[tuple[s
             settings.twilio_auth_token.get_secret_value(),
         )
     except SignatureInvalid as exc:
+        _count("sms", "bad_signature")
         raise errors.InvalidSignature("X-Twilio-Signature does not match the request") from exc
     return params, raw
 
@@ -138,8 +155,9 @@ async def twilio_sms_webhook(request: Request, container: ContainerDep) -> Respo
             default_region=container.settings.default_phone_region,
         )
     except MalformedPayload as exc:
+        _count("sms", "malformed")
         raise errors.MalformedPayload(str(exc)) from exc
-    await _store(request, gateway, batch)
+    await _store(request, gateway, batch, "sms")
     return _twiml()
 
 
@@ -150,6 +168,7 @@ async def twilio_status_webhook(request: Request, container: ContainerDep) -> Re
     try:
         batch = twilio_sms.parse_status(params, gateway.clock())
     except MalformedPayload as exc:
+        _count("sms", "malformed")
         raise errors.MalformedPayload(str(exc)) from exc
-    await _store(request, gateway, batch)
+    await _store(request, gateway, batch, "sms")
     return _twiml()

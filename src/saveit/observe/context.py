@@ -1,0 +1,64 @@
+"""The request id and trace context that follow one piece of work across processes.
+
+An HTTP request gets an id (its ``X-Request-ID`` or a fresh one); it lives in a
+context variable, so log lines written while serving the request carry it. When
+the request writes an outbox event or stores a channel message, the id and the
+trace context go with the row (:func:`carrier`), and the process that handles
+the row later resumes them (:func:`resumed`): the worker's log lines and spans
+belong to the request that caused them.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+from saveit.observe import tracing
+
+request_id: ContextVar[str | None] = ContextVar("saveit_request_id", default=None)
+
+META_KEY = "_meta"  # where an outbox payload or a message body keeps its carrier
+_ACCEPTED_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+def accepted_request_id(value: str | None) -> str:
+    """The client's id when it is a plain token, else a fresh one (ids end up in logs)."""
+    if value and _ACCEPTED_ID.match(value):
+        return value
+    return uuid.uuid4().hex
+
+
+def carrier() -> dict[str, str] | None:
+    """What a row written now should carry: the request id and the trace context."""
+    rid = request_id.get()
+    found: dict[str, str] = {} if rid is None else {"request_id": rid}
+    if tracing.enabled():
+        tracing.inject(found)
+    return found or None
+
+
+def with_carrier(document: dict[str, Any]) -> dict[str, Any]:
+    """``document`` plus the current carrier under :data:`META_KEY` (itself when none)."""
+    found = carrier()
+    if found is None:
+        return document
+    return {**document, META_KEY: found}
+
+
+@contextmanager
+def resumed(document: Mapping[str, Any] | None) -> Iterator[None]:
+    """Work on a row inside the request id and trace it was written under."""
+    found = None if document is None else document.get(META_KEY)
+    if not isinstance(found, Mapping):
+        yield
+        return
+    token = request_id.set(found.get("request_id"))
+    try:
+        with tracing.attached(found):
+            yield
+    finally:
+        request_id.reset(token)
