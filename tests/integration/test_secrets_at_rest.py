@@ -192,6 +192,10 @@ def test_a_send_from_an_account_whose_key_was_removed_fails_visibly(
     assert graph.requests == []  # nothing went out with an empty token
 
 
+# On SQLite only: the way back to 0004 crosses migration 0011, whose monthly
+# partitions PostgreSQL cannot undo. 0006's own statements still run on PostgreSQL
+# in every test database the migrations build.
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_accounts_from_before_the_upgrade_keep_routing_as_migrated_with_tokens_sealed(
     db_url: str, container: Container, demo: str
 ) -> None:

@@ -18,6 +18,7 @@ from sqlalchemy import Connection
 
 from saveit.api.auth import Admin, ManagerOf, OwnerOf, require_staff
 from saveit.api.deps import ContainerDep
+from saveit.api.ids import RowId
 from saveit.api.schemas import (
     CombinationBody,
     Day,
@@ -290,7 +291,7 @@ def list_tokens(slug: str, actor: OwnerOf, container: ContainerDep) -> list[dict
 
 
 @router.delete("/{slug}/tokens/{token_id}", status_code=204)
-def revoke_token(slug: str, token_id: int, actor: OwnerOf, container: ContainerDep) -> None:
+def revoke_token(slug: str, token_id: RowId, actor: OwnerOf, container: ContainerDep) -> None:
     """Revoke a token at once: requests with it get 401, and its open live-feed sockets
     close within ``SAVEIT_LIVE_TOKEN_RECHECK_S``."""
     with container.engine.begin() as conn:

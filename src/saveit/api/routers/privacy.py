@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 
 from saveit.api.auth import ManagerOf, bearer
 from saveit.api.deps import ContainerDep
+from saveit.api.ids import RowId
 from saveit.bootstrap import Container
 from saveit.domain import errors
 from saveit.privacy import GuestPrivacy
@@ -41,14 +42,14 @@ def _download(doc: dict[str, Any], guest_id: int) -> JSONResponse:
 
 
 @router.get("/v1/restaurants/{slug}/guests/{guest_id}/export")
-def export_guest(slug: str, guest_id: int, actor: ManagerOf, container: ContainerDep) -> Response:
+def export_guest(slug: str, guest_id: RowId, actor: ManagerOf, container: ContainerDep) -> Response:
     """Everything stored about the guest, as one JSON document."""
     return _download(_privacy(container).export(slug, guest_id), guest_id)
 
 
 @router.post("/v1/restaurants/{slug}/guests/{guest_id}/erase")
 def erase_guest(
-    slug: str, guest_id: int, actor: ManagerOf, container: ContainerDep, response: Response
+    slug: str, guest_id: RowId, actor: ManagerOf, container: ContainerDep, response: Response
 ) -> dict[str, Any]:
     """Pseudonymise the guest's personal data everywhere, in one transaction; bookings,
     messages and the guest row stay, without it, so counts hold. Recorded as done by
