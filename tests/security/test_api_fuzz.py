@@ -160,6 +160,8 @@ def _problem_code(response: Any) -> str:
         return ""
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(1800)  # 65 operations x 2 modes x 25 examples: minutes on a busy machine
 def test_no_5xx_and_no_refusal_the_schema_does_not_state(
     fuzz_app: tuple[FastAPI, dict[str, str]],
 ) -> None:
