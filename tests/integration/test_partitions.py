@@ -26,7 +26,7 @@ from saveit.store.database import create_db_engine
 from saveit.store.migrate import upgrade
 from saveit.store.partitions import PARTITIONED, PartitionKeeper, monthly_partitions
 from saveit.store.schema import channel_messages, outbox, processed_events, reservation_log
-from tests.conftest import PG_BASE, _with_database
+from tests.conftest import PG_BASE, _unavailable, _with_database
 from tests.support import FakeClock, demo_document
 
 GUEST = Actor("guest", "web", "webchat")
@@ -40,7 +40,7 @@ def own_pg() -> Iterator[str]:
     try:
         admin = psycopg.connect(PG_BASE, autocommit=True, connect_timeout=5)
     except psycopg.OperationalError as exc:  # pragma: no cover - the conftest decides
-        pytest.skip(str(exc))
+        _unavailable(str(exc))  # skips, or fails under CI=true
     with admin:
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     yield _with_database(PG_BASE, name)

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from sqlalchemy import Connection, Engine, select, update
 from sqlalchemy.exc import DBAPIError
@@ -587,30 +587,7 @@ class BookingService:
         *,
         reason: str = "",
     ) -> None:
-        after = view.snapshot()
-        if reason:
-            after["reason"] = reason
-        earlier = before.snapshot() if before is not None else None
-        payload: dict[str, Any] = {
-            "reservation": after,
-            "actor": actor.label,
-            "channel": actor.channel,
-        }
-        if earlier is not None:
-            payload["before"] = earlier
-        store.record(
-            conn,
-            reservation_id=view.id,
-            restaurant_id=view.restaurant_id,
-            at=now,
-            actor=actor.label,
-            channel=actor.channel,
-            action=action,
-            before=earlier,
-            after=after,
-            event_type=f"reservation.{action}",
-            payload=payload,
-        )
+        store.record_change(conn, view, actor, action, before, now, reason=reason)
 
     # --- modify -----------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import Connection, Select, bindparam, delete, insert, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from saveit.booking.commands import Actor
 from saveit.booking.views import GuestView, ReservationView
 from saveit.domain.model import ACTIVE_STATUSES, OCCUPYING_STATUSES, Booked, Status
 from saveit.observe.context import with_carrier
@@ -493,3 +494,43 @@ def count_overlaps(conn: Connection) -> int:
         if a_start < b_stop and b_start < a_stop:
             overlapping += 1
     return overlapping
+
+
+def record_change(
+    conn: Connection,
+    view: ReservationView,
+    actor: Actor,
+    action: str,
+    before: ReservationView | None,
+    now: datetime,
+    *,
+    reason: str = "",
+    extra: dict[str, Any] | None = None,
+) -> None:
+    """A change's audit row and its ``reservation.<action>`` event (one shape for
+    bookings and the waitlist's held seats: the live feed and caches read both)."""
+    after = view.snapshot()
+    if reason:
+        after["reason"] = reason
+    earlier = before.snapshot() if before is not None else None
+    payload: dict[str, Any] = {
+        "reservation": after,
+        "actor": actor.label,
+        "channel": actor.channel,
+        **(extra or {}),
+    }
+    if earlier is not None:
+        payload["before"] = earlier
+    record(
+        conn,
+        reservation_id=view.id,
+        restaurant_id=view.restaurant_id,
+        at=now,
+        actor=actor.label,
+        channel=actor.channel,
+        action=action,
+        before=earlier,
+        after=after,
+        event_type=f"reservation.{action}",
+        payload=payload,
+    )

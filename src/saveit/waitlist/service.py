@@ -573,28 +573,8 @@ class Waitlist:
     ) -> None:
         """The hold's audit row and its ``reservation.<action>`` event, as a
         booking's: the live feed and the availability caches hear of it."""
-        after = view.snapshot()
-        earlier = before.snapshot() if before is not None else None
-        payload: dict[str, Any] = {
-            "reservation": after,
-            "actor": actor.label,
-            "channel": actor.channel,
-            "waitlist_entry": entry.code,
-        }
-        if earlier is not None:
-            payload["before"] = earlier
-        reservation_store.record(
-            conn,
-            reservation_id=view.id,
-            restaurant_id=view.restaurant_id,
-            at=now,
-            actor=actor.label,
-            channel=actor.channel,
-            action=action,
-            before=earlier,
-            after=after,
-            event_type=f"reservation.{action}",
-            payload=payload,
+        reservation_store.record_change(
+            conn, view, actor, action, before, now, extra={"waitlist_entry": entry.code}
         )
 
     @staticmethod
