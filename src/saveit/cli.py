@@ -29,12 +29,12 @@ from pydantic import ValidationError
 
 from saveit.api.access_log import with_redaction
 from saveit.api.header_limits import BoundedHttpToolsProtocol
-from saveit.booking.commands import Actor
 from saveit.bootstrap import build, build_secret_box, freeze_startup_heap
 from saveit.channels.workers import ChannelWorkers
 from saveit.config import ExposedDevelopmentSecret, Settings, load_settings
 from saveit.config import refuse_exposed_development_secret as _refuse
 from saveit.domain import errors
+from saveit.domain.commands import Actor
 from saveit.notify import start_notifications
 from saveit.observe import auditor, logs
 from saveit.observe.gauges import scrape_gauges

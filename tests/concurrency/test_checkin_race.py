@@ -20,9 +20,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from saveit.booking.commands import Actor, CreateReservation, GuestDetails
 from saveit.bootstrap import Container
 from saveit.domain import errors
+from saveit.domain.commands import Actor, CreateReservation, GuestDetails
 from saveit.store.schema import guests, outbox, reservation_log, reservations
 from tests.support import FakeClock
 

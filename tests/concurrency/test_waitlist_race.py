@@ -32,9 +32,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import Engine, select, text
 
-from saveit.booking.commands import Actor, CreateReservation, GuestDetails
 from saveit.booking.service import BookingService
 from saveit.domain import errors
+from saveit.domain.commands import Actor, CreateReservation, GuestDetails
 from saveit.domain.model import OCCUPYING_STATUSES
 from saveit.restaurant_setup import apply_spec, parse_document
 from saveit.store import waitlist as waitlist_store

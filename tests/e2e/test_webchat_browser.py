@@ -33,8 +33,8 @@ from saveit.api.routers import webchat
 from saveit.booking.service import utc_now
 from saveit.channels.gateway import Gateway
 from saveit.channels.inbox import InboxResponder
-from saveit.channels.model import Button, OutboundMessage
 from saveit.channels.webchat import identity_of
+from saveit.domain.messages import Button, OutboundMessage
 from saveit.restaurant_setup import apply_spec, parse_document
 from saveit.store.database import create_db_engine
 from saveit.store.migrate import upgrade

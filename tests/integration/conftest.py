@@ -24,10 +24,10 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from saveit.api.app import create_app
-from saveit.booking.commands import Actor, CreateReservation, GuestDetails
 from saveit.bootstrap import Container, build
 from saveit.channels.email_inbound import serve
 from saveit.config import Settings
+from saveit.domain.commands import Actor, CreateReservation, GuestDetails
 from saveit.events import Bus, InProcessBus, RedisStreamsBus
 from saveit.restaurant_setup import apply_spec, parse_document
 from saveit.store import channel_accounts as accounts

@@ -11,11 +11,11 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 
-from saveit.booking.commands import Actor, CreateReservation, GuestDetails, WalkIn
-from saveit.booking.views import ReservationView
 from saveit.bootstrap import Container
 from saveit.domain import errors
+from saveit.domain.commands import Actor, CreateReservation, GuestDetails, WalkIn
 from saveit.domain.model import Status
+from saveit.domain.views import ReservationView
 from saveit.store.schema import guests, outbox, reservation_log, reservations, table_claims
 from tests.support import FakeClock
 

@@ -9,15 +9,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from saveit.booking.commands import (
+from saveit.bootstrap import Container
+from saveit.domain import errors
+from saveit.domain.commands import (
     Actor,
     CreateReservation,
     GuestDetails,
     ModifyReservation,
     WalkIn,
 )
-from saveit.bootstrap import Container
-from saveit.domain import errors
 from saveit.domain.model import Status
 from saveit.store.schema import (
     outbox,

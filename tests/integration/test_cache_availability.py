@@ -312,9 +312,9 @@ def test_the_writer_keeps_what_it_cached_after_its_own_change_when_it_hears_of_i
     (Before, each party size of the day missed a second time in the writer.)"""
     from datetime import UTC, datetime
 
-    from saveit.booking.commands import Actor, CreateReservation, GuestDetails
     from saveit.cache.invalidation import Invalidator
-    from saveit.events.model import Event
+    from saveit.domain.commands import Actor, CreateReservation, GuestDetails
+    from saveit.domain.events import Event
     from saveit.store.schema import outbox
 
     cache = cached.availability

@@ -26,9 +26,9 @@ from icalendar import Calendar
 from saveit.channels.email_parse import parse_email
 from saveit.channels.email_send import EmailSender
 from saveit.channels.ics import reservation_event
-from saveit.channels.model import Attachment, Button, Image, ListOption, OutboundMessage
-from saveit.channels.ports import ChannelAccount, SendContext, SendFailed
 from saveit.channels.smtp_server import start_smtp_server
+from saveit.domain.channel_ports import ChannelAccount, SendContext, SendFailed
+from saveit.domain.messages import Attachment, Button, Image, ListOption, OutboundMessage
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "channels" / "email"
 RESTAURANT = "reservas@casalola.example"

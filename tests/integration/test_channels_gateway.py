@@ -16,11 +16,13 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
-from saveit.booking.commands import Actor, CreateReservation, GuestDetails
 from saveit.bootstrap import Container
 from saveit.channels.gateway import Gateway, Receipt, Reply, Turn
 from saveit.channels.intake import Intake
-from saveit.channels.model import (
+from saveit.channels.workers import ChannelWorkers
+from saveit.domain.channel_ports import ChannelAccount, SendContext, SendFailed, SendResult
+from saveit.domain.commands import Actor, CreateReservation, GuestDetails
+from saveit.domain.messages import (
     ChannelName,
     DeliveryStatus,
     InboundMessage,
@@ -29,8 +31,6 @@ from saveit.channels.model import (
     StatusUpdate,
     WebhookBatch,
 )
-from saveit.channels.ports import ChannelAccount, SendContext, SendFailed, SendResult
-from saveit.channels.workers import ChannelWorkers
 from saveit.store import conversations as convs
 from saveit.store import restaurants as restaurant_store
 from saveit.store.database import create_db_engine

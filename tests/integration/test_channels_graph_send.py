@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 from saveit.channels.instagram import InstagramSender
-from saveit.channels.model import OutboundMessage
-from saveit.channels.ports import ChannelAccount, SendContext, SendFailed
 from saveit.channels.whatsapp import WhatsAppSender
+from saveit.domain.channel_ports import ChannelAccount, SendContext, SendFailed
+from saveit.domain.messages import OutboundMessage
 from tests.recording_http import Recorded, RecordingServer, recording_server
 
 TOKEN = "EAAG-secret-access-token-7f3a9c"

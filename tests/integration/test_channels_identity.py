@@ -10,12 +10,12 @@ from datetime import datetime
 import pytest
 from sqlalchemy import func, select
 
-from saveit.booking.commands import Actor, CreateReservation, GuestDetails
 from saveit.bootstrap import Container
 from saveit.channels.gateway import Gateway, Reply, Turn
 from saveit.channels.identity import CannotVerify, IdentityLinks, LinkCodeInvalid
-from saveit.channels.model import ChannelName, InboundMessage, OutboundMessage, WebhookBatch
-from saveit.channels.ports import ChannelAccount, SendContext, SendResult
+from saveit.domain.channel_ports import ChannelAccount, SendContext, SendResult
+from saveit.domain.commands import Actor, CreateReservation, GuestDetails
+from saveit.domain.messages import ChannelName, InboundMessage, OutboundMessage, WebhookBatch
 from saveit.store import conversations as convs
 from saveit.store import messages as store
 from saveit.store.schema import channel_identities, conversations, guests, reservations

@@ -13,13 +13,13 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from saveit.booking.commands import Actor, CreateReservation, GuestDetails
 from saveit.bootstrap import Container
 from saveit.channels.gateway import Gateway
 from saveit.channels.identity import IdentityLinks
-from saveit.channels.model import Choice, InboundMessage, OutboundMessage, WebhookBatch
 from saveit.conversation.bot import BotResponder
 from saveit.domain import errors
+from saveit.domain.commands import Actor, CreateReservation, GuestDetails
+from saveit.domain.messages import Choice, InboundMessage, OutboundMessage, WebhookBatch
 from saveit.domain.model import SpecialDate, Status
 from saveit.store import conversations as convs
 from saveit.store import restaurants as restaurant_store

@@ -8,15 +8,15 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 
-from saveit.booking.commands import (
+from saveit.bootstrap import Container
+from saveit.domain import errors
+from saveit.domain.commands import (
     Actor,
     CreateReservation,
     GuestDetails,
     ModifyReservation,
     WalkIn,
 )
-from saveit.bootstrap import Container
-from saveit.domain import errors
 from saveit.domain.model import Status
 from saveit.store.schema import outbox, reservation_log, reservations, table_claims
 from tests.support import FakeClock

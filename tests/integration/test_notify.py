@@ -26,11 +26,11 @@ from sqlalchemy import Engine, select
 from sqlalchemy import event as sa_event
 
 from saveit.api.app import create_app
-from saveit.booking.commands import Actor, CreateReservation, GuestDetails, ModifyReservation
 from saveit.bootstrap import Container
 from saveit.config import Settings
+from saveit.domain.commands import Actor, CreateReservation, GuestDetails, ModifyReservation
+from saveit.domain.events import Event
 from saveit.events.consumer import Consumer
-from saveit.events.model import Event
 from saveit.events.processed import MemoryProcessedStore, SqlProcessedStore
 from saveit.notify import Notifier
 from saveit.notify.runner import GROUP

@@ -16,8 +16,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import insert, select
 
 from saveit.api.app import create_app
-from saveit.booking.commands import Actor, CreateReservation, GuestDetails
 from saveit.bootstrap import Container
+from saveit.domain.commands import Actor, CreateReservation, GuestDetails
 from saveit.observe import auditor
 from saveit.store.schema import reservation_tables, reservations
 from tests.metrics_support import value

@@ -6,8 +6,8 @@ import threading
 from datetime import timedelta
 
 from saveit.bootstrap import build
-from saveit.channels.model import OutboundMessage
 from saveit.config import Settings
+from saveit.domain.messages import OutboundMessage
 from saveit.notify import start_notifications
 from saveit.restaurant_setup import apply_spec, parse_document
 from saveit.store import messages as store

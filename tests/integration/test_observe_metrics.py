@@ -18,8 +18,8 @@ from pydantic import SecretStr
 from saveit.api.app import create_app
 from saveit.bootstrap import Container, build
 from saveit.config import Settings
+from saveit.domain.events import Event
 from saveit.events.consumer import Consumer
-from saveit.events.model import Event
 from saveit.events.processed import MemoryProcessedStore
 from saveit.resilience import CircuitBreaker
 from tests.conftest import ADMIN_TOKEN

@@ -15,8 +15,8 @@ from pydantic import SecretStr
 
 from saveit.bootstrap import Container
 from saveit.config import Settings
+from saveit.domain.events import Event
 from saveit.events.consumer import Consumer
-from saveit.events.model import Event
 from saveit.events.processed import MemoryProcessedStore
 from saveit.observe import tracing
 from saveit.observe.context import META_KEY

@@ -15,10 +15,10 @@ import pytest
 from psycopg import sql
 from sqlalchemy import Engine, func, select, text
 
-from saveit.booking.commands import Actor, CreateReservation, GuestDetails
 from saveit.bootstrap import build
-from saveit.channels.model import InboundMessage
 from saveit.config import Settings
+from saveit.domain.commands import Actor, CreateReservation, GuestDetails
+from saveit.domain.messages import InboundMessage
 from saveit.events.processed import SqlProcessedStore
 from saveit.restaurant_setup import apply_spec, parse_document
 from saveit.store import messages

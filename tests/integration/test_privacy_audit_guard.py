@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import Connection, delete, func, insert, select, text, update
 from sqlalchemy.exc import DBAPIError
 
-from saveit.booking.commands import Actor, CreateReservation, GuestDetails
 from saveit.bootstrap import Container
+from saveit.domain.commands import Actor, CreateReservation, GuestDetails
 from saveit.store.schema import erasure_in_progress, guests, reservation_log
 
 GUEST = Actor("guest", "web", "web")

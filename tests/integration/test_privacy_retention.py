@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from saveit.bootstrap import Container
 from saveit.channels.gateway import Gateway
-from saveit.channels.model import InboundMessage, WebhookBatch
+from saveit.domain.messages import InboundMessage, WebhookBatch
 from saveit.store import conversations as convs
 from saveit.store import restaurants as restaurant_store
 from saveit.store.schema import channel_identities, channel_messages, link_codes

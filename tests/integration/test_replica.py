@@ -21,9 +21,9 @@ import pytest
 from psycopg import sql
 from sqlalchemy import text
 
-from saveit.booking.commands import Actor, CreateReservation, GuestDetails
 from saveit.bootstrap import Container, build
 from saveit.config import Settings
+from saveit.domain.commands import Actor, CreateReservation, GuestDetails
 from saveit.restaurant_setup import apply_spec, parse_document
 from saveit.store.database import create_db_engine
 from saveit.store.migrate import upgrade

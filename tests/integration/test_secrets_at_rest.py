@@ -12,8 +12,8 @@ from sqlalchemy import insert, select, update
 
 from saveit.api.app import create_app
 from saveit.bootstrap import Container, build
-from saveit.channels.model import InboundMessage, WebhookBatch
 from saveit.config import Settings
+from saveit.domain.messages import InboundMessage, WebhookBatch
 from saveit.restaurant_setup import apply_spec, parse_document
 from saveit.store import channel_accounts as accounts
 from saveit.store import restaurants as restaurant_store

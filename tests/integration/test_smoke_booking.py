@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from saveit.booking.commands import Actor, CreateReservation, GuestDetails
 from saveit.bootstrap import Container
+from saveit.domain.commands import Actor, CreateReservation, GuestDetails
 
 GUEST = Actor("guest", "web", "webchat")
 

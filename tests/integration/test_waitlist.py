@@ -15,12 +15,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from saveit.api.app import create_app
-from saveit.booking.commands import Actor, CreateReservation, GuestDetails, ModifyReservation
 from saveit.bootstrap import Container, build
 from saveit.config import Settings
 from saveit.domain import errors
+from saveit.domain.commands import Actor, CreateReservation, GuestDetails, ModifyReservation
+from saveit.domain.events import Event
 from saveit.domain.model import Status
-from saveit.events.model import Event
 from saveit.restaurant_setup import apply_spec, parse_document
 from saveit.store.schema import outbox, reservation_log, table_claims, waitlist_log
 from saveit.waitlist.runner import WaitlistHandler

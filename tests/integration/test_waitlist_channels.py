@@ -25,9 +25,9 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
-from saveit.booking.commands import Actor, CreateReservation, GuestDetails
 from saveit.bootstrap import Container
 from saveit.config import Settings
+from saveit.domain.commands import Actor, CreateReservation, GuestDetails
 from saveit.domain.model import Status
 from tests.integration.conftest import (
     EMAIL_ADDRESS,

@@ -23,9 +23,9 @@ from saveit.api.routers import webchat
 from saveit.bootstrap import Container, build
 from saveit.channels.gateway import Reply, Turn
 from saveit.channels.inbox import InboxResponder
-from saveit.channels.model import Button, Choice, OutboundMessage
 from saveit.channels.webchat import MAX_FRAME_BYTES, MAX_TEXT
 from saveit.config import Settings
+from saveit.domain.messages import Button, Choice, OutboundMessage
 from saveit.restaurant_setup import apply_spec, parse_document
 from saveit.store.schema import channel_identities, channel_messages, conversations
 from tests.support import FakeClock, demo_document

@@ -12,10 +12,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from saveit.booking.commands import Actor, CreateReservation, GuestDetails, ModifyReservation
 from saveit.booking.service import BookingService
 from saveit.domain import errors
 from saveit.domain.availability import cells
+from saveit.domain.commands import Actor, CreateReservation, GuestDetails, ModifyReservation
 from saveit.domain.model import Status
 from saveit.domain.schedule import grid_starts
 from saveit.restaurant_setup import apply_spec, parse_document

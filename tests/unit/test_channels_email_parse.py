@@ -18,8 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from saveit.channels.email_parse import html_to_text, is_automatic, parse_email, strip_quotes
-from saveit.channels.model import InboundMessage
-from saveit.channels.ports import MalformedPayload
+from saveit.domain.channel_ports import MalformedPayload
+from saveit.domain.messages import InboundMessage
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "channels" / "email"
 RESTAURANT = "reservas@casalola.example"

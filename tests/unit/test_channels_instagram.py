@@ -19,8 +19,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from saveit.channels.instagram import InstagramSender, parse
-from saveit.channels.model import Button, Choice, Image, ListOption, OutboundMessage
-from saveit.channels.ports import ChannelAccount, MalformedPayload, SendContext, SendFailed
+from saveit.domain.channel_ports import ChannelAccount, MalformedPayload, SendContext, SendFailed
+from saveit.domain.messages import Button, Choice, Image, ListOption, OutboundMessage
 from tests.recording_http import RecordingServer, recording_server
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "channels" / "instagram"

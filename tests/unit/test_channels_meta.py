@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from saveit.channels.meta import handshake, verify_signature
-from saveit.channels.ports import SignatureInvalid
+from saveit.domain.channel_ports import SignatureInvalid
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "channels"
 SECRET = b"app-secret-for-tests-only"

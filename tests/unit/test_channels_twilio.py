@@ -17,21 +17,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from twilio.request_validator import RequestValidator  # type: ignore[import-untyped]
 
-from saveit.channels.model import (
-    Button,
-    DeliveryStatus,
-    Image,
-    ListOption,
-    OutboundMessage,
-)
-from saveit.channels.ports import (
-    ChannelAccount,
-    MalformedPayload,
-    SendContext,
-    Sender,
-    SendFailed,
-    SignatureInvalid,
-)
 from saveit.channels.twilio_sms import (
     MAX_BODY_CHARS,
     TwilioSender,
@@ -43,6 +28,21 @@ from saveit.channels.twilio_sms import (
     sms_body,
     twiml_empty,
     verify_signature,
+)
+from saveit.domain.channel_ports import (
+    ChannelAccount,
+    MalformedPayload,
+    SendContext,
+    Sender,
+    SendFailed,
+    SignatureInvalid,
+)
+from saveit.domain.messages import (
+    Button,
+    DeliveryStatus,
+    Image,
+    ListOption,
+    OutboundMessage,
 )
 from tests.recording_http import Recorded, recording_server
 

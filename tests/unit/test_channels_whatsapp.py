@@ -20,7 +20,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from saveit.channels import whatsapp
-from saveit.channels.model import (
+from saveit.channels.whatsapp import WhatsAppSender, parse
+from saveit.domain.channel_ports import ChannelAccount, MalformedPayload, SendContext, SendFailed
+from saveit.domain.messages import (
     Attachment,
     Button,
     Choice,
@@ -29,8 +31,6 @@ from saveit.channels.model import (
     ListOption,
     OutboundMessage,
 )
-from saveit.channels.ports import ChannelAccount, MalformedPayload, SendContext, SendFailed
-from saveit.channels.whatsapp import WhatsAppSender, parse
 from tests.recording_http import RecordingServer, recording_server
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "channels" / "whatsapp"

@@ -19,10 +19,10 @@ from starlette.concurrency import run_in_threadpool
 
 from saveit.api.deps import ContainerDep
 from saveit.api.schemas import Channel
-from saveit.booking.commands import Actor
-from saveit.booking.views import ReservationView
 from saveit.bootstrap import Container
 from saveit.domain import errors
+from saveit.domain.commands import Actor
+from saveit.domain.views import ReservationView
 from saveit.store import tenancy, tokens
 
 CHANNELS: tuple[str, ...] = get_args(Channel)

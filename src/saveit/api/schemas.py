@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-from saveit.booking.views import ReservationView
 from saveit.domain import errors
 from saveit.domain.model import Restaurant
+from saveit.domain.views import ReservationView
 from saveit.restaurant_setup import WEEKDAYS, ContactSpec, HoursSpec, check_timezone
 from saveit.store.restaurants import Profile, hours_to_json
 

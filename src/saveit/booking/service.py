@@ -25,14 +25,6 @@ from sqlalchemy import Connection, Engine, select, update
 from sqlalchemy.exc import DBAPIError
 
 from saveit.booking import codes
-from saveit.booking.commands import (
-    Actor,
-    CreateReservation,
-    GuestDetails,
-    ModifyReservation,
-    WalkIn,
-)
-from saveit.booking.views import Created, GuestView, ReservationView
 from saveit.domain import errors
 from saveit.domain.availability import (
     Occupancy,
@@ -45,6 +37,13 @@ from saveit.domain.availability import (
     nearest_alternatives,
     seatings,
 )
+from saveit.domain.commands import (
+    Actor,
+    CreateReservation,
+    GuestDetails,
+    ModifyReservation,
+    WalkIn,
+)
 from saveit.domain.model import (
     ACTIVE_STATUSES,
     CLAIM_MINUTES,
@@ -55,6 +54,7 @@ from saveit.domain.model import (
     Status,
 )
 from saveit.domain.schedule import business_day_of, windows_for
+from saveit.domain.views import Created, GuestView, ReservationView
 from saveit.observe import metrics
 from saveit.store import guests as guest_store
 from saveit.store import reservations as store

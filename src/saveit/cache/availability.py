@@ -35,12 +35,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from saveit.booking.service import BookingService
-from saveit.booking.views import ReservationView
 from saveit.cache.store import CacheStore, MemoryStore, NearCache
 from saveit.domain import errors
 from saveit.domain.availability import Occupancy, bookable_starts
 from saveit.domain.model import Restaurant
 from saveit.domain.schedule import business_day_of
+from saveit.domain.views import ReservationView
 from saveit.observe import metrics
 from saveit.resilience.breaker import BreakerState
 from saveit.resilience.redis_gate import RedisUnavailable

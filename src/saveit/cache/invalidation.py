@@ -26,8 +26,8 @@ from collections.abc import Iterable, Mapping
 from saveit.booking.service import BookingService
 from saveit.cache.availability import AvailabilityCache
 from saveit.config import Settings
+from saveit.domain.events import Event
 from saveit.domain.model import Restaurant
-from saveit.events.model import Event
 from saveit.realtime.feed import Feed
 from saveit.realtime.hub import RestaurantsById
 from saveit.realtime.messages import affected_days

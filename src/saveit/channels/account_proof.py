@@ -36,9 +36,9 @@ from urllib.parse import quote
 import httpx
 from sqlalchemy import Engine
 
-from saveit.channels.model import ChannelName, OutboundMessage
-from saveit.channels.ports import ChannelAccount, SendContext, Sender, SendFailed
+from saveit.domain.channel_ports import ChannelAccount, SendContext, Sender, SendFailed
 from saveit.domain.errors import DomainError, Forbidden, NotFound
+from saveit.domain.messages import ChannelName, OutboundMessage
 from saveit.store import channel_accounts as accounts
 from saveit.store import tenancy
 from saveit.store.database import reading

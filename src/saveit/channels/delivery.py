@@ -3,7 +3,7 @@
 Every reply — the bot's, a staff member's, a verification code — is a row in
 ``channel_messages`` first, so a send survives a restart. :meth:`deliver_due`
 claims due rows with a lease and sends each through its channel's
-:class:`~saveit.channels.ports.Sender`: 5xx, 429 and timeouts are retried with
+:class:`~saveit.domain.channel_ports.Sender`: 5xx, 429 and timeouts are retried with
 exponential backoff, other refusals fail at once, and after the last try the
 message is ``failed`` with its error, visible in the conversation and announced
 as ``message.failed``. Sending never happens on the inbound path.
@@ -27,10 +27,9 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from saveit.channels.model import ChannelName, DeliveryStatus, OutboundMessage
-from saveit.channels.ports import ChannelAccount, SendContext, Sender, SendFailed
-from saveit.domain import errors
-from saveit.events import model as events
+from saveit.domain import errors, events
+from saveit.domain.channel_ports import ChannelAccount, SendContext, Sender, SendFailed
+from saveit.domain.messages import ChannelName, DeliveryStatus, OutboundMessage
 from saveit.observe import metrics, tracing
 from saveit.observe.context import resumed
 from saveit.store import channel_accounts as accounts

@@ -27,8 +27,8 @@ from saveit.channels.email_proof import (
     split_subaddress,
 )
 from saveit.channels.gateway import Gateway
-from saveit.channels.model import InboundMessage, WebhookBatch
-from saveit.channels.ports import MalformedPayload
+from saveit.domain.channel_ports import MalformedPayload
+from saveit.domain.messages import InboundMessage, WebhookBatch
 
 if TYPE_CHECKING:
     from aiosmtpd.controller import Controller

@@ -25,9 +25,9 @@ from email.utils import getaddresses, parsedate_to_datetime
 
 from saveit.channels.email_html import html_to_text
 from saveit.channels.email_quotes import is_forward_subject, strip_quotes
-from saveit.channels.model import InboundMessage
-from saveit.channels.ports import MalformedPayload
+from saveit.domain.channel_ports import MalformedPayload
 from saveit.domain.errors import ValidationFailed
+from saveit.domain.messages import InboundMessage
 from saveit.store.guests import normalise_email
 
 MAX_ID_LENGTH = 250  # longer Message-IDs are hashed: they are dedup keys stored in an index

@@ -35,7 +35,8 @@ from typing import Any, TypeVar
 
 import aiosmtplib
 
-from saveit.channels.model import (
+from saveit.domain.channel_ports import ChannelAccount, SendContext, SendFailed, SendResult
+from saveit.domain.messages import (
     Attachment,
     Button,
     ChannelName,
@@ -43,7 +44,6 @@ from saveit.channels.model import (
     ListOption,
     OutboundMessage,
 )
-from saveit.channels.ports import ChannelAccount, SendContext, SendFailed, SendResult
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ T = TypeVar("T")
 
 
 class EmailSender:
-    """The :class:`~saveit.channels.ports.Sender` for email, through one SMTP relay.
+    """The :class:`~saveit.domain.channel_ports.Sender` for email, through one SMTP relay.
 
     ``starttls`` upgrades a plain connection (port 587); on port 465 the
     connection is TLS from the start instead. ``timeout_s`` bounds each SMTP

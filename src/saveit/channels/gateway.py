@@ -33,7 +33,9 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from saveit.channels.delivery import LEASE, Delivery, announce
-from saveit.channels.model import (
+from saveit.domain import events
+from saveit.domain.channel_ports import ChannelAccount, Sender
+from saveit.domain.messages import (
     ChannelName,
     Choice,
     DeliveryStatus,
@@ -41,8 +43,6 @@ from saveit.channels.model import (
     OutboundMessage,
     WebhookBatch,
 )
-from saveit.channels.ports import ChannelAccount, Sender
-from saveit.events import model as events
 from saveit.observe import metrics, tracing
 from saveit.observe.context import resumed
 from saveit.ratelimit import RateLimiter

@@ -30,9 +30,8 @@ from sqlalchemy import Connection, Engine, update
 from sqlalchemy.exc import IntegrityError
 
 from saveit.channels.gateway import Gateway
-from saveit.channels.model import OutboundMessage
-from saveit.domain import errors
-from saveit.events import model as events
+from saveit.domain import errors, events
+from saveit.domain.messages import OutboundMessage
 from saveit.ratelimit.abuse import AbuseLimits
 from saveit.store import channel_accounts as accounts
 from saveit.store import conversations as convs

@@ -8,7 +8,7 @@ conversation that staff read and answer from the dashboard API.
 from __future__ import annotations
 
 from saveit.channels.gateway import Reply, Turn
-from saveit.channels.model import OutboundMessage
+from saveit.domain.messages import OutboundMessage
 
 
 class InboxResponder:

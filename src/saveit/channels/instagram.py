@@ -30,12 +30,18 @@ from saveit.channels.meta import (
     entries,
     epoch,
 )
-from saveit.channels.model import ChannelName, Choice, InboundMessage, OutboundMessage, WebhookBatch
-from saveit.channels.ports import (
+from saveit.domain.channel_ports import (
     ChannelAccount,
     SendContext,
     SendFailed,
     SendResult,
+)
+from saveit.domain.messages import (
+    ChannelName,
+    Choice,
+    InboundMessage,
+    OutboundMessage,
+    WebhookBatch,
 )
 
 log = logging.getLogger(__name__)
@@ -53,7 +59,7 @@ _ENVELOPE_KEYS = frozenset({"sender", "recipient", "timestamp"})
 def parse(raw: bytes) -> WebhookBatch:
     """Read one Instagram webhook body.
 
-    Raises :class:`~saveit.channels.ports.MalformedPayload` (and nothing else) for
+    Raises :class:`~saveit.domain.channel_ports.MalformedPayload` (and nothing else) for
     a body that is not UTF-8 JSON, not an object, not ``object: "instagram"``, or
     has no ``entry`` list; every other oddity is an ``ignored`` reason.
     """

@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 import anyio.to_thread
 
 from saveit.channels.gateway import Receipt
-from saveit.channels.model import WebhookBatch
+from saveit.domain.messages import WebhookBatch
 
 ReceiveMany = Callable[[Sequence[WebhookBatch]], list[Receipt | Exception]]
 

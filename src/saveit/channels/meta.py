@@ -1,6 +1,6 @@
 """What WhatsApp and Instagram share: Meta's webhook signature and subscription
 handshake, tolerant readers for Meta's JSON envelopes, and one Graph API client
-that turns every failure into a :class:`~saveit.channels.ports.SendFailed`.
+that turns every failure into a :class:`~saveit.domain.channel_ports.SendFailed`.
 
 Why it is shaped this way:
 
@@ -35,7 +35,7 @@ from urllib.parse import quote
 
 import httpx
 
-from saveit.channels.ports import MalformedPayload, SendFailed, SendResult, SignatureInvalid
+from saveit.domain.channel_ports import MalformedPayload, SendFailed, SendResult, SignatureInvalid
 
 log = logging.getLogger(__name__)
 

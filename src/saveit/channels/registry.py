@@ -4,9 +4,9 @@ its queued messages fail visibly as ``NOT_CONFIGURED`` instead of vanishing."""
 
 from __future__ import annotations
 
-from saveit.channels.model import ChannelName, OutboundMessage
-from saveit.channels.ports import ChannelAccount, SendContext, Sender, SendResult
 from saveit.config import Settings
+from saveit.domain.channel_ports import ChannelAccount, SendContext, Sender, SendResult
+from saveit.domain.messages import ChannelName, OutboundMessage
 
 
 class WebchatSender:

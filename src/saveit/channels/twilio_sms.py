@@ -26,15 +26,8 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import httpx
 
-from saveit.channels.model import (
-    ChannelName,
-    DeliveryStatus,
-    InboundMessage,
-    OutboundMessage,
-    StatusUpdate,
-    WebhookBatch,
-)
-from saveit.channels.ports import (
+from saveit.domain import errors
+from saveit.domain.channel_ports import (
     ChannelAccount,
     MalformedPayload,
     SendContext,
@@ -42,7 +35,14 @@ from saveit.channels.ports import (
     SendResult,
     SignatureInvalid,
 )
-from saveit.domain import errors
+from saveit.domain.messages import (
+    ChannelName,
+    DeliveryStatus,
+    InboundMessage,
+    OutboundMessage,
+    StatusUpdate,
+    WebhookBatch,
+)
 from saveit.store.guests import normalise_phone
 
 SIGNATURE_HEADER: Final = "X-Twilio-Signature"
@@ -54,7 +54,7 @@ _DEFAULT_PORTS: Final = {"https": "443", "http": "80"}
 
 # Statuses that report no step past the ``queued`` our delivery worker already
 # records when Twilio accepts the message: reporting them would only add writes
-# that :func:`saveit.channels.model.advances` refuses anyway.
+# that :func:`saveit.domain.messages.advances` refuses anyway.
 _NO_STEP: Final = frozenset({"queued", "accepted", "scheduled", "sending", "partially_delivered"})
 _INBOUND_ONLY: Final = frozenset({"receiving", "received"})
 _STATUS_MAP: Final = {

@@ -28,13 +28,13 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, Engine
 
-from saveit.booking.commands import Actor
 from saveit.booking.service import BookingService
-from saveit.booking.views import ReservationView
 from saveit.channels.identity import CannotVerify
-from saveit.channels.model import OutboundMessage
 from saveit.domain import errors
+from saveit.domain.commands import Actor
+from saveit.domain.messages import OutboundMessage
 from saveit.domain.model import Status
+from saveit.domain.views import ReservationView
 from saveit.ratelimit.abuse import AbuseLimits, CodesCapped
 from saveit.store import channel_accounts as accounts
 from saveit.store import guests as guest_store

@@ -1,7 +1,7 @@
 """The web chat channel: chat sessions, our small JSON protocol, and one guest's view.
 
 The web chat has no provider, so this module is both the "adapter" (turning a
-widget's frame into an :class:`~saveit.channels.model.InboundMessage`) and the
+widget's frame into an :class:`~saveit.domain.messages.InboundMessage`) and the
 "sender" side (turning a stored outbound message into a frame); the routes in
 ``saveit.api.routers.webchat`` only move frames between a socket and a
 :class:`ChatSession`.
@@ -100,14 +100,14 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from saveit.channels.gateway import Gateway
-from saveit.channels.model import (
+from saveit.domain import events
+from saveit.domain.messages import (
     ChannelName,
     Choice,
     InboundMessage,
     OutboundMessage,
     WebhookBatch,
 )
-from saveit.events import model as events
 from saveit.store import messages as store
 from saveit.store.database import reading
 from saveit.store.schema import channel_identities, conversations

@@ -30,7 +30,13 @@ from saveit.channels.meta import (
     entries,
     epoch,
 )
-from saveit.channels.model import (
+from saveit.domain.channel_ports import (
+    ChannelAccount,
+    SendContext,
+    SendFailed,
+    SendResult,
+)
+from saveit.domain.messages import (
     ChannelName,
     Choice,
     DeliveryStatus,
@@ -38,12 +44,6 @@ from saveit.channels.model import (
     OutboundMessage,
     StatusUpdate,
     WebhookBatch,
-)
-from saveit.channels.ports import (
-    ChannelAccount,
-    SendContext,
-    SendFailed,
-    SendResult,
 )
 
 log = logging.getLogger(__name__)
@@ -79,7 +79,7 @@ _LIST_LABELS = {"es": "Ver opciones", "en": "See options"}
 def parse(raw: bytes) -> WebhookBatch:
     """Read one WhatsApp webhook body.
 
-    Raises :class:`~saveit.channels.ports.MalformedPayload` (and nothing else) for
+    Raises :class:`~saveit.domain.channel_ports.MalformedPayload` (and nothing else) for
     a body that is not UTF-8 JSON, not an object, not a WhatsApp Business Account
     webhook, or has no ``entry`` list; every other oddity is an ``ignored`` reason.
     """

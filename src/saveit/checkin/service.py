@@ -23,12 +23,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from saveit.booking.commands import Actor
 from saveit.booking.service import BookingService, Clock
-from saveit.booking.views import ReservationView
 from saveit.checkin.tokens import CheckInToken, Keyring
 from saveit.domain import errors
+from saveit.domain.commands import Actor
 from saveit.domain.model import Status
+from saveit.domain.views import ReservationView
 
 _ATTEMPTS = 3  # a booking edited (not moved) between our read and our write: try again
 

@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
-from saveit.booking.commands import Actor, CreateReservation, GuestDetails, ModifyReservation
 from saveit.booking.service import BookingService
-from saveit.booking.views import ReservationView
-from saveit.channels.model import OutboundMessage
+from saveit.domain.commands import Actor, CreateReservation, GuestDetails, ModifyReservation
+from saveit.domain.messages import OutboundMessage
 from saveit.domain.model import Restaurant, ServiceHours
 from saveit.domain.schedule import hours_for
+from saveit.domain.views import ReservationView
 from saveit.notify.qr import QrCodes
 from saveit.store.schema import guests
 

@@ -23,8 +23,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from saveit.booking.views import ReservationView
-from saveit.channels.model import Button, Choice
 from saveit.conversation import filling, linking, menus, times
 from saveit.conversation import replies as r
 from saveit.conversation.desk import Desk
@@ -34,7 +32,9 @@ from saveit.conversation.nlu import Parse
 from saveit.conversation.speaker import Outcome, Speaker
 from saveit.conversation.state import DialogueState, Request
 from saveit.domain import errors
+from saveit.domain.messages import Button, Choice
 from saveit.domain.model import Status
+from saveit.domain.views import ReservationView
 from saveit.waitlist import chat as waitlist_chat
 
 

@@ -13,11 +13,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from saveit.booking.views import ReservationView
-from saveit.channels.model import Button, ListOption
 from saveit.conversation import replies as r
 from saveit.conversation.desk import Desk
+from saveit.domain.messages import Button, ListOption
 from saveit.domain.model import ServiceHours
+from saveit.domain.views import ReservationView
 
 MAX_ROWS = 10  # a WhatsApp list holds ten rows
 

@@ -1,6 +1,6 @@
 """How the dialogue speaks: the shapes of its replies, in one place.
 
-Every reply is an :class:`~saveit.channels.model.OutboundMessage` in the turn's
+Every reply is an :class:`~saveit.domain.messages.OutboundMessage` in the turn's
 language: a plain line, a question with buttons or a list (rendered as numbered
 lines where a channel has neither), the yes/no before anything is written, the
 menu offered when the bot is lost, and a confirmation with the check-in QR. A
@@ -13,13 +13,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from saveit.booking.views import ReservationView
-from saveit.channels.model import Button, ListOption, OutboundMessage
 from saveit.conversation import menus
 from saveit.conversation import replies as r
 from saveit.conversation.desk import Desk
 from saveit.conversation.menus import Menu
 from saveit.conversation.state import DialogueState
+from saveit.domain.messages import Button, ListOption, OutboundMessage
+from saveit.domain.views import ReservationView
 
 
 @dataclass(slots=True)

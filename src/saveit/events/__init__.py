@@ -9,10 +9,10 @@ consumer group, at least once, and skips events its group already handled.
 
 from __future__ import annotations
 
+from saveit.domain.events import EVENT_TYPES, Event
 from saveit.events.bus import Bus, BusError, BusUnavailable, Delivery, PendingEntry
 from saveit.events.consumer import Consumer, ConsumerStats
 from saveit.events.inprocess import InProcessBus
-from saveit.events.model import EVENT_TYPES, Event
 from saveit.events.processed import MemoryProcessedStore, ProcessedStore, SqlProcessedStore
 from saveit.events.redis_streams import RedisStreamsBus
 from saveit.events.relay import OutboxRelay

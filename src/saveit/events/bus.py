@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from saveit.events.model import Event
+from saveit.domain.events import Event
 
 DEFAULT_MAXLEN = 100_000
 """Entries kept on the log. Far above a day's events for many restaurants, so a

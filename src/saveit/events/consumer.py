@@ -36,8 +36,8 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from saveit.domain.events import Event
 from saveit.events.bus import Bus, BusUnavailable, Delivery
-from saveit.events.model import Event
 from saveit.events.processed import ProcessedStore
 from saveit.observe import metrics
 from saveit.observe.context import resumed

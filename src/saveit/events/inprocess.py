@@ -16,8 +16,8 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from saveit.domain.events import Event
 from saveit.events.bus import DEFAULT_MAXLEN, BusError, Delivery, PendingEntry
-from saveit.events.model import Event
 
 log = logging.getLogger(__name__)
 

@@ -32,8 +32,8 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from saveit.domain.events import Event, MalformedEvent
 from saveit.events.bus import DEFAULT_MAXLEN, BusError, BusUnavailable, Delivery, PendingEntry
-from saveit.events.model import Event, MalformedEvent
 
 log = logging.getLogger(__name__)
 

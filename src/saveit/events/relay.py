@@ -39,8 +39,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select, update
 
+from saveit.domain.events import Event
 from saveit.events.bus import Bus, BusUnavailable
-from saveit.events.model import Event
 from saveit.store.schema import outbox
 
 log = logging.getLogger(__name__)

@@ -43,13 +43,12 @@ from typing import Any
 from sqlalchemy import Connection
 
 from saveit.booking.service import BookingService
-from saveit.booking.views import ReservationView
 from saveit.channels import ics
 from saveit.channels.delivery import Delivery
-from saveit.channels.model import CHANNELS, Attachment, Button, OutboundMessage
-from saveit.domain import errors
+from saveit.domain import errors, events
+from saveit.domain.messages import CHANNELS, Attachment, Button, OutboundMessage
 from saveit.domain.model import Restaurant, Status
-from saveit.events import model as events
+from saveit.domain.views import ReservationView
 from saveit.notify import texts
 from saveit.notify.qr import QrCodes
 from saveit.store import conversations as convs

@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from saveit.booking.views import ReservationView
-from saveit.channels.model import Image, OutboundMessage
+from saveit.domain.messages import Image, OutboundMessage
 from saveit.domain.model import Status
+from saveit.domain.views import ReservationView
 
 _INLINE = frozenset({"email", "webchat"})
 _BY_LINK = frozenset({"whatsapp", "instagram"})

@@ -37,11 +37,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from saveit.booking.commands import Actor
 from saveit.booking.service import BookingService
-from saveit.booking.views import ReservationView
 from saveit.domain import errors
+from saveit.domain.commands import Actor
 from saveit.domain.model import Status
+from saveit.domain.views import ReservationView
 from saveit.notify.notifier import Notifier
 from saveit.observe import metrics
 from saveit.store import reservations as reservation_store

@@ -18,8 +18,8 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from saveit.booking.commands import Actor
 from saveit.domain import errors
+from saveit.domain.commands import Actor
 from saveit.store import erasure, guest_export, retention
 from saveit.store import restaurants as restaurant_store
 from saveit.store.database import reading

@@ -24,8 +24,8 @@ import threading
 import time
 from collections.abc import Callable
 
+from saveit.domain.events import Event
 from saveit.events.bus import BusUnavailable
-from saveit.events.model import Event
 from saveit.realtime.sources import OutboxPoller, RecentIds, Source
 
 log = logging.getLogger(__name__)

@@ -20,8 +20,8 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 
+from saveit.domain.events import Event
 from saveit.domain.model import Restaurant
-from saveit.events.model import Event
 from saveit.realtime.feed import Feed
 from saveit.realtime.messages import LiveMessage, event_messages
 

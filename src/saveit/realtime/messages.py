@@ -29,9 +29,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from saveit.domain.events import Event
 from saveit.domain.model import Restaurant
 from saveit.domain.schedule import business_day_of
-from saveit.events.model import Event
 
 AVAILABILITY_CHANGED = "availability.changed"
 SNAPSHOT = "snapshot"

@@ -34,8 +34,8 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 from sqlalchemy import Engine, func, or_, select
 
+from saveit.domain.events import Event, MalformedEvent
 from saveit.events.bus import Bus, BusUnavailable
-from saveit.events.model import Event, MalformedEvent
 from saveit.store.database import reading
 from saveit.store.schema import outbox
 

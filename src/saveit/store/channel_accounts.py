@@ -28,9 +28,9 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from saveit.channels.model import ChannelName
-from saveit.channels.ports import ChannelAccount
 from saveit.domain import errors
+from saveit.domain.channel_ports import ChannelAccount
+from saveit.domain.messages import ChannelName
 from saveit.store.database import reading
 from saveit.store.schema import channel_accounts, restaurants
 from saveit.store.secret_box import SecretBox

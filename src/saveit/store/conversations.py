@@ -16,8 +16,8 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 
-from saveit.booking.commands import GuestDetails
-from saveit.events.model import CONVERSATION_HANDED_OFF
+from saveit.domain.commands import GuestDetails
+from saveit.domain.events import CONVERSATION_HANDED_OFF
 from saveit.store import guests as guest_store
 from saveit.store import messages
 from saveit.store.database import ignoring_conflicts

@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, text, update
 
-from saveit.events.model import GUEST_ERASED
+from saveit.domain.events import GUEST_ERASED
 from saveit.store.personal_data import PERSONAL, Personal, Scope
 from saveit.store.schema import (
     channel_identities,

@@ -10,9 +10,9 @@ import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import Connection, insert, select, update
 
-from saveit.booking.commands import GuestDetails
-from saveit.booking.views import GuestView
 from saveit.domain import errors
+from saveit.domain.commands import GuestDetails
+from saveit.domain.views import GuestView
 from saveit.store.database import ignoring_conflicts
 from saveit.store.schema import guests
 

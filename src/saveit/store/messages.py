@@ -29,7 +29,7 @@ from sqlalchemy import (
     update,
 )
 
-from saveit.channels.model import (
+from saveit.domain.messages import (
     DeliveryStatus,
     InboundMessage,
     OutboundMessage,

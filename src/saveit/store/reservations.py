@@ -12,9 +12,9 @@ from typing import Any
 from sqlalchemy import Connection, Select, bindparam, delete, insert, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from saveit.booking.commands import Actor
-from saveit.booking.views import GuestView, ReservationView
+from saveit.domain.commands import Actor
 from saveit.domain.model import ACTIVE_STATUSES, OCCUPYING_STATUSES, Booked, Status
+from saveit.domain.views import GuestView, ReservationView
 from saveit.observe.context import with_carrier
 from saveit.store.database import ignoring_conflicts
 from saveit.store.schema import (

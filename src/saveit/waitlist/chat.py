@@ -17,13 +17,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from saveit.booking.commands import GuestDetails
-from saveit.channels.model import Button, ListOption, OutboundMessage
 from saveit.conversation import menus
 from saveit.conversation import replies as r
 from saveit.conversation.desk import Desk
 from saveit.conversation.menus import Menu
 from saveit.domain import errors
+from saveit.domain.commands import GuestDetails
+from saveit.domain.messages import Button, ListOption, OutboundMessage
 from saveit.domain.model import Status
 from saveit.store.waitlist import EntryView
 from saveit.waitlist.service import JoinRequest

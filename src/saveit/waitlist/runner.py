@@ -24,11 +24,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from saveit.booking.views import ReservationView
-from saveit.domain import errors
+from saveit.domain import errors, events
 from saveit.domain.model import Restaurant, Status
 from saveit.domain.schedule import business_day_of
-from saveit.events import model as events
+from saveit.domain.views import ReservationView
 from saveit.events.bus import Bus
 from saveit.events.consumer import Consumer
 from saveit.events.processed import SqlProcessedStore

@@ -32,13 +32,13 @@ from typing import Any
 from sqlalchemy import Connection
 
 from saveit.booking import codes
-from saveit.booking.commands import Actor, GuestDetails
 from saveit.booking.service import BookingService
-from saveit.booking.views import ReservationView
 from saveit.domain import errors
 from saveit.domain.availability import bookable_starts, cells, check_rules, end_of, seatings
+from saveit.domain.commands import Actor, GuestDetails
 from saveit.domain.model import Restaurant, Seating, Status
 from saveit.domain.schedule import business_day_of
+from saveit.domain.views import ReservationView
 from saveit.store import guests as guest_store
 from saveit.store import reservations as reservation_store
 from saveit.store import waitlist as store

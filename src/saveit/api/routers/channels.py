@@ -20,8 +20,8 @@ from saveit.api.ids import MAX_ID, RowId
 from saveit.api.schemas import Body as StrictBody
 from saveit.channels.account_proof import AccountProofs
 from saveit.channels.gateway import Gateway
-from saveit.channels.model import ChannelName, OutboundMessage
 from saveit.domain import errors
+from saveit.domain.messages import ChannelName, OutboundMessage
 from saveit.store import channel_accounts as accounts
 from saveit.store import conversations as convs
 from saveit.store import guests as guest_store

@@ -18,11 +18,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from saveit.api.auth import HostOf, manage_token_expired, reservation_access
 from saveit.api.deps import ContainerDep
 from saveit.api.routers.reservations import shown
-from saveit.booking.views import ReservationView
 from saveit.bootstrap import Container
 from saveit.checkin import CheckIn, qr
 from saveit.checkin.tokens import MAX_LENGTH
 from saveit.domain import errors
+from saveit.domain.views import ReservationView
 
 router = APIRouter(tags=["check-in"])
 

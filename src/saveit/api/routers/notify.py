@@ -15,8 +15,8 @@ from saveit.api.deps import ContainerDep
 from saveit.api.ids import RowId
 from saveit.api.schemas import Body as StrictBody
 from saveit.bootstrap import Container
-from saveit.channels.model import ChannelName
 from saveit.domain import errors
+from saveit.domain.messages import ChannelName
 from saveit.store import notifications
 from saveit.store import restaurants as restaurant_store
 from saveit.store.schema import guests

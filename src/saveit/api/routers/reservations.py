@@ -24,12 +24,12 @@ from saveit.api.schemas import (
     ReservationChanges,
     reservation_json,
 )
-from saveit.booking.commands import CreateReservation, GuestDetails, ModifyReservation
-from saveit.booking.views import ReservationView
 from saveit.bootstrap import Container
 from saveit.channels.verification import NotHeld, Route
 from saveit.domain import errors
+from saveit.domain.commands import CreateReservation, GuestDetails, ModifyReservation
 from saveit.domain.model import Status
+from saveit.domain.views import ReservationView
 
 router = APIRouter(tags=["reservations"])
 

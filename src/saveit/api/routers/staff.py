@@ -11,9 +11,9 @@ from saveit.api.auth import HostOf, reservation_access
 from saveit.api.deps import ContainerDep
 from saveit.api.routers.reservations import IfMatch, expected_version, shown
 from saveit.api.schemas import Day, NewWalkIn, StatusChange, reservation_json
-from saveit.booking.commands import Actor, WalkIn
 from saveit.booking.service import BookingService
-from saveit.booking.views import ReservationView
+from saveit.domain.commands import Actor, WalkIn
+from saveit.domain.views import ReservationView
 
 router = APIRouter(tags=["staff"])
 

@@ -23,9 +23,9 @@ from saveit.api.auth import HostOf, bearer, guest_actor, staff_actor_if_any
 from saveit.api.auth import actor_of as principal_actor
 from saveit.api.deps import ContainerDep
 from saveit.api.schemas import Body, Channel, Instant, PartySize, Version, When, reservation_json
-from saveit.booking.commands import Actor, GuestDetails
 from saveit.bootstrap import Container
 from saveit.domain import errors
+from saveit.domain.commands import Actor, GuestDetails
 from saveit.store.waitlist import EntryView
 from saveit.waitlist.service import JoinRequest, Waitlist
 

@@ -20,9 +20,9 @@ from saveit.api.deps import ContainerDep
 from saveit.channels import instagram, meta, twilio_sms, whatsapp
 from saveit.channels.gateway import Gateway
 from saveit.channels.intake import Intake
-from saveit.channels.model import WebhookBatch
-from saveit.channels.ports import MalformedPayload, SignatureInvalid
 from saveit.domain import errors
+from saveit.domain.channel_ports import MalformedPayload, SignatureInvalid
+from saveit.domain.messages import WebhookBatch
 from saveit.observe import metrics
 from saveit.observe.context import carrier
 

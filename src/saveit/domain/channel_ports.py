@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from saveit.channels.model import ChannelName, OutboundMessage
+from saveit.domain.messages import ChannelName, OutboundMessage
 
 
 class SignatureInvalid(Exception):
