@@ -220,3 +220,25 @@ def test_checkov_passes_the_dockerfile_and_the_workflow() -> None:
             c["check_id"] for r in reports for c in r.get("results", {}).get("failed_checks", [])
         ]
         assert not failed, (target, failed)
+
+
+def test_the_worker_metrics_port_is_the_one_the_worker_serves() -> None:
+    """Prometheus, the security groups and the ECS task must point where ``saveit
+    worker`` actually listens, or its metrics (and the double-booking alarm) vanish."""
+    import yaml
+
+    from saveit.config import Settings
+
+    port = Settings.model_fields["worker_metrics_port"].default
+    for module in ("compute", "network"):
+        variables = _blocks(TERRAFORM / "modules" / module, "variable")
+        assert _one(variables["metrics_port"]["default"]) == port, module
+    scrape = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text())
+    targets = [
+        target
+        for job in scrape["scrape_configs"]
+        for group in job.get("static_configs", [])
+        for target in group["targets"]
+        if target.startswith("worker:")
+    ]
+    assert targets == [f"worker:{port}"]

@@ -85,7 +85,7 @@ variable "smtp_port" {
 variable "metrics_port" {
   description = "Port the worker serves its metrics on."
   type        = number
-  default     = 9101
+  default     = 9464
 }
 
 variable "api_cpu" {
