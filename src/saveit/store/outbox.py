@@ -12,6 +12,7 @@ from sqlalchemy import Connection, func, insert, or_, select, update
 
 from saveit.domain.events import Event
 from saveit.store.carrier import with_carrier
+from saveit.store.repository import Repository, bound
 from saveit.store.schema import outbox, processed_events
 
 # Built once: the booking path's hot insert (see store.database.ignoring_conflicts).
@@ -147,56 +148,16 @@ def after(conn: Connection, cursor: int, also: list[int], limit: int) -> list[Ev
     return [event_of(row) for row in rows]
 
 
-class OutboxRepository:
-    """Events waiting for the relay, and read back by id.
+class OutboxRepository(Repository):
+    """Events waiting for the relay, and read back by id."""
 
-    Bound to one unit of work's connection; see :mod:`saveit.store.unit_of_work`.
-    """
-
-    __slots__ = ("connection",)
-
-    def __init__(self, connection: Connection) -> None:
-        self.connection = connection
-
-    def emit(
-        self,
-        *,
-        restaurant_id: int,
-        type_: str,
-        payload: dict[str, Any],
-        at: datetime,
-    ) -> str:
-        return emit(
-            self.connection,
-            restaurant_id=restaurant_id,
-            type_=type_,
-            payload=payload,
-            at=at,
-        )
-
-    def backlog(self) -> tuple[int, datetime | None]:
-        return backlog(self.connection)
-
-    def lock_unpublished(self, limit: int) -> list[Event]:
-        return lock_unpublished(self.connection, limit)
-
-    def is_oldest(self, size: int, last_id: int) -> bool:
-        return is_oldest(self.connection, size, last_id)
-
-    def mark_published(self, ids: list[int], at: datetime) -> None:
-        mark_published(self.connection, ids, at)
-
-    def unhandled(self, group: str, since: datetime, limit: int) -> list[Event]:
-        return unhandled(self.connection, group, since, limit)
-
-    def head(self) -> int:
-        return head(self.connection)
-
-    def bounds(self) -> tuple[int, int]:
-        return bounds(self.connection)
-
-    def of_restaurant_after(self, restaurant_id: int, after: int, limit: int) -> list[Event]:
-        return of_restaurant_after(self.connection, restaurant_id, after, limit)
-
-    def after(self, cursor: int, also: list[int], limit: int) -> list[Event]:
-        return after(self.connection, cursor, also, limit)
+    emit = bound(emit)
+    backlog = bound(backlog)
+    lock_unpublished = bound(lock_unpublished)
+    is_oldest = bound(is_oldest)
+    mark_published = bound(mark_published)
+    unhandled = bound(unhandled)
+    head = bound(head)
+    bounds = bound(bounds)
+    of_restaurant_after = bound(of_restaurant_after)
+    after = bound(after)

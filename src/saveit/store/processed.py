@@ -10,6 +10,7 @@ from sqlalchemy import Connection, bindparam, delete, select
 
 from saveit.store.database import ignoring_conflicts
 from saveit.store.partitions import insert_absent, is_partitioned
+from saveit.store.repository import Repository, bound
 from saveit.store.schema import processed_events
 
 _SEEN = select(processed_events.c.event_id).where(
@@ -47,22 +48,9 @@ def prune(conn: Connection, before: datetime) -> int:
     return done.rowcount
 
 
-class ProcessedRepository:
-    """Which events each consumer group has handled.
+class ProcessedRepository(Repository):
+    """Which events each consumer group has handled."""
 
-    Bound to one unit of work's connection; see :mod:`saveit.store.unit_of_work`.
-    """
-
-    __slots__ = ("connection",)
-
-    def __init__(self, connection: Connection) -> None:
-        self.connection = connection
-
-    def seen(self, consumer: str, event_ids: Sequence[str]) -> set[str]:
-        return seen(self.connection, consumer, event_ids)
-
-    def mark(self, consumer: str, event_ids: Sequence[str], now: datetime) -> None:
-        mark(self.connection, consumer, event_ids, now)
-
-    def prune(self, before: datetime) -> int:
-        return prune(self.connection, before)
+    seen = bound(seen)
+    mark = bound(mark)
+    prune = bound(prune)

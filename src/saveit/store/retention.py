@@ -19,6 +19,7 @@ from datetime import datetime
 from sqlalchemy import Connection, delete, select, update
 
 from saveit.store.personal_data import ERASED_BODY
+from saveit.store.repository import Repository, bound
 from saveit.store.schema import channel_messages as m
 from saveit.store.schema import link_codes
 
@@ -53,19 +54,8 @@ def purge_link_codes(conn: Connection, older_than: datetime) -> int:
     )
 
 
-class RetentionRepository:
-    """Message texts and link codes past the retention period.
+class RetentionRepository(Repository):
+    """Message texts and link codes past the retention period."""
 
-    Bound to one unit of work's connection; see :mod:`saveit.store.unit_of_work`.
-    """
-
-    __slots__ = ("connection",)
-
-    def __init__(self, connection: Connection) -> None:
-        self.connection = connection
-
-    def purge_messages(self, older_than: datetime, now: datetime, batch: int) -> int | None:
-        return purge_messages(self.connection, older_than, now, batch)
-
-    def purge_link_codes(self, older_than: datetime) -> int:
-        return purge_link_codes(self.connection, older_than)
+    purge_messages = bound(purge_messages)
+    purge_link_codes = bound(purge_link_codes)
