@@ -10,8 +10,8 @@ connection. The signature, minus the connection, is what type checkers see.
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import partial
-from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, overload
+from types import MethodType
+from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, cast, overload
 
 from sqlalchemy import Connection
 
@@ -22,19 +22,26 @@ R = TypeVar("R")
 class Repository:
     """Bound to one connection; built by the unit of work on first use."""
 
-    __slots__ = ("connection",)
-
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
 
 
 class bound(Generic[P, R]):  # noqa: N801 - used like a decorator
-    """A store function as a repository method (the connection comes first)."""
+    """A store function as a repository method (the connection comes first).
 
-    __slots__ = ("function",)
+    The first use on a repository binds the function to its connection and keeps
+    the result in the repository's ``__dict__``, where later uses find it without
+    calling back here: on the booking path a repository method costs what a
+    plain method does."""
+
+    __slots__ = ("function", "name")
 
     def __init__(self, function: Callable[Concatenate[Connection, P], R]) -> None:
         self.function = function
+        self.name = function.__name__
+
+    def __set_name__(self, owner: type[Any], name: str) -> None:
+        self.name = name
 
     @overload
     def __get__(self, repository: None, owner: type[Any]) -> bound[P, R]: ...
@@ -47,4 +54,6 @@ class bound(Generic[P, R]):  # noqa: N801 - used like a decorator
     ) -> bound[P, R] | Callable[P, R]:
         if repository is None:
             return self
-        return partial(self.function, repository.connection)
+        method = cast(Callable[P, R], MethodType(self.function, repository.connection))
+        repository.__dict__[self.name] = method
+        return method
