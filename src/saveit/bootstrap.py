@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import gc
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import Engine
@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 from saveit.booking.service import BookingService, Clock, utc_now
 from saveit.cache import AvailabilityCache, CacheStore, MemoryStore, NearCache, RedisStore
 from saveit.channels.account_proof import AccountProofs, GraphOwnership
+from saveit.channels.delivery import Delivery
 from saveit.channels.gateway import Gateway, Responder
 from saveit.channels.identity import IdentityLinks
 from saveit.channels.inbox import InboxResponder
@@ -49,31 +50,41 @@ from saveit.waitlist.service import Waitlist
 log = logging.getLogger(__name__)
 
 
-@dataclass
+@dataclass(frozen=True, kw_only=True)
 class Container:
+    """The whole object graph, built at once by :func:`build` and never rewired.
+
+    The ``None``-able parts are the ones configuration turns off; everything
+    else always exists, so nobody asks.
+    """
+
     settings: Settings
     engine: Engine
     booking: BookingService
     bus: Bus
     relay: OutboxRelay
-    # Request-path Redis (cache, rate limits) behind a circuit breaker; None without Redis.
-    redis_gate: RedisGate | None = field(default=None, kw_only=True)
-    availability: AvailabilityCache | None = field(default=None, kw_only=True)
-    limiter: RateLimiter | None = field(default=None, kw_only=True)
-    gateway: Gateway | None = field(default=None, kw_only=True)
-    links: IdentityLinks | None = field(default=None, kw_only=True)
-    checkin: CheckIn | None = field(default=None, kw_only=True)
-    notifier: Notifier | None = field(default=None, kw_only=True)
-    scheduler: Scheduler | None = field(default=None, kw_only=True)
+    availability: AvailabilityCache
+    limiter: RateLimiter
+    abuse: AbuseLimits
+    gateway: Gateway
+    links: IdentityLinks
+    verification: BookingVerification
+    checkin: CheckIn
+    scheduler: Scheduler
     # security: channel accounts proven before they route; provider secrets sealed at rest
-    box: SecretBox | None = field(default=None, kw_only=True)
-    proofs: AccountProofs | None = field(default=None, kw_only=True)
-    privacy: GuestPrivacy | None = field(default=None, kw_only=True)
-    abuse: AbuseLimits | None = field(default=None, kw_only=True)
-    verification: BookingVerification | None = field(default=None, kw_only=True)
-    # operations: lag-tolerant reads on a streaming replica (SAVEIT_DATABASE_REPLICA_URL)
-    replica: ReplicaReads | None = field(default=None, kw_only=True)
-    waitlist: Waitlist | None = field(default=None, kw_only=True)  # None: turned off
+    box: SecretBox
+    proofs: AccountProofs
+    privacy: GuestPrivacy
+    # Request-path Redis (cache, rate limits) behind a circuit breaker; None without
+    # SAVEIT_REDIS_URL (the cache and the limits then live in process memory).
+    redis_gate: RedisGate | None
+    # None with SAVEIT_NOTIFY_ENABLED=false: the scheduler still marks no-shows.
+    notifier: Notifier | None
+    # operations: lag-tolerant reads on a streaming replica; None without
+    # SAVEIT_DATABASE_REPLICA_URL (every read goes to the primary).
+    replica: ReplicaReads | None
+    # None with SAVEIT_WAITLIST_ENABLED=false: nobody is offered a place or a held seat.
+    waitlist: Waitlist | None
 
     def close(self) -> None:
         if self.replica is not None:
@@ -96,12 +107,22 @@ def build_bus(settings: Settings) -> Bus:
     )
 
 
-def _responder(settings: Settings, booking: BookingService) -> Responder:
+def _bot(
+    settings: Settings,
+    booking: BookingService,
+    *,
+    links: IdentityLinks,
+    qr: QrCodes,
+    waitlist: Waitlist | None,
+) -> Responder:
     if settings.chat_bot:
         return BotResponder(
             booking,
             pending_minutes=settings.chat_pending_minutes,
             email_proof_ttl=timedelta(hours=settings.email_proof_hours),
+            links=links,  # the codes go out through the gateway's delivery
+            qr=qr,  # the bot's confirmations carry the QR
+            waitlist=waitlist,  # "¿te aviso si se libera algo?"
         )
     return InboxResponder()
 
@@ -114,7 +135,8 @@ def build(
     responder: Responder | None = None,
 ) -> Container:
     """Wire the app. ``migrate`` defaults to True on the embedded SQLite default,
-    where nobody else would run ``saveit db upgrade``."""
+    where nobody else would run ``saveit db upgrade``. ``responder`` replaces the
+    bot (or the staff inbox) behind the gateway, wired as it comes."""
     engine = create_db_engine(
         settings.resolved_database_url,
         pool_size=settings.db_pool_size,
@@ -135,9 +157,10 @@ def build(
             "the database role is a superuser or has BYPASSRLS: row-level security, the "
             "database's own guard between restaurants, does not apply to it"
         )
+    secret = settings.secret_key.get_secret_value().encode()
     booking = BookingService(
         engine,
-        secret=settings.secret_key.get_secret_value().encode(),
+        secret=secret,
         cache=RestaurantCache(recheck_s=settings.config_recheck_s),
         clock=clock,
         phone_region=settings.default_phone_region,
@@ -156,26 +179,24 @@ def build(
     gate = build_redis_gate(settings)
     availability = build_availability(settings, booking, gate)
     limiter = RateLimiter.from_settings(settings, gate)
-    senders = build_senders(settings)
     abuse = AbuseLimits.from_settings(settings, limiter)
-    gateway = Gateway(
+    senders = build_senders(settings)
+    lease = timedelta(seconds=settings.delivery_lease_s)
+    # Everything that queues a message to a guest wakes this one delivery loop.
+    delivery = Delivery(
         engine,
         senders=senders,
         box=box,
-        responder=responder or _responder(settings, booking),
         clock=clock,
-        limiter=limiter,
-        guest_per_minute=settings.channel_guest_per_minute,
         send_attempts=settings.channel_send_attempts,
         send_backoff_s=settings.channel_send_backoff_s,
         public_base_url=settings.public_base_url,
-        phone_region=settings.default_phone_region,
-        lease=timedelta(seconds=settings.delivery_lease_s),
+        lease=lease,
     )
     links = IdentityLinks(
         engine,
-        gateway,
-        secret=settings.secret_key.get_secret_value().encode(),
+        wake=delivery.ready.set,
+        secret=secret,
         clock=clock,
         phone_region=settings.default_phone_region,
         abuse=abuse,
@@ -183,15 +204,13 @@ def build(
     verification = BookingVerification(
         engine,
         booking,
-        secret=settings.secret_key.get_secret_value().encode(),
+        secret=secret,
         clock=clock,
         hold_minutes=settings.booking_hold_minutes,
         abuse=abuse,
-        wake=gateway.delivery.ready.set,
+        wake=delivery.ready.set,
         phone_region=settings.default_phone_region,
     )
-    if isinstance(gateway.responder, BotResponder) and gateway.responder.links is None:
-        gateway.responder.links = links  # the codes go out through this gateway
     checkin = CheckIn(booking, Keyring.from_settings(settings), clock)
     qr_grace = timedelta(hours=settings.qr_link_grace_hours)
     qr = QrCodes(
@@ -200,8 +219,26 @@ def build(
         lambda view: booking.qr_link_token(view, grace=qr_grace),
         settings.public_base_url,
     )
-    if isinstance(gateway.responder, BotResponder) and gateway.responder.qr is None:
-        gateway.responder.qr = qr  # the bot's confirmations carry the QR
+    waitlist = None
+    if settings.waitlist_enabled:
+        waitlist = Waitlist(
+            booking,
+            hold_minutes=settings.waitlist_hold_minutes,
+            window_minutes=settings.waitlist_window_minutes,
+            clock=clock,
+            phone_region=settings.default_phone_region,
+        )
+    gateway = Gateway(
+        engine,
+        senders=senders,
+        delivery=delivery,
+        responder=responder or _bot(settings, booking, links=links, qr=qr, waitlist=waitlist),
+        clock=clock,
+        limiter=limiter,
+        guest_per_minute=settings.channel_guest_per_minute,
+        phone_region=settings.default_phone_region,
+        lease=lease,
+    )
     notifier = None
     if settings.notify_enabled:
         notifier = Notifier(
@@ -222,6 +259,7 @@ def build(
             clock=clock,
             interval_s=settings.partition_check_interval_s,
         ),
+        expire_holds=verification.expire,
     )
     proofs = AccountProofs(
         engine,
@@ -232,40 +270,28 @@ def build(
             timeout_s=settings.channel_http_timeout_s,
         ),
         senders=senders,
-        secret=settings.secret_key.get_secret_value().encode(),
+        secret=secret,
         clock=clock,
     )
-    scheduler.expire_holds = verification.expire
-    waitlist = None
-    if settings.waitlist_enabled:
-        waitlist = Waitlist(
-            booking,
-            hold_minutes=settings.waitlist_hold_minutes,
-            window_minutes=settings.waitlist_window_minutes,
-            clock=clock,
-            phone_region=settings.default_phone_region,
-        )
-        if isinstance(gateway.responder, BotResponder) and gateway.responder.waitlist is None:
-            gateway.responder.waitlist = waitlist  # "¿te aviso si se libera algo?"
     return Container(
         settings=settings,
         engine=engine,
         booking=booking,
         bus=bus,
         relay=relay,
-        redis_gate=gate,
         availability=availability,
         limiter=limiter,
+        abuse=abuse,
         gateway=gateway,
         links=links,
+        verification=verification,
         checkin=checkin,
-        notifier=notifier,
         scheduler=scheduler,
         box=box,
         proofs=proofs,
         privacy=privacy,
-        abuse=abuse,
-        verification=verification,
+        redis_gate=gate,
+        notifier=notifier,
         replica=replica,
         waitlist=waitlist,
     )
