@@ -45,6 +45,7 @@ from saveit.store.replica import ReplicaReads
 from saveit.store.restaurants import RestaurantCache
 from saveit.store.secret_box import SecretBox
 from saveit.store.tenancy import bypasses_row_security
+from saveit.store.unit_of_work import Database
 from saveit.waitlist.service import Waitlist
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,7 @@ class Container:
 
     settings: Settings
     engine: Engine
+    db: Database  # the one way to the data: units of work and readings on this engine
     booking: BookingService
     bus: Bus
     relay: OutboxRelay
@@ -87,12 +89,10 @@ class Container:
     waitlist: Waitlist | None
 
     def close(self) -> None:
-        if self.replica is not None:
-            self.replica.close()
         if self.redis_gate is not None:
             self.redis_gate.close()
         self.bus.close()
-        self.engine.dispose()
+        self.db.dispose()  # the replica's engine, then the primary's
 
 
 def build_bus(settings: Settings) -> Bus:
@@ -166,6 +166,7 @@ def build(
         phone_region=settings.default_phone_region,
     )
     replica = build_replica(settings, engine)
+    db = Database(engine, replica=replica)
     booking.replica = replica
     booking.listeners.append(metrics.count_booking_change)
     bus = build_bus(settings)
@@ -276,6 +277,7 @@ def build(
     return Container(
         settings=settings,
         engine=engine,
+        db=db,
         booking=booking,
         bus=bus,
         relay=relay,

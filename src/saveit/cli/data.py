@@ -19,10 +19,10 @@ from saveit.config import load_settings
 from saveit.domain import errors
 from saveit.domain.commands import Actor
 from saveit.privacy import GuestPrivacy
-from saveit.store import restaurants as restaurant_store
 from saveit.store import tokens
 from saveit.store.database import create_db_engine
 from saveit.store.secret_box import SecretBox, SecretsUnreadable
+from saveit.store.unit_of_work import Database
 
 
 @db_app.command("upgrade")
@@ -140,13 +140,11 @@ def db_restore(file: Annotated[Path, typer.Argument(help="Backup file to restore
 def secrets_rotate() -> None:
     """Re-seal every stored provider secret under the first of SAVEIT_ENCRYPTION_KEYS
     (plain ones too); then the older keys can be removed from the list."""
-    from saveit.store.channel_accounts import reseal_all
-
     settings = load_settings()
     engine = create_db_engine(settings.resolved_database_url)
     try:
-        with engine.begin() as conn:
-            count = reseal_all(conn, build_secret_box(settings))
+        with Database(engine).unit_of_work() as uow:
+            count = uow.accounts.reseal_all(build_secret_box(settings))
     except SecretsUnreadable as exc:
         typer.echo(f"secrets rotate: {exc}; nothing was changed", err=True)
         raise typer.Exit(code=1) from exc
@@ -184,11 +182,9 @@ def token_create(
         raise typer.Exit(code=2)
     engine = create_db_engine(settings.resolved_database_url)
     try:
-        with engine.begin() as conn:
-            restaurant_id = restaurant_store.id_of(conn, restaurant)
-            token = tokens.issue(
-                conn,
-                restaurant_id,
+        with Database(engine).unit_of_work() as uow:
+            token = uow.tokens.issue(
+                uow.restaurants.id_of(restaurant),
                 role=role,
                 name=name,
                 display_name=display_name,
