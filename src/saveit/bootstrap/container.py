@@ -3,11 +3,15 @@
 The only place that decides which adapters run: SQLite or PostgreSQL, the
 in-process bus or Redis Streams (channel providers join here). Nothing below it
 asks what mode it is in.
+
+The graph is built in one pass, in dependency order, and handed out frozen:
+a part gets what it needs through its constructor, never assigned afterwards,
+so what a part holds is what its constructor shows. Which background threads
+a process runs over it is :mod:`saveit.runtime`'s business.
 """
 
 from __future__ import annotations
 
-import gc
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
@@ -15,6 +19,12 @@ from datetime import timedelta
 from sqlalchemy import Engine
 
 from saveit.booking.service import BookingService, Clock, utc_now
+from saveit.bootstrap.adapters import (
+    build_bus,
+    build_redis_gate,
+    build_replica,
+    build_secret_box,
+)
 from saveit.cache import AvailabilityCache, CacheStore, MemoryStore, NearCache, RedisStore
 from saveit.channels.account_proof import AccountProofs, GraphOwnership
 from saveit.channels.delivery import Delivery
@@ -28,8 +38,6 @@ from saveit.checkin.qr import png as qr_png
 from saveit.config import Environment, Settings
 from saveit.conversation.bot import BotResponder
 from saveit.events.bus import Bus
-from saveit.events.inprocess import InProcessBus
-from saveit.events.redis_streams import RedisStreamsBus
 from saveit.events.relay import OutboxRelay
 from saveit.notify import Notifier, QrCodes, Scheduler
 from saveit.observe import metrics, tracing
@@ -37,7 +45,7 @@ from saveit.observe.database import time_transactions
 from saveit.privacy import GuestPrivacy
 from saveit.ratelimit import RateLimiter
 from saveit.ratelimit.abuse import AbuseLimits
-from saveit.resilience import CircuitBreaker, RedisGate
+from saveit.resilience import RedisGate
 from saveit.store.database import create_db_engine
 from saveit.store.migrate import upgrade
 from saveit.store.partitions import PartitionKeeper
@@ -93,18 +101,6 @@ class Container:
             self.redis_gate.close()
         self.bus.close()
         self.db.dispose()  # the replica's engine, then the primary's
-
-
-def build_bus(settings: Settings) -> Bus:
-    if settings.redis_url is None:
-        return InProcessBus(maxlen=settings.events_maxlen)
-    return RedisStreamsBus(
-        settings.redis_url.get_secret_value(),
-        stream=settings.events_stream,
-        maxlen=settings.events_maxlen,
-        socket_timeout_s=settings.redis_timeout_s,
-        connect_timeout_s=min(settings.redis_timeout_s, 0.5),
-    )
 
 
 def _bot(
@@ -299,50 +295,6 @@ def build(
     )
 
 
-def build_replica(settings: Settings, primary: Engine) -> ReplicaReads | None:
-    """Lag-tolerant reads on SAVEIT_DATABASE_REPLICA_URL; None without one."""
-    url = settings.resolved_replica_url
-    if url is None:
-        return None
-    replica = create_db_engine(
-        url,
-        pool_size=settings.db_pool_size,
-        pool_timeout=settings.db_pool_timeout_s,
-        connect_timeout=settings.db_connect_timeout_s,
-        pre_ping=True,
-    )
-    return ReplicaReads(
-        primary,
-        replica,
-        max_lag_s=settings.replica_max_lag_s,
-        check_interval_s=settings.replica_check_interval_s,
-    )
-
-
-def build_secret_box(settings: Settings) -> SecretBox:
-    """The keys that seal provider secrets: SAVEIT_ENCRYPTION_KEYS, else one derived
-    from SAVEIT_SECRET_KEY."""
-    return SecretBox.from_keys(
-        [key.get_secret_value() for key in settings.encryption_keys],
-        secret_key=settings.secret_key.get_secret_value(),
-    )
-
-
-def build_redis_gate(settings: Settings) -> RedisGate | None:
-    if settings.redis_url is None:
-        return None
-    breaker = CircuitBreaker(
-        "redis",
-        failure_threshold=settings.redis_breaker_failures,
-        reset_timeout_s=settings.redis_breaker_reset_s,
-    )
-    return RedisGate(
-        settings.redis_url.get_secret_value(),
-        breaker=breaker,
-        timeout_s=settings.redis_op_timeout_s,
-    )
-
-
 def build_availability(
     settings: Settings, booking: BookingService, gate: RedisGate | None
 ) -> AvailabilityCache:
@@ -365,20 +317,3 @@ def build_availability(
     booking.listeners.append(cache.after_commit)
     booking.day_hint = cache.recent_occupancy
     return cache
-
-
-def freeze_startup_heap() -> None:
-    """Move everything allocated while starting up out of the garbage collector's sight.
-
-    A started process holds a few hundred thousand long-lived objects (modules,
-    SQLAlchemy metadata and compiled statements, pydantic models), and every
-    full collection walked them all: 60-145 ms in which an API process answered
-    nothing, the tail of ``bench/webhooks.py`` (p99 ~200 ms, ~96 ms with this).
-    Frozen objects are never collected, which is right for what lives as long
-    as the process; what requests allocate afterwards is collected as before.
-    So it is called once per process, where the process is put together (the
-    server's app factory, ``saveit worker``), never per app: tests build many
-    apps in one process, and freezing there would keep each one's garbage.
-    """
-    gc.collect()
-    gc.freeze()
