@@ -59,7 +59,9 @@ def gateway(
 
 @pytest.fixture
 def links(container: Container, gateway: Gateway, clock: FakeClock) -> IdentityLinks:
-    return IdentityLinks(container.engine, gateway, secret=b"test", clock=clock)
+    return IdentityLinks(
+        container.engine, wake=gateway.delivery.ready.set, secret=b"test", clock=clock
+    )
 
 
 def _write(gateway: Gateway, channel: ChannelName, mid: str, sender: str, recipient: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -297,11 +297,14 @@ def test_keys_rotate_old_tokens_scan_until_their_key_is_retired(
     )
     clock.now = START
 
-    container.checkin = CheckIn(container.booking, Keyring({"K1": k1, "K2": k2}, "K2"), clock)
-    assert container.checkin.token_for(view).split(".")[1] == "K2"
+    # Each key change is a restart with the new keys: the app gets a new container.
+    rotated = CheckIn(container.booking, Keyring({"K1": k1, "K2": k2}, "K2"), clock)
+    api.app.state.container = replace(container, checkin=rotated)  # type: ignore[attr-defined]
+    assert rotated.token_for(view).split(".")[1] == "K2"
     assert scan(api, old, host).status_code == 200
 
-    container.checkin = CheckIn(container.booking, Keyring({"K2": k2}), clock)
+    retired = CheckIn(container.booking, Keyring({"K2": k2}), clock)
+    api.app.state.container = replace(container, checkin=retired)  # type: ignore[attr-defined]
     refused(api, container, second.code, old_too, host, 422, "QR_UNKNOWN_KEY")
 
 

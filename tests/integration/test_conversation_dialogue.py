@@ -39,7 +39,9 @@ def make_gateway(
 ) -> Gateway:
     bot = BotResponder(container.booking, pending_minutes=30)
     gateway = Gateway(container.engine, senders=senders, responder=bot, clock=clock)
-    bot.links = IdentityLinks(container.engine, gateway, secret=b"test-secret", clock=clock)
+    bot.links = IdentityLinks(
+        container.engine, wake=gateway.delivery.ready.set, secret=b"test-secret", clock=clock
+    )
     return gateway
 
 

@@ -6,13 +6,11 @@
 
 from __future__ import annotations
 
-import asyncio
-import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import anyio.to_thread
-from fastapi import FastAPI
+from fastapi import FastAPI, Response
 
 from saveit import __version__
 from saveit.api import access_log, problems
@@ -35,17 +33,14 @@ from saveit.api.routers import (
 )
 from saveit.api.routers import metrics as metrics_router
 from saveit.bootstrap import Container, build, freeze_startup_heap
-from saveit.cache.invalidation import start_invalidation
-from saveit.channels.workers import ChannelWorkers
 from saveit.config import load_settings, refuse_exposed_development_secret
-from saveit.notify import NotifyThreads, start_notifications
-from saveit.observe import auditor, logs, tracing
+from saveit.observe import logs, tracing
 from saveit.observe.gauges import scrape_gauges
 from saveit.observe.metrics import Exposition
 from saveit.observe.middleware import Observe
+from saveit.ratelimit import Decision
 from saveit.ratelimit.middleware import RateLimit
-from saveit.realtime import build_hub
-from saveit.waitlist.runner import WaitlistThreads, start_waitlist
+from saveit.runtime import Plan, Runtime
 
 
 def create_app(container: Container) -> FastAPI:
@@ -54,68 +49,15 @@ def create_app(container: Container) -> FastAPI:
         # Sync endpoints run on AnyIO's thread pool; its size is our concurrency.
         limiter = anyio.to_thread.current_default_thread_limiter()
         limiter.total_tokens = container.settings.request_threads
-        stop = threading.Event()
-        relay: threading.Thread | None = None
-        if container.settings.runs_relay_in_process:
-            # The embedded default has no `saveit worker`: publish the outbox here.
-            relay = threading.Thread(
-                target=container.relay.run, args=(stop,), name="saveit-relay", daemon=True
-            )
-            relay.start()
-        # ... and no worker to notify guests, send reminders and mark no-shows.
-        notifying: NotifyThreads | None = None
-        if container.settings.runs_relay_in_process and container.scheduler is not None:
-            notifying = start_notifications(
-                container.bus,
-                container.notifier,
-                container.scheduler,
-                stop,
-                interval_s=container.settings.scheduler_interval_s,
-                reclaim_s=container.settings.notify_reclaim_s,
-            )
-        # ... and no worker to offer freed seats to the waitlist.
-        waiting: WaitlistThreads | None = None
-        if container.settings.runs_relay_in_process and container.waitlist is not None:
-            waiting = start_waitlist(
-                container.bus,
-                container.waitlist,
-                container.notifier,
-                stop,
-                interval_s=container.settings.waitlist_sweep_s,
-            )
-        auditing = None
-        if container.settings.runs_relay_in_process:
-            auditing = auditor.start(container.engine, stop, container.settings.audit_interval_s)
-        # One live-feed hub per process: tails the event stream, fans out to subscribers.
-        hub = build_hub(container)
-        _app.state.live_hub = hub
-        await hub.start()
-        # Every process hears every availability-changing event (see saveit.cache).
-        invalidation = start_invalidation(container.settings, container.availability)
-        # Answer and deliver guest messages here only where no worker does (see there).
-        workers: ChannelWorkers | None = None
-        if container.gateway is not None and container.settings.runs_channel_workers_in_api:
-            workers = ChannelWorkers(
-                container.gateway, poll_s=container.settings.channel_worker_poll_s
-            )
-            workers.start(stop)
+        # The background parts this process runs (see saveit.runtime): on the embedded
+        # default, everything `saveit worker` would; always the live hub and invalidation.
+        runtime = Runtime(container, Plan.api(container.settings))
+        _app.state.live_hub = runtime.hub
+        await runtime.astart()
         try:
             yield
         finally:
-            if invalidation is not None:
-                await asyncio.to_thread(invalidation.stop)
-            await hub.stop()
-            stop.set()
-            if workers is not None:
-                await asyncio.to_thread(workers.join)
-            if relay is not None:
-                relay.join(timeout=10)
-            if auditing is not None:
-                await asyncio.to_thread(auditing.join, 10)
-            if notifying is not None:
-                await asyncio.to_thread(notifying.join)
-            if waiting is not None:
-                await asyncio.to_thread(waiting.join)
+            await runtime.astop()
             container.close()
 
     app = FastAPI(
@@ -143,8 +85,7 @@ def create_app(container: Container) -> FastAPI:
     ):
         app.include_router(module.router)
     app.add_middleware(BodyLimit, max_bytes=container.settings.max_body_bytes)
-    if container.limiter is not None:
-        app.add_middleware(RateLimit, limiter=container.limiter)
+    app.add_middleware(RateLimit, limiter=container.limiter, refuse=_too_many_requests)
     app.add_middleware(CatchAll)
     app.add_middleware(
         HeaderLimit,
@@ -159,6 +100,15 @@ def create_app(container: Container) -> FastAPI:
     app.add_middleware(Observe, count=settings.metrics_enabled)
     tracing.instrument_app(app)
     return app
+
+
+def _too_many_requests(decision: Decision) -> Response:
+    return problems.problem(
+        "RATE_LIMITED",
+        "Too many requests; slow down",
+        headers={"Retry-After": decision.retry_after_header},
+        data={"retry_after": int(decision.retry_after_header)},
+    )
 
 
 def create_app_from_env() -> FastAPI:

@@ -117,11 +117,14 @@ class Gateway:
         phone_region: str = "ES",
         box: SecretBox | None = None,
         lease: timedelta = LEASE,
+        delivery: Delivery | None = None,
     ) -> None:
         self.engine = engine
         self.lease = lease
         self.directory = AccountDirectory(engine)
-        self.delivery = Delivery(
+        # The composition root hands in the delivery it also gives whoever else
+        # queues messages (identity links, verification codes, the notifier).
+        self.delivery = delivery or Delivery(
             engine,
             senders=senders,
             box=box,

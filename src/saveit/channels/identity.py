@@ -29,7 +29,6 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, Engine, update
 from sqlalchemy.exc import IntegrityError
 
-from saveit.channels.gateway import Gateway
 from saveit.domain import errors, events
 from saveit.domain.messages import OutboundMessage
 from saveit.ratelimit.abuse import AbuseLimits
@@ -76,15 +75,15 @@ class IdentityLinks:
     def __init__(
         self,
         engine: Engine,
-        gateway: Gateway,
         *,
+        wake: Callable[[], None],
         secret: bytes,
         clock: Callable[[], datetime],
         phone_region: str = "ES",
         abuse: AbuseLimits | None = None,
     ) -> None:
         self.engine = engine
-        self.gateway = gateway
+        self.wake = wake  # the delivery loop, which sends the code
         self.secret = secret
         self.clock = clock
         self.phone_region = phone_region
@@ -157,7 +156,7 @@ class IdentityLinks:
                 author="system:link",
                 now=now,
             )
-        self.gateway.delivery.ready.set()
+        self.wake()
 
     @staticmethod
     def _route(

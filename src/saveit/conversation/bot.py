@@ -37,13 +37,15 @@ class BotResponder:
         pending_minutes: int = 30,
         links: Linker | None = None,
         email_proof_ttl: timedelta = DEFAULT_PROOF_TTL,
+        qr: QrCodes | None = None,
+        waitlist: Waitlist | None = None,
     ) -> None:
         self.booking = booking
         self.pending_minutes = pending_minutes
         self.email_proof_ttl = email_proof_ttl
-        self.links = links  # set by the composition root once the gateway exists
-        self.qr: QrCodes | None = None  # likewise: confirmations carry the check-in QR
-        self.waitlist: Waitlist | None = None  # likewise: full times offer the waitlist
+        self.links = links  # claimed phones and emails are proven with a code
+        self.qr = qr  # confirmations carry the check-in QR
+        self.waitlist = waitlist  # full times offer the waitlist
 
     def respond(self, turn: Turn) -> Reply:
         state = DialogueState.load(turn.conversation.state)

@@ -76,6 +76,7 @@ class Scheduler:
         retention: Callable[[], int] | None = None,
         partitions: PartitionKeeper | None = None,
         database: Database | DatabaseLike | None = None,
+        expire_holds: Callable[[], int] | None = None,
     ) -> None:
         self.booking = booking
         self.db = database_of(database if database is not None else booking.engine)
@@ -87,8 +88,8 @@ class Scheduler:
         self.catch_up = timedelta(minutes=catch_up_minutes)
         self.clock = clock
         # Cancels public bookings held for a code that never came
-        # (``saveit.channels.verification``); set by the composition root.
-        self.expire_holds: Callable[[], int] | None = None
+        # (``saveit.channels.verification``).
+        self.expire_holds = expire_holds
 
     def tick(self) -> Tick:
         done = Tick()

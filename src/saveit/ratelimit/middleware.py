@@ -8,23 +8,31 @@ exempt: an orchestrator must always be able to ask. So are provider webhooks
 every guest, are signed, and are limited per guest identity behind the
 gateway instead. The client IP is what the
 server saw, after uvicorn's ``--proxy-headers`` handling of trusted proxies.
+
+How a refusal looks is the API's business (problem+json there): it hands the
+middleware ``refuse``, which turns a decision into the response to send.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from saveit.api.problems import problem
+from saveit.ratelimit.gcra import Decision
 from saveit.ratelimit.limiter import RateLimiter
 
 EXEMPT = frozenset({"/healthz", "/readyz"})
 
 
 class RateLimit:
-    def __init__(self, app: ASGIApp, limiter: RateLimiter) -> None:
+    def __init__(
+        self, app: ASGIApp, limiter: RateLimiter, refuse: Callable[[Decision], ASGIApp]
+    ) -> None:
         self.app = app
         self.limiter = limiter
+        self.refuse = refuse
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
@@ -50,10 +58,4 @@ class RateLimit:
         if decision.allowed:
             await self.app(scope, receive, send)
             return
-        refused = problem(
-            "RATE_LIMITED",
-            "Too many requests; slow down",
-            headers={"Retry-After": decision.retry_after_header},
-            data={"retry_after": int(decision.retry_after_header)},
-        )
-        await refused(scope, receive, send)
+        await self.refuse(decision)(scope, receive, send)

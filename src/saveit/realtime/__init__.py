@@ -8,14 +8,18 @@ restaurant's changes to its WebSocket and SSE subscribers.
 * :mod:`~saveit.realtime.messages` — the wire messages, ``availability.changed``.
 * :mod:`~saveit.realtime.backlog` — catch-up on reconnect (replay or snapshot).
 
-:func:`build_hub` is the one place that picks the sources from the container,
-so the composition stays in one spot and the app lifespan only starts and stops it.
+:func:`build_hub` is the one place that picks the sources from the settings and
+the bus; the process's runtime (:mod:`saveit.runtime`) hands them in, and starts
+and stops the hub.
 """
 
 from __future__ import annotations
 
-from saveit.bootstrap import Container
+from collections.abc import Callable
+
+from saveit.config import Settings
 from saveit.domain.model import Restaurant
+from saveit.events.bus import Bus
 from saveit.events.redis_streams import RedisStreamsBus
 from saveit.realtime.feed import Feed
 from saveit.realtime.hub import LiveHub, RestaurantsById, Subscription
@@ -25,30 +29,31 @@ from saveit.realtime.sources import BusTail, OutboxPoller, RedisTail, Source
 __all__ = ["LiveHub", "LiveMessage", "Subscription", "build_hub"]
 
 
-def build_hub(container: Container) -> LiveHub:
-    settings = container.settings
+def build_hub(
+    settings: Settings,
+    bus: Bus,
+    *,
+    outbox: OutboxPoller,
+    restaurant: Callable[[int], Restaurant],
+) -> LiveHub:
+    """``outbox`` is the fallback source while Redis is away; ``restaurant`` loads
+    one restaurant's configuration by id (the feed derives availability days)."""
     primary: Source
-    if settings.redis_url is not None and isinstance(container.bus, RedisStreamsBus):
+    if settings.redis_url is not None and isinstance(bus, RedisStreamsBus):
         primary = RedisTail(
             settings.redis_url.get_secret_value(),
             settings.events_stream,
             timeout_s=settings.redis_timeout_s,
         )
     else:
-        primary = BusTail(container.bus)
-
-    def load(restaurant_id: int) -> Restaurant:
-        with container.booking.reading() as conn:
-            return container.booking.cache.get_by_id(conn, restaurant_id)
-
-    poller = OutboxPoller(container.engine)
+        primary = BusTail(bus)
     return LiveHub(
         lambda deliver: Feed(
             primary,
-            poller,
+            outbox,
             deliver,
             poll_interval_s=settings.realtime_db_poll_interval_s,
         ),
-        RestaurantsById(load),
+        RestaurantsById(restaurant),
         queue_size=settings.realtime_queue_size,
     )

@@ -176,16 +176,12 @@ def delete_channel(
 
 
 def _proofs(container: Any) -> AccountProofs:
-    proofs: AccountProofs | None = container.proofs
-    if proofs is None:
-        raise errors.NotFound("Channels are not enabled")
+    proofs: AccountProofs = container.proofs
     return proofs
 
 
 def _gateway(container: Any) -> Gateway:
-    gateway: Gateway | None = container.gateway
-    if gateway is None:
-        raise errors.NotFound("Channels are not enabled")
+    gateway: Gateway = container.gateway
     return gateway
 
 

@@ -27,7 +27,6 @@ _PRIVATE = {"Cache-Control": "private, no-store"}
 
 
 def _privacy(container: Container) -> GuestPrivacy:
-    assert container.privacy is not None, "build() wires privacy"
     return container.privacy
 
 

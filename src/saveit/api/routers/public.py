@@ -9,7 +9,7 @@ from starlette.concurrency import run_in_threadpool
 
 from saveit.api.auth import staff_actor_if_any
 from saveit.api.deps import ContainerDep
-from saveit.api.schemas import Day, local_iso, restaurant_json
+from saveit.api.schemas import Day, restaurant_json
 from saveit.bootstrap import Container
 from saveit.cache.availability import HIT
 from saveit.domain.schedule import local_today
@@ -39,7 +39,7 @@ async def availability(
     event loop (most reads of a busy day); anything that needs Redis, the database
     or a staff token's check goes to a thread."""
     cache = container.availability
-    if cache is not None and "authorization" not in request.headers:
+    if "authorization" not in request.headers:
         body = cache.peek(slug, date, party_size, area=area, staff=False)
         if body is not None:
             return Response(body, media_type="application/json", headers={"X-SaveIt-Cache": HIT})
@@ -55,21 +55,6 @@ def _availability(
     area: str | None,
 ) -> dict[str, Any] | Response:
     staff = staff_actor_if_any(request, container, slug) is not None
-    if container.availability is not None:
-        # Served from the cache (see saveit.cache); X-SaveIt-Cache says hit, miss or bypass.
-        body, how = container.availability.read(slug, date, party_size, area=area, staff=staff)
-        return Response(body, media_type="application/json", headers={"X-SaveIt-Cache": how})
-    restaurant, slots = container.booking.availability(
-        slug, date, party_size, area=area, staff=staff
-    )
-    tz = restaurant.tz
-    return {
-        "restaurant": restaurant.slug,
-        "date": date.isoformat(),
-        "party_size": party_size,
-        "timezone": restaurant.timezone,
-        "slots": [
-            {"start": local_iso(s.start, tz), "time": s.start.astimezone(tz).strftime("%H:%M")}
-            for s in slots
-        ],
-    }
+    # Served from the cache (see saveit.cache); X-SaveIt-Cache says hit, miss or bypass.
+    body, how = container.availability.read(slug, date, party_size, area=area, staff=staff)
+    return Response(body, media_type="application/json", headers={"X-SaveIt-Cache": how})

@@ -25,7 +25,7 @@ from saveit.api.schemas import (
     reservation_json,
 )
 from saveit.bootstrap import Container
-from saveit.channels.verification import NotHeld, Route
+from saveit.channels.verification import Route
 from saveit.domain import errors
 from saveit.domain.commands import CreateReservation, GuestDetails, ModifyReservation
 from saveit.domain.model import Status
@@ -91,11 +91,10 @@ def create_reservation(
                 "Give a phone number or an email so the restaurant can reach you",
                 field="phone",
             )
-        if container.limiter is not None:  # per guest identity (saveit.ratelimit)
-            container.limiter.check_guest(body.phone, body.email)
-        if container.abuse is not None:  # per IP, and the public as a whole
-            container.abuse.check_public_create(client_ip, restaurant.id)
-        if restaurant.rules.verify_public_bookings and container.verification is not None:
+        # per guest identity (saveit.ratelimit), per IP, and the public as a whole
+        container.limiter.check_guest(body.phone, body.email)
+        container.abuse.check_public_create(client_ip, restaurant.id)
+        if restaurant.rules.verify_public_bookings:
             # Where the code will go, known before anything is written.
             held = container.verification.plan(restaurant.id, phone=body.phone, email=body.email)
     start = body.resolved(restaurant.tz)
@@ -128,7 +127,7 @@ def create_reservation(
         "reservation": reservation_json(view, restaurant.tz),
         "manage_token": container.booking.manage_token(view.code),
     }
-    if held is not None and not made.replayed and container.verification is not None:
+    if held is not None and not made.replayed:
         expires = container.verification.start(view, held, client_ip)
         made_json["verification"] = {
             "channel": held.channel,
@@ -152,8 +151,6 @@ def verify_reservation(
     """The six-digit code sent for a booking held by ``verify_public_bookings``
     (manage token or staff): confirms it; five wrong codes end the tries."""
     access = reservation_access(request, container, code)
-    if container.verification is None:
-        raise NotHeld("This booking is not waiting for a code")
     view = container.verification.verify(access.reservation, body.code, access.actor)
     return shown(container, view, response)
 

@@ -177,9 +177,6 @@ async def chat_socket(websocket: WebSocket, slug: str) -> None:
     abuse = container.abuse
     ip = websocket.client.host if websocket.client else None
     session, subprotocol = chat.offered_session(websocket.scope.get("subprotocols", ()))
-    if abuse is None:
-        await _chat(websocket, slug, session, subprotocol, ip)
-        return
     fresh = not chat.valid_session(session)
     if fresh and not await anyio.to_thread.run_sync(abuse.allow_chat_session, ip):
         await websocket.close(code=CLOSE_POLICY, reason="too many new chats")  # no handshake
@@ -204,7 +201,7 @@ async def _chat(
     await websocket.accept(subprotocol=subprotocol)
     container: Container = websocket.app.state.container
     hub: LiveHub | None = getattr(websocket.app.state, "live_hub", None)
-    if container.gateway is None or hub is None:
+    if hub is None:
         await websocket.close(code=CLOSE_UNAVAILABLE, reason="web chat unavailable")
         return
     restaurant = await anyio.to_thread.run_sync(_restaurant, container, slug)

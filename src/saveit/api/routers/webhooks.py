@@ -31,9 +31,7 @@ log = logging.getLogger("saveit.webhooks")
 
 
 def _gateway(container: Any) -> Gateway:
-    gateway: Gateway | None = container.gateway
-    if gateway is None:
-        raise errors.NotFound("Channels are not enabled")
+    gateway: Gateway = container.gateway
     return gateway
 
 

@@ -3,20 +3,31 @@
 The only place that decides which adapters run: SQLite or PostgreSQL, the
 in-process bus or Redis Streams (channel providers join here). Nothing below it
 asks what mode it is in.
+
+The graph is built in one pass, in dependency order, and handed out frozen:
+a part gets what it needs through its constructor, never assigned afterwards,
+so what a part holds is what its constructor shows. Which background threads
+a process runs over it is :mod:`saveit.runtime`'s business.
 """
 
 from __future__ import annotations
 
-import gc
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import Engine
 
 from saveit.booking.service import BookingService, Clock, utc_now
+from saveit.bootstrap.adapters import (
+    build_bus,
+    build_redis_gate,
+    build_replica,
+    build_secret_box,
+)
 from saveit.cache import AvailabilityCache, CacheStore, MemoryStore, NearCache, RedisStore
 from saveit.channels.account_proof import AccountProofs, GraphOwnership
+from saveit.channels.delivery import Delivery
 from saveit.channels.gateway import Gateway, Responder
 from saveit.channels.identity import IdentityLinks
 from saveit.channels.inbox import InboxResponder
@@ -27,8 +38,6 @@ from saveit.checkin.qr import png as qr_png
 from saveit.config import Environment, Settings
 from saveit.conversation.bot import BotResponder
 from saveit.events.bus import Bus
-from saveit.events.inprocess import InProcessBus
-from saveit.events.redis_streams import RedisStreamsBus
 from saveit.events.relay import OutboxRelay
 from saveit.notify import Notifier, QrCodes, Scheduler
 from saveit.observe import metrics, tracing
@@ -36,7 +45,7 @@ from saveit.observe.database import time_transactions
 from saveit.privacy import GuestPrivacy
 from saveit.ratelimit import RateLimiter
 from saveit.ratelimit.abuse import AbuseLimits
-from saveit.resilience import CircuitBreaker, RedisGate
+from saveit.resilience import RedisGate
 from saveit.store.database import create_db_engine
 from saveit.store.migrate import upgrade
 from saveit.store.partitions import PartitionKeeper
@@ -44,64 +53,72 @@ from saveit.store.replica import ReplicaReads
 from saveit.store.restaurants import RestaurantCache
 from saveit.store.secret_box import SecretBox
 from saveit.store.tenancy import bypasses_row_security
+from saveit.store.unit_of_work import Database
 from saveit.waitlist.service import Waitlist
 
 log = logging.getLogger(__name__)
 
 
-@dataclass
+@dataclass(frozen=True, kw_only=True)
 class Container:
+    """The whole object graph, built at once by :func:`build` and never rewired.
+
+    The ``None``-able parts are the ones configuration turns off; everything
+    else always exists, so nobody asks.
+    """
+
     settings: Settings
     engine: Engine
+    db: Database  # the one way to the data: units of work and readings on this engine
     booking: BookingService
     bus: Bus
     relay: OutboxRelay
-    # Request-path Redis (cache, rate limits) behind a circuit breaker; None without Redis.
-    redis_gate: RedisGate | None = field(default=None, kw_only=True)
-    availability: AvailabilityCache | None = field(default=None, kw_only=True)
-    limiter: RateLimiter | None = field(default=None, kw_only=True)
-    gateway: Gateway | None = field(default=None, kw_only=True)
-    links: IdentityLinks | None = field(default=None, kw_only=True)
-    checkin: CheckIn | None = field(default=None, kw_only=True)
-    notifier: Notifier | None = field(default=None, kw_only=True)
-    scheduler: Scheduler | None = field(default=None, kw_only=True)
+    availability: AvailabilityCache
+    limiter: RateLimiter
+    abuse: AbuseLimits
+    gateway: Gateway
+    links: IdentityLinks
+    verification: BookingVerification
+    checkin: CheckIn
+    scheduler: Scheduler
     # security: channel accounts proven before they route; provider secrets sealed at rest
-    box: SecretBox | None = field(default=None, kw_only=True)
-    proofs: AccountProofs | None = field(default=None, kw_only=True)
-    privacy: GuestPrivacy | None = field(default=None, kw_only=True)
-    abuse: AbuseLimits | None = field(default=None, kw_only=True)
-    verification: BookingVerification | None = field(default=None, kw_only=True)
-    # operations: lag-tolerant reads on a streaming replica (SAVEIT_DATABASE_REPLICA_URL)
-    replica: ReplicaReads | None = field(default=None, kw_only=True)
-    waitlist: Waitlist | None = field(default=None, kw_only=True)  # None: turned off
+    box: SecretBox
+    proofs: AccountProofs
+    privacy: GuestPrivacy
+    # Request-path Redis (cache, rate limits) behind a circuit breaker; None without
+    # SAVEIT_REDIS_URL (the cache and the limits then live in process memory).
+    redis_gate: RedisGate | None
+    # None with SAVEIT_NOTIFY_ENABLED=false: the scheduler still marks no-shows.
+    notifier: Notifier | None
+    # operations: lag-tolerant reads on a streaming replica; None without
+    # SAVEIT_DATABASE_REPLICA_URL (every read goes to the primary).
+    replica: ReplicaReads | None
+    # None with SAVEIT_WAITLIST_ENABLED=false: nobody is offered a place or a held seat.
+    waitlist: Waitlist | None
 
     def close(self) -> None:
-        if self.replica is not None:
-            self.replica.close()
         if self.redis_gate is not None:
             self.redis_gate.close()
         self.bus.close()
-        self.engine.dispose()
+        self.db.dispose()  # the replica's engine, then the primary's
 
 
-def build_bus(settings: Settings) -> Bus:
-    if settings.redis_url is None:
-        return InProcessBus(maxlen=settings.events_maxlen)
-    return RedisStreamsBus(
-        settings.redis_url.get_secret_value(),
-        stream=settings.events_stream,
-        maxlen=settings.events_maxlen,
-        socket_timeout_s=settings.redis_timeout_s,
-        connect_timeout_s=min(settings.redis_timeout_s, 0.5),
-    )
-
-
-def _responder(settings: Settings, booking: BookingService) -> Responder:
+def _bot(
+    settings: Settings,
+    booking: BookingService,
+    *,
+    links: IdentityLinks,
+    qr: QrCodes,
+    waitlist: Waitlist | None,
+) -> Responder:
     if settings.chat_bot:
         return BotResponder(
             booking,
             pending_minutes=settings.chat_pending_minutes,
             email_proof_ttl=timedelta(hours=settings.email_proof_hours),
+            links=links,  # the codes go out through the gateway's delivery
+            qr=qr,  # the bot's confirmations carry the QR
+            waitlist=waitlist,  # "¿te aviso si se libera algo?"
         )
     return InboxResponder()
 
@@ -114,7 +131,8 @@ def build(
     responder: Responder | None = None,
 ) -> Container:
     """Wire the app. ``migrate`` defaults to True on the embedded SQLite default,
-    where nobody else would run ``saveit db upgrade``."""
+    where nobody else would run ``saveit db upgrade``. ``responder`` replaces the
+    bot (or the staff inbox) behind the gateway, wired as it comes."""
     engine = create_db_engine(
         settings.resolved_database_url,
         pool_size=settings.db_pool_size,
@@ -135,14 +153,16 @@ def build(
             "the database role is a superuser or has BYPASSRLS: row-level security, the "
             "database's own guard between restaurants, does not apply to it"
         )
+    secret = settings.secret_key.get_secret_value().encode()
     booking = BookingService(
         engine,
-        secret=settings.secret_key.get_secret_value().encode(),
+        secret=secret,
         cache=RestaurantCache(recheck_s=settings.config_recheck_s),
         clock=clock,
         phone_region=settings.default_phone_region,
     )
     replica = build_replica(settings, engine)
+    db = Database(engine, replica=replica)
     booking.replica = replica
     booking.listeners.append(metrics.count_booking_change)
     bus = build_bus(settings)
@@ -156,26 +176,24 @@ def build(
     gate = build_redis_gate(settings)
     availability = build_availability(settings, booking, gate)
     limiter = RateLimiter.from_settings(settings, gate)
-    senders = build_senders(settings)
     abuse = AbuseLimits.from_settings(settings, limiter)
-    gateway = Gateway(
+    senders = build_senders(settings)
+    lease = timedelta(seconds=settings.delivery_lease_s)
+    # Everything that queues a message to a guest wakes this one delivery loop.
+    delivery = Delivery(
         engine,
         senders=senders,
         box=box,
-        responder=responder or _responder(settings, booking),
         clock=clock,
-        limiter=limiter,
-        guest_per_minute=settings.channel_guest_per_minute,
         send_attempts=settings.channel_send_attempts,
         send_backoff_s=settings.channel_send_backoff_s,
         public_base_url=settings.public_base_url,
-        phone_region=settings.default_phone_region,
-        lease=timedelta(seconds=settings.delivery_lease_s),
+        lease=lease,
     )
     links = IdentityLinks(
         engine,
-        gateway,
-        secret=settings.secret_key.get_secret_value().encode(),
+        wake=delivery.ready.set,
+        secret=secret,
         clock=clock,
         phone_region=settings.default_phone_region,
         abuse=abuse,
@@ -183,15 +201,13 @@ def build(
     verification = BookingVerification(
         engine,
         booking,
-        secret=settings.secret_key.get_secret_value().encode(),
+        secret=secret,
         clock=clock,
         hold_minutes=settings.booking_hold_minutes,
         abuse=abuse,
-        wake=gateway.delivery.ready.set,
+        wake=delivery.ready.set,
         phone_region=settings.default_phone_region,
     )
-    if isinstance(gateway.responder, BotResponder) and gateway.responder.links is None:
-        gateway.responder.links = links  # the codes go out through this gateway
     checkin = CheckIn(booking, Keyring.from_settings(settings), clock)
     qr_grace = timedelta(hours=settings.qr_link_grace_hours)
     qr = QrCodes(
@@ -200,8 +216,26 @@ def build(
         lambda view: booking.qr_link_token(view, grace=qr_grace),
         settings.public_base_url,
     )
-    if isinstance(gateway.responder, BotResponder) and gateway.responder.qr is None:
-        gateway.responder.qr = qr  # the bot's confirmations carry the QR
+    waitlist = None
+    if settings.waitlist_enabled:
+        waitlist = Waitlist(
+            booking,
+            hold_minutes=settings.waitlist_hold_minutes,
+            window_minutes=settings.waitlist_window_minutes,
+            clock=clock,
+            phone_region=settings.default_phone_region,
+        )
+    gateway = Gateway(
+        engine,
+        senders=senders,
+        delivery=delivery,
+        responder=responder or _bot(settings, booking, links=links, qr=qr, waitlist=waitlist),
+        clock=clock,
+        limiter=limiter,
+        guest_per_minute=settings.channel_guest_per_minute,
+        phone_region=settings.default_phone_region,
+        lease=lease,
+    )
     notifier = None
     if settings.notify_enabled:
         notifier = Notifier(
@@ -222,6 +256,7 @@ def build(
             clock=clock,
             interval_s=settings.partition_check_interval_s,
         ),
+        expire_holds=verification.expire,
     )
     proofs = AccountProofs(
         engine,
@@ -232,86 +267,31 @@ def build(
             timeout_s=settings.channel_http_timeout_s,
         ),
         senders=senders,
-        secret=settings.secret_key.get_secret_value().encode(),
+        secret=secret,
         clock=clock,
     )
-    scheduler.expire_holds = verification.expire
-    waitlist = None
-    if settings.waitlist_enabled:
-        waitlist = Waitlist(
-            booking,
-            hold_minutes=settings.waitlist_hold_minutes,
-            window_minutes=settings.waitlist_window_minutes,
-            clock=clock,
-            phone_region=settings.default_phone_region,
-        )
-        if isinstance(gateway.responder, BotResponder) and gateway.responder.waitlist is None:
-            gateway.responder.waitlist = waitlist  # "¿te aviso si se libera algo?"
     return Container(
         settings=settings,
         engine=engine,
+        db=db,
         booking=booking,
         bus=bus,
         relay=relay,
-        redis_gate=gate,
         availability=availability,
         limiter=limiter,
+        abuse=abuse,
         gateway=gateway,
         links=links,
+        verification=verification,
         checkin=checkin,
-        notifier=notifier,
         scheduler=scheduler,
         box=box,
         proofs=proofs,
         privacy=privacy,
-        abuse=abuse,
-        verification=verification,
+        redis_gate=gate,
+        notifier=notifier,
         replica=replica,
         waitlist=waitlist,
-    )
-
-
-def build_replica(settings: Settings, primary: Engine) -> ReplicaReads | None:
-    """Lag-tolerant reads on SAVEIT_DATABASE_REPLICA_URL; None without one."""
-    url = settings.resolved_replica_url
-    if url is None:
-        return None
-    replica = create_db_engine(
-        url,
-        pool_size=settings.db_pool_size,
-        pool_timeout=settings.db_pool_timeout_s,
-        connect_timeout=settings.db_connect_timeout_s,
-        pre_ping=True,
-    )
-    return ReplicaReads(
-        primary,
-        replica,
-        max_lag_s=settings.replica_max_lag_s,
-        check_interval_s=settings.replica_check_interval_s,
-    )
-
-
-def build_secret_box(settings: Settings) -> SecretBox:
-    """The keys that seal provider secrets: SAVEIT_ENCRYPTION_KEYS, else one derived
-    from SAVEIT_SECRET_KEY."""
-    return SecretBox.from_keys(
-        [key.get_secret_value() for key in settings.encryption_keys],
-        secret_key=settings.secret_key.get_secret_value(),
-    )
-
-
-def build_redis_gate(settings: Settings) -> RedisGate | None:
-    if settings.redis_url is None:
-        return None
-    breaker = CircuitBreaker(
-        "redis",
-        failure_threshold=settings.redis_breaker_failures,
-        reset_timeout_s=settings.redis_breaker_reset_s,
-    )
-    return RedisGate(
-        settings.redis_url.get_secret_value(),
-        breaker=breaker,
-        timeout_s=settings.redis_op_timeout_s,
     )
 
 
@@ -337,20 +317,3 @@ def build_availability(
     booking.listeners.append(cache.after_commit)
     booking.day_hint = cache.recent_occupancy
     return cache
-
-
-def freeze_startup_heap() -> None:
-    """Move everything allocated while starting up out of the garbage collector's sight.
-
-    A started process holds a few hundred thousand long-lived objects (modules,
-    SQLAlchemy metadata and compiled statements, pydantic models), and every
-    full collection walked them all: 60-145 ms in which an API process answered
-    nothing, the tail of ``bench/webhooks.py`` (p99 ~200 ms, ~96 ms with this).
-    Frozen objects are never collected, which is right for what lives as long
-    as the process; what requests allocate afterwards is collected as before.
-    So it is called once per process, where the process is put together (the
-    server's app factory, ``saveit worker``), never per app: tests build many
-    apps in one process, and freezing there would keep each one's garbage.
-    """
-    gc.collect()
-    gc.freeze()
