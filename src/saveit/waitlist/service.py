@@ -37,6 +37,7 @@ from saveit.domain import errors
 from saveit.domain.availability import bookable_starts, cells, check_rules, end_of, seatings
 from saveit.domain.commands import Actor, GuestDetails
 from saveit.domain.model import Restaurant, Seating, Status
+from saveit.domain.reservation import status_for_new
 from saveit.domain.schedule import business_day_of
 from saveit.domain.views import ReservationView
 from saveit.store import guests as guest_store
@@ -441,13 +442,9 @@ class Waitlist:
         return booked
 
     def _status_for(self, hold: ReservationView, actor: Actor) -> Status:
-        """As a booking: guests past the restaurant's no-show limit wait for staff
-        to confirm (``pending``); everyone else is confirmed."""
-        limit = self.booking.restaurant(hold.restaurant).rules.no_show_approval_after
-        guest = hold.guest
-        if actor.is_staff or limit is None or guest is None or guest.no_show_count < limit:
-            return Status.CONFIRMED
-        return Status.PENDING
+        """As a booking's (the no-show policy): confirmed, or pending for staff."""
+        rules = self.booking.restaurant(hold.restaurant).rules
+        return status_for_new(rules, Status.CONFIRMED, hold.guest, actor)
 
     def decline(self, code: str, actor: Actor) -> EntryView:
         entry = self.get(code)
