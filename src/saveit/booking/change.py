@@ -9,9 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import update
-
-from saveit.booking.context import BookingContext, Lost, retrying
+from saveit.booking.context import BookingContext, Lost
 from saveit.booking.queries import Queries
 from saveit.domain import errors
 from saveit.domain.availability import cells, check_party, check_rules, end_of
@@ -20,8 +18,7 @@ from saveit.domain.model import Restaurant, Seating
 from saveit.domain.reservation import check_changeable, check_table_choice
 from saveit.domain.views import ReservationView
 from saveit.observe import metrics
-from saveit.store import reservations as store
-from saveit.store.schema import reservations
+from saveit.store.errors import retrying
 
 
 class ChangeBooking:
@@ -41,11 +38,11 @@ class ChangeBooking:
         now = ctx.clock()
         if cmd.tables is not None:
             check_table_choice(actor)
-        with ctx.reading() as conn:
-            current = store.view_by_code(conn, cmd.code)
+        with ctx.db.reading() as r:
+            current = r.reservations.view_by_code(cmd.code)
             if current is None:
                 raise errors.NotFound("No such reservation", code=cmd.code)
-            restaurant = ctx.cache.get_by_id(conn, current.restaurant_id)
+            restaurant = ctx.cache.get_by_id(r, current.restaurant_id)
             check_changeable(restaurant.rules, current, actor, now, cmd.expected_version)
             start = cmd.start.astimezone(UTC) if cmd.start else current.start
             party = cmd.party_size if cmd.party_size is not None else current.party_size
@@ -65,7 +62,7 @@ class ChangeBooking:
                 if cmd.tables is not None:
                     candidates = [ctx.named_seating(restaurant, cmd.tables)]
                 else:
-                    free = ctx.free_seatings(conn, restaurant, start, party, None, current.id)
+                    free = ctx.free_seatings(r, restaurant, start, party, None, current.id)
                     # Keep the guest at the same table when it still fits and is free.
                     candidates = sorted(free, key=lambda s: s.codes != current.tables)
                 if not candidates:
@@ -107,27 +104,25 @@ class ChangeBooking:
         buffer = (
             restaurant.rules.buffer_minutes if candidates is not None else (current.buffer_minutes)
         )
-        with self.ctx.engine.begin() as conn:
-            changed = conn.execute(
-                update(reservations)
-                .where(reservations.c.id == current.id, reservations.c.version == current.version)
-                .values(
-                    start_at=start,
-                    end_at=end,
-                    party_size=party,
-                    buffer_minutes=buffer,
-                    notes=cmd.notes if cmd.notes is not None else current.notes,
-                    updated_at=now,
-                    version=current.version + 1,
-                )
-            ).rowcount
-            if not changed:
+        with self.ctx.db.unit_of_work() as uow:
+            reservations = uow.reservations
+            if not reservations.reschedule(
+                current.id,
+                current.version,
+                start=start,
+                end=end,
+                party_size=party,
+                buffer_minutes=buffer,
+                notes=cmd.notes if cmd.notes is not None else current.notes,
+                now=now,
+            ):
                 raise errors.Conflict("The reservation changed while we were updating it")
             if candidates is not None:
-                store.release(conn, current.id, forget_tables=True)
-                self.ctx.claim_first_free(conn, current.id, candidates, cells(start, end, buffer))
-            view = store.view_by_id(conn, current.id)
-            store.record_change(conn, view, actor, "modified", current, now)
+                reservations.release(current.id, forget_tables=True)
+                span = cells(start, end, buffer)
+                self.ctx.claim_first_free(reservations, current.id, candidates, span)
+            view = reservations.view_by_id(current.id)
+            reservations.record_change(view, actor, "modified", current, now)
             if candidates is not None:
                 # Last, as in create. The two slot counters are touched in a fixed
                 # order so that two bookings swapping slots cannot deadlock on them.
@@ -139,6 +134,6 @@ class ChangeBooking:
                     key=lambda item: item[0],
                 )
                 for slot_start, covers, cap in moves_covers:
-                    if not store.add_covers(conn, restaurant.id, slot_start, covers, cap):
+                    if not reservations.add_covers(restaurant.id, slot_start, covers, cap):
                         raise Lost
         return view

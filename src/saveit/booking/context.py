@@ -10,15 +10,11 @@ listeners hear of it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
-from typing import TypeVar
-
-from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import DBAPIError
 
 from saveit.booking import codes
+from saveit.booking.ports import Configurations, Data, Reads, Reservations
 from saveit.domain import errors
 from saveit.domain.availability import Occupancy, cells, end_of, seatings
 from saveit.domain.commands import Actor
@@ -26,13 +22,8 @@ from saveit.domain.model import CLAIM_MINUTES, Booked, Restaurant, Seating, Stat
 from saveit.domain.schedule import windows_for
 from saveit.domain.views import ReservationView
 from saveit.observe import metrics
-from saveit.store import reservations as store
-from saveit.store.database import reading as read_only
-from saveit.store.replica import ReplicaReads
-from saveit.store.restaurants import RestaurantCache
 
 _log = logging.getLogger(__name__)
-_T = TypeVar("_T")
 
 Clock = Callable[[], datetime]
 ChangeListener = Callable[[ReservationView, ReservationView | None], None]
@@ -48,38 +39,22 @@ class Lost(Exception):
     """Every candidate seating was taken by racing bookings (or pacing filled up)."""
 
 
-_TRANSIENT_SQLSTATES = frozenset({"40001", "40P01"})  # serialization failure, deadlock
-
-
-def retrying(write: Callable[[], _T]) -> _T:
-    """Run a write transaction again when PostgreSQL aborted it to break a deadlock
-    or a serialization conflict; such a transaction changed nothing."""
-    for attempt in range(3):
-        try:
-            return write()
-        except DBAPIError as exc:
-            if attempt == 2 or getattr(exc.orig, "sqlstate", None) not in _TRANSIENT_SQLSTATES:
-                raise
-    raise AssertionError("unreachable")
-
-
 class BookingContext:
     """The collaborators of the booking use cases, built once by the composition root."""
 
     def __init__(
         self,
-        engine: Engine,
+        db: Data,
         *,
         secret: bytes,
-        cache: RestaurantCache | None = None,
+        cache: Configurations,
         clock: Clock = utc_now,
         phone_region: str = "ES",
         listeners: Sequence[ChangeListener] = (),
         day_hint: DayHint | None = None,
-        replica: ReplicaReads | None = None,
     ) -> None:
-        self.engine = engine
-        self.cache = cache or RestaurantCache()
+        self.db = db
+        self.cache = cache
         self.clock = clock
         self.secret = secret
         self.phone_region = phone_region
@@ -92,45 +67,23 @@ class BookingContext:
         # booking one re-checks everything, so a copy as fresh as cached
         # availability saves reading the day again on every refusal.
         self.day_hint = day_hint
-        # Where reads that tolerate lag go (SAVEIT_DATABASE_REPLICA_URL); None: the primary.
-        self.replica = replica
 
     # --- reading --------------------------------------------------------------------
-
-    @contextmanager
-    def reading(self) -> Iterator[Connection]:
-        with read_only(self.engine) as conn:
-            yield conn
-
-    @contextmanager
-    def tolerant_reading(self, *, caught_up_to: str | None = None) -> Iterator[Connection]:
-        """A read that may lag a few seconds behind the primary (a streaming replica,
-        :mod:`saveit.store.replica`): for answers that are advice or overviews, never
-        for checks before a write or a read-back after one. The restaurant's
-        configuration is not read here (see :meth:`restaurant`): an older copy from a
-        replica would flap the process-wide cache. ``caught_up_to``: see
-        :meth:`saveit.store.replica.ReplicaReads.primary_position`."""
-        if self.replica is None:
-            with self.reading() as conn:
-                yield conn
-        else:
-            with self.replica.reading(caught_up_to=caught_up_to) as conn:
-                yield conn
 
     def restaurant_version(self, slug: str) -> tuple[Restaurant, int]:
         """The configuration and its ``config_version`` (see ``RestaurantCache``)."""
         trusted = self.cache.trusted(slug)
         if trusted is not None:
             return trusted
-        with self.reading() as conn:
-            return self.cache.get_versioned(conn, slug)
+        with self.db.reading() as r:
+            return self.cache.get_versioned(r, slug)
 
     def restaurant(self, slug: str) -> Restaurant:
         return self.restaurant_version(slug)[0]
 
     def get(self, code: str) -> ReservationView:
-        with self.reading() as conn:
-            view = store.view_by_code(conn, code)
+        with self.db.reading() as r:
+            view = r.reservations.view_by_code(code)
         if view is None:
             raise errors.NotFound("No such reservation", code=code)
         return view
@@ -145,7 +98,7 @@ class BookingContext:
         return lo, hi.astimezone(UTC)
 
     def booked_for_starts(
-        self, conn: Connection, restaurant: Restaurant, day: date, exclude_id: int | None = None
+        self, r: Reads, restaurant: Restaurant, day: date, exclude_id: int | None = None
     ) -> list[Booked]:
         """The bookings that can collide with a start on the day's grid: those still
         running at the first opening and those starting before the last possible
@@ -153,17 +106,17 @@ class BookingContext:
         windows = windows_for(restaurant, day)
         if not windows:
             lo, hi = self.day_bounds(restaurant, day)
-            return store.booked_between(conn, restaurant.id, lo, hi, exclude_id=exclude_id)
+            return r.reservations.booked_between(restaurant.id, lo, hi, exclude_id=exclude_id)
         rules = restaurant.rules
         slack = timedelta(minutes=CLAIM_MINUTES)  # claims are whole cells
         longest = timedelta(minutes=max(t.minutes for t in rules.turn_times) + rules.buffer_minutes)
         lo = min(w.opens for w in windows) - slack
         hi = max(w.closes for w in windows) + longest + slack
-        return store.booked_between(conn, restaurant.id, lo, hi, exclude_id=exclude_id)
+        return r.reservations.booked_between(restaurant.id, lo, hi, exclude_id=exclude_id)
 
     @staticmethod
     def free_seatings(
-        conn: Connection,
+        r: Reads,
         restaurant: Restaurant,
         start: datetime,
         party_size: int,
@@ -177,7 +130,7 @@ class BookingContext:
             start, end_of(restaurant, start, party_size), restaurant.rules.buffer_minutes
         )
         tables = {table_id for option in options for table_id in option.table_ids}
-        busy = store.busy_tables(conn, tables, wanted, exclude_id=exclude_id)
+        busy = r.reservations.busy_tables(tables, wanted, exclude_id=exclude_id)
         return [option for option in options if busy.isdisjoint(option.table_ids)]
 
     @staticmethod
@@ -200,7 +153,7 @@ class BookingContext:
 
     @staticmethod
     def insert_reservation(
-        conn: Connection,
+        reservations: Reservations,
         *,
         restaurant_id: int,
         guest_id: int | None,
@@ -218,8 +171,7 @@ class BookingContext:
         """The new row's id and public code."""
         for _attempt in range(5):
             code = codes.new_code()
-            found = store.insert_reservation(
-                conn,
+            found = reservations.insert_reservation(
                 {
                     "code": code,
                     "restaurant_id": restaurant_id,
@@ -245,10 +197,13 @@ class BookingContext:
 
     @staticmethod
     def claim_first_free(
-        conn: Connection, reservation_id: int, candidates: Sequence[Seating], span: range
+        reservations: Reservations,
+        reservation_id: int,
+        candidates: Sequence[Seating],
+        span: range,
     ) -> Seating:
         for seating in candidates:
-            if store.claim(conn, reservation_id, seating.table_ids, span):
+            if reservations.claim(reservation_id, seating.table_ids, span):
                 return seating
             # a racing booking holds a cell: try the next table
             metrics.claim_conflicts.inc()

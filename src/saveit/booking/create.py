@@ -14,9 +14,8 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, select, update
-
-from saveit.booking.context import BookingContext, Lost, retrying
+from saveit.booking.context import BookingContext, Lost
+from saveit.booking.ports import Reads
 from saveit.booking.queries import Queries
 from saveit.domain import errors
 from saveit.domain.availability import cells, check_rules, end_of
@@ -26,9 +25,7 @@ from saveit.domain.reservation import check_new_status, check_table_choice, stat
 from saveit.domain.views import Created, ReservationView
 from saveit.observe import metrics
 from saveit.store import guests as guest_store
-from saveit.store import reservations as store
-from saveit.store.database import ignoring_conflicts
-from saveit.store.schema import idempotency_keys
+from saveit.store.errors import retrying
 
 
 class CreateBooking:
@@ -51,19 +48,17 @@ class CreateBooking:
         check_new_status(cmd.status)
         now = ctx.clock()
         request_hash = _request_hash(cmd)
-        with ctx.reading() as conn:
-            restaurant = ctx.cache.get(conn, cmd.restaurant)
+        with ctx.db.reading() as r:
+            restaurant = ctx.cache.get(r, cmd.restaurant)
             if cmd.idempotency_key:
-                replayed = _replay(conn, restaurant, cmd, request_hash)
+                replayed = _replay(r, restaurant, cmd, request_hash)
                 if replayed:
                     return replayed
             check_rules(restaurant, cmd.start, cmd.party_size, now, staff=actor.is_staff)
             if cmd.tables:
                 candidates = [ctx.named_seating(restaurant, cmd.tables)]
             else:
-                candidates = ctx.free_seatings(
-                    conn, restaurant, cmd.start, cmd.party_size, cmd.area
-                )
+                candidates = ctx.free_seatings(r, restaurant, cmd.start, cmd.party_size, cmd.area)
         taken = self.queries.slot_taken
         if not candidates:
             raise taken(restaurant, cmd.start, cmd.party_size, actor.is_staff)
@@ -105,31 +100,23 @@ class CreateBooking:
         ctx = self.ctx
         end = end_of(restaurant, cmd.start, cmd.party_size)
         buffer = restaurant.rules.buffer_minutes
-        with ctx.engine.begin() as conn:
-            if cmd.idempotency_key:
-                fresh = conn.execute(
-                    ignoring_conflicts(conn.dialect.name, idempotency_keys, idempotency_keys.c.key),
-                    {
-                        "restaurant_id": restaurant.id,
-                        "key": cmd.idempotency_key,
-                        "request_hash": request_hash,
-                        "created_at": now,
-                    },
-                ).first()
-                if fresh is None:
-                    replayed = _replay(conn, restaurant, cmd, request_hash)
-                    assert replayed is not None
-                    return replayed
+        with ctx.db.unit_of_work() as uow:
+            reservations = uow.reservations
+            key = cmd.idempotency_key
+            if key and not uow.idempotency.claim_key(restaurant.id, key, request_hash, now):
+                replayed = _replay(uow, restaurant, cmd, request_hash)
+                assert replayed is not None
+                return replayed
             guest = (
-                guest_store.known(conn, restaurant.id, cmd.guest_id, cmd.guest, now)
+                uow.guests.known(restaurant.id, cmd.guest_id, cmd.guest, now)
                 if cmd.guest_id is not None
-                else guest_store.find_or_create(conn, restaurant.id, cmd.guest, now)
+                else uow.guests.find_or_create(restaurant.id, cmd.guest, now)
             )
             if cmd.guest_id is not None and guest is None:
                 raise errors.NotFound("No such guest", guest_id=cmd.guest_id)
             status = status_for_new(restaurant.rules, cmd.status, guest, actor)
             reservation_id, code = ctx.insert_reservation(
-                conn,
+                reservations,
                 restaurant_id=restaurant.id,
                 guest_id=guest.id if guest else None,
                 party_size=cmd.party_size,
@@ -144,17 +131,10 @@ class CreateBooking:
                 now=now,
             )
             seating = ctx.claim_first_free(
-                conn, reservation_id, candidates, cells(cmd.start, end, buffer)
+                reservations, reservation_id, candidates, cells(cmd.start, end, buffer)
             )
-            if cmd.idempotency_key:
-                conn.execute(
-                    update(idempotency_keys)
-                    .where(
-                        idempotency_keys.c.restaurant_id == restaurant.id,
-                        idempotency_keys.c.key == cmd.idempotency_key,
-                    )
-                    .values(reservation_id=reservation_id)
-                )
+            if key:
+                uow.idempotency.bind(restaurant.id, key, reservation_id)
             view = ReservationView(
                 id=reservation_id,
                 code=code,
@@ -173,9 +153,8 @@ class CreateBooking:
                 updated_at=now,
                 version=1,
             )
-            store.record_change(conn, view, actor, "created", None, now)
-            if not store.add_covers(
-                conn,
+            reservations.record_change(view, actor, "created", None, now)
+            if not reservations.add_covers(
                 restaurant.id,
                 cmd.start,
                 cmd.party_size,
@@ -201,14 +180,10 @@ def _request_hash(cmd: CreateReservation) -> str:
 
 
 def _replay(
-    conn: Connection, restaurant: Restaurant, cmd: CreateReservation, request_hash: str
+    r: Reads, restaurant: Restaurant, cmd: CreateReservation, request_hash: str
 ) -> Created | None:
-    row = conn.execute(
-        select(idempotency_keys).where(
-            idempotency_keys.c.restaurant_id == restaurant.id,
-            idempotency_keys.c.key == cmd.idempotency_key,
-        )
-    ).one_or_none()
+    assert cmd.idempotency_key is not None
+    row = r.idempotency.entry(restaurant.id, cmd.idempotency_key)
     if row is None:
         return None
     if row.request_hash != request_hash:
@@ -218,4 +193,4 @@ def _replay(
         )
     if row.reservation_id is None:
         raise errors.Conflict("A request with this Idempotency-Key is still in progress")
-    return Created(store.view_by_id(conn, row.reservation_id), replayed=True)
+    return Created(r.reservations.view_by_id(row.reservation_id), replayed=True)

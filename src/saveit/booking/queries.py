@@ -6,9 +6,8 @@ from collections.abc import Sequence
 from contextlib import ExitStack
 from datetime import date, datetime
 
-from sqlalchemy import Connection
-
 from saveit.booking.context import BookingContext
+from saveit.booking.ports import Reads
 from saveit.domain import errors
 from saveit.domain.availability import (
     Occupancy,
@@ -21,7 +20,6 @@ from saveit.domain.model import Booked, Restaurant
 from saveit.domain.reservation import check_party_size
 from saveit.domain.schedule import business_day_of
 from saveit.domain.views import ReservationView
-from saveit.store import reservations as store
 
 
 class Queries:
@@ -56,16 +54,16 @@ class Queries:
         now = ctx.clock()
         hint = ctx.day_hint if exclude_id is None else None  # a hint holds every booking
         with ExitStack() as stack:
-            conn: Connection | None = None
+            reads: Reads | None = None
 
             def booked_on(day: date) -> Sequence[Booked] | Occupancy:
-                nonlocal conn
+                nonlocal reads
                 held = hint(restaurant.slug, day) if hint is not None else None
                 if held is not None:
                     return held
-                if conn is None:
-                    conn = stack.enter_context(ctx.reading())
-                return ctx.booked_for_starts(conn, restaurant, day, exclude_id)
+                if reads is None:
+                    reads = stack.enter_context(ctx.db.reading())
+                return ctx.booked_for_starts(reads, restaurant, day, exclude_id)
 
             return nearest_alternatives(
                 restaurant, start, party_size, now, booked_on, staff=staff, limit=limit
@@ -104,12 +102,12 @@ class Queries:
         ctx = self.ctx
         now = ctx.clock()
         restaurant = ctx.restaurant(slug)
-        with ctx.tolerant_reading() as conn:
+        with ctx.db.tolerant_reading() as r:
             exclude_id = None
             if exclude_code:
-                excluded = store.view_by_code(conn, exclude_code)
+                excluded = r.reservations.view_by_code(exclude_code)
                 exclude_id = excluded.id if excluded else None
-            booked = ctx.booked_for_starts(conn, restaurant, day, exclude_id)
+            booked = ctx.booked_for_starts(r, restaurant, day, exclude_id)
         return restaurant, bookable_starts(
             restaurant, day, party_size, now, booked, area=area, staff=staff
         )
@@ -118,15 +116,15 @@ class Queries:
         """What a day's availability is computed from, read once: the availability
         cache reuses it for every party size while the day's cache generation holds."""
         restaurant = self.ctx.restaurant(slug)
-        with self.ctx.tolerant_reading() as conn:
-            booked = self.ctx.booked_for_starts(conn, restaurant, day)
+        with self.ctx.db.tolerant_reading() as r:
+            booked = self.ctx.booked_for_starts(r, restaurant, day)
         return restaurant, Occupancy(booked)
 
     def upcoming_of_guest(self, slug: str, guest_id: int) -> list[ReservationView]:
         """What a guest still has ahead at one restaurant: what a chat may act on."""
-        with self.ctx.reading() as conn:
-            restaurant = self.ctx.cache.get(conn, slug)
-            return store.upcoming_of_guest(conn, restaurant.id, guest_id, self.ctx.clock())
+        with self.ctx.db.reading() as r:
+            restaurant = self.ctx.cache.get(r, slug)
+            return r.reservations.upcoming_of_guest(restaurant.id, guest_id, self.ctx.clock())
 
     def list_for_day(
         self, slug: str, day: date, *, caught_up_to: str | None = None
@@ -135,9 +133,9 @@ class Queries:
         opened the evening before is listed on that evening's day."""
         ctx = self.ctx
         restaurant = ctx.restaurant(slug)
-        with ctx.tolerant_reading(caught_up_to=caught_up_to) as conn:
+        with ctx.db.tolerant_reading(caught_up_to=caught_up_to) as r:
             lo, hi = ctx.day_bounds(restaurant, day)
-            views = store.views_between(conn, restaurant.id, lo, hi)
+            views = r.reservations.views_between(restaurant.id, lo, hi)
         return [v for v in views if _service_day(restaurant, v.start) == day]
 
 

@@ -20,8 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
-
-from sqlalchemy import Connection, Engine
+from typing import Any
 
 from saveit.booking import codes
 from saveit.booking.change import ChangeBooking
@@ -42,6 +41,7 @@ from saveit.domain.model import Restaurant, Status
 from saveit.domain.views import Created, ReservationView
 from saveit.store.replica import ReplicaReads
 from saveit.store.restaurants import RestaurantCache
+from saveit.store.unit_of_work import Database, DatabaseLike
 
 __all__ = ["BookingService", "ChangeListener", "Clock", "DayHint", "utc_now"]
 
@@ -49,7 +49,7 @@ __all__ = ["BookingService", "ChangeListener", "Clock", "DayHint", "utc_now"]
 class BookingService:
     def __init__(
         self,
-        engine: Engine,
+        database: Database | DatabaseLike,
         *,
         secret: bytes,
         cache: RestaurantCache | None = None,
@@ -59,15 +59,23 @@ class BookingService:
         day_hint: DayHint | None = None,
         replica: ReplicaReads | None = None,
     ) -> None:
+        """``database``: the :class:`Database` (an engine is wrapped in one, with
+        ``replica`` for the reads that tolerate lag)."""
+        if isinstance(database, Database):
+            db = database
+        else:
+            db = Database(database.engine, replica=replica)
+        self.db = db
+        self.engine = db.engine
+        self.cache = cache or RestaurantCache()
         ctx = BookingContext(
-            engine,
+            db,
             secret=secret,
-            cache=cache,
+            cache=self.cache,
             clock=clock,
             phone_region=phone_region,
             listeners=listeners,
             day_hint=day_hint,
-            replica=replica,
         )
         self._ctx = ctx
         self._queries = queries = Queries(ctx)
@@ -75,8 +83,6 @@ class BookingService:
         self._change = ChangeBooking(ctx, queries)
         self._status = ChangeStatus(ctx)
         self._walk_in = SeatWalkIn(ctx)
-        self.engine = engine
-        self.cache = ctx.cache
         self.clock = clock
         # The same list the use cases call: appending still reaches them.
         self.listeners = ctx.listeners
@@ -92,24 +98,26 @@ class BookingService:
 
     @property
     def replica(self) -> ReplicaReads | None:
-        return self._ctx.replica
+        return self.db.replica
 
     @replica.setter
     def replica(self, replica: ReplicaReads | None) -> None:
-        self._ctx.replica = replica
+        self.db.replica = replica
 
     # --- plumbing -------------------------------------------------------------------
+    # A connection for callers that still hand one to the store's functions; the
+    # booking engine itself, and new code, read through ``db.reading()``.
 
     @contextmanager
-    def reading(self) -> Iterator[Connection]:
-        with self._ctx.reading() as conn:
-            yield conn
+    def reading(self) -> Iterator[Any]:
+        with self.db.reading() as r:
+            yield r.connection
 
     @contextmanager
-    def tolerant_reading(self, *, caught_up_to: str | None = None) -> Iterator[Connection]:
-        """See :meth:`BookingContext.tolerant_reading`."""
-        with self._ctx.tolerant_reading(caught_up_to=caught_up_to) as conn:
-            yield conn
+    def tolerant_reading(self, *, caught_up_to: str | None = None) -> Iterator[Any]:
+        """See :meth:`saveit.store.unit_of_work.Database.tolerant_reading`."""
+        with self.db.tolerant_reading(caught_up_to=caught_up_to) as r:
+            yield r.connection
 
     def restaurant(self, slug: str) -> Restaurant:
         return self._ctx.restaurant(slug)

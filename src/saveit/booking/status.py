@@ -5,9 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import update
-
-from saveit.booking.context import BookingContext, retrying
+from saveit.booking.context import BookingContext
 from saveit.domain import errors
 from saveit.domain.commands import Actor
 from saveit.domain.model import Rules, Status
@@ -17,8 +15,7 @@ from saveit.domain.reservation import (
     plan_status_change,
 )
 from saveit.domain.views import ReservationView
-from saveit.store import reservations as store
-from saveit.store.schema import reservations
+from saveit.store.errors import retrying
 
 
 class ChangeStatus:
@@ -56,28 +53,22 @@ class ChangeStatus:
         reason: str,
     ) -> ReservationView:
         target = change.target
-        with self.ctx.engine.begin() as conn:
-            changed = conn.execute(
-                update(reservations)
-                .where(
-                    reservations.c.id == current.id,
-                    reservations.c.version == current.version,
-                    reservations.c.status == current.status.value,
-                )
-                .values(status=target.value, updated_at=now, version=current.version + 1)
-            ).rowcount
-            if not changed:
+        with self.ctx.db.unit_of_work() as uow:
+            reservations = uow.reservations
+            if not reservations.change_status(
+                current.id, current.version, current.status, target, now
+            ):
                 raise errors.Conflict("The reservation changed while we were updating it")
             if change.releases_tables:
-                store.release(conn, current.id, forget_tables=False)
+                reservations.release(current.id, forget_tables=False)
             if change.guest_counter is not None:
                 guest_id = current.guest.id if current.guest else None
-                store.bump_guest_counter(conn, guest_id, change.guest_counter, now)
-            view = store.view_by_id(conn, current.id)
-            store.record_change(conn, view, actor, target.value, current, now, reason=reason)
+                reservations.bump_guest_counter(guest_id, change.guest_counter, now)
+            view = reservations.view_by_id(current.id)
+            reservations.record_change(view, actor, target.value, current, now, reason=reason)
             if change.frees_covers:  # last: the counter row is shared
-                store.add_covers(
-                    conn, current.restaurant_id, current.start, -current.party_size, None
+                reservations.add_covers(
+                    current.restaurant_id, current.start, -current.party_size, None
                 )
         return view
 
@@ -87,6 +78,6 @@ class ChangeStatus:
         now = self.ctx.clock()
         view = self.ctx.get(code)
         check_attendance_confirmable(view)
-        with self.ctx.engine.begin() as conn:
-            store.record_change(conn, view, actor, "attendance_confirmed", None, now)
+        with self.ctx.db.unit_of_work() as uow:
+            uow.reservations.record_change(view, actor, "attendance_confirmed", None, now)
         return view

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from saveit.booking.context import BookingContext, Lost, retrying
+from saveit.booking.context import BookingContext, Lost
 from saveit.domain import errors
 from saveit.domain.availability import cells, check_party, end_of
 from saveit.domain.commands import Actor, GuestDetails, WalkIn
 from saveit.domain.model import Status
 from saveit.domain.reservation import check_walk_in
 from saveit.domain.views import ReservationView
-from saveit.store import guests as guest_store
-from saveit.store import reservations as store
+from saveit.store.errors import retrying
 
 
 class SeatWalkIn:
@@ -23,26 +22,25 @@ class SeatWalkIn:
         ctx = self.ctx
         now = ctx.clock()
         start = now.replace(second=0, microsecond=0)
-        with ctx.reading() as conn:
-            restaurant = ctx.cache.get(conn, cmd.restaurant)
+        with ctx.db.reading() as r:
+            restaurant = ctx.cache.get(r, cmd.restaurant)
             check_party(restaurant, cmd.party_size, staff=True)
             if cmd.tables:
                 candidates = [ctx.named_seating(restaurant, cmd.tables)]
             else:
-                candidates = ctx.free_seatings(conn, restaurant, start, cmd.party_size, cmd.area)
+                candidates = ctx.free_seatings(r, restaurant, start, cmd.party_size, cmd.area)
         if not candidates:
             raise _no_table()
         end = end_of(restaurant, start, cmd.party_size)
         buffer = restaurant.rules.buffer_minutes
 
         def write() -> ReservationView:
-            with ctx.engine.begin() as conn:
-                guest = guest_store.find_or_create(
-                    conn, restaurant.id, GuestDetails(name=cmd.name), now
-                )
+            with ctx.db.unit_of_work() as uow:
+                reservations = uow.reservations
+                guest = uow.guests.find_or_create(restaurant.id, GuestDetails(name=cmd.name), now)
                 guest_id = guest.id if guest else None
                 reservation_id, _code = ctx.insert_reservation(
-                    conn,
+                    reservations,
                     restaurant_id=restaurant.id,
                     guest_id=guest_id,
                     party_size=cmd.party_size,
@@ -56,10 +54,11 @@ class SeatWalkIn:
                     actor=actor,
                     now=now,
                 )
-                ctx.claim_first_free(conn, reservation_id, candidates, cells(start, end, buffer))
-                store.bump_guest_counter(conn, guest_id, "visit_count", now)
-                view = store.view_by_id(conn, reservation_id)
-                store.record_change(conn, view, actor, "walk_in", None, now)
+                span = cells(start, end, buffer)
+                ctx.claim_first_free(reservations, reservation_id, candidates, span)
+                reservations.bump_guest_counter(guest_id, "visit_count", now)
+                view = reservations.view_by_id(reservation_id)
+                reservations.record_change(view, actor, "walk_in", None, now)
             return view
 
         try:

@@ -11,8 +11,6 @@ import logging
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Connection, Engine
-
 from saveit.booking import codes
 from saveit.booking.service import BookingService
 from saveit.domain import errors
@@ -21,9 +19,7 @@ from saveit.domain.commands import Actor
 from saveit.domain.model import Restaurant, Seating, Status
 from saveit.domain.reservation import status_for_new
 from saveit.domain.views import ReservationView
-from saveit.store import reservations as reservation_store
-from saveit.store import waitlist as store
-from saveit.store.database import reading
+from saveit.store.reservations import ReservationRepository
 from saveit.store.waitlist import EntryView
 from saveit.waitlist.records import SYSTEM, audit, record_hold
 
@@ -45,18 +41,18 @@ class Offers:
         clock: Callable[[], datetime],
     ) -> None:
         self.booking = booking
-        self.engine: Engine = booking.engine
+        self.db = booking.db
         self.hold = hold
         self.clock = clock
 
     def offer(self, restaurant_id: int, day: date) -> list[EntryView]:
         """Hold a seat for each waiting entry of the day that now fits, first joined
         first; returns the entries now holding an offer. Cheap when nobody waits."""
-        with reading(self.engine) as conn:
-            if not store.has_waiting(conn, restaurant_id, day):
+        with self.db.reading() as r:
+            if not r.waitlist.has_waiting(restaurant_id, day):
                 return []
-            restaurant = self.booking.cache.get_by_id(conn, restaurant_id)
-            waiting = store.of_day(conn, restaurant_id, day, ["waiting"])
+            restaurant = self.booking.cache.get_by_id(r, restaurant_id)
+            waiting = r.waitlist.of_day(restaurant_id, day, ["waiting"])
         offered: list[EntryView] = []
         for entry in waiting:
             held = self._try_hold(restaurant, entry)
@@ -105,10 +101,9 @@ class Offers:
         end = end_of(restaurant, start, entry.party_size)
         buffer = restaurant.rules.buffer_minutes
         expires = self._expiry(start, now)
-        with self.engine.begin() as conn:
+        with self.db.unit_of_work() as uow:
             # The entry first: of two workers offering at once, one moves it.
-            if not store.move(
-                conn,
+            if not uow.waitlist.move(
                 entry.id,
                 from_status="waiting",
                 version=entry.version,
@@ -120,38 +115,36 @@ class Offers:
                 },
             ):
                 raise _Gone
-            hold_id, hold_code = self._insert_hold(conn, restaurant, entry, start, end, buffer, now)
+            hold_id, hold_code = self._insert_hold(uow.reservations, restaurant, entry, start, end, buffer, now)
             seating = None
             for option in candidates:
-                if reservation_store.claim(
-                    conn, hold_id, option.table_ids, cells(start, end, buffer)
+                if uow.reservations.claim(
+                    hold_id, option.table_ids, cells(start, end, buffer)
                 ):
                     seating = option
                     break
-            if seating is None or not reservation_store.add_covers(
-                conn,
+            if seating is None or not uow.reservations.add_covers(
                 restaurant.id,
                 start,
                 entry.party_size,
                 restaurant.rules.pacing_covers_per_slot,
             ):
                 raise _Gone
-            store.move(
-                conn,
+            uow.waitlist.move(
                 entry.id,
                 from_status="offered",
                 values={"hold_id": hold_id},
             )
-            hold = reservation_store.view_by_id(conn, hold_id)
-            record_hold(conn, hold, None, "held", SYSTEM, now, entry)
-            held = store.by_id(conn, entry.id)
-            audit(conn, held, "offered", SYSTEM, now)
+            hold = uow.reservations.view_by_id(hold_id)
+            record_hold(uow, hold, None, "held", SYSTEM, now, entry)
+            held = uow.waitlist.by_id(entry.id)
+            audit(uow, held, "offered", SYSTEM, now)
         log.info("waitlist: held %s at %s for entry %s", hold_code, start.isoformat(), entry.code)
         return held
 
     def _insert_hold(
         self,
-        conn: Connection,
+        reservations: ReservationRepository,
         restaurant: Restaurant,
         entry: EntryView,
         start: datetime,
@@ -161,8 +154,7 @@ class Offers:
     ) -> tuple[int, str]:
         for _attempt in range(5):
             code = codes.new_code()
-            found = reservation_store.insert_reservation(
-                conn,
+            found = reservations.insert_reservation(
                 {
                     "code": code,
                     "restaurant_id": restaurant.id,
@@ -198,11 +190,10 @@ class Offers:
         if entry.hold_expires_at is not None and entry.hold_expires_at <= now:
             raise errors.OfferGone("This offer has expired", status="expired")
         hold_id = entry.hold_id
-        with self.engine.begin() as conn:
-            before = reservation_store.view_by_id(conn, hold_id)
+        with self.db.unit_of_work() as uow:
+            before = uow.reservations.view_by_id(hold_id)
             status = self._status_for(before, actor)
-            if not store.move(
-                conn,
+            if not uow.waitlist.move(
                 entry.id,
                 from_status="offered",
                 hold_id=hold_id,
@@ -214,11 +205,11 @@ class Offers:
                     "hold_expires_at": None,
                     "updated_at": now,
                 },
-            ) or not store.set_hold_status(conn, hold_id, status.value, now):
+            ) or not uow.waitlist.set_hold_status(hold_id, status.value, now):
                 raise errors.OfferGone("This offer is no longer open")
-            booked = reservation_store.view_by_id(conn, hold_id)
-            record_hold(conn, booked, before, "created", actor, now, entry)
-            audit(conn, store.by_id(conn, entry.id), "accepted", actor, now)
+            booked = uow.reservations.view_by_id(hold_id)
+            record_hold(uow, booked, before, "created", actor, now, entry)
+            audit(uow, uow.waitlist.by_id(entry.id), "accepted", actor, now)
         self._changed(booked)
         return booked
 
@@ -239,9 +230,8 @@ class Offers:
         the hold in one transaction, then ``reservation.released`` offers it on."""
         now = self.clock()
         hold_id = entry.hold_id
-        with self.engine.begin() as conn:
-            moved = store.move(
-                conn,
+        with self.db.unit_of_work() as uow:
+            moved = uow.waitlist.move(
                 entry.id,
                 from_status="offered",
                 hold_id=hold_id,
@@ -257,16 +247,16 @@ class Offers:
                 raise errors.OfferGone("This offer is no longer open")
             released = None
             if hold_id is not None:
-                before = reservation_store.view_by_id(conn, hold_id)
-                if store.set_hold_status(conn, hold_id, Status.RELEASED.value, now):
-                    reservation_store.release(conn, hold_id, forget_tables=False)
-                    released = reservation_store.view_by_id(conn, hold_id)
-                    record_hold(conn, released, before, "released", actor, now, entry)
-                    reservation_store.add_covers(
-                        conn, entry.restaurant_id, before.start, -before.party_size, None
+                before = uow.reservations.view_by_id(hold_id)
+                if uow.waitlist.set_hold_status(hold_id, Status.RELEASED.value, now):
+                    uow.reservations.release(hold_id, forget_tables=False)
+                    released = uow.reservations.view_by_id(hold_id)
+                    record_hold(uow, released, before, "released", actor, now, entry)
+                    uow.reservations.add_covers(
+                        entry.restaurant_id, before.start, -before.party_size, None
                     )
-            after = store.by_id(conn, entry.id)
-            audit(conn, after, outcome, actor, now)
+            after = uow.waitlist.by_id(entry.id)
+            audit(uow, after, outcome, actor, now)
         if released is not None:
             self._changed(released)
         return after

@@ -5,19 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection
-
 from saveit.domain.commands import Actor
 from saveit.domain.views import ReservationView
-from saveit.store import reservations as reservation_store
-from saveit.store import waitlist as store
+from saveit.store.unit_of_work import UnitOfWork
 from saveit.store.waitlist import EntryView
 
 SYSTEM = Actor("system", "waitlist", "system")
 
 
 def record_hold(
-    conn: Connection,
+    uow: UnitOfWork,
     view: ReservationView,
     before: ReservationView | None,
     action: str,
@@ -27,13 +24,13 @@ def record_hold(
 ) -> None:
     """The hold's audit row and its ``reservation.<action>`` event, as a
     booking's: the live feed and the availability caches hear of it."""
-    reservation_store.record_change(
-        conn, view, actor, action, before, now, extra={"waitlist_entry": entry.code}
+    uow.reservations.record_change(
+        view, actor, action, before, now, extra={"waitlist_entry": entry.code}
     )
 
 
 def audit(
-    conn: Connection,
+    uow: UnitOfWork,
     entry: EntryView,
     action: str,
     actor: Actor,
@@ -48,8 +45,7 @@ def audit(
         detail["before"] = before.snapshot()
     if reason:
         detail["reason"] = reason
-    store.log(
-        conn,
+    uow.waitlist.log(
         entry=entry,
         action=action,
         actor=actor.label,
@@ -57,8 +53,7 @@ def audit(
         at=now,
         detail=detail,
     )
-    reservation_store.emit(
-        conn,
+    uow.emit(
         restaurant_id=entry.restaurant_id,
         type_=f"waitlist.{action}",
         payload={**detail, "actor": actor.label, "channel": actor.channel},

@@ -36,8 +36,6 @@ from saveit.domain.commands import Actor, GuestDetails
 from saveit.domain.schedule import business_day_of
 from saveit.domain.views import ReservationView
 from saveit.store import guests as guest_store
-from saveit.store import waitlist as store
-from saveit.store.database import reading
 from saveit.store.waitlist import EntryView
 from saveit.waitlist.offers import Offers
 from saveit.waitlist.records import SYSTEM, audit
@@ -73,7 +71,8 @@ class Waitlist:
     ) -> None:
         self.phone_region = phone_region
         self.booking = booking
-        self.engine = booking.engine
+        self.db = booking.db
+        self.engine = booking.engine  # for the worker's processed-events store
         self.hold = timedelta(minutes=hold_minutes)
         self.window = timedelta(minutes=window_minutes)
         self.clock = clock or booking.clock
@@ -92,33 +91,33 @@ class Waitlist:
     # --- reading -----------------------------------------------------------------------
 
     def get(self, code: str) -> EntryView:
-        with reading(self.engine) as conn:
-            found = store.by_code(conn, code)
+        with self.db.reading() as r:
+            found = r.waitlist.by_code(code)
         if found is None:
             raise errors.NotFound("No such waitlist entry", code=code)
         return found
 
     def by_hold(self, hold_code: str) -> EntryView:
-        with reading(self.engine) as conn:
-            found = store.by_hold(conn, hold_code)
+        with self.db.reading() as r:
+            found = r.waitlist.by_hold(hold_code)
         if found is None:
             raise errors.OfferGone("This offer is no longer open")
         return found
 
     def list_day(self, slug: str, day: date) -> list[EntryView]:
-        with reading(self.engine) as conn:
-            restaurant = self.booking.cache.get(conn, slug)
-            return store.of_day(conn, restaurant.id, day)
+        with self.db.reading() as r:
+            restaurant = self.booking.cache.get(r, slug)
+            return r.waitlist.of_day(restaurant.id, day)
 
     def of_guest(self, slug: str, guest_id: int) -> list[EntryView]:
-        with reading(self.engine) as conn:
-            restaurant = self.booking.cache.get(conn, slug)
-            return store.of_guest(conn, restaurant.id, guest_id)
+        with self.db.reading() as r:
+            restaurant = self.booking.cache.get(r, slug)
+            return r.waitlist.of_guest(restaurant.id, guest_id)
 
     def outcomes(self, slug: str, since: datetime, until: datetime) -> dict[str, int]:
-        with reading(self.engine) as conn:
-            restaurant = self.booking.cache.get(conn, slug)
-            return store.outcomes(conn, restaurant.id, since, until)
+        with self.db.reading() as r:
+            restaurant = self.booking.cache.get(r, slug)
+            return r.waitlist.outcomes(restaurant.id, since, until)
 
     # --- joining, changing, leaving ------------------------------------------------------
 
@@ -146,19 +145,18 @@ class Waitlist:
             )
         if guest.email:
             guest = replace(guest, email=guest_store.normalise_email(guest.email))
-        with self.engine.begin() as conn:
+        with self.db.unit_of_work() as uow:
             found = (
-                guest_store.known(conn, restaurant.id, req.guest_id, guest, now)
+                uow.guests.known(restaurant.id, req.guest_id, guest, now)
                 if req.guest_id is not None
-                else guest_store.find_or_create(conn, restaurant.id, guest, now)
+                else uow.guests.find_or_create(restaurant.id, guest, now)
             )
             if found is None:
                 raise errors.ValidationFailed(
                     "A phone or an email is needed to tell you when a table frees up",
                     field="guest",
                 )
-            entry_id = store.insert_entry(
-                conn,
+            entry_id = uow.waitlist.insert_entry(
                 {
                     "code": codes.new_code(),
                     "restaurant_id": restaurant.id,
@@ -178,8 +176,8 @@ class Waitlist:
                     "version": 1,
                 },
             )
-            entry = store.by_id(conn, entry_id)
-            audit(conn, entry, "joined", actor, now)
+            entry = uow.waitlist.by_id(entry_id)
+            audit(uow, entry, "joined", actor, now)
         return entry
 
     def _window(
@@ -229,13 +227,13 @@ class Waitlist:
             "area": area if area is not None else entry.area,
             "updated_at": now,
         }
-        with self.engine.begin() as conn:
-            if not store.move(
-                conn, entry.id, from_status="waiting", values=values, version=entry.version
+        with self.db.unit_of_work() as uow:
+            if not uow.waitlist.move(
+                entry.id, from_status="waiting", values=values, version=entry.version
             ):
                 raise errors.Conflict("The entry changed while we were updating it")
-            changed = store.by_id(conn, entry.id)
-            audit(conn, changed, "changed", actor, now, before=entry)
+            changed = uow.waitlist.by_id(entry.id)
+            audit(uow, changed, "changed", actor, now, before=entry)
         return changed
 
     def leave(self, code: str, actor: Actor) -> EntryView:
@@ -246,13 +244,13 @@ class Waitlist:
         if entry.status != "waiting":
             return entry  # already off the list: leaving twice is harmless
         now = self.clock()
-        with self.engine.begin() as conn:
-            if not store.move(
-                conn, entry.id, from_status="waiting", values={"status": "left", "updated_at": now}
+        with self.db.unit_of_work() as uow:
+            if not uow.waitlist.move(
+                entry.id, from_status="waiting", values={"status": "left", "updated_at": now}
             ):
                 raise errors.Conflict("The entry changed while we were updating it")
-            left = store.by_id(conn, entry.id)
-            audit(conn, left, "left", actor, now)
+            left = uow.waitlist.by_id(entry.id)
+            audit(uow, left, "left", actor, now)
         return left
 
     # --- offering and answering (see :mod:`saveit.waitlist.offers`) ---------------------
@@ -277,9 +275,9 @@ class Waitlist:
         freed emits no event). Any number of workers may sweep at once."""
         now = self.clock()
         done = {"expired": 0, "closed": 0, "offered": 0}
-        with reading(self.engine) as conn:
-            due = store.expired_holds(conn, now)
-            gone = store.passed(conn, now)
+        with self.db.reading() as r:
+            due = r.waitlist.expired_holds(now)
+            gone = r.waitlist.passed(now)
         for entry in due:
             try:
                 self._offers.release(entry, "expired", SYSTEM, due=now)
@@ -289,8 +287,8 @@ class Waitlist:
         for entry in gone:
             if self._close(entry, "window passed"):
                 done["closed"] += 1
-        with reading(self.engine) as conn:
-            days = store.waiting_days(conn, (now - timedelta(days=1)).date())
+        with self.db.reading() as r:
+            days = r.waitlist.waiting_days((now - timedelta(days=1)).date())
         for restaurant_id, day in days:
             done["offered"] += len(self._offers.offer(restaurant_id, day))
         return done
@@ -303,24 +301,23 @@ class Waitlist:
                 return False
             return True
         now = self.clock()
-        with self.engine.begin() as conn:
-            if not store.move(
-                conn,
+        with self.db.unit_of_work() as uow:
+            if not uow.waitlist.move(
                 entry.id,
                 from_status="waiting",
                 values={"status": "closed", "updated_at": now},
             ):
                 return False
-            audit(conn, store.by_id(conn, entry.id), "closed", SYSTEM, now, reason=reason)
+            audit(uow, uow.waitlist.by_id(entry.id), "closed", SYSTEM, now, reason=reason)
         return True
 
     def booked_elsewhere(self, restaurant_id: int, guest_id: int, day: date, code: str) -> int:
         """The guest booked that day by other means: their open entries of the day
         close (an offer's seat goes to the next guest)."""
-        with reading(self.engine) as conn:
+        with self.db.reading() as r:
             mine = [
                 e
-                for e in store.of_guest(conn, restaurant_id, guest_id)
+                for e in r.waitlist.of_guest(restaurant_id, guest_id)
                 if e.day == day and e.hold_code != code
             ]
         return sum(self._close(e, f"booked {code}") for e in mine)
