@@ -115,12 +115,12 @@ class Offers:
                 },
             ):
                 raise _Gone
-            hold_id, hold_code = self._insert_hold(uow.reservations, restaurant, entry, start, end, buffer, now)
+            hold_id, hold_code = self._insert_hold(
+                uow.reservations, restaurant, entry, start, end, buffer, now
+            )
             seating = None
             for option in candidates:
-                if uow.reservations.claim(
-                    hold_id, option.table_ids, cells(start, end, buffer)
-                ):
+                if uow.reservations.claim(hold_id, option.table_ids, cells(start, end, buffer)):
                     seating = option
                     break
             if seating is None or not uow.reservations.add_covers(

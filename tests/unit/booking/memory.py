@@ -85,7 +85,9 @@ class MemoryReservations:
     def view_by_id(self, reservation_id: int) -> ReservationView:
         return self._view(self.state.rows[reservation_id])
 
-    def views_between(self, restaurant_id: int, lo: datetime, hi: datetime) -> list[ReservationView]:
+    def views_between(
+        self, restaurant_id: int, lo: datetime, hi: datetime
+    ) -> list[ReservationView]:
         rows = [
             r
             for r in self.state.rows.values()
@@ -98,7 +100,9 @@ class MemoryReservations:
     ) -> list[ReservationView]:
         return [
             v
-            for v in self.views_between(restaurant_id, after, datetime.max.replace(tzinfo=after.tzinfo))
+            for v in self.views_between(
+                restaurant_id, after, datetime.max.replace(tzinfo=after.tzinfo)
+            )
             if v.guest is not None and v.guest.id == guest_id and v.status in ACTIVE_STATUSES
         ]
 
@@ -127,10 +131,7 @@ class MemoryReservations:
     ) -> set[int]:
         claims = self.state.claims
         return {
-            t
-            for t in table_ids
-            for c in cells
-            if (t, c) in claims and claims[(t, c)] != exclude_id
+            t for t in table_ids for c in cells if (t, c) in claims and claims[(t, c)] != exclude_id
         }
 
     def insert_reservation(self, values: dict[str, Any]) -> int | None:

@@ -121,7 +121,9 @@ def test_a_taken_time_is_refused_with_alternatives_and_writes_nothing(booking: B
         booking.book(CRIS)
     alternatives = [datetime.fromisoformat(a) for a in taken.value.data["alternatives"]]
     assert len(alternatives) == 3
-    assert all(a >= DINNER + timedelta(minutes=105) or a.date() > DINNER.date() for a in alternatives)
+    assert all(
+        a >= DINNER + timedelta(minutes=105) or a.date() > DINNER.date() for a in alternatives
+    )
     assert booking.data.transactions == writes
 
 
