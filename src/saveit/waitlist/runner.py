@@ -147,7 +147,7 @@ def start_waitlist(
         bus,
         GROUP,
         handler.handle,
-        processed=SqlProcessedStore(waitlist.engine),
+        processed=SqlProcessedStore(waitlist.db),
         accepts=handler.accepts,
     )
     running = WaitlistThreads(consumer)
