@@ -72,7 +72,7 @@ class Waitlist:
         self.phone_region = phone_region
         self.booking = booking
         self.db = booking.db
-        self.engine = booking.engine  # for the worker's processed-events store
+        self.engine = booking.engine  # for callers that still read with the engine
         self.hold = timedelta(minutes=hold_minutes)
         self.window = timedelta(minutes=window_minutes)
         self.clock = clock or booking.clock
