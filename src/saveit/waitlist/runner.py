@@ -32,7 +32,6 @@ from saveit.events.bus import Bus
 from saveit.events.consumer import Consumer
 from saveit.events.processed import SqlProcessedStore
 from saveit.notify.notifier import Notice, Notifier
-from saveit.store.database import reading
 from saveit.waitlist.service import Waitlist
 
 log = logging.getLogger(__name__)
@@ -88,8 +87,8 @@ class WaitlistHandler:
             self.waitlist.offer(restaurant.id, day)
 
     def _restaurant(self, restaurant_id: int) -> Restaurant:
-        with reading(self.waitlist.engine) as conn:
-            return self.waitlist.booking.cache.get_by_id(conn, restaurant_id)
+        with self.waitlist.db.reading() as r:
+            return self.waitlist.booking.cache.get_by_id(r, restaurant_id)
 
     def _send_offer(self, hold_code: str) -> None:
         """Queue the offer on the guest's channels, once per hold (the sent-record),
@@ -148,7 +147,7 @@ def start_waitlist(
         bus,
         GROUP,
         handler.handle,
-        processed=SqlProcessedStore(waitlist.engine),
+        processed=SqlProcessedStore(waitlist.db),
         accepts=handler.accepts,
     )
     running = WaitlistThreads(consumer)

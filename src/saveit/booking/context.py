@@ -1,0 +1,218 @@
+"""What every booking use case shares: its collaborators and the steps they compose.
+
+The write pattern (see :mod:`saveit.booking.service`) is built from these steps:
+free seatings read from the claims before the transaction, then inside it a
+reservation row under a fresh code, the first candidate seating whose cells are
+all free, and the change's audit row and event; after the commit the in-process
+listeners hear of it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime, timedelta
+
+from saveit.booking import codes
+from saveit.booking.ports import Configurations, Data, Reads, Reservations
+from saveit.domain import errors
+from saveit.domain.availability import Occupancy, cells, end_of, seatings
+from saveit.domain.commands import Actor
+from saveit.domain.model import CLAIM_MINUTES, Booked, Restaurant, Seating, Status
+from saveit.domain.schedule import windows_for
+from saveit.domain.views import ReservationView
+from saveit.observe import metrics
+
+_log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+ChangeListener = Callable[[ReservationView, ReservationView | None], None]
+"""Called after a committed change with (reservation now, reservation before or None)."""
+DayHint = Callable[[str, date], Occupancy | None]  # (slug, service day) -> recent bookings
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Lost(Exception):
+    """Every candidate seating was taken by racing bookings (or pacing filled up)."""
+
+
+class BookingContext:
+    """The collaborators of the booking use cases, built once by the composition root."""
+
+    def __init__(
+        self,
+        db: Data,
+        *,
+        secret: bytes,
+        cache: Configurations,
+        clock: Clock = utc_now,
+        phone_region: str = "ES",
+        listeners: Sequence[ChangeListener] = (),
+        day_hint: DayHint | None = None,
+    ) -> None:
+        self.db = db
+        self.cache = cache
+        self.clock = clock
+        self.secret = secret
+        self.phone_region = phone_region
+        # After-commit hooks (e.g. the availability cache): told of every committed
+        # change in this process; a failing listener is logged, never raised.
+        self.listeners: list[ChangeListener] = list(listeners)
+        # Where alternatives to a taken time look first for a day's bookings: a
+        # copy read moments ago (the availability cache's, see
+        # ``AvailabilityCache.recent_occupancy``). Alternatives are suggestions, and
+        # booking one re-checks everything, so a copy as fresh as cached
+        # availability saves reading the day again on every refusal.
+        self.day_hint = day_hint
+
+    # --- reading --------------------------------------------------------------------
+
+    def restaurant_version(self, slug: str) -> tuple[Restaurant, int]:
+        """The configuration and its ``config_version`` (see ``RestaurantCache``)."""
+        trusted = self.cache.trusted(slug)
+        if trusted is not None:
+            return trusted
+        with self.db.reading() as r:
+            return self.cache.get_versioned(r, slug)
+
+    def restaurant(self, slug: str) -> Restaurant:
+        return self.restaurant_version(slug)[0]
+
+    def get(self, code: str) -> ReservationView:
+        with self.db.reading() as r:
+            view = r.reservations.view_by_code(code)
+        if view is None:
+            raise errors.NotFound("No such reservation", code=code)
+        return view
+
+    # --- seatings -------------------------------------------------------------------
+
+    @staticmethod
+    def day_bounds(restaurant: Restaurant, day: date) -> tuple[datetime, datetime]:
+        tz = restaurant.tz
+        lo = datetime.combine(day, datetime.min.time(), tzinfo=tz).astimezone(UTC)
+        hi = datetime.combine(day + timedelta(days=2), datetime.min.time(), tzinfo=tz)
+        return lo, hi.astimezone(UTC)
+
+    def booked_for_starts(
+        self, r: Reads, restaurant: Restaurant, day: date, exclude_id: int | None = None
+    ) -> list[Booked]:
+        """The bookings that can collide with a start on the day's grid: those still
+        running at the first opening and those starting before the last possible
+        stay ends. Narrower than the whole day, so availability parses fewer rows."""
+        windows = windows_for(restaurant, day)
+        if not windows:
+            lo, hi = self.day_bounds(restaurant, day)
+            return r.reservations.booked_between(restaurant.id, lo, hi, exclude_id=exclude_id)
+        rules = restaurant.rules
+        slack = timedelta(minutes=CLAIM_MINUTES)  # claims are whole cells
+        longest = timedelta(minutes=max(t.minutes for t in rules.turn_times) + rules.buffer_minutes)
+        lo = min(w.opens for w in windows) - slack
+        hi = max(w.closes for w in windows) + longest + slack
+        return r.reservations.booked_between(restaurant.id, lo, hi, exclude_id=exclude_id)
+
+    @staticmethod
+    def free_seatings(
+        r: Reads,
+        restaurant: Restaurant,
+        start: datetime,
+        party_size: int,
+        area: str | None = None,
+        exclude_id: int | None = None,
+    ) -> list[Seating]:
+        """Seatings free for the whole stay, best first, as the claims stand now
+        (``exclude_id``: a booking being moved does not block itself)."""
+        options = seatings(restaurant, party_size, area)
+        wanted = cells(
+            start, end_of(restaurant, start, party_size), restaurant.rules.buffer_minutes
+        )
+        tables = {table_id for option in options for table_id in option.table_ids}
+        busy = r.reservations.busy_tables(tables, wanted, exclude_id=exclude_id)
+        return [option for option in options if busy.isdisjoint(option.table_ids)]
+
+    @staticmethod
+    def named_seating(restaurant: Restaurant, codes_: Sequence[str]) -> Seating:
+        by_code = {t.code: t for t in restaurant.tables if t.active}
+        missing = [c for c in codes_ if c not in by_code]
+        if missing:
+            raise errors.ValidationFailed(f"Unknown table(s): {', '.join(missing)}", tables=missing)
+        chosen = [by_code[c] for c in dict.fromkeys(codes_)]
+        areas = {t.area for t in chosen}
+        return Seating(
+            tuple(sorted(t.id for t in chosen)),
+            tuple(sorted(t.code for t in chosen)),
+            areas.pop() if len(areas) == 1 else "mixed",
+            sum(t.max_capacity for t in chosen),
+            is_combination=len(chosen) > 1,
+        )
+
+    # --- writing --------------------------------------------------------------------
+
+    @staticmethod
+    def insert_reservation(
+        reservations: Reservations,
+        *,
+        restaurant_id: int,
+        guest_id: int | None,
+        party_size: int,
+        start: datetime,
+        end: datetime,
+        buffer: int,
+        status: Status,
+        source: str,
+        notes: str,
+        area: str | None,
+        actor: Actor,
+        now: datetime,
+    ) -> tuple[int, str]:
+        """The new row's id and public code."""
+        for _attempt in range(5):
+            code = codes.new_code()
+            found = reservations.insert_reservation(
+                {
+                    "code": code,
+                    "restaurant_id": restaurant_id,
+                    "guest_id": guest_id,
+                    "party_size": party_size,
+                    "start_at": start,
+                    "end_at": end,
+                    "buffer_minutes": buffer,
+                    "status": status.value,
+                    "source": source,
+                    "notes": notes,
+                    "area_preference": area,
+                    "created_by": actor.label,
+                    "created_at": now,
+                    "updated_at": now,
+                    "version": 1,
+                },
+            )
+            if found is not None:
+                return found, code
+            # a code collision: 40 random bits, so vanishingly rare
+        raise RuntimeError("could not draw a free reservation code")
+
+    @staticmethod
+    def claim_first_free(
+        reservations: Reservations,
+        reservation_id: int,
+        candidates: Sequence[Seating],
+        span: range,
+    ) -> Seating:
+        for seating in candidates:
+            if reservations.claim(reservation_id, seating.table_ids, span):
+                return seating
+            # a racing booking holds a cell: try the next table
+            metrics.claim_conflicts.inc()
+        raise Lost
+
+    def changed(self, view: ReservationView, before: ReservationView | None) -> ReservationView:
+        for listener in self.listeners:
+            try:
+                listener(view, before)
+            except Exception:
+                _log.exception("change listener failed for reservation %s", view.code)
+        return view

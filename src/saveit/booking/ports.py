@@ -1,0 +1,151 @@
+"""What the booking use cases need of the data, as protocols.
+
+:class:`saveit.store.unit_of_work.Database` satisfies them with SQL; the unit
+tests (``tests/unit/booking``) with dictionaries. Typing the use cases against
+these, rather than the store's classes, is what lets one be swapped for the
+other, and lists in one place every query the booking engine makes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from contextlib import AbstractContextManager
+from datetime import datetime
+from typing import Any, Protocol
+
+from saveit.domain.commands import Actor, GuestDetails
+from saveit.domain.model import Booked, Restaurant, Status
+from saveit.domain.views import GuestView, ReservationView
+
+
+class KeyEntry(Protocol):
+    """A stored ``Idempotency-Key``."""
+
+    @property
+    def request_hash(self) -> str: ...
+
+    @property
+    def reservation_id(self) -> int | None: ...
+
+
+class Idempotency(Protocol):
+    def claim_key(self, restaurant_id: int, key: str, request_hash: str, now: datetime) -> bool: ...
+
+    def entry(self, restaurant_id: int, key: str) -> KeyEntry | None: ...
+
+    def bind(self, restaurant_id: int, key: str, reservation_id: int) -> None: ...
+
+
+class Guests(Protocol):
+    def find_or_create(
+        self, restaurant_id: int, details: GuestDetails, now: datetime
+    ) -> GuestView | None: ...
+
+    def known(
+        self, restaurant_id: int, guest_id: int, details: GuestDetails, now: datetime
+    ) -> GuestView | None: ...
+
+
+class Reservations(Protocol):
+    # --- reads ---
+    def view_by_code(self, code: str) -> ReservationView | None: ...
+
+    def view_by_id(self, reservation_id: int) -> ReservationView: ...
+
+    def views_between(
+        self, restaurant_id: int, lo: datetime, hi: datetime
+    ) -> list[ReservationView]: ...
+
+    def upcoming_of_guest(
+        self, restaurant_id: int, guest_id: int, after: datetime
+    ) -> list[ReservationView]: ...
+
+    def booked_between(
+        self, restaurant_id: int, lo: datetime, hi: datetime, *, exclude_id: int | None = None
+    ) -> list[Booked]: ...
+
+    def busy_tables(
+        self, table_ids: Iterable[int], cells: range, *, exclude_id: int | None = None
+    ) -> set[int]: ...
+
+    # --- writes ---
+    def insert_reservation(self, values: dict[str, Any]) -> int | None: ...
+
+    def claim(self, reservation_id: int, table_ids: Iterable[int], cells: range) -> bool: ...
+
+    def release(self, reservation_id: int, *, forget_tables: bool) -> None: ...
+
+    def reschedule(
+        self,
+        reservation_id: int,
+        version: int,
+        *,
+        start: datetime,
+        end: datetime,
+        party_size: int,
+        buffer_minutes: int,
+        notes: str,
+        now: datetime,
+    ) -> bool: ...
+
+    def change_status(
+        self, reservation_id: int, version: int, current: Status, target: Status, now: datetime
+    ) -> bool: ...
+
+    def add_covers(
+        self, restaurant_id: int, slot_start: datetime, covers: int, cap: int | None
+    ) -> bool: ...
+
+    def bump_guest_counter(self, guest_id: int | None, column: str, at: datetime) -> None: ...
+
+    def record_change(
+        self,
+        view: ReservationView,
+        actor: Actor,
+        action: str,
+        before: ReservationView | None,
+        now: datetime,
+        *,
+        reason: str = "",
+        extra: dict[str, Any] | None = None,
+    ) -> None: ...
+
+
+class Reads(Protocol):
+    """A read-only connection's repositories."""
+
+    @property
+    def reservations(self) -> Reservations: ...
+
+    @property
+    def idempotency(self) -> Idempotency: ...
+
+
+class Work(Reads, Protocol):
+    """One write transaction's repositories."""
+
+    @property
+    def guests(self) -> Guests: ...
+
+
+class Data(Protocol):
+    def unit_of_work(self) -> AbstractContextManager[Work]: ...
+
+    def reading(self) -> AbstractContextManager[Reads]: ...
+
+    def tolerant_reading(
+        self, *, caught_up_to: str | None = None
+    ) -> AbstractContextManager[Reads]: ...
+
+
+class Configurations(Protocol):
+    """Restaurants' parsed configuration, cached per process (``RestaurantCache``).
+    ``source`` is a reader or unit of work to load it through when the copy is stale."""
+
+    def trusted(self, slug: str) -> tuple[Restaurant, int] | None: ...
+
+    def get(self, source: Any, slug: str) -> Restaurant: ...
+
+    def get_versioned(self, source: Any, slug: str) -> tuple[Restaurant, int]: ...
+
+    def get_by_id(self, source: Any, restaurant_id: int) -> Restaurant: ...
