@@ -23,8 +23,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from saveit.conversation import filling, linking, menus, times
+from saveit.conversation import filling, linking, menus
 from saveit.conversation import replies as r
+from saveit.conversation.day_parts import in_part
 from saveit.conversation.desk import Desk
 from saveit.conversation.filling import has_slots
 from saveit.conversation.menus import Menu
@@ -285,7 +286,7 @@ class Dialogue(Speaker):
         starts = [
             s
             for s in self.desk.free_starts(day, party, request.area, exclude=request.code)
-            if times.in_part(self.desk.local(s).time(), part)
+            if in_part(self.desk.local(s).time(), part)
         ]
         if not starts:
             self._advance()
