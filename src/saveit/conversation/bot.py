@@ -15,15 +15,19 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from sqlalchemy import select
+
 from saveit.booking.service import BookingService
 from saveit.channels.email_proof import DEFAULT_PROOF_TTL, is_proven
 from saveit.channels.gateway import Reply, Turn
 from saveit.conversation.desk import Desk
-from saveit.conversation.dialogue import Dialogue, TurnIn
+from saveit.conversation.dialogue import Dialogue
 from saveit.conversation.linking import Linker
 from saveit.conversation.nlu import parse
+from saveit.conversation.ports import QrAttacher
 from saveit.conversation.state import DialogueState
-from saveit.notify.qr import QrCodes
+from saveit.conversation.turn import TurnIn
+from saveit.store.schema import guests
 from saveit.waitlist.service import Waitlist
 
 log = logging.getLogger(__name__)
@@ -42,13 +46,15 @@ class BotResponder:
         self.pending_minutes = pending_minutes
         self.email_proof_ttl = email_proof_ttl
         self.links = links  # set by the composition root once the gateway exists
-        self.qr: QrCodes | None = None  # likewise: confirmations carry the check-in QR
+        self.qr: QrAttacher | None = None  # likewise: confirmations carry the check-in QR
         self.waitlist: Waitlist | None = None  # likewise: full times offer the waitlist
+        self.guests = StoredGuests(booking)
 
     def respond(self, turn: Turn) -> Reply:
         state = DialogueState.load(turn.conversation.state)
         desk = Desk(
             self.booking,
+            guests=self.guests,
             slug=turn.restaurant_slug,
             guest_id=turn.identity.guest_id,
             channel=turn.message.channel,
@@ -88,3 +94,15 @@ def _client_ip(turn: Turn) -> str | None:
     """The address a web chat message came from (stored with it by the socket)."""
     found = turn.message.body.get("client_ip")
     return found if isinstance(found, str) else None
+
+
+class StoredGuests:
+    def __init__(self, booking: BookingService) -> None:
+        self.booking = booking
+
+    def name_and_language(self, guest_id: int) -> tuple[str, str | None] | None:
+        with self.booking.reading() as conn:
+            found = conn.execute(
+                select(guests.c.name, guests.c.language).where(guests.c.id == guest_id)
+            ).first()
+        return None if found is None else (found.name or "", found.language)
