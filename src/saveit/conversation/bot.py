@@ -15,8 +15,6 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from sqlalchemy import select
-
 from saveit.booking.service import BookingService
 from saveit.channels.email_proof import DEFAULT_PROOF_TTL, is_proven
 from saveit.channels.gateway import Reply, Turn
@@ -24,10 +22,10 @@ from saveit.conversation.desk import Desk
 from saveit.conversation.dialogue import Dialogue
 from saveit.conversation.linking import Linker
 from saveit.conversation.nlu import parse
-from saveit.conversation.ports import QrAttacher
+from saveit.conversation.ports import GuestDirectory, QrAttacher
 from saveit.conversation.state import DialogueState
 from saveit.conversation.turn import TurnIn
-from saveit.store.schema import guests
+from saveit.store.unit_of_work import Database, database_of
 from saveit.waitlist.service import Waitlist
 
 log = logging.getLogger(__name__)
@@ -41,6 +39,7 @@ class BotResponder:
         pending_minutes: int = 30,
         links: Linker | None = None,
         email_proof_ttl: timedelta = DEFAULT_PROOF_TTL,
+        guests: GuestDirectory | None = None,
     ) -> None:
         self.booking = booking
         self.pending_minutes = pending_minutes
@@ -48,7 +47,7 @@ class BotResponder:
         self.links = links  # set by the composition root once the gateway exists
         self.qr: QrAttacher | None = None  # likewise: confirmations carry the check-in QR
         self.waitlist: Waitlist | None = None  # likewise: full times offer the waitlist
-        self.guests = StoredGuests(booking)
+        self.guests = guests or StoredGuests(database_of(booking))
 
     def respond(self, turn: Turn) -> Reply:
         state = DialogueState.load(turn.conversation.state)
@@ -97,12 +96,12 @@ def _client_ip(turn: Turn) -> str | None:
 
 
 class StoredGuests:
-    def __init__(self, booking: BookingService) -> None:
-        self.booking = booking
+    """The guest directory in the database: one read on the primary per turn at most
+    (the desk keeps the answer), as fresh as the profile name the gateway just saved."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
 
     def name_and_language(self, guest_id: int) -> tuple[str, str | None] | None:
-        with self.booking.reading() as conn:
-            found = conn.execute(
-                select(guests.c.name, guests.c.language).where(guests.c.id == guest_id)
-            ).first()
-        return None if found is None else (found.name or "", found.language)
+        with self.db.reading() as r:
+            return r.guests.name_and_language(guest_id)

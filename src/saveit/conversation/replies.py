@@ -4,6 +4,11 @@ One catalogue keyed by phrase, so a reply never mixes languages and a
 translator sees every sentence in one place. Dates and times are formatted by
 Babel's CLDR data ("viernes, 24 de diciembre" / "Friday, December 24"), never by
 hand. Titles of buttons stay within WhatsApp's 20 characters.
+
+The notifier's reminders (:mod:`saveit.notify.texts`) and the waitlist's offers
+speak with these phrases and formats too, so a guest hears one voice: they
+import this module, and nothing here imports them (the QR the bot attaches comes
+through :class:`~saveit.conversation.ports.QrAttacher`).
 """
 
 from __future__ import annotations
