@@ -16,14 +16,19 @@ nearest alternatives rather than an error.
 
 Only the guest's own reservations are ever listed or touched (see
 :class:`~saveit.conversation.desk.Desk`).
+
+One dialogue is one object built in layers, each a module a reader can take in
+one sitting: :mod:`.speaker` (how a reply is shaped), :mod:`.guest_bookings`
+(the guest's own bookings and proving an address), :mod:`.planning` (moving
+the request forward), and this module (reading the turn, the yes or no, and
+the writes).
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 
-from saveit.conversation import filling, linking, menus
-from saveit.conversation import replies as r
+from saveit.conversation import filling, linking, menus, waitlist_chat
 from saveit.conversation.desk import Desk
 from saveit.conversation.filling import has_slots
 from saveit.conversation.nlu import Parse
@@ -32,9 +37,9 @@ from saveit.conversation.speaker import Outcome
 from saveit.conversation.state import DialogueState, Request
 from saveit.conversation.turn import TurnIn
 from saveit.domain import errors
+from saveit.domain import wording as w
 from saveit.domain.messages import Button
 from saveit.domain.model import Status
-from saveit.waitlist import chat as waitlist_chat
 
 
 class Dialogue(Planner):
@@ -191,7 +196,7 @@ class Dialogue(Planner):
             self._list_mine()  # not (or no longer) an upcoming booking of theirs
             return
         local = self.desk.local(view.start)
-        self._send(self._say("see_you", day=r.day(self.lang, local.date()), time=r.clock(local)))
+        self._send(self._say("see_you", day=w.day(self.lang, local.date()), time=w.clock(local)))
 
     # --- filling the request ---------------------------------------------------------------
 

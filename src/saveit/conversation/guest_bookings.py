@@ -9,13 +9,12 @@ Instagram guest who writes a phone or an address gets a code there (see
 
 from __future__ import annotations
 
-from saveit.conversation import linking, menus
+from saveit.conversation import linking, menus, waitlist_chat
 from saveit.conversation.desk import Desk
 from saveit.conversation.speaker import Speaker
 from saveit.conversation.state import DialogueState
 from saveit.conversation.turn import TurnIn
 from saveit.domain import errors
-from saveit.waitlist import chat as waitlist_chat
 
 
 class GuestBookings(Speaker):

@@ -13,17 +13,16 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from saveit.conversation import menus
-from saveit.conversation import replies as r
+from saveit.conversation import menus, waitlist_chat
 from saveit.conversation.day_parts import in_part
 from saveit.conversation.guest_bookings import GuestBookings
 from saveit.conversation.menus import Menu
 from saveit.conversation.nlu import Parse
 from saveit.conversation.state import Request
 from saveit.domain import errors
+from saveit.domain import wording as w
 from saveit.domain.messages import Button
 from saveit.domain.views import ReservationView
-from saveit.waitlist import chat as waitlist_chat
 
 
 class Planner(GuestBookings):
@@ -47,12 +46,12 @@ class Planner(GuestBookings):
             said, numbered = doubt.dates
             request.day = None
             buttons = tuple(
-                Button(f"d:{d.isoformat()}", r.short_day(self.lang, d)) for d in (said, numbered)
+                Button(f"d:{d.isoformat()}", w.short_day(self.lang, d)) for d in (said, numbered)
             )
             text = self._say(
                 "which_day",
-                date=r.day(self.lang, numbered),
-                weekday=r.weekday_name(self.lang, said.weekday()),
+                date=w.day(self.lang, numbered),
+                weekday=w.weekday_name(self.lang, said.weekday()),
             )
             self._ask("date", text, Menu(buttons))
             return
@@ -60,12 +59,12 @@ class Planner(GuestBookings):
             self._advance()
             return
         request.at = None
-        buttons = tuple(Button(f"h:{r.clock(t)}", r.clock(t)) for t in doubt.times)
+        buttons = tuple(Button(f"h:{w.clock(t)}", w.clock(t)) for t in doubt.times)
         if doubt.kind == "two_services":
             am, pm = doubt.times[0], doubt.times[-1]
-            text = self._say("which_service", am=r.clock(am), pm=r.clock(pm))
+            text = self._say("which_service", am=w.clock(am), pm=w.clock(pm))
         else:
-            text = self._say("which_time", time=r.clock(doubt.times[0]))
+            text = self._say("which_time", time=w.clock(doubt.times[0]))
             if doubt.part is not None:
                 buttons += (Button(f"p:{doubt.part}", self._say(f"btn_part_{doubt.part}")),)
         self._ask("time", text, Menu(buttons))
@@ -86,7 +85,7 @@ class Planner(GuestBookings):
             return
         self._ask(
             "time",
-            self._say("ask_time", day=r.day(self.lang, day)),
+            self._say("ask_time", day=w.day(self.lang, day)),
             menus.times(self.desk, self.lang, starts, day),
         )
 
@@ -109,7 +108,7 @@ class Planner(GuestBookings):
             return
         if not self.desk.hours(day):
             request.day = None
-            self._ask("date", self._say("closed_day", day=r.day(self.lang, day)))
+            self._ask("date", self._say("closed_day", day=w.day(self.lang, day)))
             return
         if request.party_size is None:
             self._ask("party_size", self._say("ask_party"))
@@ -137,9 +136,9 @@ class Planner(GuestBookings):
             "confirm",
             self._say(
                 "confirm_booking",
-                party=r.party(self.lang, request.party_size),
-                day=r.day(self.lang, day),
-                time=r.clock(request.time),
+                party=w.party(self.lang, request.party_size),
+                day=w.day(self.lang, day),
+                time=w.clock(request.time),
                 name=self._say("under_name", name=name),
                 area=self._say(request.area) if request.area else "",
             ),
@@ -156,11 +155,11 @@ class Planner(GuestBookings):
             if starts:
                 self._ask(
                     "time",
-                    self._say("outside_hours", time=r.clock(self.desk.local(start))),
+                    self._say("outside_hours", time=w.clock(self.desk.local(start))),
                     menus.times(self.desk, self.lang, starts, day),
                 )
             else:
-                self._ask("date", self._say("day_full", day=r.day(self.lang, day), party=party))
+                self._ask("date", self._say("day_full", day=w.day(self.lang, day), party=party))
             return False
         except errors.TooSoon:
             request.at = None
@@ -182,7 +181,7 @@ class Planner(GuestBookings):
         if starts:
             self._ask(
                 "time",
-                self._say("ask_time", day=r.day(self.lang, day)),
+                self._say("ask_time", day=w.day(self.lang, day)),
                 menus.times(self.desk, self.lang, starts, day),
             )
             return
@@ -195,14 +194,14 @@ class Planner(GuestBookings):
         found = self.desk.alternatives(start, party, exclude=request.code)
         lead = self._say(
             key,
-            time=r.clock(local),
-            day=r.day(self.lang, local.date()),
-            party=r.party(self.lang, party),
+            time=w.clock(local),
+            day=w.day(self.lang, local.date()),
+            party=w.party(self.lang, party),
         )
         text = (
             lead
             if found
-            else f"{lead}\n{self._say('no_alternatives', party=r.party(self.lang, party))}"
+            else f"{lead}\n{self._say('no_alternatives', party=w.party(self.lang, party))}"
         )
         menu = menus.times(self.desk, self.lang, found, None) if found else Menu()
         if request.flow == "book":  # "¿te aviso si se libera algo?"
@@ -267,22 +266,22 @@ class Planner(GuestBookings):
             return
         if not self.desk.hours(day):
             request.day = None
-            self._ask("date", self._say("closed_day", day=r.day(self.lang, day)))
+            self._ask("date", self._say("closed_day", day=w.day(self.lang, day)))
             return
         if not self._allowed(request, start, party, day):
             return
         if start not in self.desk.free_starts(day, party, exclude=target.code):
             self._offer_alternatives(request, start, party, "taken")
             return
-        request.day, request.at, request.party_size = day.isoformat(), r.clock(at), party
+        request.day, request.at, request.party_size = day.isoformat(), w.clock(at), party
         self._ask(
             "confirm",
             self._say(
                 "confirm_modify",
                 code=target.code,
-                party=r.party(self.lang, party),
-                day=r.day(self.lang, day),
-                time=r.clock(at),
+                party=w.party(self.lang, party),
+                day=w.day(self.lang, day),
+                time=w.clock(at),
             ),
             Menu(self._yes_no()),
         )

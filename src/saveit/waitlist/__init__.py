@@ -1,8 +1,9 @@
 """The notify list: guests waiting for a full time, offered the seat that frees up.
 
 :mod:`.service` holds entries and the seats held for offers, :mod:`.runner`
-the worker's part (offers from the event stream, the expiry sweep),
-:mod:`.chat` the bot's part. Submodules are imported by name: the bot and the
-notifier import each other's neighbours, and a package that imported them all
-would tie them in a cycle.
+the worker's part (offers from the event stream, the expiry sweep). The bot's
+part lives with the bot (:mod:`saveit.conversation.waitlist_chat`), which looks
+down at the service; nothing here imports the conversation. Submodules are
+imported by name: a package that imported them all would load the notifier's
+neighbours with it.
 """
