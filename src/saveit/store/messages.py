@@ -36,7 +36,7 @@ from saveit.domain.messages import (
     StatusUpdate,
     rank,
 )
-from saveit.observe.context import META_KEY, with_carrier
+from saveit.store.carrier import META_KEY, with_carrier
 from saveit.store.database import ignoring_conflicts
 from saveit.store.partitions import insert_absent, is_partitioned
 from saveit.store.schema import channel_messages as m

@@ -15,7 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from saveit.domain.commands import Actor
 from saveit.domain.model import ACTIVE_STATUSES, OCCUPYING_STATUSES, Booked, Status
 from saveit.domain.views import GuestView, ReservationView
-from saveit.observe.context import with_carrier
+from saveit.store.carrier import with_carrier
 from saveit.store.database import ignoring_conflicts
 from saveit.store.outbox import INSERT_OUTBOX
 from saveit.store.schema import (
