@@ -40,13 +40,15 @@ class BotResponder:
         links: Linker | None = None,
         email_proof_ttl: timedelta = DEFAULT_PROOF_TTL,
         guests: GuestDirectory | None = None,
+        qr: QrAttacher | None = None,
+        waitlist: Waitlist | None = None,
     ) -> None:
         self.booking = booking
         self.pending_minutes = pending_minutes
         self.email_proof_ttl = email_proof_ttl
-        self.links = links  # set by the composition root once the gateway exists
-        self.qr: QrAttacher | None = None  # likewise: confirmations carry the check-in QR
-        self.waitlist: Waitlist | None = None  # likewise: full times offer the waitlist
+        self.links = links  # the codes go out through the gateway this bot answers for
+        self.qr = qr  # confirmations carry the check-in QR
+        self.waitlist = waitlist  # full times offer the waitlist
         self.guests = guests or StoredGuests(database_of(booking))
 
     def respond(self, turn: Turn) -> Reply:
