@@ -19,11 +19,13 @@ from saveit.booking.service import BookingService
 from saveit.channels.email_proof import DEFAULT_PROOF_TTL, is_proven
 from saveit.channels.gateway import Reply, Turn
 from saveit.conversation.desk import Desk
-from saveit.conversation.dialogue import Dialogue, TurnIn
+from saveit.conversation.dialogue import Dialogue
 from saveit.conversation.linking import Linker
 from saveit.conversation.nlu import parse
+from saveit.conversation.ports import GuestDirectory, QrAttacher
 from saveit.conversation.state import DialogueState
-from saveit.notify.qr import QrCodes
+from saveit.conversation.turn import TurnIn
+from saveit.store.unit_of_work import Database, database_of
 from saveit.waitlist.service import Waitlist
 
 log = logging.getLogger(__name__)
@@ -37,20 +39,23 @@ class BotResponder:
         pending_minutes: int = 30,
         links: Linker | None = None,
         email_proof_ttl: timedelta = DEFAULT_PROOF_TTL,
-        qr: QrCodes | None = None,
+        guests: GuestDirectory | None = None,
+        qr: QrAttacher | None = None,
         waitlist: Waitlist | None = None,
     ) -> None:
         self.booking = booking
         self.pending_minutes = pending_minutes
         self.email_proof_ttl = email_proof_ttl
-        self.links = links  # claimed phones and emails are proven with a code
+        self.links = links  # the codes go out through the gateway this bot answers for
         self.qr = qr  # confirmations carry the check-in QR
         self.waitlist = waitlist  # full times offer the waitlist
+        self.guests = guests or StoredGuests(database_of(booking))
 
     def respond(self, turn: Turn) -> Reply:
         state = DialogueState.load(turn.conversation.state)
         desk = Desk(
             self.booking,
+            guests=self.guests,
             slug=turn.restaurant_slug,
             guest_id=turn.identity.guest_id,
             channel=turn.message.channel,
@@ -90,3 +95,15 @@ def _client_ip(turn: Turn) -> str | None:
     """The address a web chat message came from (stored with it by the socket)."""
     found = turn.message.body.get("client_ip")
     return found if isinstance(found, str) else None
+
+
+class StoredGuests:
+    """The guest directory in the database: one read on the primary per turn at most
+    (the desk keeps the answer), as fresh as the profile name the gateway just saved."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def name_and_language(self, guest_id: int) -> tuple[str, str | None] | None:
+        with self.db.reading() as r:
+            return r.guests.name_and_language(guest_id)

@@ -7,6 +7,9 @@ only once the sender has proven it is that guest (``proven``: an email's
 ``From`` alone proves nothing, see :mod:`saveit.channels.email_proof`). Times
 cross this boundary as restaurant-local dates and wall-clock times; the engine
 keeps instants in UTC.
+
+The desk is typed against the ports of :mod:`.ports`, not the services behind
+them, so the whole dialogue runs on in-memory fakes in the unit tests.
 """
 
 from __future__ import annotations
@@ -15,16 +18,12 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, time
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
-
-from saveit.booking.service import BookingService
+from saveit.conversation.ports import BookingPort, GuestDirectory, QrAttacher
 from saveit.domain.commands import Actor, CreateReservation, GuestDetails, ModifyReservation
 from saveit.domain.messages import OutboundMessage
 from saveit.domain.model import Restaurant, ServiceHours
 from saveit.domain.schedule import hours_for
 from saveit.domain.views import ReservationView
-from saveit.notify.qr import QrCodes
-from saveit.store.schema import guests
 
 if TYPE_CHECKING:
     from saveit.waitlist.service import Waitlist
@@ -33,16 +32,18 @@ if TYPE_CHECKING:
 class Desk:
     def __init__(
         self,
-        booking: BookingService,
+        booking: BookingPort,
         *,
+        guests: GuestDirectory,
         slug: str,
         guest_id: int,
         channel: str,
         language: str | None = None,
-        qr: QrCodes | None = None,
+        qr: QrAttacher | None = None,
         proven: bool = True,
     ) -> None:
         self.booking = booking
+        self.guests = guests
         # False: the sender may ask and book, but sees and changes none of the
         # guest's existing bookings until it proves it is that guest.
         self.proven = proven
@@ -71,11 +72,8 @@ class Desk:
 
     def _guest(self) -> tuple[str, str | None]:
         if self._guest_row is None:
-            with self.booking.reading() as conn:
-                found = conn.execute(
-                    select(guests.c.name, guests.c.language).where(guests.c.id == self.guest_id)
-                ).first()
-            self._guest_row = ("", None) if found is None else (found.name or "", found.language)
+            found = self.guests.name_and_language(self.guest_id)
+            self._guest_row = ("", None) if found is None else found
         return self._guest_row
 
     def now(self) -> datetime:

@@ -15,6 +15,7 @@ from datetime import date, datetime
 
 from saveit.conversation import replies as r
 from saveit.conversation.desk import Desk
+from saveit.domain import wording as w
 from saveit.domain.messages import Button, ListOption
 from saveit.domain.model import ServiceHours
 from saveit.domain.views import ReservationView
@@ -42,9 +43,9 @@ def times(desk: Desk, lang: str, starts: list[datetime], day: date | None) -> Me
     rows = []
     for start in spread(starts, MAX_ROWS):
         local = desk.local(start)
-        title = r.clock(local)
+        title = w.clock(local)
         if local.date() != day:
-            title = f"{r.short_day(lang, local.date())} {title}"
+            title = f"{w.short_day(lang, local.date())} {title}"
         rows.append((f"t:{start.isoformat()}", title, ""))
     return _menu(rows, r.say(lang, "see_times"))
 
@@ -53,9 +54,9 @@ def bookings(desk: Desk, lang: str, mine: list[ReservationView]) -> Menu:
     rows = []
     for booking in mine[:MAX_ROWS]:
         local = desk.local(booking.start)
-        title = f"{r.short_day(lang, local.date())} {r.clock(local)}"
+        title = f"{w.short_day(lang, local.date())} {w.clock(local)}"
         rows.append(
-            (f"r:{booking.code}", title, f"{booking.code} · {r.party(lang, booking.party_size)}")
+            (f"r:{booking.code}", title, f"{booking.code} · {w.party(lang, booking.party_size)}")
         )
     return _menu(rows, r.say(lang, "see_bookings"))
 
@@ -64,9 +65,9 @@ def facts(desk: Desk, lang: str, booking: ReservationView) -> dict[str, object]:
     local = desk.local(booking.start)
     return {
         "code": booking.code,
-        "day": r.day(lang, local.date()),
-        "time": r.clock(local),
-        "party": r.party(lang, booking.party_size),
+        "day": w.day(lang, local.date()),
+        "time": w.clock(local),
+        "party": w.party(lang, booking.party_size),
     }
 
 
@@ -83,14 +84,14 @@ def opening_hours(desk: Desk, lang: str, day: date | None) -> str:
     if day is not None:
         hours = desk.hours(day)
         if not hours:
-            return r.say(lang, "closed_day", day=r.day(lang, day))
-        return r.say(lang, "hours_day", day=r.day(lang, day), hours=spans(lang, hours))
+            return r.say(lang, "closed_day", day=w.day(lang, day))
+        return r.say(lang, "hours_day", day=w.day(lang, day), hours=spans(lang, hours))
     closed = r.say(lang, "closed")
     lines = []
     for weekday in range(7):
         week = [s.hours for s in desk.restaurant.services if s.weekday == weekday]
         text = spans(lang, week) if week else closed
-        lines.append(f"• {r.weekday_name(lang, weekday).capitalize()}: {text}")
+        lines.append(f"• {w.weekday_name(lang, weekday).capitalize()}: {text}")
     if not desk.restaurant.services:
         return r.say(lang, "closed_always")
     return r.say(lang, "hours_week", lines="\n".join(lines))
@@ -99,7 +100,7 @@ def opening_hours(desk: Desk, lang: str, day: date | None) -> str:
 def spans(lang: str, hours: Sequence[ServiceHours]) -> str:
     """ "de 13:00 a 16:00 y de 20:00 a 23:30"."""
     parts = [
-        r.say(lang, "from_to", opens=r.clock(h.opens), closes=r.clock(h.closes))
+        r.say(lang, "from_to", opens=w.clock(h.opens), closes=w.clock(h.closes))
         for h in sorted(hours, key=lambda h: h.opens)
     ]
     if len(parts) == 1:

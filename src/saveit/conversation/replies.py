@@ -1,16 +1,15 @@
 """What the bot says, in Spanish and English.
 
 One catalogue keyed by phrase, so a reply never mixes languages and a
-translator sees every sentence in one place. Dates and times are formatted by
-Babel's CLDR data ("viernes, 24 de diciembre" / "Friday, December 24"), never by
-hand. Titles of buttons stay within WhatsApp's 20 characters.
+translator sees every sentence in one place. Titles of buttons stay within
+WhatsApp's 20 characters. Days, times and parties are formatted by
+:mod:`saveit.domain.wording`, which the notifier's texts share: a guest reads
+one format from the bot and from the reminders, and neither package imports
+the other (the QR the bot attaches comes through
+:class:`~saveit.conversation.ports.QrAttacher`).
 """
 
 from __future__ import annotations
-
-from datetime import date, datetime, time
-
-from babel.dates import format_date
 
 LANGS = ("es", "en")
 
@@ -246,10 +245,6 @@ PHRASES: dict[str, dict[str, str]] = {
         "es": "Ahora mismo no tenemos servicios abiertos a reservas.",
         "en": "We have no services open for booking right now.",
     },
-    "qr_caption": {
-        "es": "Tu código QR para la puerta (reserva {code}).",
-        "en": "Your QR code for the door (booking {code}).",
-    },
     "see_you": {
         "es": "¡Genial! Te esperamos el {day} a las {time}. Enseña tu código QR en la puerta.",
         "en": "Great! We look forward to seeing you on {day} at {time}. "
@@ -284,35 +279,3 @@ PHRASES: dict[str, dict[str, str]] = {
 def say(lang: str, key: str, **values: object) -> str:
     phrase = PHRASES[key]
     return phrase.get(lang, phrase["es"]).format(**values)
-
-
-def party(lang: str, size: int) -> str:
-    if lang == "en":
-        return "1 person" if size == 1 else f"{size} people"
-    return "1 persona" if size == 1 else f"{size} personas"
-
-
-def day(lang: str, value: date) -> str:
-    """ "viernes, 24 de diciembre" / "Friday, December 24"."""
-    pattern = "EEEE, d 'de' MMMM" if lang == "es" else "EEEE, MMMM d"
-    return format_date(value, pattern, locale=_locale(lang))
-
-
-def short_day(lang: str, value: date) -> str:
-    """ "vie 24 dic" / "Fri Dec 24": fits a button next to a time."""
-    pattern = "EEE d MMM" if lang == "es" else "EEE MMM d"
-    return format_date(value, pattern, locale=_locale(lang)).replace(".", "")
-
-
-def clock(value: time | datetime) -> str:
-    """24-hour clock in both languages: what Spanish restaurants print, unambiguous."""
-    return value.strftime("%H:%M")
-
-
-def weekday_name(lang: str, weekday: int) -> str:
-    # 2024-01-01 was a Monday.
-    return format_date(date(2024, 1, 1 + weekday), "EEEE", locale=_locale(lang))
-
-
-def _locale(lang: str) -> str:
-    return "es_ES" if lang == "es" else "en_GB"

@@ -18,6 +18,7 @@ from saveit.conversation import replies as r
 from saveit.conversation.desk import Desk
 from saveit.conversation.menus import Menu
 from saveit.conversation.state import DialogueState
+from saveit.domain import wording as w
 from saveit.domain.messages import Button, ListOption, OutboundMessage
 from saveit.domain.views import ReservationView
 
@@ -51,7 +52,7 @@ class Speaker:
         )
 
     def _send_with_qr(self, text: str, view: ReservationView) -> None:
-        caption = self._say("qr_caption", code=view.code)
+        caption = w.say(self.lang, "qr_caption", code=view.code)
         self.out.messages.append(self.desk.with_qr(OutboundMessage(text=text), view, caption))
 
     def _ask(self, awaiting: str, text: str, menu: Menu | None = None) -> None:

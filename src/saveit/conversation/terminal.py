@@ -20,8 +20,7 @@ from saveit.conversation.bot import BotResponder
 from saveit.domain import errors
 from saveit.domain.channel_ports import ChannelAccount, SendContext, SendResult
 from saveit.domain.messages import ChannelName, InboundMessage, OutboundMessage, WebhookBatch
-from saveit.store import channel_accounts as accounts
-from saveit.store import restaurants as restaurant_store
+from saveit.store.unit_of_work import Database, database_of
 
 RICH = frozenset({"webchat", "whatsapp", "instagram"})
 
@@ -50,13 +49,13 @@ class TerminalSender:
         return SendResult(f"terminal-{context.message_id}")
 
 
-def recipient_for(gateway: Gateway, slug: str, channel: ChannelName) -> str:
+def recipient_for(db: Database, slug: str, channel: ChannelName) -> str:
     """Where a guest on ``channel`` writes to reach the restaurant: its number, page or
     address; the web chat is reached by slug."""
     if channel == "webchat":
         return slug
-    with gateway.engine.connect() as conn:
-        account = accounts.find(conn, restaurant_store.id_of(conn, slug), channel)
+    with db.reading() as r:
+        account = r.accounts.find(r.restaurants.id_of(slug), channel)
     if account is None:
         raise errors.NotFound(
             f"'{slug}' has no {channel} account; connect one (PUT /v1/restaurants/{slug}/"
@@ -81,7 +80,7 @@ def run_chat(
         responder=BotResponder(booking, pending_minutes=pending_minutes),
         clock=booking.clock,
     )
-    recipient = recipient_for(gateway, slug, channel)
+    recipient = recipient_for(database_of(booking), slug, channel)
     me = sender or _guest_address(channel)
     for line in lines:
         said = line.strip()

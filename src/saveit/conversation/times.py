@@ -12,7 +12,8 @@ says decides it first: a suffix on the time itself ("de la manana", "pm", "9p",
 decide: of h and h+12, the one inside a service; when neither fits, h+12,
 because restaurants book lunch and dinner, not breakfast. An hour typed with a
 leading zero ("09:30") is read as written. "Noon"/"mediodia" is 12:00 and
-"midnight"/"medianoche" 00:00 whatever the services.
+"midnight"/"medianoche" 00:00 whatever the services. This module finds the
+hours said; :mod:`.day_parts` settles morning or evening.
 
 Two cases are not guessed (see :mod:`.ambiguity`): an hour that fits two
 services of the day ("a las 9" where breakfast and dinner are served), and a
@@ -24,15 +25,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import time
 
 from saveit.conversation.ambiguity import Ambiguity
-from saveit.conversation.dates import Mention, dot_reads_as_date, pick
+from saveit.conversation.dates import dot_reads_as_date
+from saveit.conversation.day_parts import Reading, part_said, said_parts
+from saveit.conversation.mentions import Mention, pick
 from saveit.conversation.party import NUMBER_WORDS
 from saveit.domain.model import ServiceHours
 
-__all__ = ["find_time", "in_part", "read_time"]
+__all__ = ["find_time", "read_time"]
 
 HOUR_WORDS: dict[str, int] = {
     word: n for word, n in NUMBER_WORDS.items() if 1 <= n <= 12 and " " not in word
@@ -219,61 +221,6 @@ _HOUR_THEN_DAY = re.compile(
 )
 _NOON = re.compile(r"\b(?:(noon|midday|mediodia)|(midnight|medianoche))\b")
 
-# Parts of the day said anywhere in the message, apart from the time itself.
-_SAID_PARTS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    (
-        "night",
-        re.compile(
-            r"\b(?:tonight|esta noche|de la noche|por la noche|la noche|at night|this evening|"
-            r"in the evening|(?<!good )evening|(?<!good )night|dinner|cena|cenar|cenamos|"
-            r"madrugada)\b"
-        ),
-    ),
-    (
-        "afternoon",
-        re.compile(
-            r"\b(?:esta tarde|por la tarde|de la tarde|this afternoon|in the afternoon|"
-            r"(?<!good )afternoon)\b"
-        ),
-    ),
-    (
-        "morning",
-        re.compile(
-            r"\b(?:de la manana|por la manana|en la manana|esta manana|in the morning|"
-            r"this morning|(?<!good )morning|desayuno|desayunar|breakfast|brunch)\b"
-        ),
-    ),
-    ("lunch", re.compile(r"\b(?:comida|comer|almuerzo|almorzar|lunch|mediodia|midday)\b")),
-)
-# When each part of the day can be, in minutes after midnight: a time outside
-# every part the guest said contradicts them ("esta noche a las 14:00").
-_PART_SPANS: dict[str, tuple[tuple[int, int], ...]] = {
-    "night": ((17 * 60, 24 * 60), (0, 4 * 60)),
-    "afternoon": ((12 * 60, 22 * 60),),
-    "morning": ((5 * 60, 13 * 60),),
-    "lunch": ((11 * 60 + 30, 17 * 60 + 30),),
-}
-# How a part said elsewhere turns an hour from 1 to 12 into 24 hours.
-_PART_AS_READING = {"night": "night", "afternoon": "pm", "morning": "morning", "lunch": "lunch"}
-
-_PARTS = {
-    "am": "am",
-    "a m": "am",
-    "pm": "pm",
-    "p m": "pm",
-    "p": "pm",
-    "manana": "morning",
-    "morning": "morning",
-    "madrugada": "small_hours",
-    "tarde": "pm",
-    "afternoon": "pm",
-    "noche": "night",
-    "evening": "night",
-    "night": "night",
-    "tonight": "night",
-    "mediodia": "lunch",
-}
-
 
 def _hour(token: str) -> int:
     return HOUR_WORDS[token] if token in HOUR_WORDS else int(token)
@@ -285,106 +232,10 @@ def _minutes(token: str | None) -> int:
     return MINUTE_WORDS[token] if token in MINUTE_WORDS else int(token)
 
 
-def _with_part(hour: int, part: str) -> int:
-    """A 12-hour reading turned into 24 hours by what the guest said of the day."""
-    if hour > 12:
-        return hour
-    if part == "am":
-        return 0 if hour == 12 else hour
-    if part == "morning":
-        return hour
-    if part == "small_hours":
-        return 0 if hour == 12 else hour
-    if part == "pm":
-        return hour if hour == 12 else hour + 12
-    if part == "night":  # "las 12 de la noche" is midnight, "la 1 de la noche" 1:00
-        return 0 if hour == 12 else hour if hour < 5 else hour + 12
-    if part == "lunch":  # "las 2 del mediodia"; 11 and 12 stay as said
-        return hour + 12 if hour < 6 else hour
-    return hour
+def _readings(norm: str) -> list[Mention[Reading]]:
+    found: list[Mention[Reading]] = []
 
-
-def _in_service(minute_of_day: int, services: Sequence[ServiceHours]) -> bool:
-    t = time(minute_of_day // 60, minute_of_day % 60)
-    for s in services:
-        if s.crosses_midnight:
-            if t >= s.opens or t < s.closes:
-                return True
-        elif s.opens <= t < s.closes:
-            return True
-    return False
-
-
-@dataclass(frozen=True, slots=True)
-class _Reading:
-    """An hour as said plus a minute offset, resolved once the whole message is known."""
-
-    hour: int
-    offset: int
-    part: str | None
-    explicit: bool = False
-
-    def resolve(
-        self, said: Sequence[str], services: Sequence[ServiceHours]
-    ) -> tuple[time | None, Ambiguity | None]:
-        """``said`` are the parts of the day named elsewhere in the message."""
-        if self.hour > 24 or not (-59 <= self.offset <= 59):
-            return None, None
-        hint = _hint(said)
-        part = self.part or hint
-        if self.explicit or self.hour == 0 or (self.hour >= 12 and part is None):
-            hour = self.hour % 24
-        elif part is not None:
-            hour = _with_part(self.hour, part)
-        else:
-            am = (self.hour * 60 + self.offset) % 1440
-            pm = am + 720 if am < 720 else am
-            in_am, in_pm = _in_service(am, services), _in_service(pm, services)
-            if in_am and in_pm and am != pm:
-                return None, Ambiguity("two_services", times=(_clock(am), _clock(pm)))
-            hour = self.hour if in_am and not in_pm else self.hour + 12
-        total = (hour * 60 + self.offset) % 1440
-        if said and not any(_within(total, p) for p in said):
-            return None, _conflict(total, said, services)
-        return _clock(total), None
-
-
-def _clock(minute_of_day: int) -> time:
-    return time(minute_of_day // 60, minute_of_day % 60)
-
-
-def _within(minute_of_day: int, part: str) -> bool:
-    return any(lo <= minute_of_day < hi for lo, hi in _PART_SPANS[part])
-
-
-def in_part(value: time, part: str) -> bool:
-    """Whether a time belongs to a part of the day ("night", "afternoon", "morning", "lunch")."""
-    return part in _PART_SPANS and _within(value.hour * 60 + value.minute, part)
-
-
-def _conflict(total: int, said: Sequence[str], services: Sequence[ServiceHours]) -> Ambiguity:
-    """The time as said, and the same clock reading twelve hours away when that
-    fits the part of day said (and the restaurant is open then); else the part
-    of day, to ask for a time in it."""
-    other = (total + 720) % 1440
-    open_then = not services or _in_service(other, services)
-    if open_then and any(_within(other, p) for p in said):
-        return Ambiguity("part_of_day", times=(_clock(total), _clock(other)))
-    return Ambiguity("part_of_day", times=(_clock(total),), part=said[0])
-
-
-def _part(suffix: str | None, parts: Sequence[str | None]) -> str | None:
-    """The part of day said right at the time: "pm" first, then "de la noche"."""
-    for token in (suffix, *parts):
-        if token is not None and token in _PARTS:
-            return _PARTS[token]
-    return None
-
-
-def _readings(norm: str) -> list[Mention[_Reading]]:
-    found: list[Mention[_Reading]] = []
-
-    def add(m: re.Match[str], reading: _Reading, rank: int) -> None:
+    def add(m: re.Match[str], reading: Reading, rank: int) -> None:
         found.append(Mention(m.start(), m.end(), reading, rank))
 
     for m in _CLOCK.finditer(norm):
@@ -394,49 +245,49 @@ def _readings(norm: str) -> list[Mention[_Reading]]:
         if m[2] == "." and not _dot_is_time(norm, m.start(), hour, m[3], m[4] or m[5] or m[7]):
             continue
         explicit = len(hour) == 2 and hour.startswith("0")
-        add(m, _Reading(int(hour), minute, _part(m[4], m.groups()[4:]), explicit), 3)
+        add(m, Reading(int(hour), minute, part_said(m[4], m.groups()[4:]), explicit), 3)
     for m in _WITH_SUFFIX.finditer(norm):
-        add(m, _Reading(int(m[1]), 0, _part(m[2], m.groups()[2:])), 3)
+        add(m, Reading(int(m[1]), 0, part_said(m[2], m.groups()[2:])), 3)
     for m in _HORAS.finditer(norm):
-        add(m, _Reading(int(m[1]), 0, None, explicit=True), 3)
+        add(m, Reading(int(m[1]), 0, None, explicit=True), 3)
     for m in _SPANISH.finditer(norm):
         offset = _minutes(m[3]) - _minutes(m[4])
-        add(m, _Reading(_hour(m[1] or m[2]), offset, _part(m[5], m.groups()[5:])), 3)
+        add(m, Reading(_hour(m[1] or m[2]), offset, part_said(m[5], m.groups()[5:])), 3)
     for m in _SPANISH_MINUTES.finditer(norm):
         offset = _minutes(m[2]) - _minutes(m[3])
-        add(m, _Reading(_hour(m[1]), offset, _part(m[4], m.groups()[4:])), 2)
+        add(m, Reading(_hour(m[1]), offset, part_said(m[4], m.groups()[4:])), 2)
     for m in _ENGLISH.finditer(norm):
-        add(m, _Reading(_hour(m[1]), _minutes(m[2]), _part(m[3], m.groups()[3:])), 3)
+        add(m, Reading(_hour(m[1]), _minutes(m[2]), part_said(m[3], m.groups()[3:])), 3)
     for m in _ENGLISH_PAST.finditer(norm):
         offset = _minutes(m[1]) * (-1 if m[2] == "to" else 1)
         if m[3] in {"noon", "midday", "midnight"}:
-            add(m, _Reading(12 if m[3] != "midnight" else 0, offset, None, explicit=True), 3)
+            add(m, Reading(12 if m[3] != "midnight" else 0, offset, None, explicit=True), 3)
             continue
-        add(m, _Reading(_hour(m[3]), offset, _part(m[4], m.groups()[4:])), 3)
+        add(m, Reading(_hour(m[3]), offset, part_said(m[4], m.groups()[4:])), 3)
     for m in _H_MINUTES.finditer(norm):
-        add(m, _Reading(int(m[1]), int(m[2]), _part(None, m.groups()[2:])), 3)
+        add(m, Reading(int(m[1]), int(m[2]), part_said(None, m.groups()[2:])), 3)
     for m in _RUN_TOGETHER.finditer(norm):
-        part = _part(m[3], m.groups()[3:])
+        part = part_said(m[3], m.groups()[3:])
         before = norm[max(0, m.start() - 14) : m.start()]
         if part is None and m[3] is None and not _RUN_TOGETHER_CONTEXT.search(before):
             continue
-        add(m, _Reading(int(m[1]), int(m[2]), part), 3)
+        add(m, Reading(int(m[1]), int(m[2]), part), 3)
     for m in _SPANISH_WITH_PART.finditer(norm):
         offset = _minutes(m[2]) - _minutes(m[3])
-        add(m, _Reading(_hour(m[1]), offset, _part(None, m.groups()[3:])), 2)
+        add(m, Reading(_hour(m[1]), offset, part_said(None, m.groups()[3:])), 2)
     for m in _SPANISH_SHORT.finditer(norm):
         offset = _minutes(m[2]) - _minutes(m[3])
-        add(m, _Reading(_hour(m[1]), offset, _part(m[4], m.groups()[4:])), 2)
+        add(m, Reading(_hour(m[1]), offset, part_said(m[4], m.groups()[4:])), 2)
     for m in _HALF.finditer(norm):
-        add(m, _Reading(_hour(m[1]), 30, _part(m[2], m.groups()[2:])), 3)
+        add(m, Reading(_hour(m[1]), 30, part_said(m[2], m.groups()[2:])), 3)
     for m in _HOUR_THEN_DAY.finditer(norm):
-        add(m, _Reading(_hour(m[1]), 0, _part(None, (m[2],))), 1)
+        add(m, Reading(_hour(m[1]), 0, part_said(None, (m[2],))), 1)
     for m in _ENGLISH_WORDS.finditer(norm):
-        add(m, _Reading(_hour(m[1]), _minutes(m[2]), _part(m[3], m.groups()[3:])), 2)
+        add(m, Reading(_hour(m[1]), _minutes(m[2]), part_said(m[3], m.groups()[3:])), 2)
     for m in _OCLOCK.finditer(norm):
-        add(m, _Reading(_hour(m[1]), 0, _part(None, m.groups()[2:])), 2)
+        add(m, Reading(_hour(m[1]), 0, part_said(None, m.groups()[2:])), 2)
     for m in _NOON.finditer(norm):
-        add(m, _Reading(12 if m[1] else 0, 0, None, explicit=True), 1)
+        add(m, Reading(12 if m[1] else 0, 0, None, explicit=True), 1)
     return found
 
 
@@ -451,21 +302,6 @@ def _dot_is_time(norm: str, start: int, hour: str, minute: str, suffix: str | No
     return not dot_reads_as_date(hour, minute)
 
 
-def _said_parts(norm: str) -> list[str]:
-    return [name for name, pattern in _SAID_PARTS if pattern.search(norm)]
-
-
-def _hint(said: Sequence[str]) -> str | None:
-    """How the parts said elsewhere read an hour from 1 to 12; none when they disagree."""
-    evening = [p for p in said if p in {"night", "afternoon"}]
-    if evening and "morning" in said:
-        return None
-    for name in ("afternoon", "night", "morning", "lunch"):
-        if name in said:
-            return _PART_AS_READING[name]
-    return None
-
-
 def read_time(
     norm: str, services: Sequence[ServiceHours] = ()
 ) -> tuple[time | None, Ambiguity | None]:
@@ -476,7 +312,7 @@ def read_time(
         return None, None
     span = next(m for m in mentions if m.value is reading)
     rest = norm[: span.start] + " " * (span.end - span.start) + norm[span.end :]
-    return reading.resolve(_said_parts(rest), services)
+    return reading.resolve(said_parts(rest), services)
 
 
 def find_time(norm: str, services: Sequence[ServiceHours] = ()) -> time | None:

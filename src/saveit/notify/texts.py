@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from saveit.conversation import replies as r
+from saveit.domain import wording as r
 
 KINDS = ("confirmation", "pending", "modification", "cancellation", "reminder", "no_show")
 

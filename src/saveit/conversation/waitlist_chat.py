@@ -11,6 +11,9 @@ The dialogue adds a *notify me* choice wherever it says a time is full
 
 Only the guest's own entries are touched: an offer or entry of another guest
 is answered as gone.
+
+This is the dialogue's part of the waitlist, so it lives with the dialogue and
+uses the waitlist service below it; the waitlist package knows nothing of chats.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from saveit.conversation import replies as r
 from saveit.conversation.desk import Desk
 from saveit.conversation.menus import Menu
 from saveit.domain import errors
+from saveit.domain import wording as w
 from saveit.domain.commands import GuestDetails
 from saveit.domain.messages import Button, ListOption, OutboundMessage
 from saveit.domain.model import Status
@@ -105,7 +109,7 @@ def answer(desk: Desk, lang: str, picked: str) -> list[OutboundMessage]:
                     )
                 ]
             text = r.say(lang, "booked", **menus.facts(desk, lang, booked))
-            caption = r.say(lang, "qr_caption", code=booked.code)
+            caption = w.say(lang, "qr_caption", code=booked.code)
             return [desk.with_qr(OutboundMessage(text=text), booked, caption)]
         if action == "x":
             entry = waitlist.get(arg)
@@ -144,10 +148,10 @@ def _joined_text(desk: Desk, lang: str, entry: EntryView) -> str:
     return _say(
         lang,
         "joined",
-        party=r.party(lang, entry.party_size),
-        day=r.day(lang, entry.day),
-        lo=r.clock(desk.local(entry.earliest)),
-        hi=r.clock(desk.local(entry.latest)),
+        party=w.party(lang, entry.party_size),
+        day=w.day(lang, entry.day),
+        lo=w.clock(desk.local(entry.earliest)),
+        hi=w.clock(desk.local(entry.latest)),
     )
 
 
@@ -164,10 +168,10 @@ def entries_message(desk: Desk, lang: str) -> OutboundMessage | None:
     for entry in mine:
         lo, hi = desk.local(entry.earliest), desk.local(entry.latest)
         lines.append(
-            f"• {r.day(lang, entry.day)}, {r.clock(lo)}–{r.clock(hi)}, "
-            f"{r.party(lang, entry.party_size)}"
+            f"• {w.day(lang, entry.day)}, {w.clock(lo)}–{w.clock(hi)}, "
+            f"{w.party(lang, entry.party_size)}"
         )
     buttons = tuple(
-        Button(f"{PREFIX}x:{e.code}", f"✖ {r.short_day(lang, e.day)}") for e in mine[:3]
+        Button(f"{PREFIX}x:{e.code}", f"✖ {w.short_day(lang, e.day)}") for e in mine[:3]
     )
     return OutboundMessage(text="\n".join(lines), buttons=buttons)
