@@ -30,11 +30,11 @@ from pydantic import ValidationError
 from saveit.api.access_log import with_redaction
 from saveit.api.header_limits import BoundedHttpToolsProtocol
 from saveit.bootstrap import build, build_secret_box, freeze_startup_heap
-from saveit.channels.workers import ChannelWorkers
 from saveit.config import ExposedDevelopmentSecret, Settings, load_settings
 from saveit.config import refuse_exposed_development_secret as _refuse
 from saveit.domain import errors
 from saveit.domain.commands import Actor
+from saveit.messaging.workers import ChannelWorkers
 from saveit.notify import start_notifications
 from saveit.observe import auditor, logs
 from saveit.observe.gauges import scrape_gauges
@@ -471,7 +471,7 @@ def smtp(
 
     A message is stored before the sending server gets its 250, and answered by
     the channel workers (in this process and in any API process or worker)."""
-    from saveit.channels.email_inbound import serve
+    from saveit.channels.email.inbound import serve
 
     settings = _settings_for(host or load_settings().smtp_inbound_host)
     container = build(settings, migrate=settings.database_url is None)

@@ -325,7 +325,7 @@ class Settings(BaseSettings):
         "offers again on days someone waits.",
     )
 
-    # --- security: email proof and SMTP ingress (saveit.channels.email_proof) ---------------
+    # --- security: email proof and SMTP ingress (saveit.channels.email.proof) ---------------
     email_proof_hours: int = Field(
         default=24,
         ge=1,

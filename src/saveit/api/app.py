@@ -36,8 +36,8 @@ from saveit.api.routers import (
 from saveit.api.routers import metrics as metrics_router
 from saveit.bootstrap import Container, build, freeze_startup_heap
 from saveit.cache.invalidation import start_invalidation
-from saveit.channels.workers import ChannelWorkers
 from saveit.config import load_settings, refuse_exposed_development_secret
+from saveit.messaging.workers import ChannelWorkers
 from saveit.notify import NotifyThreads, start_notifications
 from saveit.observe import auditor, logs, tracing
 from saveit.observe.gauges import scrape_gauges

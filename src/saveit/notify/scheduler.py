@@ -86,7 +86,7 @@ class Scheduler:
         self.catch_up = timedelta(minutes=catch_up_minutes)
         self.clock = clock
         # Cancels public bookings held for a code that never came
-        # (``saveit.channels.verification``); set by the composition root.
+        # (``saveit.messaging.verification``); set by the composition root.
         self.expire_holds: Callable[[], int] | None = None
 
     def tick(self) -> Tick:

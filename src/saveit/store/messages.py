@@ -48,7 +48,7 @@ _RANK_OF_COLUMN = case(
 
 
 # PostgreSQL NOTIFY channels that wake the channel workers of every process
-# (saveit.channels.workers) when work is committed: delivered at commit, once
+# (saveit.messaging.workers) when work is committed: delivered at commit, once
 # per transaction however many rows it queued.
 INBOX_NOTICE = "saveit_inbox"
 OUTBOX_NOTICE = "saveit_outbox"

@@ -28,7 +28,7 @@ from collections.abc import Callable
 import psycopg
 from sqlalchemy import Engine
 
-from saveit.channels.gateway import Gateway
+from saveit.messaging.gateway import Gateway
 from saveit.store.messages import INBOX_NOTICE, OUTBOX_NOTICE
 
 log = logging.getLogger(__name__)

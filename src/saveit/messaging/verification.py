@@ -29,12 +29,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, Engine
 
 from saveit.booking.service import BookingService
-from saveit.channels.identity import CannotVerify
 from saveit.domain import errors
 from saveit.domain.commands import Actor
 from saveit.domain.messages import OutboundMessage
 from saveit.domain.model import Status
 from saveit.domain.views import ReservationView
+from saveit.messaging.identity import CannotVerify
 from saveit.ratelimit.abuse import AbuseLimits, CodesCapped
 from saveit.store import channel_accounts as accounts
 from saveit.store import guests as guest_store

@@ -14,7 +14,7 @@ move, so the guest continues the same conversation on the new channel. When
 nobody owns the contact yet, the claiming guest simply gains it.
 
 An email sender may also claim its own ``From`` address: the code then proves
-that it reads that mailbox (:mod:`saveit.channels.email_proof`), and confirming
+that it reads that mailbox (:mod:`saveit.channels.email.proof`), and confirming
 it marks the identity verified instead of linking anything.
 """
 
@@ -29,9 +29,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, Engine, update
 from sqlalchemy.exc import IntegrityError
 
-from saveit.channels.gateway import Gateway
 from saveit.domain import errors, events
 from saveit.domain.messages import OutboundMessage
+from saveit.messaging.gateway import Gateway
 from saveit.ratelimit.abuse import AbuseLimits
 from saveit.store import channel_accounts as accounts
 from saveit.store import conversations as convs
@@ -68,7 +68,7 @@ def _message(code: str) -> OutboundMessage:
 
 def _own_address(requester: convs.Identity, contact: str) -> bool:
     """The code went to the email address this identity writes from (see
-    :mod:`saveit.channels.email_proof`): confirming it proves the address."""
+    :mod:`saveit.channels.email.proof`): confirming it proves the address."""
     return requester.channel == "email" and requester.external_id.lower() == contact.lower()
 
 

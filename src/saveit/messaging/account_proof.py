@@ -30,10 +30,8 @@ import secrets
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from enum import Enum
-from typing import Any
-from urllib.parse import quote
+from typing import Any, Protocol
 
-import httpx
 from sqlalchemy import Engine
 
 from saveit.domain.channel_ports import ChannelAccount, SendContext, Sender, SendFailed
@@ -50,7 +48,6 @@ CODE_TTL = timedelta(minutes=30)
 CODE_TRIES = 5
 RESEND_AFTER = timedelta(minutes=1)
 GRAPH_CHANNELS = frozenset({"whatsapp", "instagram"})
-_GRAPH_FIELDS = {"whatsapp": "display_phone_number,verified_name", "instagram": "id,username"}
 
 
 class ChannelNotProven(DomainError):
@@ -76,38 +73,11 @@ class Verdict(Enum):
     UNREACHABLE = "unreachable"
 
 
-class GraphOwnership:
-    """Asks the Graph API whether an access token can use a WhatsApp phone number id
-    or an Instagram account id."""
+class Ownership(Protocol):
+    """Whether an access token can use a provider's account id (the Graph API's
+    answer for WhatsApp and Instagram: :mod:`saveit.channels.meta.ownership`)."""
 
-    def __init__(self, base_url: str, version: str, *, timeout_s: float = 10.0) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.version = version.strip("/")
-        self.timeout_s = timeout_s
-
-    def check(self, channel: str, node: str, token: str) -> Verdict:
-        url = f"{self.base_url}/{self.version}/{quote(node, safe='')}"
-        try:
-            response = httpx.get(
-                url,
-                params={"fields": _GRAPH_FIELDS[channel]},
-                headers={"Authorization": f"Bearer {token}"},
-                timeout=self.timeout_s,
-            )
-        except httpx.HTTPError as exc:
-            log.warning("graph ownership check for %s unreachable: %s", channel, type(exc).__name__)
-            return Verdict.UNREACHABLE
-        if response.status_code >= 500 or response.status_code == 429:
-            return Verdict.UNREACHABLE
-        if response.status_code != 200:
-            return Verdict.REFUSED
-        try:
-            body = response.json()
-        except ValueError:
-            return Verdict.REFUSED
-        if isinstance(body, dict) and str(body.get("id", "")) == node:
-            return Verdict.PROVEN
-        return Verdict.REFUSED
+    def check(self, channel: str, node: str, token: str) -> Verdict: ...
 
 
 class AccountProofs:
@@ -118,7 +88,7 @@ class AccountProofs:
         engine: Engine,
         box: SecretBox,
         *,
-        graph: GraphOwnership,
+        graph: Ownership,
         senders: Mapping[str, Sender],
         secret: bytes,
         clock: Callable[[], datetime],

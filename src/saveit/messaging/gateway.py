@@ -7,10 +7,10 @@ provider is acknowledged. A provider retrying for days therefore costs a
 no-op insert, and a process that dies after acknowledging loses nothing.
 
 Behind the acknowledgement, :meth:`Gateway.answer_inbound` (run by
-:class:`~saveit.channels.workers.ChannelWorkers` in every API process and in
+:class:`~saveit.messaging.workers.ChannelWorkers` in every API process and in
 ``saveit worker``) claims stored messages with a lease, resolves the guest's
 identity and conversation, asks the :class:`Responder` for replies, and queues
-them; :class:`~saveit.channels.delivery.Delivery` sends them (see there).
+them; :class:`~saveit.messaging.delivery.Delivery` sends them (see there).
 
 The responder runs outside any transaction (it may book, which opens its own),
 so a crash between its reply and the commit can make it run twice for one
@@ -32,7 +32,6 @@ from typing import Any, Protocol
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from saveit.channels.delivery import LEASE, Delivery, announce
 from saveit.domain import events
 from saveit.domain.channel_ports import ChannelAccount, Sender
 from saveit.domain.messages import (
@@ -43,6 +42,7 @@ from saveit.domain.messages import (
     OutboundMessage,
     WebhookBatch,
 )
+from saveit.messaging.delivery import LEASE, Delivery, announce
 from saveit.observe import metrics, tracing
 from saveit.observe.context import resumed
 from saveit.ratelimit import RateLimiter
@@ -149,7 +149,7 @@ class Gateway:
 
     def receive_many(self, batches: Sequence[WebhookBatch]) -> list[Receipt | Exception]:
         """Store several webhooks' messages in one transaction (one multi-row insert,
-        one commit): the group commit behind :class:`~saveit.channels.intake.Intake`.
+        one commit): the group commit behind :class:`~saveit.messaging.intake.Intake`.
 
         A batch that cannot be stored must not take the others down with it: when
         the shared transaction fails, each batch is stored again on its own, and only
