@@ -13,8 +13,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
-
 from saveit.channels.webchat.protocol import (
     CHANNEL,
     HISTORY_LIMIT,
@@ -32,9 +30,6 @@ from saveit.domain.messages import (
 )
 from saveit.messaging.gateway import Gateway
 from saveit.store import messages as store
-from saveit.store.database import reading
-from saveit.store.schema import channel_identities, conversations
-from saveit.store.schema import channel_messages as m
 
 # --- one guest's connection ----------------------------------------------------------
 
@@ -109,25 +104,19 @@ class ChatSession:
         small and indexed, rather than lost from a reconnect that follows a send
         at once; they are also what the bot is still to answer.
         """
-        with reading(self.gateway.engine) as conn:
-            conversation_id = self._find_conversation(conn)
+        with self.gateway.db.reading() as r:
+            conversation_id = r.conversations.of_identity(
+                self.restaurant_id, CHANNEL, self.identity
+            )
             found = (
-                store.history(conn, conversation_id, limit=limit)
+                r.messages.history(conversation_id, limit=limit)
                 if conversation_id is not None
                 else []
             )
             unanswered = [
                 message
-                for row_id in conn.execute(
-                    select(m.c.id).where(
-                        m.c.processed_at.is_(None),
-                        m.c.direction == "in",
-                        m.c.restaurant_id == self.restaurant_id,
-                        m.c.channel == CHANNEL,
-                        m.c.address == self.identity,
-                    )
-                ).scalars()
-                if (message := store.by_id(conn, int(row_id))) is not None
+                for row_id in r.messages.unanswered(self.restaurant_id, CHANNEL, self.identity)
+                if (message := r.messages.by_id(row_id)) is not None
             ]
         known = {message.id for message in found}
         merged = sorted(
@@ -142,22 +131,6 @@ class ChatSession:
                 self._pending[message.public_id] = message.id
             waiting = bool(self._pending)
         return [view_of(message, self.identity) for message in merged], waiting
-
-    def _find_conversation(self, conn: Connection) -> int | None:
-        found = conn.execute(
-            select(conversations.c.id)
-            .join(
-                channel_identities,
-                (channel_identities.c.guest_id == conversations.c.guest_id)
-                & (channel_identities.c.restaurant_id == conversations.c.restaurant_id),
-            )
-            .where(
-                channel_identities.c.restaurant_id == self.restaurant_id,
-                channel_identities.c.channel == CHANNEL,
-                channel_identities.c.external_id == self.identity,
-            )
-        ).scalar()
-        return None if found is None else int(found)
 
     # --- guest -> us ------------------------------------------------------------------
 
@@ -181,8 +154,8 @@ class ChatSession:
         if not receipt.stored:
             return Received(duplicate=True)
         row_id = receipt.stored[0]
-        with reading(self.gateway.engine) as conn:
-            stored = store.by_id(conn, row_id)
+        with self.gateway.db.reading() as r:
+            stored = r.messages.by_id(row_id)
         if stored is not None:
             with self._lock:
                 # Its message.received event may have overtaken us (it was then
@@ -265,27 +238,21 @@ class ChatSession:
         return known is not None and conversation_id == known
 
     def _load(self, public_id: str) -> store.StoredMessage | None:
-        with reading(self.gateway.engine) as conn:
-            row_id = conn.execute(select(m.c.id).where(m.c.public_id == public_id)).scalar()
-            return None if row_id is None else store.by_id(conn, int(row_id))
+        with self.gateway.db.reading() as r:
+            row_id = r.messages.id_of(public_id)
+            return None if row_id is None else r.messages.by_id(row_id)
 
     def _reply_coming(self, inbound_row_id: int) -> bool:
         """After the bot's turn on one of our messages: is a reply on its way that
         the widget has not been shown yet? If not, the typing indicator goes off.
         (Rows after the inbound one only: a primary-key range, however long the
         guest's history.)"""
-        with reading(self.gateway.engine) as conn:
-            replies = conn.execute(
-                select(m.c.public_id).where(
-                    m.c.id > inbound_row_id,
-                    m.c.direction == "out",
-                    m.c.restaurant_id == self.restaurant_id,
-                    m.c.channel == CHANNEL,
-                    m.c.address == self.identity,
-                )
-            ).all()
+        with self.gateway.db.reading() as r:
+            replies = r.messages.replies_after(
+                inbound_row_id, self.restaurant_id, CHANNEL, self.identity
+            )
         with self._lock:
-            return any(row.public_id not in self._seen for row in replies)
+            return any(public_id not in self._seen for public_id in replies)
 
 
 class FrameBudget:
