@@ -54,8 +54,10 @@ from saveit.store.idempotency import IdempotencyRepository
 from saveit.store.messages import MessageRepository
 from saveit.store.notifications import NotificationRepository
 from saveit.store.outbox import OutboxRepository, emit
+from saveit.store.processed import ProcessedRepository
 from saveit.store.reservations import ReservationRepository
 from saveit.store.restaurants import RestaurantRepository
+from saveit.store.retention import RetentionRepository
 from saveit.store.tokens import TokenRepository
 from saveit.store.waitlist import WaitlistRepository
 
@@ -110,6 +112,10 @@ class Repositories:
         return OutboxRepository(self.connection)
 
     @cached_property
+    def processed(self) -> ProcessedRepository:
+        return ProcessedRepository(self.connection)
+
+    @cached_property
     def tokens(self) -> TokenRepository:
         return TokenRepository(self.connection)
 
@@ -132,6 +138,10 @@ class Repositories:
     @cached_property
     def erasure(self) -> ErasureRepository:
         return ErasureRepository(self.connection)
+
+    @cached_property
+    def retention(self) -> RetentionRepository:
+        return RetentionRepository(self.connection)
 
     @cached_property
     def exports(self) -> ExportRepository:
