@@ -81,7 +81,7 @@ class Delivery:
 
     def queue(
         self,
-        uow: Repositories | Any,
+        uow: Repositories,
         restaurant_id: int,
         identity: convs.Identity,
         conversation_id: int | None,
@@ -89,10 +89,8 @@ class Delivery:
         author: str,
         now: datetime,
     ) -> store.StoredMessage:
-        """Queue ``message`` in the caller's unit of work (or, until every caller
-        has one, on its bare connection)."""
-        repos = uow if isinstance(uow, Repositories) else Repositories(uow)
-        return repos.messages.enqueue(
+        """Queue ``message`` in the caller's unit of work."""
+        return uow.messages.enqueue(
             restaurant_id=restaurant_id,
             channel=identity.channel,
             address=identity.external_id,
