@@ -5,7 +5,7 @@ One Twilio account, the deployment's, sends for every restaurant."""
 from __future__ import annotations
 
 from saveit.channels.connector import Connector
-from saveit.channels.sms.inbound import MESSAGES, STATUSES
+from saveit.channels.sms.webhook import MESSAGES, STATUSES
 from saveit.config import Settings
 from saveit.domain.channel_ports import Sender
 
