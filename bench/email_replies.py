@@ -31,7 +31,7 @@ from email.message import EmailMessage
 from email.parser import BytesParser
 from pathlib import Path
 
-from saveit.channels.email_parse import parse_email
+from saveit.channels.email.parse import parse_email
 
 COLLECTION = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "email_replies"
 RESTAURANT = "reservas@casalola.example"
@@ -94,7 +94,7 @@ def ours(case: Case) -> str:
 
 def _body(raw: bytes) -> tuple[str, str | None]:
     """The text parse_email reads (plain, else HTML as text), and the HTML part if any."""
-    from saveit.channels.email_parse import _body_text
+    from saveit.channels.email.parse import _body_text
 
     msg = BytesParser(policy=policy.default).parsebytes(raw)
     assert isinstance(msg, EmailMessage)
@@ -122,7 +122,7 @@ def _candidates() -> dict[str, Callable[[Case], str]]:
     try:
         from talon import quotations  # type: ignore[import-not-found]
 
-        from saveit.channels.email_parse import html_to_text
+        from saveit.channels.email.parse import html_to_text
 
         found["talon (plain)"] = lambda c: quotations.extract_from_plain(_body(c.raw)[0])
 

@@ -29,9 +29,9 @@ from prometheus_client import start_http_server
 
 from saveit.bootstrap import Container
 from saveit.cache.invalidation import InvalidationFeed, start_invalidation
-from saveit.channels.workers import ChannelWorkers
 from saveit.config import Settings
 from saveit.domain.model import Restaurant
+from saveit.messaging.workers import ChannelWorkers
 from saveit.notify import start_notifications
 from saveit.observe import auditor
 from saveit.observe.gauges import scrape_gauges

@@ -19,7 +19,7 @@ Per booking, at the end: one ``notifications`` row and one outbound message per
 channel; at the providers, one WhatsApp template, one SMS and one email naming
 its code — never two. The one message the dead worker had handed to a provider
 without recording the outcome is not sent again: it is failed as
-``DELIVERY_UNCERTAIN`` for staff to see (``saveit.channels.delivery``); every
+``DELIVERY_UNCERTAIN`` for staff to see (``saveit.messaging.delivery``); every
 other message is sent.
 """
 

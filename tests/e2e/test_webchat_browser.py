@@ -31,10 +31,10 @@ from sqlalchemy import select
 from saveit.api.app import create_app_from_env
 from saveit.api.routers import webchat
 from saveit.booking.service import utc_now
-from saveit.channels.gateway import Gateway
-from saveit.channels.inbox import InboxResponder
-from saveit.channels.webchat import identity_of
+from saveit.channels.webchat.protocol import identity_of
 from saveit.domain.messages import Button, OutboundMessage
+from saveit.messaging.gateway import Gateway
+from saveit.messaging.inbox import InboxResponder
 from saveit.restaurant_setup import apply_spec, parse_document
 from saveit.store.database import create_db_engine
 from saveit.store.migrate import upgrade

@@ -25,7 +25,7 @@ from pydantic import SecretStr
 
 from saveit.api.app import create_app
 from saveit.bootstrap import Container, build
-from saveit.channels.email_inbound import serve
+from saveit.channels.email.inbound import serve
 from saveit.config import Settings
 from saveit.domain.commands import Actor, CreateReservation, GuestDetails
 from saveit.events import Bus, InProcessBus, RedisStreamsBus

@@ -23,10 +23,10 @@ import pytest
 from aiosmtpd.controller import Controller
 from icalendar import Calendar
 
-from saveit.channels.email_parse import parse_email
-from saveit.channels.email_send import EmailSender
-from saveit.channels.ics import reservation_event
-from saveit.channels.smtp_server import start_smtp_server
+from saveit.channels.email.ics import reservation_event
+from saveit.channels.email.parse import parse_email
+from saveit.channels.email.sender import EmailSender
+from saveit.channels.email.smtp_server import start_smtp_server
 from saveit.domain.channel_ports import ChannelAccount, SendContext, SendFailed
 from saveit.domain.messages import Attachment, Button, Image, ListOption, OutboundMessage
 

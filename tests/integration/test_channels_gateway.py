@@ -17,9 +17,6 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
 from saveit.bootstrap import Container
-from saveit.channels.gateway import Gateway, Receipt, Reply, Turn
-from saveit.channels.intake import Intake
-from saveit.channels.workers import ChannelWorkers
 from saveit.domain.channel_ports import ChannelAccount, SendContext, SendFailed, SendResult
 from saveit.domain.commands import Actor, CreateReservation, GuestDetails
 from saveit.domain.messages import (
@@ -31,6 +28,9 @@ from saveit.domain.messages import (
     StatusUpdate,
     WebhookBatch,
 )
+from saveit.messaging.gateway import Gateway, Receipt, Reply, Turn
+from saveit.messaging.intake import Intake
+from saveit.messaging.workers import ChannelWorkers
 from saveit.store import conversations as convs
 from saveit.store import restaurants as restaurant_store
 from saveit.store.database import create_db_engine

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from saveit.channels.instagram import InstagramSender
-from saveit.channels.whatsapp import WhatsAppSender
+from saveit.channels.instagram.sender import InstagramSender
+from saveit.channels.whatsapp.sender import WhatsAppSender
 from saveit.domain.channel_ports import ChannelAccount, SendContext, SendFailed
 from saveit.domain.messages import OutboundMessage
 from tests.recording_http import Recorded, RecordingServer, recording_server

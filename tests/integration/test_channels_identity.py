@@ -11,11 +11,11 @@ import pytest
 from sqlalchemy import func, select
 
 from saveit.bootstrap import Container
-from saveit.channels.gateway import Gateway, Reply, Turn
-from saveit.channels.identity import CannotVerify, IdentityLinks, LinkCodeInvalid
 from saveit.domain.channel_ports import ChannelAccount, SendContext, SendResult
 from saveit.domain.commands import Actor, CreateReservation, GuestDetails
 from saveit.domain.messages import ChannelName, InboundMessage, OutboundMessage, WebhookBatch
+from saveit.messaging.gateway import Gateway, Reply, Turn
+from saveit.messaging.identity import CannotVerify, IdentityLinks, LinkCodeInvalid
 from saveit.store import conversations as convs
 from saveit.store import messages as store
 from saveit.store.schema import channel_identities, conversations, guests, reservations

@@ -14,13 +14,13 @@ from datetime import UTC, date, datetime
 import pytest
 
 from saveit.bootstrap import Container
-from saveit.channels.gateway import Gateway
-from saveit.channels.identity import IdentityLinks
 from saveit.conversation.bot import BotResponder
 from saveit.domain import errors
 from saveit.domain.commands import Actor, CreateReservation, GuestDetails
 from saveit.domain.messages import Choice, InboundMessage, OutboundMessage, WebhookBatch
 from saveit.domain.model import SpecialDate, Status
+from saveit.messaging.gateway import Gateway
+from saveit.messaging.identity import IdentityLinks
 from saveit.store import conversations as convs
 from saveit.store import restaurants as restaurant_store
 from tests.integration.test_channels_gateway import SMS_NUMBER, WA_NUMBER_ID, ScriptedSender

@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from saveit.bootstrap import Container, build
-from saveit.channels.email_inbound import serve
+from saveit.channels.email.inbound import serve
 from saveit.config import Settings
 from saveit.domain.commands import Actor, CreateReservation, GuestDetails
 from saveit.restaurant_setup import apply_spec, parse_document

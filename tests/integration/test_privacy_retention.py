@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import func, select
 
 from saveit.bootstrap import Container
-from saveit.channels.gateway import Gateway
 from saveit.domain.messages import InboundMessage, WebhookBatch
+from saveit.messaging.gateway import Gateway
 from saveit.store import conversations as convs
 from saveit.store import restaurants as restaurant_store
 from saveit.store.schema import channel_identities, channel_messages, link_codes

@@ -20,7 +20,7 @@ from starlette.websockets import WebSocketDisconnect
 from saveit.api.app import create_app
 from saveit.api.routers import webchat
 from saveit.bootstrap import Container, build
-from saveit.channels.webchat import CHAT_SUBPROTOCOL, SESSION_SUBPROTOCOL
+from saveit.channels.webchat.protocol import CHAT_SUBPROTOCOL, SESSION_SUBPROTOCOL
 from saveit.config import Settings
 from saveit.domain.messages import InboundMessage, WebhookBatch
 from saveit.restaurant_setup import apply_spec, parse_document

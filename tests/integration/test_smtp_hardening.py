@@ -15,7 +15,7 @@ import trustme
 from sqlalchemy import func, select
 
 from saveit.bootstrap import Container, build
-from saveit.channels.email_inbound import serve
+from saveit.channels.email.inbound import serve
 from saveit.config import Settings
 from saveit.restaurant_setup import apply_spec, parse_document
 from saveit.store.schema import channel_messages

@@ -9,11 +9,11 @@ from datetime import UTC, datetime
 import pytest
 
 from saveit.bootstrap import Container
-from saveit.channels.gateway import Gateway
 from saveit.conversation.bot import BotResponder
 from saveit.domain.commands import Actor
 from saveit.domain.events import Event
 from saveit.domain.model import Status
+from saveit.messaging.gateway import Gateway
 from saveit.waitlist.runner import WaitlistHandler
 from tests.integration.test_channels_gateway import SMS_NUMBER, WA_NUMBER_ID, ScriptedSender
 from tests.integration.test_conversation_dialogue import Guest, fill, make_gateway, text

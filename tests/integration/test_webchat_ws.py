@@ -21,11 +21,11 @@ from starlette.websockets import WebSocketDisconnect
 from saveit.api.app import create_app
 from saveit.api.routers import webchat
 from saveit.bootstrap import Container, build
-from saveit.channels.gateway import Reply, Turn
-from saveit.channels.inbox import InboxResponder
-from saveit.channels.webchat import MAX_FRAME_BYTES, MAX_TEXT
+from saveit.channels.webchat.protocol import MAX_FRAME_BYTES, MAX_TEXT
 from saveit.config import Settings
 from saveit.domain.messages import Button, Choice, OutboundMessage
+from saveit.messaging.gateway import Reply, Turn
+from saveit.messaging.inbox import InboxResponder
 from saveit.restaurant_setup import apply_spec, parse_document
 from saveit.store.schema import channel_identities, channel_messages, conversations
 from tests.support import FakeClock, demo_document

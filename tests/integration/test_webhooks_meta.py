@@ -20,8 +20,8 @@ from pydantic import SecretStr
 from sqlalchemy import func, select
 
 from saveit.bootstrap import Container
-from saveit.channels.workers import ChannelWorkers
 from saveit.config import Settings
+from saveit.messaging.workers import ChannelWorkers
 from saveit.store.schema import channel_messages
 from tests.integration.conftest import channel_app
 from tests.recording_http import Recorded, RecordingServer, recording_server

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from saveit.channels.email_parse import html_to_text, is_automatic, parse_email, strip_quotes
+from saveit.channels.email.parse import html_to_text, is_automatic, parse_email, strip_quotes
 from saveit.domain.channel_ports import MalformedPayload
 from saveit.domain.messages import InboundMessage
 

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from icalendar import Calendar
 
-from saveit.channels.ics import PRODID, reservation_event
+from saveit.channels.email.ics import PRODID, reservation_event
 
 MADRID = ZoneInfo("Europe/Madrid")
 START = datetime(2026, 12, 5, 21, 30, tzinfo=MADRID)

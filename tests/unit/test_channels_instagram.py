@@ -18,7 +18,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from saveit.channels.instagram import InstagramSender, parse
+from saveit.channels.instagram.inbound import parse
+from saveit.channels.instagram.sender import InstagramSender
 from saveit.domain.channel_ports import ChannelAccount, MalformedPayload, SendContext, SendFailed
 from saveit.domain.messages import Button, Choice, Image, ListOption, OutboundMessage
 from tests.recording_http import RecordingServer, recording_server

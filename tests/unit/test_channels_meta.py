@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from saveit.channels.meta import handshake, verify_signature
+from saveit.channels.meta.webhook import handshake, verify_signature
 from saveit.domain.channel_ports import SignatureInvalid
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "channels"

@@ -17,18 +17,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from twilio.request_validator import RequestValidator  # type: ignore[import-untyped]
 
-from saveit.channels.twilio_sms import (
-    MAX_BODY_CHARS,
-    TwilioSender,
+from saveit.channels.sms.inbound import (
     compute_signature,
     parse_form,
     parse_inbound,
     parse_status,
     public_url,
-    sms_body,
     twiml_empty,
     verify_signature,
 )
+from saveit.channels.sms.sender import MAX_BODY_CHARS, TwilioSender, sms_body
 from saveit.domain.channel_ports import (
     ChannelAccount,
     MalformedPayload,

@@ -19,8 +19,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from saveit.channels import whatsapp
-from saveit.channels.whatsapp import WhatsAppSender, parse
+from saveit.channels.whatsapp import sender as whatsapp
+from saveit.channels.whatsapp.inbound import parse
+from saveit.channels.whatsapp.sender import WhatsAppSender
 from saveit.domain.channel_ports import ChannelAccount, MalformedPayload, SendContext, SendFailed
 from saveit.domain.messages import (
     Attachment,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from saveit.channels.email_proof import ReplyAddresses, header_tokens, split_subaddress
+from saveit.channels.email.proof import ReplyAddresses, header_tokens, split_subaddress
 
 
 def test_a_reply_address_names_the_restaurants_address_and_a_token_for_that_guest() -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from saveit.channels.email_parse import parse_email
+from saveit.channels.email.parse import parse_email
 
 COLLECTION = Path(__file__).resolve().parents[1] / "fixtures" / "email_replies"
 ROWS = [json.loads(line) for line in (COLLECTION / "cases.jsonl").read_text("utf-8").splitlines()]

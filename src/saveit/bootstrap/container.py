@@ -26,19 +26,20 @@ from saveit.bootstrap.adapters import (
     build_secret_box,
 )
 from saveit.cache import AvailabilityCache, CacheStore, MemoryStore, NearCache, RedisStore
-from saveit.channels.account_proof import AccountProofs, GraphOwnership
-from saveit.channels.delivery import Delivery
-from saveit.channels.gateway import Gateway, Responder
-from saveit.channels.identity import IdentityLinks
-from saveit.channels.inbox import InboxResponder
+from saveit.channels.meta.ownership import GraphOwnership
 from saveit.channels.registry import build_senders
-from saveit.channels.verification import BookingVerification
 from saveit.checkin import CheckIn, Keyring
 from saveit.checkin.qr import png as qr_png
 from saveit.config import Environment, Settings
 from saveit.conversation.bot import BotResponder
 from saveit.events.bus import Bus
 from saveit.events.relay import OutboxRelay
+from saveit.messaging.account_proof import AccountProofs
+from saveit.messaging.delivery import Delivery
+from saveit.messaging.gateway import Gateway, Responder
+from saveit.messaging.identity import IdentityLinks
+from saveit.messaging.inbox import InboxResponder
+from saveit.messaging.verification import BookingVerification
 from saveit.notify import Notifier, QrCodes, Scheduler
 from saveit.observe import metrics, tracing
 from saveit.observe.database import time_transactions

@@ -1,1 +1,1 @@
-"""Guest messaging channels: one message model, one adapter per provider, one gateway."""
+"""Channel connectors, one package per provider, listed in :mod:`.registry`."""

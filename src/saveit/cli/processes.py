@@ -72,7 +72,7 @@ def smtp(
 
     A message is stored before the sending server gets its 250, and answered by
     the channel workers (in this process and in any API process or worker)."""
-    from saveit.channels.email_inbound import serve
+    from saveit.channels.email.inbound import serve
 
     settings = settings_for(host or load_settings().smtp_inbound_host)
     container = build(settings, migrate=settings.database_url is None)

@@ -1,6 +1,6 @@
 """The gateway's responder: parse the guest's message, run the dialogue, reply.
 
-Runs behind the webhook acknowledgement (see :mod:`saveit.channels.gateway`),
+Runs behind the webhook acknowledgement (see :mod:`saveit.messaging.gateway`),
 outside any transaction; the gateway saves the returned state with an
 optimistic version check and queues the replies in one commit. A turn re-run
 after a crash must not book twice: the booking's idempotency key is the
@@ -16,8 +16,7 @@ import logging
 from datetime import timedelta
 
 from saveit.booking.service import BookingService
-from saveit.channels.email_proof import DEFAULT_PROOF_TTL, is_proven
-from saveit.channels.gateway import Reply, Turn
+from saveit.channels.email.proof import DEFAULT_PROOF_TTL, is_proven
 from saveit.conversation.desk import Desk
 from saveit.conversation.dialogue import Dialogue
 from saveit.conversation.linking import Linker
@@ -25,6 +24,7 @@ from saveit.conversation.nlu import parse
 from saveit.conversation.ports import GuestDirectory, QrAttacher
 from saveit.conversation.state import DialogueState
 from saveit.conversation.turn import TurnIn
+from saveit.messaging.gateway import Reply, Turn
 from saveit.store.unit_of_work import Database, database_of
 from saveit.waitlist.service import Waitlist
 

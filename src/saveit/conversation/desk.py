@@ -4,7 +4,7 @@ A :class:`Desk` is bound to one restaurant and one guest (the conversation's),
 so the dialogue cannot reach anyone else's reservations: every lookup goes
 through :meth:`Desk.upcoming`, which lists only this guest's bookings, and
 only once the sender has proven it is that guest (``proven``: an email's
-``From`` alone proves nothing, see :mod:`saveit.channels.email_proof`). Times
+``From`` alone proves nothing, see :mod:`saveit.channels.email.proof`). Times
 cross this boundary as restaurant-local dates and wall-clock times; the engine
 keeps instants in UTC.
 

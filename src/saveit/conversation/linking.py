@@ -2,7 +2,7 @@
 
 A web chat or Instagram guest is a stranger until they prove who they are. When
 one writes a phone number or an email address, the bot asks
-:class:`~saveit.channels.identity.IdentityLinks` to send a six-digit code over
+:class:`~saveit.messaging.identity.IdentityLinks` to send a six-digit code over
 the channel that already reaches that contact (WhatsApp or SMS for a phone,
 email for an address) and waits for the code here. The right code merges this
 chat's guest into the one who owns the contact — bookings and the earlier
@@ -21,8 +21,8 @@ import re
 from dataclasses import dataclass
 from typing import Protocol
 
-from saveit.channels.identity import CannotVerify, LinkCodeInvalid
 from saveit.domain import errors
+from saveit.messaging.identity import CannotVerify, LinkCodeInvalid
 from saveit.ratelimit.limiter import RateLimited
 
 # Channels whose identity is not a phone or an address the guest could claim instead.

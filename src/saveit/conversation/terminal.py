@@ -15,11 +15,11 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
 from saveit.booking.service import BookingService
-from saveit.channels.gateway import Gateway
 from saveit.conversation.bot import BotResponder
 from saveit.domain import errors
 from saveit.domain.channel_ports import ChannelAccount, SendContext, SendResult
 from saveit.domain.messages import ChannelName, InboundMessage, OutboundMessage, WebhookBatch
+from saveit.messaging.gateway import Gateway
 from saveit.store.unit_of_work import Database, database_of
 
 RICH = frozenset({"webchat", "whatsapp", "instagram"})

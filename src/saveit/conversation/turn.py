@@ -1,6 +1,6 @@
 """One guest message as the dialogue reads it.
 
-The gateway's :class:`~saveit.channels.gateway.Turn` carries rows (the
+The gateway's :class:`~saveit.messaging.gateway.Turn` carries rows (the
 conversation, the identity, the stored message); the dialogue needs only what
 the guest said and a few facts about where from, so it can run without them.
 """

@@ -91,7 +91,7 @@ class InboundMessage:
     subject: str | None = None
     raw: str = ""  # the provider's payload as received, kept for audit
     # How the sender proved it controls ``sender`` (email: "reply", "dkim"; see
-    # saveit.channels.email_proof), or None: only claimed.
+    # saveit.channels.email.proof), or None: only claimed.
     proof: str | None = None
     client_ip: str | None = None  # the web chat visitor's address (caps on codes it may ask)
 

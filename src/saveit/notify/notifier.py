@@ -41,12 +41,12 @@ from datetime import datetime
 from typing import Any
 
 from saveit.booking.service import BookingService
-from saveit.channels import ics
-from saveit.channels.delivery import Delivery
+from saveit.channels.email import ics
 from saveit.domain import errors, events
 from saveit.domain.messages import CHANNELS, Attachment, Button, OutboundMessage
 from saveit.domain.model import Restaurant, Status
 from saveit.domain.views import ReservationView
+from saveit.messaging.delivery import Delivery
 from saveit.notify import texts
 from saveit.notify.qr import QrCodes
 from saveit.store import conversations as convs
@@ -104,7 +104,7 @@ class Notifier:
     # --- entry points ---------------------------------------------------------------------
 
     def _about_a_hold(self, event: events.Event, notice: Notice) -> bool:
-        """A public booking held for verification (``saveit.channels.verification``)
+        """A public booking held for verification (``saveit.messaging.verification``)
         hears from us only through its code, and a hold that expired unverified is no
         news to a number that never answered: neither may become a way to make the
         restaurant text strangers."""

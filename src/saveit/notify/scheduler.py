@@ -88,7 +88,7 @@ class Scheduler:
         self.catch_up = timedelta(minutes=catch_up_minutes)
         self.clock = clock
         # Cancels public bookings held for a code that never came
-        # (``saveit.channels.verification``).
+        # (``saveit.messaging.verification``).
         self.expire_holds = expire_holds
 
     def tick(self) -> Tick:

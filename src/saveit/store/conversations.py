@@ -4,7 +4,7 @@ A guest has many identities ``(channel, external_id)``. WhatsApp and SMS
 identities resolve through the guest's E.164 phone, so the same number on both
 is one guest without any proof; an email identity resolves through the guest's
 email. Instagram and web chat identities start as guests of their own until the
-guest proves a link (``saveit.channels.identity``).
+guest proves a link (``saveit.messaging.identity``).
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from saveit.domain.messages import (
 )
 
 # PostgreSQL NOTIFY channels that wake the channel workers of every process
-# (saveit.channels.workers) when work is committed: delivered at commit, once
+# (saveit.messaging.workers) when work is committed: delivered at commit, once
 # per transaction however many rows it queued.
 INBOX_NOTICE = "saveit_inbox"
 

@@ -2,7 +2,7 @@
 
 Secrets (access tokens) go in through ``PUT`` and never come back out: reads
 show only which settings are set (they are sealed at rest). A claimed address
-routes nothing until it is proven (:mod:`saveit.channels.account_proof`).
+routes nothing until it is proven (:mod:`saveit.messaging.account_proof`).
 Staff replies are queued like the bot's and go out on the guest's own channel
 (the one they last wrote from, unless named).
 """
@@ -18,10 +18,10 @@ from saveit.api.auth import HostOf, ManagerOf
 from saveit.api.deps import ContainerDep
 from saveit.api.ids import MAX_ID, RowId
 from saveit.api.schemas import Body as StrictBody
-from saveit.channels.account_proof import AccountProofs
-from saveit.channels.gateway import Gateway
 from saveit.domain import errors
 from saveit.domain.messages import ChannelName, OutboundMessage
+from saveit.messaging.account_proof import AccountProofs
+from saveit.messaging.gateway import Gateway
 from saveit.store import channel_accounts as accounts
 from saveit.store import conversations as convs
 from saveit.store import guests as guest_store

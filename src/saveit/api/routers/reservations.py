@@ -25,11 +25,11 @@ from saveit.api.schemas import (
     reservation_json,
 )
 from saveit.bootstrap import Container
-from saveit.channels.verification import Route
 from saveit.domain import errors
 from saveit.domain.commands import CreateReservation, GuestDetails, ModifyReservation
 from saveit.domain.model import Status
 from saveit.domain.views import ReservationView
+from saveit.messaging.verification import Route
 
 router = APIRouter(tags=["reservations"])
 

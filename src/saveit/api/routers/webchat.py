@@ -10,7 +10,7 @@
   keep it, yet the URL is unversioned (restaurants never change their tag), so
   a fix must still reach them within the hour.
 * ``WS /ws/chat/{slug}`` — the guest's socket; the protocol and the session
-  scheme are in :mod:`saveit.channels.webchat`. The widget offers the
+  scheme are in :mod:`saveit.channels.webchat.protocol`. The widget offers the
   subprotocols ``saveit.chat`` and ``saveit.session.<token>``: the session token
   travels in the ``Sec-WebSocket-Protocol`` header, never in the URL (access
   logs, proxies), and the server answers ``saveit.chat``. An unknown
@@ -43,7 +43,8 @@ from fastapi import APIRouter, Query, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import HTMLResponse, Response
 
 from saveit.bootstrap import Container
-from saveit.channels import webchat as chat
+from saveit.channels.webchat import protocol as chat
+from saveit.channels.webchat.session import ChatSession, FrameBudget
 from saveit.domain import errors
 from saveit.domain.model import Restaurant
 from saveit.realtime import LiveHub, Subscription
@@ -210,7 +211,7 @@ async def _chat(
         return
     token = session if session is not None and chat.valid_session(session) else chat.new_session()
     secret = container.settings.secret_key.get_secret_value().encode()
-    guest = chat.ChatSession(
+    guest = ChatSession(
         container.gateway,
         restaurant_id=restaurant.id,
         slug=restaurant.slug,
@@ -262,7 +263,7 @@ async def _chat(
             await websocket.close(code=code, reason=reason)
 
 
-async def _push(out: _Socket, sub: Subscription, guest: chat.ChatSession) -> None:
+async def _push(out: _Socket, sub: Subscription, guest: ChatSession) -> None:
     """The restaurant's live messages, filtered down to this guest's."""
     while (message := await sub.next()) is not None:
         if not message.type.startswith("message."):
@@ -275,9 +276,9 @@ async def _push(out: _Socket, sub: Subscription, guest: chat.ChatSession) -> Non
                 await out.write(*frames)
 
 
-async def _read(websocket: WebSocket, out: _Socket, guest: chat.ChatSession) -> None:
-    messages = chat.FrameBudget(MESSAGE_BURST, MESSAGES_PER_S)
-    frames = chat.FrameBudget(FRAME_BURST, FRAMES_PER_S)
+async def _read(websocket: WebSocket, out: _Socket, guest: ChatSession) -> None:
+    messages = FrameBudget(MESSAGE_BURST, MESSAGES_PER_S)
+    frames = FrameBudget(FRAME_BURST, FRAMES_PER_S)
     while True:
         received = await websocket.receive()
         if received["type"] == "websocket.disconnect":

@@ -1,7 +1,7 @@
 """HTML mail bodies as the plain lines a mail client shows.
 
 Guests who write from webmail or a phone often send HTML only. The bot reads
-text, and the quote stripping in :mod:`saveit.channels.email_quotes` works on
+text, and the quote stripping in :mod:`saveit.channels.email.quotes` works on
 lines, so an HTML body is laid out here the way a reader sees it: blocks on
 their own lines, ``<br>`` as a line break, and quoted blocks (``<blockquote>``)
 as ``>`` lines, so an HTML quote is recognised like a plain-text one.

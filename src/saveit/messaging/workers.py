@@ -26,9 +26,8 @@ import threading
 from collections.abc import Callable
 
 import psycopg
-from sqlalchemy import Engine
 
-from saveit.channels.gateway import Gateway
+from saveit.messaging.gateway import Gateway
 from saveit.store.messages import INBOX_NOTICE, OUTBOX_NOTICE
 
 log = logging.getLogger(__name__)
@@ -59,7 +58,7 @@ class ChannelWorkers:
             )
             thread.start()
             self._threads.append(thread)
-        if self.gateway.engine.dialect.name == "postgresql":
+        if self.gateway.db.is_postgres:
             thread = threading.Thread(
                 target=self._listen, args=(stop,), name="saveit-channel-notices", daemon=True
             )
@@ -101,7 +100,7 @@ class ChannelWorkers:
         backoff = self.poll_s
         while not stop.is_set():
             try:
-                with _listening_connection(self.gateway.engine) as conn:
+                with self.gateway.db.listening_connection("saveit-notices") as conn:
                     for notice in wake:
                         conn.execute(f"LISTEN {notice}")
                     for event in wake.values():
@@ -114,12 +113,3 @@ class ChannelWorkers:
                 log.warning("channels: notice listener lost its connection: %s", exc)
                 stop.wait(backoff)
                 backoff = min(backoff * 2, 5.0)
-
-
-def _listening_connection(engine: Engine) -> psycopg.Connection[object]:
-    """A connection of its own, outside the pool: it is held for the process's life."""
-    args, params = engine.dialect.create_connect_args(engine.url)
-    params.setdefault("connect_timeout", 5)
-    params.setdefault("application_name", "saveit-notices")
-    connection: psycopg.Connection[object] = psycopg.connect(*args, **params, autocommit=True)
-    return connection

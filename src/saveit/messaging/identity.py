@@ -14,7 +14,7 @@ move, so the guest continues the same conversation on the new channel. When
 nobody owns the contact yet, the claiming guest simply gains it.
 
 An email sender may also claim its own ``From`` address: the code then proves
-that it reads that mailbox (:mod:`saveit.channels.email_proof`), and confirming
+that it reads that mailbox (:mod:`saveit.channels.email.proof`), and confirming
 it marks the identity verified instead of linking anything.
 """
 
@@ -26,18 +26,12 @@ import secrets
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, Engine, update
-from sqlalchemy.exc import IntegrityError
-
 from saveit.domain import errors, events
 from saveit.domain.messages import OutboundMessage
 from saveit.ratelimit.abuse import AbuseLimits
-from saveit.store import channel_accounts as accounts
-from saveit.store import conversations as convs
 from saveit.store import guests as guest_store
-from saveit.store import messages as store
-from saveit.store.outbox import emit
-from saveit.store.schema import guests
+from saveit.store.conversations import Identity
+from saveit.store.unit_of_work import Database, DatabaseLike, Repositories, database_of
 
 CODE_TTL = timedelta(minutes=10)
 MAX_ATTEMPTS = 5
@@ -65,16 +59,16 @@ def _message(code: str) -> OutboundMessage:
     )
 
 
-def _own_address(requester: convs.Identity, contact: str) -> bool:
+def _own_address(requester: Identity, contact: str) -> bool:
     """The code went to the email address this identity writes from (see
-    :mod:`saveit.channels.email_proof`): confirming it proves the address."""
+    :mod:`saveit.channels.email.proof`): confirming it proves the address."""
     return requester.channel == "email" and requester.external_id.lower() == contact.lower()
 
 
 class IdentityLinks:
     def __init__(
         self,
-        engine: Engine,
+        engine: Database | DatabaseLike,
         *,
         wake: Callable[[], None],
         secret: bytes,
@@ -82,7 +76,7 @@ class IdentityLinks:
         phone_region: str = "ES",
         abuse: AbuseLimits | None = None,
     ) -> None:
-        self.engine = engine
+        self.db = database_of(engine)
         self.wake = wake  # the delivery loop, which sends the code
         self.secret = secret
         self.clock = clock
@@ -114,18 +108,17 @@ class IdentityLinks:
         )
         now = self.clock()
         code = f"{secrets.randbelow(1_000_000):06d}"
-        with self.engine.begin() as conn:
-            requester = convs.identity(conn, identity_id)
+        with self.db.unit_of_work() as uow:
+            requester = uow.conversations.identity(identity_id)
             if requester is None:
                 raise errors.NotFound(f"No identity {identity_id}")
             restaurant_id = requester.restaurant_id
-            owner = convs.guest_by_contact(
-                conn,
+            owner = uow.conversations.guest_by_contact(
                 restaurant_id,
                 phone=contact if phone else None,
                 email=contact if email else None,
             )
-            route = self._route(conn, restaurant_id, owner, contact, is_phone=phone is not None)
+            route = self._route(uow, restaurant_id, owner, contact, is_phone=phone is not None)
             if route is None:
                 raise CannotVerify(
                     "This restaurant has no channel that can send a code to that contact"
@@ -135,8 +128,7 @@ class IdentityLinks:
                 self.abuse.check_code(
                     restaurant_id=restaurant_id, contact=contact, client_ip=client_ip
                 )
-            convs.add_link_code(
-                conn,
+            uow.conversations.add_link_code(
                 restaurant_id=restaurant_id,
                 identity_id=identity_id,
                 guest_id=owner,
@@ -145,8 +137,7 @@ class IdentityLinks:
                 expires_at=now + CODE_TTL,
                 now=now,
             )
-            store.enqueue(
-                conn,
+            uow.messages.enqueue(
                 restaurant_id=restaurant_id,
                 channel=channel,
                 address=address,
@@ -160,28 +151,30 @@ class IdentityLinks:
 
     @staticmethod
     def _route(
-        conn: Connection, restaurant_id: int, owner: int | None, contact: str, *, is_phone: bool
+        uow: Repositories, restaurant_id: int, owner: int | None, contact: str, *, is_phone: bool
     ) -> tuple[str, str, int | None] | None:
         """(channel, address, identity id) the code goes out on: an identity of the
         owner on that contact, else the restaurant's account that reaches it."""
         wanted = _PHONE_CHANNELS if is_phone else ("email",)
         if owner is not None:
             known = {
-                i.channel: i for i in convs.identities_of(conn, owner) if i.external_id == contact
+                i.channel: i
+                for i in uow.conversations.identities_of(owner)
+                if i.external_id == contact
             }
             for channel in wanted:
                 if channel in known:
                     return channel, contact, known[channel].id
         for channel in ("sms", "whatsapp") if is_phone else ("email",):
-            if accounts.find(conn, restaurant_id, channel) is not None:
+            if uow.accounts.find(restaurant_id, channel) is not None:
                 return channel, contact, None
         return None
 
     def confirm(self, identity_id: int, code: str) -> int:
         """Check the code; on success merge and return the guest id the identity now has."""
         now = self.clock()
-        with self.engine.begin() as conn:
-            pending = convs.live_link_code(conn, identity_id, now)
+        with self.db.unit_of_work() as uow:
+            pending = uow.conversations.live_link_code(identity_id, now)
             if pending is None:
                 raise LinkCodeInvalid(
                     "No verification code is pending, or it expired", attempts_left=0
@@ -189,42 +182,37 @@ class IdentityLinks:
             given = self._hash(identity_id, code.strip())
             if not hmac.compare_digest(given, pending.code_hash):
                 left = MAX_ATTEMPTS - pending.attempts - 1
-                convs.count_attempt(conn, pending.id, exhausted=left <= 0, now=now)
+                uow.conversations.count_attempt(pending.id, exhausted=left <= 0, now=now)
                 failed = LinkCodeInvalid("That code is not right", attempts_left=max(left, 0))
             else:
                 failed = None
-                requester = convs.identity(conn, identity_id)
+                requester = uow.conversations.identity(identity_id)
                 assert requester is not None
                 target = pending.guest_id
                 if _own_address(requester, pending.contact):
                     # An email sender proving its own From address: nothing to link.
-                    convs.consume_link_code(conn, pending.id, now)
-                    convs.mark_verified(conn, requester.id, "code", now)
+                    uow.conversations.consume_link_code(pending.id, now)
+                    uow.conversations.mark_verified(requester.id, "code", now)
                     return requester.guest_id
                 if target is None:
-                    target = convs.guest_by_contact(
-                        conn,
+                    target = uow.conversations.guest_by_contact(
                         requester.restaurant_id,
                         phone=pending.contact if pending.contact.startswith("+") else None,
                         email=None if pending.contact.startswith("+") else pending.contact,
                     )
-                convs.consume_link_code(conn, pending.id, now)
+                uow.conversations.consume_link_code(pending.id, now)
                 if target is None:
                     column = "phone" if pending.contact.startswith("+") else "email"
-                    try:
-                        with conn.begin_nested():
-                            conn.execute(
-                                update(guests)
-                                .where(guests.c.id == requester.guest_id)
-                                .values({column: pending.contact, "updated_at": now})
-                            )
-                    except IntegrityError as exc:  # claimed by someone else meanwhile
-                        raise errors.Conflict("That contact was just linked elsewhere") from exc
+                    if not uow.guests.take_contact(
+                        requester.guest_id, column, pending.contact, now
+                    ):  # claimed by someone else meanwhile
+                        raise errors.Conflict("That contact was just linked elsewhere")
                     target = requester.guest_id
                 else:
-                    convs.merge_guests(conn, source=requester.guest_id, target=target, now=now)
-                    emit(
-                        conn,
+                    uow.conversations.merge_guests(
+                        source=requester.guest_id, target=target, now=now
+                    )
+                    uow.emit(
                         restaurant_id=requester.restaurant_id,
                         type_=events.GUESTS_MERGED,
                         payload={"guest_id": target, "merged": requester.guest_id},

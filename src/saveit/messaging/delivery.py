@@ -25,20 +25,22 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, select
-
 from saveit.domain import errors, events
 from saveit.domain.channel_ports import ChannelAccount, SendContext, Sender, SendFailed
 from saveit.domain.messages import ChannelName, DeliveryStatus, OutboundMessage
 from saveit.observe import metrics, tracing
 from saveit.observe.context import resumed
-from saveit.store import channel_accounts as accounts
 from saveit.store import conversations as convs
 from saveit.store import messages as store
-from saveit.store.database import reading
-from saveit.store.outbox import emit
-from saveit.store.schema import restaurants
 from saveit.store.secret_box import SecretBox, SecretsUnreadable
+from saveit.store.unit_of_work import (
+    Database,
+    DatabaseLike,
+    Reader,
+    Repositories,
+    UnitOfWork,
+    database_of,
+)
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +58,7 @@ RESENDABLE = frozenset({"webchat"})
 class Delivery:
     def __init__(
         self,
-        engine: Engine,
+        engine: Database | DatabaseLike,
         *,
         senders: Mapping[str, Sender],
         clock: Callable[[], datetime],
@@ -66,7 +68,7 @@ class Delivery:
         box: SecretBox | None = None,
         lease: timedelta = LEASE,
     ) -> None:
-        self.engine = engine
+        self.db = database_of(engine)
         self.lease = lease
         self.box = box  # opens the accounts' sealed access tokens for the senders
         self.senders = dict(senders)
@@ -79,7 +81,7 @@ class Delivery:
 
     def queue(
         self,
-        conn: Any,
+        uow: Repositories,
         restaurant_id: int,
         identity: convs.Identity,
         conversation_id: int | None,
@@ -87,8 +89,8 @@ class Delivery:
         author: str,
         now: datetime,
     ) -> store.StoredMessage:
-        return store.enqueue(
-            conn,
+        """Queue ``message`` in the caller's unit of work."""
+        return uow.messages.enqueue(
             restaurant_id=restaurant_id,
             channel=identity.channel,
             address=identity.external_id,
@@ -110,13 +112,13 @@ class Delivery:
         """Queue a message (a staff reply, a notification) to the guest, on
         ``channel`` or else the channel the guest last wrote from."""
         now = self.clock()
-        with self.engine.begin() as conn:
-            conversation = convs.conversation(conn, conversation_id)
+        with self.db.unit_of_work() as uow:
+            conversation = uow.conversations.conversation(conversation_id)
             if conversation is None:
                 raise errors.NotFound(f"No conversation {conversation_id}")
-            identity = _reply_identity(conn, conversation, channel)
+            identity = _reply_identity(uow, conversation, channel)
             queued = self.queue(
-                conn, conversation.restaurant_id, identity, conversation.id, message, author, now
+                uow, conversation.restaurant_id, identity, conversation.id, message, author, now
             )
         self.ready.set()
         return queued
@@ -124,11 +126,11 @@ class Delivery:
     def deliver_due(self, limit: int = 20) -> int:
         """Send one batch of due messages; returns how many were claimed."""
         now = self.clock()
-        with self.engine.begin() as conn:
-            claimed = store.claim_outbound(conn, now=now, lease=self.lease, limit=limit)
+        with self.db.unit_of_work() as uow:
+            claimed = uow.messages.claim_outbound(now=now, lease=self.lease, limit=limit)
             if self._pruned_at is None or now - self._pruned_at >= PRUNE_EVERY:
                 self._pruned_at = now
-                store.prune_early_statuses(conn, now - EARLY_STATUS_KEPT)
+                uow.messages.prune_early_statuses(now - EARLY_STATUS_KEPT)
         for message in claimed:
             try:
                 with resumed(message.body):
@@ -140,8 +142,8 @@ class Delivery:
     def _deliver(self, message: store.StoredMessage) -> None:
         sender = self.senders.get(message.channel)
         try:
-            with reading(self.engine) as conn:
-                context, account = self._context(conn, message)
+            with self.db.reading() as r:
+                context, account = self._context(r, message)
         except SecretsUnreadable as exc:
             log.error("channels: message %s: %s", message.id, exc)
             self._fail(message, "SECRETS_UNREADABLE", str(exc), self.clock())
@@ -160,8 +162,8 @@ class Delivery:
                 now,
             )
             return
-        with self.engine.begin() as conn:
-            store.mark_sending(conn, message.id, now)
+        with self.db.unit_of_work() as uow:
+            uow.messages.mark_sending(message.id, now)
         try:
             with tracing.span("channel.send", channel=message.channel):
                 result = sender.send(account, message.address, message.outbound, context)
@@ -170,9 +172,8 @@ class Delivery:
             if exc.retryable and message.attempts + 1 < self.send_attempts:
                 metrics.channel_sends.labels(message.channel, "retried").inc()
                 delay = self.send_backoff_s * 2**message.attempts
-                with self.engine.begin() as conn:
-                    store.mark_retry(
-                        conn,
+                with self.db.unit_of_work() as uow:
+                    uow.messages.mark_retry(
                         message.id,
                         at=now + timedelta(seconds=delay),
                         error=exc.detail,
@@ -192,43 +193,37 @@ class Delivery:
             return
         metrics.channel_sends.labels(message.channel, "sent").inc()
         now = self.clock()
-        with self.engine.begin() as conn:
-            early = store.mark_sent(conn, message.id, result.provider_message_id, now)
-            announce(conn, events.MESSAGE_SENT, message, now)
+        with self.db.unit_of_work() as uow:
+            early = uow.messages.mark_sent(message.id, result.provider_message_id, now)
+            announce(uow, events.MESSAGE_SENT, message, now)
             if early is not None and early.status == DeliveryStatus.FAILED.value:
                 # The provider's failure report came in before we recorded the send.
-                announce(conn, events.MESSAGE_FAILED, early, now, error_code=early.error_code)
+                announce(uow, events.MESSAGE_FAILED, early, now, error_code=early.error_code)
 
     def _fail(self, message: store.StoredMessage, code: str, detail: str, now: datetime) -> None:
         metrics.channel_sends.labels(message.channel, "failed").inc()
         log.warning(
             "channels: %s message %s failed: %s %s", message.channel, message.id, code, detail
         )
-        with self.engine.begin() as conn:
-            store.mark_failed(conn, message.id, code=code, detail=detail, now=now)
-            announce(conn, events.MESSAGE_FAILED, message, now, error_code=code)
+        with self.db.unit_of_work() as uow:
+            uow.messages.mark_failed(message.id, code=code, detail=detail, now=now)
+            announce(uow, events.MESSAGE_FAILED, message, now, error_code=code)
 
     def _context(
-        self, conn: Any, message: store.StoredMessage
+        self, r: Reader, message: store.StoredMessage
     ) -> tuple[SendContext, ChannelAccount | None]:
-        restaurant = conn.execute(
-            select(restaurants.c.name, restaurants.c.slug).where(
-                restaurants.c.id == message.restaurant_id
-            )
-        ).one()
+        restaurant_name, slug = r.restaurants.name_and_slug(message.restaurant_id)
         if message.channel == "webchat":
-            account: ChannelAccount | None = ChannelAccount(
-                message.restaurant_id, "webchat", restaurant.slug
-            )
+            account: ChannelAccount | None = ChannelAccount(message.restaurant_id, "webchat", slug)
         else:
-            account = accounts.find(conn, message.restaurant_id, message.channel, self.box)
+            account = r.accounts.find(message.restaurant_id, message.channel, self.box)
         identity = (
-            None if message.identity_id is None else convs.identity(conn, message.identity_id)
+            None if message.identity_id is None else r.conversations.identity(message.identity_id)
         )
         conversation = (
             None
             if message.conversation_id is None
-            else convs.conversation(conn, message.conversation_id)
+            else r.conversations.conversation(message.conversation_id)
         )
         window_open = True
         if message.channel in WINDOW_CHANNELS:
@@ -237,12 +232,12 @@ class Delivery:
         in_reply_to: str | None = None
         references: tuple[str, ...] = ()
         if message.channel == "email" and conversation is not None:
-            parent = store.last_inbound(conn, conversation.id, "email")
+            parent = r.messages.last_inbound(conversation.id, "email")
             if parent is not None and parent.provider_message_id:
                 in_reply_to = parent.provider_message_id
                 references = (*parent.body.get("references", ()), in_reply_to)
             else:  # our own earlier mails: a booking's notices read as one thread
-                thread = store.email_thread(conn, conversation.id, before=message.id)
+                thread = r.messages.email_thread(conversation.id, before=message.id)
                 if thread:
                     in_reply_to, references = thread[-1], tuple(thread)
         callback = None
@@ -251,7 +246,7 @@ class Delivery:
         context = SendContext(
             message_id=message.public_id,
             language=(conversation.language if conversation else None) or "es",
-            restaurant_name=restaurant.name,
+            restaurant_name=restaurant_name,
             window_open=window_open,
             in_reply_to=in_reply_to,
             references=tuple(dict.fromkeys(references)),
@@ -262,7 +257,7 @@ class Delivery:
 
 
 def announce(
-    conn: Any,
+    uow: UnitOfWork,
     type_: str,
     message: store.StoredMessage,
     now: datetime,
@@ -280,14 +275,14 @@ def announce(
             **extra,
         },
     }
-    emit(conn, restaurant_id=message.restaurant_id, type_=type_, payload=payload, at=now)
+    uow.emit(restaurant_id=message.restaurant_id, type_=type_, payload=payload, at=now)
 
 
 def _reply_identity(
-    conn: Any, conversation: convs.Conversation, channel: str | None
+    uow: UnitOfWork, conversation: convs.Conversation, channel: str | None
 ) -> convs.Identity:
     """The guest's identity to answer on: the one named, else the latest to write."""
-    known = convs.identities_of(conn, conversation.guest_id)
+    known = uow.conversations.identities_of(conversation.guest_id)
     if channel is not None:
         known = [i for i in known if i.channel == channel]
     if not known:

@@ -2,8 +2,8 @@
 
 An email reply carries the whole conversation below the guest's new words.
 This module reads the headers and finds the body (the text/plain part, else
-the HTML part laid out as text by :mod:`saveit.channels.email_html`); what the
-guest wrote this time is cut out of it by :mod:`saveit.channels.email_quotes`.
+the HTML part laid out as text by :mod:`saveit.channels.email.html`); what the
+guest wrote this time is cut out of it by :mod:`saveit.channels.email.quotes`.
 
 Everything here is pure: bytes in, a message out. Any input that cannot be
 read as an email from someone raises :class:`MalformedPayload` and nothing
@@ -23,8 +23,8 @@ from email.message import EmailMessage, Message
 from email.parser import BytesParser
 from email.utils import getaddresses, parsedate_to_datetime
 
-from saveit.channels.email_html import html_to_text
-from saveit.channels.email_quotes import is_forward_subject, strip_quotes
+from saveit.channels.email.html import html_to_text
+from saveit.channels.email.quotes import is_forward_subject, strip_quotes
 from saveit.domain.channel_ports import MalformedPayload
 from saveit.domain.errors import ValidationFailed
 from saveit.domain.messages import InboundMessage

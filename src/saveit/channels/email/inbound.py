@@ -3,7 +3,7 @@
 Only addresses that belong to a restaurant are accepted at ``RCPT`` time, so
 the server is no open relay and mail for nobody is refused before its body is
 sent. A restaurant's address also receives at its reply subaddresses
-(``reservas+r-<token>@…``, see :mod:`saveit.channels.email_proof`). Each
+(``reservas+r-<token>@…``, see :mod:`saveit.channels.email.proof`). Each
 accepted restaurant gets the message as its own inbound message (a guest
 writing to two restaurants at once reaches both), marked with the proof, if
 any, that the sender controls its ``From`` address.
@@ -16,8 +16,8 @@ import logging
 import ssl
 from typing import TYPE_CHECKING
 
-from saveit.channels.email_parse import is_automatic, parse_email
-from saveit.channels.email_proof import (
+from saveit.channels.email.parse import is_automatic, parse_email
+from saveit.channels.email.proof import (
     DKIM,
     REPLY,
     DkimCheck,
@@ -26,9 +26,9 @@ from saveit.channels.email_proof import (
     header_tokens,
     split_subaddress,
 )
-from saveit.channels.gateway import Gateway
 from saveit.domain.channel_ports import MalformedPayload
 from saveit.domain.messages import InboundMessage, WebhookBatch
+from saveit.messaging.gateway import Gateway
 
 if TYPE_CHECKING:
     from aiosmtpd.controller import Controller
@@ -118,7 +118,7 @@ def serve(
     """``saveit smtp``'s server: the ingress with its proofs, and the limits of the
     settings (STARTTLS when a certificate is configured). ``dnsfunc`` replaces
     the DNS lookup of DKIM keys (tests)."""
-    from saveit.channels.smtp_server import start_smtp_server
+    from saveit.channels.email.smtp_server import start_smtp_server
 
     ingress = EmailIngress(
         gateway,

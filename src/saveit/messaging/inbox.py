@@ -7,8 +7,8 @@ conversation that staff read and answer from the dashboard API.
 
 from __future__ import annotations
 
-from saveit.channels.gateway import Reply, Turn
 from saveit.domain.messages import OutboundMessage
+from saveit.messaging.gateway import Reply, Turn
 
 
 class InboxResponder:

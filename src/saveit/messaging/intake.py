@@ -26,8 +26,8 @@ from collections.abc import Callable, Sequence
 
 import anyio.to_thread
 
-from saveit.channels.gateway import Receipt
 from saveit.domain.messages import WebhookBatch
+from saveit.messaging.gateway import Receipt
 
 ReceiveMany = Callable[[Sequence[WebhookBatch]], list[Receipt | Exception]]
 

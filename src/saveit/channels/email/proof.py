@@ -13,7 +13,7 @@ has shown they read that mailbox, in one of three ways:
 - **DKIM**: a signature that verifies over the bytes as received and whose
   ``d=`` domain is the ``From`` domain or a parent of it (relaxed alignment,
   as DMARC has it). The big providers sign every message.
-- **code**: the six-digit code of :mod:`saveit.channels.identity`, sent to the
+- **code**: the six-digit code of :mod:`saveit.messaging.identity`, sent to the
   address and typed back (for mailboxes that neither reply nor sign).
 
 A proof is recorded on the identity (``verified_at``, ``verified_by``) and lasts

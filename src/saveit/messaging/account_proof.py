@@ -30,19 +30,15 @@ import secrets
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from enum import Enum
-from typing import Any
-from urllib.parse import quote
-
-import httpx
-from sqlalchemy import Engine
+from typing import Any, Protocol
 
 from saveit.domain.channel_ports import ChannelAccount, SendContext, Sender, SendFailed
 from saveit.domain.errors import DomainError, Forbidden, NotFound
 from saveit.domain.messages import ChannelName, OutboundMessage
 from saveit.store import channel_accounts as accounts
 from saveit.store import tenancy
-from saveit.store.database import reading
 from saveit.store.secret_box import SecretBox
+from saveit.store.unit_of_work import Database, DatabaseLike, Repositories, database_of
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +46,6 @@ CODE_TTL = timedelta(minutes=30)
 CODE_TRIES = 5
 RESEND_AFTER = timedelta(minutes=1)
 GRAPH_CHANNELS = frozenset({"whatsapp", "instagram"})
-_GRAPH_FIELDS = {"whatsapp": "display_phone_number,verified_name", "instagram": "id,username"}
 
 
 class ChannelNotProven(DomainError):
@@ -76,38 +71,11 @@ class Verdict(Enum):
     UNREACHABLE = "unreachable"
 
 
-class GraphOwnership:
-    """Asks the Graph API whether an access token can use a WhatsApp phone number id
-    or an Instagram account id."""
+class Ownership(Protocol):
+    """Whether an access token can use a provider's account id (the Graph API's
+    answer for WhatsApp and Instagram: :mod:`saveit.channels.meta.ownership`)."""
 
-    def __init__(self, base_url: str, version: str, *, timeout_s: float = 10.0) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.version = version.strip("/")
-        self.timeout_s = timeout_s
-
-    def check(self, channel: str, node: str, token: str) -> Verdict:
-        url = f"{self.base_url}/{self.version}/{quote(node, safe='')}"
-        try:
-            response = httpx.get(
-                url,
-                params={"fields": _GRAPH_FIELDS[channel]},
-                headers={"Authorization": f"Bearer {token}"},
-                timeout=self.timeout_s,
-            )
-        except httpx.HTTPError as exc:
-            log.warning("graph ownership check for %s unreachable: %s", channel, type(exc).__name__)
-            return Verdict.UNREACHABLE
-        if response.status_code >= 500 or response.status_code == 429:
-            return Verdict.UNREACHABLE
-        if response.status_code != 200:
-            return Verdict.REFUSED
-        try:
-            body = response.json()
-        except ValueError:
-            return Verdict.REFUSED
-        if isinstance(body, dict) and str(body.get("id", "")) == node:
-            return Verdict.PROVEN
-        return Verdict.REFUSED
+    def check(self, channel: str, node: str, token: str) -> Verdict: ...
 
 
 class AccountProofs:
@@ -115,15 +83,15 @@ class AccountProofs:
 
     def __init__(
         self,
-        engine: Engine,
+        engine: Database | DatabaseLike,
         box: SecretBox,
         *,
-        graph: GraphOwnership,
+        graph: Ownership,
         senders: Mapping[str, Sender],
         secret: bytes,
         clock: Callable[[], datetime],
     ) -> None:
-        self.engine = engine
+        self.db = database_of(engine)
         self.box = box
         self.graph = graph
         self.senders = senders
@@ -151,9 +119,8 @@ class AccountProofs:
                 raise ChannelNotProven(_GRAPH_REFUSED[channel])
             proven_by = "graph" if verdict is Verdict.PROVEN else None
         code: str | None = None
-        with self.engine.begin() as conn:
-            accounts.put(
-                conn,
+        with self.db.unit_of_work() as uow:
+            uow.accounts.put(
                 restaurant_id,
                 channel,
                 address,
@@ -162,10 +129,10 @@ class AccountProofs:
                 box=self.box,
                 proven_by=proven_by,
             )
-            claim = accounts.claim_of(conn, restaurant_id, channel, self.box)
+            claim = uow.accounts.claim_of(restaurant_id, channel, self.box)
             assert claim is not None
             if channel == "email" and not claim.proven:
-                code = self._new_code(conn, restaurant_id, channel, address, now)
+                code = self._new_code(uow, restaurant_id, channel, address, now)
         if code is not None:
             self._send_code(restaurant_id, address, code)
         return self._current(restaurant_id, channel)
@@ -178,8 +145,8 @@ class AccountProofs:
         claim = self._current(restaurant_id, channel)
         now = self.clock()
         if admin:
-            with self.engine.begin() as conn:
-                accounts.prove(conn, restaurant_id, channel, by="admin", now=now)
+            with self.db.unit_of_work() as uow:
+                uow.accounts.prove(restaurant_id, channel, by="admin", now=now)
         elif channel in GRAPH_CHANNELS:
             self._verify_graph(claim, now)
         elif channel == "sms":
@@ -195,16 +162,16 @@ class AccountProofs:
 
     def _verify_graph(self, claim: accounts.Claim, now: datetime) -> None:
         account = claim.account
-        with self.engine.connect() as conn:
-            token = _token(conn, account, self.box)
+        with self.db.reading() as r:
+            token = _token(r, account, self.box)
         verdict = self.graph.check(account.channel, account.address, token)
         if verdict is Verdict.UNREACHABLE:
             raise ProviderUnavailable("The Graph API could not be reached; try again shortly")
-        with self.engine.begin() as conn:
+        with self.db.unit_of_work() as uow:
             if verdict is Verdict.PROVEN:
-                accounts.prove(conn, account.restaurant_id, account.channel, by="graph", now=now)
+                uow.accounts.prove(account.restaurant_id, account.channel, by="graph", now=now)
                 return
-            accounts.unprove(conn, account.restaurant_id, account.channel, now=now)
+            uow.accounts.unprove(account.restaurant_id, account.channel, now=now)
         raise ChannelNotProven(_GRAPH_REFUSED[account.channel])
 
     # --- codes -------------------------------------------------------------------------
@@ -214,14 +181,13 @@ class AccountProofs:
         return hmac.new(self.secret, message, hashlib.sha256).hexdigest()
 
     def _new_code(
-        self, conn: Any, restaurant_id: int, channel: str, address: str, now: datetime
+        self, uow: Repositories, restaurant_id: int, channel: str, address: str, now: datetime
     ) -> str | None:
         """A fresh code for the pending claim; None (nothing sent, the answer looks the
         same) when another restaurant already holds the address proven, so no one can
         have its owner mailed codes or learn who holds what."""
         code = f"{secrets.randbelow(1_000_000):06d}"
-        accounts.set_code(
-            conn,
+        uow.accounts.set_code(
             restaurant_id,
             channel,
             proof_hash=self._digest(restaurant_id, channel, address, code),
@@ -235,16 +201,16 @@ class AccountProofs:
         """Across restaurants on purpose, on a connection of its own: in a manager's
         request, row-level security scopes every transaction to their restaurant
         (saveit.store.tenancy) and would hide the other holder."""
-        with tenancy.tenant_scope(None), reading(self.engine) as conn:
-            return accounts.proven_elsewhere(conn, restaurant_id, channel, address)
+        with tenancy.tenant_scope(None), self.db.reading() as r:
+            return r.accounts.proven_elsewhere(restaurant_id, channel, address)
 
     def _send_code(self, restaurant_id: int, address: str, code: str) -> None:
         sender = self.senders.get("email")
         if sender is None:
             log.warning("no SMTP relay: the proof code for an email claim was not sent")
             return
-        with self.engine.connect() as conn:
-            name = accounts.restaurant_name(conn, restaurant_id)
+        with self.db.reading() as r:
+            name = r.accounts.restaurant_name(restaurant_id)
         text = (
             f"Your code to connect {address} to {name} on SaveIt: {code}\n"
             f"It expires in {int(CODE_TTL.total_seconds() // 60)} minutes. If you did not "
@@ -264,15 +230,15 @@ class AccountProofs:
         if expires is not None and now < expires - CODE_TTL + RESEND_AFTER:
             raise CodeTooSoon("A code was sent less than a minute ago", retry_after=60)
         account = claim.account
-        with self.engine.begin() as conn:
-            code = self._new_code(conn, account.restaurant_id, "email", account.address, now)
+        with self.db.unit_of_work() as uow:
+            code = self._new_code(uow, account.restaurant_id, "email", account.address, now)
         if code is not None:
             self._send_code(account.restaurant_id, account.address, code)
 
     def _check_code(self, claim: accounts.Claim, code: str, now: datetime) -> None:
         account = claim.account
-        with self.engine.begin() as conn:
-            pending = accounts.code_of(conn, account.restaurant_id, account.channel)
+        with self.db.unit_of_work() as uow:
+            pending = uow.accounts.code_of(account.restaurant_id, account.channel)
             if pending is None or pending[1] <= now or pending[2] >= CODE_TRIES:
                 refusal = ChannelNotProven(
                     "No code is pending, or it expired: ask for a new one", attempts_left=0
@@ -281,10 +247,9 @@ class AccountProofs:
                 digest, expires, attempts = pending
                 wanted = self._digest(account.restaurant_id, account.channel, account.address, code)
                 if hmac.compare_digest(digest, wanted):
-                    accounts.prove(conn, account.restaurant_id, account.channel, by="code", now=now)
+                    uow.accounts.prove(account.restaurant_id, account.channel, by="code", now=now)
                     return
-                accounts.set_code(
-                    conn,
+                uow.accounts.set_code(
                     account.restaurant_id,
                     account.channel,
                     proof_hash=digest,
@@ -297,15 +262,15 @@ class AccountProofs:
         raise refusal
 
     def _current(self, restaurant_id: int, channel: str) -> accounts.Claim:
-        with self.engine.connect() as conn:
-            claim = accounts.claim_of(conn, restaurant_id, channel, self.box)
+        with self.db.reading() as r:
+            claim = r.accounts.claim_of(restaurant_id, channel, self.box)
         if claim is None:
             raise NotFound(f"No {channel} account")
         return claim
 
 
-def _token(conn: Any, account: ChannelAccount, box: SecretBox) -> str:
-    settings = accounts.settings_of(conn, account.restaurant_id, account.channel, box)
+def _token(r: Repositories, account: ChannelAccount, box: SecretBox) -> str:
+    settings = r.accounts.settings_of(account.restaurant_id, account.channel, box)
     return str(settings.get("access_token", ""))
 
 

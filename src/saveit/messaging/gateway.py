@@ -7,10 +7,10 @@ provider is acknowledged. A provider retrying for days therefore costs a
 no-op insert, and a process that dies after acknowledging loses nothing.
 
 Behind the acknowledgement, :meth:`Gateway.answer_inbound` (run by
-:class:`~saveit.channels.workers.ChannelWorkers` in every API process and in
+:class:`~saveit.messaging.workers.ChannelWorkers` in every API process and in
 ``saveit worker``) claims stored messages with a lease, resolves the guest's
 identity and conversation, asks the :class:`Responder` for replies, and queues
-them; :class:`~saveit.channels.delivery.Delivery` sends them (see there).
+them; :class:`~saveit.messaging.delivery.Delivery` sends them (see there).
 
 The responder runs outside any transaction (it may book, which opens its own),
 so a crash between its reply and the commit can make it run twice for one
@@ -29,10 +29,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import Engine, select
-from sqlalchemy.exc import InterfaceError, OperationalError
-
-from saveit.channels.delivery import LEASE, Delivery, announce
 from saveit.domain import events
 from saveit.domain.channel_ports import ChannelAccount, Sender
 from saveit.domain.messages import (
@@ -43,6 +39,7 @@ from saveit.domain.messages import (
     OutboundMessage,
     WebhookBatch,
 )
+from saveit.messaging.delivery import LEASE, Delivery, announce
 from saveit.observe import metrics, tracing
 from saveit.observe.context import resumed
 from saveit.ratelimit import RateLimiter
@@ -50,8 +47,9 @@ from saveit.ratelimit.gcra import Rule
 from saveit.store import conversations as convs
 from saveit.store import messages as store
 from saveit.store.channel_accounts import AccountDirectory
-from saveit.store.schema import restaurants
+from saveit.store.errors import UNAVAILABLE
 from saveit.store.secret_box import SecretBox
+from saveit.store.unit_of_work import Database, DatabaseLike, database_of
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +102,7 @@ class Receipt:
 class Gateway:
     def __init__(
         self,
-        engine: Engine,
+        engine: Database | DatabaseLike,
         *,
         senders: Mapping[str, Sender],
         responder: Responder,
@@ -119,13 +117,14 @@ class Gateway:
         lease: timedelta = LEASE,
         delivery: Delivery | None = None,
     ) -> None:
-        self.engine = engine
+        self.db = database_of(engine)
+        self.engine = self.db.engine
         self.lease = lease
-        self.directory = AccountDirectory(engine)
+        self.directory = AccountDirectory(self.db)
         # The composition root hands in the delivery it also gives whoever else
         # queues messages (identity links, verification codes, the notifier).
         self.delivery = delivery or Delivery(
-            engine,
+            self.db,
             senders=senders,
             box=box,
             clock=clock,
@@ -152,7 +151,7 @@ class Gateway:
 
     def receive_many(self, batches: Sequence[WebhookBatch]) -> list[Receipt | Exception]:
         """Store several webhooks' messages in one transaction (one multi-row insert,
-        one commit): the group commit behind :class:`~saveit.channels.intake.Intake`.
+        one commit): the group commit behind :class:`~saveit.messaging.intake.Intake`.
 
         A batch that cannot be stored must not take the others down with it: when
         the shared transaction fails, each batch is stored again on its own, and only
@@ -162,7 +161,7 @@ class Gateway:
         """
         try:
             return list(self._receive_together(batches))
-        except (OperationalError, InterfaceError):
+        except UNAVAILABLE:
             raise
         except Exception:
             if len(batches) == 1:
@@ -194,9 +193,8 @@ class Gateway:
                     routed.append((receipt, account.restaurant_id, message))
                     metas.append(batch.meta)
         if routed or any(batch.statuses for batch in batches):
-            with self.engine.begin() as conn:
-                new_ids = store.insert_inbound_many(
-                    conn,
+            with self.db.unit_of_work() as uow:
+                new_ids = uow.messages.insert_inbound_many(
                     [(restaurant_id, message) for _, restaurant_id, message in routed],
                     now,
                     metas=metas,
@@ -208,12 +206,12 @@ class Gateway:
                         receipt.stored.append(new_id)
                 for batch, receipt in zip(batches, receipts, strict=True):
                     for status in batch.statuses:
-                        moved = store.apply_status(conn, status, now)
+                        moved = uow.messages.apply_status(status, now)
                         if moved is None:
                             continue
                         receipt.statuses += 1
                         if status.status is DeliveryStatus.FAILED:
-                            announce(conn, events.MESSAGE_FAILED, moved, now)
+                            announce(uow, events.MESSAGE_FAILED, moved, now)
         if any(receipt.stored for receipt in receipts):
             self.inbox_ready.set()
         for receipt in receipts:
@@ -230,8 +228,8 @@ class Gateway:
     def answer_inbound(self, limit: int = 20) -> int:
         """Answer one batch of stored messages; returns how many were claimed."""
         now = self.clock()
-        with self.engine.begin() as conn:
-            claimed = store.claim_inbound(conn, now=now, lease=self.lease, limit=limit)
+        with self.db.unit_of_work() as uow:
+            claimed = uow.messages.claim_inbound(now=now, lease=self.lease, limit=limit)
         for message in claimed:
             try:
                 started = time.perf_counter()
@@ -244,9 +242,8 @@ class Gateway:
 
     def _answer(self, message: store.StoredMessage) -> None:
         now = self.clock()
-        with self.engine.begin() as conn:
-            identity = convs.resolve(
-                conn,
+        with self.db.unit_of_work() as uow:
+            identity = uow.conversations.resolve(
                 message.restaurant_id,
                 message.channel,
                 message.address,
@@ -256,16 +253,14 @@ class Gateway:
             )
             proof = message.body.get("proof")
             if isinstance(proof, str) and proof:  # the sender proved the address (email)
-                identity = convs.mark_verified(conn, identity.id, proof, now)
-            conversation, first = convs.open_conversation(
-                conn, message.restaurant_id, identity.guest_id, now
+                identity = uow.conversations.mark_verified(identity.id, proof, now)
+            conversation, first = uow.conversations.open_conversation(
+                message.restaurant_id, identity.guest_id, now
             )
-            store.attach(conn, message.id, identity_id=identity.id, conversation_id=conversation.id)
-            name, slug = conn.execute(
-                select(restaurants.c.name, restaurants.c.slug).where(
-                    restaurants.c.id == message.restaurant_id
-                )
-            ).one()
+            uow.messages.attach(
+                message.id, identity_id=identity.id, conversation_id=conversation.id
+            )
+            name, slug = uow.restaurants.name_and_slug(message.restaurant_id)
         allowed = (
             self.limiter is None
             or self.limiter.hit(self.guest_rule, f"{message.channel}:{message.address}").allowed
@@ -294,13 +289,12 @@ class Gateway:
                     now=now,
                 )
                 reply = self.responder.respond(turn)
-            with self.engine.begin() as conn:
+            with self.db.unit_of_work() as uow:
                 offered = next(
                     (_offered(m) for m in reversed(reply.messages) if m.choices),
                     conversation.offered if not reply.messages else [],
                 )
-                saved = convs.save_turn(
-                    conn,
+                saved = uow.conversations.save_turn(
                     conversation,
                     state=reply.state if reply.state is not None else conversation.state,
                     offered=offered,
@@ -308,29 +302,29 @@ class Gateway:
                     now=now,
                 )
                 if not saved:
-                    fresh = convs.conversation(conn, conversation.id)
+                    fresh = uow.conversations.conversation(conversation.id)
                     if fresh is None:
                         # Merged into the guest's other conversation (this turn may be
                         # the one that linked them): the answer stands, sent from the
                         # merged conversation, whose own dialogue state is kept.
-                        current = convs.identity(conn, identity.id)
+                        current = uow.conversations.identity(identity.id)
                         identity = current or identity
-                        fresh, _ = convs.open_conversation(
-                            conn, message.restaurant_id, identity.guest_id, now
+                        fresh, _ = uow.conversations.open_conversation(
+                            message.restaurant_id, identity.guest_id, now
                         )
                         reply.state = None
                         merged_reply = reply
                     conversation = fresh
                     continue
-                if not store.finish_inbound(conn, message.id, now, note):
+                if not uow.messages.finish_inbound(message.id, now, note):
                     return  # another worker answered it after our lease lapsed
                 if reply.handoff:
-                    convs.hand_off(conn, conversation, active=True, by="bot", now=now)
+                    uow.conversations.hand_off(conversation, active=True, by="bot", now=now)
                 for out in reply.messages:
                     self.delivery.queue(
-                        conn, message.restaurant_id, identity, conversation.id, out, "bot", now
+                        uow, message.restaurant_id, identity, conversation.id, out, "bot", now
                     )
-                announce(conn, events.MESSAGE_RECEIVED, message, now, conversation.id)
+                announce(uow, events.MESSAGE_RECEIVED, message, now, conversation.id)
             if reply.messages:
                 self.delivery.ready.set()
             return

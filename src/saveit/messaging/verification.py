@@ -26,21 +26,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, Engine
-
 from saveit.booking.service import BookingService
-from saveit.channels.identity import CannotVerify
 from saveit.domain import errors
 from saveit.domain.commands import Actor
 from saveit.domain.messages import OutboundMessage
 from saveit.domain.model import Status
 from saveit.domain.views import ReservationView
+from saveit.messaging.identity import CannotVerify
 from saveit.ratelimit.abuse import AbuseLimits, CodesCapped
-from saveit.store import channel_accounts as accounts
 from saveit.store import guests as guest_store
-from saveit.store import holds as store
-from saveit.store import messages
-from saveit.store.database import reading
+from saveit.store.unit_of_work import Database, DatabaseLike, Repositories, database_of
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +75,7 @@ def _message(code: str, minutes: int) -> OutboundMessage:
 class BookingVerification:
     def __init__(
         self,
-        engine: Engine,
+        engine: Database | DatabaseLike,
         booking: BookingService,
         *,
         secret: bytes,
@@ -91,7 +86,7 @@ class BookingVerification:
         phone_region: str = "ES",
     ) -> None:
         self.phone_region = phone_region
-        self.engine = engine
+        self.db = database_of(engine)
         self.booking = booking
         self.secret = secret
         self.clock = clock
@@ -117,8 +112,8 @@ class BookingVerification:
         raises ``CannotVerify`` when no channel of the restaurant reaches the guest."""
         phone = guest_store.normalise_phone(phone, self.phone_region) if phone else None
         email = guest_store.normalise_email(email) if email else None
-        with reading(self.engine) as conn:
-            route = self._route(conn, restaurant_id, phone, email)
+        with self.db.reading() as r:
+            route = self._route(r, restaurant_id, phone, email)
         if route is None:
             raise CannotVerify(
                 "This restaurant confirms online bookings with a code, and has no channel "
@@ -127,13 +122,13 @@ class BookingVerification:
         return route
 
     def _route(
-        self, conn: Connection, restaurant_id: int, phone: str | None, email: str | None
+        self, r: Repositories, restaurant_id: int, phone: str | None, email: str | None
     ) -> Route | None:
         if phone:
             for channel in ("sms", "whatsapp"):
-                if accounts.find(conn, restaurant_id, channel) is not None:
+                if r.accounts.find(restaurant_id, channel) is not None:
                     return Route(restaurant_id, channel, phone)
-        if email and accounts.find(conn, restaurant_id, "email") is not None:
+        if email and r.accounts.find(restaurant_id, "email") is not None:
             return Route(restaurant_id, "email", email)
         return None
 
@@ -160,9 +155,8 @@ class BookingVerification:
         code = f"{secrets.randbelow(1_000_000):06d}"
         expires = now + self.hold
         contact = route.contact
-        with self.engine.begin() as conn:
-            store.add(
-                conn,
+        with self.db.unit_of_work() as uow:
+            uow.holds.add(
                 reservation_id=view.id,
                 restaurant_id=view.restaurant_id,
                 channel=route.channel,
@@ -171,8 +165,7 @@ class BookingVerification:
                 expires_at=expires,
                 now=now,
             )
-            messages.enqueue(
-                conn,
+            uow.messages.enqueue(
                 restaurant_id=view.restaurant_id,
                 channel=route.channel,
                 address=contact,
@@ -189,8 +182,8 @@ class BookingVerification:
     def verify(self, view: ReservationView, code: str, actor: Actor) -> ReservationView:
         """The guest's code: confirm the held booking, or count a wrong try."""
         now = self.clock()
-        with self.engine.begin() as conn:
-            hold = store.of(conn, view.id)
+        with self.db.unit_of_work() as uow:
+            hold = uow.holds.of(view.id)
             if hold is None:
                 raise NotHeld("This booking is not waiting for a code")
             if hold.verified_at is not None:
@@ -199,13 +192,13 @@ class BookingVerification:
             right = live and hmac.compare_digest(self._hash(view.id, code.strip()), hold.code_hash)
             if not right:
                 if live:
-                    store.count_attempt(conn, view.id, hold.attempts)
+                    uow.holds.count_attempt(view.id, hold.attempts)
                 left = max(MAX_ATTEMPTS - hold.attempts - 1, 0) if live else 0
                 failed = VerificationCodeInvalid(
                     "That code is not right" if live else "The code expired or was used up",
                     attempts_left=left,
                 )
-            elif not store.mark_verified(conn, view.id, now):
+            elif not uow.holds.mark_verified(view.id, now):
                 failed = VerificationCodeInvalid("The code expired", attempts_left=0)
             else:
                 failed = None
@@ -224,8 +217,8 @@ class BookingVerification:
     def expire(self) -> int:
         """Cancel held bookings whose code ran out unverified; how many."""
         now = self.clock()
-        with reading(self.engine) as conn:
-            codes = store.expired(conn, now)
+        with self.db.reading() as r:
+            codes = r.holds.expired(now)
         cancelled = 0
         for code in codes:
             try:
