@@ -27,6 +27,7 @@ import yaml
 from prometheus_client import start_http_server
 from pydantic import ValidationError
 
+from saveit.admin.setup import RestaurantSpec, apply_spec, parse_document
 from saveit.api.access_log import with_redaction
 from saveit.api.header_limits import BoundedHttpToolsProtocol
 from saveit.bootstrap import build, build_secret_box, freeze_startup_heap
@@ -40,7 +41,6 @@ from saveit.observe import auditor, logs
 from saveit.observe.gauges import scrape_gauges
 from saveit.observe.metrics import MULTIPROC_ENV, Exposition
 from saveit.privacy import GuestPrivacy
-from saveit.restaurant_setup import RestaurantSpec, apply_spec, parse_document
 from saveit.store import restaurants as restaurant_store
 from saveit.store import tokens
 from saveit.store.database import create_db_engine

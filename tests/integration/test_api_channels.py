@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from saveit.admin.setup import apply_spec, parse_document
 from saveit.api.app import create_app
 from saveit.bootstrap import Container
 from saveit.config import Settings
 from saveit.domain.messages import InboundMessage, WebhookBatch
-from saveit.restaurant_setup import apply_spec, parse_document
 from tests.conftest import ADMIN_TOKEN
 from tests.support import demo_document
 

@@ -18,6 +18,7 @@ from saveit import __version__
 from saveit.api import access_log, problems
 from saveit.api.header_limits import HeaderLimit
 from saveit.api.middleware import BodyLimit, CatchAll
+from saveit.api.openapi import document_settings
 from saveit.api.routers import (
     admin,
     channels,
@@ -126,6 +127,7 @@ def create_app(container: Container) -> FastAPI:
     )
     app.state.container = container
     problems.install(app)
+    document_settings(app, container.settings)
     for module in (
         health,
         public,

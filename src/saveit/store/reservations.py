@@ -31,7 +31,7 @@ from saveit.store.schema import (
 
 _ACTIVE = [s.value for s in ACTIVE_STATUSES]
 _OCCUPYING = sorted(s.value for s in OCCUPYING_STATUSES)  # held seats are taken too
-MAX_BUFFER_MINUTES = 240  # the largest buffer the rules accept (restaurant_setup.RulesSpec)
+MAX_BUFFER_MINUTES = 240  # the largest buffer the rules accept (admin.setup.RulesSpec)
 
 
 # The write path's other hot statements, built once (see store.database.ignoring_conflicts).

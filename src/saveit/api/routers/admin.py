@@ -2,7 +2,7 @@
 
 Every edit runs in one transaction through ``store.restaurants``, which bumps
 ``config_version`` so each process's cached copy reloads on its next request.
-Bodies reuse ``restaurant_setup``'s specs so the API and a seed file accept
+Bodies reuse ``saveit.admin.setup``'s specs so the API and a seed file accept
 exactly the same documents.
 """
 
@@ -13,26 +13,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Request, Response
+from fastapi import APIRouter, Body, Path, Request, Response
 from sqlalchemy import Connection
 
-from saveit.api.auth import Admin, ManagerOf, OwnerOf, require_staff
-from saveit.api.deps import ContainerDep
-from saveit.api.ids import RowId
-from saveit.api.schemas import (
-    CombinationBody,
-    Day,
-    NewToken,
-    ProfileChanges,
-    SpecialDateBody,
-    TableBody,
-    restaurant_json,
-    special_dates_json,
-)
-from saveit.bootstrap import Container
-from saveit.domain import errors
-from saveit.domain.model import Restaurant
-from saveit.restaurant_setup import (
+from saveit.admin.setup import (
+    COMBINATION_CODE,
+    TABLE_CODE,
     WEEKDAYS,
     CombinationSpec,
     RestaurantSpec,
@@ -42,10 +28,41 @@ from saveit.restaurant_setup import (
     TableSpec,
     apply_spec,
 )
+from saveit.api.auth import Admin, ManagerOf, OwnerOf, require_staff
+from saveit.api.deps import ContainerDep
+from saveit.api.ids import RowId
+from saveit.api.responses import (
+    Combination,
+    IssuedToken,
+    RestaurantProfile,
+    SpecialDate,
+    StaffToken,
+    Table,
+    iso_or_none,
+    restaurant_profile,
+    special_dates,
+)
+from saveit.api.schemas import (
+    CombinationBody,
+    Day,
+    NewToken,
+    ProfileChanges,
+    SpecialDateBody,
+    TableBody,
+)
+from saveit.bootstrap import Container
+from saveit.domain import errors
+from saveit.domain.model import Restaurant
 from saveit.store import restaurants as store
 from saveit.store import tokens
 
 router = APIRouter(prefix="/v1/restaurants", tags=["admin"])
+
+# Checked by TableSpec / CombinationSpec (as ``code``); the schema states it.
+TableCodePath = Annotated[str, Path(json_schema_extra={"pattern": TABLE_CODE, "maxLength": 32})]
+CombinationCodePath = Annotated[
+    str, Path(json_schema_extra={"pattern": COMBINATION_CODE, "maxLength": 64})
+]
 
 
 @contextmanager
@@ -55,18 +72,18 @@ def editing(container: Container, slug: str) -> Iterator[tuple[Connection, int]]
     container.booking.cache.forget(slug)  # the new configuration applies here at once
 
 
-def _profile(container: Container, slug: str) -> dict[str, Any]:
+def _profile(container: Container, slug: str) -> RestaurantProfile:
     with container.booking.reading() as conn:
         found = store.profile(conn, slug)
         restaurant = container.booking.cache.get(conn, slug)
     today = container.booking.clock().astimezone(restaurant.tz).date()
-    return restaurant_json(found, restaurant, today)
+    return restaurant_profile(found, restaurant, today)
 
 
 @router.post("", status_code=201)
 def create_restaurant(
     spec: RestaurantSpec, actor: Admin, response: Response, container: ContainerDep
-) -> dict[str, Any]:
+) -> RestaurantProfile:
     if not apply_spec(container.engine, spec):
         raise errors.Conflict(f"Restaurant '{spec.slug}' already exists", slug=spec.slug)
     response.headers["Location"] = f"/v1/restaurants/{spec.slug}"
@@ -76,7 +93,7 @@ def create_restaurant(
 @router.patch("/{slug}")
 def change_profile(
     slug: str, body: ProfileChanges, actor: OwnerOf, container: ContainerDep
-) -> dict[str, Any]:
+) -> RestaurantProfile:
     changes: dict[str, Any] = body.model_dump(include={"name", "timezone"}, exclude_none=True)
     if body.contact is not None:
         changes |= body.contact.model_dump(include=body.contact.model_fields_set)
@@ -131,11 +148,11 @@ def put_services(
 
 
 @router.get("/{slug}/special-dates")
-def list_special_dates(slug: str, actor: ManagerOf, container: ContainerDep) -> list[Any]:
-    return special_dates_json(container.booking.restaurant(slug), dt.date.min)
+def list_special_dates(slug: str, actor: ManagerOf, container: ContainerDep) -> list[SpecialDate]:
+    return special_dates(container.booking.restaurant(slug), dt.date.min)
 
 
-@router.put("/{slug}/special-dates/{day}")
+@router.put("/{slug}/special-dates/{day}", response_model=SpecialDate)
 def put_special_date(
     slug: str, day: Day, body: SpecialDateBody, actor: ManagerOf, container: ContainerDep
 ) -> dict[str, Any]:
@@ -154,27 +171,27 @@ def delete_special_date(slug: str, day: Day, actor: ManagerOf, container: Contai
 # --- tables and combinations ---------------------------------------------------------------
 
 
-def _tables_json(restaurant: Restaurant) -> list[dict[str, Any]]:
+def _tables(restaurant: Restaurant) -> list[Table]:
     return [
-        {
-            "code": t.code,
-            "area": t.area,
-            "min_capacity": t.min_capacity,
-            "max_capacity": t.max_capacity,
-            "active": t.active,
-        }
+        Table(
+            code=t.code,
+            area=t.area,
+            min_capacity=t.min_capacity,
+            max_capacity=t.max_capacity,
+            active=t.active,
+        )
         for t in restaurant.tables
     ]
 
 
 @router.get("/{slug}/tables")
-def list_tables(slug: str, actor: ManagerOf, container: ContainerDep) -> list[dict[str, Any]]:
-    return _tables_json(container.booking.restaurant(slug))
+def list_tables(slug: str, actor: ManagerOf, container: ContainerDep) -> list[Table]:
+    return _tables(container.booking.restaurant(slug))
 
 
-@router.put("/{slug}/tables/{code}")
+@router.put("/{slug}/tables/{code}", response_model=Table)
 def put_table(
-    slug: str, code: str, body: TableBody, actor: ManagerOf, container: ContainerDep
+    slug: str, code: TableCodePath, body: TableBody, actor: ManagerOf, container: ContainerDep
 ) -> dict[str, Any]:
     spec = TableSpec.model_validate({"code": code, **body.model_dump()})
     with editing(container, slug) as (conn, restaurant_id):
@@ -189,22 +206,26 @@ def deactivate_table(slug: str, code: str, actor: ManagerOf, container: Containe
 
 
 @router.get("/{slug}/combinations")
-def list_combinations(slug: str, actor: ManagerOf, container: ContainerDep) -> list[dict[str, Any]]:
+def list_combinations(slug: str, actor: ManagerOf, container: ContainerDep) -> list[Combination]:
     restaurant = container.booking.restaurant(slug)
     return [
-        {
-            "code": c.code,
-            "tables": sorted(restaurant.table_by_id(t).code for t in c.table_ids),
-            "min_capacity": c.min_capacity,
-            "max_capacity": c.max_capacity,
-        }
+        Combination(
+            code=c.code,
+            tables=sorted(restaurant.table_by_id(t).code for t in c.table_ids),
+            min_capacity=c.min_capacity,
+            max_capacity=c.max_capacity,
+        )
         for c in restaurant.combinations
     ]
 
 
-@router.put("/{slug}/combinations/{code}")
+@router.put("/{slug}/combinations/{code}", response_model=Combination)
 def put_combination(
-    slug: str, code: str, body: CombinationBody, actor: ManagerOf, container: ContainerDep
+    slug: str,
+    code: CombinationCodePath,
+    body: CombinationBody,
+    actor: ManagerOf,
+    container: ContainerDep,
 ) -> dict[str, Any]:
     spec = CombinationSpec.model_validate({"code": code, **body.model_dump()})
     with editing(container, slug) as (conn, restaurant_id):
@@ -234,7 +255,7 @@ def delete_combination(slug: str, code: str, actor: ManagerOf, container: Contai
 @router.post("/{slug}/tokens", status_code=201)
 def issue_token(
     slug: str, body: NewToken, request: Request, container: ContainerDep
-) -> dict[str, Any]:
+) -> IssuedToken:
     """Issue a token; its secret is in this answer only. It expires after ``ttl_days``
     (default ``SAVEIT_STAFF_TOKEN_TTL_DAYS``, at most ``SAVEIT_STAFF_TOKEN_MAX_TTL_DAYS``)."""
     require_staff(request, container, slug, "owner")
@@ -257,37 +278,34 @@ def issue_token(
             now=now,
             ttl=dt.timedelta(days=days),
         )
-    return {
-        "restaurant": slug,
-        "role": body.role,
-        "name": body.name,
-        "display_name": body.display_name,
-        "expires_at": (now + dt.timedelta(days=days)).isoformat(),
-        "token": token,
-    }
+    return IssuedToken(
+        restaurant=slug,
+        role=body.role,
+        name=body.name,
+        display_name=body.display_name,
+        expires_at=(now + dt.timedelta(days=days)).isoformat(),
+        token=token,
+    )
 
 
-def _token_json(info: tokens.TokenInfo) -> dict[str, Any]:
-    def iso(moment: dt.datetime | None) -> str | None:
-        return None if moment is None else moment.isoformat()
-
-    return {
-        "id": info.id,
-        "name": info.name,
-        "display_name": info.display_name,
-        "role": info.role,
-        "created_at": iso(info.created_at),
-        "expires_at": iso(info.expires_at),
-        "revoked_at": iso(info.revoked_at),
-        "last_used_at": iso(info.last_used_at),  # to the nearest few minutes
-    }
+def _token(info: tokens.TokenInfo) -> StaffToken:
+    return StaffToken(
+        id=info.id,
+        name=info.name,
+        display_name=info.display_name,
+        role=info.role,
+        created_at=iso_or_none(info.created_at),
+        expires_at=iso_or_none(info.expires_at),
+        revoked_at=iso_or_none(info.revoked_at),
+        last_used_at=iso_or_none(info.last_used_at),
+    )
 
 
 @router.get("/{slug}/tokens")
-def list_tokens(slug: str, actor: OwnerOf, container: ContainerDep) -> list[dict[str, Any]]:
+def list_tokens(slug: str, actor: OwnerOf, container: ContainerDep) -> list[StaffToken]:
     """Every token of the restaurant, revoked and expired ones included; never a secret."""
     with container.booking.reading() as conn:
-        return [_token_json(t) for t in tokens.listed(conn, store.id_of(conn, slug))]
+        return [_token(t) for t in tokens.listed(conn, store.id_of(conn, slug))]
 
 
 @router.delete("/{slug}/tokens/{token_id}", status_code=204)

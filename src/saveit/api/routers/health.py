@@ -4,7 +4,6 @@ whether Redis answers)."""
 from __future__ import annotations
 
 import threading
-from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
@@ -12,6 +11,7 @@ from sqlalchemy import text
 
 from saveit.api.deps import ContainerDep
 from saveit.api.problems import problem
+from saveit.api.responses import Health, Readiness
 from saveit.bootstrap import Container
 
 router = APIRouter(tags=["health"])
@@ -20,8 +20,8 @@ READY_TIMEOUT_S = 2.0
 
 
 @router.get("/healthz")
-def healthz() -> dict[str, str]:
-    return {"status": "ok"}
+def healthz() -> Health:
+    return Health(status="ok")
 
 
 def _database_answers(container: Container) -> bool:
@@ -43,8 +43,8 @@ def _database_answers(container: Container) -> bool:
     return bool(result and result[0])
 
 
-@router.get("/readyz", response_model=None)
-def readyz(container: ContainerDep) -> dict[str, Any] | JSONResponse:
+@router.get("/readyz", response_model=Readiness, response_model_exclude_unset=True)
+def readyz(container: ContainerDep) -> Readiness | JSONResponse:
     """503 without the database; 200 ``degraded`` without Redis, because the process
     still serves every request correctly then (cache bypassed, limits in process)."""
     gate = container.redis_gate
@@ -55,7 +55,7 @@ def readyz(container: ContainerDep) -> dict[str, Any] | JSONResponse:
             data["redis"] = "ok" if redis_ok else "down"
         return problem("SERVICE_UNAVAILABLE", "The database does not answer", data=data)
     if redis_ok is None:
-        return {"status": "ready", "database": "ok"}
+        return Readiness(status="ready", database="ok")
     if redis_ok:
-        return {"status": "ready", "database": "ok", "redis": "ok"}
-    return {"status": "degraded", "database": "ok", "redis": "down"}
+        return Readiness(status="ready", database="ok", redis="ok")
+    return Readiness(status="degraded", database="ok", redis="down")

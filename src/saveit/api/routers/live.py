@@ -43,7 +43,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 
 from saveit.api.auth import principal_of
-from saveit.api.schemas import reservation_json
+from saveit.api.responses import reservation
 from saveit.bootstrap import Container
 from saveit.domain import errors
 from saveit.domain.model import Restaurant
@@ -121,7 +121,7 @@ def _initial(
     # A replica may serve the snapshot only once it holds every event up to ``head``.
     position = container.replica.primary_position() if container.replica else None
     views = container.booking.list_for_day(restaurant.slug, day, caught_up_to=position)
-    rows = [reservation_json(v, restaurant.tz) for v in views]
+    rows = [reservation(v, restaurant.tz).model_dump() for v in views]
     return [snapshot_message(restaurant.id, restaurant.slug, day, caught.head, rows)]
 
 
@@ -244,7 +244,16 @@ async def _drain(websocket: WebSocket) -> None:
             await websocket.receive_text()
 
 
-@router.get("/v1/restaurants/{slug}/live/sse", response_class=StreamingResponse)
+@router.get(
+    "/v1/restaurants/{slug}/live/sse",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "Server-Sent Events: ``data:`` lines of the live messages",
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        }
+    },
+)
 async def live_sse(
     request: Request,
     slug: str,

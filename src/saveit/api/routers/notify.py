@@ -4,7 +4,7 @@ came from, plus email when known)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Request
 from pydantic import Field
@@ -13,6 +13,7 @@ from sqlalchemy import select
 from saveit.api.auth import HostOf, reservation_access
 from saveit.api.deps import ContainerDep
 from saveit.api.ids import RowId
+from saveit.api.responses import GuestChannels as Shown
 from saveit.api.schemas import Body as StrictBody
 from saveit.bootstrap import Container
 from saveit.domain import errors
@@ -28,13 +29,13 @@ class NotifyChannels(StrictBody):
     channels: Annotated[list[ChannelName], Field(max_length=5)] | None
 
 
-def _shown(container: Container, guest_id: int) -> dict[str, Any]:
+def _shown(container: Container, guest_id: int) -> Shown:
     with container.booking.reading() as conn:
         chosen = notifications.channels_of(conn, guest_id)
-    return {"channels": chosen, "default": chosen is None}
+    return Shown(channels=chosen, default=chosen is None)
 
 
-def _set(container: Container, guest_id: int, body: NotifyChannels) -> dict[str, Any]:
+def _set(container: Container, guest_id: int, body: NotifyChannels) -> Shown:
     with container.engine.begin() as conn:
         notifications.set_channels(conn, guest_id, body.channels)
     return _shown(container, guest_id)
@@ -54,16 +55,14 @@ def _guest_of(container: Container, slug: str, guest_id: int) -> int:
 
 
 @router.get("/v1/restaurants/{slug}/guests/{guest_id}/notify-channels")
-def get_guest_channels(
-    slug: str, guest_id: RowId, actor: HostOf, container: ContainerDep
-) -> dict[str, Any]:
+def get_guest_channels(slug: str, guest_id: RowId, actor: HostOf, container: ContainerDep) -> Shown:
     return _shown(container, _guest_of(container, slug, guest_id))
 
 
 @router.put("/v1/restaurants/{slug}/guests/{guest_id}/notify-channels")
 def put_guest_channels(
     slug: str, guest_id: RowId, body: NotifyChannels, actor: HostOf, container: ContainerDep
-) -> dict[str, Any]:
+) -> Shown:
     return _set(container, _guest_of(container, slug, guest_id), body)
 
 
@@ -75,12 +74,12 @@ def _booking_guest(request: Request, container: Container, code: str) -> int:
 
 
 @router.get("/v1/reservations/{code}/notify-channels")
-def get_my_channels(code: str, request: Request, container: ContainerDep) -> dict[str, Any]:
+def get_my_channels(code: str, request: Request, container: ContainerDep) -> Shown:
     return _shown(container, _booking_guest(request, container, code))
 
 
 @router.put("/v1/reservations/{code}/notify-channels")
 def put_my_channels(
     code: str, body: NotifyChannels, request: Request, container: ContainerDep
-) -> dict[str, Any]:
+) -> Shown:
     return _set(container, _booking_guest(request, container, code), body)
