@@ -22,12 +22,12 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from sqlalchemy import Engine
 
 from saveit.admin.fields import HTTP_URL_PATTERN, GridTime, TimeZoneName, rules, text
 from saveit.domain import errors
 from saveit.domain.model import Rules, ServiceHours, SpecialDate, TurnTime, WeeklyService
-from saveit.store import restaurants as store
+from saveit.store.restaurants import rules_to_json
+from saveit.store.unit_of_work import Database, DatabaseLike, database_of
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
@@ -97,7 +97,7 @@ class RulesSpec(Spec):
 
     @classmethod
     def from_domain(cls, rules: Rules) -> RulesSpec:
-        return cls.model_validate(store.rules_to_json(rules))
+        return cls.model_validate(rules_to_json(rules))
 
 
 class HoursSpec(Spec):
@@ -299,31 +299,31 @@ class RestaurantSpec(Spec):
         return self
 
 
-def apply_spec(engine: Engine, spec: RestaurantSpec) -> bool:
-    """Create the restaurant the document describes; False when the slug exists."""
-    with engine.begin() as conn:
+def apply_spec(db: Database | DatabaseLike, spec: RestaurantSpec) -> bool:
+    """Create the restaurant the document describes, in one unit of work; False when
+    the slug exists. ``db``: the database (or, in seeding scripts and tests, its engine)."""
+    with database_of(db).unit_of_work() as uow:
+        restaurants = uow.restaurants
         try:
-            store.id_of(conn, spec.slug)
+            restaurants.id_of(spec.slug)
         except errors.NotFound:
             pass
         else:
             return False
-        restaurant_id = store.create(
-            conn,
+        restaurant_id = restaurants.create(
             slug=spec.slug,
             name=spec.name,
             timezone=spec.timezone,
             rules=spec.rules.to_domain(),
             contact=spec.contact.model_dump(),
         )
-        store.set_services(conn, restaurant_id, [w for s in spec.services for w in s.weekly()])
+        restaurants.set_services(restaurant_id, [w for s in spec.services for w in s.weekly()])
         for special in spec.special_dates:
-            store.put_special_date(conn, restaurant_id, special.to_domain())
+            restaurants.put_special_date(restaurant_id, special.to_domain())
         for table in spec.tables:
-            store.upsert_table(conn, restaurant_id, **table.model_dump())
+            restaurants.upsert_table(restaurant_id, **table.model_dump())
         for combo in spec.combinations:
-            store.upsert_combination(
-                conn,
+            restaurants.upsert_combination(
                 restaurant_id,
                 code=combo.code,
                 table_codes=combo.tables,
