@@ -26,7 +26,7 @@ from pydantic import (
 from saveit.admin.fields import HTTP_URL_PATTERN, GridTime, TimeZoneName, rules, text
 from saveit.domain import errors
 from saveit.domain.model import Rules, ServiceHours, SpecialDate, TurnTime, WeeklyService
-from saveit.store.restaurants import rules_to_json
+from saveit.store.restaurant_json import rules_to_json
 from saveit.store.unit_of_work import Database, DatabaseLike, database_of
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

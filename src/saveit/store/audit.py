@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, select
 
 from saveit.domain.model import ACTIVE_STATUSES
+from saveit.store.repository import Repository, bound
 from saveit.store.schema import dining_tables, reservation_tables, reservations
 
 _ACTIVE = [s.value for s in ACTIVE_STATUSES]
@@ -75,3 +76,9 @@ def overlaps(conn: Connection, *, ending_after: datetime | None = None) -> list[
                 )
             )
     return found
+
+
+class AuditRepository(Repository):
+    """The double-booking auditor's reads."""
+
+    overlaps = bound(overlaps)

@@ -22,6 +22,7 @@ from sqlalchemy import Connection, delete, insert, select, text, update
 
 from saveit.domain.events import GUEST_ERASED
 from saveit.store.personal_data import PERSONAL, Personal, Scope
+from saveit.store.repository import Repository, bound
 from saveit.store.schema import (
     channel_identities,
     channel_messages,
@@ -204,3 +205,11 @@ def erasures_of(conn: Connection, restaurant_id: int, guest_id: int) -> list[dic
     return [
         {"erased_at": r.erased_at.isoformat(), "actor": r.actor, "channel": r.channel} for r in rows
     ]
+
+
+class ErasureRepository(Repository):
+    """A guest's erasure: what it covers, doing it, and its record."""
+
+    scope_of = bound(scope_of)
+    erase = bound(erase)
+    erasures_of = bound(erasures_of)

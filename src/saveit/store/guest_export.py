@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, or_, select
 
 from saveit.store.erasure import erasures_of
+from saveit.store.repository import Repository, bound
 from saveit.store.schema import (
     channel_identities,
     channel_messages,
@@ -231,3 +232,9 @@ def _link_codes(
     return [
         _doc(r, ("contact", "attempts", "created_at", "expires_at", "consumed_at")) for r in rows
     ]
+
+
+class ExportRepository(Repository):
+    """A guest's data as one document (the right of access)."""
+
+    export = bound(export)

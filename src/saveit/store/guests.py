@@ -9,11 +9,13 @@ from typing import Any
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import Connection, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from saveit.domain import errors
 from saveit.domain.commands import GuestDetails
 from saveit.domain.views import GuestView
 from saveit.store.database import ignoring_conflicts
+from saveit.store.repository import Repository, bound
 from saveit.store.schema import guests
 
 
@@ -166,3 +168,46 @@ def _view(row: Any) -> GuestView:
         visit_count=row.visit_count,
         no_show_count=row.no_show_count,
     )
+
+
+def name_and_language(conn: Connection, guest_id: int) -> tuple[str, str | None] | None:
+    """The name the guest is known by and the language they booked in (None: no guest)."""
+    found = conn.execute(
+        select(guests.c.name, guests.c.language).where(guests.c.id == guest_id)
+    ).first()
+    return None if found is None else (found.name or "", found.language)
+
+
+def belongs_to(conn: Connection, restaurant_id: int, guest_id: int) -> bool:
+    """Whether the guest is one of the restaurant's."""
+    found = conn.execute(
+        select(guests.c.id).where(guests.c.id == guest_id, guests.c.restaurant_id == restaurant_id)
+    ).first()
+    return found is not None
+
+
+def take_contact(conn: Connection, guest_id: int, column: str, value: str, now: datetime) -> bool:
+    """Give the guest a phone number or an email address (``column``); False when
+    another guest of the restaurant holds it (the transaction carries on: the
+    attempt runs in a savepoint)."""
+    try:
+        with conn.begin_nested():
+            conn.execute(
+                update(guests)
+                .where(guests.c.id == guest_id)
+                .values({column: value, "updated_at": now})
+            )
+    except IntegrityError:
+        return False
+    return True
+
+
+class GuestRepository(Repository):
+    """A restaurant's guests."""
+
+    find_or_create = bound(find_or_create)
+    known = bound(known)
+    create = bound(create)
+    name_and_language = bound(name_and_language)
+    belongs_to = bound(belongs_to)
+    take_contact = bound(take_contact)

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, insert, select, update
 
+from saveit.store.repository import Repository, bound
 from saveit.store.schema import booking_holds as h
 from saveit.store.schema import reservations
 
@@ -103,3 +104,13 @@ def expired(conn: Connection, now: datetime, limit: int = 200) -> list[str]:
             .limit(limit)
         ).scalars()
     )
+
+
+class HoldRepository(Repository):
+    """Seats held for a waitlist offer, and the code that takes them."""
+
+    add = bound(add)
+    of = bound(of)
+    count_attempt = bound(count_attempt)
+    mark_verified = bound(mark_verified)
+    expired = bound(expired)

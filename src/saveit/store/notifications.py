@@ -18,6 +18,7 @@ from sqlalchemy import Connection, and_, bindparam, select, update
 
 from saveit.store.conversations import Identity
 from saveit.store.database import ignoring_conflicts
+from saveit.store.repository import Repository, bound
 from saveit.store.schema import channel_identities, guests, notifications
 
 
@@ -139,3 +140,14 @@ def reach(conn: Connection, guest_id: int, channels: Collection[str]) -> Reach |
             if r.identity_id is not None
         ],
     )
+
+
+class NotificationRepository(Repository):
+    """Notices sent about reservations, and where a guest wants them."""
+
+    claim = bound(claim)
+    attach = bound(attach)
+    of_reservation = bound(of_reservation)
+    channels_of = bound(channels_of)
+    set_channels = bound(set_channels)
+    reach = bound(reach)

@@ -8,25 +8,39 @@ costs one indexed lookup instead of five queries.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import time
 from time import monotonic
-from typing import Any
+from typing import Protocol
 
-from sqlalchemy import Connection, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, bindparam, select
 
 from saveit.domain import errors
 from saveit.domain.model import (
     Combination,
     Restaurant,
-    Rules,
     ServiceHours,
     SpecialDate,
     Table,
-    TurnTime,
     WeeklyService,
 )
+from saveit.store.repository import Repository, bound
+
+# Re-exported while callers outside the store still call the module's functions;
+# the unit of work's repository is the way in (drop these once none do).
+from saveit.store.restaurant_edits import bump as bump
+from saveit.store.restaurant_edits import create as create
+from saveit.store.restaurant_edits import deactivate_table as deactivate_table
+from saveit.store.restaurant_edits import delete_combination as delete_combination
+from saveit.store.restaurant_edits import delete_special_date as delete_special_date
+from saveit.store.restaurant_edits import put_special_date as put_special_date
+from saveit.store.restaurant_edits import set_rules as set_rules
+from saveit.store.restaurant_edits import set_services as set_services
+from saveit.store.restaurant_edits import update_profile as update_profile
+from saveit.store.restaurant_edits import upsert_combination as upsert_combination
+from saveit.store.restaurant_edits import upsert_table as upsert_table
+from saveit.store.restaurant_json import hours_from_json, rules_from_json
 from saveit.store.schema import (
     combination_tables,
     combinations,
@@ -35,45 +49,6 @@ from saveit.store.schema import (
     special_dates,
     weekly_services,
 )
-
-
-def rules_to_json(rules: Rules) -> dict[str, Any]:
-    return {
-        "slot_minutes": rules.slot_minutes,
-        "turn_times": [{"max_party": t.max_party, "minutes": t.minutes} for t in rules.turn_times],
-        "buffer_minutes": rules.buffer_minutes,
-        "min_lead_minutes": rules.min_lead_minutes,
-        "max_days_ahead": rules.max_days_ahead,
-        "max_party_size": rules.max_party_size,
-        "cancel_cutoff_minutes": rules.cancel_cutoff_minutes,
-        "pacing_covers_per_slot": rules.pacing_covers_per_slot,
-        "checkin_early_minutes": rules.checkin_early_minutes,
-        "checkin_late_minutes": rules.checkin_late_minutes,
-        "no_show_grace_minutes": rules.no_show_grace_minutes,
-        "no_show_approval_after": rules.no_show_approval_after,
-        "verify_public_bookings": rules.verify_public_bookings,
-    }
-
-
-def rules_from_json(doc: dict[str, Any]) -> Rules:
-    values = dict(doc)
-    if "turn_times" in values:
-        values["turn_times"] = tuple(TurnTime(**t) for t in values["turn_times"])
-    return Rules(**values)
-
-
-def hours_to_json(hours: ServiceHours) -> dict[str, str]:
-    return {
-        "opens": hours.opens.strftime("%H:%M"),
-        "closes": hours.closes.strftime("%H:%M"),
-        "name": hours.name,
-    }
-
-
-def hours_from_json(doc: dict[str, Any]) -> ServiceHours:
-    return ServiceHours(
-        time.fromisoformat(doc["opens"]), time.fromisoformat(doc["closes"]), doc.get("name", "")
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +135,13 @@ _VERSION_OF = select(restaurants.c.id, restaurants.c.config_version).where(
 )
 
 
+class Bound(Protocol):
+    """A unit of work, a reader, or a repository: what holds a connection."""
+
+    @property
+    def connection(self) -> Connection: ...
+
+
 class RestaurantCache:
     """Per-process parsed configuration, revalidated against ``config_version``.
 
@@ -186,14 +168,16 @@ class RestaurantCache:
             return entry[1], entry[0]
         return None
 
-    def get(self, conn: Connection, slug: str) -> Restaurant:
-        return self.get_versioned(conn, slug)[0]
+    def get(self, source: Connection | Bound, slug: str) -> Restaurant:
+        """``source``: a unit of work, a reader or one of their repositories."""
+        return self.get_versioned(source, slug)[0]
 
-    def get_versioned(self, conn: Connection, slug: str) -> tuple[Restaurant, int]:
+    def get_versioned(self, source: Connection | Bound, slug: str) -> tuple[Restaurant, int]:
         """The configuration and the ``config_version`` it was loaded at."""
         found = self.trusted(slug)
         if found is not None:
             return found
+        conn = source if isinstance(source, Connection) else source.connection
         now = self._clock()
         row = conn.execute(_VERSION_OF, {"slug": slug}).one_or_none()
         if row is None:
@@ -219,26 +203,12 @@ class RestaurantCache:
         with self._lock:
             self._entries.pop(slug, None)
 
-    def get_by_id(self, conn: Connection, restaurant_id: int) -> Restaurant:
+    def get_by_id(self, source: Connection | Bound, restaurant_id: int) -> Restaurant:
+        conn = source if isinstance(source, Connection) else source.connection
         slug = conn.execute(
             select(restaurants.c.slug).where(restaurants.c.id == restaurant_id)
         ).scalar_one()
         return self.get(conn, slug)
-
-
-# --- edits -----------------------------------------------------------------------------
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def bump(conn: Connection, restaurant_id: int) -> None:
-    conn.execute(
-        update(restaurants)
-        .where(restaurants.c.id == restaurant_id)
-        .values(config_version=restaurants.c.config_version + 1, updated_at=_now())
-    )
 
 
 def id_of(conn: Connection, slug: str) -> int:
@@ -248,196 +218,28 @@ def id_of(conn: Connection, slug: str) -> int:
     return int(found)
 
 
-def create(
-    conn: Connection,
-    *,
-    slug: str,
-    name: str,
-    timezone: str,
-    rules: Rules,
-    contact: dict[str, str | None],
-) -> int:
-    if conn.execute(select(restaurants.c.id).where(restaurants.c.slug == slug)).first():
-        raise errors.Conflict(f"Restaurant '{slug}' already exists", slug=slug)
-    now = _now()
-    result = conn.execute(
-        insert(restaurants).values(
-            slug=slug,
-            name=name,
-            timezone=timezone,
-            rules=rules_to_json(rules),
-            config_version=1,
-            created_at=now,
-            updated_at=now,
-            **contact,
-        )
-    )
-    assert result.inserted_primary_key is not None
-    return int(result.inserted_primary_key[0])
+def name_and_slug(conn: Connection, restaurant_id: int) -> tuple[str, str]:
+    name, slug = conn.execute(
+        select(restaurants.c.name, restaurants.c.slug).where(restaurants.c.id == restaurant_id)
+    ).one()
+    return str(name), str(slug)
 
 
-def update_profile(conn: Connection, restaurant_id: int, changes: dict[str, Any]) -> None:
-    if changes:
-        conn.execute(update(restaurants).where(restaurants.c.id == restaurant_id).values(**changes))
-    bump(conn, restaurant_id)
+class RestaurantRepository(Repository):
+    """A restaurant's configuration: profile, rules, hours, tables."""
 
-
-def set_rules(conn: Connection, restaurant_id: int, rules: Rules) -> None:
-    conn.execute(
-        update(restaurants)
-        .where(restaurants.c.id == restaurant_id)
-        .values(rules=rules_to_json(rules))
-    )
-    bump(conn, restaurant_id)
-
-
-def set_services(conn: Connection, restaurant_id: int, services: Iterable[WeeklyService]) -> None:
-    conn.execute(delete(weekly_services).where(weekly_services.c.restaurant_id == restaurant_id))
-    rows = [
-        {
-            "restaurant_id": restaurant_id,
-            "weekday": s.weekday,
-            "opens": s.hours.opens.strftime("%H:%M"),
-            "closes": s.hours.closes.strftime("%H:%M"),
-            "name": s.hours.name,
-        }
-        for s in services
-    ]
-    if rows:
-        conn.execute(insert(weekly_services), rows)
-    bump(conn, restaurant_id)
-
-
-def put_special_date(conn: Connection, restaurant_id: int, special: SpecialDate) -> None:
-    conn.execute(
-        delete(special_dates).where(
-            special_dates.c.restaurant_id == restaurant_id, special_dates.c.day == special.day
-        )
-    )
-    conn.execute(
-        insert(special_dates).values(
-            restaurant_id=restaurant_id,
-            day=special.day,
-            closed=special.closed,
-            hours=[hours_to_json(h) for h in special.hours],
-            note=special.note,
-        )
-    )
-    bump(conn, restaurant_id)
-
-
-def delete_special_date(conn: Connection, restaurant_id: int, day: date) -> None:
-    gone = conn.execute(
-        delete(special_dates).where(
-            special_dates.c.restaurant_id == restaurant_id, special_dates.c.day == day
-        )
-    ).rowcount
-    if not gone:
-        raise errors.NotFound(f"No special date {day.isoformat()}")
-    bump(conn, restaurant_id)
-
-
-def _table_id(conn: Connection, restaurant_id: int, code: str) -> int:
-    found = conn.execute(
-        select(dining_tables.c.id).where(
-            dining_tables.c.restaurant_id == restaurant_id, dining_tables.c.code == code
-        )
-    ).scalar()
-    if found is None:
-        raise errors.NotFound(f"No table '{code}'", table=code)
-    return int(found)
-
-
-def upsert_table(
-    conn: Connection,
-    restaurant_id: int,
-    *,
-    code: str,
-    area: str,
-    min_capacity: int,
-    max_capacity: int,
-    active: bool = True,
-) -> None:
-    if not 1 <= min_capacity <= max_capacity:
-        raise errors.ValidationFailed("Capacities must satisfy 1 <= min_capacity <= max_capacity")
-    values = {
-        "area": area,
-        "min_capacity": min_capacity,
-        "max_capacity": max_capacity,
-        "active": active,
-    }
-    existing = conn.execute(
-        select(dining_tables.c.id).where(
-            dining_tables.c.restaurant_id == restaurant_id, dining_tables.c.code == code
-        )
-    ).scalar()
-    if existing is None:
-        conn.execute(insert(dining_tables).values(restaurant_id=restaurant_id, code=code, **values))
-    else:
-        conn.execute(update(dining_tables).where(dining_tables.c.id == existing).values(**values))
-    bump(conn, restaurant_id)
-
-
-def deactivate_table(conn: Connection, restaurant_id: int, code: str) -> None:
-    """Tables are retired, never deleted: past reservations still name them."""
-    table_id = _table_id(conn, restaurant_id, code)
-    conn.execute(update(dining_tables).where(dining_tables.c.id == table_id).values(active=False))
-    bump(conn, restaurant_id)
-
-
-def upsert_combination(
-    conn: Connection,
-    restaurant_id: int,
-    *,
-    code: str,
-    table_codes: list[str],
-    min_capacity: int,
-    max_capacity: int,
-) -> None:
-    if len(set(table_codes)) < 2:
-        raise errors.ValidationFailed("A combination joins at least two different tables")
-    if not 1 <= min_capacity <= max_capacity:
-        raise errors.ValidationFailed("Capacities must satisfy 1 <= min_capacity <= max_capacity")
-    table_ids = [_table_id(conn, restaurant_id, c) for c in dict.fromkeys(table_codes)]
-    existing = conn.execute(
-        select(combinations.c.id).where(
-            combinations.c.restaurant_id == restaurant_id, combinations.c.code == code
-        )
-    ).scalar()
-    if existing is None:
-        result = conn.execute(
-            insert(combinations).values(
-                restaurant_id=restaurant_id,
-                code=code,
-                min_capacity=min_capacity,
-                max_capacity=max_capacity,
-            )
-        )
-        assert result.inserted_primary_key is not None
-        combo_id = int(result.inserted_primary_key[0])
-    else:
-        combo_id = int(existing)
-        conn.execute(
-            update(combinations)
-            .where(combinations.c.id == combo_id)
-            .values(min_capacity=min_capacity, max_capacity=max_capacity)
-        )
-        conn.execute(
-            delete(combination_tables).where(combination_tables.c.combination_id == combo_id)
-        )
-    conn.execute(
-        insert(combination_tables),
-        [{"combination_id": combo_id, "table_id": tid} for tid in table_ids],
-    )
-    bump(conn, restaurant_id)
-
-
-def delete_combination(conn: Connection, restaurant_id: int, code: str) -> None:
-    gone = conn.execute(
-        delete(combinations).where(
-            combinations.c.restaurant_id == restaurant_id, combinations.c.code == code
-        )
-    ).rowcount
-    if not gone:
-        raise errors.NotFound(f"No combination '{code}'", combination=code)
-    bump(conn, restaurant_id)
+    load = bound(load)
+    profile = bound(profile)
+    bump = bound(bump)
+    id_of = bound(id_of)
+    create = bound(create)
+    update_profile = bound(update_profile)
+    set_rules = bound(set_rules)
+    set_services = bound(set_services)
+    put_special_date = bound(put_special_date)
+    delete_special_date = bound(delete_special_date)
+    upsert_table = bound(upsert_table)
+    deactivate_table = bound(deactivate_table)
+    upsert_combination = bound(upsert_combination)
+    delete_combination = bound(delete_combination)
+    name_and_slug = bound(name_and_slug)

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, insert, or_, select, update
 
+from saveit.store.repository import Repository, bound
 from saveit.store.schema import api_tokens, restaurants
 
 ROLES = ("host", "manager", "owner")
@@ -166,3 +167,13 @@ def revoke(conn: Connection, restaurant_id: int, token_id: int, now: datetime) -
     if found.revoked_at is None:
         conn.execute(update(api_tokens).where(api_tokens.c.id == token_id).values(revoked_at=now))
     return True
+
+
+class TokenRepository(Repository):
+    """Staff tokens: issued, checked, listed, revoked."""
+
+    issue = bound(issue)
+    find = bound(find)
+    mark_used = bound(mark_used)
+    listed = bound(listed)
+    revoke = bound(revoke)

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
 
+from saveit.store.repository import Repository, bound
 from saveit.store.schema import (
     guests,
     reservations,
@@ -292,3 +293,22 @@ def outcomes(
     counted = {action: 0 for action in OUTCOMES}
     counted.update({str(action): int(n) for action, n in rows})
     return counted
+
+
+class WaitlistRepository(Repository):
+    """The notify list's entries and their history."""
+
+    by_code = bound(by_code)
+    by_id = bound(by_id)
+    by_hold = bound(by_hold)
+    of_day = bound(of_day)
+    of_guest = bound(of_guest)
+    has_waiting = bound(has_waiting)
+    waiting_days = bound(waiting_days)
+    expired_holds = bound(expired_holds)
+    passed = bound(passed)
+    insert_entry = bound(insert_entry)
+    move = bound(move)
+    set_hold_status = bound(set_hold_status)
+    log = bound(log)
+    outcomes = bound(outcomes)
