@@ -79,7 +79,9 @@ class StaffInbox:
             conversation_id, message, author=author, channel=channel
         )
 
-    def hand_off(self, slug: str, conversation_id: int, *, active: bool, by: str) -> ConversationView:
+    def hand_off(
+        self, slug: str, conversation_id: int, *, active: bool, by: str
+    ) -> ConversationView:
         """Staff take the conversation over (the bot stays quiet) or hand it back."""
         now = self.clock()
         with self.db.unit_of_work() as uow:

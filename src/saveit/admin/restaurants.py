@@ -17,7 +17,7 @@ from saveit.admin.setup import CombinationSpec, RestaurantSpec, TableSpec, apply
 from saveit.domain import errors
 from saveit.domain.model import Restaurant, Rules, SpecialDate, WeeklyService
 from saveit.domain.schedule import local_today
-from saveit.store.restaurants import Profile, RestaurantRepository
+from saveit.store.restaurants import Profile, RestaurantCache, RestaurantRepository
 from saveit.store.unit_of_work import Database
 
 
@@ -35,21 +35,21 @@ class RestaurantAdmin:
         self,
         db: Database,
         *,
+        cache: RestaurantCache,
         configuration: Callable[[str], Restaurant],
-        forget: Callable[[str], None],
         clock: Callable[[], dt.datetime],
     ) -> None:
-        """``configuration``: the cached configuration of a slug (the booking
-        service's); ``forget`` drops this process's copy."""
+        """``cache``: this process's configurations; ``configuration``: a slug's, as
+        the booking service reads it (the cache, trusted for a moment)."""
         self.db = db
+        self.cache = cache
         self.configuration = configuration
-        self.forget = forget
         self.clock = clock
 
     def _edit(self, slug: str, change: Callable[[RestaurantRepository, int], Any]) -> Any:
         with self.db.unit_of_work() as uow:
             done = change(uow.restaurants, uow.restaurants.id_of(slug))
-            uow.after_commit(lambda: self.forget(slug))
+            uow.after_commit(lambda: self.cache.forget(slug))
         return done
 
     # --- reads ------------------------------------------------------------------------------
@@ -60,7 +60,7 @@ class RestaurantAdmin:
     def profile(self, slug: str) -> ProfileView:
         with self.db.reading() as r:
             found = r.restaurants.profile(slug)
-        restaurant = self.configuration(slug)
+            restaurant = self.cache.get(r, slug)  # checked against its version
         return ProfileView(found, restaurant, local_today(restaurant, self.clock()))
 
     # --- edits ------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from fastapi import FastAPI
 
 from saveit import __version__
 from saveit.api import access_log, problems
+from saveit.api.deps import admin_services
 from saveit.api.header_limits import HeaderLimit
 from saveit.api.middleware import BodyLimit, CatchAll
 from saveit.api.openapi import document_settings
@@ -46,6 +47,7 @@ from saveit.observe.metrics import Exposition
 from saveit.observe.middleware import Observe
 from saveit.ratelimit.middleware import RateLimit
 from saveit.realtime import build_hub
+from saveit.store.errors import OperationalError, PoolTimeout
 from saveit.waitlist.runner import WaitlistThreads, start_waitlist
 
 
@@ -126,7 +128,8 @@ def create_app(container: Container) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.container = container
-    problems.install(app)
+    app.state.admin = admin_services(container)
+    problems.install(app, unavailable=(OperationalError, PoolTimeout))
     document_settings(app, container.settings)
     for module in (
         health,

@@ -34,6 +34,7 @@ class AdminServices:
     accounts: ChannelAccounts
     inbox: StaffInbox
     preferences: NotifyPreferences
+    database: Database  # for the readiness probe's round trip
 
 
 def admin_services(container: Container) -> AdminServices:
@@ -43,7 +44,7 @@ def admin_services(container: Container) -> AdminServices:
     settings = container.settings
     return AdminServices(
         restaurants=RestaurantAdmin(
-            db, configuration=booking.restaurant, forget=booking.cache.forget, clock=booking.clock
+            db, cache=booking.cache, configuration=booking.restaurant, clock=booking.clock
         ),
         tokens=StaffTokens(
             db,
@@ -59,6 +60,7 @@ def admin_services(container: Container) -> AdminServices:
         ),
         inbox=StaffInbox(db, gateway=container.gateway, clock=booking.clock),
         preferences=NotifyPreferences(db),
+        database=db,
     )
 
 

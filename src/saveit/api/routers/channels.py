@@ -14,8 +14,10 @@ from typing import Annotated, Any, Literal, cast
 from fastapi import APIRouter, Body, Query, Response
 from pydantic import ConfigDict, Field
 
+from saveit.admin.channel_accounts import Claim
+from saveit.admin.inbox import ConversationView, StoredMessage
 from saveit.api.auth import HostOf, ManagerOf
-from saveit.api.deps import ContainerDep
+from saveit.api.deps import Services
 from saveit.api.ids import MAX_ID, RowId
 from saveit.api.responses import (
     AccountSettings,
@@ -33,17 +35,9 @@ from saveit.api.responses import (
 )
 from saveit.api.schemas import NOT_A_PHONE, NOT_AN_EMAIL, rules, text
 from saveit.api.schemas import Body as StrictBody
-from saveit.bootstrap import Container
-from saveit.channels.account_proof import AccountProofs
-from saveit.channels.gateway import Gateway
 from saveit.domain import errors
 from saveit.domain.commands import Actor
 from saveit.domain.messages import ChannelName, OutboundMessage
-from saveit.store import channel_accounts as accounts
-from saveit.store import conversations as convs
-from saveit.store import guests as guest_store
-from saveit.store import messages as store
-from saveit.store import restaurants as restaurant_store
 
 router = APIRouter(prefix="/v1/restaurants/{slug}", tags=["channels"])
 
@@ -86,7 +80,7 @@ _BODIES: dict[str, type[StrictBody]] = {
 Configurable = Literal["whatsapp", "instagram", "sms", "email"]
 
 
-def account_json(claim: accounts.Claim) -> ChannelAccount:
+def account_json(claim: Claim) -> ChannelAccount:
     account = claim.account
     settings: dict[str, Any] = dict(account.settings)
     settings.update({name: "set" for name in claim.secret_names})
@@ -98,7 +92,7 @@ def account_json(claim: accounts.Claim) -> ChannelAccount:
     )
 
 
-def verification_json(claim: accounts.Claim) -> AccountVerification:
+def verification_json(claim: Claim) -> AccountVerification:
     """Whether the account routes yet, and what would prove it if not."""
     if claim.proven:
         return AccountVerification(
@@ -112,25 +106,12 @@ def verification_json(claim: accounts.Claim) -> AccountVerification:
     return doc
 
 
-def _split(channel: str, body: StrictBody, region: str) -> tuple[str, dict[str, Any]]:
-    fields = body.model_dump(exclude_none=True)
-    if isinstance(body, WhatsAppAccount):
-        return fields.pop("phone_number_id"), fields
-    if isinstance(body, InstagramAccount):
-        return fields.pop("account_id"), fields
-    if isinstance(body, SmsAccount):
-        return guest_store.normalise_phone(fields.pop("number"), region), fields
-    return guest_store.normalise_email(fields.pop("address")).lower(), fields
-
-
 _ACCOUNT = {"response_model": ChannelAccount, "response_model_exclude_unset": True}
 
 
 @router.get("/channels", response_model_exclude_unset=True)
-def list_channels(slug: str, actor: ManagerOf, container: ContainerDep) -> ChannelAccounts:
-    with container.booking.reading() as conn:
-        restaurant_id = restaurant_store.id_of(conn, slug)
-        found = accounts.of_restaurant(conn, restaurant_id, _proofs(container).box)
+def list_channels(slug: str, actor: ManagerOf, services: Services) -> ChannelAccounts:
+    found = services.accounts.listed(slug)
     return ChannelAccounts(restaurant=slug, channels=[account_json(a) for a in found])
 
 
@@ -140,11 +121,11 @@ def _claim_route(channel: Configurable, model: type[StrictBody]) -> None:
     def endpoint(
         slug: str,
         actor: ManagerOf,
-        container: ContainerDep,
+        services: Services,
         body: StrictBody,
         response: Response,
     ) -> ChannelAccount:
-        return put_channel(slug, channel, actor, container, body, response)
+        return put_channel(slug, channel, actor, services, body, response)
 
     endpoint.__annotations__["body"] = Annotated[model, Body()]  # this channel's own body
     endpoint.__name__ = f"put_{channel}_channel"
@@ -162,20 +143,15 @@ def put_channel(
     slug: str,
     channel: Configurable,
     actor: Actor,
-    container: Container,
+    services: Services,
     body: StrictBody,
     response: Response,
 ) -> ChannelAccount:
     """Claim an address. It routes once proven: at once for the admin token and for a
     WhatsApp or Instagram id the Graph API confirms (200); otherwise it waits (202)
     for ``POST …/verify``. Any refusal over who holds an address is a plain 409."""
-    address, settings = _split(channel, body, container.settings.default_phone_region)
-    with container.booking.reading() as conn:
-        restaurant_id = restaurant_store.id_of(conn, slug)
-    claim = _proofs(container).claim(
-        restaurant_id, channel, address, settings, admin=actor.kind == "admin"
-    )
-    _gateway(container).directory.forget()
+    fields = body.model_dump(exclude_none=True)
+    claim = services.accounts.claim(slug, channel, fields, admin=actor.kind == "admin")
     response.status_code = 200 if claim.proven else 202
     return account_json(claim)
 
@@ -199,51 +175,25 @@ def verify_channel(
     slug: str,
     channel: Configurable,
     actor: ManagerOf,
-    container: ContainerDep,
+    services: Services,
     body: Proof | None = None,
 ) -> ChannelAccount:
     """Prove a claim: the admin token approves it; WhatsApp and Instagram ask the Graph
     API again (a refusal makes a proven account pending); email takes the 6-digit
     code sent to the address, or without one sends a fresh code."""
-    with container.booking.reading() as conn:
-        restaurant_id = restaurant_store.id_of(conn, slug)
-    claim = _proofs(container).verify(
-        restaurant_id,
-        channel,
-        None if body is None else body.code,
-        admin=actor.kind == "admin",
-    )
-    _gateway(container).directory.forget()
-    return account_json(claim)
+    code = None if body is None else body.code
+    return account_json(services.accounts.verify(slug, channel, code, admin=actor.kind == "admin"))
 
 
 @router.delete("/channels/{channel}", status_code=204)
 def delete_channel(
-    slug: str, channel: Configurable, actor: ManagerOf, container: ContainerDep
+    slug: str, channel: Configurable, actor: ManagerOf, services: Services
 ) -> Response:
-    with container.engine.begin() as conn:
-        removed = accounts.remove(conn, restaurant_store.id_of(conn, slug), channel)
-    if not removed:
-        raise errors.NotFound(f"No {channel} account for '{slug}'")
-    _gateway(container).directory.forget()
+    services.accounts.remove(slug, channel)
     return Response(status_code=204)
 
 
-def _proofs(container: Any) -> AccountProofs:
-    proofs: AccountProofs | None = container.proofs
-    if proofs is None:
-        raise errors.NotFound("Channels are not enabled")
-    return proofs
-
-
-def _gateway(container: Any) -> Gateway:
-    gateway: Gateway | None = container.gateway
-    if gateway is None:
-        raise errors.NotFound("Channels are not enabled")
-    return gateway
-
-
-def message_json(message: store.StoredMessage) -> Message:
+def message_json(message: StoredMessage) -> Message:
     doc = Message(
         id=message.public_id,
         direction=message.direction,
@@ -267,35 +217,27 @@ def message_json(message: store.StoredMessage) -> Message:
     return doc
 
 
-def _conversation_json(conn: Any, conversation: convs.Conversation) -> Conversation:
-    identities = convs.identities_of(conn, conversation.guest_id)
+def _conversation_json(view: ConversationView) -> Conversation:
+    conversation = view.conversation
     return Conversation(
         id=conversation.id,
         guest_id=conversation.guest_id,
         language=conversation.language,
         handoff=conversation.handoff,
         last_message_at=conversation.last_message_at.isoformat(),
-        channels=sorted({i.channel for i in identities}),
+        channels=view.channels,
     )
-
-
-def _own(conn: Any, slug: str, conversation_id: int) -> convs.Conversation:
-    conversation = convs.conversation(conn, conversation_id)
-    if conversation is None or conversation.restaurant_id != restaurant_store.id_of(conn, slug):
-        raise errors.NotFound(f"No conversation {conversation_id} at '{slug}'")
-    return conversation
 
 
 @router.get("/conversations")
 def list_conversations(
     slug: str,
     actor: HostOf,
-    container: ContainerDep,
+    services: Services,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Conversations:
-    with container.booking.tolerant_reading() as conn:  # a list: a replica may serve it
-        found = convs.of_restaurant(conn, restaurant_store.id_of(conn, slug), limit=limit)
-        return Conversations(conversations=[_conversation_json(conn, c) for c in found])
+    found = services.inbox.listed(slug, limit=limit)
+    return Conversations(conversations=[_conversation_json(c) for c in found])
 
 
 @router.get(
@@ -307,18 +249,13 @@ def get_conversation(
     slug: str,
     conversation_id: RowId,
     actor: HostOf,
-    container: ContainerDep,
+    services: Services,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     before: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
 ) -> ConversationWithMessages:
-    with container.booking.reading() as conn:
-        conversation = _own(conn, slug, conversation_id)
-        doc = _conversation_json(conn, conversation)
-        messages = [
-            message_json(m)
-            for m in store.history(conn, conversation.id, limit=limit, before_id=before)
-        ]
-    return ConversationWithMessages(**dict(doc), messages=messages)
+    view = services.inbox.conversation(slug, conversation_id, limit=limit, before=before)
+    messages = [message_json(m) for m in view.messages or ()]
+    return ConversationWithMessages(**dict(_conversation_json(view)), messages=messages)
 
 
 class StaffReply(StrictBody):
@@ -333,11 +270,10 @@ class StaffReply(StrictBody):
     response_model_exclude_unset=True,
 )
 def reply(
-    slug: str, conversation_id: RowId, body: StaffReply, actor: HostOf, container: ContainerDep
+    slug: str, conversation_id: RowId, body: StaffReply, actor: HostOf, services: Services
 ) -> Message:
-    with container.booking.reading() as conn:
-        _own(conn, slug, conversation_id)
-    queued = _gateway(container).send_to_conversation(
+    queued = services.inbox.reply(
+        slug,
         conversation_id,
         OutboundMessage(text=body.text, sender=actor.display),
         author=f"staff:{actor.name}"[:64],
@@ -352,13 +288,8 @@ class Handoff(StrictBody):
 
 @router.put("/conversations/{conversation_id}/handoff")
 def handoff(
-    slug: str, conversation_id: RowId, body: Handoff, actor: HostOf, container: ContainerDep
+    slug: str, conversation_id: RowId, body: Handoff, actor: HostOf, services: Services
 ) -> Conversation:
     """Staff take a conversation over (the bot stays quiet) or hand it back."""
-    now = container.booking.clock()
-    with container.engine.begin() as conn:
-        conversation = _own(conn, slug, conversation_id)
-        convs.hand_off(conn, conversation, active=body.active, by=actor.name, now=now)
-        fresh = convs.conversation(conn, conversation.id)
-        assert fresh is not None
-        return _conversation_json(conn, fresh)
+    view = services.inbox.hand_off(slug, conversation_id, active=body.active, by=actor.name)
+    return _conversation_json(view)

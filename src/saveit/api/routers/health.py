@@ -7,12 +7,10 @@ import threading
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
 
-from saveit.api.deps import ContainerDep
+from saveit.api.deps import AdminServices, ContainerDep, Services
 from saveit.api.problems import problem
 from saveit.api.responses import Health, Readiness
-from saveit.bootstrap import Container
 
 router = APIRouter(tags=["health"])
 
@@ -24,15 +22,14 @@ def healthz() -> Health:
     return Health(status="ok")
 
 
-def _database_answers(container: Container) -> bool:
+def _database_answers(services: AdminServices) -> bool:
     """``SELECT 1`` in a helper thread, so a database that hangs costs a probe at
     most ``READY_TIMEOUT_S`` instead of a connect timeout."""
     result: list[bool] = []
 
     def probe() -> None:
         try:
-            with container.engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
+            services.database.ping()
             result.append(True)
         except Exception:
             result.append(False)
@@ -44,12 +41,12 @@ def _database_answers(container: Container) -> bool:
 
 
 @router.get("/readyz", response_model=Readiness, response_model_exclude_unset=True)
-def readyz(container: ContainerDep) -> Readiness | JSONResponse:
+def readyz(container: ContainerDep, services: Services) -> Readiness | JSONResponse:
     """503 without the database; 200 ``degraded`` without Redis, because the process
     still serves every request correctly then (cache bypassed, limits in process)."""
     gate = container.redis_gate
     redis_ok = gate.ping() if gate is not None else None
-    if not _database_answers(container):
+    if not _database_answers(services):
         data = {"database": "down"}
         if redis_ok is not None:
             data["redis"] = "ok" if redis_ok else "down"

@@ -9,7 +9,7 @@ from starlette.concurrency import run_in_threadpool
 
 from saveit.admin.fields import NO_NUL
 from saveit.api.auth import staff_actor_if_any
-from saveit.api.deps import ContainerDep
+from saveit.api.deps import ContainerDep, Services
 from saveit.api.responses import (
     Availability,
     RestaurantProfile,
@@ -20,18 +20,14 @@ from saveit.api.responses import (
 from saveit.api.schemas import Day
 from saveit.bootstrap import Container
 from saveit.cache.availability import HIT
-from saveit.domain.schedule import local_today
-from saveit.store.restaurants import profile
 
 router = APIRouter(prefix="/v1/restaurants", tags=["public"])
 
 
 @router.get("/{slug}")
-def get_restaurant(slug: str, container: ContainerDep) -> RestaurantProfile:
-    with container.booking.reading() as conn:
-        found = profile(conn, slug)
-        restaurant = container.booking.cache.get(conn, slug)
-    return restaurant_profile(found, restaurant, local_today(restaurant, container.booking.clock()))
+def get_restaurant(slug: str, services: Services) -> RestaurantProfile:
+    view = services.restaurants.profile(slug)
+    return restaurant_profile(view.profile, view.restaurant, view.today)
 
 
 @router.get(

@@ -13,7 +13,7 @@ staff see and edit the day's list (and join for a caller on the phone).
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Protocol
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query, Request
@@ -47,7 +47,6 @@ from saveit.api.schemas import (
 from saveit.bootstrap import Container
 from saveit.domain import errors
 from saveit.domain.commands import Actor, GuestDetails
-from saveit.store.waitlist import EntryView
 from saveit.waitlist.service import JoinRequest, Waitlist
 
 router = APIRouter(tags=["waitlist"])
@@ -99,6 +98,43 @@ def _waitlist(container: Container) -> Waitlist:
     if container.waitlist is None:
         raise errors.NotFound("The waitlist is turned off")
     return container.waitlist
+
+
+class EntryView(Protocol):
+    """A waitlist entry as the waitlist service returns it."""
+
+    @property
+    def code(self) -> str: ...
+    @property
+    def restaurant(self) -> str: ...
+    @property
+    def day(self) -> dt.date: ...
+    @property
+    def earliest(self) -> dt.datetime: ...
+    @property
+    def latest(self) -> dt.datetime: ...
+    @property
+    def party_size(self) -> int: ...
+    @property
+    def area(self) -> str | None: ...
+    @property
+    def guest_name(self) -> str: ...
+    @property
+    def channel(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def hold_start(self) -> dt.datetime | None: ...
+    @property
+    def hold_expires_at(self) -> dt.datetime | None: ...
+    @property
+    def reservation_code(self) -> str | None: ...
+    @property
+    def offers(self) -> int: ...
+    @property
+    def joined_at(self) -> dt.datetime: ...
+    @property
+    def version(self) -> int: ...
 
 
 def entry_json(entry: EntryView, tz: ZoneInfo) -> WaitlistEntry:
