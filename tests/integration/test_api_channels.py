@@ -115,6 +115,16 @@ def test_bad_account_bodies_are_422_and_change_nothing(
     assert api.get("/v1/restaurants/demo/channels", headers=ADMIN).json()["channels"] == []
 
 
+@pytest.mark.parametrize("token", ["tóken", "tok\u001fen"])
+def test_an_access_token_that_cannot_be_sent_is_422(api: TestClient, token: str) -> None:
+    """Fails before the fix: a token the provider's Authorization header cannot
+    carry answered 500 (found once the PUT had a typed body the fuzzer could fill)."""
+    body = {"phone_number_id": "1", "access_token": token}
+    answer = api.put("/v1/restaurants/demo/channels/whatsapp", json=body, headers=ADMIN)
+    assert answer.status_code == 422, answer.text
+    assert api.get("/v1/restaurants/demo/channels", headers=ADMIN).json()["channels"] == []
+
+
 def test_accounts_need_a_manager(api: TestClient) -> None:
     assert api.put("/v1/restaurants/demo/channels/whatsapp", json=WA).status_code == 401
 

@@ -10,10 +10,10 @@ do not depend on the serializer. A field that is sometimes left out (rather than
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal, Protocol
+from typing import Literal, Protocol
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, Field
 
 from saveit.admin.fields import IsoDay, IsoInstant
 from saveit.admin.setup import WEEKDAYS
@@ -290,105 +290,6 @@ class StaffToken(Out):
     last_used_at: IsoInstant | None = Field(description="To the nearest few minutes.")
 
 
-# --- notifications, channels, conversations ----------------------------------------------
-
-
-class GuestChannels(Out):
-    channels: list[str] | None = Field(description="null: the default channels")
-    default: bool
-
-
-class AccountSettings(Out):
-    """Plain settings as given; a secret shows only as ``"set"``."""
-
-    model_config = ConfigDict(extra="allow")
-
-    access_token: Literal["set"] | None = None
-    messaging_service_sid: str | None = None
-    template_language: str | None = None
-    template_name: str | None = None
-
-
-class AccountVerification(Out):
-    """Proven (``by``, ``at``), or pending with what would prove it (``needs``)."""
-
-    state: Literal["proven", "pending"]
-    by: str | None = None
-    at: IsoInstant | None = None
-    needs: Literal["graph", "admin", "code"] | None = None
-    code_expires_at: IsoInstant | None = None
-
-
-class ChannelAccount(Out):
-    channel: str
-    address: str
-    settings: AccountSettings
-    verification: AccountVerification
-
-
-class ChannelAccounts(Out):
-    restaurant: str
-    channels: list[ChannelAccount]
-
-
-class Button(Out):
-    id: str
-    title: str
-
-
-class Option(Out):
-    id: str
-    title: str
-    description: str | None
-
-
-class MessageError(Out):
-    code: str
-    detail: str | None
-
-
-class Choice(Out):
-    """The quick reply a guest tapped."""
-
-    model_config = ConfigDict(extra="allow")
-
-    id: str | None = None
-    title: str | None = None
-
-
-class Message(Out):
-    """Outbound messages carry ``buttons`` and ``options``; a guest's tap, ``choice``."""
-
-    id: str
-    direction: Literal["in", "out"]
-    channel: str
-    author: str | None
-    text: str | None
-    status: str
-    at: IsoInstant
-    buttons: list[Button] | None = None
-    options: list[Option] | None = None
-    choice: Choice | None = None
-    error: MessageError | None = None
-
-
-class Conversation(Out):
-    id: int
-    guest_id: int
-    language: str | None
-    handoff: bool
-    last_message_at: IsoInstant
-    channels: list[str]
-
-
-class ConversationWithMessages(Conversation):
-    messages: list[Message]
-
-
-class Conversations(Out):
-    conversations: list[Conversation]
-
-
 # --- the waitlist -------------------------------------------------------------------------
 
 
@@ -436,70 +337,7 @@ class WaitlistOutcomes(Out):
     outcomes: dict[str, int] = Field(description="Entries per outcome in the period.")
 
 
-# --- privacy, health ----------------------------------------------------------------------
-
-
-class Erased(Out):
-    guest_id: int
-    erased_at: IsoInstant
-    counts: dict[str, int] = Field(description="Rows touched per table.")
-
-
-AnyJson = Annotated[
-    JsonValue,
-    WithJsonSchema(
-        {
-            "type": ["string", "number", "boolean", "object", "array", "null"],
-            "description": "As stored (audit snapshots and provider payloads keep their shape).",
-        }
-    ),
-]
-Row = dict[str, AnyJson]
-
-
-class ExportedGuest(Out):
-    id: int
-    name: str | None
-    phone: str | None
-    email: str | None
-    language: str | None
-    notes: str | None
-    allergies: AnyJson
-    tags: AnyJson
-    visit_count: int | None
-    no_show_count: int | None
-    notify_channels: AnyJson
-    created_at: IsoInstant | None
-    updated_at: IsoInstant | None
-
-
-class ExportedIdentity(Out):
-    channel: str
-    external_id: str
-    display_name: str | None
-    last_inbound_at: IsoInstant | None
-    created_at: IsoInstant | None
-
-
-class ExportedRestaurant(Out):
-    slug: str
-    name: str
-
-
-class GuestExport(Out):
-    """Everything stored about one guest of one restaurant (``format`` names the version)."""
-
-    model_config = ConfigDict(extra="allow")
-
-    format: str
-    exported_at: IsoInstant
-    restaurant: ExportedRestaurant
-    guest: ExportedGuest
-    identities: list[ExportedIdentity]
-    reservations: list[Row]
-    conversations: list[Row]
-    link_codes: list[Row]
-    erasures: list[Row]
+# --- health ------------------------------------------------------------------------------
 
 
 class Health(Out):

@@ -17,9 +17,7 @@ from pydantic import ConfigDict, Field
 from saveit.admin.channel_accounts import Claim
 from saveit.admin.inbox import ConversationView, StoredMessage
 from saveit.api.auth import HostOf, ManagerOf
-from saveit.api.deps import Services
-from saveit.api.ids import MAX_ID, RowId
-from saveit.api.responses import (
+from saveit.api.channel_responses import (
     AccountSettings,
     AccountVerification,
     Button,
@@ -31,8 +29,10 @@ from saveit.api.responses import (
     Message,
     MessageError,
     Option,
-    iso_or_none,
 )
+from saveit.api.deps import Services
+from saveit.api.ids import MAX_ID, RowId
+from saveit.api.responses import iso_or_none
 from saveit.api.schemas import NOT_A_PHONE, NOT_AN_EMAIL, rules, text
 from saveit.api.schemas import Body as StrictBody
 from saveit.domain import errors
@@ -43,7 +43,15 @@ router = APIRouter(prefix="/v1/restaurants/{slug}", tags=["channels"])
 
 # Sent as an HTTP header to the provider: printable ASCII only (anything else
 # could not be sent, and once answered 500).
-Secret = Annotated[str, Field(min_length=1, max_length=1000, pattern=r"^[!-~]+$")]
+Secret = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=1000,
+        pattern=r"^[ -~]+$",
+        json_schema_extra={"pattern": r"^[ -~]*[!-~][ -~]*$"},  # blanks alone are stripped
+    ),
+]
 
 
 class WhatsAppAccount(StrictBody):

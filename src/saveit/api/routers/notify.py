@@ -11,9 +11,9 @@ from pydantic import Field
 
 from saveit.admin.notify_preferences import Preference
 from saveit.api.auth import HostOf, reservation_access
+from saveit.api.channel_responses import GuestChannels
 from saveit.api.deps import ContainerDep, Services
 from saveit.api.ids import RowId
-from saveit.api.responses import GuestChannels
 from saveit.api.schemas import Body as StrictBody
 from saveit.bootstrap import Container
 from saveit.domain import errors

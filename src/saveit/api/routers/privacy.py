@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse
 from saveit.api.auth import ManagerOf, bearer
 from saveit.api.deps import ContainerDep
 from saveit.api.ids import RowId
-from saveit.api.responses import Erased, GuestExport
+from saveit.api.privacy_responses import Erased, GuestExport
 from saveit.bootstrap import Container
 from saveit.domain import errors
 from saveit.privacy import GuestPrivacy
