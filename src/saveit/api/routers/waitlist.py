@@ -36,6 +36,7 @@ from saveit.api.schemas import (
     Area,
     Body,
     Channel,
+    Day,
     Instant,
     PartySize,
     Version,
@@ -279,8 +280,8 @@ def outcomes(
     slug: str,
     _staff: HostOf,
     container: ContainerDep,
-    since: Annotated[dt.date, Query(alias="from")],
-    until: Annotated[dt.date, Query(alias="to")],
+    since: Annotated[Day, Query(alias="from")],
+    until: Annotated[Day, Query(alias="to")],
 ) -> WaitlistOutcomes:
     """Entries joined, offered, accepted, declined, expired, closed and left, by the
     day they happened (``from`` and ``to`` inclusive, the restaurant's days)."""
