@@ -38,7 +38,7 @@ import redis
 import yaml
 from psycopg import sql
 
-from saveit.restaurant_setup import apply_spec, parse_document
+from saveit.admin.setup import apply_spec, parse_document
 from saveit.store.database import create_db_engine
 from saveit.store.migrate import upgrade
 

@@ -46,7 +46,7 @@ from psycopg import sql
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from saveit.restaurant_setup import apply_spec, parse_document
+from saveit.admin.setup import apply_spec, parse_document
 from saveit.store.database import create_db_engine
 from saveit.store.migrate import upgrade
 

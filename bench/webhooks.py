@@ -53,7 +53,7 @@ from booking import (
     server,
     worker_pids,
 )
-from saveit.restaurant_setup import apply_spec, parse_document
+from saveit.admin.setup import apply_spec, parse_document
 from saveit.store.database import create_db_engine
 from saveit.store.migrate import upgrade
 

@@ -18,9 +18,9 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from saveit.admin.setup import apply_spec, parse_document
 from saveit.bootstrap import Container, build
 from saveit.config import Settings
-from saveit.restaurant_setup import apply_spec, parse_document
 from saveit.store.database import create_db_engine
 from saveit.store.migrate import upgrade
 from saveit.store.schema import metadata

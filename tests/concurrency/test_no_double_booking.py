@@ -26,10 +26,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select, text
 
+from saveit.admin.setup import apply_spec, parse_document
 from saveit.booking.service import BookingService
 from saveit.domain import errors
 from saveit.domain.commands import Actor, CreateReservation, GuestDetails
-from saveit.restaurant_setup import apply_spec, parse_document
 from saveit.store.database import create_db_engine
 from saveit.store.reservations import count_overlaps
 from saveit.store.schema import reservation_tables, reservations

@@ -22,10 +22,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
+from saveit.admin.setup import apply_spec, parse_document
 from saveit.booking.service import BookingService
 from saveit.domain import errors
 from saveit.domain.commands import Actor, CreateReservation, GuestDetails
-from saveit.restaurant_setup import apply_spec, parse_document
 from saveit.store.database import create_db_engine
 from saveit.store.schema import reservations
 

@@ -32,11 +32,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import Engine, select, text
 
+from saveit.admin.setup import apply_spec, parse_document
 from saveit.booking.service import BookingService
 from saveit.domain import errors
 from saveit.domain.commands import Actor, CreateReservation, GuestDetails
 from saveit.domain.model import OCCUPYING_STATUSES
-from saveit.restaurant_setup import apply_spec, parse_document
 from saveit.store import waitlist as waitlist_store
 from saveit.store.database import create_db_engine
 from saveit.store.schema import reservation_tables, reservations, waitlist_entries

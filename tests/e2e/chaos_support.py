@@ -31,7 +31,7 @@ import pytest
 import redis
 from psycopg import sql
 
-from saveit.restaurant_setup import apply_spec, parse_document
+from saveit.admin.setup import apply_spec, parse_document
 from saveit.store.database import create_db_engine
 from saveit.store.migrate import upgrade
 from tests.support import demo_document

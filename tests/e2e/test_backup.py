@@ -12,10 +12,10 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from saveit.admin.setup import apply_spec, parse_document
 from saveit.bootstrap import build
 from saveit.config import Settings
 from saveit.domain.commands import Actor, CreateReservation, GuestDetails
-from saveit.restaurant_setup import apply_spec, parse_document
 from tests.conftest import PG_BASE, _with_database
 from tests.e2e.test_cli import _env, _run
 from tests.support import FakeClock, demo_document

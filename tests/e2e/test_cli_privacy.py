@@ -9,10 +9,10 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from saveit.admin.setup import apply_spec, parse_document
 from saveit.bootstrap import build
 from saveit.config import Settings
 from saveit.domain.commands import Actor, CreateReservation, GuestDetails
-from saveit.restaurant_setup import apply_spec, parse_document
 from saveit.store.schema import channel_messages, guests, metadata
 from tests.e2e.test_cli import _env, _run
 from tests.support import FakeClock, demo_document

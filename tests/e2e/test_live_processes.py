@@ -29,7 +29,7 @@ from psycopg import sql
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from saveit.restaurant_setup import apply_spec, parse_document
+from saveit.admin.setup import apply_spec, parse_document
 from saveit.store import tokens
 from saveit.store.database import create_db_engine
 from saveit.store.migrate import upgrade

@@ -28,6 +28,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
+from saveit.admin.setup import apply_spec, parse_document
 from saveit.api.app import create_app_from_env
 from saveit.api.routers import webchat
 from saveit.booking.service import utc_now
@@ -35,7 +36,6 @@ from saveit.channels.webchat.protocol import identity_of
 from saveit.domain.messages import Button, OutboundMessage
 from saveit.messaging.gateway import Gateway
 from saveit.messaging.inbox import InboxResponder
-from saveit.restaurant_setup import apply_spec, parse_document
 from saveit.store.database import create_db_engine
 from saveit.store.migrate import upgrade
 from saveit.store.schema import (

@@ -23,13 +23,13 @@ from aiosmtpd.controller import Controller
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
+from saveit.admin.setup import apply_spec, parse_document
 from saveit.api.app import create_app
 from saveit.bootstrap import Container, build
 from saveit.channels.email.inbound import serve
 from saveit.config import Settings
 from saveit.domain.commands import Actor, CreateReservation, GuestDetails
 from saveit.events import Bus, InProcessBus, RedisStreamsBus
-from saveit.restaurant_setup import apply_spec, parse_document
 from saveit.store import channel_accounts as accounts
 from saveit.store import restaurants as restaurant_store
 from tests.conftest import ADMIN_TOKEN

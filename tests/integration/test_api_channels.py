@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from saveit.admin.setup import apply_spec, parse_document
 from saveit.api.app import create_app
 from saveit.bootstrap import Container
 from saveit.config import Settings
 from saveit.domain.messages import InboundMessage, WebhookBatch
-from saveit.restaurant_setup import apply_spec, parse_document
 from tests.conftest import ADMIN_TOKEN
 from tests.support import demo_document
 
@@ -111,6 +111,16 @@ def test_bad_account_bodies_are_422_and_change_nothing(
     api: TestClient, channel: str, body: dict[str, object]
 ) -> None:
     answer = api.put(f"/v1/restaurants/demo/channels/{channel}", json=body, headers=ADMIN)
+    assert answer.status_code == 422, answer.text
+    assert api.get("/v1/restaurants/demo/channels", headers=ADMIN).json()["channels"] == []
+
+
+@pytest.mark.parametrize("token", ["tóken", "tok\u001fen"])
+def test_an_access_token_that_cannot_be_sent_is_422(api: TestClient, token: str) -> None:
+    """Fails before the fix: a token the provider's Authorization header cannot
+    carry answered 500 (found once the PUT had a typed body the fuzzer could fill)."""
+    body = {"phone_number_id": "1", "access_token": token}
+    answer = api.put("/v1/restaurants/demo/channels/whatsapp", json=body, headers=ADMIN)
     assert answer.status_code == 422, answer.text
     assert api.get("/v1/restaurants/demo/channels", headers=ADMIN).json()["channels"] == []
 

@@ -300,3 +300,13 @@ def test_readiness_answers_quickly_when_the_database_hangs(tmp_path: Path) -> No
         started = time.monotonic()
         assert_problem(api.get("/readyz"), 503, "SERVICE_UNAVAILABLE")
         assert time.monotonic() - started < 4
+
+
+@pytest.mark.parametrize(
+    "bounds", ["from=2026-06-01&to=9999-12-31", "from=0001-01-01&to=2026-06-01"]
+)
+def test_waitlist_outcomes_outside_the_calendar_are_422(api: TestClient, bounds: str) -> None:
+    """Fails before the fix: a period ending on the calendar's last day answered 500
+    (found by the fuzzer once the other schemas stated their rules)."""
+    answer = api.get(f"/v1/restaurants/demo/waitlist/outcomes?{bounds}", headers=ADMIN)
+    assert (answer.status_code, answer.json()["code"]) == (422, "VALIDATION_ERROR")

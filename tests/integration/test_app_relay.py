@@ -7,10 +7,10 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
+from saveit.admin.setup import apply_spec, parse_document
 from saveit.api.app import create_app
 from saveit.bootstrap import build
 from saveit.config import Settings
-from saveit.restaurant_setup import apply_spec, parse_document
 from tests.support import FakeClock, demo_document
 
 

@@ -11,11 +11,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
+from saveit.admin.setup import apply_spec, parse_document
 from saveit.bootstrap import Container
 from saveit.domain import errors
 from saveit.domain.commands import Actor, CreateReservation, GuestDetails
 from saveit.domain.model import Status
-from saveit.restaurant_setup import apply_spec, parse_document
 from saveit.store.schema import guests, outbox, reservation_log, reservations
 from tests.support import FakeClock
 

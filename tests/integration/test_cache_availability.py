@@ -14,12 +14,12 @@ import redis
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
+from saveit.admin.setup import apply_spec, parse_document
 from saveit.api.app import create_app
 from saveit.bootstrap import Container, build
 from saveit.cache import MemoryStore, NearCache, RedisStore
 from saveit.config import Settings
 from saveit.resilience import CircuitBreaker, RedisGate, RedisUnavailable
-from saveit.restaurant_setup import apply_spec, parse_document
 from tests.conftest import ADMIN_TOKEN
 from tests.support import FakeClock, demo_document
 

@@ -16,10 +16,10 @@ from urllib.parse import urlsplit
 import pytest
 from fastapi.testclient import TestClient
 
+from saveit.admin.setup import apply_spec, parse_document
 from saveit.api.app import create_app
 from saveit.bootstrap import Container, build
 from saveit.config import Settings
-from saveit.restaurant_setup import apply_spec, parse_document
 from saveit.store import restaurants as restaurant_store
 from saveit.store import tokens
 from tests.conftest import ADMIN_TOKEN

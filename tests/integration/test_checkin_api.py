@@ -15,10 +15,10 @@ from fastapi.testclient import TestClient
 from PIL import Image
 from sqlalchemy import func, select
 
+from saveit.admin.setup import apply_spec, parse_document
 from saveit.api.app import create_app
 from saveit.bootstrap import Container
 from saveit.checkin import CheckIn, Keyring
-from saveit.restaurant_setup import apply_spec, parse_document
 from saveit.store.schema import guests, outbox, reservation_log, reservations
 from tests.conftest import ADMIN_TOKEN
 from tests.support import FakeClock, demo_document

@@ -225,8 +225,8 @@ def test_sms_in_english_books_and_then_cancels(
 
 @pytest.fixture
 def chat(settings: Settings, clock: FakeClock) -> Iterator[tuple[TestClient, Container]]:
+    from saveit.admin.setup import apply_spec, parse_document
     from saveit.bootstrap import build
-    from saveit.restaurant_setup import apply_spec, parse_document
     from tests.support import demo_document
 
     embedded = settings.model_copy(update={"relay_in_process": None, "redis_url": None})

@@ -15,11 +15,11 @@ import redis
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
+from saveit.admin.setup import apply_spec, parse_document
 from saveit.api.app import create_app
 from saveit.bootstrap import Container, build
 from saveit.config import Settings
 from saveit.resilience import BreakerState, CircuitBreaker
-from saveit.restaurant_setup import apply_spec, parse_document
 from tests.integration.conftest import DEAD_REDIS_URL, TcpProxy
 from tests.support import FakeClock, demo_document
 

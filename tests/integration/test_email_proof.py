@@ -25,11 +25,11 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from saveit.admin.setup import apply_spec, parse_document
 from saveit.bootstrap import Container, build
 from saveit.channels.email.inbound import serve
 from saveit.config import Settings
 from saveit.domain.commands import Actor, CreateReservation, GuestDetails
-from saveit.restaurant_setup import apply_spec, parse_document
 from tests.integration.conftest import EMAIL_ADDRESS, EMAIL_HOST
 from tests.integration.test_channels_email_smtp import Captured, CaptureHandler
 from tests.support import FakeClock, assign_account, demo_document

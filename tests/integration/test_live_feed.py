@@ -16,13 +16,13 @@ from sqlalchemy import insert
 from starlette.testclient import WebSocketTestSession
 from starlette.websockets import WebSocketDisconnect
 
+from saveit.admin.setup import apply_spec, parse_document
 from saveit.api.app import create_app
 from saveit.bootstrap import build
 from saveit.config import Settings
 from saveit.realtime.hub import SHUTDOWN, SLOW, LiveHub, Subscription
 from saveit.realtime.messages import LiveMessage
 from saveit.realtime.sources import OutboxPoller
-from saveit.restaurant_setup import apply_spec, parse_document
 from saveit.store import tokens
 from saveit.store.restaurants import id_of
 from saveit.store.schema import outbox

@@ -5,11 +5,11 @@ from __future__ import annotations
 import threading
 from datetime import timedelta
 
+from saveit.admin.setup import apply_spec, parse_document
 from saveit.bootstrap import build
 from saveit.config import Settings
 from saveit.domain.messages import OutboundMessage
 from saveit.notify import start_notifications
-from saveit.restaurant_setup import apply_spec, parse_document
 from saveit.store import messages as store
 from saveit.store import restaurants as restaurant_store
 from tests.support import FakeClock, demo_document

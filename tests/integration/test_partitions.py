@@ -15,12 +15,12 @@ import pytest
 from psycopg import sql
 from sqlalchemy import Engine, func, select, text
 
+from saveit.admin.setup import apply_spec, parse_document
 from saveit.bootstrap import build
 from saveit.config import Settings
 from saveit.domain.commands import Actor, CreateReservation, GuestDetails
 from saveit.domain.messages import InboundMessage
 from saveit.events.processed import SqlProcessedStore
-from saveit.restaurant_setup import apply_spec, parse_document
 from saveit.store import messages
 from saveit.store.database import create_db_engine
 from saveit.store.migrate import upgrade

@@ -22,9 +22,9 @@ from pydantic import SecretStr
 from sqlalchemy import JSON, Connection, String, func, select, update
 from sqlalchemy.exc import DBAPIError
 
+from saveit.admin.setup import apply_spec, parse_document
 from saveit.bootstrap import Container
 from saveit.config import Settings
-from saveit.restaurant_setup import apply_spec, parse_document
 from saveit.store import conversations as convs
 from saveit.store import restaurants as restaurant_store
 from saveit.store import tokens

@@ -12,12 +12,12 @@ import redis
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
+from saveit.admin.setup import apply_spec, parse_document
 from saveit.api.app import create_app
 from saveit.bootstrap import Container, build
 from saveit.config import Settings
 from saveit.ratelimit import MemoryGcra, RedisGcra, Rule
 from saveit.resilience import CircuitBreaker, RedisGate
-from saveit.restaurant_setup import apply_spec, parse_document
 from tests.conftest import ADMIN_TOKEN
 from tests.support import FakeClock, demo_document
 

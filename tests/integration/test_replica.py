@@ -21,10 +21,10 @@ import pytest
 from psycopg import sql
 from sqlalchemy import text
 
+from saveit.admin.setup import apply_spec, parse_document
 from saveit.bootstrap import Container, build
 from saveit.config import Settings
 from saveit.domain.commands import Actor, CreateReservation, GuestDetails
-from saveit.restaurant_setup import apply_spec, parse_document
 from saveit.store.database import create_db_engine
 from saveit.store.migrate import upgrade
 from tests.conftest import IN_CI, PG_BASE, _with_database

@@ -10,11 +10,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import insert, select, update
 
+from saveit.admin.setup import apply_spec, parse_document
 from saveit.api.app import create_app
 from saveit.bootstrap import Container, build
 from saveit.config import Settings
 from saveit.domain.messages import InboundMessage, WebhookBatch
-from saveit.restaurant_setup import apply_spec, parse_document
 from saveit.store import channel_accounts as accounts
 from saveit.store import restaurants as restaurant_store
 from saveit.store.database import create_db_engine

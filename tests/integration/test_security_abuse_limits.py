@@ -17,13 +17,13 @@ from pydantic import SecretStr
 from sqlalchemy import func, select
 from starlette.websockets import WebSocketDisconnect
 
+from saveit.admin.setup import apply_spec, parse_document
 from saveit.api.app import create_app
 from saveit.api.routers import webchat
 from saveit.bootstrap import Container, build
 from saveit.channels.webchat.protocol import CHAT_SUBPROTOCOL, SESSION_SUBPROTOCOL
 from saveit.config import Settings
 from saveit.domain.messages import InboundMessage, WebhookBatch
-from saveit.restaurant_setup import apply_spec, parse_document
 from saveit.store import channel_accounts as accounts
 from saveit.store import restaurants as restaurant_store
 from saveit.store.schema import channel_messages, reservations

@@ -17,10 +17,10 @@ from fastapi.testclient import TestClient
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
+from saveit.admin.setup import apply_spec, parse_document
 from saveit.api.app import create_app
 from saveit.bootstrap import Container, build
 from saveit.config import Settings
-from saveit.restaurant_setup import apply_spec, parse_document
 from tests.conftest import ADMIN_TOKEN
 from tests.integration.test_channels_email_smtp import free_port
 from tests.support import FakeClock, demo_document

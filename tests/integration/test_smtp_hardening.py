@@ -14,10 +14,10 @@ import pytest
 import trustme
 from sqlalchemy import func, select
 
+from saveit.admin.setup import apply_spec, parse_document
 from saveit.bootstrap import Container, build
 from saveit.channels.email.inbound import serve
 from saveit.config import Settings
-from saveit.restaurant_setup import apply_spec, parse_document
 from saveit.store.schema import channel_messages
 from tests.integration.conftest import EMAIL_ADDRESS, EMAIL_HOST
 from tests.support import FakeClock, assign_account, demo_document

@@ -14,6 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from saveit.admin.setup import apply_spec, parse_document
 from saveit.api.app import create_app
 from saveit.bootstrap import Container, build
 from saveit.config import Settings
@@ -21,7 +22,6 @@ from saveit.domain import errors
 from saveit.domain.commands import Actor, CreateReservation, GuestDetails, ModifyReservation
 from saveit.domain.events import Event
 from saveit.domain.model import Status
-from saveit.restaurant_setup import apply_spec, parse_document
 from saveit.store.schema import outbox, reservation_log, table_claims, waitlist_log
 from saveit.waitlist.runner import WaitlistHandler
 from saveit.waitlist.service import JoinRequest, Waitlist

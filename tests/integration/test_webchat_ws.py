@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from starlette.testclient import WebSocketTestSession
 from starlette.websockets import WebSocketDisconnect
 
+from saveit.admin.setup import apply_spec, parse_document
 from saveit.api.app import create_app
 from saveit.api.routers import webchat
 from saveit.bootstrap import Container, build
@@ -26,7 +27,6 @@ from saveit.config import Settings
 from saveit.domain.messages import Button, Choice, OutboundMessage
 from saveit.messaging.gateway import Reply, Turn
 from saveit.messaging.inbox import InboxResponder
-from saveit.restaurant_setup import apply_spec, parse_document
 from saveit.store.schema import channel_identities, channel_messages, conversations
 from tests.support import FakeClock, demo_document
 

@@ -12,13 +12,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
+from saveit.admin.setup import apply_spec, parse_document
 from saveit.booking.service import BookingService
 from saveit.domain import errors
 from saveit.domain.availability import cells
 from saveit.domain.commands import Actor, CreateReservation, GuestDetails, ModifyReservation
 from saveit.domain.model import Status
 from saveit.domain.schedule import grid_starts
-from saveit.restaurant_setup import apply_spec, parse_document
 from saveit.store.database import create_db_engine
 from saveit.store.reservations import count_overlaps
 from saveit.store.schema import reservation_tables, reservations, table_claims

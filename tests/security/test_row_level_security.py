@@ -15,12 +15,12 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select, text
 
+from saveit.admin.setup import apply_spec, parse_document
 from saveit.api.app import create_app
 from saveit.api.auth import HostOf
 from saveit.api.deps import ContainerDep
 from saveit.bootstrap import Container, build
 from saveit.config import Settings
-from saveit.restaurant_setup import apply_spec, parse_document
 from saveit.store import tenancy
 from saveit.store.schema import guests, metadata, reservations, restaurants, table_claims
 from tests.conftest import ADMIN_TOKEN, _empty_postgres

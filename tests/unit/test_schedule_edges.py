@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from pydantic import ValidationError
 
+from saveit.admin.setup import RulesSpec
 from saveit.domain.availability import (
     bookable_starts,
     cells,
@@ -27,7 +28,6 @@ from saveit.domain.model import (
     WeeklyService,
 )
 from saveit.domain.schedule import business_day_of, grid_starts, windows_for
-from saveit.restaurant_setup import RulesSpec
 
 MADRID = ZoneInfo("Europe/Madrid")
 NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)

@@ -14,8 +14,10 @@ from fastapi import FastAPI, Response
 
 from saveit import __version__
 from saveit.api import access_log, problems
+from saveit.api.deps import admin_services
 from saveit.api.header_limits import HeaderLimit
 from saveit.api.middleware import BodyLimit, CatchAll
+from saveit.api.openapi import document_settings
 from saveit.api.routers import (
     admin,
     channels,
@@ -41,6 +43,7 @@ from saveit.observe.middleware import Observe
 from saveit.ratelimit import Decision
 from saveit.ratelimit.middleware import RateLimit
 from saveit.runtime import Plan, Runtime
+from saveit.store.errors import OperationalError, PoolTimeout
 
 
 def create_app(container: Container) -> FastAPI:
@@ -67,7 +70,9 @@ def create_app(container: Container) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.container = container
-    problems.install(app)
+    app.state.admin = admin_services(container)
+    problems.install(app, unavailable=(OperationalError, PoolTimeout))
+    document_settings(app, container.settings)
     for module in (
         health,
         public,

@@ -8,27 +8,26 @@ with a typo learns about it instead of silently getting the public view.
 from __future__ import annotations
 
 import hmac
-import logging
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Any, get_args
 
 from fastapi import Depends, Request
-from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import HTTPConnection
 
-from saveit.api.deps import ContainerDep
+from saveit.admin.staff_tokens import ROLES
+from saveit.api.deps import AdminServices, ContainerDep
 from saveit.api.schemas import Channel
 from saveit.bootstrap import Container
 from saveit.domain import errors
 from saveit.domain.commands import Actor
 from saveit.domain.views import ReservationView
-from saveit.store import tenancy, tokens
+from saveit.store import tenancy
 
 CHANNELS: tuple[str, ...] = get_args(Channel)
-RANK = {role: i for i, role in enumerate(tokens.ROLES)}
+RANK = {role: i for i, role in enumerate(ROLES)}
 _NAME_MAX = 48  # fits the audit columns with the "staff:" prefix
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,22 +54,16 @@ def _channel(request: Request, default: str) -> str:
     return channel
 
 
-def principal_of(container: Container, token: str) -> Principal:
+def principal_of(conn: HTTPConnection, token: str) -> Principal:
     """Who holds ``token``: the admin, or staff whose token is neither revoked nor expired."""
+    container: Container = conn.app.state.container
     admin = container.settings.admin_token
     if admin is not None and hmac.compare_digest(admin.get_secret_value().encode(), token.encode()):
         return Principal("admin", "admin", None, "owner")
-    now = container.booking.clock()
-    with container.booking.reading() as conn:
-        found = tokens.find(conn, token, now)
+    services: AdminServices = conn.app.state.admin
+    found = services.tokens.holder(token)
     if found is None:
         raise errors.Unauthorized("This token is not valid")
-    if found.used_stale(now):
-        try:  # a bookkeeping write: never the reason a request fails
-            with container.engine.begin() as conn:
-                tokens.mark_used(conn, found.id, now)
-        except SQLAlchemyError:
-            log.warning("could not note the use of staff token %s", found.id, exc_info=True)
     return Principal(
         "staff",
         found.name[:_NAME_MAX],
@@ -89,7 +82,7 @@ def bearer(request: Request, container: Container) -> Principal | None:
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
         raise errors.Unauthorized("Use 'Authorization: Bearer <token>'")
-    return principal_of(container, token)
+    return principal_of(request, token)
 
 
 def actor_of(request: Request, principal: Principal) -> Actor:

@@ -1,12 +1,20 @@
-"""Request-scoped access to the container the app was built with."""
+"""Request-scoped access to the container the app was built with, and to the
+services behind the admin, channel-account and notification routes."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, cast
 
 from fastapi import Depends, Request
 
+from saveit.admin.channel_accounts import ChannelAccounts
+from saveit.admin.inbox import StaffInbox
+from saveit.admin.notify_preferences import NotifyPreferences
+from saveit.admin.restaurants import RestaurantAdmin
+from saveit.admin.staff_tokens import StaffTokens
 from saveit.bootstrap import Container
+from saveit.store.unit_of_work import Database
 
 
 async def container_of(request: Request) -> Container:
@@ -17,3 +25,47 @@ async def container_of(request: Request) -> Container:
 
 
 ContainerDep = Annotated[Container, Depends(container_of)]
+
+
+@dataclass(frozen=True, slots=True)
+class AdminServices:
+    restaurants: RestaurantAdmin
+    tokens: StaffTokens
+    accounts: ChannelAccounts
+    inbox: StaffInbox
+    preferences: NotifyPreferences
+    database: Database  # for the readiness probe's round trip
+
+
+def admin_services(container: Container) -> AdminServices:
+    """Built once per app (``create_app``) from the container's parts."""
+    db = Database(container.engine, replica=container.replica)
+    booking = container.booking
+    settings = container.settings
+    return AdminServices(
+        restaurants=RestaurantAdmin(
+            db, cache=booking.cache, configuration=booking.restaurant, clock=booking.clock
+        ),
+        tokens=StaffTokens(
+            db,
+            clock=booking.clock,
+            default_ttl_days=settings.staff_token_ttl_days,
+            max_ttl_days=settings.staff_token_max_ttl_days,
+        ),
+        accounts=ChannelAccounts(
+            db,
+            proofs=container.proofs,
+            gateway=container.gateway,
+            phone_region=settings.default_phone_region,
+        ),
+        inbox=StaffInbox(db, gateway=container.gateway, clock=booking.clock),
+        preferences=NotifyPreferences(db),
+        database=db,
+    )
+
+
+async def services_of(request: Request) -> AdminServices:
+    return cast(AdminServices, request.app.state.admin)
+
+
+Services = Annotated[AdminServices, Depends(services_of)]

@@ -7,6 +7,7 @@ Bad input must never reach the catch-all, which exists for bugs only.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -14,8 +15,6 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
-from sqlalchemy.exc import OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
 
 from saveit.domain.errors import DomainError
@@ -170,10 +169,12 @@ def _unavailable(_request: Request, exc: Exception) -> JSONResponse:
     return problem("SERVICE_UNAVAILABLE", "The database is unavailable; try again shortly")
 
 
-def install(app: FastAPI) -> None:
+def install(app: FastAPI, *, unavailable: Iterable[type[Exception]] = ()) -> None:
+    """``unavailable``: the database's errors that mean it cannot be reached now
+    (a 503 with ``Retry-After``); the composition names them (``saveit.store.errors``)."""
     app.add_exception_handler(DomainError, _domain)
     app.add_exception_handler(RequestValidationError, _request_validation)
     app.add_exception_handler(ValidationError, _model_validation)
     app.add_exception_handler(HTTPException, _http)
-    app.add_exception_handler(OperationalError, _unavailable)
-    app.add_exception_handler(PoolTimeout, _unavailable)
+    for error in unavailable:
+        app.add_exception_handler(error, _unavailable)

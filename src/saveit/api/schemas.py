@@ -1,6 +1,5 @@
-"""Request bodies (strict: unknown fields and wrong types are 422s) and the JSON
-shapes of responses. Instants go out in the restaurant's local offset, because
-that is the time on the guest's confirmation and the host's sheet."""
+"""Request bodies: strict (unknown fields and wrong types are 422s), and each
+rule they are checked by stated in the OpenAPI (see :mod:`saveit.admin.fields`)."""
 
 from __future__ import annotations
 
@@ -8,50 +7,62 @@ import datetime as dt
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from saveit.admin.fields import (
+    Day,
+    Instant,
+    Integral,
+    TimeZoneName,
+    WallTime,
+    either_start_or_day_and_time,
+    rules,
+    text,
+)
+from saveit.admin.setup import (
+    CAPACITIES,
+    ContactSpec,
+    HoursSpec,
+    check_timezone,
+    closed_or_hours,
+)
 from saveit.domain import errors
-from saveit.domain.model import Restaurant
-from saveit.domain.views import ReservationView
-from saveit.restaurant_setup import WEEKDAYS, ContactSpec, HoursSpec, check_timezone
-from saveit.store.restaurant_json import hours_to_json
-from saveit.store.restaurants import Profile
+
+__all__ = ["Day", "Instant", "rules", "text"]
+
+NO_SUCH_TABLE = "No table"  # a combination's table the restaurant does not have
+# Checked where the data is (the booking engine, the guest book), and stated here.
+NOT_A_PHONE = "is not a phone number"
+NOT_AN_EMAIL = "is not an email address"
+UNKNOWN_TABLES = "Unknown table(s)"
+TWO_TABLES = "A combination joins at least two different tables"  # once blanks are stripped
+NO_SUCH_TIME = "does not exist in"  # a local time the clock skips (DST)
+NO_CONTACT = "Give a phone number or an email"  # guests; staff may leave both out
+CONTACT = (NOT_A_PHONE, NOT_AN_EMAIL, NO_CONTACT)
 
 Channel = Literal["web", "whatsapp", "instagram", "webchat", "email", "sms", "phone", "api"]
-PartySize = Annotated[int, Field(strict=True, ge=1, le=1000)]
-TableCode = Annotated[str, Field(min_length=1, max_length=32)]
-Version = Annotated[int, Field(strict=True, ge=1)]
-
-EARLIEST = dt.date(2000, 1, 1)
-LATEST = dt.date(2199, 12, 31)
-
-
-def _plausible_day(value: dt.date) -> dt.date:
-    """Far-off dates are typos, and near the calendar's ends the UTC conversions overflow."""
-    if not EARLIEST <= value <= LATEST:
-        raise ValueError(f"dates run from {EARLIEST} to {LATEST}")
-    return value
-
-
-def _plausible_instant(value: dt.datetime) -> dt.datetime:
-    _plausible_day(value.date())
-    return value
-
-
-Day = Annotated[dt.date, AfterValidator(_plausible_day)]
-Instant = Annotated[AwareDatetime, AfterValidator(_plausible_instant)]
+PartySize = Annotated[int, Field(strict=True, ge=1, le=1000), Integral]
+TableCode = Annotated[str, text(32, min_length=1)]
+Version = Annotated[int, Field(strict=True, ge=1), Integral]
+Area = Annotated[str, text(64, min_length=1)]
 
 
 class Body(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
+def when_rules(*, required: bool, also: tuple[str, ...] = ()) -> dict[str, Any]:
+    return either_start_or_day_and_time(required=required) | rules(NO_SUCH_TIME, *also)
+
+
 class When(Body):
     """Either an instant with its offset, or a local wall time at the restaurant."""
 
+    model_config = ConfigDict(json_schema_extra=when_rules(required=False))
+
     start: Instant | None = None
     date: Day | None = None
-    time: dt.time | None = None
+    time: WallTime | None = None
 
     @model_validator(mode="after")
     def _one_way(self) -> When:
@@ -79,13 +90,17 @@ class When(Body):
 
 
 class NewReservation(When):
+    model_config = ConfigDict(
+        json_schema_extra=when_rules(required=True, also=(*CONTACT, UNKNOWN_TABLES))
+    )
+
     party_size: PartySize
-    name: Annotated[str, Field(min_length=1, max_length=200)]
-    phone: Annotated[str, Field(max_length=32)] | None = None
-    email: Annotated[str, Field(max_length=254)] | None = None
+    name: Annotated[str, text(200, min_length=1)]
+    phone: Annotated[str, text(32)] | None = None
+    email: Annotated[str, text(254)] | None = None
     language: Literal["es", "en"] | None = None
-    notes: Annotated[str, Field(max_length=1000)] = ""
-    area: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    notes: Annotated[str, text(1000)] = ""
+    area: Area | None = None
     tables: Annotated[list[TableCode], Field(max_length=20)] | None = None
     source: Channel = "web"
     status: Literal["pending", "confirmed"] | None = None
@@ -98,14 +113,16 @@ class NewReservation(When):
 
 
 class ReservationChanges(When):
+    model_config = ConfigDict(json_schema_extra=when_rules(required=False, also=(UNKNOWN_TABLES,)))
+
     party_size: PartySize | None = None
-    notes: Annotated[str, Field(max_length=1000)] | None = None
+    notes: Annotated[str, text(1000)] | None = None
     tables: Annotated[list[TableCode], Field(min_length=1, max_length=20)] | None = None
     version: Version | None = None
 
 
 class Cancellation(Body):
-    reason: Annotated[str, Field(max_length=500)] = ""
+    reason: Annotated[str, text(500)] = ""
     version: Version | None = None
 
 
@@ -114,16 +131,18 @@ class StatusChange(Body):
 
 
 class NewWalkIn(Body):
+    model_config = ConfigDict(json_schema_extra=rules(UNKNOWN_TABLES))
+
     party_size: PartySize
-    name: Annotated[str, Field(max_length=200)] = ""
+    name: Annotated[str, text(200)] = ""
     tables: Annotated[list[TableCode], Field(max_length=20)] | None = None
-    area: Annotated[str, Field(min_length=1, max_length=64)] | None = None
-    notes: Annotated[str, Field(max_length=1000)] = ""
+    area: Area | None = None
+    notes: Annotated[str, text(1000)] = ""
 
 
 class ProfileChanges(Body):
-    name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
-    timezone: Annotated[str, Field(max_length=64)] | None = None
+    name: Annotated[str, text(200, min_length=1)] | None = None
+    timezone: TimeZoneName | None = None
     contact: ContactSpec | None = None
 
     @model_validator(mode="after")
@@ -134,32 +153,42 @@ class ProfileChanges(Body):
 
 
 class SpecialDateBody(Body):
+    model_config = ConfigDict(json_schema_extra=closed_or_hours())
+
     closed: bool = False
     hours: Annotated[list[HoursSpec], Field(max_length=10)] = Field(default_factory=list)
-    note: Annotated[str, Field(max_length=200)] = ""
+    note: Annotated[str, text(200)] = ""
 
 
 class TableBody(Body):
-    area: Annotated[str, Field(min_length=1, max_length=64)] = "indoor"
-    min_capacity: Annotated[int, Field(strict=True, ge=1, le=100)] = 1
-    max_capacity: Annotated[int, Field(strict=True, ge=1, le=100)]
+    model_config = ConfigDict(json_schema_extra=rules(CAPACITIES))
+
+    area: Area = "indoor"
+    min_capacity: Annotated[int, Field(strict=True, ge=1, le=100), Integral] = 1
+    max_capacity: Annotated[int, Field(strict=True, ge=1, le=100), Integral]
     active: bool = True
 
 
 class CombinationBody(Body):
-    tables: Annotated[list[TableCode], Field(min_length=2, max_length=10)]
-    min_capacity: Annotated[int, Field(strict=True, ge=1, le=1000)] = 1
-    max_capacity: Annotated[int, Field(strict=True, ge=1, le=1000)]
+    model_config = ConfigDict(
+        json_schema_extra=rules(CAPACITIES, NO_SUCH_TABLE, TWO_TABLES, "Capacities must satisfy")
+    )
+
+    tables: Annotated[
+        list[TableCode], Field(min_length=2, max_length=10, json_schema_extra={"uniqueItems": True})
+    ]
+    min_capacity: Annotated[int, Field(strict=True, ge=1, le=1000), Integral] = 1
+    max_capacity: Annotated[int, Field(strict=True, ge=1, le=1000), Integral]
 
 
 class NewToken(Body):
     role: Literal["host", "manager", "owner"]
-    name: Annotated[str, Field(min_length=1, max_length=100)]
+    name: Annotated[str, text(100, min_length=1)]
     display_name: Annotated[
         str | None,
-        Field(
+        text(
+            48,
             min_length=1,
-            max_length=48,
             description="What guests see when this token's holder writes to them "
             '(default "el equipo" / "Staff"); `name` is for the audit log only.',
         ),
@@ -168,83 +197,3 @@ class NewToken(Body):
         int | None,
         Field(ge=1, description="Lifetime in days (default and maximum: the server's settings)."),
     ] = None
-
-
-# --- responses ---------------------------------------------------------------------------
-
-
-def local_iso(instant: dt.datetime, tz: ZoneInfo) -> str:
-    return instant.astimezone(tz).isoformat()
-
-
-def reservation_json(view: ReservationView, tz: ZoneInfo) -> dict[str, Any]:
-    guest = view.guest
-    return {
-        "code": view.code,
-        "restaurant": view.restaurant,
-        "status": view.status.value,
-        "party_size": view.party_size,
-        "start": local_iso(view.start, tz),
-        "end": local_iso(view.end, tz),
-        "tables": list(view.tables),
-        "source": view.source,
-        "notes": view.notes,
-        "guest": (
-            {
-                "name": guest.name,
-                "phone": guest.phone,
-                "email": guest.email,
-                "language": guest.language,
-            }
-            if guest
-            else None
-        ),
-        "version": view.version,
-        "created_at": view.created_at.isoformat(),
-        "updated_at": view.updated_at.isoformat(),
-    }
-
-
-def weekly_hours(restaurant: Restaurant) -> dict[str, list[dict[str, str]]]:
-    week: dict[str, list[dict[str, str]]] = {day: [] for day in WEEKDAYS}
-    for service in sorted(restaurant.services, key=lambda s: (s.weekday, s.hours.opens)):
-        week[WEEKDAYS[service.weekday]].append(hours_to_json(service.hours))
-    return week
-
-
-def special_dates_json(restaurant: Restaurant, since: dt.date) -> list[dict[str, Any]]:
-    return [
-        {
-            "date": s.day.isoformat(),
-            "closed": s.closed,
-            "hours": [hours_to_json(h) for h in s.hours],
-            "note": s.note,
-        }
-        for s in sorted(restaurant.special_dates, key=lambda s: s.day)
-        if s.day >= since
-    ]
-
-
-def restaurant_json(profile: Profile, restaurant: Restaurant, today: dt.date) -> dict[str, Any]:
-    rules = restaurant.rules
-    return {
-        "slug": profile.slug,
-        "name": profile.name,
-        "timezone": profile.timezone,
-        "contact": {
-            "phone": profile.phone,
-            "email": profile.email,
-            "address": profile.address,
-            "website": profile.website,
-        },
-        "hours": weekly_hours(restaurant),
-        "special_dates": special_dates_json(restaurant, today),
-        "booking": {
-            "max_party_size": rules.max_party_size,
-            "max_days_ahead": rules.max_days_ahead,
-            "min_lead_minutes": rules.min_lead_minutes,
-            "slot_minutes": rules.slot_minutes,
-            "cancel_cutoff_minutes": rules.cancel_cutoff_minutes,
-            "verify_public_bookings": rules.verify_public_bookings,  # ask for the code
-        },
-    }

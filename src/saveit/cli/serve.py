@@ -17,13 +17,13 @@ import uvicorn
 import yaml
 from pydantic import ValidationError
 
+from saveit.admin.setup import RestaurantSpec, apply_spec, parse_document
 from saveit.api.access_log import with_redaction
 from saveit.api.header_limits import BoundedHttpToolsProtocol
 from saveit.cli.app import DEMO_FILE, Host, Port, Workers, app, migrate, settings_for
 from saveit.config import Settings, load_settings
 from saveit.observe import logs
 from saveit.observe.metrics import MULTIPROC_ENV
-from saveit.restaurant_setup import RestaurantSpec, apply_spec, parse_document
 from saveit.store.database import create_db_engine
 
 

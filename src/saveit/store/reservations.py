@@ -34,7 +34,7 @@ from saveit.store.schema import (
 
 _ACTIVE = [s.value for s in ACTIVE_STATUSES]
 _OCCUPYING = sorted(s.value for s in OCCUPYING_STATUSES)  # held seats are taken too
-MAX_BUFFER_MINUTES = 240  # the largest buffer the rules accept (restaurant_setup.RulesSpec)
+MAX_BUFFER_MINUTES = 240  # the largest buffer the rules accept (admin.setup.RulesSpec)
 
 
 _BOOKED = (

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 
+from saveit.admin.setup import parse_document
 from saveit.booking.codes import ALPHABET, LENGTH
 from saveit.conversation.desk import Desk
 from saveit.conversation.dialogue import Dialogue
@@ -41,7 +42,6 @@ from saveit.domain.model import (
     Table,
 )
 from saveit.domain.views import Created, GuestView, ReservationView
-from saveit.restaurant_setup import parse_document
 from tests.support import FakeClock, demo_document
 
 MONDAY_11_MADRID = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)  # FakeClock's default

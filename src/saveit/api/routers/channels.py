@@ -9,35 +9,56 @@ Staff replies are queued like the bot's and go out on the guest's own channel
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 from fastapi import APIRouter, Body, Query, Response
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
+from saveit.admin.channel_accounts import Claim
+from saveit.admin.inbox import ConversationView, StoredMessage
 from saveit.api.auth import HostOf, ManagerOf
-from saveit.api.deps import ContainerDep
+from saveit.api.channel_responses import (
+    AccountSettings,
+    AccountVerification,
+    Button,
+    ChannelAccount,
+    ChannelAccounts,
+    Conversation,
+    Conversations,
+    ConversationWithMessages,
+    Message,
+    MessageError,
+    Option,
+)
+from saveit.api.deps import Services
 from saveit.api.ids import MAX_ID, RowId
+from saveit.api.responses import iso_or_none
+from saveit.api.schemas import NOT_A_PHONE, NOT_AN_EMAIL, rules, text
 from saveit.api.schemas import Body as StrictBody
 from saveit.domain import errors
+from saveit.domain.commands import Actor
 from saveit.domain.messages import ChannelName, OutboundMessage
-from saveit.messaging.account_proof import AccountProofs
-from saveit.messaging.gateway import Gateway
-from saveit.store import channel_accounts as accounts
-from saveit.store import conversations as convs
-from saveit.store import guests as guest_store
-from saveit.store import messages as store
-from saveit.store import restaurants as restaurant_store
 
 router = APIRouter(prefix="/v1/restaurants/{slug}", tags=["channels"])
 
-Secret = Annotated[str, Field(min_length=1, max_length=1000)]
+# Sent as an HTTP header to the provider: printable ASCII only (anything else
+# could not be sent, and once answered 500).
+Secret = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=1000,
+        pattern=r"^[ -~]+$",
+        json_schema_extra={"pattern": r"^[ -~]*[!-~][ -~]*$"},  # blanks alone are stripped
+    ),
+]
 
 
 class WhatsAppAccount(StrictBody):
     phone_number_id: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^\d+$")]
     access_token: Secret
-    template_name: Annotated[str, Field(min_length=1, max_length=512)] | None = None
-    template_language: Annotated[str, Field(min_length=2, max_length=16)] | None = None
+    template_name: Annotated[str, text(512, min_length=1)] | None = None
+    template_language: Annotated[str, text(16, min_length=2)] | None = None
 
 
 class InstagramAccount(StrictBody):
@@ -46,12 +67,16 @@ class InstagramAccount(StrictBody):
 
 
 class SmsAccount(StrictBody):
-    number: Annotated[str, Field(min_length=3, max_length=32)]
+    model_config = ConfigDict(json_schema_extra=rules(NOT_A_PHONE))
+
+    number: Annotated[str, text(32, min_length=3, examples=["+34600111222"])]
     messaging_service_sid: Annotated[str, Field(pattern=r"^MG[0-9a-fA-F]{32}$")] | None = None
 
 
 class EmailAccount(StrictBody):
-    address: Annotated[str, Field(min_length=3, max_length=254)]
+    model_config = ConfigDict(json_schema_extra=rules(NOT_AN_EMAIL))
+
+    address: Annotated[str, text(254, min_length=3, examples=["reservas@example.com"])]
 
 
 _BODIES: dict[str, type[StrictBody]] = {
@@ -63,214 +88,200 @@ _BODIES: dict[str, type[StrictBody]] = {
 Configurable = Literal["whatsapp", "instagram", "sms", "email"]
 
 
-def account_json(claim: accounts.Claim) -> dict[str, Any]:
+def account_json(claim: Claim) -> ChannelAccount:
     account = claim.account
     settings: dict[str, Any] = dict(account.settings)
     settings.update({name: "set" for name in claim.secret_names})
-    return {
-        "channel": account.channel,
-        "address": account.address,
-        "settings": dict(sorted(settings.items())),
-        "verification": verification_json(claim),
-    }
+    return ChannelAccount(
+        channel=account.channel,
+        address=account.address,
+        settings=AccountSettings(**dict(sorted(settings.items()))),
+        verification=verification_json(claim),
+    )
 
 
-def verification_json(claim: accounts.Claim) -> dict[str, Any]:
+def verification_json(claim: Claim) -> AccountVerification:
     """Whether the account routes yet, and what would prove it if not."""
     if claim.proven:
-        return {
-            "state": "proven",
-            "by": claim.proven_by,
-            "at": claim.proven_at.isoformat() if claim.proven_at else None,
-        }
+        return AccountVerification(
+            state="proven", by=claim.proven_by, at=iso_or_none(claim.proven_at)
+        )
     channel = claim.account.channel
     needs = {"whatsapp": "graph", "instagram": "graph", "sms": "admin"}.get(channel, "code")
-    doc: dict[str, Any] = {"state": "pending", "needs": needs}
+    doc = AccountVerification(state="pending", needs=needs)
     if needs == "code":
-        doc["code_expires_at"] = (
-            claim.code_expires_at.isoformat() if claim.code_expires_at else None
-        )
+        doc.code_expires_at = iso_or_none(claim.code_expires_at)
     return doc
 
 
-def _split(channel: str, raw: dict[str, Any], region: str) -> tuple[str, dict[str, Any]]:
-    body = _BODIES[channel].model_validate(raw)
-    fields = body.model_dump(exclude_none=True)
-    if isinstance(body, WhatsAppAccount):
-        return fields.pop("phone_number_id"), fields
-    if isinstance(body, InstagramAccount):
-        return fields.pop("account_id"), fields
-    if isinstance(body, SmsAccount):
-        return guest_store.normalise_phone(fields.pop("number"), region), fields
-    return guest_store.normalise_email(fields.pop("address")).lower(), fields
+_ACCOUNT = {"response_model": ChannelAccount, "response_model_exclude_unset": True}
 
 
-@router.get("/channels")
-def list_channels(slug: str, actor: ManagerOf, container: ContainerDep) -> dict[str, Any]:
-    with container.booking.reading() as conn:
-        restaurant_id = restaurant_store.id_of(conn, slug)
-        found = accounts.of_restaurant(conn, restaurant_id, _proofs(container).box)
-    return {"restaurant": slug, "channels": [account_json(a) for a in found]}
+@router.get("/channels", response_model_exclude_unset=True)
+def list_channels(slug: str, actor: ManagerOf, services: Services) -> ChannelAccounts:
+    found = services.accounts.listed(slug)
+    return ChannelAccounts(restaurant=slug, channels=[account_json(a) for a in found])
 
 
-@router.put("/channels/{channel}")
+def _claim_route(channel: Configurable, model: type[StrictBody]) -> None:
+    """One ``PUT`` per channel, so each documents (and checks) its own body."""
+
+    def endpoint(
+        slug: str,
+        actor: ManagerOf,
+        services: Services,
+        body: StrictBody,
+        response: Response,
+    ) -> ChannelAccount:
+        return put_channel(slug, channel, actor, services, body, response)
+
+    endpoint.__annotations__["body"] = Annotated[model, Body()]  # this channel's own body
+    endpoint.__name__ = f"put_{channel}_channel"
+    endpoint.__doc__ = put_channel.__doc__
+    router.add_api_route(
+        f"/channels/{channel}",
+        endpoint,
+        methods=["PUT"],
+        name=endpoint.__name__,
+        **_ACCOUNT,  # type: ignore[arg-type]
+    )
+
+
 def put_channel(
     slug: str,
     channel: Configurable,
-    actor: ManagerOf,
-    container: ContainerDep,
-    body: Annotated[dict[str, Any], Body()],
+    actor: Actor,
+    services: Services,
+    body: StrictBody,
     response: Response,
-) -> dict[str, Any]:
+) -> ChannelAccount:
     """Claim an address. It routes once proven: at once for the admin token and for a
     WhatsApp or Instagram id the Graph API confirms (200); otherwise it waits (202)
     for ``POST …/verify``. Any refusal over who holds an address is a plain 409."""
-    address, settings = _split(channel, body, container.settings.default_phone_region)
-    with container.booking.reading() as conn:
-        restaurant_id = restaurant_store.id_of(conn, slug)
-    claim = _proofs(container).claim(
-        restaurant_id, channel, address, settings, admin=actor.kind == "admin"
-    )
-    _gateway(container).directory.forget()
+    fields = body.model_dump(exclude_none=True)
+    claim = services.accounts.claim(slug, channel, fields, admin=actor.kind == "admin")
     response.status_code = 200 if claim.proven else 202
     return account_json(claim)
+
+
+for _channel, _model in _BODIES.items():
+    _claim_route(cast(Configurable, _channel), _model)
+
+
+@router.put("/channels/{channel}", include_in_schema=False, **_ACCOUNT)  # type: ignore[arg-type]
+def put_unknown_channel(slug: str, channel: Configurable, actor: ManagerOf) -> None:
+    """Reached only by a channel without a route above: the path check refuses it."""
+    raise errors.NotFound(f"No channel '{channel}'")
 
 
 class Proof(StrictBody):
     code: Annotated[str, Field(pattern=r"^\d{6}$")] | None = None
 
 
-@router.post("/channels/{channel}/verify")
+@router.post("/channels/{channel}/verify", **_ACCOUNT)  # type: ignore[arg-type]
 def verify_channel(
     slug: str,
     channel: Configurable,
     actor: ManagerOf,
-    container: ContainerDep,
+    services: Services,
     body: Proof | None = None,
-) -> dict[str, Any]:
+) -> ChannelAccount:
     """Prove a claim: the admin token approves it; WhatsApp and Instagram ask the Graph
     API again (a refusal makes a proven account pending); email takes the 6-digit
     code sent to the address, or without one sends a fresh code."""
-    with container.booking.reading() as conn:
-        restaurant_id = restaurant_store.id_of(conn, slug)
-    claim = _proofs(container).verify(
-        restaurant_id,
-        channel,
-        None if body is None else body.code,
-        admin=actor.kind == "admin",
-    )
-    _gateway(container).directory.forget()
-    return account_json(claim)
+    code = None if body is None else body.code
+    return account_json(services.accounts.verify(slug, channel, code, admin=actor.kind == "admin"))
 
 
 @router.delete("/channels/{channel}", status_code=204)
 def delete_channel(
-    slug: str, channel: Configurable, actor: ManagerOf, container: ContainerDep
+    slug: str, channel: Configurable, actor: ManagerOf, services: Services
 ) -> Response:
-    with container.engine.begin() as conn:
-        removed = accounts.remove(conn, restaurant_store.id_of(conn, slug), channel)
-    if not removed:
-        raise errors.NotFound(f"No {channel} account for '{slug}'")
-    _gateway(container).directory.forget()
+    services.accounts.remove(slug, channel)
     return Response(status_code=204)
 
 
-def _proofs(container: Any) -> AccountProofs:
-    proofs: AccountProofs = container.proofs
-    return proofs
-
-
-def _gateway(container: Any) -> Gateway:
-    gateway: Gateway = container.gateway
-    return gateway
-
-
-def message_json(message: store.StoredMessage) -> dict[str, Any]:
-    doc: dict[str, Any] = {
-        "id": message.public_id,
-        "direction": message.direction,
-        "channel": message.channel,
-        "author": message.author,
-        "text": message.text,
-        "status": message.status,
-        "at": message.created_at.isoformat(),
-    }
+def message_json(message: StoredMessage) -> Message:
+    doc = Message(
+        id=message.public_id,
+        direction=message.direction,
+        channel=message.channel,
+        author=message.author,
+        text=message.text,
+        status=message.status,
+        at=message.created_at.isoformat(),
+    )
     if message.direction == "out":
         out = message.outbound
-        doc["text"] = out.text
-        doc["buttons"] = [{"id": b.id, "title": b.title} for b in out.buttons]
-        doc["options"] = [
-            {"id": o.id, "title": o.title, "description": o.description} for o in out.options
+        doc.text = out.text
+        doc.buttons = [Button(id=b.id, title=b.title) for b in out.buttons]
+        doc.options = [
+            Option(id=o.id, title=o.title, description=o.description) for o in out.options
         ]
     elif message.body.get("choice"):
-        doc["choice"] = message.body["choice"]
+        doc.choice = message.body["choice"]
     if message.error_code:
-        doc["error"] = {"code": message.error_code, "detail": message.error_detail}
+        doc.error = MessageError(code=message.error_code, detail=message.error_detail)
     return doc
 
 
-def _conversation_json(conn: Any, conversation: convs.Conversation) -> dict[str, Any]:
-    identities = convs.identities_of(conn, conversation.guest_id)
-    return {
-        "id": conversation.id,
-        "guest_id": conversation.guest_id,
-        "language": conversation.language,
-        "handoff": conversation.handoff,
-        "last_message_at": conversation.last_message_at.isoformat(),
-        "channels": sorted({i.channel for i in identities}),
-    }
-
-
-def _own(conn: Any, slug: str, conversation_id: int) -> convs.Conversation:
-    conversation = convs.conversation(conn, conversation_id)
-    if conversation is None or conversation.restaurant_id != restaurant_store.id_of(conn, slug):
-        raise errors.NotFound(f"No conversation {conversation_id} at '{slug}'")
-    return conversation
+def _conversation_json(view: ConversationView) -> Conversation:
+    conversation = view.conversation
+    return Conversation(
+        id=conversation.id,
+        guest_id=conversation.guest_id,
+        language=conversation.language,
+        handoff=conversation.handoff,
+        last_message_at=conversation.last_message_at.isoformat(),
+        channels=view.channels,
+    )
 
 
 @router.get("/conversations")
 def list_conversations(
     slug: str,
     actor: HostOf,
-    container: ContainerDep,
+    services: Services,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-) -> dict[str, Any]:
-    with container.booking.tolerant_reading() as conn:  # a list: a replica may serve it
-        found = convs.of_restaurant(conn, restaurant_store.id_of(conn, slug), limit=limit)
-        return {"conversations": [_conversation_json(conn, c) for c in found]}
+) -> Conversations:
+    found = services.inbox.listed(slug, limit=limit)
+    return Conversations(conversations=[_conversation_json(c) for c in found])
 
 
-@router.get("/conversations/{conversation_id}")
+@router.get(
+    "/conversations/{conversation_id}",
+    response_model=ConversationWithMessages,
+    response_model_exclude_unset=True,
+)
 def get_conversation(
     slug: str,
     conversation_id: RowId,
     actor: HostOf,
-    container: ContainerDep,
+    services: Services,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     before: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
-) -> dict[str, Any]:
-    with container.booking.reading() as conn:
-        conversation = _own(conn, slug, conversation_id)
-        doc = _conversation_json(conn, conversation)
-        doc["messages"] = [
-            message_json(m)
-            for m in store.history(conn, conversation.id, limit=limit, before_id=before)
-        ]
-    return doc
+) -> ConversationWithMessages:
+    view = services.inbox.conversation(slug, conversation_id, limit=limit, before=before)
+    messages = [message_json(m) for m in view.messages or ()]
+    return ConversationWithMessages(**dict(_conversation_json(view)), messages=messages)
 
 
 class StaffReply(StrictBody):
-    text: Annotated[str, Field(min_length=1, max_length=4000)]
+    text: Annotated[str, text(4000, min_length=1)]
     channel: ChannelName | None = None
 
 
-@router.post("/conversations/{conversation_id}/messages", status_code=202)
+@router.post(
+    "/conversations/{conversation_id}/messages",
+    status_code=202,
+    response_model=Message,
+    response_model_exclude_unset=True,
+)
 def reply(
-    slug: str, conversation_id: RowId, body: StaffReply, actor: HostOf, container: ContainerDep
-) -> dict[str, Any]:
-    with container.booking.reading() as conn:
-        _own(conn, slug, conversation_id)
-    queued = _gateway(container).send_to_conversation(
+    slug: str, conversation_id: RowId, body: StaffReply, actor: HostOf, services: Services
+) -> Message:
+    queued = services.inbox.reply(
+        slug,
         conversation_id,
         OutboundMessage(text=body.text, sender=actor.display),
         author=f"staff:{actor.name}"[:64],
@@ -285,13 +296,8 @@ class Handoff(StrictBody):
 
 @router.put("/conversations/{conversation_id}/handoff")
 def handoff(
-    slug: str, conversation_id: RowId, body: Handoff, actor: HostOf, container: ContainerDep
-) -> dict[str, Any]:
+    slug: str, conversation_id: RowId, body: Handoff, actor: HostOf, services: Services
+) -> Conversation:
     """Staff take a conversation over (the bot stays quiet) or hand it back."""
-    now = container.booking.clock()
-    with container.engine.begin() as conn:
-        conversation = _own(conn, slug, conversation_id)
-        convs.hand_off(conn, conversation, active=body.active, by=actor.name, now=now)
-        fresh = convs.conversation(conn, conversation.id)
-        assert fresh is not None
-        return _conversation_json(conn, fresh)
+    view = services.inbox.hand_off(slug, conversation_id, active=body.active, by=actor.name)
+    return _conversation_json(view)

@@ -10,13 +10,15 @@ the QR) until the manage token itself expires.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from saveit.admin.fields import NO_NUL
 from saveit.api.auth import HostOf, manage_token_expired, reservation_access
 from saveit.api.deps import ContainerDep
+from saveit.api.responses import Reservation
 from saveit.api.routers.reservations import shown
 from saveit.bootstrap import Container
 from saveit.checkin import CheckIn, qr
@@ -33,7 +35,12 @@ PNG = "image/png"
 class Scan(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    token: str = Field(min_length=1, max_length=MAX_LENGTH, description="The QR's text")
+    token: str = Field(
+        min_length=1,
+        max_length=MAX_LENGTH,
+        description="The QR's text",
+        json_schema_extra={"pattern": NO_NUL},
+    )
 
 
 def _checkin(container: Container) -> CheckIn:
@@ -43,7 +50,15 @@ def _checkin(container: Container) -> CheckIn:
 @router.get(
     "/v1/reservations/{code}/qr",
     response_class=Response,
-    responses={200: {"content": {PNG: {}, SVG: {}}, "description": "The check-in QR code"}},
+    responses={
+        200: {
+            "content": {
+                PNG: {"schema": {"type": "string", "format": "binary"}},
+                SVG: {"schema": {"type": "string"}},
+            },
+            "description": "The check-in QR code",
+        }
+    },
 )
 def reservation_qr(
     code: str,
@@ -83,6 +98,6 @@ def _by_link(container: Container, code: str, token: str | None) -> ReservationV
 @router.post("/v1/restaurants/{slug}/check-in")
 def scan_check_in(
     slug: str, body: Scan, actor: HostOf, response: Response, container: ContainerDep
-) -> dict[str, Any]:
+) -> Reservation:
     view = _checkin(container).scan(slug, body.token, actor)
     return shown(container, view, response)

@@ -43,7 +43,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 
 from saveit.api.auth import principal_of
-from saveit.api.schemas import reservation_json
+from saveit.api.responses import reservation
 from saveit.bootstrap import Container
 from saveit.domain import errors
 from saveit.domain.model import Restaurant
@@ -98,15 +98,16 @@ async def _socket_token(websocket: WebSocket) -> str:
     return token
 
 
-def _check_token(container: Container, token: str, slug: str) -> None:
+def _check_token(conn: HTTPConnection, token: str, slug: str) -> None:
     """Refuse unless ``token`` is the admin's or a live host-or-above token of ``slug``."""
-    if not principal_of(container, token).may(slug, "host"):
+    if not principal_of(conn, token).may(slug, "host"):
         raise errors.Forbidden(f"This needs the host role at '{slug}'", role="host")
 
 
-def _authorise(container: Container, token: str, slug: str) -> Restaurant:
+def _authorise(conn: HTTPConnection, token: str, slug: str) -> Restaurant:
     """The restaurant, if ``token`` may watch it."""
-    _check_token(container, token, slug)
+    _check_token(conn, token, slug)
+    container: Container = conn.app.state.container
     return container.booking.restaurant(slug)
 
 
@@ -121,7 +122,7 @@ def _initial(
     # A replica may serve the snapshot only once it holds every event up to ``head``.
     position = container.replica.primary_position() if container.replica else None
     views = container.booking.list_for_day(restaurant.slug, day, caught_up_to=position)
-    rows = [reservation_json(v, restaurant.tz) for v in views]
+    rows = [reservation(v, restaurant.tz).model_dump() for v in views]
     return [snapshot_message(restaurant.id, restaurant.slug, day, caught.head, rows)]
 
 
@@ -138,7 +139,7 @@ async def _open(
     """Authorise, subscribe (live messages queue from now), then read the catch-up."""
     container: Container = conn.app.state.container
     hub = _hub(conn)
-    restaurant = await run_in_threadpool(_authorise, container, token, slug)
+    restaurant = await run_in_threadpool(_authorise, conn, token, slug)
     sub = hub.subscribe(restaurant.id)
     try:
         first = await run_in_threadpool(_initial, container, restaurant, since, day)
@@ -186,7 +187,7 @@ async def live_websocket(
     sender = asyncio.create_task(_send_all(websocket, sub, first))
     receiver = asyncio.create_task(_drain(websocket))
     watcher = asyncio.create_task(
-        _recheck(container, token, slug, container.settings.live_token_recheck_s)
+        _recheck(websocket, token, slug, container.settings.live_token_recheck_s)
     )
     try:
         done, _ = await asyncio.wait(
@@ -220,7 +221,7 @@ async def _send_all(websocket: WebSocket, sub: Subscription, first: list[LiveMes
             return
 
 
-async def _recheck(container: Container, token: str, slug: str, every_s: float) -> None:
+async def _recheck(conn: HTTPConnection, token: str, slug: str, every_s: float) -> None:
     """Raise the refusal once ``token`` is revoked or expired (or loses the restaurant).
 
     Anything else going wrong (the database away for a moment) keeps the socket:
@@ -228,7 +229,7 @@ async def _recheck(container: Container, token: str, slug: str, every_s: float) 
     while True:
         await asyncio.sleep(every_s)
         try:
-            await run_in_threadpool(_check_token, container, token, slug)
+            await run_in_threadpool(_check_token, conn, token, slug)
         except errors.DomainError as exc:
             if isinstance(exc, errors.Unauthorized | errors.Forbidden | errors.NotFound):
                 raise
@@ -244,7 +245,16 @@ async def _drain(websocket: WebSocket) -> None:
             await websocket.receive_text()
 
 
-@router.get("/v1/restaurants/{slug}/live/sse", response_class=StreamingResponse)
+@router.get(
+    "/v1/restaurants/{slug}/live/sse",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "Server-Sent Events: ``data:`` lines of the live messages",
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        }
+    },
+)
 async def live_sse(
     request: Request,
     slug: str,

@@ -1,25 +1,23 @@
 """Which channels a guest hears from us on: set by staff, or by the guest with a
-booking's manage token. ``null`` goes back to the default (the channel a booking
-came from, plus email when known)."""
+booking's manage token (:mod:`saveit.admin.notify_preferences`). ``null`` goes
+back to the default (the channel a booking came from, plus email when known)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Request
 from pydantic import Field
-from sqlalchemy import select
 
+from saveit.admin.notify_preferences import Preference
 from saveit.api.auth import HostOf, reservation_access
-from saveit.api.deps import ContainerDep
+from saveit.api.channel_responses import GuestChannels
+from saveit.api.deps import ContainerDep, Services
 from saveit.api.ids import RowId
 from saveit.api.schemas import Body as StrictBody
 from saveit.bootstrap import Container
 from saveit.domain import errors
 from saveit.domain.messages import ChannelName
-from saveit.store import notifications
-from saveit.store import restaurants as restaurant_store
-from saveit.store.schema import guests
 
 router = APIRouter(tags=["notifications"])
 
@@ -28,43 +26,22 @@ class NotifyChannels(StrictBody):
     channels: Annotated[list[ChannelName], Field(max_length=5)] | None
 
 
-def _shown(container: Container, guest_id: int) -> dict[str, Any]:
-    with container.booking.reading() as conn:
-        chosen = notifications.channels_of(conn, guest_id)
-    return {"channels": chosen, "default": chosen is None}
-
-
-def _set(container: Container, guest_id: int, body: NotifyChannels) -> dict[str, Any]:
-    with container.engine.begin() as conn:
-        notifications.set_channels(conn, guest_id, body.channels)
-    return _shown(container, guest_id)
-
-
-def _guest_of(container: Container, slug: str, guest_id: int) -> int:
-    with container.booking.reading() as conn:
-        restaurant_id = restaurant_store.id_of(conn, slug)
-        found = conn.execute(
-            select(guests.c.id).where(
-                guests.c.id == guest_id, guests.c.restaurant_id == restaurant_id
-            )
-        ).first()
-    if found is None:
-        raise errors.NotFound("No such guest at this restaurant", guest_id=guest_id)
-    return guest_id
+def _shown(preference: Preference) -> GuestChannels:
+    return GuestChannels(channels=preference.channels, default=preference.default)
 
 
 @router.get("/v1/restaurants/{slug}/guests/{guest_id}/notify-channels")
 def get_guest_channels(
-    slug: str, guest_id: RowId, actor: HostOf, container: ContainerDep
-) -> dict[str, Any]:
-    return _shown(container, _guest_of(container, slug, guest_id))
+    slug: str, guest_id: RowId, actor: HostOf, services: Services
+) -> GuestChannels:
+    return _shown(services.preferences.of_guest_at(slug, guest_id))
 
 
 @router.put("/v1/restaurants/{slug}/guests/{guest_id}/notify-channels")
 def put_guest_channels(
-    slug: str, guest_id: RowId, body: NotifyChannels, actor: HostOf, container: ContainerDep
-) -> dict[str, Any]:
-    return _set(container, _guest_of(container, slug, guest_id), body)
+    slug: str, guest_id: RowId, body: NotifyChannels, actor: HostOf, services: Services
+) -> GuestChannels:
+    return _shown(services.preferences.choose_for_guest_at(slug, guest_id, body.channels))
 
 
 def _booking_guest(request: Request, container: Container, code: str) -> int:
@@ -75,12 +52,15 @@ def _booking_guest(request: Request, container: Container, code: str) -> int:
 
 
 @router.get("/v1/reservations/{code}/notify-channels")
-def get_my_channels(code: str, request: Request, container: ContainerDep) -> dict[str, Any]:
-    return _shown(container, _booking_guest(request, container, code))
+def get_my_channels(
+    code: str, request: Request, container: ContainerDep, services: Services
+) -> GuestChannels:
+    return _shown(services.preferences.of(_booking_guest(request, container, code)))
 
 
 @router.put("/v1/reservations/{code}/notify-channels")
 def put_my_channels(
-    code: str, body: NotifyChannels, request: Request, container: ContainerDep
-) -> dict[str, Any]:
-    return _set(container, _booking_guest(request, container, code), body)
+    code: str, body: NotifyChannels, request: Request, container: ContainerDep, services: Services
+) -> GuestChannels:
+    guest_id = _booking_guest(request, container, code)
+    return _shown(services.preferences.choose(guest_id, body.channels))

@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from saveit.api.auth import ManagerOf, bearer
 from saveit.api.deps import ContainerDep
 from saveit.api.ids import RowId
+from saveit.api.privacy_responses import Erased, GuestExport
 from saveit.bootstrap import Container
 from saveit.domain import errors
 from saveit.privacy import GuestPrivacy
@@ -40,13 +41,20 @@ def _download(doc: dict[str, Any], guest_id: int) -> JSONResponse:
     )
 
 
-@router.get("/v1/restaurants/{slug}/guests/{guest_id}/export")
+_DOWNLOAD: dict[int | str, dict[str, Any]] = {
+    200: {"model": GuestExport, "description": "The guest's data, as a download"}
+}
+
+
+@router.get(
+    "/v1/restaurants/{slug}/guests/{guest_id}/export", response_model=None, responses=_DOWNLOAD
+)
 def export_guest(slug: str, guest_id: RowId, actor: ManagerOf, container: ContainerDep) -> Response:
     """Everything stored about the guest, as one JSON document."""
     return _download(_privacy(container).export(slug, guest_id), guest_id)
 
 
-@router.post("/v1/restaurants/{slug}/guests/{guest_id}/erase")
+@router.post("/v1/restaurants/{slug}/guests/{guest_id}/erase", response_model=Erased)
 def erase_guest(
     slug: str, guest_id: RowId, actor: ManagerOf, container: ContainerDep, response: Response
 ) -> dict[str, Any]:
@@ -57,7 +65,7 @@ def erase_guest(
     return _privacy(container).erase(slug, guest_id, actor).to_json()
 
 
-@router.get("/v1/reservations/{code}/my-data")
+@router.get("/v1/reservations/{code}/my-data", response_model=None, responses=_DOWNLOAD)
 def export_my_data(code: str, request: Request, container: ContainerDep) -> Response:
     """The data of the guest this booking belongs to, for the holder of its manage
     token (or a manager of its restaurant)."""

@@ -2,39 +2,47 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
+from saveit.admin.fields import NO_NUL
 from saveit.api.auth import staff_actor_if_any
-from saveit.api.deps import ContainerDep
-from saveit.api.schemas import Day, restaurant_json
+from saveit.api.deps import ContainerDep, Services
+from saveit.api.responses import (
+    Availability,
+    RestaurantProfile,
+    restaurant_profile,
+)
+from saveit.api.schemas import Day
 from saveit.bootstrap import Container
 from saveit.cache.availability import HIT
-from saveit.domain.schedule import local_today
-from saveit.store.restaurants import profile
 
 router = APIRouter(prefix="/v1/restaurants", tags=["public"])
 
 
 @router.get("/{slug}")
-def get_restaurant(slug: str, container: ContainerDep) -> dict[str, Any]:
-    with container.booking.reading() as conn:
-        found = profile(conn, slug)
-        restaurant = container.booking.cache.get(conn, slug)
-    return restaurant_json(found, restaurant, local_today(restaurant, container.booking.clock()))
+def get_restaurant(slug: str, services: Services) -> RestaurantProfile:
+    view = services.restaurants.profile(slug)
+    return restaurant_profile(view.profile, view.restaurant, view.today)
 
 
-@router.get("/{slug}/availability", response_model=None)
+@router.get(
+    "/{slug}/availability",
+    response_model=None,  # often bytes straight from the cache (saveit.cache)
+    responses={200: {"model": Availability, "description": "The free start times"}},
+)
 async def availability(
     slug: str,
     request: Request,
     container: ContainerDep,
     date: Annotated[Day, Query(description="Local business day, YYYY-MM-DD")],
     party_size: Annotated[int, Query(ge=1, le=1000)],
-    area: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
-) -> dict[str, Any] | Response:
+    area: Annotated[
+        str | None, Query(min_length=1, max_length=64, json_schema_extra={"pattern": NO_NUL})
+    ] = None,
+) -> Availability | Response:
     """A guest's read found in this process's memory is answered right here on the
     event loop (most reads of a busy day); anything that needs Redis, the database
     or a staff token's check goes to a thread."""
@@ -53,7 +61,7 @@ def _availability(
     date: Day,
     party_size: int,
     area: str | None,
-) -> dict[str, Any] | Response:
+) -> Availability | Response:
     staff = staff_actor_if_any(request, container, slug) is not None
     # Served from the cache (see saveit.cache); X-SaveIt-Cache says hit, miss or bypass.
     body, how = container.availability.read(slug, date, party_size, area=area, staff=staff)

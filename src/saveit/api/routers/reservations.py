@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Header, Request, Response
@@ -17,13 +17,8 @@ from pydantic import Field
 
 from saveit.api.auth import guest_actor, reservation_access, staff_actor_if_any
 from saveit.api.deps import ContainerDep
-from saveit.api.schemas import (
-    Body,
-    Cancellation,
-    NewReservation,
-    ReservationChanges,
-    reservation_json,
-)
+from saveit.api.responses import MadeReservation, Reservation, Verification, reservation
+from saveit.api.schemas import Body, Cancellation, NewReservation, ReservationChanges
 from saveit.bootstrap import Container
 from saveit.domain import errors
 from saveit.domain.commands import CreateReservation, GuestDetails, ModifyReservation
@@ -53,9 +48,9 @@ def tz_of(container: Container, view: ReservationView) -> ZoneInfo:
     return container.booking.restaurant(view.restaurant).tz
 
 
-def shown(container: Container, view: ReservationView, response: Response) -> dict[str, Any]:
+def shown(container: Container, view: ReservationView, response: Response) -> Reservation:
     response.headers["ETag"] = f'"{view.version}"'
-    return reservation_json(view, tz_of(container, view))
+    return reservation(view, tz_of(container, view))
 
 
 def localised(exc: errors.SlotTaken, tz: ZoneInfo) -> errors.SlotTaken:
@@ -66,7 +61,12 @@ def localised(exc: errors.SlotTaken, tz: ZoneInfo) -> errors.SlotTaken:
     return errors.SlotTaken(exc.detail, **{**exc.data, "alternatives": alternatives})
 
 
-@router.post("/v1/restaurants/{slug}/reservations", status_code=201)
+@router.post(
+    "/v1/restaurants/{slug}/reservations",
+    status_code=201,
+    response_model=MadeReservation,
+    response_model_exclude_unset=True,
+)
 def create_reservation(
     slug: str,
     body: NewReservation,
@@ -76,7 +76,7 @@ def create_reservation(
     idempotency_key: Annotated[
         str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200)
     ] = None,
-) -> dict[str, Any]:
+) -> MadeReservation:
     actor = staff_actor_if_any(request, container, slug) or guest_actor(request)
     restaurant = container.booking.restaurant(slug)
     client_ip = request.client.host if request.client else None
@@ -123,17 +123,16 @@ def create_reservation(
         response.headers["Idempotent-Replayed"] = "true"
     response.headers["Location"] = f"/v1/reservations/{view.code}"
     response.headers["ETag"] = f'"{view.version}"'
-    made_json: dict[str, Any] = {
-        "reservation": reservation_json(view, restaurant.tz),
-        "manage_token": container.booking.manage_token(view.code),
-    }
+    answer = MadeReservation(
+        reservation=reservation(view, restaurant.tz),
+        manage_token=container.booking.manage_token(view.code),
+    )
     if held is not None and not made.replayed:
         expires = container.verification.start(view, held, client_ip)
-        made_json["verification"] = {
-            "channel": held.channel,
-            "expires_at": expires.astimezone(restaurant.tz).isoformat(),
-        }
-    return made_json
+        answer.verification = Verification(
+            channel=held.channel, expires_at=expires.astimezone(restaurant.tz).isoformat()
+        )
+    return answer
 
 
 class VerificationCode(Body):
@@ -147,7 +146,7 @@ def verify_reservation(
     request: Request,
     response: Response,
     container: ContainerDep,
-) -> dict[str, Any]:
+) -> Reservation:
     """The six-digit code sent for a booking held by ``verify_public_bookings``
     (manage token or staff): confirms it; five wrong codes end the tries."""
     access = reservation_access(request, container, code)
@@ -158,7 +157,7 @@ def verify_reservation(
 @router.get("/v1/reservations/{code}")
 def get_reservation(
     code: str, request: Request, response: Response, container: ContainerDep
-) -> dict[str, Any]:
+) -> Reservation:
     access = reservation_access(request, container, code)
     return shown(container, access.reservation, response)
 
@@ -171,7 +170,7 @@ def change_reservation(
     response: Response,
     container: ContainerDep,
     if_match: IfMatch = None,
-) -> dict[str, Any]:
+) -> Reservation:
     access = reservation_access(request, container, code)
     tz = tz_of(container, access.reservation)
     cmd = ModifyReservation(
@@ -197,7 +196,7 @@ def cancel_reservation(
     container: ContainerDep,
     body: Cancellation | None = None,
     if_match: IfMatch = None,
-) -> dict[str, Any]:
+) -> Reservation:
     access = reservation_access(request, container, code)
     body = body or Cancellation()
     view = container.booking.cancel(

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
 from saveit.api.auth import HostOf, reservation_access
 from saveit.api.deps import ContainerDep
+from saveit.api.responses import DaySheet, Reservation, reservation
 from saveit.api.routers.reservations import IfMatch, expected_version, shown
-from saveit.api.schemas import Day, NewWalkIn, StatusChange, reservation_json
+from saveit.api.schemas import Day, NewWalkIn, StatusChange
 from saveit.booking.service import BookingService
 from saveit.domain.commands import Actor, WalkIn
 from saveit.domain.views import ReservationView
@@ -24,15 +25,15 @@ def list_reservations(
     actor: HostOf,
     container: ContainerDep,
     date: Annotated[Day, Query(description="Local business day, YYYY-MM-DD")],
-) -> dict[str, Any]:
+) -> DaySheet:
     restaurant = container.booking.restaurant(slug)
     views = container.booking.list_for_day(slug, date)
-    return {
-        "restaurant": slug,
-        "date": date.isoformat(),
-        "timezone": restaurant.timezone,
-        "reservations": [reservation_json(v, restaurant.tz) for v in views],
-    }
+    return DaySheet(
+        restaurant=slug,
+        date=date.isoformat(),
+        timezone=restaurant.timezone,
+        reservations=[reservation(v, restaurant.tz) for v in views],
+    )
 
 
 Transition = Callable[[BookingService], Callable[[str, Actor, int | None], ReservationView]]
@@ -53,7 +54,7 @@ def _status_route(action: str, transition: Transition) -> None:
         container: ContainerDep,
         body: StatusChange | None = None,
         if_match: IfMatch = None,
-    ) -> dict[str, Any]:
+    ) -> Reservation:
         access = reservation_access(request, container, code, staff_only=True)
         version = expected_version(if_match, body.version if body else None)
         view = transition(container.booking)(code, access.actor, version)
@@ -61,7 +62,11 @@ def _status_route(action: str, transition: Transition) -> None:
 
     endpoint.__name__ = f"reservation_{action.replace('-', '_')}"
     router.add_api_route(
-        f"/v1/reservations/{{code}}/{action}", endpoint, methods=["POST"], name=endpoint.__name__
+        f"/v1/reservations/{{code}}/{action}",
+        endpoint,
+        methods=["POST"],
+        name=endpoint.__name__,
+        response_model=Reservation,
     )
 
 
@@ -76,7 +81,7 @@ def walk_in(
     actor: HostOf,
     response: Response,
     container: ContainerDep,
-) -> dict[str, Any]:
+) -> Reservation:
     view = container.booking.walk_in(
         WalkIn(
             restaurant=slug,

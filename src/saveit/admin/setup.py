@@ -17,16 +17,17 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    WithJsonSchema,
     field_serializer,
     field_validator,
     model_validator,
 )
-from sqlalchemy import Engine
 
+from saveit.admin.fields import HTTP_URL_PATTERN, GridTime, TimeZoneName, rules, text
 from saveit.domain import errors
 from saveit.domain.model import Rules, ServiceHours, SpecialDate, TurnTime, WeeklyService
-from saveit.store import restaurants as store
 from saveit.store.restaurant_json import rules_to_json
+from saveit.store.unit_of_work import Database, DatabaseLike, database_of
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
@@ -37,13 +38,18 @@ class Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
+# Durations are whole claims of the booking grid (domain.model.CLAIM_MINUTES);
+# ``Rules.problems`` checks it, the schema states it.
+_ON_GRID: dict[str, Any] = {"multipleOf": 5}
+
+
 class TurnTimeSpec(Spec):
     max_party: Annotated[int, Field(ge=1, le=1000)]
-    minutes: Annotated[int, Field(ge=5, le=24 * 60)]
+    minutes: Annotated[int, Field(ge=5, le=24 * 60, json_schema_extra=_ON_GRID)]
 
 
 class RulesSpec(Spec):
-    slot_minutes: Annotated[int, Field(ge=5, le=240)] = 15
+    slot_minutes: Annotated[int, Field(ge=5, le=240, json_schema_extra=_ON_GRID)] = 15
     turn_times: list[TurnTimeSpec] = Field(
         default_factory=lambda: [
             TurnTimeSpec(max_party=2, minutes=90),
@@ -53,7 +59,7 @@ class RulesSpec(Spec):
         min_length=1,
         max_length=20,
     )
-    buffer_minutes: Annotated[int, Field(ge=0, le=240)] = 15
+    buffer_minutes: Annotated[int, Field(ge=0, le=240, json_schema_extra=_ON_GRID)] = 15
     min_lead_minutes: Annotated[int, Field(ge=0, le=7 * 24 * 60)] = 60
     max_days_ahead: Annotated[int, Field(ge=0, le=730)] = 60
     max_party_size: Annotated[int, Field(ge=1, le=1000)] = 8
@@ -95,9 +101,13 @@ class RulesSpec(Spec):
 
 
 class HoursSpec(Spec):
-    opens: time
-    closes: time
-    name: Annotated[str, Field(max_length=64)] = ""
+    model_config = ConfigDict(
+        json_schema_extra=rules("a service cannot open and close at the same time")
+    )
+
+    opens: GridTime
+    closes: GridTime
+    name: Annotated[str, text(64)] = ""
 
     @field_validator("opens", "closes", mode="before")
     @classmethod
@@ -141,11 +151,29 @@ class ServiceSpec(HoursSpec):
         return [WeeklyService(WEEKDAYS.index(d), hours) for d in dict.fromkeys(self.days)]
 
 
+def closed_or_hours() -> dict[str, Any]:
+    """Closed without hours, or open with at least one window."""
+    return {
+        "anyOf": [
+            {
+                "required": ["closed"],
+                "properties": {"closed": {"const": True}, "hours": {"maxItems": 0}},
+            },
+            {
+                "required": ["hours"],
+                "properties": {"closed": {"const": False}, "hours": {"minItems": 1}},
+            },
+        ]
+    }
+
+
 class SpecialDateSpec(Spec):
+    model_config = ConfigDict(json_schema_extra=closed_or_hours())
+
     date: date
     closed: bool = False
     hours: list[HoursSpec] = Field(default_factory=list, max_length=10)
-    note: Annotated[str, Field(max_length=200)] = ""
+    note: Annotated[str, text(200)] = ""
 
     @model_validator(mode="after")
     def _closed_or_hours(self) -> SpecialDateSpec:
@@ -161,9 +189,16 @@ class SpecialDateSpec(Spec):
         )
 
 
+CAPACITIES = "min_capacity cannot exceed max_capacity"
+TABLE_CODE = r"^[A-Za-z0-9_.-]+$"
+COMBINATION_CODE = r"^[A-Za-z0-9_.+-]+$"
+
+
 class TableSpec(Spec):
-    code: Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.-]+$")]
-    area: Annotated[str, Field(min_length=1, max_length=64)] = "indoor"
+    model_config = ConfigDict(json_schema_extra=rules(CAPACITIES))
+
+    code: Annotated[str, Field(min_length=1, max_length=32, pattern=TABLE_CODE)]
+    area: Annotated[str, text(64, min_length=1)] = "indoor"
     min_capacity: Annotated[int, Field(ge=1, le=100)] = 1
     max_capacity: Annotated[int, Field(ge=1, le=100)]
     active: bool = True
@@ -176,9 +211,11 @@ class TableSpec(Spec):
 
 
 class CombinationSpec(Spec):
-    code: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.+-]+$")]
-    tables: list[Annotated[str, Field(min_length=1, max_length=32)]] = Field(
-        min_length=2, max_length=10
+    model_config = ConfigDict(json_schema_extra=rules(CAPACITIES))
+
+    code: Annotated[str, Field(min_length=1, max_length=64, pattern=COMBINATION_CODE)]
+    tables: list[Annotated[str, text(32, min_length=1)]] = Field(
+        min_length=2, max_length=10, json_schema_extra={"uniqueItems": True}
     )
     min_capacity: Annotated[int, Field(ge=1, le=1000)] = 1
     max_capacity: Annotated[int, Field(ge=1, le=1000)]
@@ -190,11 +227,16 @@ class CombinationSpec(Spec):
         return self
 
 
+WEBSITE = WithJsonSchema(
+    {"type": "string", "maxLength": 500, "pattern": HTTP_URL_PATTERN},
+)
+
+
 class ContactSpec(Spec):
-    phone: Annotated[str, Field(max_length=32)] | None = None
-    email: Annotated[str, Field(max_length=254)] | None = None
-    address: Annotated[str, Field(max_length=500)] | None = None
-    website: Annotated[str, Field(max_length=500)] | None = None
+    phone: Annotated[str, text(32)] | None = None
+    email: Annotated[str, text(254)] | None = None
+    address: Annotated[str, text(500)] | None = None
+    website: Annotated[str, Field(max_length=500), WEBSITE] | None = None
 
     @field_validator("website")
     @classmethod
@@ -214,6 +256,9 @@ class ContactSpec(Spec):
         return value
 
 
+UNKNOWN_TABLES = "names unknown tables"
+
+
 def check_timezone(value: str) -> str:
     try:
         ZoneInfo(value)
@@ -229,9 +274,11 @@ def check_slug(value: str) -> str:
 
 
 class RestaurantSpec(Spec):
-    slug: str
-    name: Annotated[str, Field(min_length=1, max_length=200)]
-    timezone: str = "Europe/Madrid"
+    model_config = ConfigDict(json_schema_extra=rules(UNKNOWN_TABLES))
+
+    slug: Annotated[str, Field(json_schema_extra={"pattern": _SLUG.pattern})]
+    name: Annotated[str, text(200, min_length=1)]
+    timezone: TimeZoneName = "Europe/Madrid"
     contact: ContactSpec = Field(default_factory=ContactSpec)
     rules: RulesSpec = Field(default_factory=RulesSpec)
     services: list[ServiceSpec] = Field(default_factory=list, max_length=50)
@@ -248,35 +295,35 @@ class RestaurantSpec(Spec):
         for combo in self.combinations:
             unknown = [c for c in combo.tables if c not in codes]
             if unknown:
-                raise ValueError(f"combination {combo.code} names unknown tables {unknown}")
+                raise ValueError(f"combination {combo.code} {UNKNOWN_TABLES} {unknown}")
         return self
 
 
-def apply_spec(engine: Engine, spec: RestaurantSpec) -> bool:
-    """Create the restaurant the document describes; False when the slug exists."""
-    with engine.begin() as conn:
+def apply_spec(db: Database | DatabaseLike, spec: RestaurantSpec) -> bool:
+    """Create the restaurant the document describes, in one unit of work; False when
+    the slug exists. ``db``: the database (or, in seeding scripts and tests, its engine)."""
+    with database_of(db).unit_of_work() as uow:
+        restaurants = uow.restaurants
         try:
-            store.id_of(conn, spec.slug)
+            restaurants.id_of(spec.slug)
         except errors.NotFound:
             pass
         else:
             return False
-        restaurant_id = store.create(
-            conn,
+        restaurant_id = restaurants.create(
             slug=spec.slug,
             name=spec.name,
             timezone=spec.timezone,
             rules=spec.rules.to_domain(),
             contact=spec.contact.model_dump(),
         )
-        store.set_services(conn, restaurant_id, [w for s in spec.services for w in s.weekly()])
+        restaurants.set_services(restaurant_id, [w for s in spec.services for w in s.weekly()])
         for special in spec.special_dates:
-            store.put_special_date(conn, restaurant_id, special.to_domain())
+            restaurants.put_special_date(restaurant_id, special.to_domain())
         for table in spec.tables:
-            store.upsert_table(conn, restaurant_id, **table.model_dump())
+            restaurants.upsert_table(restaurant_id, **table.model_dump())
         for combo in spec.combinations:
-            store.upsert_combination(
-                conn,
+            restaurants.upsert_combination(
                 restaurant_id,
                 code=combo.code,
                 table_codes=combo.tables,
