@@ -87,22 +87,9 @@ class BookingService:
         # The same list the use cases call: appending still reaches them.
         self.listeners = ctx.listeners
 
-    # Set by the composition root after construction until it passes them in.
-    @property
-    def day_hint(self) -> DayHint | None:
-        return self._ctx.day_hint
-
-    @day_hint.setter
-    def day_hint(self, hint: DayHint | None) -> None:
-        self._ctx.day_hint = hint
-
     @property
     def replica(self) -> ReplicaReads | None:
         return self.db.replica
-
-    @replica.setter
-    def replica(self, replica: ReplicaReads | None) -> None:
-        self.db.replica = replica
 
     # --- plumbing -------------------------------------------------------------------
     # A connection for callers that still hand one to the store's functions; the

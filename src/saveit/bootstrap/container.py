@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 
 from sqlalchemy import Engine
 
@@ -32,6 +32,8 @@ from saveit.checkin import CheckIn, Keyring
 from saveit.checkin.qr import png as qr_png
 from saveit.config import Environment, Settings
 from saveit.conversation.bot import BotResponder
+from saveit.domain.availability import Occupancy
+from saveit.domain.views import ReservationView
 from saveit.events.bus import Bus
 from saveit.events.relay import OutboxRelay
 from saveit.messaging.account_proof import AccountProofs
@@ -155,17 +157,28 @@ def build(
             "database's own guard between restaurants, does not apply to it"
         )
     secret = settings.secret_key.get_secret_value().encode()
+    replica = build_replica(settings, engine)
+    db = Database(engine, replica=replica)
+    # The availability cache reads through the booking service and hears of its
+    # changes: the two refer to each other, so the service gets closures over the
+    # cache, which is built a few lines below, before any request can arrive.
+    availability: AvailabilityCache
+
+    def invalidate(now: ReservationView, before: ReservationView | None) -> None:
+        availability.after_commit(now, before)
+
+    def day_hint(slug: str, day: date) -> Occupancy | None:
+        return availability.recent_occupancy(slug, day)
+
     booking = BookingService(
-        engine,
+        db,
         secret=secret,
         cache=RestaurantCache(recheck_s=settings.config_recheck_s),
         clock=clock,
         phone_region=settings.default_phone_region,
+        listeners=[metrics.count_booking_change, invalidate],
+        day_hint=day_hint,
     )
-    replica = build_replica(settings, engine)
-    db = Database(engine, replica=replica)
-    booking.replica = replica
-    booking.listeners.append(metrics.count_booking_change)
     bus = build_bus(settings)
     relay = OutboxRelay(
         engine,
@@ -315,6 +328,4 @@ def build_availability(
         store,
         ttl_s=settings.availability_cache_ttl_s,
     )
-    booking.listeners.append(cache.after_commit)
-    booking.day_hint = cache.recent_occupancy
     return cache
