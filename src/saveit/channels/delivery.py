@@ -36,7 +36,7 @@ from saveit.store import channel_accounts as accounts
 from saveit.store import conversations as convs
 from saveit.store import messages as store
 from saveit.store.database import reading
-from saveit.store.reservations import emit
+from saveit.store.outbox import emit
 from saveit.store.schema import restaurants
 from saveit.store.secret_box import SecretBox, SecretsUnreadable
 

@@ -37,7 +37,7 @@ from saveit.store import channel_accounts as accounts
 from saveit.store import conversations as convs
 from saveit.store import guests as guest_store
 from saveit.store import messages as store
-from saveit.store.reservations import emit
+from saveit.store.outbox import emit
 from saveit.store.schema import guests
 
 CODE_TTL = timedelta(minutes=10)

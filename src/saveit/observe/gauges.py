@@ -8,20 +8,22 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine
-
 from saveit.observe.metrics import ScrapeGauges
-from saveit.store import outbox_stats
+from saveit.store.unit_of_work import Database, DatabaseLike, database_of
 
 
 def scrape_gauges(
-    engine: Engine, bus: Any, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    database: Database | DatabaseLike,
+    bus: Any,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> ScrapeGauges:
     gauges = ScrapeGauges()
     cached: dict[str, tuple[int, datetime | None]] = {}
+    db = database_of(database)
 
     def backlog() -> tuple[int, datetime | None]:
-        cached["now"] = outbox_stats.backlog(engine)
+        with db.reading() as r:
+            cached["now"] = r.outbox.backlog()
         return cached["now"]
 
     def rows() -> Iterable[tuple[tuple[str, ...], float]]:

@@ -75,3 +75,18 @@ def overlaps(conn: Connection, *, ending_after: datetime | None = None) -> list[
                 )
             )
     return found
+
+
+class AuditRepository:
+    """The double-booking auditor's reads.
+
+    Bound to one unit of work's connection; see :mod:`saveit.store.unit_of_work`.
+    """
+
+    __slots__ = ("connection",)
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    def overlaps(self, *, ending_after: datetime | None = None) -> list[Overlap]:
+        return overlaps(self.connection, ending_after=ending_after)

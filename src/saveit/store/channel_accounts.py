@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -367,6 +367,11 @@ def reseal_all(conn: Connection, box: SecretBox) -> int:
     return len(fresh)
 
 
+class _HasEngine(Protocol):
+    @property
+    def engine(self) -> Engine: ...
+
+
 class AccountDirectory:
     """``route`` and ``channels`` with a short per-process memory: a webhook burst
     for one number costs one lookup, a burst of notices for one restaurant one
@@ -376,8 +381,8 @@ class AccountDirectory:
 
     _MAX_KEYS = 10_000
 
-    def __init__(self, engine: Engine, *, ttl_s: float = 2.0) -> None:
-        self.engine = engine
+    def __init__(self, database: _HasEngine, *, ttl_s: float = 2.0) -> None:
+        self.engine = database.engine  # a Database, or an Engine (whose .engine is itself)
         self.ttl_s = ttl_s
         self._known: dict[tuple[str, str], tuple[float, ChannelAccount | None]] = {}
         self._channels: dict[int, tuple[float, frozenset[str]]] = {}
@@ -412,3 +417,106 @@ class AccountDirectory:
         with self._lock:
             self._known.clear()
             self._channels.clear()
+
+
+class AccountRepository:
+    """A restaurant's channel accounts (the addresses guests write to).
+
+    Bound to one unit of work's connection; see :mod:`saveit.store.unit_of_work`.
+    """
+
+    __slots__ = ("connection",)
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    def put(
+        self,
+        restaurant_id: int,
+        channel: ChannelName,
+        address: str,
+        settings: Mapping[str, Any],
+        now: datetime,
+        *,
+        box: SecretBox,
+        proven_by: str | None,
+        proof_hash: str | None = None,
+        proof_expires_at: datetime | None = None,
+    ) -> ChannelAccount:
+        return put(
+            self.connection,
+            restaurant_id,
+            channel,
+            address,
+            settings,
+            now,
+            box=box,
+            proven_by=proven_by,
+            proof_hash=proof_hash,
+            proof_expires_at=proof_expires_at,
+        )
+
+    def prove(self, restaurant_id: int, channel: str, *, by: str, now: datetime) -> bool:
+        return prove(self.connection, restaurant_id, channel, by=by, now=now)
+
+    def unprove(self, restaurant_id: int, channel: str, *, now: datetime) -> None:
+        unprove(self.connection, restaurant_id, channel, now=now)
+
+    def settings_of(self, restaurant_id: int, channel: str, box: SecretBox) -> dict[str, Any]:
+        return settings_of(self.connection, restaurant_id, channel, box)
+
+    def set_code(
+        self,
+        restaurant_id: int,
+        channel: str,
+        *,
+        proof_hash: str | None,
+        expires_at: datetime | None,
+        attempts: int = 0,
+    ) -> None:
+        set_code(
+            self.connection,
+            restaurant_id,
+            channel,
+            proof_hash=proof_hash,
+            expires_at=expires_at,
+            attempts=attempts,
+        )
+
+    def code_of(self, restaurant_id: int, channel: str) -> tuple[str, datetime, int] | None:
+        return code_of(self.connection, restaurant_id, channel)
+
+    def proven_elsewhere(self, restaurant_id: int, channel: str, address: str) -> bool:
+        return proven_elsewhere(self.connection, restaurant_id, channel, address)
+
+    def restaurant_name(self, restaurant_id: int) -> str:
+        return restaurant_name(self.connection, restaurant_id)
+
+    def remove(self, restaurant_id: int, channel: ChannelName) -> bool:
+        return remove(self.connection, restaurant_id, channel)
+
+    def of_restaurant(self, restaurant_id: int, box: SecretBox) -> list[Claim]:
+        return of_restaurant(self.connection, restaurant_id, box)
+
+    def claim_of(self, restaurant_id: int, channel: str, box: SecretBox) -> Claim | None:
+        return claim_of(self.connection, restaurant_id, channel, box)
+
+    def find(
+        self,
+        restaurant_id: int,
+        channel: str,
+        box: SecretBox | None = None,
+    ) -> ChannelAccount | None:
+        return find(self.connection, restaurant_id, channel, box)
+
+    def channels(self, restaurant_id: int) -> frozenset[str]:
+        return channels(self.connection, restaurant_id)
+
+    def route(self, channel: str, address: str) -> ChannelAccount | None:
+        return route(self.connection, channel, address)
+
+    def seal_plaintext(self, box: SecretBox) -> int:
+        return seal_plaintext(self.connection, box)
+
+    def reseal_all(self, box: SecretBox) -> int:
+        return reseal_all(self.connection, box)

@@ -21,7 +21,7 @@ from saveit.domain.events import CONVERSATION_HANDED_OFF
 from saveit.store import guests as guest_store
 from saveit.store import messages
 from saveit.store.database import ignoring_conflicts
-from saveit.store.reservations import emit
+from saveit.store.outbox import emit
 from saveit.store.schema import (
     channel_identities,
     conversations,
@@ -452,3 +452,158 @@ def guest_by_contact(
         select(guests.c.id).where(guests.c.restaurant_id == restaurant_id, column == value)
     ).first()
     return None if row is None else int(row.id)
+
+
+def of_identity(conn: Connection, restaurant_id: int, channel: str, external_id: str) -> int | None:
+    """The id of the conversation of the guest behind a channel identity."""
+    found = conn.execute(
+        select(conversations.c.id)
+        .join(
+            channel_identities,
+            (channel_identities.c.guest_id == conversations.c.guest_id)
+            & (channel_identities.c.restaurant_id == conversations.c.restaurant_id),
+        )
+        .where(
+            channel_identities.c.restaurant_id == restaurant_id,
+            channel_identities.c.channel == channel,
+            channel_identities.c.external_id == external_id,
+        )
+    ).scalar()
+    return None if found is None else int(found)
+
+
+class ConversationRepository:
+    """Channel identities, conversations, link codes.
+
+    Bound to one unit of work's connection; see :mod:`saveit.store.unit_of_work`.
+    """
+
+    __slots__ = ("connection",)
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    def resolve(
+        self,
+        restaurant_id: int,
+        channel: str,
+        external_id: str,
+        *,
+        name: str | None,
+        now: datetime,
+        phone_region: str = "ES",
+        inbound: bool = True,
+    ) -> Identity:
+        return resolve(
+            self.connection,
+            restaurant_id,
+            channel,
+            external_id,
+            name=name,
+            now=now,
+            phone_region=phone_region,
+            inbound=inbound,
+        )
+
+    def mark_verified(self, identity_id: int, method: str, now: datetime) -> Identity:
+        return mark_verified(self.connection, identity_id, method, now)
+
+    def identity(self, identity_id: int) -> Identity | None:
+        return identity(self.connection, identity_id)
+
+    def identities_of(self, guest_id: int) -> list[Identity]:
+        return identities_of(self.connection, guest_id)
+
+    def open_conversation(
+        self,
+        restaurant_id: int,
+        guest_id: int,
+        now: datetime,
+    ) -> tuple[Conversation, bool]:
+        return open_conversation(self.connection, restaurant_id, guest_id, now)
+
+    def conversation(self, conversation_id: int) -> Conversation | None:
+        return conversation(self.connection, conversation_id)
+
+    def of_restaurant(self, restaurant_id: int, *, limit: int = 50) -> list[Conversation]:
+        return of_restaurant(self.connection, restaurant_id, limit=limit)
+
+    def save_turn(
+        self,
+        current: Conversation,
+        *,
+        state: dict[str, Any],
+        offered: list[dict[str, str]],
+        language: str | None,
+        now: datetime,
+    ) -> bool:
+        return save_turn(
+            self.connection,
+            current,
+            state=state,
+            offered=offered,
+            language=language,
+            now=now,
+        )
+
+    def offer(self, conversation_id: int, offered: list[dict[str, str]]) -> None:
+        offer(self.connection, conversation_id, offered)
+
+    def set_handoff(self, conversation_id: int, active: bool) -> bool:
+        return set_handoff(self.connection, conversation_id, active)
+
+    def hand_off(
+        self,
+        conversation: Conversation,
+        *,
+        active: bool,
+        by: str,
+        now: datetime,
+    ) -> None:
+        hand_off(self.connection, conversation, active=active, by=by, now=now)
+
+    def add_link_code(
+        self,
+        *,
+        restaurant_id: int,
+        identity_id: int,
+        guest_id: int | None,
+        contact: str,
+        code_hash: str,
+        expires_at: datetime,
+        now: datetime,
+    ) -> None:
+        add_link_code(
+            self.connection,
+            restaurant_id=restaurant_id,
+            identity_id=identity_id,
+            guest_id=guest_id,
+            contact=contact,
+            code_hash=code_hash,
+            expires_at=expires_at,
+            now=now,
+        )
+
+    def live_link_code(self, identity_id: int, now: datetime) -> LinkCode | None:
+        return live_link_code(self.connection, identity_id, now)
+
+    def count_attempt(self, code_id: int, *, exhausted: bool, now: datetime) -> None:
+        count_attempt(self.connection, code_id, exhausted=exhausted, now=now)
+
+    def consume_link_code(self, code_id: int, now: datetime) -> None:
+        consume_link_code(self.connection, code_id, now)
+
+    def merge_guests(self, *, source: int, target: int, now: datetime) -> None:
+        merge_guests(self.connection, source=source, target=target, now=now)
+
+    def guest_by_contact(
+        self,
+        restaurant_id: int,
+        *,
+        phone: str | None,
+        email: str | None,
+    ) -> int | None:
+        return guest_by_contact(self.connection, restaurant_id, phone=phone, email=email)
+
+    def of_identity(self, restaurant_id: int, channel: str, external_id: str) -> int | None:
+        return of_identity(self.connection, restaurant_id, channel, external_id)

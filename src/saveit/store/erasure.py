@@ -204,3 +204,24 @@ def erasures_of(conn: Connection, restaurant_id: int, guest_id: int) -> list[dic
     return [
         {"erased_at": r.erased_at.isoformat(), "actor": r.actor, "channel": r.channel} for r in rows
     ]
+
+
+class ErasureRepository:
+    """A guest's erasure: what it covers, doing it, and its record.
+
+    Bound to one unit of work's connection; see :mod:`saveit.store.unit_of_work`.
+    """
+
+    __slots__ = ("connection",)
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    def scope_of(self, restaurant_id: int, guest_id: int) -> Scope | None:
+        return scope_of(self.connection, restaurant_id, guest_id)
+
+    def erase(self, scope: Scope, *, actor: str, channel: str, now: datetime) -> dict[str, int]:
+        return erase(self.connection, scope, actor=actor, channel=channel, now=now)
+
+    def erasures_of(self, restaurant_id: int, guest_id: int) -> list[dict[str, Any]]:
+        return erasures_of(self.connection, restaurant_id, guest_id)

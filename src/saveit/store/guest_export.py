@@ -231,3 +231,18 @@ def _link_codes(
     return [
         _doc(r, ("contact", "attempts", "created_at", "expires_at", "consumed_at")) for r in rows
     ]
+
+
+class ExportRepository:
+    """A guest's data as one document (the right of access).
+
+    Bound to one unit of work's connection; see :mod:`saveit.store.unit_of_work`.
+    """
+
+    __slots__ = ("connection",)
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    def export(self, restaurant_id: int, guest_id: int, now: datetime) -> dict[str, Any] | None:
+        return export(self.connection, restaurant_id, guest_id, now)

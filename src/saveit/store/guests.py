@@ -9,6 +9,7 @@ from typing import Any
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import Connection, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from saveit.domain import errors
 from saveit.domain.commands import GuestDetails
@@ -166,3 +167,76 @@ def _view(row: Any) -> GuestView:
         visit_count=row.visit_count,
         no_show_count=row.no_show_count,
     )
+
+
+def name_and_language(conn: Connection, guest_id: int) -> tuple[str, str | None] | None:
+    """The name the guest is known by and the language they booked in (None: no guest)."""
+    found = conn.execute(
+        select(guests.c.name, guests.c.language).where(guests.c.id == guest_id)
+    ).first()
+    return None if found is None else (found.name or "", found.language)
+
+
+def belongs_to(conn: Connection, restaurant_id: int, guest_id: int) -> bool:
+    """Whether the guest is one of the restaurant's."""
+    found = conn.execute(
+        select(guests.c.id).where(guests.c.id == guest_id, guests.c.restaurant_id == restaurant_id)
+    ).first()
+    return found is not None
+
+
+def take_contact(conn: Connection, guest_id: int, column: str, value: str, now: datetime) -> bool:
+    """Give the guest a phone number or an email address (``column``); False when
+    another guest of the restaurant holds it (the transaction carries on: the
+    attempt runs in a savepoint)."""
+    try:
+        with conn.begin_nested():
+            conn.execute(
+                update(guests)
+                .where(guests.c.id == guest_id)
+                .values({column: value, "updated_at": now})
+            )
+    except IntegrityError:
+        return False
+    return True
+
+
+class GuestRepository:
+    """A restaurant's guests.
+
+    Bound to one unit of work's connection; see :mod:`saveit.store.unit_of_work`.
+    """
+
+    __slots__ = ("connection",)
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    def find_or_create(
+        self,
+        restaurant_id: int,
+        details: GuestDetails,
+        now: datetime,
+    ) -> GuestView | None:
+        return find_or_create(self.connection, restaurant_id, details, now)
+
+    def known(
+        self,
+        restaurant_id: int,
+        guest_id: int,
+        details: GuestDetails,
+        now: datetime,
+    ) -> GuestView | None:
+        return known(self.connection, restaurant_id, guest_id, details, now)
+
+    def create(self, restaurant_id: int, details: GuestDetails, now: datetime) -> GuestView:
+        return create(self.connection, restaurant_id, details, now)
+
+    def name_and_language(self, guest_id: int) -> tuple[str, str | None] | None:
+        return name_and_language(self.connection, guest_id)
+
+    def belongs_to(self, restaurant_id: int, guest_id: int) -> bool:
+        return belongs_to(self.connection, restaurant_id, guest_id)
+
+    def take_contact(self, guest_id: int, column: str, value: str, now: datetime) -> bool:
+        return take_contact(self.connection, guest_id, column, value, now)

@@ -500,3 +500,181 @@ def email_thread(
 
 def move_conversation(conn: Connection, source: int, target: int) -> None:
     conn.execute(update(m).where(m.c.conversation_id == source).values(conversation_id=target))
+
+
+# --- the web chat's reads ---------------------------------------------------------------
+
+
+def id_of(conn: Connection, public_id: str) -> int | None:
+    """The row id of the message known to clients as ``public_id``."""
+    found = conn.execute(select(m.c.id).where(m.c.public_id == public_id)).scalar()
+    return None if found is None else int(found)
+
+
+def unanswered(conn: Connection, restaurant_id: int, channel: str, address: str) -> list[int]:
+    """Row ids of the address's inbound messages not processed yet (small, indexed)."""
+    return [
+        int(row_id)
+        for row_id in conn.execute(
+            select(m.c.id).where(
+                m.c.processed_at.is_(None),
+                m.c.direction == "in",
+                m.c.restaurant_id == restaurant_id,
+                m.c.channel == channel,
+                m.c.address == address,
+            )
+        ).scalars()
+    ]
+
+
+def replies_after(
+    conn: Connection, row_id: int, restaurant_id: int, channel: str, address: str
+) -> list[str]:
+    """Public ids of the replies to the address queued after row ``row_id`` (a
+    primary-key range, however long the history)."""
+    return [
+        str(public_id)
+        for public_id in conn.execute(
+            select(m.c.public_id).where(
+                m.c.id > row_id,
+                m.c.direction == "out",
+                m.c.restaurant_id == restaurant_id,
+                m.c.channel == channel,
+                m.c.address == address,
+            )
+        ).scalars()
+    ]
+
+
+class MessageRepository:
+    """Channel messages in and out, and their delivery statuses.
+
+    Bound to one unit of work's connection; see :mod:`saveit.store.unit_of_work`.
+    """
+
+    __slots__ = ("connection",)
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    def insert_inbound_many(
+        self,
+        messages: Sequence[tuple[int, InboundMessage]],
+        now: datetime,
+        *,
+        metas: Sequence[dict[str, str] | None] | None = None,
+    ) -> list[int | None]:
+        return insert_inbound_many(self.connection, messages, now, metas=metas)
+
+    def apply_status(self, update_: StatusUpdate, now: datetime) -> StoredMessage | None:
+        return apply_status(self.connection, update_, now)
+
+    def prune_early_statuses(self, before: datetime) -> int:
+        return prune_early_statuses(self.connection, before)
+
+    def claim_inbound(self, *, now: datetime, lease: timedelta, limit: int) -> list[StoredMessage]:
+        return claim_inbound(self.connection, now=now, lease=lease, limit=limit)
+
+    def claim_outbound(
+        self,
+        *,
+        now: datetime,
+        lease: timedelta,
+        limit: int,
+    ) -> list[StoredMessage]:
+        return claim_outbound(self.connection, now=now, lease=lease, limit=limit)
+
+    def attach(self, message_id: int, *, identity_id: int, conversation_id: int) -> None:
+        attach(
+            self.connection,
+            message_id,
+            identity_id=identity_id,
+            conversation_id=conversation_id,
+        )
+
+    def finish_inbound(self, message_id: int, now: datetime, note: str | None) -> bool:
+        return finish_inbound(self.connection, message_id, now, note)
+
+    def enqueue(
+        self,
+        *,
+        restaurant_id: int,
+        channel: str,
+        address: str,
+        identity_id: int | None,
+        conversation_id: int | None,
+        message: OutboundMessage,
+        author: str,
+        now: datetime,
+    ) -> StoredMessage:
+        return enqueue(
+            self.connection,
+            restaurant_id=restaurant_id,
+            channel=channel,
+            address=address,
+            identity_id=identity_id,
+            conversation_id=conversation_id,
+            message=message,
+            author=author,
+            now=now,
+        )
+
+    def mark_sending(self, message_id: int, now: datetime) -> None:
+        mark_sending(self.connection, message_id, now)
+
+    def mark_sent(
+        self,
+        message_id: int,
+        provider_message_id: str,
+        now: datetime,
+    ) -> StoredMessage | None:
+        return mark_sent(self.connection, message_id, provider_message_id, now)
+
+    def mark_retry(self, message_id: int, *, at: datetime, error: str, now: datetime) -> None:
+        mark_retry(self.connection, message_id, at=at, error=error, now=now)
+
+    def mark_failed(
+        self,
+        message_id: int,
+        *,
+        code: str | None,
+        detail: str,
+        now: datetime,
+    ) -> None:
+        mark_failed(self.connection, message_id, code=code, detail=detail, now=now)
+
+    def by_id(self, message_id: int) -> StoredMessage | None:
+        return by_id(self.connection, message_id)
+
+    def history(
+        self,
+        conversation_id: int,
+        *,
+        limit: int = 50,
+        before_id: int | None = None,
+    ) -> list[StoredMessage]:
+        return history(self.connection, conversation_id, limit=limit, before_id=before_id)
+
+    def last_inbound(self, conversation_id: int, channel: str) -> StoredMessage | None:
+        return last_inbound(self.connection, conversation_id, channel)
+
+    def email_thread(self, conversation_id: int, *, before: int, limit: int = 10) -> list[str]:
+        return email_thread(self.connection, conversation_id, before=before, limit=limit)
+
+    def move_conversation(self, source: int, target: int) -> None:
+        move_conversation(self.connection, source, target)
+
+    def id_of(self, public_id: str) -> int | None:
+        return id_of(self.connection, public_id)
+
+    def unanswered(self, restaurant_id: int, channel: str, address: str) -> list[int]:
+        return unanswered(self.connection, restaurant_id, channel, address)
+
+    def replies_after(
+        self,
+        row_id: int,
+        restaurant_id: int,
+        channel: str,
+        address: str,
+    ) -> list[str]:
+        return replies_after(self.connection, row_id, restaurant_id, channel, address)

@@ -139,3 +139,48 @@ def reach(conn: Connection, guest_id: int, channels: Collection[str]) -> Reach |
             if r.identity_id is not None
         ],
     )
+
+
+class NotificationRepository:
+    """Notices sent about reservations, and where a guest wants them.
+
+    Bound to one unit of work's connection; see :mod:`saveit.store.unit_of_work`.
+    """
+
+    __slots__ = ("connection",)
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    def claim(
+        self,
+        *,
+        restaurant_id: int,
+        reservation_id: int,
+        kind: str,
+        channel: str,
+        now: datetime,
+    ) -> int | None:
+        return claim(
+            self.connection,
+            restaurant_id=restaurant_id,
+            reservation_id=reservation_id,
+            kind=kind,
+            channel=channel,
+            now=now,
+        )
+
+    def attach(self, notification_id: int, message_id: int) -> None:
+        attach(self.connection, notification_id, message_id)
+
+    def of_reservation(self, reservation_id: int) -> list[dict[str, Any]]:
+        return of_reservation(self.connection, reservation_id)
+
+    def channels_of(self, guest_id: int) -> list[str] | None:
+        return channels_of(self.connection, guest_id)
+
+    def set_channels(self, guest_id: int, channels: Sequence[str] | None) -> None:
+        set_channels(self.connection, guest_id, channels)
+
+    def reach(self, guest_id: int, channels: Collection[str]) -> Reach | None:
+        return reach(self.connection, guest_id, channels)

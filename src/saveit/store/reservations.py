@@ -17,6 +17,7 @@ from saveit.domain.model import ACTIVE_STATUSES, OCCUPYING_STATUSES, Booked, Sta
 from saveit.domain.views import GuestView, ReservationView
 from saveit.observe.context import with_carrier
 from saveit.store.database import ignoring_conflicts
+from saveit.store.outbox import INSERT_OUTBOX
 from saveit.store.schema import (
     dining_tables,
     guests,
@@ -36,7 +37,6 @@ MAX_BUFFER_MINUTES = 240  # the largest buffer the rules accept (restaurant_setu
 
 # The write path's other hot statements, built once (see store.database.ignoring_conflicts).
 _INSERT_LOG = insert(reservation_log)
-_INSERT_OUTBOX = insert(outbox)
 _LOGGED = (
     insert(reservation_log)
     .values(
@@ -350,6 +350,58 @@ def claim(conn: Connection, reservation_id: int, table_ids: Iterable[int], cells
     return True
 
 
+def reschedule(
+    conn: Connection,
+    reservation_id: int,
+    version: int,
+    *,
+    start: datetime,
+    end: datetime,
+    party_size: int,
+    buffer_minutes: int,
+    notes: str,
+    now: datetime,
+) -> bool:
+    """Move or resize the reservation if it is still at ``version`` (optimistic
+    locking); False when another change came first."""
+    changed = conn.execute(
+        update(reservations)
+        .where(reservations.c.id == reservation_id, reservations.c.version == version)
+        .values(
+            start_at=start,
+            end_at=end,
+            party_size=party_size,
+            buffer_minutes=buffer_minutes,
+            notes=notes,
+            updated_at=now,
+            version=version + 1,
+        )
+    ).rowcount
+    return bool(changed)
+
+
+def change_status(
+    conn: Connection,
+    reservation_id: int,
+    version: int,
+    current: Status,
+    target: Status,
+    now: datetime,
+) -> bool:
+    """Set the status if the row is still at ``version`` and ``current``; False when
+    another change came first."""
+    changed = conn.execute(
+        update(reservations)
+        .where(
+            reservations.c.id == reservation_id,
+            reservations.c.version == version,
+            reservations.c.status == current.value,
+        )
+        .values(status=target.value, updated_at=now, version=version + 1)
+    ).rowcount
+    return bool(changed)
+
+
 def release(conn: Connection, reservation_id: int, *, forget_tables: bool) -> None:
     conn.execute(delete(table_claims).where(table_claims.c.reservation_id == reservation_id))
     if forget_tables:
@@ -435,25 +487,7 @@ def record(
         conn.execute(_RECORD_BOTH, {**{f"log_{k}": v for k, v in log_row.items()}, **event_row})
     else:
         conn.execute(_INSERT_LOG, log_row)
-        conn.execute(_INSERT_OUTBOX, event_row)
-    return event_id
-
-
-def emit(
-    conn: Connection, *, restaurant_id: int, type_: str, payload: dict[str, Any], at: datetime
-) -> str:
-    """An outbox event on its own (changes that write no audit row)."""
-    event_id = str(uuid.uuid4())
-    conn.execute(
-        _INSERT_OUTBOX,
-        {
-            "event_id": event_id,
-            "restaurant_id": restaurant_id,
-            "type": type_,
-            "payload": with_carrier(payload),
-            "created_at": at,
-        },
-    )
+        conn.execute(INSERT_OUTBOX, event_row)
     return event_id
 
 
@@ -534,3 +568,172 @@ def record_change(
         event_type=f"reservation.{action}",
         payload=payload,
     )
+
+
+class ReservationRepository:
+    """Reservations, their table claims and slot covers, and their audit.
+
+    Bound to one unit of work's connection; see :mod:`saveit.store.unit_of_work`.
+    """
+
+    __slots__ = ("connection",)
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    def booked_between(
+        self,
+        restaurant_id: int,
+        lo: datetime,
+        hi: datetime,
+        *,
+        exclude_id: int | None = None,
+    ) -> list[Booked]:
+        return booked_between(self.connection, restaurant_id, lo, hi, exclude_id=exclude_id)
+
+    def view_by_code(self, code: str) -> ReservationView | None:
+        return view_by_code(self.connection, code)
+
+    def view_by_id(self, reservation_id: int) -> ReservationView:
+        return view_by_id(self.connection, reservation_id)
+
+    def views_between(
+        self,
+        restaurant_id: int,
+        lo: datetime,
+        hi: datetime,
+    ) -> list[ReservationView]:
+        return views_between(self.connection, restaurant_id, lo, hi)
+
+    def starting_between(
+        self,
+        statuses: Sequence[str],
+        after: datetime,
+        until: datetime,
+    ) -> list[ReservationView]:
+        return starting_between(self.connection, statuses, after, until)
+
+    def upcoming_of_guest(
+        self,
+        restaurant_id: int,
+        guest_id: int,
+        after: datetime,
+    ) -> list[ReservationView]:
+        return upcoming_of_guest(self.connection, restaurant_id, guest_id, after)
+
+    def insert_reservation(self, values: dict[str, Any]) -> int | None:
+        return insert_reservation(self.connection, values)
+
+    def busy_tables(
+        self,
+        table_ids: Iterable[int],
+        cells: range,
+        *,
+        exclude_id: int | None = None,
+    ) -> set[int]:
+        return busy_tables(self.connection, table_ids, cells, exclude_id=exclude_id)
+
+    def claim(self, reservation_id: int, table_ids: Iterable[int], cells: range) -> bool:
+        return claim(self.connection, reservation_id, table_ids, cells)
+
+    def reschedule(
+        self,
+        reservation_id: int,
+        version: int,
+        *,
+        start: datetime,
+        end: datetime,
+        party_size: int,
+        buffer_minutes: int,
+        notes: str,
+        now: datetime,
+    ) -> bool:
+        return reschedule(
+            self.connection,
+            reservation_id,
+            version,
+            start=start,
+            end=end,
+            party_size=party_size,
+            buffer_minutes=buffer_minutes,
+            notes=notes,
+            now=now,
+        )
+
+    def change_status(
+        self,
+        reservation_id: int,
+        version: int,
+        current: Status,
+        target: Status,
+        now: datetime,
+    ) -> bool:
+        return change_status(self.connection, reservation_id, version, current, target, now)
+
+    def release(self, reservation_id: int, *, forget_tables: bool) -> None:
+        release(self.connection, reservation_id, forget_tables=forget_tables)
+
+    def add_covers(
+        self,
+        restaurant_id: int,
+        slot_start: datetime,
+        covers: int,
+        cap: int | None,
+    ) -> bool:
+        return add_covers(self.connection, restaurant_id, slot_start, covers, cap)
+
+    def record(
+        self,
+        *,
+        reservation_id: int,
+        restaurant_id: int,
+        at: datetime,
+        actor: str,
+        channel: str,
+        action: str,
+        before: dict[str, Any] | None,
+        after: dict[str, Any] | None,
+        event_type: str,
+        payload: dict[str, Any],
+    ) -> str:
+        return record(
+            self.connection,
+            reservation_id=reservation_id,
+            restaurant_id=restaurant_id,
+            at=at,
+            actor=actor,
+            channel=channel,
+            action=action,
+            before=before,
+            after=after,
+            event_type=event_type,
+            payload=payload,
+        )
+
+    def bump_guest_counter(self, guest_id: int | None, column: str, at: datetime) -> None:
+        bump_guest_counter(self.connection, guest_id, column, at)
+
+    def count_overlaps(self) -> int:
+        return count_overlaps(self.connection)
+
+    def record_change(
+        self,
+        view: ReservationView,
+        actor: Actor,
+        action: str,
+        before: ReservationView | None,
+        now: datetime,
+        *,
+        reason: str = "",
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        record_change(
+            self.connection,
+            view,
+            actor,
+            action,
+            before,
+            now,
+            reason=reason,
+            extra=extra,
+        )

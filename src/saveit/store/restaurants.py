@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from time import monotonic
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
@@ -160,6 +160,13 @@ _VERSION_OF = select(restaurants.c.id, restaurants.c.config_version).where(
 )
 
 
+class Bound(Protocol):
+    """A unit of work, a reader, or a repository: what holds a connection."""
+
+    @property
+    def connection(self) -> Connection: ...
+
+
 class RestaurantCache:
     """Per-process parsed configuration, revalidated against ``config_version``.
 
@@ -186,14 +193,16 @@ class RestaurantCache:
             return entry[1], entry[0]
         return None
 
-    def get(self, conn: Connection, slug: str) -> Restaurant:
-        return self.get_versioned(conn, slug)[0]
+    def get(self, source: Connection | Bound, slug: str) -> Restaurant:
+        """``source``: a unit of work, a reader or one of their repositories."""
+        return self.get_versioned(source, slug)[0]
 
-    def get_versioned(self, conn: Connection, slug: str) -> tuple[Restaurant, int]:
+    def get_versioned(self, source: Connection | Bound, slug: str) -> tuple[Restaurant, int]:
         """The configuration and the ``config_version`` it was loaded at."""
         found = self.trusted(slug)
         if found is not None:
             return found
+        conn = source if isinstance(source, Connection) else source.connection
         now = self._clock()
         row = conn.execute(_VERSION_OF, {"slug": slug}).one_or_none()
         if row is None:
@@ -219,7 +228,8 @@ class RestaurantCache:
         with self._lock:
             self._entries.pop(slug, None)
 
-    def get_by_id(self, conn: Connection, restaurant_id: int) -> Restaurant:
+    def get_by_id(self, source: Connection | Bound, restaurant_id: int) -> Restaurant:
+        conn = source if isinstance(source, Connection) else source.connection
         slug = conn.execute(
             select(restaurants.c.slug).where(restaurants.c.id == restaurant_id)
         ).scalar_one()
@@ -441,3 +451,114 @@ def delete_combination(conn: Connection, restaurant_id: int, code: str) -> None:
     if not gone:
         raise errors.NotFound(f"No combination '{code}'", combination=code)
     bump(conn, restaurant_id)
+
+
+def name_and_slug(conn: Connection, restaurant_id: int) -> tuple[str, str]:
+    name, slug = conn.execute(
+        select(restaurants.c.name, restaurants.c.slug).where(restaurants.c.id == restaurant_id)
+    ).one()
+    return str(name), str(slug)
+
+
+class RestaurantRepository:
+    """A restaurant's configuration: profile, rules, hours, tables.
+
+    Bound to one unit of work's connection; see :mod:`saveit.store.unit_of_work`.
+    """
+
+    __slots__ = ("connection",)
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    def load(self, restaurant_id: int) -> Restaurant:
+        return load(self.connection, restaurant_id)
+
+    def profile(self, slug: str) -> Profile:
+        return profile(self.connection, slug)
+
+    def bump(self, restaurant_id: int) -> None:
+        bump(self.connection, restaurant_id)
+
+    def id_of(self, slug: str) -> int:
+        return id_of(self.connection, slug)
+
+    def create(
+        self,
+        *,
+        slug: str,
+        name: str,
+        timezone: str,
+        rules: Rules,
+        contact: dict[str, str | None],
+    ) -> int:
+        return create(
+            self.connection,
+            slug=slug,
+            name=name,
+            timezone=timezone,
+            rules=rules,
+            contact=contact,
+        )
+
+    def update_profile(self, restaurant_id: int, changes: dict[str, Any]) -> None:
+        update_profile(self.connection, restaurant_id, changes)
+
+    def set_rules(self, restaurant_id: int, rules: Rules) -> None:
+        set_rules(self.connection, restaurant_id, rules)
+
+    def set_services(self, restaurant_id: int, services: Iterable[WeeklyService]) -> None:
+        set_services(self.connection, restaurant_id, services)
+
+    def put_special_date(self, restaurant_id: int, special: SpecialDate) -> None:
+        put_special_date(self.connection, restaurant_id, special)
+
+    def delete_special_date(self, restaurant_id: int, day: date) -> None:
+        delete_special_date(self.connection, restaurant_id, day)
+
+    def upsert_table(
+        self,
+        restaurant_id: int,
+        *,
+        code: str,
+        area: str,
+        min_capacity: int,
+        max_capacity: int,
+        active: bool = True,
+    ) -> None:
+        upsert_table(
+            self.connection,
+            restaurant_id,
+            code=code,
+            area=area,
+            min_capacity=min_capacity,
+            max_capacity=max_capacity,
+            active=active,
+        )
+
+    def deactivate_table(self, restaurant_id: int, code: str) -> None:
+        deactivate_table(self.connection, restaurant_id, code)
+
+    def upsert_combination(
+        self,
+        restaurant_id: int,
+        *,
+        code: str,
+        table_codes: list[str],
+        min_capacity: int,
+        max_capacity: int,
+    ) -> None:
+        upsert_combination(
+            self.connection,
+            restaurant_id,
+            code=code,
+            table_codes=table_codes,
+            min_capacity=min_capacity,
+            max_capacity=max_capacity,
+        )
+
+    def delete_combination(self, restaurant_id: int, code: str) -> None:
+        delete_combination(self.connection, restaurant_id, code)
+
+    def name_and_slug(self, restaurant_id: int) -> tuple[str, str]:
+        return name_and_slug(self.connection, restaurant_id)

@@ -166,3 +166,47 @@ def revoke(conn: Connection, restaurant_id: int, token_id: int, now: datetime) -
     if found.revoked_at is None:
         conn.execute(update(api_tokens).where(api_tokens.c.id == token_id).values(revoked_at=now))
     return True
+
+
+class TokenRepository:
+    """Staff tokens: issued, checked, listed, revoked.
+
+    Bound to one unit of work's connection; see :mod:`saveit.store.unit_of_work`.
+    """
+
+    __slots__ = ("connection",)
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    def issue(
+        self,
+        restaurant_id: int,
+        *,
+        role: str,
+        name: str,
+        now: datetime,
+        ttl: timedelta = DEFAULT_TTL,
+        display_name: str | None = None,
+    ) -> str:
+        return issue(
+            self.connection,
+            restaurant_id,
+            role=role,
+            name=name,
+            now=now,
+            ttl=ttl,
+            display_name=display_name,
+        )
+
+    def find(self, token: str, now: datetime) -> StaffToken | None:
+        return find(self.connection, token, now)
+
+    def mark_used(self, token_id: int, now: datetime) -> None:
+        mark_used(self.connection, token_id, now)
+
+    def listed(self, restaurant_id: int) -> list[TokenInfo]:
+        return listed(self.connection, restaurant_id)
+
+    def revoke(self, restaurant_id: int, token_id: int, now: datetime) -> bool:
+        return revoke(self.connection, restaurant_id, token_id, now)

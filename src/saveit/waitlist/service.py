@@ -40,6 +40,7 @@ from saveit.domain.model import Restaurant, Seating, Status
 from saveit.domain.schedule import business_day_of
 from saveit.domain.views import ReservationView
 from saveit.store import guests as guest_store
+from saveit.store import outbox
 from saveit.store import reservations as reservation_store
 from saveit.store import waitlist as store
 from saveit.store.database import reading
@@ -603,7 +604,7 @@ class Waitlist:
             at=now,
             detail=detail,
         )
-        reservation_store.emit(
+        outbox.emit(
             conn,
             restaurant_id=entry.restaurant_id,
             type_=f"waitlist.{action}",
