@@ -14,6 +14,9 @@ from datetime import timedelta
 
 from sqlalchemy import Engine
 
+from saveit.analytics.service import Analytics
+from saveit.analytics.survey import Surveys
+from saveit.analytics.survey_chat import SurveyChat
 from saveit.booking.service import BookingService, Clock, utc_now
 from saveit.cache import AvailabilityCache, CacheStore, MemoryStore, NearCache, RedisStore
 from saveit.channels.account_proof import AccountProofs, GraphOwnership
@@ -74,6 +77,8 @@ class Container:
     # operations: lag-tolerant reads on a streaming replica (SAVEIT_DATABASE_REPLICA_URL)
     replica: ReplicaReads | None = field(default=None, kw_only=True)
     waitlist: Waitlist | None = field(default=None, kw_only=True)  # None: turned off
+    analytics: Analytics | None = field(default=None, kw_only=True)
+    surveys: Surveys | None = field(default=None, kw_only=True)
 
     def close(self) -> None:
         if self.replica is not None:
@@ -247,6 +252,14 @@ def build(
         )
         if isinstance(gateway.responder, BotResponder) and gateway.responder.waitlist is None:
             gateway.responder.waitlist = waitlist  # "¿te aviso si se libera algo?"
+    analytics = Analytics(engine, clock=clock)
+    booking.refusal_listeners.append(analytics.booking_refused)
+    surveys = Surveys(
+        engine, notifier, gateway.delivery, restaurant_of=analytics.restaurant, clock=clock
+    )
+    scheduler.send_surveys = surveys.send_due
+    if isinstance(gateway.responder, BotResponder) and gateway.responder.survey is None:
+        gateway.responder.survey = SurveyChat(surveys)  # ratings after a visit
     return Container(
         settings=settings,
         engine=engine,
@@ -268,6 +281,8 @@ def build(
         verification=verification,
         replica=replica,
         waitlist=waitlist,
+        analytics=analytics,
+        surveys=surveys,
     )
 
 

@@ -27,6 +27,8 @@ import yaml
 from prometheus_client import start_http_server
 from pydantic import ValidationError
 
+from saveit.analytics import command as analytics_command
+from saveit.analytics.runner import start_analytics
 from saveit.api.access_log import with_redaction
 from saveit.api.header_limits import BoundedHttpToolsProtocol
 from saveit.bootstrap import build, build_secret_box, freeze_startup_heap
@@ -57,6 +59,7 @@ secrets_app = typer.Typer(help="Provider secrets sealed at rest.", no_args_is_he
 app.add_typer(secrets_app, name="secrets")
 guest_app = typer.Typer(help="A guest's data: export and erasure.", no_args_is_help=True)
 app.add_typer(guest_app, name="guest")
+app.command("report")(analytics_command.report)
 
 DEMO_FILE = Path(__file__).with_name("demo.yaml")
 
@@ -424,6 +427,8 @@ def worker() -> None:
             stop,
             interval_s=settings.waitlist_sweep_s,
         )
+    if container.analytics is not None:
+        start_analytics(container.bus, container.analytics, stop)  # the figures' counters
     freeze_startup_heap()
     try:
         container.relay.run(stop)

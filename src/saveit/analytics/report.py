@@ -44,8 +44,7 @@ DEFINITIONS: dict[str, str] = {
     "< 5 s.",
     "handoff_rate": "Conversations handed to staff (by the bot, staff or a low survey "
     "rating) over inquiries.",
-    "misunderstood_rate": "Guests' messages the bot did not understand over guests' "
-    "messages.",
+    "misunderstood_rate": "Guests' messages the bot did not understand over guests' messages.",
     "satisfaction": "Average survey rating (1-5) of the range's visits; distribution; "
     "response rate: answered over surveys sent. Target > 4.5.",
     "returning": "Bookings (not cancelled) of guests who had a seated visit before, and "
@@ -135,7 +134,11 @@ class Report(BaseModel):
 
 
 def _rate(
-    num: int, den: int, target: str | None = None, *, above: float | None = None,
+    num: int,
+    den: int,
+    target: str | None = None,
+    *,
+    above: float | None = None,
     below: float | None = None,
 ) -> Rate:
     value = round(num / den, 4) if den else None
@@ -214,9 +217,7 @@ def figures(rows: Iterable[Row]) -> Figures:
             c: _rate(by[("converted", c)], by[("inquiries", c)], "> 60%", above=0.60)
             for c in channels
         },
-        no_show_rate=_rate(
-            t["no_show"], t["no_show"] + t["seated_booked"], "< 10%", below=0.10
-        ),
+        no_show_rate=_rate(t["no_show"], t["no_show"] + t["seated_booked"], "< 10%", below=0.10),
         cancellation_rate=_rate(t["cancelled"], t["bookings_booked"]),
         cancellation_notice={name: by[("cancel_notice", name)] for name, _ in NOTICE_BUCKETS}
         | {NOTICE_LAST: by[("cancel_notice", NOTICE_LAST)]},

@@ -15,11 +15,13 @@ import anyio.to_thread
 from fastapi import FastAPI
 
 from saveit import __version__
+from saveit.analytics.runner import start_analytics
 from saveit.api import access_log, problems
 from saveit.api.header_limits import HeaderLimit
 from saveit.api.middleware import BodyLimit, CatchAll
 from saveit.api.routers import (
     admin,
+    analytics,
     channels,
     checkin,
     health,
@@ -83,6 +85,8 @@ def create_app(container: Container) -> FastAPI:
                 stop,
                 interval_s=container.settings.waitlist_sweep_s,
             )
+        if container.settings.runs_relay_in_process and container.analytics is not None:
+            start_analytics(container.bus, container.analytics, stop)  # the figures' counters
         auditing = None
         if container.settings.runs_relay_in_process:
             auditing = auditor.start(container.engine, stop, container.settings.audit_interval_s)
@@ -140,6 +144,7 @@ def create_app(container: Container) -> FastAPI:
         checkin,
         privacy,
         waitlist,
+        analytics,
     ):
         app.include_router(module.router)
     app.add_middleware(BodyLimit, max_bytes=container.settings.max_body_bytes)

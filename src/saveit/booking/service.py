@@ -94,6 +94,8 @@ class BookingService:
         # After-commit hooks (e.g. the availability cache): told of every committed
         # change in this process; a failing listener is logged, never raised.
         self.listeners: list[ChangeListener] = []
+        # Told of every refused create (the analytics' success rate); must not raise.
+        self.refusal_listeners: list[Callable[[CreateReservation, Actor, str], None]] = []
         # Where alternatives to a taken time look first for a day's bookings: a
         # copy read moments ago (the availability cache's, see
         # ``AvailabilityCache.recent_occupancy``). Alternatives are suggestions, and
@@ -391,6 +393,8 @@ class BookingService:
             return self._create(cmd, actor)
         except errors.DomainError as exc:
             metrics.count_refusal(exc.code)
+            for listener in self.refusal_listeners:
+                listener(cmd, actor, exc.code)
             raise
 
     def _create(self, cmd: CreateReservation, actor: Actor) -> Created:

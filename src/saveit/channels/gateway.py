@@ -84,6 +84,7 @@ class Reply:
     state: dict[str, Any] | None = None
     language: str | None = None
     handoff: bool = False
+    note: str | None = None  # kept with the guest's message (NOT_UNDERSTOOD: counted)
 
 
 class Responder(Protocol):
@@ -319,7 +320,7 @@ class Gateway:
                         merged_reply = reply
                     conversation = fresh
                     continue
-                if not store.finish_inbound(conn, message.id, now, note):
+                if not store.finish_inbound(conn, message.id, now, note or reply.note):
                     return  # another worker answered it after our lease lapsed
                 if reply.handoff:
                     convs.hand_off(conn, conversation, active=True, by="bot", now=now)

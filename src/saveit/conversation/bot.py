@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from saveit.booking.service import BookingService
 from saveit.channels.email_proof import DEFAULT_PROOF_TTL, is_proven
@@ -25,6 +26,9 @@ from saveit.conversation.nlu import parse
 from saveit.conversation.state import DialogueState
 from saveit.notify.qr import QrCodes
 from saveit.waitlist.service import Waitlist
+
+if TYPE_CHECKING:
+    from saveit.analytics.survey_chat import SurveyChat
 
 log = logging.getLogger(__name__)
 
@@ -44,9 +48,13 @@ class BotResponder:
         self.links = links  # set by the composition root once the gateway exists
         self.qr: QrCodes | None = None  # likewise: confirmations carry the check-in QR
         self.waitlist: Waitlist | None = None  # likewise: full times offer the waitlist
+        self.survey: SurveyChat | None = None  # likewise: ratings after a visit
 
     def respond(self, turn: Turn) -> Reply:
+        if self.survey is not None and (rated := self.survey.answer(turn)) is not None:
+            return rated
         state = DialogueState.load(turn.conversation.state)
+        misses = state.misses
         desk = Desk(
             self.booking,
             slug=turn.restaurant_slug,
@@ -81,7 +89,13 @@ class BotResponder:
             )
         )
         log.debug("conversation %s: %s -> %s", turn.conversation.id, understood, state.awaiting)
-        return Reply(outcome.messages, state=state.dump(), language=lang, handoff=outcome.handoff)
+        return Reply(
+            outcome.messages,
+            state=state.dump(),
+            language=lang,
+            handoff=outcome.handoff,
+            note="NOT_UNDERSTOOD" if state.misses > misses else None,  # for the analytics
+        )
 
 
 def _client_ip(turn: Turn) -> str | None:

@@ -61,6 +61,7 @@ class Tick:
     no_shows: int = 0
     purged: int = 0
     holds_expired: int = 0
+    surveys: int = 0
     partitions_created: int = 0
     partitions_dropped: int = 0
 
@@ -88,6 +89,8 @@ class Scheduler:
         # Cancels public bookings held for a code that never came
         # (``saveit.channels.verification``); set by the composition root.
         self.expire_holds: Callable[[], int] | None = None
+        # Asks guests how their visit went (``saveit.analytics.survey``); likewise.
+        self.send_surveys: Callable[[], int] | None = None
 
     def tick(self) -> Tick:
         done = Tick()
@@ -96,6 +99,8 @@ class Scheduler:
         if self.expire_holds is not None:
             done.holds_expired = self.expire_holds()
         done.reminders = self.send_reminders()
+        if self.send_surveys is not None:
+            done.surveys = self.send_surveys()
         metrics.scheduler_runs.labels("reminders").inc()
         done.purged = self.purge_messages()
         self._keep_partitions(done)

@@ -95,13 +95,13 @@ def clear(conn: Connection, restaurant_id: int, first: date, last: date) -> None
 # --- one day's facts ---------------------------------------------------------------------
 
 
-def visit_facts(conn: Connection, restaurant_id: int, lo: datetime, hi: datetime) -> list[VisitFact]:
+def visit_facts(
+    conn: Connection, restaurant_id: int, lo: datetime, hi: datetime
+) -> list[VisitFact]:
     r = reservations
     earlier = r.alias("earlier")
     tables = (
-        select(func.count())
-        .where(reservation_tables.c.reservation_id == r.c.id)
-        .scalar_subquery()
+        select(func.count()).where(reservation_tables.c.reservation_id == r.c.id).scalar_subquery()
     )
     returning = (
         select(earlier.c.id)
@@ -304,7 +304,13 @@ def survey_facts(conn: Connection, restaurant_id: int, day: date) -> list[Survey
 
 
 def record_handoff(
-    conn: Connection, *, event_id: str, restaurant_id: int, conversation_id: int, at: datetime, by: str
+    conn: Connection,
+    *,
+    event_id: str,
+    restaurant_id: int,
+    conversation_id: int,
+    at: datetime,
+    by: str,
 ) -> None:
     base = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
     conn.execute(
@@ -412,9 +418,9 @@ def summed(
 def all_counters(conn: Connection, restaurant_id: int) -> list[Counter]:
     a = analytics_days
     rows = conn.execute(
-        select(a).where(a.c.restaurant_id == restaurant_id).order_by(
-            a.c.day, a.c.family, a.c.metric, a.c.service, a.c.channel, a.c.detail
-        )
+        select(a)
+        .where(a.c.restaurant_id == restaurant_id)
+        .order_by(a.c.day, a.c.family, a.c.metric, a.c.service, a.c.channel, a.c.detail)
     )
     return [
         Counter(r.day, r.family, r.metric, r.service, r.channel, r.detail, int(r.value))
@@ -441,3 +447,111 @@ def latest_comments(
         .limit(limit)
     )
     return [(r.day, int(r.rating), r.channel, r.comment) for r in rows]
+
+
+class AnalyticsRepository:
+    """The counters and their facts, bound to one unit of work's connection."""
+
+    __slots__ = ("connection",)
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    def lock_day(self, restaurant_id: int, day: date, family: str, now: datetime) -> None:
+        lock_day(self.connection, restaurant_id, day, family, now)
+
+    def replace_day(
+        self, restaurant_id: int, day: date, family: str, rows: Sequence[Counter]
+    ) -> None:
+        replace_day(self.connection, restaurant_id, day, family, rows)
+
+    def clear(self, restaurant_id: int, first: date, last: date) -> None:
+        clear(self.connection, restaurant_id, first, last)
+
+    def visit_facts(self, restaurant_id: int, lo: datetime, hi: datetime) -> list[VisitFact]:
+        return visit_facts(self.connection, restaurant_id, lo, hi)
+
+    def attempt_facts(self, restaurant_id: int, lo: datetime, hi: datetime) -> list[AttemptFact]:
+        return attempt_facts(self.connection, restaurant_id, lo, hi)
+
+    def inbound_facts(self, restaurant_id: int, lo: datetime, hi: datetime) -> list[InboundFact]:
+        return inbound_facts(self.connection, restaurant_id, lo, hi)
+
+    def handoff_facts(self, restaurant_id: int, lo: datetime, hi: datetime) -> list[HandoffFact]:
+        return handoff_facts(self.connection, restaurant_id, lo, hi)
+
+    def survey_facts(self, restaurant_id: int, day: date) -> list[SurveyFact]:
+        return survey_facts(self.connection, restaurant_id, day)
+
+    def record_handoff(
+        self, *, event_id: str, restaurant_id: int, conversation_id: int, at: datetime, by: str
+    ) -> None:
+        record_handoff(
+            self.connection,
+            event_id=event_id,
+            restaurant_id=restaurant_id,
+            conversation_id=conversation_id,
+            at=at,
+            by=by,
+        )
+
+    def record_refusal(
+        self, *, restaurant_id: int, at: datetime, channel: str, code: str, party_size: int
+    ) -> None:
+        record_refusal(
+            self.connection,
+            restaurant_id=restaurant_id,
+            at=at,
+            channel=channel,
+            code=code,
+            party_size=party_size,
+        )
+
+    def later_visits(self, restaurant_id: int, guest_id: int, after: datetime) -> list[datetime]:
+        return later_visits(self.connection, restaurant_id, guest_id, after)
+
+    def extent(self, restaurant_id: int) -> tuple[datetime, datetime] | None:
+        return extent(self.connection, restaurant_id)
+
+    def summed(
+        self,
+        restaurant_id: int,
+        first: date,
+        last: date,
+        *,
+        by_day: bool,
+        metrics: Sequence[str] | None = None,
+        exclude: Sequence[str] = (),
+    ) -> list[tuple[date | None, str, str, str, str, int]]:
+        return summed(
+            self.connection,
+            restaurant_id,
+            first,
+            last,
+            by_day=by_day,
+            metrics=metrics,
+            exclude=exclude,
+        )
+
+    def all_counters(self, restaurant_id: int) -> list[Counter]:
+        return all_counters(self.connection, restaurant_id)
+
+    def latest_comments(
+        self, restaurant_id: int, first: date, last: date, limit: int = 5
+    ) -> list[tuple[date, int, str, str]]:
+        return latest_comments(self.connection, restaurant_id, first, last, limit)
+
+    def restaurants_with_facts(self) -> list[int]:
+        rows = self.connection.execute(select(reservations.c.restaurant_id).distinct())
+        return [int(row[0]) for row in rows]
+
+    def computed_days(self, restaurant_id: int, first: date, last: date) -> set[date]:
+        """Days of ``[first, last]`` whose counters were computed for every family."""
+        s = analytics_day_state
+        rows = self.connection.execute(
+            select(s.c.day)
+            .where(s.c.restaurant_id == restaurant_id, s.c.day.between(first, last))
+            .group_by(s.c.day)
+            .having(func.count() >= 4)
+        )
+        return {row[0] for row in rows}

@@ -604,7 +604,11 @@ analytics_days = Table(
     Column("value", BigInteger, nullable=False),
 )
 
-Index("ix_reservations_restaurant_id_created_at", reservations.c.restaurant_id, reservations.c.created_at)
+Index(
+    "ix_reservations_restaurant_id_created_at",
+    reservations.c.restaurant_id,
+    reservations.c.created_at,
+)
 Index(
     "ix_channel_messages_restaurant_id_created_at",
     channel_messages.c.restaurant_id,

@@ -43,6 +43,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.engine import Connection
 
 from saveit.store import database, tenancy
+from saveit.store.analytics import AnalyticsRepository
 from saveit.store.audit import AuditRepository
 from saveit.store.channel_accounts import AccountRepository
 from saveit.store.conversations import ConversationRepository
@@ -56,6 +57,7 @@ from saveit.store.notifications import NotificationRepository
 from saveit.store.outbox import OutboxRepository, emit
 from saveit.store.reservations import ReservationRepository
 from saveit.store.restaurants import RestaurantRepository
+from saveit.store.surveys import SurveyRepository
 from saveit.store.tokens import TokenRepository
 from saveit.store.waitlist import WaitlistRepository
 
@@ -136,6 +138,14 @@ class Repositories:
     @cached_property
     def exports(self) -> ExportRepository:
         return ExportRepository(self.connection)
+
+    @cached_property
+    def analytics(self) -> AnalyticsRepository:
+        return AnalyticsRepository(self.connection)
+
+    @cached_property
+    def surveys(self) -> SurveyRepository:
+        return SurveyRepository(self.connection)
 
 
 class Reader(Repositories):

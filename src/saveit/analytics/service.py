@@ -1,0 +1,278 @@
+"""The analytics service: keeps the per-day counters current and answers reports.
+
+A counter row belongs to one restaurant, one day and one *family* of facts
+(:mod:`saveit.domain.analytics`). An event names what changed; :meth:`touched`
+turns it into the (family, day) pairs whose counters it may have changed, and
+:meth:`recompute` rebuilds each pair from the raw rows of that one day. That is
+the incremental method: a report then sums at most a row per counter and day
+instead of scanning a year of bookings and messages, and since a day is always
+rebuilt whole, an event handled twice or out of order leaves the same counters
+(the consumer's ``processed_events`` record also skips the second copy).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from saveit.analytics import daily, report
+from saveit.domain import events
+from saveit.domain.analytics import ATTEMPTS, FAMILIES, MESSAGES, SURVEYS, VISITS
+from saveit.domain.commands import Actor, CreateReservation
+from saveit.domain.errors import ValidationFailed
+from saveit.domain.model import Restaurant
+from saveit.store.unit_of_work import Database, DatabaseLike, database_of
+
+log = logging.getLogger(__name__)
+
+BOOKING_REFUSED = "booking.refused"
+SURVEY_SENT = "survey.sent"
+SURVEY_ANSWERED = "survey.answered"
+SURVEY_SKIPPED = "survey.skipped"
+SURVEY_EVENTS = frozenset({SURVEY_SENT, SURVEY_ANSWERED, SURVEY_SKIPPED})
+_MESSAGE_EVENTS = frozenset({events.MESSAGE_RECEIVED, events.MESSAGE_SENT, events.MESSAGE_FAILED})
+_MADE = frozenset({events.RESERVATION_CREATED, events.RESERVATION_WALK_IN})
+_SEATING = frozenset(
+    {events.RESERVATION_CHECKED_IN, events.RESERVATION_COMPLETED, events.RESERVATION_WALK_IN}
+)
+# Refusals that count as failed booking attempts: no table, or a booking rule. Bad
+# input, unknown restaurants and permission errors are no attempt at a booking.
+COUNTED_REFUSALS = frozenset(
+    {
+        "SLOT_TAKEN",
+        "NO_SUITABLE_TABLE",
+        "OUTSIDE_OPENING_HOURS",
+        "PARTY_TOO_LARGE",
+        "TOO_SOON",
+        "TOO_FAR_AHEAD",
+    }
+)
+MAX_RANGE_DAYS = 3 * 366
+Touched = set[tuple[str, date]]
+Progress = Callable[[int, int], None]  # (done, total)
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def day_bounds(restaurant: Restaurant, day: date) -> tuple[datetime, datetime]:
+    """Local midnight to local midnight, in UTC (23 or 25 hours on a DST day)."""
+    tz = restaurant.tz
+    lo = datetime.combine(day, time(), tzinfo=tz).astimezone(UTC)
+    hi = datetime.combine(day + timedelta(days=1), time(), tzinfo=tz).astimezone(UTC)
+    return lo, hi
+
+
+def _days(first: date, last: date) -> list[date]:
+    return [first + timedelta(days=n) for n in range((last - first).days + 1)]
+
+
+class Analytics:
+    def __init__(
+        self, db: Database | DatabaseLike, *, clock: Callable[[], datetime] = _utc_now
+    ) -> None:
+        self.db = database_of(db)
+        self.clock = clock
+
+    # --- keeping the counters --------------------------------------------------------------
+
+    def restaurant(self, restaurant_id: int) -> Restaurant:
+        with self.db.reading() as r:
+            return r.restaurants.load(restaurant_id)
+
+    def recompute(self, restaurant: Restaurant, day: date, family: str) -> None:
+        """Rebuild one (restaurant, day, family)'s counters from that day's rows."""
+        lo, hi = day_bounds(restaurant, day)
+        rid = restaurant.id
+        with self.db.unit_of_work() as uow:
+            repo = uow.analytics
+            repo.lock_day(rid, day, family, self.clock())
+            if family == VISITS:
+                # A late service's after-midnight starts belong to the day it opened.
+                facts = repo.visit_facts(rid, lo, hi + timedelta(hours=12))
+                rows = daily.visit_counters(restaurant, day, facts)
+            elif family == ATTEMPTS:
+                rows = daily.attempt_counters(day, repo.attempt_facts(rid, lo, hi))
+            elif family == MESSAGES:
+                rows = daily.message_counters(
+                    day, repo.inbound_facts(rid, lo, hi), repo.handoff_facts(rid, lo, hi)
+                )
+            elif family == SURVEYS:
+                rows = daily.survey_counters(day, repo.survey_facts(rid, day))
+            else:
+                raise ValueError(f"unknown family {family!r}")
+            repo.replace_day(rid, day, family, rows)
+
+    def recompute_all(self, restaurant: Restaurant, touched: Iterable[tuple[str, date]]) -> None:
+        for family, day in sorted(touched):
+            self.recompute(restaurant, day, family)
+
+    def touched(self, restaurant: Restaurant, event: events.Event) -> Touched:
+        """The (family, day) pairs whose counters ``event`` may have changed."""
+        found: Touched = set()
+        made_on = event.created_at.astimezone(restaurant.tz).date()
+        payload: Mapping[str, Any] = event.payload
+        if event.type.startswith("reservation."):
+            shown = payload.get("reservation")
+            if not isinstance(shown, Mapping):
+                return found
+            starts = [datetime.fromisoformat(str(shown["start"]))]
+            before = payload.get("before")
+            if isinstance(before, Mapping) and "start" in before:
+                starts.append(datetime.fromisoformat(str(before["start"])))
+            found |= {(VISITS, daily.service_day(restaurant, s)) for s in starts}
+            if event.type in _MADE:
+                found |= {(ATTEMPTS, made_on), (MESSAGES, made_on)}
+                found.add((MESSAGES, made_on - timedelta(days=1)))  # inquiries it converted
+            if event.type in _SEATING and shown.get("guest_id") is not None:
+                with self.db.reading() as r:
+                    later = r.analytics.later_visits(
+                        restaurant.id, int(shown["guest_id"]), starts[0]
+                    )
+                found |= {(VISITS, daily.service_day(restaurant, s)) for s in later}
+        elif event.type == BOOKING_REFUSED:
+            found.add((ATTEMPTS, made_on))
+        elif event.type in _MESSAGE_EVENTS or event.type == events.CONVERSATION_HANDED_OFF:
+            found |= {(MESSAGES, made_on), (MESSAGES, made_on - timedelta(days=1))}
+        elif event.type in SURVEY_EVENTS and "day" in payload:
+            found.add((SURVEYS, date.fromisoformat(str(payload["day"]))))
+        return found
+
+    def handle(self, event: events.Event) -> None:
+        """The ``analytics`` consumer's handler."""
+        if event.type == events.CONVERSATION_HANDED_OFF:
+            if not event.payload.get("active"):
+                return
+            with self.db.unit_of_work() as uow:
+                uow.analytics.record_handoff(
+                    event_id=event.event_id,
+                    restaurant_id=event.restaurant_id,
+                    conversation_id=int(event.payload["conversation_id"]),
+                    at=event.created_at,
+                    by=str(event.payload.get("by", "")),
+                )
+        restaurant = self.restaurant(event.restaurant_id)
+        self.recompute_all(restaurant, self.touched(restaurant, event))
+
+    def booking_refused(self, cmd: CreateReservation, actor: Actor, code: str) -> None:
+        """The booking engine's refusal listener (never raises into the booking)."""
+        if code not in COUNTED_REFUSALS:
+            return
+        try:
+            with self.db.reading() as r:
+                restaurant_id = r.restaurants.id_of(cmd.restaurant)
+            self.record_refusal(
+                restaurant_id, channel=cmd.source, code=code, party_size=cmd.party_size
+            )
+        except Exception:
+            log.exception("analytics: recording a refused booking failed")
+
+    def record_refusal(
+        self, restaurant_id: int, *, channel: str, code: str, party_size: int
+    ) -> None:
+        """A booking attempt the engine refused: counted in the success rate."""
+        now = self.clock()
+        with self.db.unit_of_work() as uow:
+            uow.analytics.record_refusal(
+                restaurant_id=restaurant_id,
+                at=now,
+                channel=channel,
+                code=code,
+                party_size=party_size,
+            )
+            uow.emit(
+                restaurant_id=restaurant_id,
+                type_=BOOKING_REFUSED,
+                payload={"channel": channel, "code": code, "party_size": party_size},
+                at=now,
+            )
+
+    def rebuild(
+        self,
+        restaurant_id: int,
+        first: date | None = None,
+        last: date | None = None,
+        *,
+        progress: Progress | None = None,
+    ) -> int:
+        """Recompute every counter of ``[first, last]`` (default: all the restaurant's
+        days) from the raw rows; returns how many days were computed."""
+        restaurant = self.restaurant(restaurant_id)
+        if first is None or last is None:
+            with self.db.reading() as r:
+                extent = r.analytics.extent(restaurant_id)
+            if extent is None:
+                return 0
+            lo = extent[0].astimezone(restaurant.tz).date() - timedelta(days=1)
+            hi = extent[1].astimezone(restaurant.tz).date() + timedelta(days=1)
+            first, last = first or lo, last or hi
+        with self.db.unit_of_work() as uow:
+            uow.analytics.clear(restaurant_id, first, last)
+        days = _days(first, last)
+        for done, day in enumerate(days, start=1):
+            for family in FAMILIES:
+                self.recompute(restaurant, day, family)
+            if progress is not None:
+                progress(done, len(days))
+        return len(days)
+
+    # --- reading them ----------------------------------------------------------------------
+
+    def report(
+        self, slug: str, first: date, last: date, group: report.Group = "total"
+    ) -> report.Report:
+        if last < first:
+            raise ValidationFailed("'to' is before 'from'")
+        if (last - first).days >= MAX_RANGE_DAYS:
+            raise ValidationFailed(f"a report covers at most {MAX_RANGE_DAYS} days")
+        with self.db.tolerant_reading() as r:
+            rid = r.restaurants.id_of(slug)
+            restaurant = r.restaurants.load(rid)
+            total_rows = r.analytics.summed(rid, first, last, by_day=False)
+            groups: list[report.GroupFigures] = []
+            if group in ("day", "week"):
+                by_day = r.analytics.summed(
+                    rid, first, last, by_day=True, exclude=("heat_seated", "heat_available")
+                )
+                groups = report.grouped(by_day, group)
+            elif group in ("service", "channel"):
+                groups = report.grouped(
+                    [row for row in total_rows if not row[1].startswith("heat_")], group
+                )
+            comments = r.analytics.latest_comments(rid, first, last)
+        rows = [row[1:] for row in total_rows]
+        return report.Report(
+            restaurant=restaurant.slug,
+            timezone=restaurant.timezone,
+            from_=first,
+            to=last,
+            group=group,
+            total=report.figures(rows),
+            heatmap=report.heatmap(rows),
+            latest_comments=[
+                report.Comment(day=d, rating=rating, channel=channel, comment=text)
+                for d, rating, channel, text in comments
+            ],
+            groups=groups,
+            definitions=report.DEFINITIONS,
+        )
+
+    def missing_days(self, slug: str, first: date, last: date) -> tuple[int, list[date]]:
+        """The restaurant's id, and the days of ``[first, last]`` (up to today) whose
+        counters were never computed (no event touched them since analytics began)."""
+        with self.db.reading() as r:
+            rid = r.restaurants.id_of(slug)
+            computed = r.analytics.computed_days(rid, first, last)
+            today = self.clock().astimezone(r.restaurants.load(rid).tz).date()
+        return rid, [d for d in _days(first, min(last, today)) if d not in computed]
+
+    def fill(self, restaurant_id: int, days: list[date], progress: Progress | None = None) -> None:
+        restaurant = self.restaurant(restaurant_id)
+        for done, day in enumerate(days, start=1):
+            for family in FAMILIES:
+                self.recompute(restaurant, day, family)
+            if progress is not None:
+                progress(done, len(days))
