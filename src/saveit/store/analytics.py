@@ -125,7 +125,7 @@ def visit_facts(
         r.c.created_at,
         r.c.updated_at,
         tables.label("table_count"),
-        and_(r.c.guest_id.is_not(None), returning).label("returning"),
+        and_(r.c.guest_id.is_not(None), returning).label("came_before"),
     ).where(
         r.c.restaurant_id == restaurant_id,
         r.c.start_at >= lo,
@@ -145,7 +145,7 @@ def visit_facts(
             created_at=row.created_at,
             updated_at=row.updated_at,
             table_count=int(row.table_count or 0),
-            returning=bool(row.returning),
+            returning=bool(row.came_before),
         )
         for row in conn.execute(query)
     ]
