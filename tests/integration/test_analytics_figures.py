@@ -3,7 +3,6 @@ worked out by hand; and one restaurant never sees another's."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date
 
 import pytest
@@ -64,7 +63,8 @@ def test_every_figure_of_the_fortnight(fortnight: Analytics) -> None:
     }
     # Attempts made in the range: three bookings (R2, R5, R6) and two refusals.
     assert (t.success_rate.numerator, t.success_rate.denominator) == (3, 5)
-    assert t.success_rate.value == 0.6 and t.success_rate.misses_target
+    assert t.success_rate.value == 0.6
+    assert t.success_rate.misses_target
     # Inquiries: Ana 24 Oct (booked 10 min later), Ben 19 Oct (booked an hour
     # later), Ben 21 Oct (nothing within a day), Carla 26 Oct, Ben 30 Oct (booked).
     assert (t.conversion.numerator, t.conversion.denominator) == (3, 5)
@@ -97,7 +97,8 @@ def test_every_figure_of_the_fortnight(fortnight: Analytics) -> None:
     assert (heat["6:14"].numerator, heat["6:14"].denominator) == (60, 2 * 60 * 7)
     assert (heat["5:13"].numerator, heat["5:13"].denominator) == (120, 2 * 60 * 7)  # 2 tables
     assert heat["0:20"].numerator == 0  # the no-show sat nowhere
-    assert "6:12" not in heat and "6:02" not in heat
+    assert "6:12" not in heat
+    assert "6:02" not in heat
     # Bot replies of 3, 2, 1, 12 and 4 seconds (Carla's went to staff).
     assert t.bot.replies == 5
     assert (t.bot.p50_s, t.bot.p95_s, t.bot.average_s) == (3.0, 12.0, 4.4)
@@ -106,7 +107,9 @@ def test_every_figure_of_the_fortnight(fortnight: Analytics) -> None:
     assert (t.bot.misunderstood_rate.numerator, t.bot.misunderstood_rate.denominator) == (1, 6)
     # Surveys: 5 and 2; Ben's unanswered; the walk-in had nobody to ask.
     s = t.satisfaction
-    assert s.average == 3.5 and s.misses_target and s.answers == 2
+    assert s.average == 3.5
+    assert s.misses_target
+    assert s.answers == 2
     assert s.distribution == {"1": 0, "2": 1, "3": 0, "4": 0, "5": 1}
     assert (s.response_rate.numerator, s.response_rate.denominator) == (2, 3)
     assert [c.comment for c in found.latest_comments] == ["Frío", "Todo perfecto"]
@@ -130,7 +133,8 @@ def test_the_figures_per_week_service_channel_and_day(fortnight: Analytics) -> N
     assert days["2026-10-31"].bookings == 2
     assert days["2026-10-25"].bookings == 1
     one_day = fortnight.report("demo", date(2026, 10, 31), date(2026, 10, 31))
-    assert one_day.total.bookings == 2 and one_day.total.covers == 8
+    assert one_day.total.bookings == 2
+    assert one_day.total.covers == 8
 
 
 def test_restaurants_never_see_each_others_figures(container: Container, demo: str) -> None:
@@ -140,8 +144,10 @@ def test_restaurants_never_see_each_others_figures(container: Container, demo: s
     assert container.analytics is not None
     container.analytics.rebuild(demo_id)
     empty = container.analytics.report("other", FIRST, LAST)
-    assert empty.total.bookings == 0 and empty.total.bot.replies == 0
-    assert empty.latest_comments == [] and empty.total.satisfaction.answers == 0
+    assert empty.total.bookings == 0
+    assert empty.total.bot.replies == 0
+    assert empty.latest_comments == []
+    assert empty.total.satisfaction.answers == 0
     with TestClient(create_app(container)) as api:
         tokens = {}
         for slug in ("demo", "other"):

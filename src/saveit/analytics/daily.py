@@ -127,16 +127,9 @@ class _Counts:
 
 def visit_counters(restaurant: Restaurant, day: date, facts: Iterable[VisitFact]) -> list[Counter]:
     """Bookings of the service day ``day``: who made them, their covers, lead time,
-    outcome, cancellation notice, returning guests; and the occupancy figures."""
+    outcome, cancellation notice, returning guests, seated table-minutes."""
     windows = windows_for(restaurant, day)
-    tables = sum(1 for t in restaurant.tables if t.active)
     counts = _Counts(day, VISITS)
-    for window in windows:
-        name = service_name(window)
-        minutes = int((window.closes - window.opens).total_seconds() // 60)
-        counts.add("available_minutes", name, "", "", minutes * tables)
-        for cell, cell_minutes in hour_cells(window.opens, window.closes, restaurant.tz):
-            counts.add("heat_available", "", "", cell, cell_minutes * tables)
     for fact in facts:
         if service_day(restaurant, fact.start) != day:
             continue
@@ -164,6 +157,22 @@ def visit_counters(restaurant: Restaurant, day: date, facts: Iterable[VisitFact]
             counts.add("table_minutes", service, "", "", stay * fact.table_count)
             for cell, cell_minutes in hour_cells(fact.start, fact.end, restaurant.tz):
                 counts.add("heat_seated", "", "", cell, cell_minutes * fact.table_count)
+    return counts.rows()
+
+
+def offered_counters(restaurant: Restaurant, day: date) -> list[Counter]:
+    """The table-minutes the day's services offer, per service and per local hour.
+
+    Not stored: they follow from the configuration alone (the services, special
+    dates and active tables as they are now), so a report works them out for
+    every day of its range, including days nothing happened on."""
+    tables = sum(1 for t in restaurant.tables if t.active)
+    counts = _Counts(day, VISITS)
+    for window in windows_for(restaurant, day):
+        minutes = int((window.closes - window.opens).total_seconds() // 60)
+        counts.add("available_minutes", service_name(window), "", "", minutes * tables)
+        for cell, cell_minutes in hour_cells(window.opens, window.closes, restaurant.tz):
+            counts.add("heat_available", "", "", cell, cell_minutes * tables)
     return counts.rows()
 
 

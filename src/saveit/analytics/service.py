@@ -232,17 +232,24 @@ class Analytics:
             rid = r.restaurants.id_of(slug)
             restaurant = r.restaurants.load(rid)
             total_rows = r.analytics.summed(rid, first, last, by_day=False)
-            groups: list[report.GroupFigures] = []
+            by_day = []
             if group in ("day", "week"):
-                by_day = r.analytics.summed(
-                    rid, first, last, by_day=True, exclude=("heat_seated", "heat_available")
-                )
-                groups = report.grouped(by_day, group)
-            elif group in ("service", "channel"):
-                groups = report.grouped(
-                    [row for row in total_rows if not row[1].startswith("heat_")], group
-                )
+                by_day = r.analytics.summed(rid, first, last, by_day=True, exclude=("heat_seated",))
             comments = r.analytics.latest_comments(rid, first, last)
+        offered = [c for day in _days(first, last) for c in daily.offered_counters(restaurant, day)]
+        total_rows += [(None, c.metric, c.service, c.channel, c.detail, c.value) for c in offered]
+        groups: list[report.GroupFigures] = []
+        if group in ("day", "week"):
+            by_day += [
+                (c.day, c.metric, c.service, c.channel, c.detail, c.value)
+                for c in offered
+                if c.metric != "heat_available"
+            ]
+            groups = report.grouped(by_day, group)
+        elif group in ("service", "channel"):
+            groups = report.grouped(
+                [row for row in total_rows if not row[1].startswith("heat_")], group
+            )
         rows = [row[1:] for row in total_rows]
         return report.Report(
             restaurant=restaurant.slug,

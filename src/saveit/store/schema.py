@@ -544,7 +544,7 @@ guest_surveys = Table(
     Column("service", String(64), nullable=False),
     Column("channel", String(16), nullable=False),  # where it was asked ("" when skipped)
     Column("language", String(8), nullable=False),
-    Column("status", String(16), nullable=False),  # sent | answered | skipped:<reason>
+    Column("status", String(32), nullable=False),  # sent | answered | skipped:<reason>
     Column("rating", Integer),
     Column("comment", Text),
     Column("created_at", UTCDateTime, nullable=False),
