@@ -8,7 +8,8 @@ or ``skipped:<why>`` when the rules say no — no guest, the guest opted out, a
 survey already went to them within the week, no channel reaches them (on
 WhatsApp outside the 24-hour window only an approved template may go out; with
 none, WhatsApp is passed over). Cancelled and no-show bookings are never
-candidates. A restaurant's switch (``survey_settings``) turns it all off.
+candidates. A restaurant's switch (``survey_settings``) turns it all off: visits
+while it is off are recorded as ``skipped:switched_off``, never asked later.
 
 The answer comes back through the chat (:mod:`saveit.analytics.survey_chat`).
 """
@@ -72,7 +73,7 @@ class Surveys:
             due = r.surveys.due(now, now - LOOKBACK)
         sent = 0
         for visit in due:
-            if visit.end + timedelta(minutes=visit.delay_minutes) > now:
+            if visit.delay_minutes and visit.end + timedelta(minutes=visit.delay_minutes) > now:
                 continue
             try:
                 sent += self._send(visit, now)
@@ -144,6 +145,8 @@ class Surveys:
         return survey_id
 
     def _reason_to_skip(self, visit: DueVisit, now: datetime) -> str | None:
+        if not visit.enabled:
+            return "switched_off"  # recorded, so turning surveys on asks no old visit
         if visit.guest_id is None:
             return "no_guest"
         with self.db.reading() as r:

@@ -35,6 +35,7 @@ class DueVisit:
     end: datetime
     language: str | None
     delay_minutes: int
+    enabled: bool  # the restaurant's switch
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +59,7 @@ class Survey:
 
 def due(conn: Connection, now: datetime, since: datetime, *, limit: int = 200) -> list[DueVisit]:
     """Visits over (completed, or checked in and past their end) since ``since``,
-    with no survey record yet, at restaurants whose surveys are on."""
+    with no survey record yet."""
     r = reservations
     s = survey_settings
     query = (
@@ -72,6 +73,7 @@ def due(conn: Connection, now: datetime, since: datetime, *, limit: int = 200) -
             r.c.end_at,
             guests.c.language,
             s.c.delay_minutes,
+            s.c.enabled,
         )
         .select_from(
             r.outerjoin(s, s.c.restaurant_id == r.c.restaurant_id).outerjoin(
@@ -79,10 +81,11 @@ def due(conn: Connection, now: datetime, since: datetime, *, limit: int = 200) -
             )
         )
         .where(
-            r.c.status.in_(("checked_in", "completed")),
-            r.c.end_at <= now,
+            or_(
+                r.c.status == "completed",
+                and_(r.c.status == "checked_in", r.c.end_at <= now),
+            ),
             r.c.end_at >= since,
-            or_(s.c.enabled.is_(None), s.c.enabled.is_(True)),
             ~exists().where(guest_surveys.c.reservation_id == r.c.id),
         )
         .order_by(r.c.end_at)
@@ -99,6 +102,7 @@ def due(conn: Connection, now: datetime, since: datetime, *, limit: int = 200) -
             end=row.end_at,
             language=row.language,
             delay_minutes=int(row.delay_minutes or 0),
+            enabled=row.enabled is None or bool(row.enabled),
         )
         for row in conn.execute(query)
     ]
