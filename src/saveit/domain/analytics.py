@@ -39,6 +39,7 @@ class VisitFact:
 class AttemptFact:
     channel: str
     refused: bool
+    at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +62,7 @@ class HandoffFact:
 
 @dataclass(frozen=True, slots=True)
 class SurveyFact:
+    day: date
     service: str
     channel: str
     status: str

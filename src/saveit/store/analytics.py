@@ -82,6 +82,43 @@ def replace_day(
         conn.execute(insert(analytics_days), values[at : at + _CHUNK])
 
 
+def replace_range(
+    conn: Connection,
+    restaurant_id: int,
+    first: date,
+    last: date,
+    families: Sequence[str],
+    rows: Sequence[Counter],
+    now: datetime,
+) -> None:
+    """Every counter of ``[first, last]`` at once (a rebuild): the old ones and
+    their state rows go, each day and family is marked computed, ``rows`` go in."""
+    clear(conn, restaurant_id, first, last)
+    days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+    states = [
+        {"restaurant_id": restaurant_id, "day": day, "family": family, "computed_at": now}
+        for day in days
+        for family in families
+    ]
+    for at in range(0, len(states), _CHUNK):
+        conn.execute(insert(analytics_day_state), states[at : at + _CHUNK])
+    values = [
+        {
+            "restaurant_id": restaurant_id,
+            "day": row.day,
+            "family": row.family,
+            "metric": row.metric,
+            "service": row.service,
+            "channel": row.channel,
+            "detail": row.detail,
+            "value": row.value,
+        }
+        for row in rows
+    ]
+    for at in range(0, len(values), _CHUNK * 4):
+        conn.execute(insert(analytics_days), values[at : at + _CHUNK * 4])
+
+
 def clear(conn: Connection, restaurant_id: int, first: date, last: date) -> None:
     """Forget the counters of ``[first, last]`` (before a rebuild)."""
     for table in (analytics_days, analytics_day_state):
@@ -156,24 +193,22 @@ def attempt_facts(
 ) -> list[AttemptFact]:
     r = reservations
     booked = conn.execute(
-        select(r.c.source, func.count())
-        .where(
+        select(r.c.source, r.c.created_at).where(
             r.c.restaurant_id == restaurant_id,
             r.c.created_at >= lo,
             r.c.created_at < hi,
             r.c.status.not_in(NOT_BOOKINGS),
             r.c.source != "walk_in",
         )
-        .group_by(r.c.source)
-    ).all()
+    )
+    facts = [AttemptFact(str(row.source), False, row.created_at) for row in booked]
     b = booking_refusals
     refused = conn.execute(
-        select(b.c.channel, func.count())
-        .where(b.c.restaurant_id == restaurant_id, b.c.at >= lo, b.c.at < hi)
-        .group_by(b.c.channel)
-    ).all()
-    facts = [AttemptFact(str(channel), False) for channel, n in booked for _ in range(n)]
-    facts += [AttemptFact(str(channel), True) for channel, n in refused for _ in range(n)]
+        select(b.c.channel, b.c.at).where(
+            b.c.restaurant_id == restaurant_id, b.c.at >= lo, b.c.at < hi
+        )
+    )
+    facts += [AttemptFact(str(row.channel), True, row.at) for row in refused]
     return facts
 
 
@@ -293,14 +328,14 @@ def handoff_facts(
     return [HandoffFact(row.channel or "", row.at) for row in rows]
 
 
-def survey_facts(conn: Connection, restaurant_id: int, day: date) -> list[SurveyFact]:
+def survey_facts(conn: Connection, restaurant_id: int, first: date, last: date) -> list[SurveyFact]:
     s = guest_surveys
     rows = conn.execute(
-        select(s.c.service, s.c.channel, s.c.status, s.c.rating).where(
-            s.c.restaurant_id == restaurant_id, s.c.day == day
+        select(s.c.day, s.c.service, s.c.channel, s.c.status, s.c.rating).where(
+            s.c.restaurant_id == restaurant_id, s.c.day >= first, s.c.day <= last
         )
     )
-    return [SurveyFact(row.service, row.channel, row.status, row.rating) for row in rows]
+    return [SurveyFact(row.day, row.service, row.channel, row.status, row.rating) for row in rows]
 
 
 def record_handoff(
@@ -468,6 +503,17 @@ class AnalyticsRepository:
     def clear(self, restaurant_id: int, first: date, last: date) -> None:
         clear(self.connection, restaurant_id, first, last)
 
+    def replace_range(
+        self,
+        restaurant_id: int,
+        first: date,
+        last: date,
+        families: Sequence[str],
+        rows: Sequence[Counter],
+        now: datetime,
+    ) -> None:
+        replace_range(self.connection, restaurant_id, first, last, families, rows, now)
+
     def visit_facts(self, restaurant_id: int, lo: datetime, hi: datetime) -> list[VisitFact]:
         return visit_facts(self.connection, restaurant_id, lo, hi)
 
@@ -480,8 +526,8 @@ class AnalyticsRepository:
     def handoff_facts(self, restaurant_id: int, lo: datetime, hi: datetime) -> list[HandoffFact]:
         return handoff_facts(self.connection, restaurant_id, lo, hi)
 
-    def survey_facts(self, restaurant_id: int, day: date) -> list[SurveyFact]:
-        return survey_facts(self.connection, restaurant_id, day)
+    def survey_facts(self, restaurant_id: int, first: date, last: date) -> list[SurveyFact]:
+        return survey_facts(self.connection, restaurant_id, first, last)
 
     def record_handoff(
         self, *, event_id: str, restaurant_id: int, conversation_id: int, at: datetime, by: str
