@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 
-from saveit.analytics.service import BOOKING_REFUSED, SURVEY_EVENTS, Analytics
+from saveit.analytics.service import SURVEY_EVENTS, Analytics
 from saveit.domain import events
 from saveit.events.bus import Bus
 from saveit.events.consumer import Consumer
@@ -22,7 +22,7 @@ def accepts(event_type: str) -> bool:
         event_type.startswith("reservation.")
         or event_type.startswith("message.")
         or event_type in SURVEY_EVENTS
-        or event_type in (BOOKING_REFUSED, events.CONVERSATION_HANDED_OFF)
+        or event_type == events.CONVERSATION_HANDED_OFF
     )
 
 

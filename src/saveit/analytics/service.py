@@ -17,6 +17,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from saveit.analytics import daily, report
 from saveit.domain import events
@@ -40,7 +41,6 @@ from saveit.store.unit_of_work import Database, DatabaseLike, database_of
 
 log = logging.getLogger(__name__)
 
-BOOKING_REFUSED = "booking.refused"
 SURVEY_SENT = "survey.sent"
 SURVEY_ANSWERED = "survey.answered"
 SURVEY_SKIPPED = "survey.skipped"
@@ -89,6 +89,7 @@ class Analytics:
     ) -> None:
         self.db = database_of(db)
         self.clock = clock
+        self._zones: dict[int, ZoneInfo] = {}
 
     # --- keeping the counters --------------------------------------------------------------
 
@@ -146,8 +147,6 @@ class Analytics:
                         restaurant.id, int(shown["guest_id"]), starts[0]
                     )
                 found |= {(VISITS, daily.service_day(restaurant, s)) for s in later}
-        elif event.type == BOOKING_REFUSED:
-            found.add((ATTEMPTS, made_on))
         elif event.type in _MESSAGE_EVENTS or event.type == events.CONVERSATION_HANDED_OFF:
             found |= {(MESSAGES, made_on), (MESSAGES, made_on - timedelta(days=1))}
         elif event.type in SURVEY_EVENTS and "day" in payload:
@@ -186,9 +185,16 @@ class Analytics:
     def record_refusal(
         self, restaurant_id: int, *, channel: str, code: str, party_size: int
     ) -> None:
-        """A booking attempt the engine refused: counted in the success rate."""
+        """A booking attempt the engine refused, counted in the success rate.
+
+        No event: a refused request writes nothing the booking's readers see, and
+        its counter is bumped here, in the transaction that records it, behind the
+        day's lock, so a recomputation of the day runs wholly before or after."""
         now = self.clock()
+        tz = self._zone(restaurant_id)
+        day = now.astimezone(tz).date()
         with self.db.unit_of_work() as uow:
+            uow.analytics.lock_day(restaurant_id, day, ATTEMPTS, now)
             uow.analytics.record_refusal(
                 restaurant_id=restaurant_id,
                 at=now,
@@ -196,12 +202,15 @@ class Analytics:
                 code=code,
                 party_size=party_size,
             )
-            uow.emit(
-                restaurant_id=restaurant_id,
-                type_=BOOKING_REFUSED,
-                payload={"channel": channel, "code": code, "party_size": party_size},
-                at=now,
+            uow.analytics.bump(
+                Counter(day, ATTEMPTS, "attempts", "", channel, "refused", 1), restaurant_id
             )
+
+    def _zone(self, restaurant_id: int) -> ZoneInfo:
+        found = self._zones.get(restaurant_id)
+        if found is None:
+            found = self._zones[restaurant_id] = self.restaurant(restaurant_id).tz
+        return found
 
     def rebuild(
         self,

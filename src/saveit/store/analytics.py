@@ -119,6 +119,35 @@ def replace_range(
         conn.execute(insert(analytics_days), values[at : at + _CHUNK * 4])
 
 
+def bump(conn: Connection, restaurant_id: int, counter: Counter) -> None:
+    """Add ``counter.value`` to one counter (made at zero when missing)."""
+    base = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    statement = base(analytics_days).values(
+        restaurant_id=restaurant_id,
+        day=counter.day,
+        family=counter.family,
+        metric=counter.metric,
+        service=counter.service,
+        channel=counter.channel,
+        detail=counter.detail,
+        value=counter.value,
+    )
+    conn.execute(
+        statement.on_conflict_do_update(
+            index_elements=[
+                "restaurant_id",
+                "day",
+                "family",
+                "metric",
+                "service",
+                "channel",
+                "detail",
+            ],
+            set_={"value": analytics_days.c.value + statement.excluded.value},
+        )
+    )
+
+
 def clear(conn: Connection, restaurant_id: int, first: date, last: date) -> None:
     """Forget the counters of ``[first, last]`` (before a rebuild)."""
     for table in (analytics_days, analytics_day_state):
@@ -502,6 +531,9 @@ class AnalyticsRepository:
 
     def clear(self, restaurant_id: int, first: date, last: date) -> None:
         clear(self.connection, restaurant_id, first, last)
+
+    def bump(self, counter: Counter, restaurant_id: int) -> None:
+        bump(self.connection, restaurant_id, counter)
 
     def replace_range(
         self,
