@@ -252,7 +252,7 @@ def build(
         )
         if isinstance(gateway.responder, BotResponder) and gateway.responder.waitlist is None:
             gateway.responder.waitlist = waitlist  # "¿te aviso si se libera algo?"
-    analytics = Analytics(engine, clock=clock)
+    analytics = Analytics(engine, clock=clock, restaurants=booking.restaurant)
     booking.refusal_listeners.append(analytics.booking_refused)
     surveys = Surveys(
         engine, notifier, gateway.delivery, restaurant_of=analytics.restaurant, clock=clock

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -140,14 +140,20 @@ def _rate(
     *,
     above: float | None = None,
     below: float | None = None,
-) -> Rate:
+) -> dict[str, Any]:
     value = round(num / den, 4) if den else None
     misses = False
     if value is not None and above is not None:
         misses = not value > above
     if value is not None and below is not None:
         misses = not value < below
-    return Rate(value=value, numerator=num, denominator=den, target=target, misses_target=misses)
+    return {  # a dict: a report's figures are validated at once, in pydantic's core
+        "value": value,
+        "numerator": num,
+        "denominator": den,
+        "target": target,
+        "misses_target": misses,
+    }
 
 
 def _percentile(histogram: dict[int, int], share: float) -> float | None:
@@ -198,15 +204,15 @@ def figures(rows: Iterable[Row]) -> Figures:
     reply_avg = round(t["reply_ms"] / reply_count / 1000, 3) if reply_count else None
     services = sorted({s for (m, s) in by if m in ("table_minutes", "available_minutes")})
     channels = sorted({c for (m, c) in by if m == "inquiries"})
-    found = Figures(
+    found: dict[str, Any] = dict(
         bookings=t["bookings"],
         covers=t["covers"],
         by_channel={
-            k: Split(bookings=v["bookings"], covers=v["covers"])
+            k: {"bookings": v["bookings"], "covers": v["covers"]}
             for k, v in sorted(channel_split.items())
         },
         by_source={
-            k: Split(bookings=v["bookings"], covers=v["covers"])
+            k: {"bookings": v["bookings"], "covers": v["covers"]}
             for k, v in sorted(source_split.items())
         },
         lead_time={name: by[("lead", name)] for name, _ in LEAD_BUCKETS}
@@ -225,7 +231,7 @@ def figures(rows: Iterable[Row]) -> Figures:
         occupancy_by_service={
             s: _rate(by[("table_minutes", s)], by[("available_minutes", s)]) for s in services
         },
-        bot=BotFigures(
+        bot=dict(
             replies=reply_count,
             p50_s=_percentile(replies, 0.5),
             p95_s=_percentile(replies, 0.95),
@@ -234,7 +240,7 @@ def figures(rows: Iterable[Row]) -> Figures:
             handoff_rate=_rate(t["handoffs"], t["inquiries"]),
             misunderstood_rate=_rate(t["misunderstood"], t["inbound"]),
         ),
-        satisfaction=Satisfaction(
+        satisfaction=dict(
             average=average,
             misses_target=average is not None and not average > 4.5,
             answers=rated,
@@ -245,18 +251,18 @@ def figures(rows: Iterable[Row]) -> Figures:
         returning_covers_share=_rate(t["returning_covers"], t["covers"]),
         missed_targets=[],
     )
-    found.missed_targets = [
+    found["missed_targets"] = [
         name
         for name, missed in (
-            ("success_rate", found.success_rate.misses_target),
-            ("conversion", found.conversion.misses_target),
-            ("no_show_rate", found.no_show_rate.misses_target),
-            ("bot_reply", found.bot.misses_target),
-            ("satisfaction", found.satisfaction.misses_target),
+            ("success_rate", found["success_rate"]["misses_target"]),
+            ("conversion", found["conversion"]["misses_target"]),
+            ("no_show_rate", found["no_show_rate"]["misses_target"]),
+            ("bot_reply", found["bot"]["misses_target"]),
+            ("satisfaction", found["satisfaction"]["misses_target"]),
         )
         if missed
     ]
-    return found
+    return Figures.model_validate(found)
 
 
 def heatmap(rows: Iterable[Row]) -> dict[str, Rate]:
@@ -268,7 +274,7 @@ def heatmap(rows: Iterable[Row]) -> dict[str, Rate]:
         elif metric == "heat_available":
             available[detail] += value
     cells = sorted(set(seated) | set(available), key=lambda c: (int(c.split(":")[0]), c))
-    return {c: _rate(seated[c], available[c]) for c in cells}
+    return {c: Rate.model_validate(_rate(seated[c], available[c])) for c in cells}
 
 
 def iso_week(day: date) -> str:

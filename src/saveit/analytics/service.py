@@ -13,6 +13,7 @@ rebuilt whole, an event handled twice or out of order leaves the same counters
 from __future__ import annotations
 
 import logging
+import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, date, datetime, time, timedelta
@@ -85,11 +86,21 @@ def _days(first: date, last: date) -> list[date]:
 
 class Analytics:
     def __init__(
-        self, db: Database | DatabaseLike, *, clock: Callable[[], datetime] = _utc_now
+        self,
+        db: Database | DatabaseLike,
+        *,
+        clock: Callable[[], datetime] = _utc_now,
+        restaurants: Callable[[str], Restaurant] | None = None,
     ) -> None:
         self.db = database_of(db)
         self.clock = clock
+        # Where a report finds the restaurant's configuration: the booking engine's
+        # cache in the app (it notices a changed configuration); None: read it.
+        self.restaurants = restaurants
         self._zones: dict[int, ZoneInfo] = {}
+        self._offered_for: Restaurant | None = None
+        self._offered: dict[date, list[Counter]] = {}
+        self._offered_lock = threading.Lock()
 
     # --- keeping the counters --------------------------------------------------------------
 
@@ -283,19 +294,22 @@ class Analytics:
         if (last - first).days >= MAX_RANGE_DAYS:
             raise ValidationFailed(f"a report covers at most {MAX_RANGE_DAYS} days")
         with self.db.tolerant_reading() as r:
-            rid = r.restaurants.id_of(slug)
-            restaurant = r.restaurants.load(rid)
+            if self.restaurants is not None:
+                restaurant = self.restaurants(slug)
+            else:
+                restaurant = r.restaurants.load(r.restaurants.id_of(slug))
+            rid = restaurant.id
             total_rows = r.analytics.summed(rid, first, last, by_day=False)
             by_day = []
             if group in ("day", "week"):
-                by_day = r.analytics.summed(rid, first, last, by_day=True, exclude=("heat_seated",))
+                by_day = r.analytics.daily_series(rid, first, last, weekly=group == "week")
             comments = r.analytics.latest_comments(rid, first, last)
-        offered = [c for day in _days(first, last) for c in daily.offered_counters(restaurant, day)]
+        offered = [c for day in _days(first, last) for c in self._offered_on(restaurant, day)]
         total_rows += [(None, c.metric, c.service, c.channel, c.detail, c.value) for c in offered]
         groups: list[report.GroupFigures] = []
         if group in ("day", "week"):
             by_day += [
-                (c.day, c.metric, c.service, c.channel, c.detail, c.value)
+                (c.day, c.metric, "", c.channel, c.detail, c.value)
                 for c in offered
                 if c.metric != "heat_available"
             ]
@@ -320,6 +334,16 @@ class Analytics:
             groups=groups,
             definitions=report.DEFINITIONS,
         )
+
+    def _offered_on(self, restaurant: Restaurant, day: date) -> list[Counter]:
+        """:func:`daily.offered_counters`, remembered while the configuration is the same."""
+        with self._offered_lock:
+            if restaurant is not self._offered_for or len(self._offered) > 5000:
+                self._offered_for, self._offered = restaurant, {}
+            found = self._offered.get(day)
+            if found is None:
+                found = self._offered[day] = daily.offered_counters(restaurant, day)
+            return found
 
     def missing_days(self, slug: str, first: date, last: date) -> tuple[int, list[date]]:
         """The restaurant's id, and the days of ``[first, last]`` (up to today) whose
