@@ -37,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from tests.support import demo_document
 
 from saveit.analytics.export import to_csv
+from saveit.analytics.report import Group
 from saveit.analytics.service import Analytics
 from saveit.domain.model import Restaurant
 from saveit.restaurant_setup import apply_spec, parse_document

@@ -6,6 +6,7 @@ Clock: Monday 2026-06-01 11:00 in Madrid."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -19,7 +20,9 @@ from saveit.bootstrap import Container
 from saveit.channels.gateway import Gateway
 from saveit.conversation.bot import BotResponder
 from saveit.domain.commands import Actor, CreateReservation, GuestDetails
+from saveit.domain.events import Event
 from saveit.notify.notifier import Notifier
+from saveit.realtime.messages import event_messages
 from saveit.store.schema import conversations, outbox
 from tests.conftest import ADMIN_TOKEN
 from tests.integration.test_channels_gateway import SMS_NUMBER, WA_NUMBER_ID, ScriptedSender
@@ -211,8 +214,17 @@ def test_the_answer_is_kept_with_the_booking_and_a_low_one_goes_to_staff(
     with container.engine.connect() as conn:
         handed = conn.execute(select(conversations.c.handoff)).scalars().all()
         kinds = conn.execute(select(outbox.c.type)).scalars().all()
+        told = conn.execute(
+            select(outbox.c.payload).where(outbox.c.type == "survey.answered")
+        ).scalar_one()
     assert handed == [True]
     assert "survey.answered" in kinds  # the live feed hears it
+    assert (told["survey"]["reservation"], told["survey"]["rating"]) == (code, 2)
+    live = event_messages(
+        Event("e", "survey.answered", 1, told, clock(), 1),
+        lambda _: container.booking.restaurant("demo"),
+    )
+    assert json.loads(live[0].text)["survey"]["rating"] == 2
     assert "conversation.handed_off" in kinds
     with TestClient(create_app(container)) as api:
         admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}

@@ -160,8 +160,8 @@ class Analytics:
                 found |= {(VISITS, daily.service_day(restaurant, s)) for s in later}
         elif event.type in _MESSAGE_EVENTS or event.type == events.CONVERSATION_HANDED_OFF:
             found |= {(MESSAGES, made_on), (MESSAGES, made_on - timedelta(days=1))}
-        elif event.type in SURVEY_EVENTS and "day" in payload:
-            found.add((SURVEYS, date.fromisoformat(str(payload["day"]))))
+        elif event.type in SURVEY_EVENTS and isinstance(payload.get("survey"), Mapping):
+            found.add((SURVEYS, date.fromisoformat(str(payload["survey"]["day"]))))
         return found
 
     def handle(self, event: events.Event) -> None:

@@ -135,10 +135,12 @@ class Surveys:
                 restaurant_id=visit.restaurant_id,
                 type_=SURVEY_SENT if sent else SURVEY_SKIPPED,
                 payload={
-                    "reservation": visit.code,
-                    "day": values["day"].isoformat(),
-                    "channel": values["channel"],
-                    "status": values["status"],
+                    "survey": {
+                        "reservation": visit.code,
+                        "day": values["day"].isoformat(),
+                        "channel": values["channel"],
+                        "status": values["status"],
+                    }
                 },
                 at=values["created_at"],
             )
@@ -203,13 +205,15 @@ class Surveys:
             restaurant_id=survey.restaurant_id,
             type_=SURVEY_ANSWERED,
             payload={
-                "reservation": survey.reservation_code,
-                "guest_id": survey.guest_id,
+                "survey": {
+                    "reservation": survey.reservation_code,
+                    "guest_id": survey.guest_id,
+                    "day": survey.day.isoformat(),
+                    "channel": survey.channel,
+                    "rating": rating,
+                    "comment": comment or "",
+                },
                 "conversation_id": survey.conversation_id,
-                "day": survey.day.isoformat(),
-                "channel": survey.channel,
-                "rating": rating,
-                "comment": comment or "",
             },
             at=now,
         )
