@@ -40,7 +40,9 @@ _STOP = re.compile(
     r"unsubscribe|baja)[.!]*$"
 )
 _RATING = re.compile(
-    r"^\s*([1-5])(?:\s*(?:/\s*5|de 5|out of 5|estrellas?|stars?))?\s*[.,:;!\-–]*\s*(.*)$", re.S
+    r"^\s*([1-5])(?![0-9]|[.,:h]\s*[0-9])"  # not "10 personas", "2:30", "1.5"
+    r"(?:\s*(?:/\s*5|de 5|out of 5|estrellas?|stars?))?\s*[.,:;!\-–]*\s*(.*)$",
+    re.S,
 )
 
 
