@@ -1,4 +1,4 @@
-.PHONY: install test check infra lint types format demo bench image
+.PHONY: install test check infra lint types imports format demo bench image
 
 install:
 	SAVEIT_EXTRAS=test,deploy bash -c 'source scripts/_venv.sh'
@@ -17,7 +17,10 @@ format:
 	.venv/bin/ruff format src tests bench
 	.venv/bin/ruff check --fix src tests bench
 
-check: install lint types infra
+imports:
+	.venv/bin/lint-imports
+
+check: install lint types imports infra
 	.venv/bin/python -m pytest
 
 # hadolint, actionlint, compose validation, Terraform parse/wiring, checkov, promtool

@@ -26,6 +26,7 @@ from sqlalchemy import Engine
 from saveit.domain import errors
 from saveit.domain.model import Rules, ServiceHours, SpecialDate, TurnTime, WeeklyService
 from saveit.store import restaurants as store
+from saveit.store.restaurant_json import rules_to_json
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
@@ -90,7 +91,7 @@ class RulesSpec(Spec):
 
     @classmethod
     def from_domain(cls, rules: Rules) -> RulesSpec:
-        return cls.model_validate(store.rules_to_json(rules))
+        return cls.model_validate(rules_to_json(rules))
 
 
 class HoursSpec(Spec):

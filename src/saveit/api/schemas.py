@@ -14,7 +14,8 @@ from saveit.domain import errors
 from saveit.domain.model import Restaurant
 from saveit.domain.views import ReservationView
 from saveit.restaurant_setup import WEEKDAYS, ContactSpec, HoursSpec, check_timezone
-from saveit.store.restaurants import Profile, hours_to_json
+from saveit.store.restaurant_json import hours_to_json
+from saveit.store.restaurants import Profile
 
 Channel = Literal["web", "whatsapp", "instagram", "webchat", "email", "sms", "phone", "api"]
 PartySize = Annotated[int, Field(strict=True, ge=1, le=1000)]

@@ -32,6 +32,7 @@ from saveit.realtime.feed import Feed
 from saveit.realtime.hub import RestaurantsById
 from saveit.realtime.messages import affected_days
 from saveit.realtime.sources import OutboxPoller, RedisTail
+from saveit.store.unit_of_work import Database, DatabaseLike
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +90,11 @@ class InvalidationFeed:
             self._thread.join(timeout=10)
 
 
-def build_feed(settings: Settings, invalidator: Invalidator) -> InvalidationFeed:
+def build_feed(
+    settings: Settings,
+    invalidator: Invalidator,
+    database: Database | DatabaseLike | None = None,
+) -> InvalidationFeed:
     primary = None
     if settings.redis_url is not None:
         primary = RedisTail(
@@ -97,7 +102,7 @@ def build_feed(settings: Settings, invalidator: Invalidator) -> InvalidationFeed
             settings.events_stream,
             timeout_s=settings.redis_timeout_s,
         )
-    poller = OutboxPoller(invalidator.booking.engine)
+    poller = OutboxPoller(database if database is not None else invalidator.booking.engine)
     return InvalidationFeed(
         Feed(
             primary,

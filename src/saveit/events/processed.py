@@ -22,11 +22,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Protocol
 
-from sqlalchemy import Engine, bindparam, delete, select
-
-from saveit.store.database import ignoring_conflicts, reading
-from saveit.store.partitions import insert_absent, is_partitioned
-from saveit.store.schema import processed_events
+from saveit.store.unit_of_work import Database, DatabaseLike, database_of
 
 
 class ProcessedStore(Protocol):
@@ -47,18 +43,13 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-_SEEN = select(processed_events.c.event_id).where(
-    processed_events.c.consumer == bindparam("consumer"),
-    processed_events.c.event_id.in_(bindparam("event_ids", expanding=True)),
-)
-_MARK_CHUNK = 500  # rows per INSERT: 3 parameters each, far below SQLite's limit
-
-
 class SqlProcessedStore:
     """The ``processed_events`` table; :meth:`prune` keeps it to the replay horizon."""
 
-    def __init__(self, engine: Engine, *, clock: Callable[[], datetime] = _utc_now) -> None:
-        self.engine = engine
+    def __init__(
+        self, database: Database | DatabaseLike, *, clock: Callable[[], datetime] = _utc_now
+    ) -> None:
+        self.db = database_of(database)
         self.clock = clock
 
     def seen(self, consumer: str, event_id: str) -> bool:
@@ -72,9 +63,8 @@ class SqlProcessedStore:
         wanted = list(dict.fromkeys(event_ids))
         if not wanted:
             return set()
-        with reading(self.engine) as conn:
-            rows = conn.execute(_SEEN, {"consumer": consumer, "event_ids": wanted})
-            return {str(row.event_id) for row in rows}
+        with self.db.reading() as r:
+            return r.processed.seen(consumer, wanted)
 
     def mark_many(self, consumer: str, event_ids: Iterable[str]) -> None:
         """One multi-row ``INSERT … ON CONFLICT DO NOTHING`` in one transaction
@@ -83,27 +73,14 @@ class SqlProcessedStore:
         if not ids:
             return
         now = self.clock()
-        with self.engine.begin() as conn:
-            if is_partitioned(conn, "processed_events"):  # no unique key to conflict on
-                rows = [{"consumer": consumer, "event_id": e, "processed_at": now} for e in ids]
-                insert_absent(conn, processed_events, ("consumer", "event_id"), rows)
-                return
-            statement = ignoring_conflicts(conn.dialect.name, processed_events)
-            for at in range(0, len(ids), _MARK_CHUNK):
-                rows = [
-                    {"consumer": consumer, "event_id": event_id, "processed_at": now}
-                    for event_id in ids[at : at + _MARK_CHUNK]
-                ]
-                conn.execute(statement.values(rows))
+        with self.db.unit_of_work() as uow:
+            uow.processed.mark(consumer, ids, now)
 
     def prune(self, before: datetime) -> int:
         """Forget ids older than ``before`` — anything older than the stream's
         retention can no longer be redelivered. Returns how many were removed."""
-        with self.engine.begin() as conn:
-            done = conn.execute(
-                delete(processed_events).where(processed_events.c.processed_at < before)
-            )
-            return done.rowcount
+        with self.db.unit_of_work() as uow:
+            return uow.processed.prune(before)
 
 
 class MemoryProcessedStore:

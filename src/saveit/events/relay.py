@@ -35,13 +35,9 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
 
-from sqlalchemy import Connection, Engine, func, select, update
-
-from saveit.domain.events import Event
 from saveit.events.bus import Bus, BusUnavailable
-from saveit.store.schema import outbox
+from saveit.store.unit_of_work import Database, DatabaseLike, database_of
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +49,7 @@ def _utc_now() -> datetime:
 class OutboxRelay:
     def __init__(
         self,
-        engine: Engine,
+        database: Database | DatabaseLike,
         bus: Bus,
         *,
         batch_size: int = 200,
@@ -61,7 +57,7 @@ class OutboxRelay:
         max_backoff_s: float = 30.0,
         clock: Callable[[], datetime] = _utc_now,
     ) -> None:
-        self.engine = engine
+        self.db = database_of(database)
         self.bus = bus
         self.batch_size = batch_size
         self.poll_interval_s = poll_interval_s
@@ -116,44 +112,14 @@ class OutboxRelay:
 
         Raises :class:`~saveit.events.bus.BusUnavailable` (after rolling back).
         """
-        with self.engine.begin() as conn:
-            rows = conn.execute(
-                select(outbox)
-                .where(outbox.c.published_at.is_(None))
-                .order_by(outbox.c.id)
-                .limit(self.batch_size)
-                .with_for_update(skip_locked=True)
-            ).all()
-            if not rows:
+        with self.db.unit_of_work() as uow:
+            events = uow.outbox.lock_unpublished(self.batch_size)
+            if not events:
                 return 0
-            if not _is_oldest(conn, len(rows), rows[-1].id):
+            last_id = events[-1].outbox_id
+            if not uow.outbox.is_oldest(len(events), last_id):
                 return None
-            self.bus.publish([_event(row) for row in rows])
-            conn.execute(
-                update(outbox)
-                .where(outbox.c.id.in_([row.id for row in rows]))
-                .values(published_at=self.clock())
-            )
-        log.debug("outbox relay: published %d events up to id %d", len(rows), rows[-1].id)
-        return len(rows)
-
-
-def _is_oldest(conn: Connection, size: int, last_id: int) -> bool:
-    """True when no unpublished row up to ``last_id`` is missing from our batch."""
-    unpublished = conn.execute(
-        select(func.count())
-        .select_from(outbox)
-        .where(outbox.c.published_at.is_(None), outbox.c.id <= last_id)
-    ).scalar_one()
-    return int(unpublished) == size
-
-
-def _event(row: Any) -> Event:
-    return Event(
-        event_id=row.event_id,
-        type=row.type,
-        restaurant_id=row.restaurant_id,
-        payload=row.payload,
-        created_at=row.created_at,
-        outbox_id=row.id,
-    )
+            self.bus.publish(events)
+            uow.outbox.mark_published([e.outbox_id for e in events], self.clock())
+        log.debug("outbox relay: published %d events up to id %d", len(events), last_id)
+        return len(events)

@@ -14,12 +14,8 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Engine, func, select
-
 from saveit.events.bus import Bus
-from saveit.events.relay import _event
-from saveit.store.database import reading
-from saveit.store.schema import outbox, processed_events
+from saveit.store.unit_of_work import Database, DatabaseLike, database_of
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +24,7 @@ HORIZON = timedelta(days=1)  # older events are news to nobody any more
 
 
 def replay_unhandled(
-    engine: Engine,
+    database: Database | DatabaseLike,
     bus: Bus,
     group: str,
     *,
@@ -37,23 +33,12 @@ def replay_unhandled(
 ) -> int:
     """Publish the published-but-unhandled outbox rows (of the last day) after
     ``group``'s last handled one."""
-    handled = select(processed_events.c.event_id).where(processed_events.c.consumer == group)
-    with reading(engine) as conn:
-        position = conn.execute(
-            select(func.max(outbox.c.id)).where(outbox.c.event_id.in_(handled))
-        ).scalar()
-        rows = conn.execute(
-            select(outbox)
-            .where(
-                outbox.c.published_at.is_not(None),
-                outbox.c.created_at >= (now or datetime.now(UTC)) - HORIZON,
-                outbox.c.id > (position or 0),
-                outbox.c.event_id.not_in(handled),
-            )
-            .order_by(outbox.c.id)
-            .limit(limit)
-        ).all()
-    if rows:
-        bus.publish([_event(row) for row in rows])
-        log.info("%s: %d published event(s) not yet handled put back on the bus", group, len(rows))
-    return len(rows)
+    since = (now or datetime.now(UTC)) - HORIZON
+    with database_of(database).reading() as r:
+        events = r.outbox.unhandled(group, since, limit)
+    if events:
+        bus.publish(events)
+        log.info(
+            "%s: %d published event(s) not yet handled put back on the bus", group, len(events)
+        )
+    return len(events)

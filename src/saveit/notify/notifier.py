@@ -40,8 +40,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection
-
 from saveit.booking.service import BookingService
 from saveit.channels import ics
 from saveit.channels.delivery import Delivery
@@ -52,10 +50,9 @@ from saveit.domain.views import ReservationView
 from saveit.notify import texts
 from saveit.notify.qr import QrCodes
 from saveit.store import conversations as convs
-from saveit.store import notifications as store
 from saveit.store import restaurants as restaurant_store
 from saveit.store.channel_accounts import AccountDirectory
-from saveit.store.database import reading
+from saveit.store.unit_of_work import Database, DatabaseLike, UnitOfWork, database_of
 
 AUTHOR = "notifier"
 _WAITING = frozenset({Status.PENDING, Status.CONFIRMED})
@@ -94,14 +91,15 @@ class Notifier:
         clock: Callable[[], datetime],
         default_language: str = "es",
         directory: AccountDirectory | None = None,
+        database: Database | DatabaseLike | None = None,
     ) -> None:
         self.booking = booking
-        self.engine = booking.engine
+        self.db = database_of(database if database is not None else booking.engine)
         self.delivery = delivery
         self.qr = qr
         self.clock = clock
         self.default_language = default_language
-        self.directory = directory or AccountDirectory(booking.engine)
+        self.directory = directory or AccountDirectory(self.db)
 
     # --- entry points ---------------------------------------------------------------------
 
@@ -177,10 +175,10 @@ class Notifier:
         now = self.clock()
         restaurant = self.booking.restaurant(view.restaurant)
         queued = 0
-        with self.engine.begin() as conn:
-            reached = [self._identity(conn, restaurant, target, now) for target in targets]
-            profile = restaurant_store.profile(conn, restaurant.slug)
-            conversation, _ = convs.open_conversation(conn, restaurant.id, guest.id, now)
+        with self.db.unit_of_work() as uow:
+            reached = [self._identity(uow, restaurant, target, now) for target in targets]
+            profile = uow.restaurants.profile(restaurant.slug)
+            conversation, _ = uow.conversations.open_conversation(restaurant.id, guest.id, now)
             lang = guest.language or conversation.language or self.default_language
             facts = texts.Facts(
                 restaurant=restaurant.name,
@@ -190,8 +188,7 @@ class Notifier:
                 reason=notice.reason,
             )
             for identity in reached:
-                record = store.claim(
-                    conn,
+                record = uow.notifications.claim(
                     restaurant_id=restaurant.id,
                     reservation_id=view.id,
                     kind=notice.kind,
@@ -203,13 +200,19 @@ class Notifier:
                 message = self._message(notice, identity.channel, view, facts, lang, profile)
                 if message is None:
                     continue
-                sent = self.delivery.queue(
-                    conn, restaurant.id, identity, conversation.id, message, AUTHOR, now
+                sent = uow.messages.enqueue(
+                    restaurant_id=restaurant.id,
+                    channel=identity.channel,
+                    address=identity.external_id,
+                    identity_id=identity.id,
+                    conversation_id=conversation.id,
+                    message=message,
+                    author=AUTHOR,
+                    now=now,
                 )
-                store.attach(conn, record, sent.id)
+                uow.notifications.attach(record, sent.id)
                 if message.choices:
-                    convs.offer(
-                        conn,
+                    uow.conversations.offer(
                         conversation.id,
                         [{"id": c.id, "title": c.title} for c in message.choices],
                     )
@@ -240,8 +243,8 @@ class Notifier:
         restaurant has an account there (the web chat needs none), through the
         guest's latest identity on it or else their address. None: no such guest."""
         usable = self.directory.channels(restaurant_id) | {"webchat"}
-        with reading(self.engine) as conn:
-            reach = store.reach(conn, guest_id, usable)
+        with self.db.reading() as r:
+            reach = r.notifications.reach(guest_id, usable)
         if reach is None:
             return None
         chosen = reach.chosen
@@ -266,13 +269,13 @@ class Notifier:
 
     @staticmethod
     def _identity(
-        conn: Connection, restaurant: Restaurant, target: _Target, now: datetime
+        uow: UnitOfWork, restaurant: Restaurant, target: _Target, now: datetime
     ) -> convs.Identity:
         if target.identity is not None:
             return target.identity
         assert target.address is not None
-        return convs.resolve(
-            conn, restaurant.id, target.channel, target.address, name=None, now=now, inbound=False
+        return uow.conversations.resolve(
+            restaurant.id, target.channel, target.address, name=None, now=now, inbound=False
         )
 
     # --- what they read ------------------------------------------------------------------------

@@ -41,7 +41,7 @@ def _resume_then_run(consumer: Consumer, notifier: Notifier, stop: threading.Eve
     backoff = 0.5
     while not stop.is_set():
         try:
-            replay_unhandled(notifier.engine, consumer.bus, GROUP, now=notifier.clock())
+            replay_unhandled(notifier.db, consumer.bus, GROUP, now=notifier.clock())
             break
         except Exception as exc:
             log.warning("notifier: cannot resume from the outbox yet: %s", type(exc).__name__)
@@ -65,7 +65,7 @@ def start_notifications(
         ("saveit-scheduler", scheduler.run, (stop, interval_s))
     ]
     if notifier is not None:
-        processed = SqlProcessedStore(notifier.engine)
+        processed = SqlProcessedStore(notifier.db)
         consumer = Consumer(
             bus,
             GROUP,

@@ -44,9 +44,8 @@ from saveit.domain.model import Status
 from saveit.domain.views import ReservationView
 from saveit.notify.notifier import Notifier
 from saveit.observe import metrics
-from saveit.store import reservations as reservation_store
-from saveit.store.database import reading
 from saveit.store.partitions import PartitionKeeper
+from saveit.store.unit_of_work import Database, DatabaseLike, database_of
 
 log = logging.getLogger(__name__)
 
@@ -77,8 +76,10 @@ class Scheduler:
         clock: Callable[[], datetime],
         retention: Callable[[], int] | None = None,
         partitions: PartitionKeeper | None = None,
+        database: Database | DatabaseLike | None = None,
     ) -> None:
         self.booking = booking
+        self.db = database_of(database if database is not None else booking.engine)
         self.retention = retention
         self._purged_at: datetime | None = None
         self.partitions = partitions
@@ -172,7 +173,5 @@ class Scheduler:
     def _between(
         self, after: datetime, until: datetime, *statuses: Status
     ) -> list[ReservationView]:
-        with reading(self.booking.engine) as conn:
-            return reservation_store.starting_between(
-                conn, [s.value for s in statuses], after, until
-            )
+        with self.db.reading() as r:
+            return r.reservations.starting_between([s.value for s in statuses], after, until)

@@ -13,20 +13,20 @@ import logging
 import threading
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Engine
-
 from saveit.observe import metrics
-from saveit.store.audit import Overlap, overlaps
-from saveit.store.database import reading
+from saveit.store.audit import Overlap
+from saveit.store.unit_of_work import Database, DatabaseLike, database_of
 
 log = logging.getLogger("saveit.audit")
 
 RECENT = timedelta(days=7)  # the periodic audit looks at bookings ending after this long ago
 
 
-def audit(engine: Engine, *, ending_after: datetime | None = None) -> list[Overlap]:
-    with reading(engine) as conn:
-        found = overlaps(conn, ending_after=ending_after)
+def audit(
+    database: Database | DatabaseLike, *, ending_after: datetime | None = None
+) -> list[Overlap]:
+    with database_of(database).reading() as r:
+        found = r.audit.overlaps(ending_after=ending_after)
     metrics.double_bookings.set(len(found))
     metrics.scheduler_runs.labels("audit").inc()
     for pair in found:
@@ -44,21 +44,24 @@ def audit(engine: Engine, *, ending_after: datetime | None = None) -> list[Overl
     return found
 
 
-def run(engine: Engine, stop: threading.Event, interval_s: float) -> None:
+def run(database: Database | DatabaseLike, stop: threading.Event, interval_s: float) -> None:
     """Audit recent bookings until ``stop`` is set."""
+    db = database_of(database)
     while not stop.is_set():
         try:
-            audit(engine, ending_after=datetime.now(UTC) - RECENT)
+            audit(db, ending_after=datetime.now(UTC) - RECENT)
         except Exception:
             log.exception("double-booking audit failed")
         stop.wait(interval_s)
 
 
-def start(engine: Engine, stop: threading.Event, interval_s: float) -> threading.Thread | None:
+def start(
+    database: Database | DatabaseLike, stop: threading.Event, interval_s: float
+) -> threading.Thread | None:
     if interval_s <= 0:
         return None
     thread = threading.Thread(
-        target=run, args=(engine, stop, interval_s), name="saveit-audit", daemon=True
+        target=run, args=(database, stop, interval_s), name="saveit-audit", daemon=True
     )
     thread.start()
     return thread

@@ -3,7 +3,8 @@
 An HTTP request gets an id (its ``X-Request-ID`` or a fresh one); it lives in a
 context variable, so log lines written while serving the request carry it. When
 the request writes an outbox event or stores a channel message, the id and the
-trace context go with the row (:func:`carrier`), and the process that handles
+trace context go with the row (:func:`carrier`, which
+:mod:`saveit.store.carrier` asks for), and the process that handles
 the row later resumes them (:func:`resumed`): the worker's log lines and spans
 belong to the request that caused them.
 """
@@ -18,10 +19,10 @@ from contextvars import ContextVar
 from typing import Any
 
 from saveit.observe import tracing
+from saveit.store import carrier as stored_carrier
+from saveit.store.carrier import META_KEY
 
 request_id: ContextVar[str | None] = ContextVar("saveit_request_id", default=None)
-
-META_KEY = "_meta"  # where an outbox payload or a message body keeps its carrier
 _ACCEPTED_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
@@ -41,12 +42,8 @@ def carrier() -> dict[str, str] | None:
     return found or None
 
 
-def with_carrier(document: dict[str, Any]) -> dict[str, Any]:
-    """``document`` plus the current carrier under :data:`META_KEY` (itself when none)."""
-    found = carrier()
-    if found is None:
-        return document
-    return {**document, META_KEY: found}
+# Rows the store writes from now on carry the request id and the trace context.
+stored_carrier.provide(carrier)
 
 
 @contextmanager

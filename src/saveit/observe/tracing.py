@@ -21,7 +21,8 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
-    from sqlalchemy import Engine
+
+    from saveit.store.unit_of_work import Database, DatabaseLike
 
 _lock = threading.Lock()
 _provider: TracerProvider | None = None
@@ -72,18 +73,14 @@ def _otlp(endpoint: str) -> SpanExporter:
     return OTLPSpanExporter(endpoint=endpoint)
 
 
-def instrument_engine(engine: Engine) -> None:
-    """A span per statement on this engine (the instrumentation's engine tracer, bound
-    to our provider; its ``instrument()`` is once per process and wraps every
-    ``create_engine``, and its declared range stops below the SQLAlchemy we run,
-    while the engine events it uses are unchanged: the tracing tests check it)."""
+def instrument_engine(database: Database | DatabaseLike) -> None:
+    """A span per statement on the database's engine
+    (:func:`saveit.store.instrumentation.trace_statements`)."""
     if _provider is None:
         return
-    from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
-    from opentelemetry.metrics import get_meter
+    from saveit.store.instrumentation import trace_statements
 
-    usage = get_meter("saveit").create_up_down_counter("db.client.connections.usage")
-    EngineTracer(_provider.get_tracer("saveit.db"), engine, usage)  # type: ignore[no-untyped-call]
+    trace_statements(database.engine, _provider)
 
 
 def instrument_app(app: FastAPI) -> None:

@@ -16,13 +16,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine
-
 from saveit.domain import errors
 from saveit.domain.commands import Actor
-from saveit.store import erasure, guest_export, retention
-from saveit.store import restaurants as restaurant_store
-from saveit.store.database import reading
+from saveit.store.unit_of_work import Database, DatabaseLike, database_of
+
+PURGE_BATCH = 1000  # messages blanked per unit of work
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,34 +49,45 @@ class Purged:
 
 class GuestPrivacy:
     def __init__(
-        self, engine: Engine, *, clock: Callable[[], datetime], retention_days: int
+        self,
+        database: Database | DatabaseLike,
+        *,
+        clock: Callable[[], datetime],
+        retention_days: int,
     ) -> None:
-        self.engine = engine
+        self.db = database_of(database)
         self.clock = clock
         self.retention = timedelta(days=retention_days)
 
     def export(self, slug: str, guest_id: int) -> dict[str, Any]:
-        with reading(self.engine) as conn:
-            restaurant_id = restaurant_store.id_of(conn, slug)
-            doc = guest_export.export(conn, restaurant_id, guest_id, self.clock())
+        with self.db.reading() as r:
+            restaurant_id = r.restaurants.id_of(slug)
+            doc = r.exports.export(restaurant_id, guest_id, self.clock())
         if doc is None:
             raise errors.NotFound("No such guest at this restaurant", guest_id=guest_id)
         return doc
 
     def erase(self, slug: str, guest_id: int, actor: Actor) -> Erasure:
         now = self.clock()
-        with self.engine.begin() as conn:
-            restaurant_id = restaurant_store.id_of(conn, slug)
-            scope = erasure.scope_of(conn, restaurant_id, guest_id)
+        with self.db.unit_of_work() as uow:
+            restaurant_id = uow.restaurants.id_of(slug)
+            scope = uow.erasure.scope_of(restaurant_id, guest_id)
             if scope is None:
                 raise errors.NotFound("No such guest at this restaurant", guest_id=guest_id)
-            counts = erasure.erase(conn, scope, actor=actor.label, channel=actor.channel, now=now)
+            counts = uow.erasure.erase(scope, actor=actor.label, channel=actor.channel, now=now)
         return Erasure(guest_id, now, counts)
 
     def purge(self) -> Purged:
         """Blank messages and delete link codes past the retention period."""
         now = self.clock()
-        return Purged(
-            messages=retention.purge_messages(self.engine, now - self.retention, now),
-            link_codes=retention.purge_link_codes(self.engine, now - self.retention),
-        )
+        older_than = now - self.retention
+        messages = 0
+        while True:
+            with self.db.unit_of_work() as uow:
+                done = uow.retention.purge_messages(older_than, now, PURGE_BATCH)
+            if done is None:
+                break
+            messages += done
+        with self.db.unit_of_work() as uow:
+            link_codes = uow.retention.purge_link_codes(older_than)
+        return Purged(messages=messages, link_codes=link_codes)

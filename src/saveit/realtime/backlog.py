@@ -16,12 +16,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, func, select
-
 from saveit.domain.model import Restaurant
 from saveit.realtime.messages import LiveMessage, event_messages
-from saveit.realtime.sources import event_of
-from saveit.store.schema import outbox
+from saveit.store.unit_of_work import Database, DatabaseLike, database_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,25 +27,15 @@ class CatchUp:
     replay: list[LiveMessage] | None  # None: send a snapshot at ``head`` instead
 
 
-def catch_up(engine: Engine, restaurant: Restaurant, since: int | None, *, limit: int) -> CatchUp:
-    with engine.connect() as conn:
-        conn.execution_options(readonly=True)
-        with conn.begin():
-            lowest, head = conn.execute(
-                select(
-                    func.coalesce(func.min(outbox.c.id), 0),
-                    func.coalesce(func.max(outbox.c.id), 0),
-                )
-            ).one()
-            if since is None or since < 0 or since > head or (lowest and since < lowest - 1):
-                return CatchUp(int(head), None)
-            rows = conn.execute(
-                select(outbox)
-                .where(outbox.c.restaurant_id == restaurant.id, outbox.c.id > since)
-                .order_by(outbox.c.id)
-                .limit(limit + 1)
-            ).all()
-    if len(rows) > limit:
-        return CatchUp(int(head), None)
-    messages = [m for row in rows for m in event_messages(event_of(row), lambda _: restaurant)]
-    return CatchUp(int(head), messages)
+def catch_up(
+    database: Database | DatabaseLike, restaurant: Restaurant, since: int | None, *, limit: int
+) -> CatchUp:
+    with database_of(database).reading() as r:
+        lowest, head = r.outbox.bounds()
+        if since is None or since < 0 or since > head or (lowest and since < lowest - 1):
+            return CatchUp(head, None)
+        events = r.outbox.of_restaurant_after(restaurant.id, since, limit + 1)
+    if len(events) > limit:
+        return CatchUp(head, None)
+    messages = [m for event in events for m in event_messages(event, lambda _: restaurant)]
+    return CatchUp(head, messages)

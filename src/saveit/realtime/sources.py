@@ -32,12 +32,10 @@ from typing import Any, Protocol
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
-from sqlalchemy import Engine, func, or_, select
 
 from saveit.domain.events import Event, MalformedEvent
 from saveit.events.bus import Bus, BusUnavailable
-from saveit.store.database import reading
-from saveit.store.schema import outbox
+from saveit.store.unit_of_work import Database, DatabaseLike, database_of
 
 log = logging.getLogger(__name__)
 
@@ -140,13 +138,13 @@ class OutboxPoller:
 
     def __init__(
         self,
-        engine: Engine,
+        database: Database | DatabaseLike,
         *,
         batch_size: int = 500,
         gap_ttl_s: float = 10.0,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.engine = engine
+        self.db = database_of(database)
         self.batch_size = batch_size
         self.gap_ttl_s = gap_ttl_s
         self._now = monotonic
@@ -155,8 +153,8 @@ class OutboxPoller:
 
     def head(self) -> int:
         """The highest committed outbox id (0 when empty)."""
-        with self._reading() as conn:
-            return int(conn.execute(select(func.coalesce(func.max(outbox.c.id), 0))).scalar_one())
+        with self.db.reading() as r:
+            return r.outbox.head()
 
     def reset(self, cursor: int) -> None:
         self.cursor = cursor
@@ -165,37 +163,16 @@ class OutboxPoller:
     def poll(self) -> list[Event]:
         now = self._now()
         self._gaps = {i: t for i, t in self._gaps.items() if t > now}
-        where = outbox.c.id > self.cursor
-        if self._gaps:
-            where = or_(where, outbox.c.id.in_(list(self._gaps)))
-        with self._reading() as conn:
-            rows = conn.execute(
-                select(outbox).where(where).order_by(outbox.c.id).limit(self.batch_size)
-            ).all()
-        for row in rows:
-            if self._gaps.pop(row.id, None) is None and row.id > self.cursor:
-                missing = range(self.cursor + 1, row.id)
+        with self.db.reading() as r:
+            events = r.outbox.after(self.cursor, list(self._gaps), self.batch_size)
+        for event in events:
+            row_id = event.outbox_id
+            if self._gaps.pop(row_id, None) is None and row_id > self.cursor:
+                missing = range(self.cursor + 1, row_id)
                 if len(missing) <= MAX_GAPS:
                     self._gaps.update(dict.fromkeys(missing, now + self.gap_ttl_s))
-                self.cursor = row.id
-        return [event_of(row) for row in rows]
-
-    @contextmanager
-    def _reading(self) -> Iterator[Any]:
-        with reading(self.engine) as conn:
-            yield conn
-
-
-def event_of(row: Any) -> Event:
-    """An outbox row as the event the relay would have published."""
-    return Event(
-        event_id=row.event_id,
-        type=row.type,
-        restaurant_id=row.restaurant_id,
-        payload=row.payload,
-        created_at=row.created_at,
-        outbox_id=row.id,
-    )
+                self.cursor = row_id
+        return events
 
 
 class RecentIds:

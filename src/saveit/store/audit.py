@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, select
 
 from saveit.domain.model import ACTIVE_STATUSES
+from saveit.store.repository import Repository, bound
 from saveit.store.schema import dining_tables, reservation_tables, reservations
 
 _ACTIVE = [s.value for s in ACTIVE_STATUSES]
@@ -77,16 +78,7 @@ def overlaps(conn: Connection, *, ending_after: datetime | None = None) -> list[
     return found
 
 
-class AuditRepository:
-    """The double-booking auditor's reads.
+class AuditRepository(Repository):
+    """The double-booking auditor's reads."""
 
-    Bound to one unit of work's connection; see :mod:`saveit.store.unit_of_work`.
-    """
-
-    __slots__ = ("connection",)
-
-    def __init__(self, connection: Connection) -> None:
-        self.connection = connection
-
-    def overlaps(self, *, ending_after: datetime | None = None) -> list[Overlap]:
-        return overlaps(self.connection, ending_after=ending_after)
+    overlaps = bound(overlaps)

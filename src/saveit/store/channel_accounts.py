@@ -31,7 +31,18 @@ from sqlalchemy.exc import IntegrityError
 from saveit.domain import errors
 from saveit.domain.channel_ports import ChannelAccount
 from saveit.domain.messages import ChannelName
+
+# Re-exported while callers outside the store still call the module's functions;
+# the unit of work's repository is the way in (drop these once none do).
+from saveit.store.account_proofs import NOT_AVAILABLE as NOT_AVAILABLE
+from saveit.store.account_proofs import code_of as code_of
+from saveit.store.account_proofs import prove as prove
+from saveit.store.account_proofs import proven_elsewhere as proven_elsewhere
+from saveit.store.account_proofs import restaurant_name as restaurant_name
+from saveit.store.account_proofs import set_code as set_code
+from saveit.store.account_proofs import unprove as unprove
 from saveit.store.database import reading
+from saveit.store.repository import Repository, bound
 from saveit.store.schema import channel_accounts, restaurants
 from saveit.store.secret_box import SecretBox
 
@@ -39,7 +50,6 @@ _K = TypeVar("_K", bound=Hashable)
 _V = TypeVar("_V")
 
 SECRET_SETTINGS = frozenset({"access_token"})
-NOT_AVAILABLE = "This address is not available"
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,44 +165,6 @@ def put(
     return ChannelAccount(restaurant_id, channel, address, dict(settings))
 
 
-def prove(conn: Connection, restaurant_id: int, channel: str, *, by: str, now: datetime) -> bool:
-    """Mark the restaurant's pending claim proven; False when it has none."""
-    try:
-        with conn.begin_nested():
-            return bool(
-                conn.execute(
-                    update(channel_accounts)
-                    .where(
-                        channel_accounts.c.restaurant_id == restaurant_id,
-                        channel_accounts.c.channel == channel,
-                    )
-                    .values(
-                        routed_address=channel_accounts.c.address,
-                        proven_by=by,
-                        proven_at=now,
-                        proof_hash=None,
-                        proof_expires_at=None,
-                        proof_attempts=0,
-                        updated_at=now,
-                    )
-                ).rowcount
-            )
-    except IntegrityError as exc:
-        raise errors.Conflict(NOT_AVAILABLE) from exc
-
-
-def unprove(conn: Connection, restaurant_id: int, channel: str, *, now: datetime) -> None:
-    """Back to pending: the proof no longer holds (the Graph API refused it)."""
-    conn.execute(
-        update(channel_accounts)
-        .where(
-            channel_accounts.c.restaurant_id == restaurant_id,
-            channel_accounts.c.channel == channel,
-        )
-        .values(routed_address=None, proven_by=None, proven_at=None, updated_at=now)
-    )
-
-
 def settings_of(
     conn: Connection, restaurant_id: int, channel: str, box: SecretBox
 ) -> dict[str, Any]:
@@ -204,59 +176,6 @@ def settings_of(
         )
     ).first()
     return {} if row is None else _settings(row, box)
-
-
-def set_code(
-    conn: Connection,
-    restaurant_id: int,
-    channel: str,
-    *,
-    proof_hash: str | None,
-    expires_at: datetime | None,
-    attempts: int = 0,
-) -> None:
-    conn.execute(
-        update(channel_accounts)
-        .where(
-            channel_accounts.c.restaurant_id == restaurant_id,
-            channel_accounts.c.channel == channel,
-            channel_accounts.c.routed_address.is_(None),
-        )
-        .values(proof_hash=proof_hash, proof_expires_at=expires_at, proof_attempts=attempts)
-    )
-
-
-def code_of(conn: Connection, restaurant_id: int, channel: str) -> tuple[str, datetime, int] | None:
-    """The pending claim's code hash, expiry and attempts so far (locked for the check)."""
-    query = select(
-        channel_accounts.c.proof_hash,
-        channel_accounts.c.proof_expires_at,
-        channel_accounts.c.proof_attempts,
-    ).where(
-        channel_accounts.c.restaurant_id == restaurant_id,
-        channel_accounts.c.channel == channel,
-        channel_accounts.c.routed_address.is_(None),
-    )
-    row = conn.execute(query.with_for_update()).first()
-    if row is None or row.proof_hash is None or row.proof_expires_at is None:
-        return None
-    return str(row.proof_hash), row.proof_expires_at, int(row.proof_attempts or 0)
-
-
-def proven_elsewhere(conn: Connection, restaurant_id: int, channel: str, address: str) -> bool:
-    """Whether another restaurant holds ``address`` proven (never told to the caller)."""
-    owner = conn.execute(
-        select(channel_accounts.c.restaurant_id).where(
-            channel_accounts.c.channel == channel, channel_accounts.c.routed_address == address
-        )
-    ).scalar()
-    return owner is not None and int(owner) != restaurant_id
-
-
-def restaurant_name(conn: Connection, restaurant_id: int) -> str:
-    return str(
-        conn.execute(select(restaurants.c.name).where(restaurants.c.id == restaurant_id)).scalar()
-    )
 
 
 def remove(conn: Connection, restaurant_id: int, channel: ChannelName) -> bool:
@@ -419,104 +338,22 @@ class AccountDirectory:
             self._channels.clear()
 
 
-class AccountRepository:
-    """A restaurant's channel accounts (the addresses guests write to).
+class AccountRepository(Repository):
+    """A restaurant's channel accounts (the addresses guests write to)."""
 
-    Bound to one unit of work's connection; see :mod:`saveit.store.unit_of_work`.
-    """
-
-    __slots__ = ("connection",)
-
-    def __init__(self, connection: Connection) -> None:
-        self.connection = connection
-
-    def put(
-        self,
-        restaurant_id: int,
-        channel: ChannelName,
-        address: str,
-        settings: Mapping[str, Any],
-        now: datetime,
-        *,
-        box: SecretBox,
-        proven_by: str | None,
-        proof_hash: str | None = None,
-        proof_expires_at: datetime | None = None,
-    ) -> ChannelAccount:
-        return put(
-            self.connection,
-            restaurant_id,
-            channel,
-            address,
-            settings,
-            now,
-            box=box,
-            proven_by=proven_by,
-            proof_hash=proof_hash,
-            proof_expires_at=proof_expires_at,
-        )
-
-    def prove(self, restaurant_id: int, channel: str, *, by: str, now: datetime) -> bool:
-        return prove(self.connection, restaurant_id, channel, by=by, now=now)
-
-    def unprove(self, restaurant_id: int, channel: str, *, now: datetime) -> None:
-        unprove(self.connection, restaurant_id, channel, now=now)
-
-    def settings_of(self, restaurant_id: int, channel: str, box: SecretBox) -> dict[str, Any]:
-        return settings_of(self.connection, restaurant_id, channel, box)
-
-    def set_code(
-        self,
-        restaurant_id: int,
-        channel: str,
-        *,
-        proof_hash: str | None,
-        expires_at: datetime | None,
-        attempts: int = 0,
-    ) -> None:
-        set_code(
-            self.connection,
-            restaurant_id,
-            channel,
-            proof_hash=proof_hash,
-            expires_at=expires_at,
-            attempts=attempts,
-        )
-
-    def code_of(self, restaurant_id: int, channel: str) -> tuple[str, datetime, int] | None:
-        return code_of(self.connection, restaurant_id, channel)
-
-    def proven_elsewhere(self, restaurant_id: int, channel: str, address: str) -> bool:
-        return proven_elsewhere(self.connection, restaurant_id, channel, address)
-
-    def restaurant_name(self, restaurant_id: int) -> str:
-        return restaurant_name(self.connection, restaurant_id)
-
-    def remove(self, restaurant_id: int, channel: ChannelName) -> bool:
-        return remove(self.connection, restaurant_id, channel)
-
-    def of_restaurant(self, restaurant_id: int, box: SecretBox) -> list[Claim]:
-        return of_restaurant(self.connection, restaurant_id, box)
-
-    def claim_of(self, restaurant_id: int, channel: str, box: SecretBox) -> Claim | None:
-        return claim_of(self.connection, restaurant_id, channel, box)
-
-    def find(
-        self,
-        restaurant_id: int,
-        channel: str,
-        box: SecretBox | None = None,
-    ) -> ChannelAccount | None:
-        return find(self.connection, restaurant_id, channel, box)
-
-    def channels(self, restaurant_id: int) -> frozenset[str]:
-        return channels(self.connection, restaurant_id)
-
-    def route(self, channel: str, address: str) -> ChannelAccount | None:
-        return route(self.connection, channel, address)
-
-    def seal_plaintext(self, box: SecretBox) -> int:
-        return seal_plaintext(self.connection, box)
-
-    def reseal_all(self, box: SecretBox) -> int:
-        return reseal_all(self.connection, box)
+    put = bound(put)
+    prove = bound(prove)
+    unprove = bound(unprove)
+    settings_of = bound(settings_of)
+    set_code = bound(set_code)
+    code_of = bound(code_of)
+    proven_elsewhere = bound(proven_elsewhere)
+    restaurant_name = bound(restaurant_name)
+    remove = bound(remove)
+    of_restaurant = bound(of_restaurant)
+    claim_of = bound(claim_of)
+    find = bound(find)
+    channels = bound(channels)
+    route = bound(route)
+    seal_plaintext = bound(seal_plaintext)
+    reseal_all = bound(reseal_all)

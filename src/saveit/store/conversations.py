@@ -14,20 +14,26 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, select, update
 
 from saveit.domain.commands import GuestDetails
 from saveit.domain.events import CONVERSATION_HANDED_OFF
 from saveit.store import guests as guest_store
-from saveit.store import messages
 from saveit.store.database import ignoring_conflicts
+
+# Re-exported while callers outside the store still call the module's functions;
+# the unit of work's repository is the way in (drop these once none do).
+from saveit.store.identity_links import add_link_code as add_link_code
+from saveit.store.identity_links import consume_link_code as consume_link_code
+from saveit.store.identity_links import count_attempt as count_attempt
+from saveit.store.identity_links import guest_by_contact as guest_by_contact
+from saveit.store.identity_links import live_link_code as live_link_code
+from saveit.store.identity_links import merge_guests as merge_guests
 from saveit.store.outbox import emit
+from saveit.store.repository import Repository, bound
 from saveit.store.schema import (
     channel_identities,
     conversations,
-    guests,
-    link_codes,
-    reservations,
 )
 
 PHONE_CHANNELS = frozenset({"whatsapp", "sms"})
@@ -303,157 +309,6 @@ def hand_off(
     )
 
 
-# --- linking identities with proof -----------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class LinkCode:
-    id: int
-    identity_id: int
-    guest_id: int | None
-    contact: str
-    code_hash: str
-    attempts: int
-    expires_at: datetime
-
-
-def add_link_code(
-    conn: Connection,
-    *,
-    restaurant_id: int,
-    identity_id: int,
-    guest_id: int | None,
-    contact: str,
-    code_hash: str,
-    expires_at: datetime,
-    now: datetime,
-) -> None:
-    """A new code replaces any earlier one of the same identity."""
-    conn.execute(
-        update(link_codes)
-        .where(link_codes.c.identity_id == identity_id, link_codes.c.consumed_at.is_(None))
-        .values(consumed_at=now)
-    )
-    conn.execute(
-        insert(link_codes).values(
-            restaurant_id=restaurant_id,
-            identity_id=identity_id,
-            guest_id=guest_id,
-            contact=contact,
-            code_hash=code_hash,
-            attempts=0,
-            expires_at=expires_at,
-            created_at=now,
-        )
-    )
-
-
-def live_link_code(conn: Connection, identity_id: int, now: datetime) -> LinkCode | None:
-    row = conn.execute(
-        select(link_codes)
-        .where(
-            link_codes.c.identity_id == identity_id,
-            link_codes.c.consumed_at.is_(None),
-            link_codes.c.expires_at > now,
-        )
-        .order_by(link_codes.c.id.desc())
-        .limit(1)
-        .with_for_update()
-    ).first()
-    if row is None:
-        return None
-    return LinkCode(
-        int(row.id),
-        int(row.identity_id),
-        row.guest_id,
-        row.contact,
-        row.code_hash,
-        row.attempts,
-        row.expires_at,
-    )
-
-
-def count_attempt(conn: Connection, code_id: int, *, exhausted: bool, now: datetime) -> None:
-    values: dict[str, Any] = {"attempts": link_codes.c.attempts + 1}
-    if exhausted:
-        values["consumed_at"] = now
-    conn.execute(update(link_codes).where(link_codes.c.id == code_id).values(**values))
-
-
-def consume_link_code(conn: Connection, code_id: int, now: datetime) -> None:
-    conn.execute(update(link_codes).where(link_codes.c.id == code_id).values(consumed_at=now))
-
-
-def merge_guests(conn: Connection, *, source: int, target: int, now: datetime) -> None:
-    """Fold guest ``source`` into ``target`` in the caller's transaction: their
-    reservations, identities and conversation move, counts add up, blank
-    details are filled, and ``source`` is deleted."""
-    if source == target:
-        return
-    src = conn.execute(select(guests).where(guests.c.id == source)).one()
-    dst = conn.execute(select(guests).where(guests.c.id == target)).one()
-    conn.execute(
-        update(reservations).where(reservations.c.guest_id == source).values(guest_id=target)
-    )
-    conn.execute(
-        update(channel_identities)
-        .where(channel_identities.c.guest_id == source)
-        .values(guest_id=target)
-    )
-    conn.execute(update(link_codes).where(link_codes.c.guest_id == source).values(guest_id=target))
-    src_conv = conn.execute(select(conversations).where(conversations.c.guest_id == source)).first()
-    if src_conv is not None:
-        dst_conv = conn.execute(
-            select(conversations).where(
-                conversations.c.guest_id == target,
-                conversations.c.restaurant_id == src_conv.restaurant_id,
-            )
-        ).first()
-        if dst_conv is None:
-            conn.execute(
-                update(conversations)
-                .where(conversations.c.id == src_conv.id)
-                .values(guest_id=target)
-            )
-        else:
-            messages.move_conversation(conn, src_conv.id, dst_conv.id)
-            conn.execute(
-                update(conversations)
-                .where(conversations.c.id == dst_conv.id)
-                .values(
-                    last_message_at=func.coalesce(dst_conv.last_message_at, now),
-                    handoff=bool(dst_conv.handoff or src_conv.handoff),
-                    version=conversations.c.version + 1,
-                )
-            )
-            conn.execute(delete(conversations).where(conversations.c.id == src_conv.id))
-    conn.execute(delete(guests).where(guests.c.id == source))
-    fill: dict[str, Any] = {
-        "visit_count": dst.visit_count + src.visit_count,
-        "no_show_count": dst.no_show_count + src.no_show_count,
-        "updated_at": now,
-    }
-    for column in ("name", "phone", "email", "language"):
-        if not getattr(dst, column) and getattr(src, column):
-            fill[column] = getattr(src, column)
-    if not dst.notes and src.notes:
-        fill["notes"] = src.notes
-    conn.execute(update(guests).where(guests.c.id == target).values(**fill))
-
-
-def guest_by_contact(
-    conn: Connection, restaurant_id: int, *, phone: str | None, email: str | None
-) -> int | None:
-    column = guests.c.phone if phone else guests.c.email
-    value = phone or email
-    if value is None:
-        return None
-    row = conn.execute(
-        select(guests.c.id).where(guests.c.restaurant_id == restaurant_id, column == value)
-    ).first()
-    return None if row is None else int(row.id)
-
-
 def of_identity(conn: Connection, restaurant_id: int, channel: str, external_id: str) -> int | None:
     """The id of the conversation of the guest behind a channel identity."""
     found = conn.execute(
@@ -472,138 +327,25 @@ def of_identity(conn: Connection, restaurant_id: int, channel: str, external_id:
     return None if found is None else int(found)
 
 
-class ConversationRepository:
-    """Channel identities, conversations, link codes.
+class ConversationRepository(Repository):
+    """Channel identities, conversations, and the link codes that join identities
+    (:mod:`saveit.store.identity_links`)."""
 
-    Bound to one unit of work's connection; see :mod:`saveit.store.unit_of_work`.
-    """
-
-    __slots__ = ("connection",)
-
-    def __init__(self, connection: Connection) -> None:
-        self.connection = connection
-
-    def resolve(
-        self,
-        restaurant_id: int,
-        channel: str,
-        external_id: str,
-        *,
-        name: str | None,
-        now: datetime,
-        phone_region: str = "ES",
-        inbound: bool = True,
-    ) -> Identity:
-        return resolve(
-            self.connection,
-            restaurant_id,
-            channel,
-            external_id,
-            name=name,
-            now=now,
-            phone_region=phone_region,
-            inbound=inbound,
-        )
-
-    def mark_verified(self, identity_id: int, method: str, now: datetime) -> Identity:
-        return mark_verified(self.connection, identity_id, method, now)
-
-    def identity(self, identity_id: int) -> Identity | None:
-        return identity(self.connection, identity_id)
-
-    def identities_of(self, guest_id: int) -> list[Identity]:
-        return identities_of(self.connection, guest_id)
-
-    def open_conversation(
-        self,
-        restaurant_id: int,
-        guest_id: int,
-        now: datetime,
-    ) -> tuple[Conversation, bool]:
-        return open_conversation(self.connection, restaurant_id, guest_id, now)
-
-    def conversation(self, conversation_id: int) -> Conversation | None:
-        return conversation(self.connection, conversation_id)
-
-    def of_restaurant(self, restaurant_id: int, *, limit: int = 50) -> list[Conversation]:
-        return of_restaurant(self.connection, restaurant_id, limit=limit)
-
-    def save_turn(
-        self,
-        current: Conversation,
-        *,
-        state: dict[str, Any],
-        offered: list[dict[str, str]],
-        language: str | None,
-        now: datetime,
-    ) -> bool:
-        return save_turn(
-            self.connection,
-            current,
-            state=state,
-            offered=offered,
-            language=language,
-            now=now,
-        )
-
-    def offer(self, conversation_id: int, offered: list[dict[str, str]]) -> None:
-        offer(self.connection, conversation_id, offered)
-
-    def set_handoff(self, conversation_id: int, active: bool) -> bool:
-        return set_handoff(self.connection, conversation_id, active)
-
-    def hand_off(
-        self,
-        conversation: Conversation,
-        *,
-        active: bool,
-        by: str,
-        now: datetime,
-    ) -> None:
-        hand_off(self.connection, conversation, active=active, by=by, now=now)
-
-    def add_link_code(
-        self,
-        *,
-        restaurant_id: int,
-        identity_id: int,
-        guest_id: int | None,
-        contact: str,
-        code_hash: str,
-        expires_at: datetime,
-        now: datetime,
-    ) -> None:
-        add_link_code(
-            self.connection,
-            restaurant_id=restaurant_id,
-            identity_id=identity_id,
-            guest_id=guest_id,
-            contact=contact,
-            code_hash=code_hash,
-            expires_at=expires_at,
-            now=now,
-        )
-
-    def live_link_code(self, identity_id: int, now: datetime) -> LinkCode | None:
-        return live_link_code(self.connection, identity_id, now)
-
-    def count_attempt(self, code_id: int, *, exhausted: bool, now: datetime) -> None:
-        count_attempt(self.connection, code_id, exhausted=exhausted, now=now)
-
-    def consume_link_code(self, code_id: int, now: datetime) -> None:
-        consume_link_code(self.connection, code_id, now)
-
-    def merge_guests(self, *, source: int, target: int, now: datetime) -> None:
-        merge_guests(self.connection, source=source, target=target, now=now)
-
-    def guest_by_contact(
-        self,
-        restaurant_id: int,
-        *,
-        phone: str | None,
-        email: str | None,
-    ) -> int | None:
-        return guest_by_contact(self.connection, restaurant_id, phone=phone, email=email)
-
-    def of_identity(self, restaurant_id: int, channel: str, external_id: str) -> int | None:
-        return of_identity(self.connection, restaurant_id, channel, external_id)
+    resolve = bound(resolve)
+    mark_verified = bound(mark_verified)
+    identity = bound(identity)
+    identities_of = bound(identities_of)
+    open_conversation = bound(open_conversation)
+    conversation = bound(conversation)
+    of_restaurant = bound(of_restaurant)
+    save_turn = bound(save_turn)
+    offer = bound(offer)
+    set_handoff = bound(set_handoff)
+    hand_off = bound(hand_off)
+    add_link_code = bound(add_link_code)
+    live_link_code = bound(live_link_code)
+    count_attempt = bound(count_attempt)
+    consume_link_code = bound(consume_link_code)
+    merge_guests = bound(merge_guests)
+    guest_by_contact = bound(guest_by_contact)
+    of_identity = bound(of_identity)

@@ -22,6 +22,7 @@ from sqlalchemy import Connection, delete, insert, select, text, update
 
 from saveit.domain.events import GUEST_ERASED
 from saveit.store.personal_data import PERSONAL, Personal, Scope
+from saveit.store.repository import Repository, bound
 from saveit.store.schema import (
     channel_identities,
     channel_messages,
@@ -206,22 +207,9 @@ def erasures_of(conn: Connection, restaurant_id: int, guest_id: int) -> list[dic
     ]
 
 
-class ErasureRepository:
-    """A guest's erasure: what it covers, doing it, and its record.
+class ErasureRepository(Repository):
+    """A guest's erasure: what it covers, doing it, and its record."""
 
-    Bound to one unit of work's connection; see :mod:`saveit.store.unit_of_work`.
-    """
-
-    __slots__ = ("connection",)
-
-    def __init__(self, connection: Connection) -> None:
-        self.connection = connection
-
-    def scope_of(self, restaurant_id: int, guest_id: int) -> Scope | None:
-        return scope_of(self.connection, restaurant_id, guest_id)
-
-    def erase(self, scope: Scope, *, actor: str, channel: str, now: datetime) -> dict[str, int]:
-        return erase(self.connection, scope, actor=actor, channel=channel, now=now)
-
-    def erasures_of(self, restaurant_id: int, guest_id: int) -> list[dict[str, Any]]:
-        return erasures_of(self.connection, restaurant_id, guest_id)
+    scope_of = bound(scope_of)
+    erase = bound(erase)
+    erasures_of = bound(erasures_of)

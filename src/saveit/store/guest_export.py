@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, or_, select
 
 from saveit.store.erasure import erasures_of
+from saveit.store.repository import Repository, bound
 from saveit.store.schema import (
     channel_identities,
     channel_messages,
@@ -233,16 +234,7 @@ def _link_codes(
     ]
 
 
-class ExportRepository:
-    """A guest's data as one document (the right of access).
+class ExportRepository(Repository):
+    """A guest's data as one document (the right of access)."""
 
-    Bound to one unit of work's connection; see :mod:`saveit.store.unit_of_work`.
-    """
-
-    __slots__ = ("connection",)
-
-    def __init__(self, connection: Connection) -> None:
-        self.connection = connection
-
-    def export(self, restaurant_id: int, guest_id: int, now: datetime) -> dict[str, Any] | None:
-        return export(self.connection, restaurant_id, guest_id, now)
+    export = bound(export)

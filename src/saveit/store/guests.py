@@ -15,6 +15,7 @@ from saveit.domain import errors
 from saveit.domain.commands import GuestDetails
 from saveit.domain.views import GuestView
 from saveit.store.database import ignoring_conflicts
+from saveit.store.repository import Repository, bound
 from saveit.store.schema import guests
 
 
@@ -201,42 +202,12 @@ def take_contact(conn: Connection, guest_id: int, column: str, value: str, now: 
     return True
 
 
-class GuestRepository:
-    """A restaurant's guests.
+class GuestRepository(Repository):
+    """A restaurant's guests."""
 
-    Bound to one unit of work's connection; see :mod:`saveit.store.unit_of_work`.
-    """
-
-    __slots__ = ("connection",)
-
-    def __init__(self, connection: Connection) -> None:
-        self.connection = connection
-
-    def find_or_create(
-        self,
-        restaurant_id: int,
-        details: GuestDetails,
-        now: datetime,
-    ) -> GuestView | None:
-        return find_or_create(self.connection, restaurant_id, details, now)
-
-    def known(
-        self,
-        restaurant_id: int,
-        guest_id: int,
-        details: GuestDetails,
-        now: datetime,
-    ) -> GuestView | None:
-        return known(self.connection, restaurant_id, guest_id, details, now)
-
-    def create(self, restaurant_id: int, details: GuestDetails, now: datetime) -> GuestView:
-        return create(self.connection, restaurant_id, details, now)
-
-    def name_and_language(self, guest_id: int) -> tuple[str, str | None] | None:
-        return name_and_language(self.connection, guest_id)
-
-    def belongs_to(self, restaurant_id: int, guest_id: int) -> bool:
-        return belongs_to(self.connection, restaurant_id, guest_id)
-
-    def take_contact(self, guest_id: int, column: str, value: str, now: datetime) -> bool:
-        return take_contact(self.connection, guest_id, column, value, now)
+    find_or_create = bound(find_or_create)
+    known = bound(known)
+    create = bound(create)
+    name_and_language = bound(name_and_language)
+    belongs_to = bound(belongs_to)
+    take_contact = bound(take_contact)

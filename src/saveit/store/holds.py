@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, insert, select, update
 
+from saveit.store.repository import Repository, bound
 from saveit.store.schema import booking_holds as h
 from saveit.store.schema import reservations
 
@@ -105,47 +106,11 @@ def expired(conn: Connection, now: datetime, limit: int = 200) -> list[str]:
     )
 
 
-class HoldRepository:
-    """Seats held for a waitlist offer, and the code that takes them.
+class HoldRepository(Repository):
+    """Seats held for a waitlist offer, and the code that takes them."""
 
-    Bound to one unit of work's connection; see :mod:`saveit.store.unit_of_work`.
-    """
-
-    __slots__ = ("connection",)
-
-    def __init__(self, connection: Connection) -> None:
-        self.connection = connection
-
-    def add(
-        self,
-        *,
-        reservation_id: int,
-        restaurant_id: int,
-        channel: str,
-        contact: str,
-        code_hash: str,
-        expires_at: datetime,
-        now: datetime,
-    ) -> None:
-        add(
-            self.connection,
-            reservation_id=reservation_id,
-            restaurant_id=restaurant_id,
-            channel=channel,
-            contact=contact,
-            code_hash=code_hash,
-            expires_at=expires_at,
-            now=now,
-        )
-
-    def of(self, reservation_id: int) -> Hold | None:
-        return of(self.connection, reservation_id)
-
-    def count_attempt(self, reservation_id: int, attempts: int) -> bool:
-        return count_attempt(self.connection, reservation_id, attempts)
-
-    def mark_verified(self, reservation_id: int, now: datetime) -> bool:
-        return mark_verified(self.connection, reservation_id, now)
-
-    def expired(self, now: datetime, limit: int = 200) -> list[str]:
-        return expired(self.connection, now, limit)
+    add = bound(add)
+    of = bound(of)
+    count_attempt = bound(count_attempt)
+    mark_verified = bound(mark_verified)
+    expired = bound(expired)

@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import Connection, select, update
 
 from saveit.store.database import ignoring_conflicts
+from saveit.store.repository import Repository, bound
 from saveit.store.schema import idempotency_keys
 
 
@@ -54,22 +55,9 @@ def bind(conn: Connection, restaurant_id: int, key: str, reservation_id: int) ->
     )
 
 
-class IdempotencyRepository:
-    """``Idempotency-Key`` rows of reservation creates.
+class IdempotencyRepository(Repository):
+    """``Idempotency-Key`` rows of reservation creates."""
 
-    Bound to one unit of work's connection; see :mod:`saveit.store.unit_of_work`.
-    """
-
-    __slots__ = ("connection",)
-
-    def __init__(self, connection: Connection) -> None:
-        self.connection = connection
-
-    def claim_key(self, restaurant_id: int, key: str, request_hash: str, now: datetime) -> bool:
-        return claim_key(self.connection, restaurant_id, key, request_hash, now)
-
-    def entry(self, restaurant_id: int, key: str) -> KeyEntry | None:
-        return entry(self.connection, restaurant_id, key)
-
-    def bind(self, restaurant_id: int, key: str, reservation_id: int) -> None:
-        bind(self.connection, restaurant_id, key, reservation_id)
+    claim_key = bound(claim_key)
+    entry = bound(entry)
+    bind = bound(bind)

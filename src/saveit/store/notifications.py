@@ -18,6 +18,7 @@ from sqlalchemy import Connection, and_, bindparam, select, update
 
 from saveit.store.conversations import Identity
 from saveit.store.database import ignoring_conflicts
+from saveit.store.repository import Repository, bound
 from saveit.store.schema import channel_identities, guests, notifications
 
 
@@ -141,46 +142,12 @@ def reach(conn: Connection, guest_id: int, channels: Collection[str]) -> Reach |
     )
 
 
-class NotificationRepository:
-    """Notices sent about reservations, and where a guest wants them.
+class NotificationRepository(Repository):
+    """Notices sent about reservations, and where a guest wants them."""
 
-    Bound to one unit of work's connection; see :mod:`saveit.store.unit_of_work`.
-    """
-
-    __slots__ = ("connection",)
-
-    def __init__(self, connection: Connection) -> None:
-        self.connection = connection
-
-    def claim(
-        self,
-        *,
-        restaurant_id: int,
-        reservation_id: int,
-        kind: str,
-        channel: str,
-        now: datetime,
-    ) -> int | None:
-        return claim(
-            self.connection,
-            restaurant_id=restaurant_id,
-            reservation_id=reservation_id,
-            kind=kind,
-            channel=channel,
-            now=now,
-        )
-
-    def attach(self, notification_id: int, message_id: int) -> None:
-        attach(self.connection, notification_id, message_id)
-
-    def of_reservation(self, reservation_id: int) -> list[dict[str, Any]]:
-        return of_reservation(self.connection, reservation_id)
-
-    def channels_of(self, guest_id: int) -> list[str] | None:
-        return channels_of(self.connection, guest_id)
-
-    def set_channels(self, guest_id: int, channels: Sequence[str] | None) -> None:
-        set_channels(self.connection, guest_id, channels)
-
-    def reach(self, guest_id: int, channels: Collection[str]) -> Reach | None:
-        return reach(self.connection, guest_id, channels)
+    claim = bound(claim)
+    attach = bound(attach)
+    of_reservation = bound(of_reservation)
+    channels_of = bound(channels_of)
+    set_channels = bound(set_channels)
+    reach = bound(reach)

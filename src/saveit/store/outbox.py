@@ -1,5 +1,6 @@
 """The outbox: events written in the transaction of the change they describe, for
-the relay to publish (see :mod:`saveit.events.relay`)."""
+the relay to publish (see :mod:`saveit.events.relay`), and read back by id for
+the live feed (:mod:`saveit.realtime`) and by the in-process bus's replay."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, func, insert, or_, select, update
 
-from saveit.observe.context import with_carrier
-from saveit.store.schema import outbox
+from saveit.domain.events import Event
+from saveit.store.carrier import with_carrier
+from saveit.store.repository import Repository, bound
+from saveit.store.schema import outbox, processed_events
 
 # Built once: the booking path's hot insert (see store.database.ignoring_conflicts).
 INSERT_OUTBOX = insert(outbox)
@@ -43,32 +46,118 @@ def backlog(conn: Connection) -> tuple[int, datetime | None]:
     return int(count), oldest
 
 
-class OutboxRepository:
-    """Events waiting for the relay.
+def event_of(row: Any) -> Event:
+    """An outbox row as the event the relay publishes."""
+    return Event(
+        event_id=row.event_id,
+        type=row.type,
+        restaurant_id=row.restaurant_id,
+        payload=row.payload,
+        created_at=row.created_at,
+        outbox_id=row.id,
+    )
 
-    Bound to one unit of work's connection; see :mod:`saveit.store.unit_of_work`.
-    """
 
-    __slots__ = ("connection",)
+# --- the relay ---------------------------------------------------------------------------
 
-    def __init__(self, connection: Connection) -> None:
-        self.connection = connection
 
-    def emit(
-        self,
-        *,
-        restaurant_id: int,
-        type_: str,
-        payload: dict[str, Any],
-        at: datetime,
-    ) -> str:
-        return emit(
-            self.connection,
-            restaurant_id=restaurant_id,
-            type_=type_,
-            payload=payload,
-            at=at,
+def lock_unpublished(conn: Connection, limit: int) -> list[Event]:
+    """The oldest unpublished rows, locked (``FOR UPDATE SKIP LOCKED`` on PostgreSQL:
+    rows another relay holds are skipped, not waited for)."""
+    rows = conn.execute(
+        select(outbox)
+        .where(outbox.c.published_at.is_(None))
+        .order_by(outbox.c.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+    return [event_of(row) for row in rows]
+
+
+def is_oldest(conn: Connection, size: int, last_id: int) -> bool:
+    """True when no unpublished row up to ``last_id`` is missing from a batch of ``size``."""
+    unpublished = conn.execute(
+        select(func.count())
+        .select_from(outbox)
+        .where(outbox.c.published_at.is_(None), outbox.c.id <= last_id)
+    ).scalar_one()
+    return int(unpublished) == size
+
+
+def mark_published(conn: Connection, ids: list[int], at: datetime) -> None:
+    conn.execute(update(outbox).where(outbox.c.id.in_(ids)).values(published_at=at))
+
+
+def unhandled(conn: Connection, group: str, since: datetime, limit: int) -> list[Event]:
+    """Published rows created from ``since`` on, after the last one ``group`` recorded
+    as handled, that it has not handled (the in-process bus's replay on start)."""
+    handled = select(processed_events.c.event_id).where(processed_events.c.consumer == group)
+    position = conn.execute(
+        select(func.max(outbox.c.id)).where(outbox.c.event_id.in_(handled))
+    ).scalar()
+    rows = conn.execute(
+        select(outbox)
+        .where(
+            outbox.c.published_at.is_not(None),
+            outbox.c.created_at >= since,
+            outbox.c.id > (position or 0),
+            outbox.c.event_id.not_in(handled),
         )
+        .order_by(outbox.c.id)
+        .limit(limit)
+    ).all()
+    return [event_of(row) for row in rows]
 
-    def backlog(self) -> tuple[int, datetime | None]:
-        return backlog(self.connection)
+
+# --- the live feed -----------------------------------------------------------------------
+
+
+def head(conn: Connection) -> int:
+    """The highest committed outbox id (0 when empty)."""
+    return int(conn.execute(select(func.coalesce(func.max(outbox.c.id), 0))).scalar_one())
+
+
+def bounds(conn: Connection) -> tuple[int, int]:
+    """The lowest and the highest outbox id (0, 0 when empty)."""
+    lowest, highest = conn.execute(
+        select(func.coalesce(func.min(outbox.c.id), 0), func.coalesce(func.max(outbox.c.id), 0))
+    ).one()
+    return int(lowest), int(highest)
+
+
+def of_restaurant_after(
+    conn: Connection, restaurant_id: int, after: int, limit: int
+) -> list[Event]:
+    """The restaurant's events after outbox id ``after``, in order, at most ``limit``."""
+    rows = conn.execute(
+        select(outbox)
+        .where(outbox.c.restaurant_id == restaurant_id, outbox.c.id > after)
+        .order_by(outbox.c.id)
+        .limit(limit)
+    ).all()
+    return [event_of(row) for row in rows]
+
+
+def after(conn: Connection, cursor: int, also: list[int], limit: int) -> list[Event]:
+    """Events after outbox id ``cursor``, plus the ids in ``also`` (skipped earlier
+    and asked again), in id order, at most ``limit``."""
+    where = outbox.c.id > cursor
+    if also:
+        where = or_(where, outbox.c.id.in_(also))
+    rows = conn.execute(select(outbox).where(where).order_by(outbox.c.id).limit(limit)).all()
+    return [event_of(row) for row in rows]
+
+
+class OutboxRepository(Repository):
+    """Events waiting for the relay, and read back by id."""
+
+    emit = bound(emit)
+    backlog = bound(backlog)
+    lock_unpublished = bound(lock_unpublished)
+    is_oldest = bound(is_oldest)
+    mark_published = bound(mark_published)
+    unhandled = bound(unhandled)
+    head = bound(head)
+    bounds = bound(bounds)
+    of_restaurant_after = bound(of_restaurant_after)
+    after = bound(after)

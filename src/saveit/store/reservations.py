@@ -1,63 +1,40 @@
 """Reservation rows: reads for the engine and the small writes it composes into
-one transaction (claims, covers, audit, outbox)."""
+one transaction. The repository also carries the table claims and slot covers
+(:mod:`saveit.store.claims`) and the change records (:mod:`saveit.store.changes`):
+one booking's transaction reaches them all through ``uow.reservations``."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
-from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Select, bindparam, delete, insert, or_, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, Select, bindparam, or_, select, update
 
-from saveit.domain.commands import Actor
 from saveit.domain.model import ACTIVE_STATUSES, OCCUPYING_STATUSES, Booked, Status
 from saveit.domain.views import GuestView, ReservationView
-from saveit.observe.context import with_carrier
+
+# Re-exported while callers outside the store still call the module's functions;
+# the unit of work's repository is the way in (drop these once none do).
+from saveit.store.changes import record as record
+from saveit.store.changes import record_change as record_change
+from saveit.store.claims import add_covers as add_covers
+from saveit.store.claims import busy_tables as busy_tables
+from saveit.store.claims import claim as claim
+from saveit.store.claims import release as release
 from saveit.store.database import ignoring_conflicts
-from saveit.store.outbox import INSERT_OUTBOX
+from saveit.store.repository import Repository, bound
 from saveit.store.schema import (
     dining_tables,
     guests,
-    outbox,
-    reservation_log,
     reservation_tables,
     reservations,
     restaurants,
-    slot_covers,
-    table_claims,
 )
 
 _ACTIVE = [s.value for s in ACTIVE_STATUSES]
 _OCCUPYING = sorted(s.value for s in OCCUPYING_STATUSES)  # held seats are taken too
 MAX_BUFFER_MINUTES = 240  # the largest buffer the rules accept (restaurant_setup.RulesSpec)
-
-
-# The write path's other hot statements, built once (see store.database.ignoring_conflicts).
-_INSERT_LOG = insert(reservation_log)
-_LOGGED = (
-    insert(reservation_log)
-    .values(
-        {
-            c.name: bindparam(f"log_{c.name}", type_=c.type)
-            for c in reservation_log.c
-            if c.name != "id"
-        }
-    )
-    .cte("logged")
-)
-_RECORD_BOTH = (
-    insert(outbox)
-    .values(
-        {
-            name: bindparam(name, type_=outbox.c[name].type)
-            for name in ("event_id", "restaurant_id", "type", "payload", "created_at")
-        }
-    )
-    .add_cte(_LOGGED)
-)
 
 
 _BOOKED = (
@@ -251,105 +228,6 @@ def insert_reservation(conn: Connection, values: dict[str, Any]) -> int | None:
     return None if found is None else int(found)
 
 
-_BUSY = (
-    select(table_claims.c.table_id)
-    .distinct()
-    .where(
-        table_claims.c.table_id.in_(bindparam("tables", expanding=True)),
-        table_claims.c.cell >= bindparam("first"),
-        table_claims.c.cell < bindparam("stop"),
-    )
-)
-_BUSY_EXCEPT = _BUSY.where(table_claims.c.reservation_id != bindparam("exclude_id"))
-
-
-def busy_tables(
-    conn: Connection, table_ids: Iterable[int], cells: range, *, exclude_id: int | None = None
-) -> set[int]:
-    """Which of these tables another active booking holds in any of these cells.
-
-    Read from the claims themselves, the very rows the unique index guards, through
-    that index: exact, buffers included, and a handful of integers however busy the
-    day, where reading the bookings around a stay parses dozens of rows.
-    """
-    params: dict[str, Any] = {"tables": list(table_ids), "first": cells.start, "stop": cells.stop}
-    if not params["tables"]:
-        return set()
-    query = _BUSY
-    if exclude_id is not None:
-        query = _BUSY_EXCEPT
-        params["exclude_id"] = exclude_id
-    return {int(table_id) for table_id in conn.execute(query, params).scalars()}
-
-
-# Claims the stay's cells and, only when every one was free, seats the booking at
-# the tables, in one statement: the second insert sees the first's RETURNING rows.
-_CLAIM_AND_SEAT = text(
-    "WITH claimed AS ("
-    " INSERT INTO table_claims (table_id, cell, reservation_id)"
-    " SELECT t, c, :reservation"
-    " FROM unnest(CAST(:tables AS integer[])) AS t,"
-    " generate_series(CAST(:first AS bigint), CAST(:last AS bigint)) AS c"
-    " ON CONFLICT DO NOTHING RETURNING 1"
-    "), seated AS ("
-    " INSERT INTO reservation_tables (reservation_id, table_id)"
-    " SELECT :reservation, t FROM unnest(CAST(:tables AS integer[])) AS t"
-    " WHERE (SELECT count(*) FROM claimed) = :wanted"
-    ")"
-    " SELECT count(*) FROM claimed"
-)
-
-
-def claim(conn: Connection, reservation_id: int, table_ids: Iterable[int], cells: range) -> bool:
-    """Claim every cell of these tables for the reservation; False when another
-    booking holds one of them (then nothing of this attempt is left behind).
-
-    The unique index on (table, cell) decides: ``ON CONFLICT DO NOTHING`` makes a
-    racing insert wait for the holder's transaction and then skip the held cells,
-    so a short count means the table was lost, without aborting the transaction.
-    """
-    table_ids = list(table_ids)
-    wanted = len(table_ids) * len(cells)
-    # Counted from RETURNING: an INSERT's rowcount is not reported by every driver.
-    if conn.dialect.name == "postgresql":
-        # The rows are generated by the server: one small statement, however long
-        # the stay, instead of a VALUES list SQLAlchemy must build every time; and
-        # the tables are recorded in the same round trip when the claim holds.
-        inserted = conn.execute(
-            _CLAIM_AND_SEAT,
-            {
-                "tables": table_ids,
-                "first": cells.start,
-                "last": cells.stop - 1,
-                "reservation": reservation_id,
-                "wanted": wanted,
-            },
-        ).scalar_one()
-        if inserted == wanted:
-            return True
-    else:
-        rows = [
-            {"table_id": t, "cell": cell, "reservation_id": reservation_id}
-            for t in table_ids
-            for cell in cells
-        ]
-        statement = ignoring_conflicts(conn.dialect.name, table_claims, table_claims.c.cell)
-        inserted = len(conn.execute(statement.values(rows)).all())
-    if inserted != wanted:
-        conn.execute(
-            delete(table_claims).where(
-                table_claims.c.reservation_id == reservation_id,
-                table_claims.c.table_id.in_(table_ids),
-            )
-        )
-        return False
-    conn.execute(
-        insert(reservation_tables),
-        [{"reservation_id": reservation_id, "table_id": t} for t in table_ids],
-    )
-    return True
-
-
 def reschedule(
     conn: Connection,
     reservation_id: int,
@@ -402,95 +280,6 @@ def change_status(
     return bool(changed)
 
 
-def release(conn: Connection, reservation_id: int, *, forget_tables: bool) -> None:
-    conn.execute(delete(table_claims).where(table_claims.c.reservation_id == reservation_id))
-    if forget_tables:
-        conn.execute(
-            delete(reservation_tables).where(reservation_tables.c.reservation_id == reservation_id)
-        )
-
-
-def add_covers(
-    conn: Connection, restaurant_id: int, slot_start: datetime, covers: int, cap: int | None
-) -> bool:
-    """Count covers starting in a slot; refuse (False) when the cap would be passed.
-
-    One upsert whose update is conditional on the cap. It takes the slot's row
-    lock, so racing bookings for one slot queue on it and the cap holds across
-    processes; callers run it as their transaction's last write, so the lock is
-    held only until the commit.
-    """
-    if cap is not None and covers > cap:
-        return False
-    capped = cap is not None and covers > 0
-    statement = _covers_upsert(conn.dialect.name, capped)
-    params = {
-        "restaurant_id": restaurant_id,
-        "slot_start": int(slot_start.timestamp()),
-        "covers": covers,
-    }
-    if cap is not None and capped:
-        params["cap"] = cap
-    return conn.execute(statement, params).first() is not None  # no row: the cap refused
-
-
-@cache
-def _covers_upsert(dialect: str, capped: bool) -> Any:
-    base = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = base(slot_covers)
-    total = slot_covers.c.covers + statement.excluded.covers
-    return statement.on_conflict_do_update(
-        index_elements=[slot_covers.c.restaurant_id, slot_covers.c.slot_start],
-        set_={"covers": total},
-        where=(total <= bindparam("cap")) if capped else None,
-    ).returning(slot_covers.c.covers)
-
-
-def record(
-    conn: Connection,
-    *,
-    reservation_id: int,
-    restaurant_id: int,
-    at: datetime,
-    actor: str,
-    channel: str,
-    action: str,
-    before: dict[str, Any] | None,
-    after: dict[str, Any] | None,
-    event_type: str,
-    payload: dict[str, Any],
-) -> str:
-    """The audit row and the outbox event of one change; returns the event id.
-
-    On PostgreSQL both inserts are one statement (the audit row in a data-modifying
-    ``WITH``): one round trip less on every change, and the booking path's
-    transactions are mostly round trips."""
-    event_id = str(uuid.uuid4())
-    log_row = {
-        "reservation_id": reservation_id,
-        "restaurant_id": restaurant_id,
-        "at": at,
-        "actor": actor,
-        "channel": channel,
-        "action": action,
-        "before": before,
-        "after": after,
-    }
-    event_row = {
-        "event_id": event_id,
-        "restaurant_id": restaurant_id,
-        "type": event_type,
-        "payload": with_carrier(payload),
-        "created_at": at,
-    }
-    if conn.dialect.name == "postgresql":
-        conn.execute(_RECORD_BOTH, {**{f"log_{k}": v for k, v in log_row.items()}, **event_row})
-    else:
-        conn.execute(_INSERT_LOG, log_row)
-        conn.execute(INSERT_OUTBOX, event_row)
-    return event_id
-
-
 def bump_guest_counter(conn: Connection, guest_id: int | None, column: str, at: datetime) -> None:
     if guest_id is None:
         return
@@ -530,210 +319,23 @@ def count_overlaps(conn: Connection) -> int:
     return overlapping
 
 
-def record_change(
-    conn: Connection,
-    view: ReservationView,
-    actor: Actor,
-    action: str,
-    before: ReservationView | None,
-    now: datetime,
-    *,
-    reason: str = "",
-    extra: dict[str, Any] | None = None,
-) -> None:
-    """A change's audit row and its ``reservation.<action>`` event (one shape for
-    bookings and the waitlist's held seats: the live feed and caches read both)."""
-    after = view.snapshot()
-    if reason:
-        after["reason"] = reason
-    earlier = before.snapshot() if before is not None else None
-    payload: dict[str, Any] = {
-        "reservation": after,
-        "actor": actor.label,
-        "channel": actor.channel,
-        **(extra or {}),
-    }
-    if earlier is not None:
-        payload["before"] = earlier
-    record(
-        conn,
-        reservation_id=view.id,
-        restaurant_id=view.restaurant_id,
-        at=now,
-        actor=actor.label,
-        channel=actor.channel,
-        action=action,
-        before=earlier,
-        after=after,
-        event_type=f"reservation.{action}",
-        payload=payload,
-    )
+class ReservationRepository(Repository):
+    """Reservations, their table claims and slot covers, and their audit."""
 
-
-class ReservationRepository:
-    """Reservations, their table claims and slot covers, and their audit.
-
-    Bound to one unit of work's connection; see :mod:`saveit.store.unit_of_work`.
-    """
-
-    __slots__ = ("connection",)
-
-    def __init__(self, connection: Connection) -> None:
-        self.connection = connection
-
-    def booked_between(
-        self,
-        restaurant_id: int,
-        lo: datetime,
-        hi: datetime,
-        *,
-        exclude_id: int | None = None,
-    ) -> list[Booked]:
-        return booked_between(self.connection, restaurant_id, lo, hi, exclude_id=exclude_id)
-
-    def view_by_code(self, code: str) -> ReservationView | None:
-        return view_by_code(self.connection, code)
-
-    def view_by_id(self, reservation_id: int) -> ReservationView:
-        return view_by_id(self.connection, reservation_id)
-
-    def views_between(
-        self,
-        restaurant_id: int,
-        lo: datetime,
-        hi: datetime,
-    ) -> list[ReservationView]:
-        return views_between(self.connection, restaurant_id, lo, hi)
-
-    def starting_between(
-        self,
-        statuses: Sequence[str],
-        after: datetime,
-        until: datetime,
-    ) -> list[ReservationView]:
-        return starting_between(self.connection, statuses, after, until)
-
-    def upcoming_of_guest(
-        self,
-        restaurant_id: int,
-        guest_id: int,
-        after: datetime,
-    ) -> list[ReservationView]:
-        return upcoming_of_guest(self.connection, restaurant_id, guest_id, after)
-
-    def insert_reservation(self, values: dict[str, Any]) -> int | None:
-        return insert_reservation(self.connection, values)
-
-    def busy_tables(
-        self,
-        table_ids: Iterable[int],
-        cells: range,
-        *,
-        exclude_id: int | None = None,
-    ) -> set[int]:
-        return busy_tables(self.connection, table_ids, cells, exclude_id=exclude_id)
-
-    def claim(self, reservation_id: int, table_ids: Iterable[int], cells: range) -> bool:
-        return claim(self.connection, reservation_id, table_ids, cells)
-
-    def reschedule(
-        self,
-        reservation_id: int,
-        version: int,
-        *,
-        start: datetime,
-        end: datetime,
-        party_size: int,
-        buffer_minutes: int,
-        notes: str,
-        now: datetime,
-    ) -> bool:
-        return reschedule(
-            self.connection,
-            reservation_id,
-            version,
-            start=start,
-            end=end,
-            party_size=party_size,
-            buffer_minutes=buffer_minutes,
-            notes=notes,
-            now=now,
-        )
-
-    def change_status(
-        self,
-        reservation_id: int,
-        version: int,
-        current: Status,
-        target: Status,
-        now: datetime,
-    ) -> bool:
-        return change_status(self.connection, reservation_id, version, current, target, now)
-
-    def release(self, reservation_id: int, *, forget_tables: bool) -> None:
-        release(self.connection, reservation_id, forget_tables=forget_tables)
-
-    def add_covers(
-        self,
-        restaurant_id: int,
-        slot_start: datetime,
-        covers: int,
-        cap: int | None,
-    ) -> bool:
-        return add_covers(self.connection, restaurant_id, slot_start, covers, cap)
-
-    def record(
-        self,
-        *,
-        reservation_id: int,
-        restaurant_id: int,
-        at: datetime,
-        actor: str,
-        channel: str,
-        action: str,
-        before: dict[str, Any] | None,
-        after: dict[str, Any] | None,
-        event_type: str,
-        payload: dict[str, Any],
-    ) -> str:
-        return record(
-            self.connection,
-            reservation_id=reservation_id,
-            restaurant_id=restaurant_id,
-            at=at,
-            actor=actor,
-            channel=channel,
-            action=action,
-            before=before,
-            after=after,
-            event_type=event_type,
-            payload=payload,
-        )
-
-    def bump_guest_counter(self, guest_id: int | None, column: str, at: datetime) -> None:
-        bump_guest_counter(self.connection, guest_id, column, at)
-
-    def count_overlaps(self) -> int:
-        return count_overlaps(self.connection)
-
-    def record_change(
-        self,
-        view: ReservationView,
-        actor: Actor,
-        action: str,
-        before: ReservationView | None,
-        now: datetime,
-        *,
-        reason: str = "",
-        extra: dict[str, Any] | None = None,
-    ) -> None:
-        record_change(
-            self.connection,
-            view,
-            actor,
-            action,
-            before,
-            now,
-            reason=reason,
-            extra=extra,
-        )
+    booked_between = bound(booked_between)
+    view_by_code = bound(view_by_code)
+    view_by_id = bound(view_by_id)
+    views_between = bound(views_between)
+    starting_between = bound(starting_between)
+    upcoming_of_guest = bound(upcoming_of_guest)
+    insert_reservation = bound(insert_reservation)
+    busy_tables = bound(busy_tables)
+    claim = bound(claim)
+    reschedule = bound(reschedule)
+    change_status = bound(change_status)
+    release = bound(release)
+    add_covers = bound(add_covers)
+    record = bound(record)
+    bump_guest_counter = bound(bump_guest_counter)
+    count_overlaps = bound(count_overlaps)
+    record_change = bound(record_change)

@@ -8,25 +8,39 @@ costs one indexed lookup instead of five queries.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import time
 from time import monotonic
-from typing import Any, Protocol
+from typing import Protocol
 
-from sqlalchemy import Connection, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, bindparam, select
 
 from saveit.domain import errors
 from saveit.domain.model import (
     Combination,
     Restaurant,
-    Rules,
     ServiceHours,
     SpecialDate,
     Table,
-    TurnTime,
     WeeklyService,
 )
+from saveit.store.repository import Repository, bound
+
+# Re-exported while callers outside the store still call the module's functions;
+# the unit of work's repository is the way in (drop these once none do).
+from saveit.store.restaurant_edits import bump as bump
+from saveit.store.restaurant_edits import create as create
+from saveit.store.restaurant_edits import deactivate_table as deactivate_table
+from saveit.store.restaurant_edits import delete_combination as delete_combination
+from saveit.store.restaurant_edits import delete_special_date as delete_special_date
+from saveit.store.restaurant_edits import put_special_date as put_special_date
+from saveit.store.restaurant_edits import set_rules as set_rules
+from saveit.store.restaurant_edits import set_services as set_services
+from saveit.store.restaurant_edits import update_profile as update_profile
+from saveit.store.restaurant_edits import upsert_combination as upsert_combination
+from saveit.store.restaurant_edits import upsert_table as upsert_table
+from saveit.store.restaurant_json import hours_from_json, rules_from_json
 from saveit.store.schema import (
     combination_tables,
     combinations,
@@ -35,45 +49,6 @@ from saveit.store.schema import (
     special_dates,
     weekly_services,
 )
-
-
-def rules_to_json(rules: Rules) -> dict[str, Any]:
-    return {
-        "slot_minutes": rules.slot_minutes,
-        "turn_times": [{"max_party": t.max_party, "minutes": t.minutes} for t in rules.turn_times],
-        "buffer_minutes": rules.buffer_minutes,
-        "min_lead_minutes": rules.min_lead_minutes,
-        "max_days_ahead": rules.max_days_ahead,
-        "max_party_size": rules.max_party_size,
-        "cancel_cutoff_minutes": rules.cancel_cutoff_minutes,
-        "pacing_covers_per_slot": rules.pacing_covers_per_slot,
-        "checkin_early_minutes": rules.checkin_early_minutes,
-        "checkin_late_minutes": rules.checkin_late_minutes,
-        "no_show_grace_minutes": rules.no_show_grace_minutes,
-        "no_show_approval_after": rules.no_show_approval_after,
-        "verify_public_bookings": rules.verify_public_bookings,
-    }
-
-
-def rules_from_json(doc: dict[str, Any]) -> Rules:
-    values = dict(doc)
-    if "turn_times" in values:
-        values["turn_times"] = tuple(TurnTime(**t) for t in values["turn_times"])
-    return Rules(**values)
-
-
-def hours_to_json(hours: ServiceHours) -> dict[str, str]:
-    return {
-        "opens": hours.opens.strftime("%H:%M"),
-        "closes": hours.closes.strftime("%H:%M"),
-        "name": hours.name,
-    }
-
-
-def hours_from_json(doc: dict[str, Any]) -> ServiceHours:
-    return ServiceHours(
-        time.fromisoformat(doc["opens"]), time.fromisoformat(doc["closes"]), doc.get("name", "")
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,221 +211,11 @@ class RestaurantCache:
         return self.get(conn, slug)
 
 
-# --- edits -----------------------------------------------------------------------------
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def bump(conn: Connection, restaurant_id: int) -> None:
-    conn.execute(
-        update(restaurants)
-        .where(restaurants.c.id == restaurant_id)
-        .values(config_version=restaurants.c.config_version + 1, updated_at=_now())
-    )
-
-
 def id_of(conn: Connection, slug: str) -> int:
     found = conn.execute(select(restaurants.c.id).where(restaurants.c.slug == slug)).scalar()
     if found is None:
         raise errors.NotFound(f"No restaurant '{slug}'", slug=slug)
     return int(found)
-
-
-def create(
-    conn: Connection,
-    *,
-    slug: str,
-    name: str,
-    timezone: str,
-    rules: Rules,
-    contact: dict[str, str | None],
-) -> int:
-    if conn.execute(select(restaurants.c.id).where(restaurants.c.slug == slug)).first():
-        raise errors.Conflict(f"Restaurant '{slug}' already exists", slug=slug)
-    now = _now()
-    result = conn.execute(
-        insert(restaurants).values(
-            slug=slug,
-            name=name,
-            timezone=timezone,
-            rules=rules_to_json(rules),
-            config_version=1,
-            created_at=now,
-            updated_at=now,
-            **contact,
-        )
-    )
-    assert result.inserted_primary_key is not None
-    return int(result.inserted_primary_key[0])
-
-
-def update_profile(conn: Connection, restaurant_id: int, changes: dict[str, Any]) -> None:
-    if changes:
-        conn.execute(update(restaurants).where(restaurants.c.id == restaurant_id).values(**changes))
-    bump(conn, restaurant_id)
-
-
-def set_rules(conn: Connection, restaurant_id: int, rules: Rules) -> None:
-    conn.execute(
-        update(restaurants)
-        .where(restaurants.c.id == restaurant_id)
-        .values(rules=rules_to_json(rules))
-    )
-    bump(conn, restaurant_id)
-
-
-def set_services(conn: Connection, restaurant_id: int, services: Iterable[WeeklyService]) -> None:
-    conn.execute(delete(weekly_services).where(weekly_services.c.restaurant_id == restaurant_id))
-    rows = [
-        {
-            "restaurant_id": restaurant_id,
-            "weekday": s.weekday,
-            "opens": s.hours.opens.strftime("%H:%M"),
-            "closes": s.hours.closes.strftime("%H:%M"),
-            "name": s.hours.name,
-        }
-        for s in services
-    ]
-    if rows:
-        conn.execute(insert(weekly_services), rows)
-    bump(conn, restaurant_id)
-
-
-def put_special_date(conn: Connection, restaurant_id: int, special: SpecialDate) -> None:
-    conn.execute(
-        delete(special_dates).where(
-            special_dates.c.restaurant_id == restaurant_id, special_dates.c.day == special.day
-        )
-    )
-    conn.execute(
-        insert(special_dates).values(
-            restaurant_id=restaurant_id,
-            day=special.day,
-            closed=special.closed,
-            hours=[hours_to_json(h) for h in special.hours],
-            note=special.note,
-        )
-    )
-    bump(conn, restaurant_id)
-
-
-def delete_special_date(conn: Connection, restaurant_id: int, day: date) -> None:
-    gone = conn.execute(
-        delete(special_dates).where(
-            special_dates.c.restaurant_id == restaurant_id, special_dates.c.day == day
-        )
-    ).rowcount
-    if not gone:
-        raise errors.NotFound(f"No special date {day.isoformat()}")
-    bump(conn, restaurant_id)
-
-
-def _table_id(conn: Connection, restaurant_id: int, code: str) -> int:
-    found = conn.execute(
-        select(dining_tables.c.id).where(
-            dining_tables.c.restaurant_id == restaurant_id, dining_tables.c.code == code
-        )
-    ).scalar()
-    if found is None:
-        raise errors.NotFound(f"No table '{code}'", table=code)
-    return int(found)
-
-
-def upsert_table(
-    conn: Connection,
-    restaurant_id: int,
-    *,
-    code: str,
-    area: str,
-    min_capacity: int,
-    max_capacity: int,
-    active: bool = True,
-) -> None:
-    if not 1 <= min_capacity <= max_capacity:
-        raise errors.ValidationFailed("Capacities must satisfy 1 <= min_capacity <= max_capacity")
-    values = {
-        "area": area,
-        "min_capacity": min_capacity,
-        "max_capacity": max_capacity,
-        "active": active,
-    }
-    existing = conn.execute(
-        select(dining_tables.c.id).where(
-            dining_tables.c.restaurant_id == restaurant_id, dining_tables.c.code == code
-        )
-    ).scalar()
-    if existing is None:
-        conn.execute(insert(dining_tables).values(restaurant_id=restaurant_id, code=code, **values))
-    else:
-        conn.execute(update(dining_tables).where(dining_tables.c.id == existing).values(**values))
-    bump(conn, restaurant_id)
-
-
-def deactivate_table(conn: Connection, restaurant_id: int, code: str) -> None:
-    """Tables are retired, never deleted: past reservations still name them."""
-    table_id = _table_id(conn, restaurant_id, code)
-    conn.execute(update(dining_tables).where(dining_tables.c.id == table_id).values(active=False))
-    bump(conn, restaurant_id)
-
-
-def upsert_combination(
-    conn: Connection,
-    restaurant_id: int,
-    *,
-    code: str,
-    table_codes: list[str],
-    min_capacity: int,
-    max_capacity: int,
-) -> None:
-    if len(set(table_codes)) < 2:
-        raise errors.ValidationFailed("A combination joins at least two different tables")
-    if not 1 <= min_capacity <= max_capacity:
-        raise errors.ValidationFailed("Capacities must satisfy 1 <= min_capacity <= max_capacity")
-    table_ids = [_table_id(conn, restaurant_id, c) for c in dict.fromkeys(table_codes)]
-    existing = conn.execute(
-        select(combinations.c.id).where(
-            combinations.c.restaurant_id == restaurant_id, combinations.c.code == code
-        )
-    ).scalar()
-    if existing is None:
-        result = conn.execute(
-            insert(combinations).values(
-                restaurant_id=restaurant_id,
-                code=code,
-                min_capacity=min_capacity,
-                max_capacity=max_capacity,
-            )
-        )
-        assert result.inserted_primary_key is not None
-        combo_id = int(result.inserted_primary_key[0])
-    else:
-        combo_id = int(existing)
-        conn.execute(
-            update(combinations)
-            .where(combinations.c.id == combo_id)
-            .values(min_capacity=min_capacity, max_capacity=max_capacity)
-        )
-        conn.execute(
-            delete(combination_tables).where(combination_tables.c.combination_id == combo_id)
-        )
-    conn.execute(
-        insert(combination_tables),
-        [{"combination_id": combo_id, "table_id": tid} for tid in table_ids],
-    )
-    bump(conn, restaurant_id)
-
-
-def delete_combination(conn: Connection, restaurant_id: int, code: str) -> None:
-    gone = conn.execute(
-        delete(combinations).where(
-            combinations.c.restaurant_id == restaurant_id, combinations.c.code == code
-        )
-    ).rowcount
-    if not gone:
-        raise errors.NotFound(f"No combination '{code}'", combination=code)
-    bump(conn, restaurant_id)
 
 
 def name_and_slug(conn: Connection, restaurant_id: int) -> tuple[str, str]:
@@ -460,105 +225,21 @@ def name_and_slug(conn: Connection, restaurant_id: int) -> tuple[str, str]:
     return str(name), str(slug)
 
 
-class RestaurantRepository:
-    """A restaurant's configuration: profile, rules, hours, tables.
+class RestaurantRepository(Repository):
+    """A restaurant's configuration: profile, rules, hours, tables."""
 
-    Bound to one unit of work's connection; see :mod:`saveit.store.unit_of_work`.
-    """
-
-    __slots__ = ("connection",)
-
-    def __init__(self, connection: Connection) -> None:
-        self.connection = connection
-
-    def load(self, restaurant_id: int) -> Restaurant:
-        return load(self.connection, restaurant_id)
-
-    def profile(self, slug: str) -> Profile:
-        return profile(self.connection, slug)
-
-    def bump(self, restaurant_id: int) -> None:
-        bump(self.connection, restaurant_id)
-
-    def id_of(self, slug: str) -> int:
-        return id_of(self.connection, slug)
-
-    def create(
-        self,
-        *,
-        slug: str,
-        name: str,
-        timezone: str,
-        rules: Rules,
-        contact: dict[str, str | None],
-    ) -> int:
-        return create(
-            self.connection,
-            slug=slug,
-            name=name,
-            timezone=timezone,
-            rules=rules,
-            contact=contact,
-        )
-
-    def update_profile(self, restaurant_id: int, changes: dict[str, Any]) -> None:
-        update_profile(self.connection, restaurant_id, changes)
-
-    def set_rules(self, restaurant_id: int, rules: Rules) -> None:
-        set_rules(self.connection, restaurant_id, rules)
-
-    def set_services(self, restaurant_id: int, services: Iterable[WeeklyService]) -> None:
-        set_services(self.connection, restaurant_id, services)
-
-    def put_special_date(self, restaurant_id: int, special: SpecialDate) -> None:
-        put_special_date(self.connection, restaurant_id, special)
-
-    def delete_special_date(self, restaurant_id: int, day: date) -> None:
-        delete_special_date(self.connection, restaurant_id, day)
-
-    def upsert_table(
-        self,
-        restaurant_id: int,
-        *,
-        code: str,
-        area: str,
-        min_capacity: int,
-        max_capacity: int,
-        active: bool = True,
-    ) -> None:
-        upsert_table(
-            self.connection,
-            restaurant_id,
-            code=code,
-            area=area,
-            min_capacity=min_capacity,
-            max_capacity=max_capacity,
-            active=active,
-        )
-
-    def deactivate_table(self, restaurant_id: int, code: str) -> None:
-        deactivate_table(self.connection, restaurant_id, code)
-
-    def upsert_combination(
-        self,
-        restaurant_id: int,
-        *,
-        code: str,
-        table_codes: list[str],
-        min_capacity: int,
-        max_capacity: int,
-    ) -> None:
-        upsert_combination(
-            self.connection,
-            restaurant_id,
-            code=code,
-            table_codes=table_codes,
-            min_capacity=min_capacity,
-            max_capacity=max_capacity,
-        )
-
-    def delete_combination(self, restaurant_id: int, code: str) -> None:
-        delete_combination(self.connection, restaurant_id, code)
-
-    def name_and_slug(self, restaurant_id: int) -> tuple[str, str]:
-        return name_and_slug(self.connection, restaurant_id)
+    load = bound(load)
+    profile = bound(profile)
+    bump = bound(bump)
+    id_of = bound(id_of)
+    create = bound(create)
+    update_profile = bound(update_profile)
+    set_rules = bound(set_rules)
+    set_services = bound(set_services)
+    put_special_date = bound(put_special_date)
+    delete_special_date = bound(delete_special_date)
+    upsert_table = bound(upsert_table)
+    deactivate_table = bound(deactivate_table)
+    upsert_combination = bound(upsert_combination)
+    delete_combination = bound(delete_combination)
+    name_and_slug = bound(name_and_slug)

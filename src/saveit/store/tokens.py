@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, insert, or_, select, update
 
+from saveit.store.repository import Repository, bound
 from saveit.store.schema import api_tokens, restaurants
 
 ROLES = ("host", "manager", "owner")
@@ -168,45 +169,11 @@ def revoke(conn: Connection, restaurant_id: int, token_id: int, now: datetime) -
     return True
 
 
-class TokenRepository:
-    """Staff tokens: issued, checked, listed, revoked.
+class TokenRepository(Repository):
+    """Staff tokens: issued, checked, listed, revoked."""
 
-    Bound to one unit of work's connection; see :mod:`saveit.store.unit_of_work`.
-    """
-
-    __slots__ = ("connection",)
-
-    def __init__(self, connection: Connection) -> None:
-        self.connection = connection
-
-    def issue(
-        self,
-        restaurant_id: int,
-        *,
-        role: str,
-        name: str,
-        now: datetime,
-        ttl: timedelta = DEFAULT_TTL,
-        display_name: str | None = None,
-    ) -> str:
-        return issue(
-            self.connection,
-            restaurant_id,
-            role=role,
-            name=name,
-            now=now,
-            ttl=ttl,
-            display_name=display_name,
-        )
-
-    def find(self, token: str, now: datetime) -> StaffToken | None:
-        return find(self.connection, token, now)
-
-    def mark_used(self, token_id: int, now: datetime) -> None:
-        mark_used(self.connection, token_id, now)
-
-    def listed(self, restaurant_id: int) -> list[TokenInfo]:
-        return listed(self.connection, restaurant_id)
-
-    def revoke(self, restaurant_id: int, token_id: int, now: datetime) -> bool:
-        return revoke(self.connection, restaurant_id, token_id, now)
+    issue = bound(issue)
+    find = bound(find)
+    mark_used = bound(mark_used)
+    listed = bound(listed)
+    revoke = bound(revoke)

@@ -21,6 +21,13 @@ Usage::
     with db.tolerant_reading() as r:                  # may lag: a healthy replica
         views = r.reservations.views_between(rid, lo, hi)
 
+    restaurant = cache.get(uow, slug)                 # RestaurantCache takes a unit
+                                                      # of work, a reader or a repository
+
+A callback registered with ``after_commit`` that raises is logged, never raised:
+the commit stands. Database failures the layers above tell apart (unreachable,
+a transient deadlock worth a retry) are named in :mod:`saveit.store.errors`.
+
 Why a unit of work rather than ``engine.begin()`` at each call site: a use case
 states its transaction once, reaches every table through typed repositories
 bound to that transaction, and SQL (and SQLAlchemy) stays in ``saveit.store``.
@@ -35,6 +42,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
+from datetime import datetime
 from functools import cached_property
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
@@ -55,8 +63,10 @@ from saveit.store.idempotency import IdempotencyRepository
 from saveit.store.messages import MessageRepository
 from saveit.store.notifications import NotificationRepository
 from saveit.store.outbox import OutboxRepository, emit
+from saveit.store.processed import ProcessedRepository
 from saveit.store.reservations import ReservationRepository
 from saveit.store.restaurants import RestaurantRepository
+from saveit.store.retention import RetentionRepository
 from saveit.store.surveys import SurveyRepository
 from saveit.store.tokens import TokenRepository
 from saveit.store.waitlist import WaitlistRepository
@@ -112,6 +122,10 @@ class Repositories:
         return OutboxRepository(self.connection)
 
     @cached_property
+    def processed(self) -> ProcessedRepository:
+        return ProcessedRepository(self.connection)
+
+    @cached_property
     def tokens(self) -> TokenRepository:
         return TokenRepository(self.connection)
 
@@ -134,6 +148,10 @@ class Repositories:
     @cached_property
     def erasure(self) -> ErasureRepository:
         return ErasureRepository(self.connection)
+
+    @cached_property
+    def retention(self) -> RetentionRepository:
+        return RetentionRepository(self.connection)
 
     @cached_property
     def exports(self) -> ExportRepository:
@@ -186,7 +204,7 @@ class UnitOfWork(Repositories):
             self._after = []
         self._after.append(callback)
 
-    def emit(self, *, restaurant_id: int, type_: str, payload: dict[str, Any], at: Any) -> str:
+    def emit(self, *, restaurant_id: int, type_: str, payload: dict[str, Any], at: datetime) -> str:
         """Write an event to the outbox in this transaction; returns its id."""
         return emit(
             self.connection, restaurant_id=restaurant_id, type_=type_, payload=payload, at=at

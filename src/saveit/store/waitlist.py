@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
 
+from saveit.store.repository import Repository, bound
 from saveit.store.schema import (
     guests,
     reservations,
@@ -294,96 +295,20 @@ def outcomes(
     return counted
 
 
-class WaitlistRepository:
-    """The notify list's entries and their history.
+class WaitlistRepository(Repository):
+    """The notify list's entries and their history."""
 
-    Bound to one unit of work's connection; see :mod:`saveit.store.unit_of_work`.
-    """
-
-    __slots__ = ("connection",)
-
-    def __init__(self, connection: Connection) -> None:
-        self.connection = connection
-
-    def by_code(self, code: str) -> EntryView | None:
-        return by_code(self.connection, code)
-
-    def by_id(self, entry_id: int) -> EntryView:
-        return by_id(self.connection, entry_id)
-
-    def by_hold(self, hold_code: str) -> EntryView | None:
-        return by_hold(self.connection, hold_code)
-
-    def of_day(
-        self,
-        restaurant_id: int,
-        day: date,
-        statuses: Sequence[str] | None = None,
-    ) -> list[EntryView]:
-        return of_day(self.connection, restaurant_id, day, statuses)
-
-    def of_guest(self, restaurant_id: int, guest_id: int) -> list[EntryView]:
-        return of_guest(self.connection, restaurant_id, guest_id)
-
-    def has_waiting(self, restaurant_id: int, day: date) -> bool:
-        return has_waiting(self.connection, restaurant_id, day)
-
-    def waiting_days(self, today: date) -> list[tuple[int, date]]:
-        return waiting_days(self.connection, today)
-
-    def expired_holds(self, now: datetime) -> list[EntryView]:
-        return expired_holds(self.connection, now)
-
-    def passed(self, now: datetime) -> list[EntryView]:
-        return passed(self.connection, now)
-
-    def insert_entry(self, values: dict[str, Any]) -> int:
-        return insert_entry(self.connection, values)
-
-    def move(
-        self,
-        entry_id: int,
-        *,
-        from_status: str,
-        values: dict[str, Any],
-        version: int | None = None,
-        hold_id: int | None = None,
-        expires_by: datetime | None = None,
-        live_at: datetime | None = None,
-    ) -> bool:
-        return move(
-            self.connection,
-            entry_id,
-            from_status=from_status,
-            values=values,
-            version=version,
-            hold_id=hold_id,
-            expires_by=expires_by,
-            live_at=live_at,
-        )
-
-    def set_hold_status(self, hold_id: int, to: str, now: datetime) -> bool:
-        return set_hold_status(self.connection, hold_id, to, now)
-
-    def log(
-        self,
-        *,
-        entry: EntryView,
-        action: str,
-        actor: str,
-        channel: str,
-        at: datetime,
-        detail: dict[str, Any],
-    ) -> None:
-        log(
-            self.connection,
-            entry=entry,
-            action=action,
-            actor=actor,
-            channel=channel,
-            at=at,
-            detail=detail,
-        )
-
-    def outcomes(self, restaurant_id: int, since: datetime, until: datetime) -> dict[str, int]:
-        return outcomes(self.connection, restaurant_id, since, until)
+    by_code = bound(by_code)
+    by_id = bound(by_id)
+    by_hold = bound(by_hold)
+    of_day = bound(of_day)
+    of_guest = bound(of_guest)
+    has_waiting = bound(has_waiting)
+    waiting_days = bound(waiting_days)
+    expired_holds = bound(expired_holds)
+    passed = bound(passed)
+    insert_entry = bound(insert_entry)
+    move = bound(move)
+    set_hold_status = bound(set_hold_status)
+    log = bound(log)
+    outcomes = bound(outcomes)

@@ -23,7 +23,6 @@ from saveit.analytics.survey import Survey, Surveys
 from saveit.api.auth import HostOf, ManagerOf, reservation_access
 from saveit.api.deps import ContainerDep
 from saveit.api.schemas import Body
-from saveit.bootstrap import Container
 from saveit.domain import errors
 
 router = APIRouter(tags=["analytics"])
@@ -49,13 +48,13 @@ class SurveySettings(Body):
     )
 
 
-def _analytics(container: Container) -> Analytics:
+def _analytics(container: ContainerDep) -> Analytics:
     if container.analytics is None:
         raise errors.NotFound("Analytics are not available")
     return container.analytics
 
 
-def _surveys(container: Container) -> Surveys:
+def _surveys(container: ContainerDep) -> Surveys:
     if container.surveys is None:
         raise errors.NotFound("Surveys are not available")
     return container.surveys

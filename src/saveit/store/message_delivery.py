@@ -1,0 +1,171 @@
+"""An outbound message's delivery: the send's outcome (sent, retry, failed) and the
+provider's statuses that follow it. Statuses only move forward (a late
+``delivered`` never undoes ``read``), and one that arrives before we know its
+message waits in ``early_statuses`` for the send that names it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    Connection,
+    case,
+    delete,
+    literal,
+    select,
+    update,
+)
+
+from saveit.domain.messages import (
+    DeliveryStatus,
+    StatusUpdate,
+    rank,
+)
+from saveit.store.database import ignoring_conflicts
+from saveit.store.message_rows import StoredMessage, stored
+from saveit.store.schema import channel_messages as m
+from saveit.store.schema import early_statuses as early
+
+_RANK_OF_COLUMN = case(
+    {status.value: rank(status) for status in DeliveryStatus}, value=m.c.status, else_=0
+)
+
+
+def apply_status(conn: Connection, update_: StatusUpdate, now: datetime) -> StoredMessage | None:
+    """Move one outbound message forward; a late or repeated status changes nothing.
+
+    Returns the message when it moved (the caller announces failures)."""
+    new = update_.status
+    statement = (
+        update(m)
+        .where(
+            m.c.channel == update_.channel,
+            m.c.provider_message_id == update_.provider_message_id,
+            m.c.direction == "out",
+            m.c.status != DeliveryStatus.FAILED.value,
+            rank(new) > _RANK_OF_COLUMN,
+        )
+        .values(
+            status=new.value,
+            updated_at=now,
+            error_code=update_.error_code if new is DeliveryStatus.FAILED else m.c.error_code,
+            error_detail=update_.error_detail if new is DeliveryStatus.FAILED else m.c.error_detail,
+        )
+        .returning(*m.c)
+    )
+    row = conn.execute(statement).first()
+    if row is not None:
+        return stored(row)
+    known = conn.execute(
+        select(m.c.id).where(
+            m.c.channel == update_.channel,
+            m.c.provider_message_id == update_.provider_message_id,
+        )
+    ).first()
+    if known is None:  # ahead of our own record of the send: keep it for then
+        conn.execute(
+            ignoring_conflicts(conn.dialect.name, early),
+            {
+                "channel": update_.channel,
+                "provider_message_id": update_.provider_message_id,
+                "status": new.value,
+                "error_code": update_.error_code,
+                "error_detail": (update_.error_detail or "")[:2000] or None,
+                "received_at": now,
+            },
+        )
+    return None
+
+
+def _apply_early(
+    conn: Connection, channel: str, provider_message_id: str, now: datetime
+) -> StoredMessage | None:
+    """Statuses that arrived before ``provider_message_id`` was recorded, applied
+    in order of rank; returns the message if they moved it."""
+    rows = conn.execute(
+        delete(early)
+        .where(early.c.channel == channel, early.c.provider_message_id == provider_message_id)
+        .returning(early.c.status, early.c.error_code, early.c.error_detail, early.c.received_at)
+    ).all()
+    moved = None
+    for row in sorted(rows, key=lambda r: rank(DeliveryStatus(r.status))):
+        update_ = StatusUpdate(
+            channel=channel,  # type: ignore[arg-type]
+            provider_message_id=provider_message_id,
+            status=DeliveryStatus(row.status),
+            at=row.received_at,
+            error_code=row.error_code,
+            error_detail=row.error_detail,
+        )
+        moved = apply_status(conn, update_, now) or moved
+    return moved
+
+
+def prune_early_statuses(conn: Connection, before: datetime) -> int:
+    """Forget early statuses no send ever claimed (a message lost in a crash, or
+    not ours): providers report within minutes, not days."""
+    return conn.execute(delete(early).where(early.c.received_at < before)).rowcount
+
+
+def mark_sending(conn: Connection, message_id: int, now: datetime) -> None:
+    conn.execute(update(m).where(m.c.id == message_id).values(send_started_at=now))
+
+
+def mark_sent(
+    conn: Connection, message_id: int, provider_message_id: str, now: datetime
+) -> StoredMessage | None:
+    """Record the send; returns the message if statuses the provider reported
+    before this commit moved it on (a ``failed`` among them is the caller's to
+    announce)."""
+    channel = conn.execute(
+        update(m)
+        .where(m.c.id == message_id)
+        .values(
+            provider_message_id=provider_message_id,
+            status=case(
+                (m.c.status == DeliveryStatus.QUEUED.value, literal(DeliveryStatus.SENT.value)),
+                else_=m.c.status,
+            ),
+            attempts=m.c.attempts + 1,
+            processed_at=now,
+            updated_at=now,
+            claimed_until=None,
+        )
+        .returning(m.c.channel)
+    ).scalar_one()
+    return _apply_early(conn, channel, provider_message_id, now)
+
+
+def mark_retry(
+    conn: Connection, message_id: int, *, at: datetime, error: str, now: datetime
+) -> None:
+    conn.execute(
+        update(m)
+        .where(m.c.id == message_id)
+        .values(
+            attempts=m.c.attempts + 1,
+            next_attempt_at=at,
+            claimed_until=None,
+            send_started_at=None,  # the provider said no: nothing went out
+            error_detail=error[:2000],
+            updated_at=now,
+        )
+    )
+
+
+def mark_failed(
+    conn: Connection, message_id: int, *, code: str | None, detail: str, now: datetime
+) -> None:
+    conn.execute(
+        update(m)
+        .where(m.c.id == message_id)
+        .values(
+            status=DeliveryStatus.FAILED.value,
+            attempts=m.c.attempts + 1,
+            error_code=code,
+            error_detail=detail[:2000],
+            processed_at=now,
+            updated_at=now,
+            claimed_until=None,
+        )
+    )
