@@ -2,8 +2,8 @@
 
 Builds, in a fresh PostgreSQL database, 20 restaurants (the demo's services and
 tables) with a year each: 70 bookings a day (over 500,000 in all, with
-cancellations, no-shows, walk-ins), four chat messages per booking (over
-2,000,000), refused attempts, handoffs and surveys — all with
+cancellations, no-shows, walk-ins), five chat messages per booking made by a guest
+(over 2,000,000), refused attempts, handoffs and surveys — all with
 ``generate_series`` in a few ``INSERT … SELECT`` statements. Then the per-day
 counters are rebuilt from the raw rows (as ``saveit report`` and the consumer
 keep them), and every analytics query (group total, day, week, service,
@@ -145,20 +145,20 @@ GENERATE = [
             provider_message_id, address, conversation_id, status, text, body, raw, author,
             attempts, created_at, updated_at, processed_at, error_code)
         SELECT 'm' || res.id || '-' || k, res.restaurant_id,
-               CASE WHEN k % 2 = 0 THEN 'in' ELSE 'out' END,
+               CASE WHEN k IN (0, 2) THEN 'in' ELSE 'out' END,
                CASE WHEN res.source IN ('whatsapp', 'sms', 'instagram') THEN res.source
                     ELSE 'webchat' END,
                'p' || res.id || '-' || k, 'guest', c.id,
-               CASE WHEN k % 2 = 0 THEN 'received' ELSE 'sent' END, '', '{}', '',
-               CASE WHEN k % 2 = 0 THEN 'guest' ELSE 'bot' END, 0, a.at, a.at,
-               a.at + CASE WHEN k % 2 = 1 THEN interval '1 millisecond' * (400 + res.id % 4000)
-                           ELSE interval '0' END,
+               CASE WHEN k IN (0, 2) THEN 'received' ELSE 'sent' END, '', '{}', '',
+               CASE WHEN k IN (0, 2) THEN 'guest' ELSE 'bot' END, 0, a.at, a.at,
+               a.at + CASE WHEN k IN (0, 2) THEN interval '0'
+                           ELSE interval '1 millisecond' * (400 + res.id % 4000) END,
                CASE WHEN k = 2 AND res.id % 9 = 0 THEN 'NOT_UNDERSTOOD' END
         FROM reservations res
         JOIN conversations c ON c.guest_id = res.guest_id,
-             generate_series(0, 3) k,
+             generate_series(0, 4) k,
         LATERAL (SELECT res.created_at - interval '10 minutes' + (k / 2) * interval '1 minute'
-                        + (k % 2) * interval '1 second' AS at) a
+                        + (k % 2 + k / 4) * interval '1 second' AS at) a
         ORDER BY res.id, k
         """,
     ),
