@@ -143,7 +143,9 @@ def visit_counters(restaurant: Restaurant, day: date, facts: Iterable[VisitFact]
                 counts.add("returning", service, channel, "")
                 counts.add("returning_covers", service, channel, "", fact.party_size)
         if origin != "walk_in":
-            counts.add("lead", service, channel, lead_bucket(fact.created_at, fact.start))
+            # The distribution in total only: per service and channel it would be a
+            # third of a year's counter rows, and every report sums them.
+            counts.add("lead", "", "", lead_bucket(fact.created_at, fact.start))
         if fact.status == "cancelled":
             counts.add("cancelled", service, channel, "")
             counts.add(

@@ -23,7 +23,7 @@ DEFINITIONS: dict[str, str] = {
     "by_source": "Bookings and covers by who made them: the guest (web, chat), staff for "
     "them, or a walk-in.",
     "lead_time": "Bookings (walk-ins left out) by the time between making the booking and "
-    "its start.",
+    "its start (in the total only, not per service or channel).",
     "success_rate": "Booking attempts made on the range's days that ended in a booking, over "
     "all attempts: bookings made (walk-ins left out) plus attempts the engine refused "
     "(SLOT_TAKEN, a rule). Target > 95%.",
