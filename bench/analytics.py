@@ -178,7 +178,7 @@ GENERATE = [
         INSERT INTO analytics_handoffs (event_id, restaurant_id, conversation_id, at, by)
         SELECT 'h' || c.id, c.restaurant_id, c.id,
                (:first_day + (c.id % :days)::int) + time '18:00', 'bot'
-        FROM conversations c WHERE c.id % 40 = 0
+        FROM conversations c WHERE c.id % 41 = 0  -- odd: ids may alternate restaurants
         """,
     ),
     (
