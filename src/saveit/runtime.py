@@ -27,6 +27,7 @@ from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import start_http_server
 
+from saveit.analytics.runner import start_analytics
 from saveit.bootstrap import Container
 from saveit.cache.invalidation import InvalidationFeed, start_invalidation
 from saveit.config import Settings
@@ -58,6 +59,7 @@ class Plan:
     relay: Relay = Relay.OFF
     notifications: bool = False  # the notifier's consumer and the scheduler
     waitlist: bool = False  # its consumer and sweep, when the waitlist is on
+    analytics: bool = False  # the consumer that keeps the figures' per-day counters
     auditor: bool = False  # every SAVEIT_AUDIT_INTERVAL_S (0: never)
     channel_workers: bool = False  # answer stored guest messages, deliver queued ones
     channel_workers_nice: int = 0
@@ -73,6 +75,7 @@ class Plan:
             relay=Relay.THREAD if alone else Relay.OFF,
             notifications=alone,
             waitlist=alone,
+            analytics=alone,
             auditor=alone,
             channel_workers=settings.runs_channel_workers_in_api,
             live_hub=True,
@@ -86,6 +89,7 @@ class Plan:
             relay=Relay.FOREGROUND,
             notifications=True,
             waitlist=True,
+            analytics=True,
             auditor=True,
             channel_workers=True,
             channel_workers_nice=settings.channel_workers_nice,
@@ -171,6 +175,8 @@ class Runtime:
                 interval_s=settings.waitlist_sweep_s,
             )
             self._joins.append(waiting)
+        if plan.analytics:
+            self._joins.append(start_analytics(container.bus, container.analytics, stop))
         if plan.invalidation:
             # Every process hears every availability-changing event (see saveit.cache).
             self._invalidation = start_invalidation(settings, container.availability)

@@ -20,6 +20,7 @@ from saveit.api.middleware import BodyLimit, CatchAll
 from saveit.api.openapi import document_settings
 from saveit.api.routers import (
     admin,
+    analytics,
     channels,
     checkin,
     health,
@@ -87,6 +88,7 @@ def create_app(container: Container) -> FastAPI:
         checkin,
         privacy,
         waitlist,
+        analytics,
     ):
         app.include_router(module.router)
     app.add_middleware(BodyLimit, max_bytes=container.settings.max_body_bytes)

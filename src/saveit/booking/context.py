@@ -17,7 +17,7 @@ from saveit.booking import codes
 from saveit.booking.ports import Configurations, Data, Reads, Reservations
 from saveit.domain import errors
 from saveit.domain.availability import Occupancy, cells, end_of, seatings
-from saveit.domain.commands import Actor
+from saveit.domain.commands import Actor, CreateReservation
 from saveit.domain.model import CLAIM_MINUTES, Booked, Restaurant, Seating, Status
 from saveit.domain.schedule import windows_for
 from saveit.domain.views import ReservationView
@@ -27,6 +27,8 @@ _log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 ChangeListener = Callable[[ReservationView, ReservationView | None], None]
+RefusalListener = Callable[[CreateReservation, Actor, str], None]
+"""Told of every refused create with the refusal's code (the analytics' success rate)."""
 """Called after a committed change with (reservation now, reservation before or None)."""
 DayHint = Callable[[str, date], Occupancy | None]  # (slug, service day) -> recent bookings
 
@@ -52,6 +54,7 @@ class BookingContext:
         phone_region: str = "ES",
         listeners: Sequence[ChangeListener] = (),
         day_hint: DayHint | None = None,
+        refusal_listeners: Sequence[RefusalListener] = (),
     ) -> None:
         self.db = db
         self.cache = cache
@@ -67,6 +70,8 @@ class BookingContext:
         # booking one re-checks everything, so a copy as fresh as cached
         # availability saves reading the day again on every refusal.
         self.day_hint = day_hint
+        # Told of every refused create; a failing listener is logged, never raised.
+        self.refusal_listeners: list[RefusalListener] = list(refusal_listeners)
 
     # --- reading --------------------------------------------------------------------
 

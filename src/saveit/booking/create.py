@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -27,6 +28,8 @@ from saveit.observe import metrics
 from saveit.store import guests as guest_store
 from saveit.store.errors import retrying
 
+log = logging.getLogger(__name__)
+
 
 class CreateBooking:
     def __init__(self, ctx: BookingContext, queries: Queries) -> None:
@@ -38,6 +41,11 @@ class CreateBooking:
             return self._create(cmd, actor)
         except errors.DomainError as exc:
             metrics.count_refusal(exc.code)
+            for listener in self.ctx.refusal_listeners:
+                try:
+                    listener(cmd, actor, exc.code)
+                except Exception:  # the refusal stands whatever a listener does
+                    log.exception("booking: a refusal listener failed")
             raise
 
     def _create(self, cmd: CreateReservation, actor: Actor) -> Created:

@@ -29,6 +29,7 @@ from saveit.booking.context import (
     ChangeListener,
     Clock,
     DayHint,
+    RefusalListener,
     utc_now,
 )
 from saveit.booking.create import CreateBooking
@@ -58,6 +59,7 @@ class BookingService:
         listeners: Sequence[ChangeListener] = (),
         day_hint: DayHint | None = None,
         replica: ReplicaReads | None = None,
+        refusal_listeners: Sequence[RefusalListener] = (),
     ) -> None:
         """``database``: the :class:`Database` (an engine is wrapped in one, with
         ``replica`` for the reads that tolerate lag)."""
@@ -76,6 +78,7 @@ class BookingService:
             phone_region=phone_region,
             listeners=listeners,
             day_hint=day_hint,
+            refusal_listeners=refusal_listeners,
         )
         self._ctx = ctx
         self._queries = queries = Queries(ctx)

@@ -18,6 +18,9 @@ from datetime import date, timedelta
 
 from sqlalchemy import Engine
 
+from saveit.analytics.service import Analytics
+from saveit.analytics.survey import Surveys
+from saveit.analytics.survey_chat import SurveyChat
 from saveit.booking.service import BookingService, Clock, utc_now
 from saveit.bootstrap.adapters import (
     build_bus,
@@ -33,6 +36,7 @@ from saveit.checkin.qr import png as qr_png
 from saveit.config import Environment, Settings
 from saveit.conversation.bot import BotResponder
 from saveit.domain.availability import Occupancy
+from saveit.domain.commands import Actor, CreateReservation
 from saveit.domain.views import ReservationView
 from saveit.events.bus import Bus
 from saveit.events.relay import OutboxRelay
@@ -49,6 +53,7 @@ from saveit.privacy import GuestPrivacy
 from saveit.ratelimit import RateLimiter
 from saveit.ratelimit.abuse import AbuseLimits
 from saveit.resilience import RedisGate
+from saveit.store.channel_accounts import AccountDirectory
 from saveit.store.database import create_db_engine
 from saveit.store.migrate import upgrade
 from saveit.store.partitions import PartitionKeeper
@@ -98,6 +103,8 @@ class Container:
     replica: ReplicaReads | None
     # None with SAVEIT_WAITLIST_ENABLED=false: nobody is offered a place or a held seat.
     waitlist: Waitlist | None
+    analytics: Analytics
+    surveys: Surveys
 
     def close(self) -> None:
         if self.redis_gate is not None:
@@ -113,6 +120,7 @@ def _bot(
     links: IdentityLinks,
     qr: QrCodes,
     waitlist: Waitlist | None,
+    survey: SurveyChat,
 ) -> Responder:
     if settings.chat_bot:
         return BotResponder(
@@ -122,6 +130,7 @@ def _bot(
             links=links,  # the codes go out through the gateway's delivery
             qr=qr,  # the bot's confirmations carry the QR
             waitlist=waitlist,  # "¿te aviso si se libera algo?"
+            survey=survey,  # ratings after a visit
         )
     return InboxResponder()
 
@@ -170,6 +179,11 @@ def build(
     def day_hint(slug: str, day: date) -> Occupancy | None:
         return availability.recent_occupancy(slug, day)
 
+    analytics: Analytics  # likewise: it counts refusals, and reads restaurants through booking
+
+    def refused(cmd: CreateReservation, actor: Actor, code: str) -> None:
+        analytics.booking_refused(cmd, actor, code)
+
     booking = BookingService(
         db,
         secret=secret,
@@ -178,6 +192,7 @@ def build(
         phone_region=settings.default_phone_region,
         listeners=[metrics.count_booking_change, invalidate],
         day_hint=day_hint,
+        refusal_listeners=[refused],
     )
     bus = build_bus(settings)
     relay = OutboxRelay(
@@ -239,22 +254,26 @@ def build(
             clock=clock,
             phone_region=settings.default_phone_region,
         )
+    # One directory of channel accounts for the gateway's routing and the notifier.
+    directory = AccountDirectory(db)
+    notifier = None
+    if settings.notify_enabled:
+        notifier = Notifier(booking, delivery, qr=qr, clock=clock, directory=directory)
+    analytics = Analytics(engine, clock=clock, restaurants=booking.restaurant)
+    surveys = Surveys(engine, notifier, delivery, restaurant_of=analytics.restaurant, clock=clock)
+    bot = _bot(settings, booking, links=links, qr=qr, waitlist=waitlist, survey=SurveyChat(surveys))
     gateway = Gateway(
         engine,
         senders=senders,
         delivery=delivery,
-        responder=responder or _bot(settings, booking, links=links, qr=qr, waitlist=waitlist),
+        directory=directory,
+        responder=responder or bot,
         clock=clock,
         limiter=limiter,
         guest_per_minute=settings.channel_guest_per_minute,
         phone_region=settings.default_phone_region,
         lease=lease,
     )
-    notifier = None
-    if settings.notify_enabled:
-        notifier = Notifier(
-            booking, gateway.delivery, qr=qr, clock=clock, directory=gateway.directory
-        )
     privacy = GuestPrivacy(engine, clock=clock, retention_days=settings.message_retention_days)
     scheduler = Scheduler(
         booking,
@@ -271,6 +290,7 @@ def build(
             interval_s=settings.partition_check_interval_s,
         ),
         expire_holds=verification.expire,
+        send_surveys=surveys.send_due,
     )
     proofs = AccountProofs(
         engine,
@@ -306,6 +326,8 @@ def build(
         notifier=notifier,
         replica=replica,
         waitlist=waitlist,
+        analytics=analytics,
+        surveys=surveys,
     )
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 # isort: off
 # In the order `saveit --help` lists them: each module registers its commands.
-from saveit.cli import serve, processes, bot, data  # noqa: F401
+from saveit.cli import serve, processes, bot, data, report  # noqa: F401
 
 # isort: on
 from saveit.cli.app import app

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from saveit.booking.service import BookingService
 from saveit.channels.email.proof import DEFAULT_PROOF_TTL, is_proven
@@ -27,6 +28,9 @@ from saveit.conversation.turn import TurnIn
 from saveit.messaging.gateway import Reply, Turn
 from saveit.store.unit_of_work import Database, database_of
 from saveit.waitlist.service import Waitlist
+
+if TYPE_CHECKING:
+    from saveit.analytics.survey_chat import SurveyChat
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +46,7 @@ class BotResponder:
         guests: GuestDirectory | None = None,
         qr: QrAttacher | None = None,
         waitlist: Waitlist | None = None,
+        survey: SurveyChat | None = None,
     ) -> None:
         self.booking = booking
         self.pending_minutes = pending_minutes
@@ -50,9 +55,13 @@ class BotResponder:
         self.qr = qr  # confirmations carry the check-in QR
         self.waitlist = waitlist  # full times offer the waitlist
         self.guests = guests or StoredGuests(database_of(booking))
+        self.survey = survey  # ratings after a visit
 
     def respond(self, turn: Turn) -> Reply:
+        if self.survey is not None and (rated := self.survey.answer(turn)) is not None:
+            return rated
         state = DialogueState.load(turn.conversation.state)
+        misses = state.misses
         desk = Desk(
             self.booking,
             guests=self.guests,
@@ -88,7 +97,13 @@ class BotResponder:
             )
         )
         log.debug("conversation %s: %s -> %s", turn.conversation.id, understood, state.awaiting)
-        return Reply(outcome.messages, state=state.dump(), language=lang, handoff=outcome.handoff)
+        return Reply(
+            outcome.messages,
+            state=state.dump(),
+            language=lang,
+            handoff=outcome.handoff,
+            note="NOT_UNDERSTOOD" if state.misses > misses else None,  # for the analytics
+        )
 
 
 def _client_ip(turn: Turn) -> str | None:

@@ -82,6 +82,7 @@ class Reply:
     state: dict[str, Any] | None = None
     language: str | None = None
     handoff: bool = False
+    note: str | None = None  # kept with the guest's message (NOT_UNDERSTOOD: counted)
 
 
 class Responder(Protocol):
@@ -116,11 +117,12 @@ class Gateway:
         box: SecretBox | None = None,
         lease: timedelta = LEASE,
         delivery: Delivery | None = None,
+        directory: AccountDirectory | None = None,
     ) -> None:
         self.db = database_of(engine)
         self.engine = self.db.engine
         self.lease = lease
-        self.directory = AccountDirectory(self.db)
+        self.directory = directory or AccountDirectory(self.db)
         # The composition root hands in the delivery it also gives whoever else
         # queues messages (identity links, verification codes, the notifier).
         self.delivery = delivery or Delivery(
@@ -316,7 +318,7 @@ class Gateway:
                         merged_reply = reply
                     conversation = fresh
                     continue
-                if not uow.messages.finish_inbound(message.id, now, note):
+                if not uow.messages.finish_inbound(message.id, now, note or reply.note):
                     return  # another worker answered it after our lease lapsed
                 if reply.handoff:
                     uow.conversations.hand_off(conversation, active=True, by="bot", now=now)

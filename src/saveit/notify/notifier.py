@@ -233,6 +233,10 @@ class Notifier:
             return []  # a booking made without a guest never gets one
         return self._targets(restaurant_id, int(shown["guest_id"]), str(shown["source"]))
 
+    def targets_of(self, restaurant_id: int, guest_id: int, source: str) -> list[_Target] | None:
+        """Where notices to the guest go, in order (the survey asks on the first)."""
+        return self._targets(restaurant_id, guest_id, source)
+
     def _targets(self, restaurant_id: int, guest_id: int, source: str) -> list[_Target] | None:
         """The guest's chosen channels, or by default the booking's channel (when it
         is one) plus email when known, or SMS for a phone alone; each only when the

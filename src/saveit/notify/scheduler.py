@@ -60,6 +60,7 @@ class Tick:
     no_shows: int = 0
     purged: int = 0
     holds_expired: int = 0
+    surveys: int = 0
     partitions_created: int = 0
     partitions_dropped: int = 0
 
@@ -77,6 +78,7 @@ class Scheduler:
         partitions: PartitionKeeper | None = None,
         database: Database | DatabaseLike | None = None,
         expire_holds: Callable[[], int] | None = None,
+        send_surveys: Callable[[], int] | None = None,
     ) -> None:
         self.booking = booking
         self.db = database_of(database if database is not None else booking.engine)
@@ -90,6 +92,8 @@ class Scheduler:
         # Cancels public bookings held for a code that never came
         # (``saveit.messaging.verification``).
         self.expire_holds = expire_holds
+        # Asks guests how their visit went (``saveit.analytics.survey``).
+        self.send_surveys = send_surveys
 
     def tick(self) -> Tick:
         done = Tick()
@@ -98,6 +102,8 @@ class Scheduler:
         if self.expire_holds is not None:
             done.holds_expired = self.expire_holds()
         done.reminders = self.send_reminders()
+        if self.send_surveys is not None:
+            done.surveys = self.send_surveys()
         metrics.scheduler_runs.labels("reminders").inc()
         done.purged = self.purge_messages()
         self._keep_partitions(done)

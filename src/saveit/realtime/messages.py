@@ -93,7 +93,7 @@ def event_messages(
         "at": event.created_at.isoformat(),
     }
     shown = ("reservation", "before", "actor", "channel", "message", "conversation_id")
-    for key in (*shown, "entry", "waitlist_entry"):  # the last two: saveit.waitlist's steps
+    for key in (*shown, "entry", "waitlist_entry", "survey"):  # waitlist steps, survey answers
         if key in event.payload:
             doc[key] = event.payload[key]
     out = [_message(event, event.type, doc)]

@@ -43,6 +43,7 @@ from saveit.store.schema import (
     channel_identities,
     channel_messages,
     conversations,
+    guest_surveys,
     guests,
     idempotency_keys,
     link_codes,
@@ -248,6 +249,7 @@ PERSONAL: tuple[Personal, ...] = (
     Personal(idempotency_keys, _reservation_ids, {"request_hash": ERASED}),  # a digest of it all
     Personal(booking_holds, _reservation_ids, {"contact": PSEUDONYM}),
     Personal(waitlist_entries, of_guest("guest_id"), {"notes": BLANK}),
+    Personal(guest_surveys, of_guest("guest_id"), {"comment": NULL}),  # the rating stays
 )
 
 # Text columns of guest-related tables that hold nothing about a person: codes,
@@ -272,4 +274,6 @@ NOT_PERSONAL: Mapping[str, frozenset[str]] = {
     "idempotency_keys": frozenset({"key"}),  # the client's key: a message id, a UUID
     "outbox": frozenset({"event_id", "type"}),
     "guest_erasures": frozenset({"actor", "channel", "counts"}),
+    "guest_surveys": frozenset({"service", "channel", "language", "status"}),
+    "survey_opt_outs": frozenset({"via"}),
 }

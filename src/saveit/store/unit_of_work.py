@@ -51,6 +51,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.engine import Connection
 
 from saveit.store import database, tenancy
+from saveit.store.analytics import AnalyticsRepository
 from saveit.store.audit import AuditRepository
 from saveit.store.channel_accounts import AccountRepository
 from saveit.store.conversations import ConversationRepository
@@ -66,6 +67,7 @@ from saveit.store.processed import ProcessedRepository
 from saveit.store.reservations import ReservationRepository
 from saveit.store.restaurants import RestaurantRepository
 from saveit.store.retention import RetentionRepository
+from saveit.store.surveys import SurveyRepository
 from saveit.store.tokens import TokenRepository
 from saveit.store.waitlist import WaitlistRepository
 
@@ -154,6 +156,14 @@ class Repositories:
     @cached_property
     def exports(self) -> ExportRepository:
         return ExportRepository(self.connection)
+
+    @cached_property
+    def analytics(self) -> AnalyticsRepository:
+        return AnalyticsRepository(self.connection)
+
+    @cached_property
+    def surveys(self) -> SurveyRepository:
+        return SurveyRepository(self.connection)
 
 
 class Reader(Repositories):

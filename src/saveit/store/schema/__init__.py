@@ -1,10 +1,18 @@
 """The relational schema, shared by the app and by Alembic's migrations: one
 ``metadata``, its tables defined by area (:mod:`.core`: restaurants, bookings,
 the outbox; :mod:`.messaging`: the guest channels; :mod:`.guest_data`: erasure,
-holds and the waitlist) and all importable from here."""
+holds and the waitlist; :mod:`.analytics`: surveys and the figures' counters) and
+all importable from here."""
 
 from __future__ import annotations
 
+from saveit.store.schema.analytics import analytics_day_state as analytics_day_state
+from saveit.store.schema.analytics import analytics_days as analytics_days
+from saveit.store.schema.analytics import analytics_handoffs as analytics_handoffs
+from saveit.store.schema.analytics import booking_refusals as booking_refusals
+from saveit.store.schema.analytics import guest_surveys as guest_surveys
+from saveit.store.schema.analytics import survey_opt_outs as survey_opt_outs
+from saveit.store.schema.analytics import survey_settings as survey_settings
 from saveit.store.schema.core import Id as Id
 from saveit.store.schema.core import api_tokens as api_tokens
 from saveit.store.schema.core import combination_tables as combination_tables

@@ -1,0 +1,153 @@
+"""The counters the ``analytics`` consumer keeps, event by event, equal a full
+recomputation from the raw rows after any sequence of bookings, moves,
+cancellations, no-shows, visits and survey answers — and handling an event
+twice, or late, changes nothing."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select
+
+from saveit.analytics.runner import accepts
+from saveit.bootstrap import Container
+from saveit.domain import errors
+from saveit.domain.commands import Actor, CreateReservation, GuestDetails, ModifyReservation
+from saveit.domain.events import Event
+from saveit.domain.model import Status
+from saveit.store.schema import outbox, restaurants
+from tests.support import FakeClock, assign_account
+
+MADRID = ZoneInfo("Europe/Madrid")
+STAFF = Actor("staff", "ana", "dashboard")
+SOURCES = ("web", "whatsapp", "phone", "sms")
+STARTS = [time(h, m) for h in (13, 14, 15, 20, 21, 22) for m in (0, 15, 30, 45)]
+
+
+def _events_after(container: Container, last: int) -> list[Event]:
+    with container.engine.connect() as conn:
+        rows = conn.execute(select(outbox).where(outbox.c.id > last).order_by(outbox.c.id)).all()
+    return [
+        Event(
+            event_id=row.event_id,
+            type=row.type,
+            restaurant_id=row.restaurant_id,
+            payload=row.payload,
+            created_at=row.created_at,
+            outbox_id=row.id,
+        )
+        for row in rows
+    ]
+
+
+@pytest.mark.parametrize("seed", [7, 8, 13])
+def test_counters_kept_by_events_equal_a_full_recomputation(
+    container: Container, demo: str, clock: FakeClock, seed: int
+) -> None:
+    rnd = random.Random(seed)
+    analytics, surveys, booking = container.analytics, container.surveys, container.booking
+    assert analytics is not None
+    assert surveys is not None
+    assign_account(container, "demo", "sms", "+34910000000", now=clock.now)
+    with container.engine.connect() as conn:
+        rid = conn.execute(
+            select(restaurants.c.id).where(restaurants.c.slug == "demo")
+        ).scalar_one()
+    guests = [GuestDetails(name=f"G{n}", phone=f"+3460011{n:04d}") for n in range(6)]
+    seen = 0
+    handled: list[Event] = []
+
+    def drain() -> None:
+        nonlocal seen
+        for event in _events_after(container, seen):
+            seen = event.outbox_id
+            if accepts(event.type):
+                analytics.handle(event)
+                handled.append(event)
+        if handled and rnd.random() < 0.2:  # an at-least-once bus delivers again
+            analytics.handle(rnd.choice(handled))
+
+    codes: list[str] = []
+    for _ in range(70):
+        clock.advance(minutes=rnd.choice((20, 45, 90, 180, 300)))
+        now = clock.now
+        action = rnd.random()
+        try:
+            if action < 0.4 or not codes:
+                day = (now + timedelta(days=rnd.randint(0, 2))).astimezone(MADRID).date()
+                start = datetime.combine(day, rnd.choice(STARTS), tzinfo=MADRID)
+                guest = rnd.choice(guests)
+                actor = Actor("guest", "web", "web") if rnd.random() < 0.5 else STAFF
+                made = booking.create(
+                    CreateReservation(
+                        restaurant="demo",
+                        start=start,
+                        party_size=rnd.randint(1, 7),
+                        guest=guest,
+                        source="web" if not actor.is_staff else rnd.choice(SOURCES),
+                    ),
+                    actor,
+                )
+                codes.append(made.reservation.code)
+            else:
+                code = rnd.choice(codes)
+                view = booking.get(code)
+                started = view.start <= now
+                if (
+                    action < 0.55
+                    and not started
+                    and view.status
+                    in (
+                        Status.PENDING,
+                        Status.CONFIRMED,
+                    )
+                ):
+                    day = view.start.astimezone(MADRID).date() + timedelta(
+                        days=rnd.choice((0, 1, 2))
+                    )
+                    target = datetime.combine(day, rnd.choice(STARTS), tzinfo=MADRID)
+                    booking.modify(ModifyReservation(code=code, start=target), STAFF)
+                elif action < 0.65:
+                    booking.cancel(code, STAFF)
+                elif action < 0.75 and started:
+                    booking.no_show(code, STAFF)
+                elif action < 0.9 and started:
+                    if view.status is not Status.CHECKED_IN:
+                        booking.check_in(code, STAFF)
+                    if rnd.random() < 0.6:
+                        booking.complete(code, STAFF)
+                else:
+                    for other in rnd.sample(codes, k=min(3, len(codes))):
+                        asked = surveys.of_reservation(other)
+                        if asked is not None and asked.status == "sent":
+                            surveys.answer(asked, rnd.randint(1, 5), rnd.choice(("", "ok")))
+        except errors.DomainError:
+            pass  # refused: the refusal is a fact the counters keep too
+        surveys.send_due()  # as the scheduler does on every tick
+        drain()
+    drain()
+    kept = analytics_rows(container, rid)
+    assert any(r.metric == "attempts" for r in kept)
+    assert any(r.family == "surveys" for r in kept), "the sequence should reach a survey"
+    assert any(r.metric == "no_show" for r in kept)
+    assert any(r.metric == "returning" for r in kept)
+    analytics.rebuild(rid)
+    assert analytics_rows(container, rid) == kept
+
+
+def analytics_rows(container: Container, rid: int) -> list[object]:
+    assert container.analytics is not None
+    with container.analytics.db.reading() as r:
+        return list(r.analytics.all_counters(rid))
+
+
+def test_days_never_touched_are_computed_on_demand(container: Container, demo: str) -> None:
+    assert container.analytics is not None
+    first = datetime(2026, 5, 1, tzinfo=UTC).date()
+    rid, missing = container.analytics.missing_days("demo", first, first + timedelta(days=9))
+    assert len(missing) == 10
+    container.analytics.fill(rid, missing)
+    assert container.analytics.missing_days("demo", first, first + timedelta(days=9))[1] == []
