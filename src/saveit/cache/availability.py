@@ -35,6 +35,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from saveit.booking.service import BookingService
+from saveit.cache.entry import Entry, dumps, slot_json
 from saveit.cache.store import CacheStore, MemoryStore, NearCache
 from saveit.domain import errors
 from saveit.domain.availability import Occupancy, bookable_starts
@@ -181,7 +182,7 @@ class AvailabilityCache:
                 restaurant, day, party_size, self.booking.clock(), occupancy, area=area, staff=staff
             )
         tz = restaurant.tz
-        head = _dumps(
+        head = dumps(
             {
                 "restaurant": restaurant.slug,
                 "date": day.isoformat(),
@@ -191,7 +192,7 @@ class AvailabilityCache:
             }
         )
         # ``"slots":[]}`` closes the head: the starts go in between, each rendered once.
-        starts = b",".join([_slot_json(restaurant.timezone, tz, s.start) for s in slots])
+        starts = b",".join([slot_json(restaurant.timezone, tz, s.start) for s in slots])
         body = head[:-2] + starts + b"]}"
         header = {
             "at": self._wall(),
@@ -269,7 +270,7 @@ class AvailabilityCache:
         doc["slots"] = [
             s for s in doc["slots"] if datetime.fromisoformat(s["start"]).timestamp() >= earliest
         ]
-        return _dumps(doc)
+        return dumps(doc)
 
     # --- invalidation -----------------------------------------------------------------
 
@@ -364,40 +365,3 @@ class AvailabilityCache:
                 self._deferred.update(pending)
             raise
         log.info("availability cache: replayed %d deferred invalidations", len(pending))
-
-
-@dataclass(frozen=True, slots=True)
-class Entry:
-    """A cached answer: a small header (age, local day, lead time, first start) and the
-    response body, stored as ``header \\n body`` so a hit parses only the header."""
-
-    header: dict[str, Any]
-    body: bytes
-
-    def encode(self) -> bytes:
-        return _dumps(self.header) + b"\n" + self.body
-
-
-_SLOT_JSON: dict[tuple[str, datetime], bytes] = {}
-_SLOT_JSON_MAX = 100_000
-
-
-def _slot_json(zone: str, tz: ZoneInfo, start: datetime) -> bytes:
-    """One start as the document lists it, ``{"start":…,"time":…}`` in local time.
-
-    Remembered per (zone, instant): rendering a day's fifty starts cost more than
-    computing which of them are free, and every party size lists the same ones."""
-    key = (zone, start)
-    found = _SLOT_JSON.get(key)
-    if found is None:
-        local = start.astimezone(tz)
-        found = _dumps({"start": local.isoformat(), "time": f"{local:%H:%M}"})
-        if len(_SLOT_JSON) >= _SLOT_JSON_MAX:
-            _SLOT_JSON.clear()
-        _SLOT_JSON[key] = found
-    return found
-
-
-def _dumps(doc: Any) -> bytes:
-    """As Starlette's JSONResponse renders (compact, UTF-8)."""
-    return json.dumps(doc, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()

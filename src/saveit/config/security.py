@@ -5,11 +5,29 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from cryptography.fernet import Fernet
 from pydantic import BaseModel, Field, SecretStr, field_validator
 
 DEV_SECRET = "dev-only-secret-change-me"  # noqa: S105 - refused outside the embedded default
 MIN_SECRET_BYTES = 32
 """Production secrets are at least this long: 256 bits when they are random."""
+
+
+DERIVED = "derived"
+
+
+def check_key(key: str) -> None:
+    """Raise ValueError unless ``key`` is a Fernet key (or ``"derived"``): checked when
+    the settings load, so a bad key stops the process before it seals anything."""
+    if key == DERIVED:
+        return
+    try:
+        Fernet(key.encode())
+    except (ValueError, TypeError) as exc:
+        raise ValueError(
+            "each SAVEIT_ENCRYPTION_KEYS entry is a Fernet key: 32 url-safe base64 bytes "
+            '(make one with `saveit secrets new-key`) or "derived"'
+        ) from exc
 
 
 class Environment(StrEnum):
@@ -146,8 +164,6 @@ class SecuritySettings(BaseModel):
     @field_validator("encryption_keys")
     @classmethod
     def _fernet_keys(cls, value: list[SecretStr]) -> list[SecretStr]:
-        from saveit.store.secret_box import check_key
-
         for key in value:
             check_key(key.get_secret_value())
         return value

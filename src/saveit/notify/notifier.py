@@ -48,6 +48,7 @@ from saveit.domain.model import Restaurant, Status
 from saveit.domain.views import ReservationView
 from saveit.messaging.delivery import Delivery
 from saveit.notify import texts
+from saveit.notify.notices import NOTIFIED, Notice, notice_for
 from saveit.notify.qr import QrCodes
 from saveit.store import conversations as convs
 from saveit.store import restaurants as restaurant_store
@@ -59,16 +60,6 @@ _WAITING = frozenset({Status.PENDING, Status.CONFIRMED})
 HOLD_ACTOR = "system:verification"  # the actor that confirms or expires a held booking
 _QR_KINDS = frozenset({"confirmation", "modification", "reminder"})
 _CONTACT_CHANNELS = frozenset({"email", "sms", "whatsapp"})
-
-
-@dataclass(frozen=True, slots=True)
-class Notice:
-    """One thing to tell a guest about one booking."""
-
-    kind: str  # the sent-record's kind: "modification:3", "reminder:120:29461080", ...
-    text_key: str  # which text: "confirmation", "cancellation_by_restaurant", ...
-    origin: str | None = None  # the chat the guest acted in (the bot answered there)
-    reason: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +119,7 @@ class Notifier:
 
     def handle(self, event: events.Event) -> None:
         """The bus consumer's handler: a reservation event becomes its notice."""
-        notice = _notice_for(event)
+        notice = notice_for(event)
         if notice is None or self._about_a_hold(event, notice):
             return
         shown: dict[str, Any] = dict(event.payload["reservation"])
@@ -362,41 +353,3 @@ def _address(channel: str, email: str | None, phone: str | None) -> str | None:
     if channel not in _CONTACT_CHANNELS:
         return None
     return email if channel == "email" else phone
-
-
-NOTIFIED = frozenset(
-    {
-        events.RESERVATION_CREATED,
-        events.RESERVATION_CONFIRMED,
-        events.RESERVATION_MODIFIED,
-        events.RESERVATION_CANCELLED,
-        events.RESERVATION_NO_SHOW,
-    }
-)
-
-
-def _notice_for(event: events.Event) -> Notice | None:
-    payload: dict[str, Any] = dict(event.payload)
-    shown = payload.get("reservation") or {}
-    actor = str(payload.get("actor", ""))
-    channel = str(payload.get("channel", ""))
-    origin = channel if actor.startswith("guest:") and channel in CHANNELS else None
-    if event.type == events.RESERVATION_CREATED:
-        key = "pending" if shown.get("status") == Status.PENDING.value else "confirmation"
-        return Notice(key, key, origin)
-    if event.type == events.RESERVATION_CONFIRMED:
-        return Notice("confirmation", "confirmation")
-    if event.type == events.RESERVATION_MODIFIED:
-        before = payload.get("before") or {}
-        if before.get("start") == shown.get("start") and before.get("party_size") == shown.get(
-            "party_size"
-        ):
-            return None  # tables or notes: nothing the guest needs to hear about
-        return Notice(f"modification:{shown.get('version')}", "modification", origin)
-    if event.type == events.RESERVATION_CANCELLED:
-        by_restaurant = not actor.startswith("guest:")
-        key = "cancellation_by_restaurant" if by_restaurant else "cancellation"
-        return Notice("cancellation", key, origin, str(shown.get("reason", "")))
-    if event.type == events.RESERVATION_NO_SHOW:
-        return Notice("no_show", "no_show")
-    return None

@@ -21,7 +21,8 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-DERIVED = "derived"
+from saveit.config.security import DERIVED
+
 _INFO = b"saveit: provider secrets at rest"
 
 
@@ -36,19 +37,6 @@ def derived_key(secret_key: str) -> bytes:
         secret_key.encode()
     )
     return base64.urlsafe_b64encode(raw)
-
-
-def check_key(key: str) -> None:
-    """Raise ValueError unless ``key`` is a Fernet key (or ``"derived"``)."""
-    if key == DERIVED:
-        return
-    try:
-        Fernet(key.encode())
-    except (ValueError, TypeError) as exc:
-        raise ValueError(
-            "each SAVEIT_ENCRYPTION_KEYS entry is a Fernet key: 32 url-safe base64 bytes "
-            '(make one with `saveit secrets new-key`) or "derived"'
-        ) from exc
 
 
 class SecretBox:

@@ -31,7 +31,8 @@ from saveit.domain.views import ReservationView
 from saveit.events.bus import Bus
 from saveit.events.consumer import Consumer
 from saveit.events.processed import SqlProcessedStore
-from saveit.notify.notifier import Notice, Notifier
+from saveit.notify.notices import Notice
+from saveit.notify.notifier import Notifier
 from saveit.waitlist.service import Waitlist
 
 log = logging.getLogger(__name__)
