@@ -93,8 +93,13 @@ def config(log_format: str = "text", level: str = "INFO") -> dict[str, Any]:
         },
         "root": {"handlers": ["saveit"], "level": level.upper()},
         "loggers": {
-            name: {"handlers": [], "propagate": True, "level": "INFO"}
-            for name in ("uvicorn", "uvicorn.error", "uvicorn.access")
+            **{
+                name: {"handlers": [], "propagate": True, "level": "INFO"}
+                for name in ("uvicorn", "uvicorn.error", "uvicorn.access")
+            },
+            # One line per provider request is noise beside our own send records and
+            # metrics, and costs the channel workers a formatted, redacted record each.
+            **{name: {"level": "WARNING"} for name in ("httpx", "httpcore")},
         },
     }
 
@@ -104,4 +109,10 @@ def configure(log_format: str = "text", level: str = "INFO", stream: IO[str] | N
     document = config(log_format, level)
     if stream is not None:
         document["handlers"]["saveit"]["stream"] = stream
+    access = logging.getLogger("uvicorn.access")
+    # ``uvicorn --no-access-log`` has already silenced it (no handlers, no propagation)
+    # by the time the app factory calls this: keep it so rather than turn it back on.
+    silenced = not access.propagate and not access.handlers
     logging.config.dictConfig(document)
+    if silenced:
+        access.propagate = False

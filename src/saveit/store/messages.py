@@ -12,11 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 from sqlalchemy import (
     Connection,
+    Integer,
     and_,
+    bindparam,
     insert,
     or_,
     select,
@@ -130,46 +133,50 @@ def claim_inbound(
 
     A guest's message waits while an earlier one of theirs is leased to another
     worker, so one guest's messages are answered in order."""
-    # Only the few rows leased right now are compared against, so the check costs
-    # the same with five waiting messages or five thousand (a correlated "is there
-    # an earlier busy one" per row went quadratic on a backlog with stale stats).
-    busy = select(m.c.restaurant_id, m.c.channel, m.c.address).where(
-        m.c.direction == "in",
-        m.c.processed_at.is_(None),
-        m.c.claimed_until >= now,
-    )
-    return _claim(
-        conn,
-        and_(
-            m.c.direction == "in",
-            tuple_(m.c.restaurant_id, m.c.channel, m.c.address).not_in(busy),
-        ),
-        now=now,
-        lease=lease,
-        limit=limit,
-    )
+    return _claim(conn, "in", now=now, lease=lease, limit=limit)
 
 
 def claim_outbound(
     conn: Connection, *, now: datetime, lease: timedelta, limit: int
 ) -> list[StoredMessage]:
     """Due outbound messages, oldest first, leased to this worker."""
-    return _claim(
-        conn,
-        and_(
-            m.c.direction == "out",
-            m.c.status == DeliveryStatus.QUEUED.value,
-            m.c.next_attempt_at <= now,
-        ),
-        now=now,
-        lease=lease,
-        limit=limit,
-    )
+    return _claim(conn, "out", now=now, lease=lease, limit=limit)
 
 
 def _claim(
-    conn: Connection, condition: Any, *, now: datetime, lease: timedelta, limit: int
+    conn: Connection, direction: str, *, now: datetime, lease: timedelta, limit: int
 ) -> list[StoredMessage]:
+    statement = _claim_statement(conn.dialect.name, direction)
+    rows = conn.execute(statement, {"now": now, "until": now + lease, "limit": limit})
+    return sorted((stored(row) for row in rows), key=lambda s: s.id)
+
+
+@cache
+def _claim_statement(dialect: str, direction: str) -> Any:
+    """The lease statement, built once per dialect and direction with its values as
+    parameters. The channel workers run it on every wake-up, most of them finding
+    nothing: building it (and its cache key, which SQLAlchemy keeps on the statement
+    object) once leaves only the round trip."""
+    now = bindparam("now", type_=m.c.claimed_until.type)
+    if direction == "in":
+        # Only the few rows leased right now are compared against, so the check costs
+        # the same with five waiting messages or five thousand (a correlated "is
+        # there an earlier busy one" per row went quadratic on a backlog).
+        busy = select(m.c.restaurant_id, m.c.channel, m.c.address).where(
+            m.c.direction == "in",
+            m.c.processed_at.is_(None),
+            m.c.claimed_until >= now,
+        )
+        condition = and_(
+            m.c.direction == "in",
+            tuple_(m.c.restaurant_id, m.c.channel, m.c.address).not_in(busy),
+        )
+    else:
+        condition = and_(
+            m.c.direction == "out",
+            m.c.status == DeliveryStatus.QUEUED.value,
+            m.c.next_attempt_at <= now,
+        )
     candidates = (
         select(m.c.id)
         .where(
@@ -178,17 +185,16 @@ def _claim(
             or_(m.c.claimed_until.is_(None), m.c.claimed_until < now),
         )
         .order_by(m.c.id)
-        .limit(limit)
+        .limit(bindparam("limit", type_=Integer))
     )
-    if conn.dialect.name == "postgresql":
+    if dialect == "postgresql":
         candidates = candidates.with_for_update(skip_locked=True)
-    rows = conn.execute(
+    return (
         update(m)
         .where(m.c.id.in_(candidates.scalar_subquery()))
-        .values(claimed_until=now + lease)
+        .values(claimed_until=bindparam("until", type_=m.c.claimed_until.type))
         .returning(*m.c)
     )
-    return sorted((stored(row) for row in rows), key=lambda s: s.id)
 
 
 def attach(conn: Connection, message_id: int, *, identity_id: int, conversation_id: int) -> None:

@@ -29,9 +29,21 @@ import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Engine, Table, cast, column, exists, insert, select, text, values
+from sqlalchemy import (
+    Engine,
+    Table,
+    bindparam,
+    cast,
+    column,
+    exists,
+    insert,
+    select,
+    text,
+    values,
+)
 from sqlalchemy.engine import Connection, Row
 
 log = logging.getLogger(__name__)
@@ -307,22 +319,41 @@ def insert_absent(
         return []
     if chosen:
         labels = sorted({"\x1f".join(str(part) for part in key) for key in chosen})
-        conn.execute(
-            text(
-                "SELECT count(pg_advisory_xact_lock(hashtextextended(k, 0))) FROM "
-                "(SELECT k FROM unnest(CAST(:labels AS text[])) AS k ORDER BY k) AS s"
-            ),
-            {"labels": labels},
-        )
-    names = list(todo[0])
+        conn.execute(_LOCK_KEYS, {"labels": labels})
+    names = tuple(todo[0])
+    statement = _absent_insert(
+        table, names, tuple(keys), len(todo), tuple(c.key for c in returning)
+    )
+    params = {f"r{i}_{n}": row[n] for i, row in enumerate(todo) for n in names}
+    if returning:
+        return list(conn.execute(statement, params))
+    conn.execute(statement, params)
+    return []
+
+
+_LOCK_KEYS = text(
+    "SELECT count(pg_advisory_xact_lock(hashtextextended(k, 0))) FROM "
+    "(SELECT k FROM unnest(CAST(:labels AS text[])) AS k ORDER BY k) AS s"
+)
+
+
+@lru_cache(maxsize=256)
+def _absent_insert(
+    table: Table,
+    names: tuple[str, ...],
+    keys: tuple[str, ...],
+    count: int,
+    returning: tuple[str, ...],
+) -> Any:
+    """The ``INSERT … SELECT … WHERE NOT EXISTS`` for ``count`` rows, its values as
+    parameters (``r{i}_{name}``): built once per shape, so SQLAlchemy neither
+    rebuilds it nor recomputes its cache key on the webhook and consumer paths,
+    where one or a few rows are the rule."""
     incoming = values(*[column(n, table.c[n].type) for n in names], name="incoming").data(
-        [tuple(row[n] for n in names) for row in todo]
+        [tuple(bindparam(f"r{i}_{n}", type_=table.c[n].type) for n in names) for i in range(count)]
     )
     absent = ~exists().where(*[table.c[k] == incoming.c[k] for k in keys])
     statement = insert(table).from_select(
-        names, select(*[cast(incoming.c[n], table.c[n].type) for n in names]).where(absent)
+        list(names), select(*[cast(incoming.c[n], table.c[n].type) for n in names]).where(absent)
     )
-    if returning:
-        return list(conn.execute(statement.returning(*returning)))
-    conn.execute(statement)
-    return []
+    return statement.returning(*[table.c[k] for k in returning]) if returning else statement
