@@ -57,7 +57,7 @@ from tests.e2e.chaos_support import (
     shared_redis,
     wait_until,
 )
-from tests.integration.test_channels_email_smtp import CaptureHandler, free_port
+from tests.integration.channels.test_channels_email_smtp import CaptureHandler, free_port
 from tests.recording_http import Recorded, RecordingServer, recording_server
 
 pytestmark = [pytest.mark.postgres, pytest.mark.timeout(240)]

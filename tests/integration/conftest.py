@@ -33,7 +33,7 @@ from saveit.events import Bus, InProcessBus, RedisStreamsBus
 from saveit.store import channel_accounts as accounts
 from saveit.store import restaurants as restaurant_store
 from tests.conftest import ADMIN_TOKEN
-from tests.integration.test_channels_email_smtp import CaptureHandler, free_port
+from tests.integration.channels.test_channels_email_smtp import CaptureHandler, free_port
 from tests.recording_http import RecordingServer, recording_server
 from tests.support import FakeClock, demo_document
 
