@@ -176,7 +176,14 @@ class Runtime:
             )
             self._joins.append(waiting)
         if plan.analytics:
-            self._joins.append(start_analytics(container.bus, container.analytics, stop))
+            self._joins.append(
+                start_analytics(
+                    container.bus,
+                    container.analytics,
+                    stop,
+                    coalesce_s=settings.analytics_coalesce_s,
+                )
+            )
         if plan.invalidation:
             # Every process hears every availability-changing event (see saveit.cache).
             self._invalidation = start_invalidation(settings, container.availability)

@@ -1,20 +1,26 @@
 """The ``analytics`` consumer group in the worker: every event that can change a
-figure recomputes the days it touched (:meth:`Analytics.handle`). Like the
+figure marks the days it touched, and :class:`Coalescing` recomputes each marked
+day at most once per ``SAVEIT_ANALYTICS_COALESCE_S``. Like the
 waitlist's, it records what it handled in ``processed_events``, so a redelivered
 event costs one look-up; and a day is rebuilt whole, so even a second handling
 leaves the same counters."""
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
+from collections.abc import Callable
 
-from saveit.analytics.service import SURVEY_EVENTS, Analytics
+from saveit.analytics.service import SURVEY_EVENTS, Analytics, Touched
 from saveit.domain import events
+from saveit.domain.model import Restaurant
 from saveit.events.bus import Bus
 from saveit.events.consumer import Consumer
 from saveit.events.processed import SqlProcessedStore
 
 GROUP = "analytics"
+log = logging.getLogger(__name__)
 
 
 def accepts(event_type: str) -> bool:
@@ -26,20 +32,86 @@ def accepts(event_type: str) -> bool:
     )
 
 
-def consumer(bus: Bus, analytics: Analytics) -> Consumer:
+class Coalescing:
+    """The consumer's handler: notes which (restaurant, family, day) each event
+    touched, and rebuilds each noted day once per ``period_s`` instead of once per
+    event.
+
+    Rebuilding a day reads that day's rows, so one rebuild per event made a busy
+    day's messages cost quadratically: on the bot bench the consumer's rebuilds
+    took the worker's CPU from the guests' replies. A day is always rebuilt whole,
+    so a later rebuild covers every event noted before it; what a crash loses is
+    at most the last ``period_s`` of marks, repaired by the next event on that day
+    (``saveit report`` computes days that have no counters at all)."""
+
+    def __init__(self, analytics: Analytics, period_s: float) -> None:
+        self.analytics = analytics
+        self.period_s = period_s
+        self._lock = threading.Lock()
+        self._pending: dict[int, tuple[Restaurant, Touched]] = {}
+        self._flushed_at = time.monotonic()
+
+    def handle(self, event: events.Event) -> None:
+        absorbed = self.analytics.absorb(event)
+        if absorbed is None or not absorbed[1]:
+            return
+        restaurant, touched = absorbed
+        with self._lock:
+            _, noted = self._pending.get(restaurant.id, (restaurant, set()))
+            self._pending[restaurant.id] = (restaurant, noted | touched)
+        if time.monotonic() - self._flushed_at >= self.period_s:
+            self.flush()
+
+    def flush(self) -> int:
+        """Rebuild every noted day now; how many were rebuilt."""
+        with self._lock:
+            pending, self._pending = self._pending, {}
+            self._flushed_at = time.monotonic()
+        done = 0
+        for restaurant, touched in pending.values():
+            self.analytics.recompute_all(restaurant, touched)
+            done += len(touched)
+        return done
+
+    def run(self, stop: threading.Event) -> None:
+        """Flush every ``period_s`` while events are quiet, and once more at the end."""
+        while not stop.wait(self.period_s):
+            try:
+                self.flush()
+            except Exception:  # the database is away: the marks wait for the next turn
+                log.exception("analytics: rebuilding the noted days failed")
+        self.flush()
+
+
+def consumer(bus: Bus, handler: Callable[[events.Event], None], analytics: Analytics) -> Consumer:
     return Consumer(
         bus,
         GROUP,
-        analytics.handle,
+        handler,
         processed=SqlProcessedStore(analytics.db.engine),
         accepts=accepts,
     )
 
 
-def start_analytics(bus: Bus, analytics: Analytics, stop: threading.Event) -> threading.Thread:
-    """The consumer as a daemon thread."""
-    thread = threading.Thread(
-        target=consumer(bus, analytics).run, args=(stop,), name="saveit-analytics", daemon=True
+def start_analytics(
+    bus: Bus, analytics: Analytics, stop: threading.Event, *, coalesce_s: float = 2.0
+) -> threading.Thread:
+    """The consumer, and the flusher of the days it noted, as daemon threads; the
+    returned thread ends after both have."""
+    coalescing = Coalescing(analytics, coalesce_s)
+    consuming = threading.Thread(
+        target=consumer(bus, coalescing.handle, analytics).run,
+        args=(stop,),
+        name="saveit-analytics",
+        daemon=True,
     )
+    consuming.start()
+
+    def flush_until_stopped() -> None:
+        coalescing.run(stop)
+        consuming.join()
+        coalescing.flush()  # what the consumer handled after the last flush
+
+    thread = threading.Thread(target=flush_until_stopped, name="saveit-analytics-days", daemon=True)
     thread.start()
     return thread

@@ -165,10 +165,18 @@ class Analytics:
         return found
 
     def handle(self, event: events.Event) -> None:
-        """The ``analytics`` consumer's handler."""
+        """Recompute what ``event`` touched, now (the worker coalesces instead, see
+        :class:`saveit.analytics.runner.Coalescing`)."""
+        absorbed = self.absorb(event)
+        if absorbed is not None:
+            self.recompute_all(*absorbed)
+
+    def absorb(self, event: events.Event) -> tuple[Restaurant, Touched] | None:
+        """Record what only the event itself tells (a handoff), and name the
+        (family, day) pairs it touched; None when it changes no figure."""
         if event.type == events.CONVERSATION_HANDED_OFF:
             if not event.payload.get("active"):
-                return
+                return None
             with self.db.unit_of_work() as uow:
                 uow.analytics.record_handoff(
                     event_id=event.event_id,
@@ -178,7 +186,7 @@ class Analytics:
                     by=str(event.payload.get("by", "")),
                 )
         restaurant = self.restaurant(event.restaurant_id)
-        self.recompute_all(restaurant, self.touched(restaurant, event))
+        return restaurant, self.touched(restaurant, event)
 
     def booking_refused(self, cmd: CreateReservation, actor: Actor, code: str) -> None:
         """The booking engine's refusal listener (never raises into the booking)."""

@@ -45,6 +45,14 @@ class OperationsSettings(BaseModel):
         "no tracing.",
     )
     otel_service_name: str = Field(default="saveit", description="service.name of the traces.")
+    analytics_coalesce_s: float = Field(
+        default=2.0,
+        gt=0,
+        le=300,
+        description="How often the analytics consumer rebuilds the days that events "
+        "touched: each touched day is rebuilt at most once per period, whatever the "
+        "number of events (figures lag by up to this much).",
+    )
     audit_interval_s: float = Field(
         default=300.0,
         ge=0,

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from saveit.analytics.runner import accepts
+from saveit.analytics.runner import Coalescing, accepts
 from saveit.bootstrap import Container
 from saveit.domain import errors
 from saveit.domain.commands import Actor, CreateReservation, GuestDetails, ModifyReservation
@@ -43,12 +43,18 @@ def _events_after(container: Container, last: int) -> list[Event]:
     ]
 
 
-@pytest.mark.parametrize("seed", [7, 8, 13])
+@pytest.mark.parametrize(
+    ("seed", "coalesced"), [(7, False), (8, False), (13, False), (7, True), (8, True)]
+)
 def test_counters_kept_by_events_equal_a_full_recomputation(
-    container: Container, demo: str, clock: FakeClock, seed: int
+    container: Container, demo: str, clock: FakeClock, seed: int, coalesced: bool
 ) -> None:
+    """``coalesced``: as the worker runs it, days noted and rebuilt in batches."""
     rnd = random.Random(seed)
     analytics, surveys, booking = container.analytics, container.surveys, container.booking
+    coalescing = Coalescing(analytics, period_s=3600.0)
+    handle = coalescing.handle if coalesced else analytics.handle
+    periods = random.Random(seed)  # apart from ``rnd``: the same sequence either way
     assert analytics is not None
     assert surveys is not None
     assign_account(container, "demo", "sms", "+34910000000", now=clock.now)
@@ -65,10 +71,12 @@ def test_counters_kept_by_events_equal_a_full_recomputation(
         for event in _events_after(container, seen):
             seen = event.outbox_id
             if accepts(event.type):
-                analytics.handle(event)
+                handle(event)
                 handled.append(event)
         if handled and rnd.random() < 0.2:  # an at-least-once bus delivers again
-            analytics.handle(rnd.choice(handled))
+            handle(rnd.choice(handled))
+        if periods.random() < 0.3:  # the flusher's period ends
+            coalescing.flush()
 
     codes: list[str] = []
     for _ in range(70):
@@ -129,6 +137,7 @@ def test_counters_kept_by_events_equal_a_full_recomputation(
         surveys.send_due()  # as the scheduler does on every tick
         drain()
     drain()
+    coalescing.flush()
     kept = analytics_rows(container, rid)
     assert any(r.metric == "attempts" for r in kept)
     assert any(r.family == "surveys" for r in kept), "the sequence should reach a survey"
@@ -151,3 +160,38 @@ def test_days_never_touched_are_computed_on_demand(container: Container, demo: s
     assert len(missing) == 10
     container.analytics.fill(rid, missing)
     assert container.analytics.missing_days("demo", first, first + timedelta(days=9))[1] == []
+
+
+def test_a_busy_day_is_rebuilt_once_per_period_not_once_per_event(
+    container: Container, demo: str, clock: FakeClock
+) -> None:
+    analytics, booking = container.analytics, container.booking
+    coalescing = Coalescing(analytics, period_s=3600.0)
+    day = (clock.now + timedelta(days=1)).astimezone(MADRID).date()
+    for n in range(6):  # the six tables that seat two, at 20:00
+        booking.create(
+            CreateReservation(
+                restaurant="demo",
+                start=datetime.combine(day, time(20, 0), tzinfo=MADRID),
+                party_size=2,
+                guest=GuestDetails(name=f"G{n}", phone=f"+3460022{n:04d}"),
+                source="phone",
+            ),
+            STAFF,
+        )
+    events = [e for e in _events_after(container, 0) if accepts(e.type)]
+    assert len(events) == 6
+    for event in events:
+        coalescing.handle(event)
+    with container.engine.connect() as conn:
+        rid = conn.execute(
+            select(restaurants.c.id).where(restaurants.c.slug == "demo")
+        ).scalar_one()
+    assert analytics_rows(container, rid) == []  # noted, not yet rebuilt
+    # visits on the booked day; attempts and messages on the day they were made
+    # (and the messages of the day before): four rebuilds for six events
+    assert coalescing.flush() == 4
+    kept = analytics_rows(container, rid)
+    analytics.rebuild(rid)
+    assert analytics_rows(container, rid) == kept
+    assert coalescing.flush() == 0
