@@ -21,7 +21,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from saveit.analytics import daily, report
-from saveit.domain import events
+from saveit.domain import errors, events
 from saveit.domain.analytics import (
     ATTEMPTS,
     FAMILIES,
@@ -98,6 +98,7 @@ class Analytics:
         # cache in the app (it notices a changed configuration); None: read it.
         self.restaurants = restaurants
         self._zones: dict[int, ZoneInfo] = {}
+        self._slugs: dict[int, str] = {}
         self._offered_for: Restaurant | None = None
         self._offered: dict[date, list[Counter]] = {}
         self._offered_lock = threading.Lock()
@@ -105,8 +106,22 @@ class Analytics:
     # --- keeping the counters --------------------------------------------------------------
 
     def restaurant(self, restaurant_id: int) -> Restaurant:
+        """The configuration an event's restaurant has now. In the app it comes from
+        the booking engine's cache, by the slug this process learnt once: loading
+        it whole for every event cost the worker a sixth of its CPU on the bot bench."""
+        if self.restaurants is None:
+            with self.db.reading() as r:
+                return r.restaurants.load(restaurant_id)
+        slug = self._slugs.get(restaurant_id)
+        if slug is not None:
+            try:
+                return self.restaurants(slug)
+            except errors.NotFound:  # renamed since: learn the slug again
+                pass
         with self.db.reading() as r:
-            return r.restaurants.load(restaurant_id)
+            _, slug = r.restaurants.name_and_slug(restaurant_id)
+        self._slugs[restaurant_id] = slug
+        return self.restaurants(slug)
 
     def recompute(self, restaurant: Restaurant, day: date, family: str) -> None:
         """Rebuild one (restaurant, day, family)'s counters from that day's rows."""
