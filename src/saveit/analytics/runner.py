@@ -94,7 +94,7 @@ def consumer(bus: Bus, handler: Callable[[events.Event], None], analytics: Analy
 
 
 def start_analytics(
-    bus: Bus, analytics: Analytics, stop: threading.Event, *, coalesce_s: float = 2.0
+    bus: Bus, analytics: Analytics, stop: threading.Event, *, coalesce_s: float = 30.0
 ) -> threading.Thread:
     """The consumer, and the flusher of the days it noted, as daemon threads; the
     returned thread ends after both have."""

@@ -46,12 +46,13 @@ class OperationsSettings(BaseModel):
     )
     otel_service_name: str = Field(default="saveit", description="service.name of the traces.")
     analytics_coalesce_s: float = Field(
-        default=2.0,
+        default=30.0,
         gt=0,
         le=300,
         description="How often the analytics consumer rebuilds the days that events "
         "touched: each touched day is rebuilt at most once per period, whatever the "
-        "number of events (figures lag by up to this much).",
+        "number of events (figures lag by up to this much; rebuilding per event made "
+        "a busy day's rebuilds quadratic and slowed the bot's replies).",
     )
     audit_interval_s: float = Field(
         default=300.0,
