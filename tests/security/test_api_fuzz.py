@@ -79,7 +79,8 @@ def fuzz_app(settings: Settings, clock: FakeClock) -> Iterator[tuple[FastAPI, di
 
 
 def documented_rules(document: dict[str, Any]) -> dict[str, frozenset[str]]:
-    """``"METHOD /path"`` -> the ``x-rules`` texts its request body's schema states."""
+    """``"METHOD /path"`` -> the ``x-rules`` texts its request body's schema states, and
+    those the operation states of its query parameters taken together."""
     components = document.get("components", {}).get("schemas", {})
 
     def walk(node: Any, seen: frozenset[str]) -> set[str]:
@@ -98,7 +99,9 @@ def documented_rules(document: dict[str, Any]) -> dict[str, frozenset[str]]:
         return found
 
     return {
-        f"{method.upper()} {path}": frozenset(walk(op.get("requestBody", {}), frozenset()))
+        f"{method.upper()} {path}": frozenset(
+            walk(op.get("requestBody", {}), frozenset()) | set(op.get(RULES, ()))
+        )
         for path, ops in document["paths"].items()
         for method, op in ops.items()
     }

@@ -124,6 +124,10 @@ class Reading:
             return None, None
         hint = _hint(said)
         part = self.part or hint
+        if self.part is None and part == "night" and self.hour == 12 and not self.explicit:
+            # "las 12 de la noche" said at the time is midnight, but "para cenar … a
+            # las 12:30" may as well mean half past noon: ask rather than guess.
+            return None, _conflict((12 * 60 + self.offset) % 1440, said, services)
         if self.explicit or self.hour == 0 or (self.hour >= 12 and part is None):
             hour = self.hour % 24
         elif part is not None:

@@ -186,6 +186,15 @@ def test_an_hour_in_two_services_is_asked() -> None:
     assert read("mesa mañana a las 9", SERVICES).time == time(21)  # one service fits
 
 
+def test_twelve_for_dinner_is_asked_not_read_as_midnight() -> None:
+    """Fails before the fix: "para cenar … a las 12:30" was 00:30, confidently."""
+    got = read("mesa para cenar hoy a las 12:30")
+    assert got.time is None
+    assert got.ambiguity is not None
+    assert got.ambiguity.kind == "part_of_day"
+    assert read("mesa hoy a las 12 de la noche").time == time(0)  # said at the time
+
+
 @pytest.mark.parametrize("text", ["mesa esta tarde a las 2", "table this afternoon at 2"])
 def test_a_small_hour_this_afternoon_is_not_night(text: str) -> None:
     """Fails before the fix: read as 02:00."""

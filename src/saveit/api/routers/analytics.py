@@ -16,9 +16,10 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
+from saveit.admin.fields import Day
 from saveit.analytics.export import to_csv
 from saveit.analytics.report import Report
-from saveit.analytics.service import Analytics
+from saveit.analytics.service import MAX_RANGE_DAYS, Analytics
 from saveit.analytics.survey import Survey, Surveys
 from saveit.api.auth import HostOf, ManagerOf, reservation_access
 from saveit.api.deps import ContainerDep
@@ -65,14 +66,18 @@ def _surveys(container: ContainerDep) -> Surveys:
     response_model=Report,
     response_model_by_alias=True,
     responses={200: {"content": {"text/csv": {}}}},
+    # What JSON Schema cannot say of two parameters together (see saveit.admin.fields).
+    openapi_extra={
+        "x-rules": ["'to' is before 'from'", f"a report covers at most {MAX_RANGE_DAYS} days"]
+    },
 )
 def analytics(
     slug: str,
     _staff: ManagerOf,
     container: ContainerDep,
     request: Request,
-    since: Annotated[dt.date, Query(alias="from", description="first day, inclusive")],
-    until: Annotated[dt.date, Query(alias="to", description="last day, inclusive")],
+    since: Annotated[Day, Query(alias="from", description="first day, inclusive")],
+    until: Annotated[Day, Query(alias="to", description="last day, inclusive")],
     group: Literal["total", "day", "week", "service", "channel"] = "total",
     format: Literal["json", "csv"] | None = None,
 ) -> Report | Response:
