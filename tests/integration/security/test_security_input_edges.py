@@ -56,8 +56,9 @@ def test_a_non_ascii_manage_token_is_refused_not_a_crash(api: TestClient) -> Non
         ("GET", f"/v1/restaurants/demo/conversations/1?before={BEYOND_INT64}", None),
         ("POST", f"/v1/restaurants/demo/conversations/{BEYOND_INT64}/messages", {"text": "hi"}),
         ("PUT", f"/v1/restaurants/demo/conversations/{BEYOND_INT64}/handoff", {"active": True}),
+        ("GET", f"/v1/restaurants/demo/guests/{BEYOND_INT64}/surveys", None),
     ],
-    ids=["guest-get", "guest-put", "conversation", "before", "reply", "handoff"],
+    ids=["guest-get", "guest-put", "conversation", "before", "reply", "handoff", "surveys"],
 )
 def test_ids_beyond_the_databases_integers_are_422(
     api: TestClient, method: str, path: str, body: Any

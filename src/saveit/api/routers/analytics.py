@@ -23,6 +23,7 @@ from saveit.analytics.service import MAX_RANGE_DAYS, Analytics
 from saveit.analytics.survey import Survey, Surveys
 from saveit.api.auth import HostOf, ManagerOf, reservation_access
 from saveit.api.deps import ContainerDep
+from saveit.api.ids import RowId
 from saveit.api.schemas import Body
 from saveit.domain import errors
 
@@ -128,7 +129,7 @@ def _out(survey: Survey) -> SurveyOut:
 
 @router.get("/v1/restaurants/{slug}/guests/{guest_id}/surveys", response_model=list[SurveyOut])
 def guest_surveys(
-    slug: str, guest_id: int, _staff: HostOf, container: ContainerDep
+    slug: str, guest_id: RowId, _staff: HostOf, container: ContainerDep
 ) -> list[SurveyOut]:
     """The guest's surveys, newest first: part of their profile."""
     return [_out(s) for s in _surveys(container).of_guest(slug, guest_id)]
