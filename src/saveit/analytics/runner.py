@@ -68,8 +68,16 @@ class Coalescing:
             pending, self._pending = self._pending, {}
             self._flushed_at = time.monotonic()
         done = 0
-        for restaurant, touched in pending.values():
-            self.analytics.recompute_all(restaurant, touched)
+        for rid, (restaurant, touched) in list(pending.items()):
+            try:
+                self.analytics.recompute_all(restaurant, touched)
+            except Exception:  # keep what is not rebuilt yet for the next flush
+                with self._lock:
+                    for key, (r, left) in pending.items():
+                        _, noted = self._pending.get(key, (r, set()))
+                        self._pending[key] = (r, noted | left)
+                raise
+            del pending[rid]
             done += len(touched)
         return done
 
