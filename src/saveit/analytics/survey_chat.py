@@ -31,9 +31,15 @@ class SurveyChat:
         self.surveys = surveys
 
     def answer(self, turn: Turn) -> Reply | None:
-        """The reply when the message belongs to the survey; None otherwise."""
-        survey = self.surveys.open_for(turn.conversation.id)
+        """The reply when the message belongs to the survey; None otherwise.
+
+        The conversation's survey is looked up only for a message that could be
+        the survey's (a stop, a rating, or text the bot does not understand, which
+        may be a comment): every guest message passes here, and most are not."""
         text = turn.text.strip()
+        if not (texts.is_stop(text) or _rating(turn) is not None or _maybe_comment(turn, text)):
+            return None
+        survey = self.surveys.open_for(turn.conversation.id)
         if texts.is_stop(text) and (
             survey is not None or any(w in text.lower() for w in _SURVEY_WORDS)
         ):
@@ -60,15 +66,21 @@ class SurveyChat:
             and survey.comment is None
             and survey.answered_at is not None
             and turn.now - survey.answered_at < COMMENT_WITHIN
-            and turn.choice is None
-            and text
-            and parse(text, now=turn.now, lang_hint=lang).intent == "unknown"
+            and _maybe_comment(turn, text)
             and self.surveys.comment(survey, text)
         ):
             if survey.rating is not None and survey.rating <= LOW:
                 return Reply([], language=lang)  # staff have the conversation now
             return _reply(texts.say("thanks_comment", lang), lang)
         return None
+
+
+def _maybe_comment(turn: Turn, text: str) -> bool:
+    return (
+        turn.choice is None
+        and bool(text)
+        and parse(text, now=turn.now, lang_hint=turn.conversation.language).intent == "unknown"
+    )
 
 
 def _rating(turn: Turn) -> tuple[int, str] | None:

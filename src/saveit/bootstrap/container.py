@@ -208,6 +208,9 @@ def build(
     abuse = AbuseLimits.from_settings(settings, limiter)
     senders = build_senders(settings)
     lease = timedelta(seconds=settings.delivery_lease_s)
+    # One directory of channel accounts for the gateway's routing, the sends and the
+    # notifier (the admin service's edits forget it in this process at once).
+    directory = AccountDirectory(db)
     # Everything that queues a message to a guest wakes this one delivery loop.
     delivery = Delivery(
         engine,
@@ -218,6 +221,7 @@ def build(
         send_backoff_s=settings.channel_send_backoff_s,
         public_base_url=settings.public_base_url,
         lease=lease,
+        directory=directory,
     )
     links = IdentityLinks(
         engine,
@@ -254,8 +258,6 @@ def build(
             clock=clock,
             phone_region=settings.default_phone_region,
         )
-    # One directory of channel accounts for the gateway's routing and the notifier.
-    directory = AccountDirectory(db)
     notifier = None
     if settings.notify_enabled:
         notifier = Notifier(booking, delivery, qr=qr, clock=clock, directory=directory)

@@ -32,6 +32,7 @@ from saveit.observe import metrics, tracing
 from saveit.observe.context import resumed
 from saveit.store import conversations as convs
 from saveit.store import messages as store
+from saveit.store.channel_accounts import AccountDirectory
 from saveit.store.secret_box import SecretBox, SecretsUnreadable
 from saveit.store.unit_of_work import (
     Database,
@@ -67,9 +68,13 @@ class Delivery:
         public_base_url: str | None = None,
         box: SecretBox | None = None,
         lease: timedelta = LEASE,
+        directory: AccountDirectory | None = None,
     ) -> None:
         self.db = database_of(engine)
         self.lease = lease
+        # The accounts and names sends go out with, remembered for a couple of seconds
+        # (an edit in this process applies at once: the admin service forgets them).
+        self.directory = directory or AccountDirectory(self.db)
         self.box = box  # opens the accounts' sealed access tokens for the senders
         self.senders = dict(senders)
         self.clock = clock
@@ -141,28 +146,32 @@ class Delivery:
 
     def _deliver(self, message: store.StoredMessage) -> None:
         sender = self.senders.get(message.channel)
-        try:
-            with self.db.reading() as r:
-                context, account = self._context(r, message)
-        except SecretsUnreadable as exc:
-            log.error("channels: message %s: %s", message.id, exc)
-            self._fail(message, "SECRETS_UNREADABLE", str(exc), self.clock())
-            return
         now = self.clock()
-        if sender is None or account is None:
-            what = "no sender is configured" if sender is None else "the restaurant has no account"
-            self._fail(message, "NOT_CONFIGURED", f"{message.channel}: {what}", now)
-            return
-        if message.send_started_at is not None and message.channel not in RESENDABLE:
-            self._fail(
-                message,
-                "DELIVERY_UNCERTAIN",
-                "the process sending this stopped mid-send; the guest may or may not have "
-                "it, and it is not sent again on its own",
-                now,
-            )
-            return
+        # What the send needs is read in the transaction that marks it started: one
+        # transaction before the provider call, not a reading one and a writing one.
         with self.db.unit_of_work() as uow:
+            try:
+                context, account = self._context(uow, message)
+            except SecretsUnreadable as exc:
+                log.error("channels: message %s: %s", message.id, exc)
+                self._failed(uow, message, "SECRETS_UNREADABLE", str(exc), now)
+                return
+            if sender is None or account is None:
+                what = (
+                    "no sender is configured" if sender is None else "the restaurant has no account"
+                )
+                self._failed(uow, message, "NOT_CONFIGURED", f"{message.channel}: {what}", now)
+                return
+            if message.send_started_at is not None and message.channel not in RESENDABLE:
+                self._failed(
+                    uow,
+                    message,
+                    "DELIVERY_UNCERTAIN",
+                    "the process sending this stopped mid-send; the guest may or may not have "
+                    "it, and it is not sent again on its own",
+                    now,
+                )
+                return
             uow.messages.mark_sending(message.id, now)
         try:
             with tracing.span("channel.send", channel=message.channel):
@@ -201,22 +210,28 @@ class Delivery:
                 announce(uow, events.MESSAGE_FAILED, early, now, error_code=early.error_code)
 
     def _fail(self, message: store.StoredMessage, code: str, detail: str, now: datetime) -> None:
+        with self.db.unit_of_work() as uow:
+            self._failed(uow, message, code, detail, now)
+
+    @staticmethod
+    def _failed(
+        uow: UnitOfWork, message: store.StoredMessage, code: str, detail: str, now: datetime
+    ) -> None:
         metrics.channel_sends.labels(message.channel, "failed").inc()
         log.warning(
             "channels: %s message %s failed: %s %s", message.channel, message.id, code, detail
         )
-        with self.db.unit_of_work() as uow:
-            uow.messages.mark_failed(message.id, code=code, detail=detail, now=now)
-            announce(uow, events.MESSAGE_FAILED, message, now, error_code=code)
+        uow.messages.mark_failed(message.id, code=code, detail=detail, now=now)
+        announce(uow, events.MESSAGE_FAILED, message, now, error_code=code)
 
     def _context(
-        self, r: Reader, message: store.StoredMessage
+        self, r: Reader | UnitOfWork, message: store.StoredMessage
     ) -> tuple[SendContext, ChannelAccount | None]:
-        restaurant_name, slug = r.restaurants.name_and_slug(message.restaurant_id)
+        restaurant_name, slug = self.directory.speaking_as(message.restaurant_id)
         if message.channel == "webchat":
             account: ChannelAccount | None = ChannelAccount(message.restaurant_id, "webchat", slug)
         else:
-            account = r.accounts.find(message.restaurant_id, message.channel, self.box)
+            account = self.directory.sender(message.restaurant_id, message.channel, self.box)
         identity = (
             None if message.identity_id is None else r.conversations.identity(message.identity_id)
         )

@@ -127,6 +127,7 @@ class Gateway:
         # queues messages (identity links, verification codes, the notifier).
         self.delivery = delivery or Delivery(
             self.db,
+            directory=self.directory,
             senders=senders,
             box=box,
             clock=clock,
@@ -262,7 +263,7 @@ class Gateway:
             uow.messages.attach(
                 message.id, identity_id=identity.id, conversation_id=conversation.id
             )
-            name, slug = uow.restaurants.name_and_slug(message.restaurant_id)
+        name, slug = self.directory.speaking_as(message.restaurant_id)
         allowed = (
             self.limiter is None
             or self.limiter.hit(self.guest_rule, f"{message.channel}:{message.address}").allowed

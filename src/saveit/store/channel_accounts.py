@@ -43,6 +43,7 @@ from saveit.store.account_proofs import set_code as set_code
 from saveit.store.account_proofs import unprove as unprove
 from saveit.store.database import reading
 from saveit.store.repository import Repository, bound
+from saveit.store.restaurants import name_and_slug
 from saveit.store.schema import channel_accounts, restaurants
 from saveit.store.secret_box import SecretBox
 
@@ -305,6 +306,8 @@ class AccountDirectory:
         self.ttl_s = ttl_s
         self._known: dict[tuple[str, str], tuple[float, ChannelAccount | None]] = {}
         self._channels: dict[int, tuple[float, frozenset[str]]] = {}
+        self._senders: dict[tuple[int, str], tuple[float, ChannelAccount | None]] = {}
+        self._names: dict[int, tuple[float, tuple[str, str]]] = {}
         self._lock = threading.Lock()
 
     def route(self, channel: str, address: str) -> ChannelAccount | None:
@@ -315,6 +318,24 @@ class AccountDirectory:
     def channels(self, restaurant_id: int) -> frozenset[str]:
         """The channels the restaurant has an account on, as of at most ``ttl_s`` ago."""
         return self._remembered(self._channels, restaurant_id, lambda c: channels(c, restaurant_id))
+
+    def sender(
+        self, restaurant_id: int, channel: str, box: SecretBox | None
+    ) -> ChannelAccount | None:
+        """The account (secrets opened with ``box``) a reply goes out from: every send
+        needs it, and a burst of replies for one restaurant costs one lookup. A
+        secret that cannot be opened raises :class:`SecretsUnreadable` and is not
+        remembered."""
+        return self._remembered(
+            self._senders, (restaurant_id, channel), lambda c: find(c, restaurant_id, channel, box)
+        )
+
+    def speaking_as(self, restaurant_id: int) -> tuple[str, str]:
+        """The restaurant's name and slug, which every reply and send is signed with;
+        a rename shows within ``ttl_s``."""
+        return self._remembered(
+            self._names, restaurant_id, lambda c: name_and_slug(c, restaurant_id)
+        )
 
     def _remembered(
         self, memory: dict[_K, tuple[float, _V]], key: _K, load: Callable[[Connection], _V]
@@ -336,6 +357,8 @@ class AccountDirectory:
         with self._lock:
             self._known.clear()
             self._channels.clear()
+            self._senders.clear()
+            self._names.clear()
 
 
 class AccountRepository(Repository):

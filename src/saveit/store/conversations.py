@@ -125,14 +125,25 @@ def resolve(
     phone_region: str = "ES",
     inbound: bool = True,
 ) -> Identity:
-    """The identity (and through it the guest) a message comes from, made on first contact."""
-    row = conn.execute(
-        select(channel_identities).where(
-            channel_identities.c.restaurant_id == restaurant_id,
-            channel_identities.c.channel == channel,
-            channel_identities.c.external_id == external_id,
-        )
-    ).first()
+    """The identity (and through it the guest) a message comes from, made on first contact.
+
+    A message from a known sender (nearly all of them) costs one statement: the
+    ``UPDATE … RETURNING`` that records when they last wrote (WhatsApp's 24-hour
+    window) also reads the identity."""
+    mine = (
+        channel_identities.c.restaurant_id == restaurant_id,
+        channel_identities.c.channel == channel,
+        channel_identities.c.external_id == external_id,
+    )
+    if inbound:
+        row = conn.execute(
+            update(channel_identities)
+            .where(*mine)
+            .values(last_inbound_at=now)
+            .returning(*channel_identities.c)
+        ).first()
+    else:
+        row = conn.execute(select(channel_identities).where(*mine)).first()
     if row is None:
         guest_id = _guest_for(conn, restaurant_id, channel, external_id, name, now, phone_region)
         conn.execute(
@@ -144,31 +155,11 @@ def resolve(
                 "guest_id": guest_id,
                 "display_name": (name or "")[:200],
                 "created_at": now,
+                "last_inbound_at": now if inbound else None,
             },
         )
-        row = conn.execute(
-            select(channel_identities).where(
-                channel_identities.c.restaurant_id == restaurant_id,
-                channel_identities.c.channel == channel,
-                channel_identities.c.external_id == external_id,
-            )
-        ).one()
-    if inbound:
-        conn.execute(
-            update(channel_identities)
-            .where(channel_identities.c.id == row.id)
-            .values(last_inbound_at=now)
-        )
-        return Identity(
-            int(row.id),
-            restaurant_id,
-            channel,
-            external_id,
-            int(row.guest_id),
-            now,
-            row.verified_at,
-            row.verified_by,
-        )
+        # Read back: another transaction may have made it first.
+        row = conn.execute(select(channel_identities).where(*mine)).one()
     return _identity(row)
 
 
@@ -208,7 +199,16 @@ def latest(identities: Sequence[Identity]) -> Identity:
 def open_conversation(
     conn: Connection, restaurant_id: int, guest_id: int, now: datetime
 ) -> tuple[Conversation, bool]:
-    """The guest's conversation, and whether this call started it."""
+    """The guest's conversation, and whether this call started it.
+
+    Looked up first: nearly every message belongs to a conversation that exists,
+    and a speculative ``INSERT … ON CONFLICT`` costs more than the lookup."""
+    mine = select(conversations).where(
+        conversations.c.restaurant_id == restaurant_id, conversations.c.guest_id == guest_id
+    )
+    found = conn.execute(mine).first()
+    if found is not None:
+        return _conversation(found), False
     made = conn.execute(
         ignoring_conflicts(conn.dialect.name, conversations, conversations.c.id),
         {
@@ -222,12 +222,7 @@ def open_conversation(
             "created_at": now,
         },
     ).first()
-    row = conn.execute(
-        select(conversations).where(
-            conversations.c.restaurant_id == restaurant_id, conversations.c.guest_id == guest_id
-        )
-    ).one()
-    return _conversation(row), made is not None
+    return _conversation(conn.execute(mine).one()), made is not None
 
 
 def conversation(conn: Connection, conversation_id: int) -> Conversation | None:
