@@ -135,7 +135,15 @@ def sign_out(request: Request, visit: SignedIn, _form: Form) -> Response:
 
 @router.get("/account/password")
 def password_form(visit: SignedIn) -> Response:
-    return render("password.html", lang=visit.lang, csrf=visit.csrf, visit=visit, error=None)
+    return render(
+        "password.html",
+        lang=visit.lang,
+        csrf=visit.csrf,
+        visit=visit,
+        error=None,
+        problem=None,
+        field=None,
+    )
 
 
 @router.post("/account/password")
