@@ -101,7 +101,8 @@ def test_staff_of_one_restaurant_never_see_another(console: Console, page: Any) 
     sign_in(page, console, owner)
     for path in ("", "/staff", "/staff/panel"):
         answer = page.goto(f"{console.base}/console/r/other{path}")
-        assert answer is not None and answer.status == 404, path
+        assert answer is not None
+        assert answer.status == 404, path
         expect(page.get_by_text("Secret Person")).to_have_count(0)
         assert "Otra Casa" not in page.content()
     posted = page.request.post(
