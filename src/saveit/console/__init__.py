@@ -14,6 +14,8 @@ through services (:class:`.services.ConsoleServices`), never the store.
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -48,7 +50,7 @@ def _go(request: Request, target: str) -> Response:
 async def _not_signed_in(request: Request, _exc: Exception) -> Response:
     target = "/console/sign-in"
     if request.method == "GET" and request.url.path != "/console":
-        target += f"?next={request.url.path}"
+        target += f"?next={quote(request.url.path)}"
     return _go(request, target)
 
 
