@@ -119,6 +119,8 @@ def demo_server(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[str]]]:
         proc.kill()
         proc.wait(timeout=20)
     assert "demo restaurant created" in log.read_text()
+    assert f"staff console: {base}/console" in log.read_text()
+    assert "sign in as   owner@demo.example.com / saveit-demo" in log.read_text()
 
 
 def test_demo_serves_the_demo_restaurant_with_no_setup(
@@ -129,6 +131,15 @@ def test_demo_serves_the_demo_restaurant_with_no_setup(
     assert profile.status_code == 200
     assert profile.json()["name"] == "Casa Demo"
     assert httpx.get(f"{base}/docs", timeout=5).status_code == 200
+    with httpx.Client(base_url=base, timeout=10) as browser:  # the demo's printed login
+        form = browser.get("/console/sign-in").text
+        csrf = form.split('name="csrf" value="')[1].split('"')[0]
+        signed = browser.post(
+            "/console/sign-in",
+            data={"csrf": csrf, "email": "owner@demo.example.com", "password": "saveit-demo"},
+        )
+        assert signed.status_code == 303
+        assert browser.get("/console/r/demo/staff").status_code == 200
 
 
 def test_token_create_issues_a_staff_token_the_api_accepts(db_url: str, tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from fastapi import FastAPI, Response
 
 from saveit import __version__
 from saveit.api import access_log, problems
-from saveit.api.deps import admin_services
+from saveit.api.deps import admin_services, console_services
 from saveit.api.header_limits import HeaderLimit
 from saveit.api.middleware import BodyLimit, CatchAll
 from saveit.api.openapi import document_settings
@@ -37,6 +37,7 @@ from saveit.api.routers import (
 from saveit.api.routers import metrics as metrics_router
 from saveit.bootstrap import Container, build, freeze_startup_heap
 from saveit.config import load_settings, refuse_exposed_development_secret
+from saveit.console import mount as mount_console
 from saveit.observe import logs, tracing
 from saveit.observe.gauges import scrape_gauges
 from saveit.observe.metrics import Exposition
@@ -91,6 +92,8 @@ def create_app(container: Container) -> FastAPI:
         analytics,
     ):
         app.include_router(module.router)
+    # The staff console (/console): pages, their static assets, CSP (saveit.console).
+    mount_console(app, console_services(container, app.state.admin.database))
     app.add_middleware(BodyLimit, max_bytes=container.settings.max_body_bytes)
     app.add_middleware(RateLimit, limiter=container.limiter, refuse=_too_many_requests)
     app.add_middleware(CatchAll)

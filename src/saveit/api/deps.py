@@ -8,12 +8,15 @@ from typing import Annotated, cast
 
 from fastapi import Depends, Request
 
+from saveit.accounts import SignIn, StaffAccounts
+from saveit.accounts.passwords import Passwords
 from saveit.admin.channel_accounts import ChannelAccounts
 from saveit.admin.inbox import StaffInbox
 from saveit.admin.notify_preferences import NotifyPreferences
 from saveit.admin.restaurants import RestaurantAdmin
 from saveit.admin.staff_tokens import StaffTokens
 from saveit.bootstrap import Container
+from saveit.console import ConsoleServices
 from saveit.store.unit_of_work import Database
 
 
@@ -61,6 +64,23 @@ def admin_services(container: Container) -> AdminServices:
         inbox=StaffInbox(db, gateway=container.gateway, clock=booking.clock),
         preferences=NotifyPreferences(db),
         database=db,
+    )
+
+
+def console_services(container: Container, db: Database) -> ConsoleServices:
+    """The staff console's services (``saveit.console``), built once per app."""
+    passwords = Passwords()
+    clock = container.booking.clock
+    return ConsoleServices(
+        signin=SignIn(
+            db,
+            passwords=passwords,
+            limiter=container.limiter,
+            settings=container.settings,
+            clock=clock,
+        ),
+        staff=StaffAccounts(db, passwords=passwords, clock=clock),
+        settings=container.settings,
     )
 
 

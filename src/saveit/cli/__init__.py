@@ -8,6 +8,7 @@ command run in the same environment talks to the same database.
 * :mod:`.processes` — ``worker``, ``audit``, ``smtp``.
 * :mod:`.bot` — ``parse``, ``eval``, ``chat``.
 * :mod:`.data` — ``db``, ``guest``, ``secrets``, ``token``.
+* :mod:`.staff` — ``staff add|reset-password|remove`` (console accounts).
 
 The modules register their commands when imported, in the order ``--help``
 lists them.
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 # isort: off
 # In the order `saveit --help` lists them: each module registers its commands.
-from saveit.cli import serve, processes, bot, data, report  # noqa: F401
+from saveit.cli import serve, processes, bot, data, staff, report  # noqa: F401
 
 # isort: on
 from saveit.cli.app import app

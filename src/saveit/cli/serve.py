@@ -8,7 +8,7 @@ import json
 import os
 import shutil
 import tempfile
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, cast
 
@@ -17,6 +17,8 @@ import uvicorn
 import yaml
 from pydantic import ValidationError
 
+from saveit.accounts import StaffAccounts
+from saveit.accounts.passwords import Passwords
 from saveit.admin.setup import RestaurantSpec, apply_spec, parse_document
 from saveit.api.access_log import with_redaction
 from saveit.api.header_limits import BoundedHttpToolsProtocol
@@ -25,6 +27,10 @@ from saveit.config import Settings, load_settings
 from saveit.observe import logs
 from saveit.observe.metrics import MULTIPROC_ENV
 from saveit.store.database import create_db_engine
+from saveit.store.unit_of_work import Database
+
+DEMO_OWNER = "owner@demo.example.com"
+DEMO_PASSWORD = "saveit-demo"  # noqa: S105 - the demo's published login, on loopback only
 
 
 def _run_server(settings: Settings, host: str, port: int, workers: int) -> None:
@@ -107,12 +113,33 @@ def seed(
         typer.echo(f"restaurant '{spec.slug}' already exists; left unchanged")
 
 
+def seed_demo_owner() -> bool:
+    """Create the demo restaurant's owner account if absent; True when created."""
+    settings = load_settings()
+    engine = create_db_engine(settings.resolved_database_url)
+    try:
+        accounts = StaffAccounts(Database(engine), passwords=Passwords(), clock=_now)
+        if accounts.exists(DEMO_OWNER):
+            return False
+        accounts.add(
+            "demo", email=DEMO_OWNER, name="Demo Owner", role="owner", password=DEMO_PASSWORD
+        )
+        return True
+    finally:
+        engine.dispose()
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
 @app.command()
 def demo(host: Host = "127.0.0.1", port: Port = 8000, workers: Workers = 1) -> None:
     """Create the demo restaurant (slug ``demo``) if absent, print where to look, and serve."""
     settings = settings_for(host)
     migrate()
     created = seed_spec(load_spec(DEMO_FILE))
+    owner = seed_demo_owner()
     base = f"http://{'localhost' if host in {'0.0.0.0', '::'} else host}:{port}"  # noqa: S104
     tomorrow = (date.today() + timedelta(days=1)).isoformat()  # noqa: DTZ011 - a hint only
     typer.echo(
@@ -125,6 +152,9 @@ def demo(host: Host = "127.0.0.1", port: Port = 8000, workers: Workers = 1) -> N
                 f"?date={tomorrow}&party_size=2",
                 f"  book:          POST {base}/v1/restaurants/demo/reservations",
                 f"  web chat:      {base}/chat/demo",
+                f"  staff console: {base}/console",
+                f"    sign in as   {DEMO_OWNER} / {DEMO_PASSWORD}"
+                + ("" if owner else "  (account already present: its password is as last set)"),
                 "",
             ]
         )

@@ -13,6 +13,7 @@ from pydantic import model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from saveit.config.channels import ChannelSettings
+from saveit.config.console import ConsoleSettings
 from saveit.config.events import EventSettings
 from saveit.config.guests import GuestSettings
 from saveit.config.operations import OperationsSettings
@@ -24,6 +25,7 @@ class Settings(
     BaseSettings,
     OperationsSettings,
     SecuritySettings,
+    ConsoleSettings,
     GuestSettings,
     ChannelSettings,
     EventSettings,

@@ -52,8 +52,17 @@ CHILD_TABLES: tuple[tuple[str, str, str], ...] = (
 # Bookkeeping that belongs to no restaurant: which events a consumer handled,
 # provider statuses that arrived before we knew which message they belong to, and
 # the marker an erasure holds (and removes) inside its own transaction on SQLite.
+# Staff accounts and their sessions belong to a person, who may work for several
+# restaurants, and are read at sign-in before any restaurant is known; what a
+# person sees is governed by ``staff_memberships``, which is scoped.
 UNSCOPED_TABLES: frozenset[str] = frozenset(
-    {"processed_events", "early_statuses", "erasure_in_progress"}
+    {
+        "processed_events",
+        "early_statuses",
+        "erasure_in_progress",
+        "staff_accounts",
+        "staff_sessions",
+    }
 )
 
 

@@ -67,6 +67,8 @@ from saveit.store.processed import ProcessedRepository
 from saveit.store.reservations import ReservationRepository
 from saveit.store.restaurants import RestaurantRepository
 from saveit.store.retention import RetentionRepository
+from saveit.store.staff_accounts import StaffAccountRepository
+from saveit.store.staff_sessions import StaffSessionRepository
 from saveit.store.surveys import SurveyRepository
 from saveit.store.tokens import TokenRepository
 from saveit.store.waitlist import WaitlistRepository
@@ -128,6 +130,14 @@ class Repositories:
     @cached_property
     def tokens(self) -> TokenRepository:
         return TokenRepository(self.connection)
+
+    @cached_property
+    def staff(self) -> StaffAccountRepository:
+        return StaffAccountRepository(self.connection)
+
+    @cached_property
+    def staff_sessions(self) -> StaffSessionRepository:
+        return StaffSessionRepository(self.connection)
 
     @cached_property
     def waitlist(self) -> WaitlistRepository:

@@ -201,7 +201,8 @@
     ".msg.intro{align-self:center;background:transparent;border:0;color:#57606a;font-size:14px;text-align:center}",
     ".msg.pending{opacity:.6}",
     ".msg.failed{background:#fce8e6;color:#a50e0e}",
-    ".meta{display:block;margin-top:2px;font-size:11px;opacity:.75}",
+    ".meta{display:block;margin-top:2px;font-size:11px}",
+    ".msg.out .meta{color:#57606a}",
     ".author{display:block;font-size:12px;font-weight:600;margin-bottom:2px}",
     ".msg img{display:block;max-width:100%;border-radius:8px;margin-top:6px}",
     ".typing{align-self:flex-start;margin:0 12px 6px;padding:10px 14px;background:#fff;",
@@ -257,7 +258,9 @@
   var closeButton = el("button", { className: "close", type: "button", "aria-label": t.close }, [
     icon(CLOSE_ICON),
   ]);
-  var log = el("ol", { className: "log", role: "log", "aria-live": "polite" });
+  // A div, not a list: role="log" replaces a list's semantics, and list items
+  // outside a list are announced wrongly by screen readers.
+  var log = el("div", { className: "log", role: "log", "aria-live": "polite" });
   var typing = el("div", { className: "typing", hidden: "", "aria-label": t.typing }, [
     el("span"),
     el("span"),
@@ -346,7 +349,7 @@
 
   // --- rendering ------------------------------------------------------------------
   function bubble(direction, text, at, extra) {
-    var node = el("li", { className: "msg " + direction });
+    var node = el("div", { className: "msg " + direction });
     if (extra && extra.author) node.appendChild(el("span", { className: "author", text: extra.author }));
     node.appendChild(el("span", { className: "text", text: text }));
     if (extra && extra.image && safeImage(extra.image.url)) {
@@ -412,7 +415,7 @@
     while (log.firstChild) log.removeChild(log.firstChild);
     shown = {};
     lastMessage = null;
-    log.appendChild(el("li", { className: "msg intro", text: t.greeting }));
+    log.appendChild(el("div", { className: "msg intro", text: t.greeting }));
     var keep = local;
     local = {};
     (messages || []).forEach(function (message) {
@@ -621,7 +624,7 @@
     launcher.classList.add("open");
     launcher.setAttribute("aria-expanded", "true");
     setUnread(0);
-    if (!log.firstChild) log.appendChild(el("li", { className: "msg intro", text: t.greeting }));
+    if (!log.firstChild) log.appendChild(el("div", { className: "msg intro", text: t.greeting }));
     connect();
     fitViewport();
     stickToBottom(true);

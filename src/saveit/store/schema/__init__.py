@@ -43,3 +43,6 @@ from saveit.store.schema.messaging import conversations as conversations
 from saveit.store.schema.messaging import early_statuses as early_statuses
 from saveit.store.schema.messaging import link_codes as link_codes
 from saveit.store.schema.messaging import notifications as notifications
+from saveit.store.schema.staff import staff_accounts as staff_accounts
+from saveit.store.schema.staff import staff_memberships as staff_memberships
+from saveit.store.schema.staff import staff_sessions as staff_sessions

@@ -1,0 +1,13 @@
+"""The console's pages, one module each. Order matters: fixed paths first.
+
+To add a page: write a module here with its ``router`` (and its nav entry, see
+:mod:`saveit.console.nav`), then list it in :data:`PAGES`.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from saveit.console.pages import auth, home, staff
+
+PAGES: tuple[APIRouter, ...] = (auth.router, home.router, staff.router)
