@@ -222,6 +222,7 @@ def build(
         public_base_url=settings.public_base_url,
         lease=lease,
         directory=directory,
+        concurrency=settings.delivery_concurrency,
     )
     links = IdentityLinks(
         engine,

@@ -135,6 +135,13 @@ class ChannelSettings(BaseModel):
         description="How often channel workers look for inbound messages and due sends "
         "that another process received (a process's own are handled at once).",
     )
+    delivery_concurrency: int = Field(
+        default=8,
+        ge=1,
+        le=64,
+        description="Guests a channel worker sends to at once (one guest's messages always "
+        "go out in order); each send waits on the provider's network round trip.",
+    )
     delivery_lease_s: float = Field(
         default=60.0,
         gt=0,

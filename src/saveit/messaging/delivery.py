@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -69,9 +70,11 @@ class Delivery:
         box: SecretBox | None = None,
         lease: timedelta = LEASE,
         directory: AccountDirectory | None = None,
+        concurrency: int = 1,
     ) -> None:
         self.db = database_of(engine)
         self.lease = lease
+        self.concurrency = concurrency  # guests sent to at once (see deliver_due)
         # The accounts and names sends go out with, remembered for a couple of seconds
         # (an edit in this process applies at once: the admin service forgets them).
         self.directory = directory or AccountDirectory(self.db)
@@ -136,13 +139,30 @@ class Delivery:
             if self._pruned_at is None or now - self._pruned_at >= PRUNE_EVERY:
                 self._pruned_at = now
                 uow.messages.prune_early_statuses(now - EARLY_STATUS_KEPT)
+        # One guest's messages go out one after another, in order; different guests'
+        # at once, up to ``concurrency``: a provider call is a network round trip
+        # (100–300 ms to Meta or Twilio), so one at a time would cap a worker at a
+        # few sends a second, whatever the database and the cores could do. The
+        # batch is finished before the next claim, so order holds across batches.
+        queues: dict[tuple[str, str], list[store.StoredMessage]] = {}
         for message in claimed:
+            queues.setdefault((message.channel, message.address), []).append(message)
+        if self.concurrency <= 1 or len(queues) <= 1:
+            self._deliver_in_order(claimed)
+        else:
+            workers = min(self.concurrency, len(queues))
+            with ThreadPoolExecutor(workers, thread_name_prefix="saveit-send") as pool:
+                for _ in pool.map(self._deliver_in_order, queues.values()):
+                    pass
+        return len(claimed)
+
+    def _deliver_in_order(self, messages: list[store.StoredMessage]) -> None:
+        for message in messages:
             try:
                 with resumed(message.body):
                     self._deliver(message)
             except Exception:
                 log.exception("channels: delivering message %s failed", message.id)
-        return len(claimed)
 
     def _deliver(self, message: store.StoredMessage) -> None:
         sender = self.senders.get(message.channel)

@@ -28,6 +28,7 @@ from saveit.domain.messages import (
     StatusUpdate,
     WebhookBatch,
 )
+from saveit.messaging.delivery import Delivery
 from saveit.messaging.gateway import Gateway, Receipt, Reply, Turn
 from saveit.messaging.intake import Intake
 from saveit.messaging.workers import ChannelWorkers
@@ -660,3 +661,54 @@ def test_the_workers_answering_guests_yield_the_cpu_and_nothing_else_does(
     finally:
         stop.set()
         loops.join()
+
+
+@dataclass
+class SlowSender:
+    """A provider stand-in at the port whose every call takes a network round trip's
+    time; it records how many calls were in flight at once, overall and per guest."""
+
+    channel: ChannelName
+    sent: list[tuple[str, str]] = field(default_factory=list)
+    in_flight: dict[str, int] = field(default_factory=dict)
+    most_at_once: int = 0
+    most_for_one_guest: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def send(
+        self, account: ChannelAccount, to: str, message: OutboundMessage, context: SendContext
+    ) -> SendResult:
+        with self.lock:
+            self.in_flight[to] = self.in_flight.get(to, 0) + 1
+            self.most_at_once = max(self.most_at_once, sum(self.in_flight.values()))
+            self.most_for_one_guest = max(self.most_for_one_guest, self.in_flight[to])
+        time.sleep(0.05)
+        with self.lock:
+            self.in_flight[to] -= 1
+            self.sent.append((to, message.text or ""))
+        return SendResult(f"wamid.out-{context.message_id}")
+
+
+def test_a_slow_provider_sends_to_several_guests_at_once_and_to_each_in_order(
+    container: Container, demo: str, clock: FakeClock, echo: Echo
+) -> None:
+    """Fails before the fix: one send at a time, so ``most_at_once`` was 1 (a worker
+    capped at a few sends a second by the provider's round trip)."""
+    assign_account(container, demo, "whatsapp", WA_NUMBER_ID, {"access_token": "t"}, clock())
+    slow = SlowSender("whatsapp")
+    delivery = Delivery(container.engine, senders={"whatsapp": slow}, clock=clock, concurrency=4)
+    gateway = Gateway(container.engine, senders={}, responder=echo, clock=clock, delivery=delivery)
+    guests = [f"+3460011120{i}" for i in range(6)]
+    for round_ in (1, 2, 3):
+        batch = [wa(f"wamid.{g}.{round_}", f"{g} #{round_}", sender=g) for g in guests]
+        gateway.receive(WebhookBatch(messages=batch))
+        while gateway.answer_inbound():
+            pass
+    while gateway.deliver_due(limit=50):
+        pass
+    assert len(slow.sent) == 18
+    assert slow.most_at_once > 1
+    assert slow.most_for_one_guest == 1
+    for guest in guests:
+        mine = [text for to, text in slow.sent if to == guest]
+        assert mine == [f"echo: {guest} #{n}" for n in (1, 2, 3)]
