@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from babel import Locale
 from babel.dates import format_date, get_day_names
 from babel.numbers import format_decimal, format_percent
 
@@ -60,13 +61,16 @@ class View:
     def __init__(self, lang: str, t: Translate) -> None:
         self.lang = lang
         self.t = t
+        # The language's own percent pattern ("33 %" in Spanish), to one decimal.
+        pattern = Locale.parse(lang).percent_formats[None].pattern
+        self._percent_pattern = pattern.replace("0", "0.#", 1) if "." not in pattern else pattern
 
     # --- formatting ----------------------------------------------------------------------
 
     def percent(self, value: float | None) -> str:
         if value is None:
             return ""
-        return str(format_percent(value, format="#,##0.#%", locale=self.lang))
+        return str(format_percent(value, format=self._percent_pattern, locale=self.lang))
 
     def number(self, value: float | None) -> str:
         return "" if value is None else str(format_decimal(value, locale=self.lang))
