@@ -358,6 +358,15 @@ class Analytics:
             definitions=report.DEFINITIONS,
         )
 
+    def today(self, slug: str) -> date:
+        """The restaurant's local date now: where a range that names no days ends."""
+        if self.restaurants is not None:
+            tz = self.restaurants(slug).tz
+        else:
+            with self.db.reading() as r:
+                tz = r.restaurants.load(r.restaurants.id_of(slug)).tz
+        return self.clock().astimezone(tz).date()
+
     def _offered_on(self, restaurant: Restaurant, day: date) -> list[Counter]:
         """:func:`daily.offered_counters`, remembered while the configuration is the same."""
         with self._offered_lock:

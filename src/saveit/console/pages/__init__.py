@@ -11,3 +11,7 @@ from fastapi import APIRouter
 from saveit.console.pages import auth, home, staff
 
 PAGES: tuple[APIRouter, ...] = (auth.router, home.router, staff.router)
+
+from saveit.console.pages import analytics  # noqa: E402 (added after the foundation's pages)
+
+PAGES += (analytics.router,)
