@@ -256,6 +256,21 @@ class ContactSpec(Spec):
         return value
 
 
+class ProfileChanges(Spec):
+    # An owner's edit of the profile: only what is given changes. (No docstring:
+    # it would become the schema's description.)
+
+    name: Annotated[str, text(200, min_length=1)] | None = None
+    timezone: TimeZoneName | None = None
+    contact: ContactSpec | None = None
+
+    @model_validator(mode="after")
+    def _known_zone(self) -> ProfileChanges:
+        if self.timezone is not None:
+            check_timezone(self.timezone)
+        return self
+
+
 UNKNOWN_TABLES = "names unknown tables"
 
 
