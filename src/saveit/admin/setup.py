@@ -8,6 +8,7 @@ checked by the same rules.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from datetime import date, time
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -149,6 +150,19 @@ class ServiceSpec(HoursSpec):
     def weekly(self) -> list[WeeklyService]:
         hours = self.to_domain()
         return [WeeklyService(WEEKDAYS.index(d), hours) for d in dict.fromkeys(self.days)]
+
+
+def services_as_specs(services: Iterable[WeeklyService]) -> list[ServiceSpec]:
+    """Weekly rows regrouped as one spec per distinct window, listing its days."""
+    grouped: dict[tuple[time, time, str], list[str]] = {}
+    for s in sorted(services, key=lambda s: (s.hours.opens, s.weekday)):
+        grouped.setdefault((s.hours.opens, s.hours.closes, s.hours.name), []).append(
+            WEEKDAYS[s.weekday]
+        )
+    return [
+        ServiceSpec(opens=opens, closes=closes, name=name, days=days)
+        for (opens, closes, name), days in grouped.items()
+    ]
 
 
 def closed_or_hours() -> dict[str, Any]:

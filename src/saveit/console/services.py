@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from saveit.accounts import SignIn, StaffAccounts
+from saveit.admin.channel_accounts import ChannelAccounts
+from saveit.admin.restaurants import RestaurantAdmin
 from saveit.config import Settings
 
 
@@ -13,6 +15,8 @@ class ConsoleServices:
     signin: SignIn
     staff: StaffAccounts
     settings: Settings
+    restaurants: RestaurantAdmin  # setup: profile, hours, dates, tables, rules
+    accounts: ChannelAccounts  # setup: channel accounts
 
     @property
     def secret(self) -> bytes:
