@@ -35,6 +35,9 @@ HTTP_URL_PATTERN = (
     r"(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*(:[0-9]{1,5})?(/[!-~]*)?$"
 )
 TIMEZONES = sorted(available_timezones())
+# Checked where the data is (the booking engine, the guest book), and stated here.
+NOT_A_PHONE = "is not a phone number"
+NOT_AN_EMAIL = "is not an email address"
 
 
 def text(max_length: int, *, min_length: int = 0, **extra: Any) -> Any:

@@ -8,6 +8,7 @@ checked by the same rules.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from datetime import date, time
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -151,6 +152,19 @@ class ServiceSpec(HoursSpec):
         return [WeeklyService(WEEKDAYS.index(d), hours) for d in dict.fromkeys(self.days)]
 
 
+def services_as_specs(services: Iterable[WeeklyService]) -> list[ServiceSpec]:
+    """Weekly rows regrouped as one spec per distinct window, listing its days."""
+    grouped: dict[tuple[time, time, str], list[str]] = {}
+    for s in sorted(services, key=lambda s: (s.hours.opens, s.weekday)):
+        grouped.setdefault((s.hours.opens, s.hours.closes, s.hours.name), []).append(
+            WEEKDAYS[s.weekday]
+        )
+    return [
+        ServiceSpec(opens=opens, closes=closes, name=name, days=days)
+        for (opens, closes, name), days in grouped.items()
+    ]
+
+
 def closed_or_hours() -> dict[str, Any]:
     """Closed without hours, or open with at least one window."""
     return {
@@ -254,6 +268,21 @@ class ContactSpec(Spec):
         ):
             raise ValueError("website must be an http:// or https:// address")
         return value
+
+
+class ProfileChanges(Spec):
+    # An owner's edit of the profile: only what is given changes. (No docstring:
+    # it would become the schema's description.)
+
+    name: Annotated[str, text(200, min_length=1)] | None = None
+    timezone: TimeZoneName | None = None
+    contact: ContactSpec | None = None
+
+    @model_validator(mode="after")
+    def _known_zone(self) -> ProfileChanges:
+        if self.timezone is not None:
+            check_timezone(self.timezone)
+        return self
 
 
 UNKNOWN_TABLES = "names unknown tables"

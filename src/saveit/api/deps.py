@@ -82,6 +82,18 @@ def console_services(container: Container, db: Database) -> ConsoleServices:
         staff=StaffAccounts(db, passwords=passwords, clock=clock),
         settings=container.settings,
         analytics=container.analytics,
+        restaurants=RestaurantAdmin(
+            db,
+            cache=container.booking.cache,
+            configuration=container.booking.restaurant,
+            clock=clock,
+        ),
+        accounts=ChannelAccounts(
+            db,
+            proofs=container.proofs,
+            gateway=container.gateway,
+            phone_region=container.settings.default_phone_region,
+        ),
     )
 
 

@@ -10,10 +10,11 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from saveit.admin.fields import (
+    NOT_A_PHONE,
+    NOT_AN_EMAIL,
     Day,
     Instant,
     Integral,
-    TimeZoneName,
     WallTime,
     either_start_or_day_and_time,
     rules,
@@ -21,19 +22,15 @@ from saveit.admin.fields import (
 )
 from saveit.admin.setup import (
     CAPACITIES,
-    ContactSpec,
     HoursSpec,
-    check_timezone,
+    ProfileChanges,
     closed_or_hours,
 )
 from saveit.domain import errors
 
-__all__ = ["Day", "Instant", "rules", "text"]
+__all__ = ["NOT_AN_EMAIL", "NOT_A_PHONE", "Day", "Instant", "ProfileChanges", "rules", "text"]
 
 NO_SUCH_TABLE = "No table"  # a combination's table the restaurant does not have
-# Checked where the data is (the booking engine, the guest book), and stated here.
-NOT_A_PHONE = "is not a phone number"
-NOT_AN_EMAIL = "is not an email address"
 UNKNOWN_TABLES = "Unknown table(s)"
 TWO_TABLES = "A combination joins at least two different tables"  # once blanks are stripped
 NO_SUCH_TIME = "does not exist in"  # a local time the clock skips (DST)
@@ -138,18 +135,6 @@ class NewWalkIn(Body):
     tables: Annotated[list[TableCode], Field(max_length=20)] | None = None
     area: Area | None = None
     notes: Annotated[str, text(1000)] = ""
-
-
-class ProfileChanges(Body):
-    name: Annotated[str, text(200, min_length=1)] | None = None
-    timezone: TimeZoneName | None = None
-    contact: ContactSpec | None = None
-
-    @model_validator(mode="after")
-    def _known_zone(self) -> ProfileChanges:
-        if self.timezone is not None:
-            check_timezone(self.timezone)
-        return self
 
 
 class SpecialDateBody(Body):

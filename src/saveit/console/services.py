@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from saveit.accounts import SignIn, StaffAccounts
+from saveit.admin.channel_accounts import ChannelAccounts
+from saveit.admin.restaurants import RestaurantAdmin
 from saveit.analytics.service import Analytics
 from saveit.config import Settings
 
@@ -15,6 +17,8 @@ class ConsoleServices:
     staff: StaffAccounts
     settings: Settings
     analytics: Analytics  # the figures, as the API's report serves them
+    restaurants: RestaurantAdmin  # setup: profile, hours, dates, tables, rules
+    accounts: ChannelAccounts  # setup: channel accounts
 
     @property
     def secret(self) -> bytes:

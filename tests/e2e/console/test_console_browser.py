@@ -35,7 +35,7 @@ def test_an_owner_signs_in_sees_the_shell_and_signs_out(console: Console, page: 
     expect(page).to_have_url(f"{console.base}/console/r/demo")
     expect(page.get_by_role("heading", name="Overview")).to_be_visible()
     nav = page.get_by_role("navigation", name="Main navigation")
-    expect(nav.get_by_role("link")).to_have_text(["Overview", "Analytics", "Staff"])
+    expect(nav.get_by_role("link")).to_have_text(["Overview", "Analytics", "Setup", "Staff"])
     expect(nav.get_by_role("link", name="Overview")).to_have_attribute("aria-current", "page")
     check_accessibility(page, what="home")
     screenshot(page, "shell", console)

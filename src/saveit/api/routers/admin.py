@@ -15,13 +15,13 @@ from saveit.admin.restaurants import ProfileView
 from saveit.admin.setup import (
     COMBINATION_CODE,
     TABLE_CODE,
-    WEEKDAYS,
     CombinationSpec,
     RestaurantSpec,
     RulesSpec,
     ServiceSpec,
     SpecialDateSpec,
     TableSpec,
+    services_as_specs,
 )
 from saveit.admin.staff_tokens import TokenInfo
 from saveit.api.auth import Admin, ManagerOf, OwnerOf, require_staff
@@ -94,16 +94,7 @@ def put_rules(slug: str, rules: RulesSpec, actor: ManagerOf, services: Services)
 
 
 def _services(restaurant: Restaurant) -> list[ServiceSpec]:
-    """Weekly rows regrouped as one spec per distinct window, listing its days."""
-    grouped: dict[tuple[dt.time, dt.time, str], list[str]] = {}
-    for s in sorted(restaurant.services, key=lambda s: (s.hours.opens, s.weekday)):
-        grouped.setdefault((s.hours.opens, s.hours.closes, s.hours.name), []).append(
-            WEEKDAYS[s.weekday]
-        )
-    return [
-        ServiceSpec(opens=opens, closes=closes, name=name, days=days)
-        for (opens, closes, name), days in grouped.items()
-    ]
+    return services_as_specs(restaurant.services)
 
 
 @router.get("/{slug}/services")

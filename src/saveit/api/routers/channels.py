@@ -12,9 +12,11 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal, cast
 
 from fastapi import APIRouter, Body, Query, Response
-from pydantic import ConfigDict, Field
+from pydantic import BaseModel
 
 from saveit.admin.channel_accounts import Claim
+from saveit.admin.channel_settings import ACCOUNT_BODIES as _BODIES
+from saveit.admin.channel_settings import Proof
 from saveit.admin.inbox import ConversationView, StoredMessage
 from saveit.api.auth import HostOf, ManagerOf
 from saveit.api.channel_responses import (
@@ -33,58 +35,14 @@ from saveit.api.channel_responses import (
 from saveit.api.deps import Services
 from saveit.api.ids import MAX_ID, RowId
 from saveit.api.responses import iso_or_none
-from saveit.api.schemas import NOT_A_PHONE, NOT_AN_EMAIL, rules, text
 from saveit.api.schemas import Body as StrictBody
+from saveit.api.schemas import text
 from saveit.domain import errors
 from saveit.domain.commands import Actor
 from saveit.domain.messages import ChannelName, OutboundMessage
 
 router = APIRouter(prefix="/v1/restaurants/{slug}", tags=["channels"])
 
-# Sent as an HTTP header to the provider: printable ASCII only (anything else
-# could not be sent, and once answered 500).
-Secret = Annotated[
-    str,
-    Field(
-        min_length=1,
-        max_length=1000,
-        pattern=r"^[ -~]+$",
-        json_schema_extra={"pattern": r"^[ -~]*[!-~][ -~]*$"},  # blanks alone are stripped
-    ),
-]
-
-
-class WhatsAppAccount(StrictBody):
-    phone_number_id: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^\d+$")]
-    access_token: Secret
-    template_name: Annotated[str, text(512, min_length=1)] | None = None
-    template_language: Annotated[str, text(16, min_length=2)] | None = None
-
-
-class InstagramAccount(StrictBody):
-    account_id: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^\d+$")]
-    access_token: Secret
-
-
-class SmsAccount(StrictBody):
-    model_config = ConfigDict(json_schema_extra=rules(NOT_A_PHONE))
-
-    number: Annotated[str, text(32, min_length=3, examples=["+34600111222"])]
-    messaging_service_sid: Annotated[str, Field(pattern=r"^MG[0-9a-fA-F]{32}$")] | None = None
-
-
-class EmailAccount(StrictBody):
-    model_config = ConfigDict(json_schema_extra=rules(NOT_AN_EMAIL))
-
-    address: Annotated[str, text(254, min_length=3, examples=["reservas@example.com"])]
-
-
-_BODIES: dict[str, type[StrictBody]] = {
-    "whatsapp": WhatsAppAccount,
-    "instagram": InstagramAccount,
-    "sms": SmsAccount,
-    "email": EmailAccount,
-}
 Configurable = Literal["whatsapp", "instagram", "sms", "email"]
 
 
@@ -123,14 +81,14 @@ def list_channels(slug: str, actor: ManagerOf, services: Services) -> ChannelAcc
     return ChannelAccounts(restaurant=slug, channels=[account_json(a) for a in found])
 
 
-def _claim_route(channel: Configurable, model: type[StrictBody]) -> None:
+def _claim_route(channel: Configurable, model: type[BaseModel]) -> None:
     """One ``PUT`` per channel, so each documents (and checks) its own body."""
 
     def endpoint(
         slug: str,
         actor: ManagerOf,
         services: Services,
-        body: StrictBody,
+        body: BaseModel,
         response: Response,
     ) -> ChannelAccount:
         return put_channel(slug, channel, actor, services, body, response)
@@ -152,7 +110,7 @@ def put_channel(
     channel: Configurable,
     actor: Actor,
     services: Services,
-    body: StrictBody,
+    body: BaseModel,
     response: Response,
 ) -> ChannelAccount:
     """Claim an address. It routes once proven: at once for the admin token and for a
@@ -172,10 +130,6 @@ for _channel, _model in _BODIES.items():
 def put_unknown_channel(slug: str, channel: Configurable, actor: ManagerOf) -> None:
     """Reached only by a channel without a route above: the path check refuses it."""
     raise errors.NotFound(f"No channel '{channel}'")
-
-
-class Proof(StrictBody):
-    code: Annotated[str, Field(pattern=r"^\d{6}$")] | None = None
 
 
 @router.post("/channels/{channel}/verify", **_ACCOUNT)  # type: ignore[arg-type]

@@ -31,7 +31,7 @@ from saveit.domain import errors
 
 router = APIRouter(prefix="/console/r/{slug}/analytics", include_in_schema=False)
 
-nav.register(nav.NavEntry("analytics", "analytics.nav", "analytics", "manager", 80))
+nav.register(nav.NavEntry("analytics", "analytics.nav", "analytics", "manager", 70))
 
 GROUPS: tuple[Group, ...] = ("day", "week", "service", "channel")
 DEFAULT_DAYS = 30
