@@ -283,6 +283,41 @@ def bookable_starts(
     return found
 
 
+def bookable_starts_by_size(
+    restaurant: Restaurant,
+    day: date,
+    party_sizes: Iterable[int],
+    now: datetime,
+    booked: Sequence[Booked] | Occupancy,
+    *,
+    staff: bool = False,
+) -> dict[int, list[Slot]]:
+    """:func:`bookable_starts` for several party sizes of one day (any area).
+
+    Without pacing, a party's free starts depend only on the seatings that fit
+    it and how long it stays, so sizes that share both (a two and a one at the
+    same tables, say) share one pass over the day."""
+    occupancy = _occupancy(booked)
+    rules = restaurant.rules
+    passes: dict[tuple[tuple[Seating, ...], int], list[Slot]] = {}
+    found: dict[int, list[Slot]] = {}
+    for size in party_sizes:
+        if rules.pacing_covers_per_slot is not None or size < 1:
+            found[size] = bookable_starts(restaurant, day, size, now, occupancy, staff=staff)
+            continue
+        if not staff and size > rules.max_party_size:
+            found[size] = []
+            continue
+        shared = (_seatings(restaurant, size, None), rules.duration_minutes(size))
+        slots = passes.get(shared)
+        if slots is None:
+            slots = passes[shared] = bookable_starts(
+                restaurant, day, size, now, occupancy, staff=staff
+            )
+        found[size] = slots
+    return found
+
+
 def nearest_alternatives(
     restaurant: Restaurant,
     wanted: datetime,
