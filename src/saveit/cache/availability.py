@@ -57,6 +57,7 @@ HIT, MISS, BYPASS = "hit", "miss", "bypass"
 STREAM_GRACE_S = 1.0  # an event heard later than this may have missed its writer's invalidation
 OCCUPANCY_TTL_S = 1.0  # a day's bookings reused across party sizes for at most this long
 TROUBLE_WINDOW_S = 60.0  # Redis trouble this recent: invalidate Redis again from the stream
+PARSED_MAX = 4096  # stored entries whose header is kept parsed (then it starts over)
 PRESIZED_MAX = 12  # a miss fills the day's party sizes up to this (and the online limit)
 
 
@@ -99,6 +100,8 @@ class AvailabilityCache:
         self._occupancy_lock = threading.Lock()
         self._changed_at: dict[tuple[int, date], float] = {}  # last invalidation seen here
         self._own: set[tuple[str, int]] = set()  # changes written and invalidated here
+        # Entries as stored -> parsed once: a hit on a hot entry parses nothing.
+        self._parsed: dict[bytes, tuple[Entry, float, ZoneInfo, str]] = {}
 
     # --- reads ------------------------------------------------------------------------
 
@@ -278,18 +281,25 @@ class AvailabilityCache:
                 self._changed_at[(restaurant_id, day)] = now
 
     def _usable(self, raw: bytes) -> Entry | None:
-        try:
-            head, _, body = raw.partition(b"\n")
-            header: dict[str, Any] = json.loads(head)
-            if self._wall() - float(header["at"]) >= self.ttl_s:
+        parsed = self._parsed.get(raw)
+        if parsed is None:
+            try:
+                head, _, body = raw.partition(b"\n")
+                header: dict[str, Any] = json.loads(head)
+                at, tz, today = float(header["at"]), ZoneInfo(header["tz"]), header["today"]
+            except (ValueError, KeyError, TypeError):
+                log.warning("availability cache: unreadable entry ignored")
                 return None
-            tz = ZoneInfo(header["tz"])
-            if self.booking.clock().astimezone(tz).date().isoformat() != header["today"]:
-                return None  # another local day: the booking horizon has moved
-        except (ValueError, KeyError, TypeError):
-            log.warning("availability cache: unreadable entry ignored")
+            parsed = (Entry(header, body), at, tz, today)
+            if len(self._parsed) >= PARSED_MAX:
+                self._parsed.clear()
+            self._parsed[raw] = parsed
+        entry, at, tz, today = parsed
+        if self._wall() - at >= self.ttl_s:
             return None
-        return Entry(header, body)
+        if self.booking.clock().astimezone(tz).date().isoformat() != today:
+            return None  # another local day: the booking horizon has moved
+        return entry
 
     def _render(self, entry: Entry) -> bytes:
         """The response, with starts that the lead time excludes *now* filtered out."""
