@@ -180,7 +180,7 @@ def main() -> None:
         print(f"API workers: {pids}")
         if args.pause:
             input("attach now; Enter starts the cold pass ")
-        budget = max(10.0, len(paths) / 200)
+        budget = max(10.0, len(paths) / 100)
         cold = loadgen.run(
             port,
             paths,
