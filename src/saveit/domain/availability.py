@@ -157,7 +157,7 @@ class Occupancy:
         self._held: dict[int, int] = {}
         self._covers: dict[datetime, int] = {}
         for b, span in spans:
-            mask = self.mask(span)
+            mask = self._span_mask(span)
             for table_id in b.table_ids:
                 self._held[table_id] = self._held.get(table_id, 0) | mask
             self._covers[b.start] = self._covers.get(b.start, 0) + b.party_size
@@ -165,6 +165,13 @@ class Occupancy:
     def mask(self, wanted: range) -> int:
         """The cells of ``wanted`` as a bitmask (cells before every booking left out:
         nothing is held there)."""
+        if not self._held:
+            # Nothing is held: no bit to compare with. (Measured from base 0, the
+            # epoch, the mask would be an integer millions of bits wide.)
+            return 0
+        return self._span_mask(wanted)
+
+    def _span_mask(self, wanted: range) -> int:
         lo = max(wanted.start, self._base)
         if wanted.stop <= lo:
             return 0
