@@ -22,7 +22,8 @@ process, and the target lines (PASS/MISS): steady >= 50% of hot, cold >=
 
     .venv/bin/python bench/tenants.py [--restaurants 300] [--rounds 3] [--seconds 8]
 
-Where the time goes (py-spy on the two workers, see bench/README.md).
+Where the time goes on a miss and on a hit (py-spy on both workers), and the
+figures before and after: bench/README.md.
 """
 
 from __future__ import annotations
