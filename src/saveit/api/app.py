@@ -16,6 +16,7 @@ from saveit import __version__
 from saveit.api import access_log, problems
 from saveit.api.deps import admin_services, console_services
 from saveit.api.header_limits import HeaderLimit
+from saveit.api.hot_reads import CachedAvailability
 from saveit.api.middleware import BodyLimit, CatchAll
 from saveit.api.openapi import document_settings
 from saveit.api.routers import (
@@ -94,6 +95,10 @@ def create_app(container: Container) -> FastAPI:
         app.include_router(module.router)
     # The staff console (/console): pages, their static assets, CSP (saveit.console).
     mount_console(app, console_services(container, app.state.admin.database))
+    # Innermost, behind every guard: a guest's read this process holds (saveit.api.hot_reads).
+    app.add_middleware(
+        CachedAvailability, cache=container.availability, route=public.availability_route()
+    )
     app.add_middleware(BodyLimit, max_bytes=container.settings.max_body_bytes)
     app.add_middleware(RateLimit, limiter=container.limiter, refuse=_too_many_requests)
     app.add_middleware(CatchAll)

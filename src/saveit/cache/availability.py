@@ -38,7 +38,12 @@ from saveit.booking.service import BookingService
 from saveit.cache.entry import Entry, dumps, slot_json
 from saveit.cache.store import CacheStore, MemoryStore, NearCache
 from saveit.domain import errors
-from saveit.domain.availability import Occupancy, bookable_starts
+from saveit.domain.availability import (
+    Occupancy,
+    Slot,
+    bookable_starts,
+    bookable_starts_by_size,
+)
 from saveit.domain.model import Restaurant
 from saveit.domain.schedule import business_day_of
 from saveit.domain.views import ReservationView
@@ -52,6 +57,8 @@ HIT, MISS, BYPASS = "hit", "miss", "bypass"
 STREAM_GRACE_S = 1.0  # an event heard later than this may have missed its writer's invalidation
 OCCUPANCY_TTL_S = 1.0  # a day's bookings reused across party sizes for at most this long
 TROUBLE_WINDOW_S = 60.0  # Redis trouble this recent: invalidate Redis again from the stream
+PARSED_MAX = 4096  # stored entries whose header is kept parsed (then it starts over)
+PRESIZED_MAX = 12  # a miss fills the day's party sizes up to this (and the online limit)
 
 
 @dataclass
@@ -93,6 +100,8 @@ class AvailabilityCache:
         self._occupancy_lock = threading.Lock()
         self._changed_at: dict[tuple[int, date], float] = {}  # last invalidation seen here
         self._own: set[tuple[str, int]] = set()  # changes written and invalidated here
+        # Entries as stored -> parsed once: a hit on a hot entry parses nothing.
+        self._parsed: dict[bytes, tuple[Entry, float, ZoneInfo, str]] = {}
 
     # --- reads ------------------------------------------------------------------------
 
@@ -123,15 +132,18 @@ class AvailabilityCache:
                 return self._render(entry), HIT
         self.stats.misses += 1
         metrics.cache_miss.inc()
-        entry = self._compute(slug, day, party_size, area, staff, f"{config_version}/{generation}")
+        entries = self._compute_day(
+            slug, day, party_size, area, staff, f"{config_version}/{generation}"
+        )
+        items = [(_key(config_version, size, area, staff), e.encode()) for size, e in entries]
         try:
-            if self.store.put(bucket, key, entry.encode(), generation, self.ttl_s):
+            if self.store.put(bucket, items, generation, self.ttl_s):
                 self.stats.stored += 1
             else:
                 self.stats.refused += 1
         except RedisUnavailable:
             pass
-        return self._render(entry), MISS
+        return self._render(entries[0][1]), MISS
 
     def peek(
         self, slug: str, day: date, party_size: int, *, area: str | None, staff: bool
@@ -160,27 +172,49 @@ class AvailabilityCache:
         return self._render(entry)
 
     def _compute(
+        self, slug: str, day: date, party_size: int, area: str | None, staff: bool
+    ) -> Entry:
+        """Straight from the database, with no cache generation to trust."""
+        restaurant, slots = self.booking.availability(slug, day, party_size, area=area, staff=staff)
+        return self._entry(restaurant, day, party_size, staff, slots)
+
+    def _compute_day(
         self,
         slug: str,
         day: date,
         party_size: int,
         area: str | None,
         staff: bool,
-        generation: str | None = None,
-    ) -> Entry:
-        """``generation``: the configuration version and the day's cache generation
+        generation: str,
+    ) -> list[tuple[int, Entry]]:
+        """The entry asked for, first, and for a guest's read with no area, the day's
+        other party sizes up to the online limit (``PRESIZED_MAX`` at most): the
+        day's bookings are read once and a day is asked for in several sizes, so
+        those later reads are hits instead of misses of their own.
+
+        ``generation``: the configuration version and the day's cache generation
         the miss read, which lets the day's bookings be reused (see ``_occupancy``)."""
-        if generation is None:  # no cache generation to trust: straight from the database
-            restaurant, slots = self.booking.availability(
-                slug, day, party_size, area=area, staff=staff
-            )
-        else:
-            if not 1 <= party_size <= 1000:
-                raise errors.ValidationFailed("party_size must be between 1 and 1000")
-            restaurant, occupancy = self._occupancy(slug, day, generation)
-            slots = bookable_starts(
-                restaurant, day, party_size, self.booking.clock(), occupancy, area=area, staff=staff
-            )
+        if not 1 <= party_size <= 1000:
+            raise errors.ValidationFailed("party_size must be between 1 and 1000")
+        restaurant, occupancy = self._occupancy(slug, day, generation)
+        sizes = [party_size]
+        if not staff and area is None and party_size <= restaurant.rules.max_party_size:
+            limit = min(restaurant.rules.max_party_size, PRESIZED_MAX)
+            sizes += [s for s in range(1, limit + 1) if s != party_size]
+        now = self.booking.clock()
+        if area is None:
+            by_size = bookable_starts_by_size(restaurant, day, sizes, now, occupancy, staff=staff)
+        else:  # the area orders the seatings: only the size asked for
+            by_size = {
+                party_size: bookable_starts(
+                    restaurant, day, party_size, now, occupancy, area=area, staff=staff
+                )
+            }
+        return [(s, self._entry(restaurant, day, s, staff, by_size[s])) for s in sizes]
+
+    def _entry(
+        self, restaurant: Restaurant, day: date, party_size: int, staff: bool, slots: list[Slot]
+    ) -> Entry:
         tz = restaurant.tz
         head = dumps(
             {
@@ -247,18 +281,25 @@ class AvailabilityCache:
                 self._changed_at[(restaurant_id, day)] = now
 
     def _usable(self, raw: bytes) -> Entry | None:
-        try:
-            head, _, body = raw.partition(b"\n")
-            header: dict[str, Any] = json.loads(head)
-            if self._wall() - float(header["at"]) >= self.ttl_s:
+        parsed = self._parsed.get(raw)
+        if parsed is None:
+            try:
+                head, _, body = raw.partition(b"\n")
+                header: dict[str, Any] = json.loads(head)
+                at, tz, today = float(header["at"]), ZoneInfo(header["tz"]), header["today"]
+            except (ValueError, KeyError, TypeError):
+                log.warning("availability cache: unreadable entry ignored")
                 return None
-            tz = ZoneInfo(header["tz"])
-            if self.booking.clock().astimezone(tz).date().isoformat() != header["today"]:
-                return None  # another local day: the booking horizon has moved
-        except (ValueError, KeyError, TypeError):
-            log.warning("availability cache: unreadable entry ignored")
+            parsed = (Entry(header, body), at, tz, today)
+            if len(self._parsed) >= PARSED_MAX:
+                self._parsed.clear()
+            self._parsed[raw] = parsed
+        entry, at, tz, today = parsed
+        if self._wall() - at >= self.ttl_s:
             return None
-        return Entry(header, body)
+        if self.booking.clock().astimezone(tz).date().isoformat() != today:
+            return None  # another local day: the booking horizon has moved
+        return entry
 
     def _render(self, entry: Entry) -> bytes:
         """The response, with starts that the lead time excludes *now* filtered out."""

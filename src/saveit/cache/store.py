@@ -35,9 +35,9 @@ GEN = "_gen"  # the generation lives in the bucket's hash, so a read is one HMGE
 _PUT_IF_GENERATION = """
 local gen = redis.call('HGET', KEYS[1], '_gen') or '0'
 if gen ~= ARGV[1] then return 0 end
-redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
-if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[4]) then
-  redis.call('PEXPIRE', KEYS[1], ARGV[4])
+redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
 end
 return 1
 """
@@ -57,8 +57,12 @@ class CacheStore(Protocol):
 
         Raises :class:`~saveit.resilience.RedisUnavailable` when the store is away."""
 
-    def put(self, bucket: str, key: str, value: bytes, generation: str, ttl_s: float) -> bool:
-        """Store unless the bucket's generation moved from ``generation``."""
+    def put(
+        self, bucket: str, items: Sequence[tuple[str, bytes]], generation: str, ttl_s: float
+    ) -> bool:
+        """Store ``(key, value)`` pairs unless the bucket's generation moved from
+        ``generation``. The first pair is the one a reader asked for: a store may
+        keep only that one (the near cache's process memory does)."""
 
     def invalidate(self, buckets: Sequence[str]) -> None:
         """Drop every key of these buckets and bump their generations."""
@@ -91,7 +95,9 @@ class MemoryStore:
                 return None, str(found.generation)
             return entry[1], str(found.generation)
 
-    def put(self, bucket: str, key: str, value: bytes, generation: str, ttl_s: float) -> bool:
+    def put(
+        self, bucket: str, items: Sequence[tuple[str, bytes]], generation: str, ttl_s: float
+    ) -> bool:
         with self._lock:
             found = self._buckets.get(bucket)
             if str(found.generation if found else 0) != generation:
@@ -100,7 +106,9 @@ class MemoryStore:
                 found = self._buckets[bucket] = _Bucket()
                 while len(self._buckets) > self.max_buckets:
                     self._buckets.popitem(last=False)
-            found.values[key] = (self._clock() + ttl_s, value)
+            expires = self._clock() + ttl_s
+            for key, value in items:
+                found.values[key] = (expires, value)
             return True
 
     def invalidate(self, buckets: Sequence[str]) -> None:
@@ -133,12 +141,16 @@ class RedisStore:
         value, generation = found
         return value, (generation.decode() if generation else "0")
 
-    def put(self, bucket: str, key: str, value: bytes, generation: str, ttl_s: float) -> bool:
+    def put(
+        self, bucket: str, items: Sequence[tuple[str, bytes]], generation: str, ttl_s: float
+    ) -> bool:
+        """All pairs in one script call (one round trip), under the generation guard."""
         ttl_ms = max(1, int(ttl_s * 1000))
+        args: list[Any] = [generation, ttl_ms]
+        for key, value in items:
+            args += (key, value)
         done = self.gate.run(
-            lambda client: self._put(
-                keys=[self.key_of(bucket)], args=[generation, key, value, ttl_ms], client=client
-            )
+            lambda client: self._put(keys=[self.key_of(bucket)], args=args, client=client)
         )
         return bool(done)
 
@@ -180,14 +192,18 @@ class NearCache:
             return value, f"{local_gen}|"
         value, shared_gen = self.shared.get(bucket, key)
         if value is not None:
-            self.local.put(bucket, key, value, local_gen, self.local_ttl_s)
+            self.local.put(bucket, [(key, value)], local_gen, self.local_ttl_s)
         return value, f"{local_gen}|{shared_gen}"
 
-    def put(self, bucket: str, key: str, value: bytes, generation: str, ttl_s: float) -> bool:
+    def put(
+        self, bucket: str, items: Sequence[tuple[str, bytes]], generation: str, ttl_s: float
+    ) -> bool:
+        """Every pair to Redis; to process memory only the first, the one asked for
+        (the others come from Redis if and when they are read here)."""
         local_gen, _, shared_gen = generation.partition("|")
-        if not self.shared.put(bucket, key, value, shared_gen or "0", ttl_s):
+        if not self.shared.put(bucket, items, shared_gen or "0", ttl_s):
             return False
-        self.local.put(bucket, key, value, local_gen, min(ttl_s, self.local_ttl_s))
+        self.local.put(bucket, items[:1], local_gen, min(ttl_s, self.local_ttl_s))
         return True
 
     def invalidate(self, buckets: Sequence[str]) -> None:

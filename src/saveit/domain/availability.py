@@ -157,7 +157,7 @@ class Occupancy:
         self._held: dict[int, int] = {}
         self._covers: dict[datetime, int] = {}
         for b, span in spans:
-            mask = self.mask(span)
+            mask = self._span_mask(span)
             for table_id in b.table_ids:
                 self._held[table_id] = self._held.get(table_id, 0) | mask
             self._covers[b.start] = self._covers.get(b.start, 0) + b.party_size
@@ -165,6 +165,13 @@ class Occupancy:
     def mask(self, wanted: range) -> int:
         """The cells of ``wanted`` as a bitmask (cells before every booking left out:
         nothing is held there)."""
+        if not self._held:
+            # Nothing is held: no bit to compare with. (Measured from base 0, the
+            # epoch, the mask would be an integer millions of bits wide.)
+            return 0
+        return self._span_mask(wanted)
+
+    def _span_mask(self, wanted: range) -> int:
         lo = max(wanted.start, self._base)
         if wanted.stop <= lo:
             return 0
@@ -280,6 +287,41 @@ def bookable_starts(
         seating = occupancy.first_free(options, wanted)
         if seating is not None:
             found.append(Slot(start, seating))
+    return found
+
+
+def bookable_starts_by_size(
+    restaurant: Restaurant,
+    day: date,
+    party_sizes: Iterable[int],
+    now: datetime,
+    booked: Sequence[Booked] | Occupancy,
+    *,
+    staff: bool = False,
+) -> dict[int, list[Slot]]:
+    """:func:`bookable_starts` for several party sizes of one day (any area).
+
+    Without pacing, a party's free starts depend only on the seatings that fit
+    it and how long it stays, so sizes that share both (a two and a one at the
+    same tables, say) share one pass over the day."""
+    occupancy = _occupancy(booked)
+    rules = restaurant.rules
+    passes: dict[tuple[tuple[Seating, ...], int], list[Slot]] = {}
+    found: dict[int, list[Slot]] = {}
+    for size in party_sizes:
+        if rules.pacing_covers_per_slot is not None or size < 1:
+            found[size] = bookable_starts(restaurant, day, size, now, occupancy, staff=staff)
+            continue
+        if not staff and size > rules.max_party_size:
+            found[size] = []
+            continue
+        shared = (_seatings(restaurant, size, None), rules.duration_minutes(size))
+        slots = passes.get(shared)
+        if slots is None:
+            slots = passes[shared] = bookable_starts(
+                restaurant, day, size, now, occupancy, staff=staff
+            )
+        found[size] = slots
     return found
 
 

@@ -133,6 +133,10 @@ def profile(conn: Connection, slug: str) -> Profile:
 _VERSION_OF = select(restaurants.c.id, restaurants.c.config_version).where(
     restaurants.c.slug == bindparam("slug")
 )
+_VERSIONS_OF = select(restaurants.c.slug, restaurants.c.id, restaurants.c.config_version).where(
+    restaurants.c.slug.in_(bindparam("slugs", expanding=True))
+)
+RECHECK_BATCH = 500  # held copies re-checked together with the one asked for, at most
 
 
 class Bound(Protocol):
@@ -173,24 +177,61 @@ class RestaurantCache:
         return self.get_versioned(source, slug)[0]
 
     def get_versioned(self, source: Connection | Bound, slug: str) -> tuple[Restaurant, int]:
-        """The configuration and the ``config_version`` it was loaded at."""
+        """The configuration and the ``config_version`` it was loaded at.
+
+        When a copy is due for its re-check, every other held copy that is due (or
+        will be within half the period) is re-checked in the same query: with many
+        restaurants, one round trip a period instead of one per restaurant. Each
+        copy is still trusted at most ``recheck_s`` after its own check."""
         found = self.trusted(slug)
         if found is not None:
             return found
         conn = source if isinstance(source, Connection) else source.connection
         now = self._clock()
-        row = conn.execute(_VERSION_OF, {"slug": slug}).one_or_none()
-        if row is None:
+        others = self._due(now, slug)
+        if others:
+            rows = conn.execute(_VERSIONS_OF, {"slugs": [slug, *others]}).all()
+            versions = {r.slug: (r.id, r.config_version) for r in rows}
+            self._confirm(versions, others, now)
+            mine = versions.get(slug)
+        else:
+            row = conn.execute(_VERSION_OF, {"slug": slug}).one_or_none()
+            mine = None if row is None else (row.id, row.config_version)
+        if mine is None:
             raise errors.NotFound(f"No restaurant '{slug}'", slug=slug)
+        restaurant_id, version = mine
         with self._lock:
             cached = self._entries.get(slug)
-        if cached is not None and cached[0] == row.config_version and cached[1].id == row.id:
+        if cached is not None and cached[0] == version and cached[1].id == restaurant_id:
             fresh = cached[1]
         else:
-            fresh = load(conn, row.id)
+            fresh = load(conn, restaurant_id)
         with self._lock:
-            self._entries[slug] = (row.config_version, fresh, now)
-        return fresh, int(row.config_version)
+            self._entries[slug] = (version, fresh, now)
+        return fresh, int(version)
+
+    def _due(self, now: float, slug: str) -> list[str]:
+        """Held copies (other than ``slug``) whose re-check is due within half a period."""
+        if self.recheck_s <= 0:
+            return []
+        horizon = now - self.recheck_s / 2
+        with self._lock:
+            due = [s for s, (_, _, at) in self._entries.items() if at <= horizon and s != slug]
+        return due[:RECHECK_BATCH]
+
+    def _confirm(self, versions: dict[str, tuple[int, int]], slugs: list[str], now: float) -> None:
+        """Held copies still at the version read are trusted again from ``now``; the
+        others are dropped, to be loaded when next asked for."""
+        with self._lock:
+            for s in slugs:
+                held = self._entries.get(s)
+                if held is None:
+                    continue
+                current = versions.get(s)
+                if current is not None and current == (held[1].id, held[0]):
+                    self._entries[s] = (held[0], held[1], now)
+                else:
+                    del self._entries[s]
 
     def cached(self, slug: str) -> Restaurant | None:
         """This process's copy, however old: for work that only needs the time

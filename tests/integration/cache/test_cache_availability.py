@@ -161,10 +161,10 @@ def test_the_generation_guard_refuses_a_put_that_raced_an_invalidation(
     assert isinstance(store, MemoryStore | RedisStore | NearCache)
     _, generation = store.get("1:2026-06-03", "k")
     store.invalidate(["1:2026-06-03"])  # a booking committed while we read the database
-    assert store.put("1:2026-06-03", "k", b"stale", generation, 30) is False
+    assert store.put("1:2026-06-03", [("k", b"stale")], generation, 30) is False
     assert store.get("1:2026-06-03", "k")[0] is None
     _, fresh = store.get("1:2026-06-03", "k")
-    assert store.put("1:2026-06-03", "k", b"fresh", fresh, 30) is True
+    assert store.put("1:2026-06-03", [("k", b"fresh")], fresh, 30) is True
     assert store.get("1:2026-06-03", "k")[0] == b"fresh"
 
 
@@ -173,10 +173,10 @@ def test_entries_expire_after_the_ttl(redis_url: str) -> None:
     gate = RedisGate(redis_url, breaker=CircuitBreaker("t"))
     try:
         store = RedisStore(gate, prefix)
-        assert store.put("b", "k", b"v", "0", 0.05)
+        assert store.put("b", [("k", b"v")], "0", 0.05)
         assert store.get("b", "k")[0] == b"v"
         memory = MemoryStore(clock=iter([0.0, 0.0, 1.0]).__next__)
-        assert memory.put("b", "k", b"v", "0", 0.5)
+        assert memory.put("b", [("k", b"v")], "0", 0.5)
         assert memory.get("b", "k")[0] == b"v"
         assert memory.get("b", "k")[0] is None
     finally:
@@ -212,7 +212,7 @@ def test_an_event_heard_drops_redis_only_when_the_writer_may_have_missed_it(
         assert cache is not None
         store = cache.store
         assert isinstance(store, NearCache)
-        store.put("1:2026-06-03", "k", b"cached", "0|0", 30.0)
+        store.put("1:2026-06-03", [("k", b"cached")], "0|0", 30.0)
         if trouble:
             with pytest.raises(RedisUnavailable):
                 store.shared.gate.run(
@@ -248,8 +248,8 @@ def test_the_party_sizes_of_a_day_share_one_read_of_its_bookings_until_it_change
         assert read(api, party=2)[1] == "miss"
         first = len(reads)
         assert first >= 1
-        assert read(api, party=4)[1] == "miss"  # another key, the same day's bookings
-        assert read(api, party=6)[1] == "miss"
+        assert read(api, party=4)[1] == "hit"  # the first miss filled the day's sizes
+        assert read(api, party=6)[1] == "hit"
         assert len(reads) == first
         book(api, "21:00", party=2)
         before = len(reads)
@@ -259,6 +259,41 @@ def test_the_party_sizes_of_a_day_share_one_read_of_its_bookings_until_it_change
     finally:
         event.remove(cached.engine, "before_cursor_execute", count)
     assert "21:00" in after_booking  # party 4 still has a table at 21:00
+
+
+def test_the_sizes_a_miss_fills_answer_as_the_database_does(cached: Container) -> None:
+    """One miss stores the day for every party size a guest may ask for; each of
+    those answers is the one computed for that size alone, before and after the
+    day changes. (At the cache itself: no event feed runs beside the test.)"""
+    import json
+    from datetime import UTC, datetime
+
+    from saveit.domain.commands import Actor, CreateReservation, GuestDetails
+
+    cache = cached.availability
+    assert cache is not None
+    day = date.fromisoformat(DAY)
+    tz = cached.booking.restaurant("demo").tz
+
+    def book(hour: int, minute: int, party: int, phone: str) -> None:
+        start = datetime(2026, 6, 3, hour, minute, tzinfo=tz).astimezone(UTC)
+        cached.booking.create(
+            CreateReservation("demo", start, party, GuestDetails("Ana", phone=phone)),
+            Actor("guest", "web"),
+        )
+
+    for i, (hour, minute, party) in enumerate(((13, 30, 2), (14, 0, 4), (20, 30, 6), (21, 0, 8))):
+        book(hour, minute, party, f"60011122{i}")
+    for round_ in range(2):
+        assert cache.read("demo", day, 3, area=None, staff=False)[1] == "miss"
+        for party in range(1, 10):
+            body, how = cache.read("demo", day, party, area=None, staff=False)
+            assert how == ("hit" if party <= 8 else "miss")  # 8: the demo's online limit
+            _, slots = cached.booking.availability("demo", day, party)
+            expected = [s.start.astimezone(tz).strftime("%H:%M") for s in slots]
+            assert [s["time"] for s in json.loads(body)["slots"]] == expected, party
+            assert json.loads(body)["party_size"] == party
+        book(22, 0, 2, f"60011133{round_}")  # the day changed: every size is read again
 
 
 def test_a_refused_time_suggests_alternatives_from_the_days_recent_read_until_the_day_changes(

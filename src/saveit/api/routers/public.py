@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
+from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
 from saveit.admin.fields import NO_NUL
@@ -52,6 +53,14 @@ async def availability(
         if body is not None:
             return Response(body, media_type="application/json", headers={"X-SaveIt-Cache": HIT})
     return await run_in_threadpool(_availability, slug, request, container, date, party_size, area)
+
+
+def availability_route() -> APIRoute:
+    """The route of :func:`availability` (for saveit.api.hot_reads)."""
+    for route in router.routes:
+        if isinstance(route, APIRoute) and route.endpoint is availability:
+            return route
+    raise LookupError("the availability route is not registered")
 
 
 def _availability(

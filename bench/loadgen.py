@@ -1,0 +1,201 @@
+"""wrk, driven from the benches: a compiled load generator that is not the bottleneck.
+
+``wrk`` (Debian package ``wrk``) runs a LuaJIT script per thread; the one here
+rotates over a file of paths (thread *i* takes paths *i*, *i + threads*, …, so
+the threads never ask for the same one at once), counts how each availability
+answer was served (``X-SaveIt-Cache``) and, with ``limit``, sends each path at
+most once and times that pass from its first request to its last answer, since
+wrk itself only reports its whole ``-d`` window.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+_SCRIPT = r"""
+local ffi = require("ffi")
+ffi.cdef[[
+typedef struct { long tv_sec; long tv_nsec; } bench_ts;
+int clock_gettime(int clk, bench_ts *tp);
+]]
+local function now()
+  local ts = ffi.new("bench_ts")
+  ffi.C.clock_gettime(1, ts)
+  return tonumber(ts.tv_sec) + tonumber(ts.tv_nsec) / 1e9
+end
+
+local threads = {}
+local nthreads = tonumber(os.getenv("BENCH_THREADS"))
+local limit = tonumber(os.getenv("BENCH_LIMIT") or "0")
+local offset = tonumber(os.getenv("BENCH_OFFSET") or "0")
+
+function setup(thread)
+  thread:set("tid", #threads)
+  table.insert(threads, thread)
+end
+
+local paths = {}
+local next_i, sent, answered, mine = 0, 0, 0, 0
+local hits, misses, other, bad = 0, 0, 0, 0
+local started, finished = 0, 0
+
+function init(args)
+  for line in io.lines(os.getenv("BENCH_PATHS")) do paths[#paths + 1] = line end
+  next_i = tid + offset
+  if limit > 0 then
+    for i = tid, limit - 1, nthreads do mine = mine + 1 end
+  end
+end
+
+function request()
+  if limit > 0 and sent >= mine then
+    return wrk.format("GET", "/healthz")  -- never answered into the counts below
+  end
+  if started == 0 then started = now() end
+  local path = paths[(next_i % #paths) + 1]
+  next_i = next_i + nthreads
+  sent = sent + 1
+  return wrk.format("GET", path)
+end
+
+function response(status, headers, body)
+  if limit > 0 and answered >= mine then
+    wrk.thread:stop()
+    return
+  end
+  answered = answered + 1
+  if status ~= 200 then bad = bad + 1 end
+  local how = headers["x-saveit-cache"] or headers["X-SaveIt-Cache"]
+  if how == "hit" then hits = hits + 1
+  elseif how == "miss" then misses = misses + 1
+  else other = other + 1 end
+  if limit > 0 and answered == mine then
+    finished = now()
+    wrk.thread:set("started", started)
+    wrk.thread:set("finished", finished)
+  end
+  wrk.thread:set("hits", hits)
+  wrk.thread:set("misses", misses)
+  wrk.thread:set("other", other)
+  wrk.thread:set("bad", bad)
+  wrk.thread:set("answered", answered)
+end
+
+function done(summary, latency, requests)
+  local out = {
+    requests = summary.requests, duration_us = summary.duration,
+    errors = summary.errors.connect + summary.errors.read + summary.errors.write
+      + summary.errors.timeout + summary.errors.status,
+    p50_us = latency:percentile(50), p99_us = latency:percentile(99),
+    hits = 0, misses = 0, other = 0, bad = 0, answered = 0, started = 0, finished = 0,
+  }
+  for _, t in ipairs(threads) do
+    for _, k in ipairs({"hits", "misses", "other", "bad", "answered"}) do
+      out[k] = out[k] + (t:get(k) or 0)
+    end
+    local s, f = t:get("started") or 0, t:get("finished") or 0
+    if s > 0 and (out.started == 0 or s < out.started) then out.started = s end
+    if f > out.finished then out.finished = f end
+  end
+  io.write("BENCH_JSON ")
+  io.write(string.format(
+    '{"requests":%d,"duration_us":%d,"errors":%d,"p50_us":%d,"p99_us":%d,' ..
+    '"hits":%d,"misses":%d,"other":%d,"bad":%d,"answered":%d,"started":%.6f,"finished":%.6f}\n',
+    out.requests, out.duration_us, out.errors, out.p50_us, out.p99_us, out.hits, out.misses,
+    out.other, out.bad, out.answered, out.started, out.finished))
+end
+"""
+
+
+@dataclass(frozen=True)
+class Result:
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    hits: int
+    misses: int
+    other: int
+    bad: int
+    errors: int
+
+    def line(self) -> str:
+        return (
+            f"{self.rps:8.0f} req/s  p50 {self.p50_ms:6.2f} ms  p99 {self.p99_ms:6.2f} ms  "
+            f"hit {self.hits} miss {self.misses} other {self.other} non-200 {self.bad} "
+            f"errors {self.errors}"
+        )
+
+
+def require_wrk() -> str:
+    found = shutil.which("wrk")
+    if found is None:
+        raise SystemExit("wrk is needed (apt-get install wrk)")
+    return found
+
+
+def run(
+    port: int,
+    paths: list[str],
+    *,
+    seconds: float,
+    threads: int = 2,
+    connections: int = 64,
+    limit: int = 0,
+    offset: int = 0,
+    taskset: str | None = None,
+) -> Result:
+    """``limit``: send the first ``limit`` paths once each and time exactly that
+    pass (``seconds`` is then only the upper bound). ``taskset``: CPU list the
+    generator is pinned to (its share of the machine)."""
+    with tempfile.TemporaryDirectory(prefix="saveit-wrk-") as tmp:
+        script = Path(tmp) / "rotate.lua"
+        script.write_text(_SCRIPT)
+        listing = Path(tmp) / "paths.txt"
+        listing.write_text("\n".join(paths) + "\n")
+        command = [
+            require_wrk(),
+            f"-t{threads}",
+            f"-c{connections}",
+            f"-d{max(1, round(seconds))}s",
+            "--timeout",
+            "10s",
+            "-s",
+            str(script),
+            f"http://127.0.0.1:{port}",
+        ]
+        if taskset:
+            command = ["taskset", "-c", taskset, *command]
+        env = {
+            "BENCH_PATHS": str(listing),
+            "BENCH_THREADS": str(threads),
+            "BENCH_LIMIT": str(limit),
+            "BENCH_OFFSET": str(offset),
+            "PATH": "/usr/bin:/bin",
+        }
+        done = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+    line = next(x for x in done.stdout.splitlines() if x.startswith("BENCH_JSON "))
+    raw = json.loads(line.removeprefix("BENCH_JSON "))
+    if limit:
+        elapsed = raw["finished"] - raw["started"]
+        answered = raw["answered"]
+        rps = answered / elapsed if elapsed > 0 else 0.0
+    else:
+        answered = raw["requests"]
+        rps = raw["requests"] / (raw["duration_us"] / 1e6)
+    return Result(
+        rps=rps,
+        p50_ms=raw["p50_us"] / 1000,
+        p99_ms=raw["p99_us"] / 1000,
+        requests=answered,
+        hits=raw["hits"],
+        misses=raw["misses"],
+        other=raw["other"],
+        bad=raw["bad"],
+        errors=raw["errors"],
+    )
