@@ -81,6 +81,7 @@ def console_services(container: Container, db: Database) -> ConsoleServices:
         ),
         staff=StaffAccounts(db, passwords=passwords, clock=clock),
         settings=container.settings,
+        checkin=container.checkin,
     )
 
 

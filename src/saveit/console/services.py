@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from saveit.accounts import SignIn, StaffAccounts
+from saveit.checkin import CheckIn
 from saveit.config import Settings
 
 
@@ -13,6 +14,7 @@ class ConsoleServices:
     signin: SignIn
     staff: StaffAccounts
     settings: Settings
+    checkin: CheckIn  # the door scanner
 
     @property
     def secret(self) -> bytes:
