@@ -98,7 +98,10 @@
     sending = true;
     htmx
       .ajax("POST", root.getAttribute("data-post"), {
-        source: form,
+        // Not the form as source: htmx would validate it (its field is required
+        // and empty) and send its fields too.
+        source: root,
+        target: "#door-result",
         swap: "none",
         values: { code: code },
       })
