@@ -107,7 +107,8 @@ def book(console: Console, slug: str, name: str) -> Guest:
         headers={"X-Manage-Token": token},
         timeout=10,
     )
-    assert qr.status_code == 200 and qr.headers["content-type"] == "image/png", qr.text
+    assert qr.status_code == 200, qr.text
+    assert qr.headers["content-type"] == "image/png"
     return Guest(name, code, token, qr.content)
 
 
