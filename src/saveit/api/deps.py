@@ -94,6 +94,7 @@ def console_services(container: Container, db: Database) -> ConsoleServices:
             gateway=container.gateway,
             phone_region=container.settings.default_phone_region,
         ),
+        checkin=container.checkin,
     )
 
 

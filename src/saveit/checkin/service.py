@@ -17,20 +17,30 @@ size, notes, tables — leave the QR valid.)
 Single use is the booking engine's: ``check_in`` updates the row only if its
 version and status are still the ones read, so of two scanners at once exactly
 one wins and the other is told ``ALREADY_CHECKED_IN``.
+
+The door without a camera: :meth:`CheckIn.admit` also takes the booking code the
+guest reads out (the host types it). A code is no secret the way a signed token
+is, so it is judged by the same status and window rules (the window from the
+restaurant's rules today), and a code of another restaurant's booking is
+``NOT_FOUND`` here, as if it did not exist.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from datetime import datetime, timedelta
 
 from saveit.booking.service import BookingService, Clock
 from saveit.checkin.tokens import CheckInToken, Keyring
 from saveit.domain import errors
 from saveit.domain.commands import Actor
-from saveit.domain.model import Status
+from saveit.domain.model import Restaurant, Status
+from saveit.domain.schedule import local_today
 from saveit.domain.views import ReservationView
 
 _ATTEMPTS = 3  # a booking edited (not moved) between our read and our write: try again
+_CODE = re.compile(r"[A-Z0-9]{4,16}")
+ARRIVED = frozenset({Status.CHECKED_IN, Status.COMPLETED})
 
 
 class CheckIn:
@@ -72,6 +82,74 @@ class CheckIn:
                 continue  # someone else changed it first: read again, judge again
         raise errors.Conflict("The reservation keeps changing; scan again")
 
+    def admit(self, slug: str, text: str, actor: Actor) -> ReservationView:
+        """The door's one entry: a scanned token (it has dots) or a typed booking code."""
+        text = text.strip()
+        if "." in text:
+            return self.scan(slug, text, actor)
+        return self.by_code(slug, text, actor)
+
+    def by_code(self, slug: str, code: str, actor: Actor) -> ReservationView:
+        """Check in the booking the guest reads out, by the same rules as a scan."""
+        restaurant = self.booking.restaurant(slug)
+        for _attempt in range(_ATTEMPTS):
+            view = self._here(restaurant, code)
+            rules = restaurant.rules
+            start = _minute(view.start)
+            _refuse_status(view)
+            _in_window(
+                self.clock(),
+                start - timedelta(minutes=rules.checkin_early_minutes),
+                start + timedelta(minutes=rules.checkin_late_minutes),
+            )
+            try:
+                return self.booking.check_in(view.code, actor, expected_version=view.version)
+            except errors.Conflict:
+                continue
+        raise errors.Conflict("The reservation keeps changing; try again")
+
+    def booking_named(self, slug: str, text: str) -> ReservationView | None:
+        """The booking a token or code names, if it is this restaurant's: what the
+        door shows next to a refusal (whose table, whose party). Never raises."""
+        text = text.strip()
+        try:
+            restaurant = self.booking.restaurant(slug)
+            if "." in text:
+                said = self.keyring.verify(text)
+                if said.restaurant_id != restaurant.id:
+                    return None
+                text = said.code
+            return self._here(restaurant, text)
+        except errors.DomainError:
+            return None
+
+    def arrivals(self, slug: str) -> list[ReservationView]:
+        """Who came in today, last arrival first: the bookings of today's service day
+        that are checked in (or done), and yesterday's still seated after midnight."""
+        restaurant = self.booking.restaurant(slug)
+        now = self.clock()
+        today = local_today(restaurant, now)
+        seated = [
+            v
+            for day in (today - timedelta(days=1), today)
+            for v in self.booking.list_for_day(slug, day)
+            if v.status in ARRIVED and (day == today or v.end > now)
+        ]
+        return sorted(seated, key=lambda v: v.updated_at, reverse=True)
+
+    def _here(self, restaurant: Restaurant, code: str) -> ReservationView:
+        code = code.strip().upper()
+        missing = errors.NotFound("No booking with this code here", code=code[:16])
+        if not _CODE.fullmatch(code):
+            raise missing
+        try:
+            view = self.booking.get(code)
+        except errors.NotFound:
+            raise missing from None
+        if view.restaurant_id != restaurant.id:
+            raise missing
+        return view
+
     def _admissible(self, said: CheckInToken, view: ReservationView, now: datetime) -> None:
         if view.restaurant_id != said.restaurant_id:  # codes are global; never expected
             raise errors.QrWrongRestaurant("This check-in code is for another restaurant")
@@ -81,14 +159,16 @@ class CheckIn:
                 "This booking was moved; the guest was sent a new check-in code",
                 start=view.start.isoformat(),
             )
-        if now < said.opens_at:
-            raise errors.QrTooEarly(
-                "Too early to check in with this code", opens_at=said.opens_at.isoformat()
-            )
-        if now > said.closes_at:
-            raise errors.QrExpired(
-                "This check-in code has expired", closed_at=said.closes_at.isoformat()
-            )
+        _in_window(now, said.opens_at, said.closes_at)
+
+
+def _in_window(now: datetime, opens_at: datetime, closes_at: datetime) -> None:
+    if now < opens_at:
+        raise errors.QrTooEarly(
+            "Too early to check in with this code", opens_at=opens_at.isoformat()
+        )
+    if now > closes_at:
+        raise errors.QrExpired("This check-in code has expired", closed_at=closes_at.isoformat())
 
 
 def _refuse_status(view: ReservationView) -> None:

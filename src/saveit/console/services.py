@@ -8,6 +8,7 @@ from saveit.accounts import SignIn, StaffAccounts
 from saveit.admin.channel_accounts import ChannelAccounts
 from saveit.admin.restaurants import RestaurantAdmin
 from saveit.analytics.service import Analytics
+from saveit.checkin import CheckIn
 from saveit.config import Settings
 
 
@@ -19,6 +20,7 @@ class ConsoleServices:
     analytics: Analytics  # the figures, as the API's report serves them
     restaurants: RestaurantAdmin  # setup: profile, hours, dates, tables, rules
     accounts: ChannelAccounts  # setup: channel accounts
+    checkin: CheckIn  # the door scanner
 
     @property
     def secret(self) -> bytes:

@@ -8,11 +8,26 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from saveit.console.pages import auth, home, setup, setup_channels, setup_rules, setup_tables, staff
+from saveit.console.pages import (
+    analytics,
+    auth,
+    door,
+    home,
+    setup,
+    setup_channels,
+    setup_rules,
+    setup_tables,
+    staff,
+)
 
-PAGES: tuple[APIRouter, ...] = (auth.router, home.router, staff.router)
-
-from saveit.console.pages import analytics  # noqa: E402 (added after the foundation's pages)
-
-PAGES += (analytics.router,)
-PAGES += (setup.router, setup_tables.router, setup_rules.router, setup_channels.router)
+PAGES: tuple[APIRouter, ...] = (
+    auth.router,
+    home.router,
+    staff.router,
+    door.router,
+    analytics.router,
+    setup.router,
+    setup_tables.router,
+    setup_rules.router,
+    setup_channels.router,
+)
