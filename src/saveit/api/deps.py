@@ -11,6 +11,7 @@ from fastapi import Depends, Request
 from saveit.accounts import SignIn, StaffAccounts
 from saveit.accounts.passwords import Passwords
 from saveit.admin.channel_accounts import ChannelAccounts
+from saveit.admin.guests import GuestBook
 from saveit.admin.inbox import StaffInbox
 from saveit.admin.notify_preferences import NotifyPreferences
 from saveit.admin.restaurants import RestaurantAdmin
@@ -81,6 +82,8 @@ def console_services(container: Container, db: Database) -> ConsoleServices:
         ),
         staff=StaffAccounts(db, passwords=passwords, clock=clock),
         settings=container.settings,
+        inbox=StaffInbox(db, gateway=container.gateway, clock=clock),
+        guests=GuestBook(db, clock=clock),
     )
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from saveit.accounts import SignIn, StaffAccounts
+from saveit.admin.guests import GuestBook
+from saveit.admin.inbox import StaffInbox
 from saveit.config import Settings
 
 
@@ -13,6 +15,8 @@ class ConsoleServices:
     signin: SignIn
     staff: StaffAccounts
     settings: Settings
+    inbox: StaffInbox
+    guests: GuestBook
 
     @property
     def secret(self) -> bytes:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from saveit.console.pages import auth, home, staff
+from saveit.console.pages import auth, guests, home, inbox, staff
 
 PAGES: tuple[APIRouter, ...] = (auth.router, home.router, staff.router)
+PAGES += (inbox.router, guests.router)
