@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -55,6 +56,7 @@ def app(
         console_signin_per_minute=1000,
     ) as running:
         yield running
+    running[1].close()  # its engine's connections, before the next test's database
 
 
 def _services(client: TestClient) -> ConsoleServices:
@@ -182,7 +184,7 @@ def test_staff_of_one_restaurant_never_see_anothers_conversations_or_guests(
     _writes(client, graph, "34600000201", "Elena Soto", "hola")
     [conversation] = _conversation_ids(_demo_inbox(client))
     guest_id = _guest_ids(client, "Elena")[0]
-    with TestClient(client.app, base_url="http://127.0.0.1") as other:
+    with _another(client) as other:
         csrf = _signed_in(other, "other")
         for path in (
             f"/console/r/other/inbox/{conversation}",
@@ -201,14 +203,25 @@ def test_staff_of_one_restaurant_never_see_anothers_conversations_or_guests(
         assert other.get("/console/r/demo/inbox").status_code == 404
 
 
+@contextmanager
+def _another(client: TestClient) -> Iterator[TestClient]:
+    """A second browser on the running app (its own cookies; the app's lifespan is
+    the first client's, so it is not entered again)."""
+    other = TestClient(client.app, base_url="http://127.0.0.1")
+    try:
+        yield other
+    finally:
+        other.close()
+
+
 def _demo_inbox(client: TestClient) -> str:
-    with TestClient(client.app, base_url="http://127.0.0.1") as host:
+    with _another(client) as host:
         _signed_in(host, "demo", "manager")
         return host.get("/console/r/demo/inbox").text
 
 
 def _guest_ids(client: TestClient, query: str) -> list[int]:
-    with TestClient(client.app, base_url="http://127.0.0.1") as host:
+    with _another(client) as host:
         _signed_in(host, "demo", "owner")
         html = host.get("/console/r/demo/guests", params={"q": query}).text
     return [int(n) for n in re.findall(r'/console/r/demo/guests/(\d+)"', html)]
