@@ -189,7 +189,7 @@ def reply(request: Request, at: HostAt, conversation_id: int, form: Form) -> Res
 def _hand_off(request: Request, at: AtRestaurant, conversation_id: int, active: bool) -> Response:
     try:
         _inbox(request).hand_off(
-            at.slug, conversation_id, active=active, by=f"console:{at.visit.session.email}"[:64]
+            at.slug, conversation_id, active=active, by=f"staff:{at.visit.session.name}"[:64]
         )
     except errors.NotFound:
         raise PageError(404, "error.404") from None
