@@ -11,6 +11,7 @@ from fastapi import Depends, Request
 from saveit.accounts import SignIn, StaffAccounts
 from saveit.accounts.passwords import Passwords
 from saveit.admin.channel_accounts import ChannelAccounts
+from saveit.admin.guests import GuestBook
 from saveit.admin.inbox import StaffInbox
 from saveit.admin.notify_preferences import NotifyPreferences
 from saveit.admin.restaurants import RestaurantAdmin
@@ -95,6 +96,8 @@ def console_services(container: Container, db: Database) -> ConsoleServices:
             phone_region=container.settings.default_phone_region,
         ),
         checkin=container.checkin,
+        inbox=StaffInbox(db, gateway=container.gateway, clock=clock),
+        guests=GuestBook(db, clock=clock),
     )
 
 

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from saveit.accounts import SignIn, StaffAccounts
 from saveit.admin.channel_accounts import ChannelAccounts
+from saveit.admin.guests import GuestBook
+from saveit.admin.inbox import StaffInbox
 from saveit.admin.restaurants import RestaurantAdmin
 from saveit.analytics.service import Analytics
 from saveit.checkin import CheckIn
@@ -21,6 +23,8 @@ class ConsoleServices:
     restaurants: RestaurantAdmin  # setup: profile, hours, dates, tables, rules
     accounts: ChannelAccounts  # setup: channel accounts
     checkin: CheckIn  # the door scanner
+    inbox: StaffInbox
+    guests: GuestBook
 
     @property
     def secret(self) -> bytes:

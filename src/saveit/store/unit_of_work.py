@@ -56,10 +56,12 @@ from saveit.store.audit import AuditRepository
 from saveit.store.channel_accounts import AccountRepository
 from saveit.store.conversations import ConversationRepository
 from saveit.store.erasure import ErasureRepository
+from saveit.store.guest_book import GuestBookRepository
 from saveit.store.guest_export import ExportRepository
 from saveit.store.guests import GuestRepository
 from saveit.store.holds import HoldRepository
 from saveit.store.idempotency import IdempotencyRepository
+from saveit.store.inbox_overview import InboxOverviewRepository
 from saveit.store.messages import MessageRepository
 from saveit.store.notifications import NotificationRepository
 from saveit.store.outbox import OutboxRepository, emit
@@ -174,6 +176,14 @@ class Repositories:
     @cached_property
     def surveys(self) -> SurveyRepository:
         return SurveyRepository(self.connection)
+
+    @cached_property
+    def guest_book(self) -> GuestBookRepository:
+        return GuestBookRepository(self.connection)
+
+    @cached_property
+    def inbox_overview(self) -> InboxOverviewRepository:
+        return InboxOverviewRepository(self.connection)
 
 
 class Reader(Repositories):

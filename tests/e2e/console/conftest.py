@@ -41,6 +41,8 @@ from saveit.store.migrate import upgrade
 from saveit.store.unit_of_work import Database
 from tests.conftest import APP_ROLE, PG_BASE
 from tests.e2e.chaos_support import delete_prefix, free_port, missing, shared_redis
+from tests.meta_webhooks import graph_answer
+from tests.recording_http import Recorded, RecordingServer, recording_server
 from tests.support import demo_document
 
 REPO = Path(__file__).resolve().parents[3]
@@ -60,6 +62,11 @@ PHONE = {"width": 390, "height": 844}
 SECRET = "console-e2e-secret-" + "k" * 16
 PASSWORD = "correct-horse-battery"
 RESTAURANTS = (("demo", "Casa Demo"), ("other", "Otra Casa"))
+# Meta: the server verifies webhooks with this app secret and sends through the
+# ``graph_api`` stand-in; ``whatsapp_number`` proves demo's number (admin token).
+META_APP_SECRET = "console-e2e-meta-app-secret"
+ADMIN_TOKEN = "console-e2e-admin-token-" + "a" * 16
+WHATSAPP_NUMBER_ID = "109876543210555"
 
 
 @dataclass(frozen=True)
@@ -169,6 +176,12 @@ def console(request: pytest.FixtureRequest) -> Iterator[Console]:
     site: dict[str, str] = request.getfixturevalue(f"_{request.param}_site")
     env = {k: v for k, v in os.environ.items() if not k.startswith("SAVEIT_")}
     env.update(site)
+    graph: RecordingServer = request.getfixturevalue("graph_api")
+    env.update(
+        SAVEIT_META_APP_SECRET=META_APP_SECRET,
+        SAVEIT_GRAPH_API_BASE=graph.url,
+        SAVEIT_ADMIN_TOKEN=ADMIN_TOKEN,
+    )
     env.update(
         SAVEIT_SECRET_KEY=SECRET,
         # Lockout is what the tests exercise; the per-IP limit would trip first, as
@@ -291,3 +304,30 @@ def check_accessibility(page: Any, *, what: str = "") -> None:
         for v in bad
     ]
     assert report == [], f"accessibility violations on {what or page.url}:\n" + "\n".join(report)
+
+
+def _graph(request: Recorded) -> tuple[int, Any]:
+    if request.method == "GET":  # proving a number: the token may use it
+        return 200, {"id": request.path.split("?")[0].rstrip("/").split("/")[-1]}
+    return 200, graph_answer(request.body)
+
+
+@pytest.fixture(scope="session")
+def graph_api() -> Iterator[RecordingServer]:
+    """The Meta Graph API stand-in every console server sends WhatsApp messages to;
+    ``.requests`` is what it received (all servers of the session share it)."""
+    with recording_server(_graph) as server:
+        yield server
+
+
+@pytest.fixture
+def whatsapp_number(console: Console) -> str:
+    """Demo's WhatsApp number, assigned by the admin token (proven at once); idempotent."""
+    answer = httpx.put(
+        f"{console.base}/v1/restaurants/demo/channels/whatsapp",
+        json={"phone_number_id": WHATSAPP_NUMBER_ID, "access_token": "console-wa-token"},
+        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+        timeout=10,
+    )
+    assert answer.status_code == 200, answer.text
+    return WHATSAPP_NUMBER_ID
