@@ -15,8 +15,10 @@ from saveit.admin.inbox import StaffInbox
 from saveit.admin.notify_preferences import NotifyPreferences
 from saveit.admin.restaurants import RestaurantAdmin
 from saveit.admin.staff_tokens import StaffTokens
+from saveit.booking.day_sheet import DaySheets
 from saveit.bootstrap import Container
 from saveit.console import ConsoleServices
+from saveit.realtime.backlog import Backlog
 from saveit.store.unit_of_work import Database
 
 
@@ -81,6 +83,9 @@ def console_services(container: Container, db: Database) -> ConsoleServices:
         ),
         staff=StaffAccounts(db, passwords=passwords, clock=clock),
         settings=container.settings,
+        booking=container.booking,
+        sheets=DaySheets(db, container.booking),
+        backlog=Backlog(db, limit=1000),
     )
 
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from saveit.accounts import SignIn, StaffAccounts
+from saveit.booking.day_sheet import DaySheets
+from saveit.booking.service import BookingService
 from saveit.config import Settings
+from saveit.realtime.backlog import Backlog
 
 
 @dataclass(frozen=True, slots=True)
@@ -13,6 +16,9 @@ class ConsoleServices:
     signin: SignIn
     staff: StaffAccounts
     settings: Settings
+    booking: BookingService
+    sheets: DaySheets
+    backlog: Backlog
 
     @property
     def secret(self) -> bytes:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from saveit.console.pages import auth, home, staff
+from saveit.console import live
+from saveit.console.pages import auth, home, staff, tonight, tonight_new
 
 PAGES: tuple[APIRouter, ...] = (auth.router, home.router, staff.router)
+PAGES += (tonight.router, tonight_new.router, live.router)
