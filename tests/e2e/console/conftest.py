@@ -41,6 +41,7 @@ from saveit.store.migrate import upgrade
 from saveit.store.unit_of_work import Database
 from tests.conftest import APP_ROLE, PG_BASE
 from tests.e2e.chaos_support import delete_prefix, free_port, missing, shared_redis
+from tests.recording_http import Recorded, RecordingServer, recording_server
 from tests.support import demo_document
 
 REPO = Path(__file__).resolve().parents[3]
@@ -60,6 +61,9 @@ PHONE = {"width": 390, "height": 844}
 SECRET = "console-e2e-secret-" + "k" * 16
 PASSWORD = "correct-horse-battery"
 RESTAURANTS = (("demo", "Casa Demo"), ("other", "Otra Casa"))
+ADMIN_TOKEN = "console-e2e-admin-" + "t" * 16
+META_APP_SECRET = "console-e2e-meta-app-secret"
+WA_NUMBER_ID = "109876543210777"
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,7 @@ class Console:
     base: str
     backend: str
     database_url: str
+    graph: RecordingServer | None = None  # the Graph API stand-in the server sends to
 
     def person(self, slug: str = "demo", role: str = "owner", *, name: str = "") -> Person:
         """A new account with ``role`` at ``slug`` (a fresh email each call)."""
@@ -167,6 +172,7 @@ def _postgres_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[st
 )
 def console(request: pytest.FixtureRequest) -> Iterator[Console]:
     site: dict[str, str] = request.getfixturevalue(f"_{request.param}_site")
+    graph: RecordingServer = request.getfixturevalue("graph_api")
     env = {k: v for k, v in os.environ.items() if not k.startswith("SAVEIT_")}
     env.update(site)
     env.update(
@@ -174,6 +180,10 @@ def console(request: pytest.FixtureRequest) -> Iterator[Console]:
         # Lockout is what the tests exercise; the per-IP limit would trip first, as
         # every test signs in from 127.0.0.1.
         SAVEIT_CONSOLE_SIGNIN_PER_MINUTE="1000",
+        # WhatsApp: signed webhooks in, the bot's replies out to the Graph API stand-in.
+        SAVEIT_ADMIN_TOKEN=ADMIN_TOKEN,
+        SAVEIT_META_APP_SECRET=META_APP_SECRET,
+        SAVEIT_GRAPH_API_BASE=graph.url,
         PYTHONPATH=os.pathsep.join(filter(None, [str(REPO / "src"), str(REPO)])),
     )
     port = free_port()
@@ -193,7 +203,8 @@ def console(request: pytest.FixtureRequest) -> Iterator[Console]:
                 time.sleep(0.1)
         else:
             pytest.fail(f"the server did not come up:\n{log.read_text()[-4000:]}")
-        yield Console(base, request.param, site["SAVEIT_DATABASE_URL"])
+        _whatsapp_account(base)
+        yield Console(base, request.param, site["SAVEIT_DATABASE_URL"], graph)
     finally:
         proc.terminate()
         try:
@@ -201,6 +212,37 @@ def console(request: pytest.FixtureRequest) -> Iterator[Console]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=15)
+
+
+def _graph_answer(request: Recorded) -> tuple[int, Any]:
+    """What the Graph API answers a message send (a WhatsApp message id)."""
+    import json
+
+    doc = json.loads(request.body or b"{}")
+    to = doc.get("to", "")
+    return 200, {
+        "messaging_product": "whatsapp",
+        "contacts": [{"input": to, "wa_id": to}],
+        "messages": [{"id": f"wamid.OUT{uuid.uuid4().hex}"}],
+    }
+
+
+@pytest.fixture(scope="session")
+def graph_api() -> Iterator[RecordingServer]:
+    """A loopback stand-in for Meta's Graph API, shared by both servers."""
+    with recording_server(_graph_answer) as server:
+        yield server
+
+
+def _whatsapp_account(base: str) -> None:
+    """Give ``demo`` a WhatsApp number, as the deployment's admin does."""
+    answer = httpx.put(
+        f"{base}/v1/restaurants/demo/channels/whatsapp",
+        json={"phone_number_id": WA_NUMBER_ID, "access_token": "wa-token"},
+        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+        timeout=10,
+    )
+    assert answer.status_code == 200, answer.text
 
 
 @pytest.fixture(scope="session")
