@@ -134,9 +134,12 @@ class WhatsAppGuest:
 
 WATCH = """(name) => {
   window.__seenAt = null;
-  const seen = () => [...document.querySelectorAll(".tl-block")].some(b => b.textContent.includes(name));
+  const blocks = () => [...document.querySelectorAll(".tl-block")];
+  const seen = () => blocks().some(b => b.textContent.includes(name));
   new MutationObserver(() => {
-    if (window.__seenAt === null && seen()) window.__seenAt = performance.timeOrigin + performance.now();
+    if (window.__seenAt === null && seen()) {
+      window.__seenAt = performance.timeOrigin + performance.now();
+    }
   }).observe(document.body, {childList: true, subtree: true});
 }"""
 
