@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 from saveit.booking.day_sheet import DaySheet
+from saveit.console.i18n import translate
 from saveit.domain.model import Restaurant, Status
 from saveit.domain.schedule import windows_for
 from saveit.domain.views import ReservationView
@@ -181,6 +182,8 @@ class Floor:
     timeline: Timeline
     areas: tuple[str, ...]
     filters: Filters
+    labels: dict[str, str] = field(default_factory=dict)  # what a block says aloud, by code
+    notes: dict[str, str] = field(default_factory=dict)  # a block's allergies and notes line
 
     @property
     def covers(self) -> int:
@@ -208,7 +211,33 @@ def _range(restaurant: Restaurant, day: date, bookings: Sequence[Booking]) -> tu
     return first, columns
 
 
-def build(sheet: DaySheet, filters: Filters) -> Floor:
+def _label(booking: Booking, lang: str) -> str:
+    view = booking.view
+    source = view.source
+    return translate(
+        lang,
+        "tonight.block",
+        name=booking.name or translate(lang, "tonight.no_name"),
+        party=view.party_size,
+        time=booking.time,
+        status=translate(lang, f"tonight.st.{booking.status}"),
+        channel=translate(lang, f"tonight.ch.{source}") if source in CHANNELS else source,
+        tables="+".join(view.tables) or "—",
+        extra=translate(lang, "tonight.block.warn") if booking.warns else "",
+    )
+
+
+def _note(booking: Booking) -> str:
+    text = ", ".join(booking.allergies)
+    if booking.allergies and booking.view.notes:
+        text += " · "
+    text += booking.view.notes
+    return text if len(text) <= 40 else text[:39] + "…"
+
+
+def build(sheet: DaySheet, filters: Filters, lang: str = "en") -> Floor:
+    """The day drawn for ``filters``; the texts each block needs are made here once
+    (in ``lang``), as a template calling the catalogue per block cost the most."""
     restaurant = sheet.restaurant
     tz = restaurant.tz
     bookings = tuple(
@@ -244,8 +273,16 @@ def build(sheet: DaySheet, filters: Filters) -> Floor:
         for i in range(0, columns, hour)
     )
     areas = tuple(dict.fromkeys(t.area for t in restaurant.tables if t.active))
+    drawn = [block.booking for row in ordered for block in row.blocks]
     return Floor(
-        sheet, bookings, shown, Timeline(origin, columns, ticks, tuple(ordered)), areas, filters
+        sheet,
+        bookings,
+        shown,
+        Timeline(origin, columns, ticks, tuple(ordered)),
+        areas,
+        filters,
+        {b.code: _label(b, lang) for b in drawn},
+        {b.code: _note(b) for b in drawn if b.warns},
     )
 
 

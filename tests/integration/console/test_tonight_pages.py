@@ -326,3 +326,21 @@ def test_the_live_socket_refuses_strangers_other_sites_and_other_restaurants(
 
 def test_the_grid_stylesheet_is_the_generated_one() -> None:
     assert (STATIC / "tonight-grid.css").read_text() == grid_css()
+
+
+def test_a_live_change_redraws_only_the_rows_of_its_tables(
+    host: TestClient, app_services: tuple[Container, Any]
+) -> None:
+    container, _ = app_services
+    ana = book(container, "21:00", 2, "Ana Rows", tables=("T3",))
+    page = host.get(f"{BASE}?date={DAY}").text
+    origin = re.search(r'data-origin="([^"]+)"', page)
+    columns = re.search(r'data-columns="(\d+)"', page)
+    assert origin is not None and columns is not None
+    query = f"date={DAY}&origin={origin.group(1).replace('+', '%2B')}&columns={columns.group(1)}"
+    rows = host.get(f"{BASE}/rows?{query}&tables=T3,T4")
+    assert rows.status_code == 200 and "X-Tonight-Redraw" not in rows.headers
+    assert re.findall(r'class="tl-row" id="(row-[^"]+)"', rows.text) == ["row-T3", "row-T4"]
+    assert f'id="b-{ana.code}-T3"' in rows.text and 'id="tonight-summary"' in rows.text
+    moved = host.get(f"{BASE}/rows?date={DAY}&origin=2000-01-01T00:00:00Z&columns=4&tables=T3")
+    assert moved.headers["X-Tonight-Redraw"] == "day" and moved.text == ""

@@ -86,6 +86,7 @@ def _links(at: AtRestaurant, day: date, view: str, filters: Filters) -> dict[str
 
     return {
         "refresh": href("/day"),
+        "rows": href("/rows"),
         "prev": href("", date=(day - timedelta(days=1)).isoformat()),
         "next": href("", date=(day + timedelta(days=1)).isoformat()),
         "timeline": href("", view="timeline"),
@@ -122,7 +123,7 @@ def _context(request: Request, at: AtRestaurant, day: date, **extra: Any) -> dic
     services = services_of(request)
     view = _view_of(request)
     filters = Filters.of(request.query_params.items())
-    floor: Floor = build(services.sheets.sheet(at.slug, day), filters)
+    floor: Floor = build(services.sheets.sheet(at.slug, day), filters, at.visit.lang)
     restaurant = floor.sheet.restaurant
     values: dict[str, Any] = {
         "floor": floor,
@@ -183,6 +184,31 @@ def day_fragment(request: Request, at: HostAt) -> Response:
         at=at,
         current="tonight",
         **_context(request, at, day),
+    )
+
+
+@router.get("/rows")
+def rows_fragment(request: Request, at: HostAt) -> Response:
+    """Only the timeline rows of ``?tables=`` (and the day's summary): what a live
+    change redraws, instead of the whole day. When the timeline's span changed
+    (``?origin=``/``?columns=`` differ) the answer is empty with
+    ``X-Tonight-Redraw: day``: the page then redraws the day."""
+    restaurant = services_of(request).booking.restaurant(at.slug)
+    day = _day(request, restaurant)
+    context = _context(request, at, day)
+    timeline = context["floor"].timeline
+    query = request.query_params
+    if query.get("origin") != timeline.origin_utc or query.get("columns") != str(timeline.columns):
+        return Response(status_code=200, headers={"X-Tonight-Redraw": "day"})
+    wanted = set(query.get("tables", "").split(","))
+    return render(
+        "tonight/_rows.html",
+        lang=at.visit.lang,
+        csrf=at.visit.csrf,
+        at=at,
+        current="tonight",
+        **context,
+        wanted=wanted,
     )
 
 

@@ -1,9 +1,11 @@
 /* Tonight: keeps the day in step with the live feed and lets a host drag a
  * booking to another time or table.
  *
- * - "saveit:live" (static/live.js): an availability change on this page's day,
- *   or a snapshot, redraws #tonight-day from its data-refresh URL (one request
- *   at a time; a change arriving meanwhile asks for one more). Focus stays on
+ * - "saveit:live" (static/live.js): a reservation change on this page's day
+ *   redraws the timeline rows of the tables it touched (data-rows), or the
+ *   whole #tonight-day (data-refresh) when it cannot (the list view, a booking
+ *   without a table, the timeline's span changed, a snapshot). One request at a
+ *   time; changes arriving meanwhile are merged into the next. Focus stays on
  *   the block or link it was on. A change to the booking open in the panel
  *   shows a note that it changed elsewhere (its forms still carry the old
  *   version: the server refuses them rather than overwrite).
@@ -18,7 +20,6 @@
   "use strict";
 
   var busy = false;
-  var again = false;
   var dragging = null;
 
   function day() {
@@ -42,26 +43,69 @@
   if (marked) marked.focus();
   spendFocusMarks();
 
+  // What to redraw next: the whole day, or only some tables' rows (a live change
+  // names the tables it touched, before and after). One request at a time; what
+  // arrives meanwhile is merged into the next one.
+  var want = { full: false, tables: {} };
+
+  function schedule(tables) {
+    if (!tables || !tables.length) want.full = true;
+    else tables.forEach(function (t) { want.tables[t] = true; });
+    pump();
+  }
+
   function refresh() {
+    schedule(null);
+  }
+
+  function pump() {
     var el = day();
-    if (!el || !window.htmx) return;
-    if (busy || dragging) {
-      again = true;
-      return;
-    }
+    if (!el || !window.htmx || busy || dragging) return;
+    var tables = Object.keys(want.tables);
+    if (!want.full && !tables.length) return;
+    var full = want.full || el.getAttribute("data-view") !== "timeline";
+    want = { full: false, tables: {} };
     busy = true;
-    again = false;
     var keep = document.activeElement;
-    window.htmx
-      .ajax("GET", el.getAttribute("data-refresh"), { target: "#tonight-day", swap: "outerHTML" })
-      .then(
-        function () {
-          finish(keep);
-        },
-        function () {
-          finish(keep);
+    var work = full ? redrawDay() : redrawRows(el, tables);
+    work.then(
+      function () { finish(keep); },
+      function () { finish(keep); }
+    );
+  }
+
+  function redrawDay() {
+    return window.htmx.ajax("GET", day().getAttribute("data-refresh"), {
+      target: "#tonight-day",
+      swap: "outerHTML",
+    });
+  }
+
+  function redrawRows(el, tables) {
+    var grid = el.querySelector(".tl");
+    if (!grid) return redrawDay();
+    var url = el.getAttribute("data-rows") +
+      "&tables=" + encodeURIComponent(tables.join(",")) +
+      "&origin=" + encodeURIComponent(grid.getAttribute("data-origin")) +
+      "&columns=" + encodeURIComponent(grid.getAttribute("data-columns"));
+    return fetch(url, { credentials: "same-origin", headers: { "HX-Request": "true" } }).then(function (answer) {
+      if (!answer.ok || answer.headers.get("X-Tonight-Redraw")) return redrawDay();
+      return answer.text().then(function (html) {
+        var parsed = new DOMParser().parseFromString(html, "text/html");
+        var fresh = parsed.querySelectorAll(".tl-row[id]");
+        for (var i = 0; i < fresh.length; i++) {
+          if (!document.getElementById(fresh[i].id)) return redrawDay();
         }
-      );
+        for (var j = 0; j < fresh.length; j++) {
+          var row = document.importNode(fresh[j], true);
+          document.getElementById(fresh[j].id).replaceWith(row);
+          window.htmx.process(row);
+        }
+        var summary = parsed.getElementById("tonight-summary");
+        var shown = document.getElementById("tonight-summary");
+        if (summary && shown) shown.textContent = summary.textContent;
+      });
+    });
   }
 
   function finish(keep) {
@@ -69,17 +113,26 @@
     // Focus stays where it was: on the same element, or on its redrawn twin (same id).
     var back = keep && keep !== document.body ? (keep.isConnected ? keep : keep.id && document.getElementById(keep.id)) : null;
     if (back && document.activeElement !== back) back.focus();
-    if (again) refresh();
+    pump();
   }
+
+  var touched = {}; // tables a reservation event touched, by its position
 
   document.addEventListener("saveit:live", function (event) {
     var doc = event.detail || {};
     var el = day();
     if (!el) return;
-    if (doc.type === "snapshot" || (doc.type === "availability.changed" && doc.date === el.getAttribute("data-day"))) {
-      refresh();
-    }
     var reservation = doc.reservation;
+    if (reservation && typeof doc.type === "string" && doc.type.indexOf("reservation.") === 0) {
+      var tables = (reservation.tables || []).concat((doc.before && doc.before.tables) || []);
+      // A booking without a table sits on the "no table" row: redraw the day.
+      touched[doc.position] = reservation.tables && reservation.tables.length ? tables : null;
+    }
+    if (doc.type === "snapshot") refresh();
+    if (doc.type === "availability.changed" && doc.date === el.getAttribute("data-day")) {
+      schedule(Object.prototype.hasOwnProperty.call(touched, doc.position) ? touched[doc.position] : null);
+    }
+    if (doc.completes) delete touched[doc.position];
     var panel = document.getElementById("tonight-detail");
     if (reservation && panel && panel.getAttribute("data-code") === reservation.code &&
         String(reservation.version) !== panel.getAttribute("data-version")) {
@@ -137,7 +190,7 @@
     });
     if (dragging && !dragging.posting) {
       dragging = null;
-      if (again) refresh();
+      pump();
     }
   });
 
