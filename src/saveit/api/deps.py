@@ -16,8 +16,10 @@ from saveit.admin.inbox import StaffInbox
 from saveit.admin.notify_preferences import NotifyPreferences
 from saveit.admin.restaurants import RestaurantAdmin
 from saveit.admin.staff_tokens import StaffTokens
+from saveit.booking.day_sheet import DaySheets
 from saveit.bootstrap import Container
 from saveit.console import ConsoleServices
+from saveit.realtime.backlog import Backlog
 from saveit.store.unit_of_work import Database
 
 
@@ -98,6 +100,9 @@ def console_services(container: Container, db: Database) -> ConsoleServices:
         checkin=container.checkin,
         inbox=StaffInbox(db, gateway=container.gateway, clock=clock),
         guests=GuestBook(db, clock=clock),
+        booking=container.booking,
+        sheets=DaySheets(db, container.booking),
+        backlog=Backlog(db, limit=1000),
     )
 
 

@@ -10,8 +10,11 @@ from saveit.admin.guests import GuestBook
 from saveit.admin.inbox import StaffInbox
 from saveit.admin.restaurants import RestaurantAdmin
 from saveit.analytics.service import Analytics
+from saveit.booking.day_sheet import DaySheets
+from saveit.booking.service import BookingService
 from saveit.checkin import CheckIn
 from saveit.config import Settings
+from saveit.realtime.backlog import Backlog
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +28,9 @@ class ConsoleServices:
     checkin: CheckIn  # the door scanner
     inbox: StaffInbox
     guests: GuestBook
+    booking: BookingService
+    sheets: DaySheets
+    backlog: Backlog
 
     @property
     def secret(self) -> bytes:

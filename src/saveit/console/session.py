@@ -64,7 +64,8 @@ def secure(conn: HTTPConnection) -> bool:
     """Whether cookies are ``Secure``: always, but on http to loopback in development."""
     if services_of(conn).settings.env is Environment.PRODUCTION:
         return True
-    return not (conn.url.scheme == "http" and (conn.url.hostname or "") in LOOPBACK)
+    # A WebSocket's URL says ws: where its page's says http:.
+    return not (conn.url.scheme in {"http", "ws"} and (conn.url.hostname or "") in LOOPBACK)
 
 
 def cookie_name(conn: HTTPConnection, base: str) -> str:

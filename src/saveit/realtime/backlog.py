@@ -39,3 +39,15 @@ def catch_up(
         return CatchUp(head, None)
     messages = [m for event in events for m in event_messages(event, lambda _: restaurant)]
     return CatchUp(head, messages)
+
+
+class Backlog:
+    """:func:`catch_up` bound to a database, for a live endpoint in a layer that
+    may not hold the store itself (the staff console's)."""
+
+    def __init__(self, database: Database | DatabaseLike, *, limit: int = 1000) -> None:
+        self.database = database
+        self.limit = limit
+
+    def __call__(self, restaurant: Restaurant, since: int | None) -> CatchUp:
+        return catch_up(self.database, restaurant, since, limit=self.limit)

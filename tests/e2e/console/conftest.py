@@ -83,6 +83,7 @@ class Console:
     base: str
     backend: str
     database_url: str
+    graph: RecordingServer | None = None  # the Graph API stand-in the server sends to
 
     def person(self, slug: str = "demo", role: str = "owner", *, name: str = "") -> Person:
         """A new account with ``role`` at ``slug`` (a fresh email each call)."""
@@ -206,7 +207,8 @@ def console(request: pytest.FixtureRequest) -> Iterator[Console]:
                 time.sleep(0.1)
         else:
             pytest.fail(f"the server did not come up:\n{log.read_text()[-4000:]}")
-        yield Console(base, request.param, site["SAVEIT_DATABASE_URL"])
+        _whatsapp_account(base)
+        yield Console(base, request.param, site["SAVEIT_DATABASE_URL"], graph)
     finally:
         proc.terminate()
         try:
@@ -214,6 +216,17 @@ def console(request: pytest.FixtureRequest) -> Iterator[Console]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=15)
+
+
+def _whatsapp_account(base: str) -> None:
+    """Give ``demo`` a WhatsApp number, as the deployment's admin does."""
+    answer = httpx.put(
+        f"{base}/v1/restaurants/demo/channels/whatsapp",
+        json={"phone_number_id": WHATSAPP_NUMBER_ID, "access_token": "console-wa-token"},
+        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+        timeout=10,
+    )
+    assert answer.status_code == 200, answer.text
 
 
 @pytest.fixture(scope="session")

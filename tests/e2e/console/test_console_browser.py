@@ -36,7 +36,7 @@ def test_an_owner_signs_in_sees_the_shell_and_signs_out(console: Console, page: 
     expect(page.get_by_role("heading", name="Overview")).to_be_visible()
     nav = page.get_by_role("navigation", name="Main navigation")
     expect(nav.get_by_role("link")).to_have_text(
-        ["Overview", "Door", "Inbox", "Guests", "Analytics", "Setup", "Staff"]
+        ["Overview", "Tonight", "Door", "Inbox", "Guests", "Analytics", "Setup", "Staff"]
     )
     expect(nav.get_by_role("link", name="Overview")).to_have_attribute("aria-current", "page")
     check_accessibility(page, what="home")
@@ -85,7 +85,7 @@ def test_a_host_cannot_open_the_staff_page(console: Console, page: Any) -> None:
     host = console.person("demo", "host")
     sign_in(page, console, host)
     nav = page.get_by_role("navigation", name="Main navigation")
-    expect(nav.get_by_role("link")).to_have_text(["Overview", "Door", "Inbox", "Guests"])
+    expect(nav.get_by_role("link")).to_have_text(["Overview", "Tonight", "Door", "Inbox", "Guests"])
     answer = page.goto(f"{console.base}/console/r/demo/staff")
     assert answer is not None
     assert answer.status == 403

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from saveit.console import live
 from saveit.console.pages import (
     analytics,
     auth,
@@ -20,12 +21,17 @@ from saveit.console.pages import (
     setup_rules,
     setup_tables,
     staff,
+    tonight,
+    tonight_new,
 )
 
 PAGES: tuple[APIRouter, ...] = (
     auth.router,
     home.router,
     staff.router,
+    tonight.router,
+    tonight_new.router,
+    live.router,
     door.router,
     inbox.router,
     guests.router,
