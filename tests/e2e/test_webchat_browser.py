@@ -44,7 +44,7 @@ from saveit.store.schema import (
     conversations,
     reservations,
 )
-from tests.e2e.chaos_support import free_port, missing
+from tests.e2e.chaos_support import free_port
 from tests.support import demo_document
 
 pytestmark = pytest.mark.timeout(180)
@@ -127,19 +127,12 @@ def server(running: Server) -> str:
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError as exc:
-        missing("Playwright", str(exc))
-    if not os.path.exists(CHROMIUM):
-        missing("Chromium", f"no browser at {CHROMIUM}")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
-        yield launched
-        launched.close()
+def browser(playwright_driver: Any) -> Iterator[Any]:
+    launched = playwright_driver.chromium.launch(
+        executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+    )
+    yield launched
+    launched.close()
 
 
 @pytest.fixture

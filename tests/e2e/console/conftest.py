@@ -230,19 +230,12 @@ def _whatsapp_account(base: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError as exc:
-        missing("Playwright", str(exc))
-    if not os.path.exists(CHROMIUM):
-        missing("Chromium", f"no browser at {CHROMIUM}")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
-        yield launched
-        launched.close()
+def browser(playwright_driver: Any) -> Iterator[Any]:
+    launched = playwright_driver.chromium.launch(
+        executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+    )
+    yield launched
+    launched.close()
 
 
 @pytest.fixture
