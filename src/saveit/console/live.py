@@ -35,14 +35,14 @@ from saveit.console.session import SESSION_COOKIE, cookie_name, services_of
 from saveit.domain.model import Restaurant
 from saveit.domain.schedule import local_today
 from saveit.domain.views import ReservationView
-from saveit.realtime import LiveHub, LiveMessage, Subscription
+from saveit.realtime import LiveHub, LiveMessage
 from saveit.realtime.hub import SLOW
 from saveit.realtime.messages import snapshot_message
+from saveit.realtime.sockets import drain, send_all
 
 router = APIRouter(include_in_schema=False)
 log = logging.getLogger(__name__)
 
-SEND_TIMEOUT_S = 5.0
 Since = Annotated[int | None, Query(ge=0)]
 
 
@@ -131,8 +131,8 @@ async def console_live(websocket: WebSocket, slug: str, since: Since = None) -> 
     except WebSocketDisconnect:
         return
     every_s = services.settings.live_token_recheck_s
-    sender = asyncio.create_task(_send_all(websocket, sub, first))
-    receiver = asyncio.create_task(_drain(websocket))
+    sender = asyncio.create_task(send_all(websocket, sub, first, _frame))
+    receiver = asyncio.create_task(drain(websocket))
     watcher = asyncio.create_task(_recheck(websocket, slug, every_s))
     try:
         done, _ = await asyncio.wait(
@@ -155,33 +155,6 @@ async def console_live(websocket: WebSocket, slug: str, since: Since = None) -> 
         await websocket.close(code=code, reason=reason)
 
 
-class _Outgoing:
-    """The catch-up, then live messages minus those the catch-up already held."""
-
-    def __init__(self, sub: Subscription, first: list[LiveMessage]) -> None:
-        self.sub = sub
-        self._first = list(reversed(first))
-        self._replayed = {m.event_id for m in first if m.event_id}
-
-    async def next(self) -> LiveMessage | None:
-        if self._first:
-            return self._first.pop()
-        while (message := await self.sub.next()) is not None:
-            if message.event_id not in self._replayed:
-                return message
-        return None
-
-
-async def _send_all(websocket: WebSocket, sub: Subscription, first: list[LiveMessage]) -> None:
-    out = _Outgoing(sub, first)
-    while (message := await out.next()) is not None:
-        try:
-            await asyncio.wait_for(websocket.send_text(_frame(message)), SEND_TIMEOUT_S)
-        except TimeoutError:
-            sub.close(SLOW)
-            return
-
-
 async def _recheck(websocket: WebSocket, slug: str, every_s: float) -> None:
     """End with the refusal once the session ends or loses the restaurant; a
     database blip keeps the socket (it should not drop every screen at once)."""
@@ -193,9 +166,3 @@ async def _recheck(websocket: WebSocket, slug: str, every_s: float) -> None:
             raise
         except Exception:
             log.warning("console live: could not re-check a session", exc_info=True)
-
-
-async def _drain(websocket: WebSocket) -> None:
-    with contextlib.suppress(WebSocketDisconnect):
-        while True:
-            await websocket.receive_text()

@@ -328,12 +328,5 @@ def graph_api() -> Iterator[RecordingServer]:
 
 @pytest.fixture
 def whatsapp_number(console: Console) -> str:
-    """Demo's WhatsApp number, assigned by the admin token (proven at once); idempotent."""
-    answer = httpx.put(
-        f"{console.base}/v1/restaurants/demo/channels/whatsapp",
-        json={"phone_number_id": WHATSAPP_NUMBER_ID, "access_token": "console-wa-token"},
-        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
-        timeout=10,
-    )
-    assert answer.status_code == 200, answer.text
+    """Demo's WhatsApp number, assigned (and proven) when the server started."""
     return WHATSAPP_NUMBER_ID

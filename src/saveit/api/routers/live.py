@@ -52,12 +52,12 @@ from saveit.realtime import LiveHub, LiveMessage, Subscription
 from saveit.realtime.backlog import catch_up
 from saveit.realtime.hub import SLOW
 from saveit.realtime.messages import snapshot_message
+from saveit.realtime.sockets import Outgoing, drain, send_all
 
 router = APIRouter(tags=["live"])
 log = logging.getLogger(__name__)
 
 REPLAY_LIMIT = 1000
-SEND_TIMEOUT_S = 5.0
 SSE_HEARTBEAT_S = 15.0
 SSE_MAX_AGE_S = 30.0
 AUTH_TIMEOUT_S = 10.0
@@ -149,24 +149,6 @@ async def _open(
     return sub, first, hub
 
 
-class Outgoing:
-    """The catch-up, then live messages minus those the catch-up already held."""
-
-    def __init__(self, sub: Subscription, first: list[LiveMessage]) -> None:
-        self.sub = sub
-        self._first = list(reversed(first))
-        self._replayed = {m.event_id for m in first if m.event_id}
-
-    async def next(self) -> LiveMessage | None:
-        """The next message; None once the subscription is closed (see its ``reason``)."""
-        if self._first:
-            return self._first.pop()
-        while (message := await self.sub.next()) is not None:
-            if message.event_id not in self._replayed:
-                return message
-        return None
-
-
 @router.websocket("/v1/restaurants/{slug}/live")
 async def live_websocket(
     websocket: WebSocket,
@@ -184,8 +166,8 @@ async def live_websocket(
         await websocket.close(code=_CLOSE.get(type(exc), 1011), reason=exc.detail[:120])
         return
     container: Container = websocket.app.state.container
-    sender = asyncio.create_task(_send_all(websocket, sub, first))
-    receiver = asyncio.create_task(_drain(websocket))
+    sender = asyncio.create_task(send_all(websocket, sub, first))
+    receiver = asyncio.create_task(drain(websocket))
     watcher = asyncio.create_task(
         _recheck(websocket, token, slug, container.settings.live_token_recheck_s)
     )
@@ -211,16 +193,6 @@ async def live_websocket(
             await websocket.close(code=code, reason=reason)
 
 
-async def _send_all(websocket: WebSocket, sub: Subscription, first: list[LiveMessage]) -> None:
-    out = Outgoing(sub, first)
-    while (message := await out.next()) is not None:
-        try:
-            await asyncio.wait_for(websocket.send_text(message.text), SEND_TIMEOUT_S)
-        except TimeoutError:
-            sub.close(SLOW)
-            return
-
-
 async def _recheck(conn: HTTPConnection, token: str, slug: str, every_s: float) -> None:
     """Raise the refusal once ``token`` is revoked or expired (or loses the restaurant).
 
@@ -236,13 +208,6 @@ async def _recheck(conn: HTTPConnection, token: str, slug: str, every_s: float) 
             log.warning("live: could not re-check a token: %s", exc.detail)
         except Exception:
             log.warning("live: could not re-check a token", exc_info=True)
-
-
-async def _drain(websocket: WebSocket) -> None:
-    """Read (and ignore) client frames, only to notice the client leaving."""
-    with contextlib.suppress(WebSocketDisconnect):
-        while True:
-            await websocket.receive_text()
 
 
 @router.get(
