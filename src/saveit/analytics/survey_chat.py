@@ -14,6 +14,7 @@ to staff.
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import cache
 
 from saveit.analytics import survey_texts as texts
 from saveit.analytics.survey import LOW, WEEK, Surveys
@@ -37,12 +38,12 @@ class SurveyChat:
         the survey's (a stop, a rating, or text the bot does not understand, which
         may be a comment): every guest message passes here, and most are not."""
         text = turn.text.strip()
-        if not (texts.is_stop(text) or _rating(turn) is not None or _maybe_comment(turn, text)):
+        stop, picked = texts.is_stop(text), _rating(turn)
+        maybe_comment = cache(lambda: _maybe_comment(turn, text))  # parses once, if asked
+        if not (stop or picked is not None or maybe_comment()):
             return None
         survey = self.surveys.open_for(turn.conversation.id)
-        if texts.is_stop(text) and (
-            survey is not None or any(w in text.lower() for w in _SURVEY_WORDS)
-        ):
+        if stop and (survey is not None or any(w in text.lower() for w in _SURVEY_WORDS)):
             self.surveys.opt_out(turn.restaurant_id, turn.identity.guest_id, turn.message.channel)
             lang = survey.language if survey else turn.conversation.language
             return _reply(texts.say("opted_out", lang), lang)
@@ -50,7 +51,6 @@ class SurveyChat:
             return None
         lang = survey.language
         if survey.status == OPEN and turn.now - survey.created_at < WEEK:
-            picked = _rating(turn)
             if picked is None:
                 return None
             rating, comment = picked
@@ -66,7 +66,7 @@ class SurveyChat:
             and survey.comment is None
             and survey.answered_at is not None
             and turn.now - survey.answered_at < COMMENT_WITHIN
-            and _maybe_comment(turn, text)
+            and maybe_comment()
             and self.surveys.comment(survey, text)
         ):
             if survey.rating is not None and survey.rating <= LOW:

@@ -38,7 +38,6 @@ from saveit.store.secret_box import SecretBox, SecretsUnreadable
 from saveit.store.unit_of_work import (
     Database,
     DatabaseLike,
-    Reader,
     Repositories,
     UnitOfWork,
     database_of,
@@ -245,7 +244,7 @@ class Delivery:
         announce(uow, events.MESSAGE_FAILED, message, now, error_code=code)
 
     def _context(
-        self, r: Reader | UnitOfWork, message: store.StoredMessage
+        self, r: UnitOfWork, message: store.StoredMessage
     ) -> tuple[SendContext, ChannelAccount | None]:
         restaurant_name, slug = self.directory.speaking_as(message.restaurant_id)
         if message.channel == "webchat":
