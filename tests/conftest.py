@@ -8,6 +8,7 @@ unreachable PostgreSQL fails the run instead of skipping it.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 from collections.abc import Iterator
@@ -30,6 +31,27 @@ PG_BASE = os.environ.get("SAVEIT_TEST_POSTGRES_URL", "postgresql://postgres@127.
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 ADMIN_TOKEN = "test-admin-token"
 APP_ROLE = "saveit_app_test"
+
+
+BROWSER_MODULE = pytest.StashKey[str]()
+"""The test module whose Playwright driver is running, if one is."""
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Refuse to start a test on a thread where an event loop is left running.
+
+    Playwright's sync driver keeps its loop running on the test thread while it
+    lives; one that outlived its module broke every later ``asyncio.run()`` in that
+    worker with a message that pointed nowhere near the cause.
+    """
+    if item.config.stash.get(BROWSER_MODULE, None) == item.nodeid.split("::")[0]:
+        return  # the module's own Playwright driver
+    if asyncio._get_running_loop() is not None:
+        pytest.fail(
+            "an event loop is still running on the test thread before this test "
+            "(a Playwright driver or another loop outlived the test that started it)"
+        )
 
 
 def _unavailable(reason: str) -> None:

@@ -117,8 +117,13 @@ def processes(tmp_path: Path) -> Iterator[Processes]:
 
 
 def saveit_env(**values: str) -> dict[str, str]:
+    """The processes' environment. A test's stream names its Redis prefix too, so
+    its rate-limit buckets are its own: with the default prefix, bookings made
+    from 127.0.0.1 by tests in other workers counted against this one's."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SAVEIT_")}
     env.update(SAVEIT_ADMIN_TOKEN=ADMIN, SAVEIT_SECRET_KEY="live-test-secret", **values)
+    if "SAVEIT_EVENTS_STREAM" in values:
+        env.setdefault("SAVEIT_REDIS_PREFIX", values["SAVEIT_EVENTS_STREAM"].rsplit(":", 1)[0])
     return env
 
 

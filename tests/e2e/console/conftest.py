@@ -229,7 +229,7 @@ def _whatsapp_account(base: str) -> None:
     assert answer.status_code == 200, answer.text
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright_driver: Any) -> Iterator[Any]:
     launched = playwright_driver.chromium.launch(
         executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
