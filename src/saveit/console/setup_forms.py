@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from saveit.admin.fields import Day
+from saveit.console.problems import said
 from saveit.domain import errors
 
 M = TypeVar("M", bound=BaseModel)
@@ -80,9 +81,10 @@ def build(model: type[M], values: Mapping[str, Any]) -> M:
         raise Refused(problems_of(exc, model)) from None
 
 
-def refusal(exc: errors.DomainError, default: str = FORM) -> Refused:
-    """A service's refusal, on the field it names (``data.field``) or ``default``."""
-    return Refused({str(exc.data.get("field") or default): exc.detail})
+def refusal(exc: errors.DomainError, lang: str, default: str = FORM) -> Refused:
+    """A service's refusal, in ``lang``, on the field it names (``data.field``) or
+    ``default``."""
+    return Refused({str(exc.data.get("field") or default): said(lang, exc)})
 
 
 def day(value: str, field: str = "date") -> Any:

@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from saveit.accounts import SignInRefused
 from saveit.console import csrf
+from saveit.console.problems import said
 from saveit.console.render import render
 from saveit.console.session import (
     PRE_COOKIE,
@@ -164,7 +165,7 @@ def change_password(request: Request, visit: SignedIn, form: Form) -> Response:
             visit=visit,
             status=422,
             error=message,
-            problem=None if message else exc.detail,
+            problem=None if message else said(visit.lang, exc),
             field=exc.data.get("field"),
         )
     response = _see_other("/console")

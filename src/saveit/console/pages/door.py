@@ -29,6 +29,7 @@ from fastapi import APIRouter, Request, Response
 from saveit.console import i18n, nav
 from saveit.console import messages_door as _messages  # noqa: F401 - registers the texts
 from saveit.console.headers import CSP
+from saveit.console.problems import said as said_in
 from saveit.console.render import render
 from saveit.console.session import AtRestaurant, Form, HostAt, services_of
 from saveit.domain import errors
@@ -114,7 +115,7 @@ def _refusal(request: Request, at: AtRestaurant, text: str, exc: errors.DomainEr
         detail or None,
         values,
         view,
-        said=None if detail else exc.detail,
+        said=None if detail else said_in(lang, exc),
     )
 
 

@@ -18,6 +18,7 @@ from fastapi import APIRouter, Request, Response
 from saveit.admin.guests import GuestBook
 from saveit.console import messages_inbox as messages_inbox
 from saveit.console import nav
+from saveit.console.problems import said
 from saveit.console.render import render
 from saveit.console.session import AtRestaurant, Form, HostAt, PageError, services_of
 from saveit.domain import errors
@@ -41,7 +42,7 @@ def guests_page(request: Request, at: HostAt, q: str = "") -> Response:
     try:
         found = _book(request).search(at.slug, q)
     except errors.DomainError as exc:
-        found, problem = [], exc.detail
+        found, problem = [], said(at.visit.lang, exc)
     fragment = _hx(request) and request.headers.get("hx-target") == "guest-results"
     return render(
         "guests/_results.html" if fragment else "guests/page.html",
@@ -110,7 +111,7 @@ def annotate(request: Request, at: HostAt, guest_id: int, form: Form) -> Respons
             guest_id,
             template=template,
             status=422,
-            problem=exc.detail,
+            problem=said(at.visit.lang, exc),
             field=exc.data.get("field"),
             entered=entered,
         )

@@ -26,6 +26,7 @@ from fastapi.responses import RedirectResponse
 from saveit.admin.inbox import InboxEntry, StaffInbox, StoredMessage
 from saveit.console import messages_inbox as messages_inbox
 from saveit.console import nav
+from saveit.console.problems import said
 from saveit.console.render import render
 from saveit.console.session import AtRestaurant, Form, HostAt, PageError, services_of
 from saveit.domain import errors
@@ -181,7 +182,7 @@ def reply(request: Request, at: HostAt, conversation_id: int, form: Form) -> Res
         raise PageError(404, "error.404") from None
     except errors.DomainError as exc:
         return _after_post(
-            request, at, conversation_id, status=422, problem=exc.detail, entered=text
+            request, at, conversation_id, status=422, problem=said(at.visit.lang, exc), entered=text
         )
     return _after_post(request, at, conversation_id, done=("inbox.reply.sent", queued.channel))
 

@@ -119,7 +119,7 @@ def save(
     except Refused as exc:
         problems = exc.problems
     except errors.DomainError as exc:
-        problems = refusal(exc).problems
+        problems = refusal(exc, at.visit.lang).problems
     else:
         return show(request, at, section, done=done, **context())
     return show(

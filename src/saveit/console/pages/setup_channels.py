@@ -18,8 +18,9 @@ from fastapi import APIRouter, Request, Response
 from saveit.admin.channel_accounts import ADDRESS_FIELD, Claim
 from saveit.admin.channel_settings import ACCOUNT_BODIES, SECRETS, Proof
 from saveit.console.pages.setup import save, show
+from saveit.console.problems import said
 from saveit.console.session import AtRestaurant, Form, ManagerAt, PageError, services_of
-from saveit.console.setup_forms import FORM, Refused, build, text_or_none
+from saveit.console.setup_forms import Refused, build, refusal, text_or_none
 from saveit.domain import errors
 from saveit.domain.messages import ChannelName
 
@@ -75,11 +76,11 @@ def channels_page(request: Request, at: ManagerAt) -> Response:
     return show(request, at, "channels", **_context(request, at))
 
 
-def _on_address(channel: str, exc: errors.DomainError) -> Refused:
+def _on_address(channel: str, exc: errors.DomainError, lang: str) -> Refused:
     """A refused phone number or email is the address field's problem."""
     if exc.data.get("field") in ("phone", "email"):
-        return Refused({ADDRESS_FIELD[channel]: exc.detail})
-    return Refused({str(exc.data.get("field") or FORM): exc.detail})
+        return Refused({ADDRESS_FIELD[channel]: said(lang, exc)})
+    return refusal(exc, lang)
 
 
 def _fields_of(channel: str) -> tuple[str, ...]:
@@ -104,7 +105,7 @@ def claim_account(request: Request, at: ManagerAt, name: str, form: Form) -> Res
                 at.slug, channel, body.model_dump(exclude_none=True), admin=False
             )
         except errors.DomainError as exc:
-            raise _on_address(channel, exc) from None
+            raise _on_address(channel, exc, at.visit.lang) from None
 
     return save(
         request,

@@ -79,7 +79,7 @@ def put_combination(request: Request, at: ManagerAt, form: Form) -> Response:
             services_of(request).restaurants.put_combination(at.slug, combination)
         except errors.DomainError as exc:  # the tables it names, or how many they seat
             field = "min_capacity" if exc.detail.startswith("Capacities") else "tables"
-            raise refusal(exc, field) from None
+            raise refusal(exc, at.visit.lang, field) from None
 
     return save(
         request,

@@ -16,6 +16,7 @@ from fastapi.responses import RedirectResponse
 
 from saveit.accounts import ROLES, Invited
 from saveit.console import nav
+from saveit.console.problems import said
 from saveit.console.render import render
 from saveit.console.session import AtRestaurant, Form, OwnerAt, services_of
 from saveit.domain import errors
@@ -63,7 +64,12 @@ def _refused(
     request: Request, at: AtRestaurant, exc: errors.DomainError, **context: Any
 ) -> Response:
     return _panel(
-        request, at, status=422, problem=exc.detail, field=exc.data.get("field"), **context
+        request,
+        at,
+        status=422,
+        problem=said(at.visit.lang, exc),
+        field=exc.data.get("field"),
+        **context,
     )
 
 

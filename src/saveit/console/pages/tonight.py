@@ -29,6 +29,7 @@ from saveit.console import messages_tonight as _messages  # noqa: F401 - registe
 from saveit.console import nav
 from saveit.console.floor import CHANNELS, STATUSES, Booking, Filters, Floor, build
 from saveit.console.i18n import translate
+from saveit.console.problems import said
 from saveit.console.render import render
 from saveit.console.session import AtRestaurant, Form, HostAt, PageError, services_of
 from saveit.domain import errors
@@ -267,7 +268,7 @@ def _refused(request: Request, at: AtRestaurant, code: str, exc: errors.DomainEr
     elif isinstance(exc, errors.SlotTaken | errors.NoSuitableTable):
         problem = translate(lang, "tonight.taken")
     else:
-        problem = exc.detail
+        problem = said(lang, exc)
     return _detail(request, at, code, status=422, changed=True, problem=problem)
 
 

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Request, Response
 
 from saveit.console.i18n import translate
 from saveit.console.pages.tonight import _day, _hx, _page, actor_of
+from saveit.console.problems import said
 from saveit.console.render import render
 from saveit.console.session import AtRestaurant, Form, HostAt, services_of
 from saveit.domain import errors
@@ -153,7 +154,7 @@ def new_booking(request: Request, at: HostAt, form: Form) -> Response:
             day,
             "new",
             status=422,
-            problem=translate(lang, "tonight.taken") if taken else exc.detail,
+            problem=translate(lang, "tonight.taken") if taken else said(lang, exc),
             field="start" if taken else _field_of(exc),
             entered=entered,
             free=_free(request, at, day, party),
@@ -200,7 +201,9 @@ def walk_in(request: Request, at: HostAt, form: Form) -> Response:
             day,
             "walk",
             status=422,
-            problem=translate(at.visit.lang, "tonight.taken") if taken else exc.detail,
+            problem=translate(at.visit.lang, "tonight.taken")
+            if taken
+            else said(at.visit.lang, exc),
             field="table" if taken else _field_of(exc),
             entered=entered,
         )
