@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, delete, insert, select, update
 
 from saveit.store.repository import Repository, bound
 from saveit.store.schema import restaurants, staff_accounts, staff_memberships
@@ -231,14 +231,20 @@ def remove_membership(conn: Connection, account_id: int, restaurant_id: int) -> 
 
 
 def owner_count(conn: Connection, restaurant_id: int) -> int:
-    return int(
-        conn.execute(
-            select(func.count()).where(
-                staff_memberships.c.restaurant_id == restaurant_id,
-                staff_memberships.c.role == "owner",
-            )
-        ).scalar_one()
+    """The restaurant's owners, their rows locked until the transaction ends.
+
+    Two owners removing (or demoting) each other at once each counted two owners
+    and each went ahead, leaving none. Locked, the second waits for the first,
+    and PostgreSQL then counts again what is left (SQLite's writers are serial)."""
+    owners = (
+        select(staff_memberships.c.account_id)
+        .where(
+            staff_memberships.c.restaurant_id == restaurant_id,
+            staff_memberships.c.role == "owner",
+        )
+        .with_for_update()
     )
+    return len(conn.execute(owners).all())
 
 
 class StaffAccountRepository(Repository):

@@ -5,6 +5,7 @@ Origin checks, sign-in limits, the owner rule, and the two languages."""
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -16,6 +17,7 @@ from saveit.bootstrap import Container, build
 from saveit.config import Settings
 from saveit.console import i18n
 from saveit.console.services import ConsoleServices
+from saveit.domain import errors
 from tests.support import FakeClock, demo_document
 
 PASSWORD = "correct-horse-battery"
@@ -177,6 +179,42 @@ def test_a_restaurant_keeps_one_owner_and_refusals_show_the_services_message(
         assert bad_email.status_code == 422
         assert "This is not a valid email address" in bad_email.text
         assert 'aria-invalid="true"' in bad_email.text
+
+
+def test_two_owners_removing_each_other_at_once_leave_one_owner(
+    services: ConsoleServices,
+) -> None:
+    """Each removal counts the owners, then removes. Fails without the lock on
+    the owners' rows (``store.staff_accounts.owner_count``): on PostgreSQL both
+    counted two owners and both went ahead, and the restaurant had none."""
+    staff = services.staff
+    staff.add("demo", email="a@example.com", name="A", role="owner", password=PASSWORD)
+    staff.add("demo", email="b@example.com", name="B", role="owner", password=PASSWORD)
+    ids = {m.email: m.account_id for m in staff.members("demo")}
+    for _ in range(15):
+        start = threading.Barrier(2)
+        refused: list[str] = []
+
+        def remove(account_id: int) -> None:
+            start.wait()
+            try:
+                staff.remove("demo", account_id)
+            except errors.Conflict as exc:
+                refused.append(exc.detail)
+
+        threads = [
+            threading.Thread(target=remove, args=(ids[email],))
+            for email in ("a@example.com", "b@example.com")
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+        owners = [m.email for m in staff.members("demo") if m.role == "owner"]
+        assert len(owners) == 1, owners
+        assert len(refused) == 1
+        [gone] = {"a@example.com", "b@example.com"} - set(owners)
+        staff.add("demo", email=gone, name=gone[0].upper(), role="owner", password=None)
 
 
 def test_a_person_is_served_in_their_language_or_the_browsers(
