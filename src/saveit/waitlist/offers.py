@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 from saveit.booking import codes
 from saveit.booking.service import BookingService
 from saveit.domain import errors
-from saveit.domain.availability import bookable_starts, cells, end_of
+from saveit.domain.availability import Occupancy, bookable_starts, cells, end_of
 from saveit.domain.commands import Actor
 from saveit.domain.model import Restaurant, Seating, Status
 from saveit.domain.reservation import status_for_new
@@ -53,18 +53,29 @@ class Offers:
                 return []
             restaurant = self.booking.cache.get_by_id(r, restaurant_id)
             waiting = r.waitlist.of_day(restaurant_id, day, ["waiting"])
+        # One reading of the day's bookings for the whole queue, read again only
+        # after a hold: read per entry, a pass that began before a cancellation
+        # committed found no seat for the first guest and then, reading again,
+        # found the freed seat for the second, so the seat skipped the queue. With
+        # one reading, a pass either sees the seat for everyone, first joined
+        # first, or for nobody (and the next pass offers it in order).
         offered: list[EntryView] = []
+        booked: Occupancy | None = None
         for entry in waiting:
-            held = self._try_hold(restaurant, entry)
+            if booked is None:
+                _, booked = self.booking.day_occupancy(restaurant.slug, day)
+            held = self._try_hold(restaurant, entry, booked)
             if held is not None:
                 offered.append(held)
+                booked = None  # the hold took a seat
         return offered
 
-    def _try_hold(self, restaurant: Restaurant, entry: EntryView) -> EntryView | None:
+    def _try_hold(
+        self, restaurant: Restaurant, entry: EntryView, booked: Occupancy
+    ) -> EntryView | None:
         now = self.clock()
         if entry.latest < now:
             return None  # the sweep closes it
-        _, booked = self.booking.day_occupancy(restaurant.slug, entry.day)
         slots = [
             s
             for s in bookable_starts(

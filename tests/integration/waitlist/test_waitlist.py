@@ -110,6 +110,35 @@ def test_a_freed_table_is_held_for_the_first_waiting_guest_and_nobody_else_can_b
     assert uno.offer(restaurant_id(container), DAY) == []
 
 
+def test_a_seat_freed_during_a_pass_still_goes_to_the_first_guest(
+    container: Container, uno: Waitlist, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pass over the queue races a cancellation: it commits just after the pass
+    read the day for the first guest. Fails before the fix: the pass read the day
+    again for the second guest, found the freed seat and held it for her, ahead
+    of the guest who joined first."""
+    first = book(container, AT_21, "Ana")
+    bea = join(uno, "Bea", "+34600000002")
+    cris = join(uno, "Cris", "+34600000003")
+    read_day = container.booking.day_occupancy
+    reads: list[object] = []
+
+    def then_ana_cancels(slug: str, day: date) -> object:
+        found = read_day(slug, day)
+        if not reads:
+            container.booking.cancel(first, GUEST)  # commits right after this read
+        reads.append(found)
+        return found
+
+    monkeypatch.setattr(container.booking, "day_occupancy", then_ana_cancels)
+    assert uno.offer(restaurant_id(container), DAY) == []  # the pass saw a full day
+    assert uno.get(cris).status == "waiting"
+
+    offered = uno.offer(restaurant_id(container), DAY)  # the next pass
+    assert [e.code for e in offered] == [bea]
+    assert uno.get(cris).status == "waiting"
+
+
 def test_accepting_turns_the_hold_into_a_confirmed_booking_with_its_events(
     container: Container, uno: Waitlist
 ) -> None:
