@@ -41,10 +41,11 @@ class Erasure:
 class Purged:
     messages: int  # blanked
     link_codes: int  # deleted
+    staff_sessions: int = 0  # deleted
 
     @property
     def total(self) -> int:
-        return self.messages + self.link_codes
+        return self.messages + self.link_codes + self.staff_sessions
 
 
 class GuestPrivacy:
@@ -78,7 +79,8 @@ class GuestPrivacy:
         return Erasure(guest_id, now, counts)
 
     def purge(self) -> Purged:
-        """Blank messages and delete link codes past the retention period."""
+        """Blank messages and delete link codes past the retention period, and staff
+        sessions long over."""
         now = self.clock()
         older_than = now - self.retention
         messages = 0
@@ -90,4 +92,5 @@ class GuestPrivacy:
             messages += done
         with self.db.unit_of_work() as uow:
             link_codes = uow.retention.purge_link_codes(older_than)
-        return Purged(messages=messages, link_codes=link_codes)
+            sessions = uow.retention.purge_staff_sessions(now)
+        return Purged(messages=messages, link_codes=link_codes, staff_sessions=sessions)

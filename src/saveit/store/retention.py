@@ -10,18 +10,25 @@ grows one transaction.
 
 Link codes (the phone or email someone claimed, and its code's hash) serve for
 ten minutes; past the retention period they are deleted.
+
+A staff session ends after at most twelve hours (or when revoked); its row
+(the token's hash, the account, when it was used) is deleted once it has been
+over for ``ENDED_SESSIONS_KEPT``, long enough to answer "who was signed in last
+week" and short enough that the table holds weeks, not years, of sign-ins.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import Connection, delete, or_, select, update
 
 from saveit.store.personal_data import ERASED_BODY
 from saveit.store.repository import Repository, bound
 from saveit.store.schema import channel_messages as m
-from saveit.store.schema import link_codes
+from saveit.store.schema import link_codes, staff_sessions
+
+ENDED_SESSIONS_KEPT = timedelta(days=30)
 
 
 def purge_messages(conn: Connection, older_than: datetime, now: datetime, batch: int) -> int | None:
@@ -54,8 +61,17 @@ def purge_link_codes(conn: Connection, older_than: datetime) -> int:
     )
 
 
+def purge_staff_sessions(conn: Connection, now: datetime) -> int:
+    """Delete staff sessions over (expired or revoked) for ``ENDED_SESSIONS_KEPT``."""
+    before = now - ENDED_SESSIONS_KEPT
+    s = staff_sessions.c
+    ended = or_(s.expires_at < before, s.revoked_at < before)
+    return int(conn.execute(delete(staff_sessions).where(ended)).rowcount)
+
+
 class RetentionRepository(Repository):
-    """Message texts and link codes past the retention period."""
+    """Message texts, link codes and staff sessions past their time."""
 
     purge_messages = bound(purge_messages)
     purge_link_codes = bound(purge_link_codes)
+    purge_staff_sessions = bound(purge_staff_sessions)

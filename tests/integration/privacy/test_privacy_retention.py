@@ -14,7 +14,9 @@ from saveit.domain.messages import InboundMessage, WebhookBatch
 from saveit.messaging.gateway import Gateway
 from saveit.store import conversations as convs
 from saveit.store import restaurants as restaurant_store
+from saveit.store import staff_accounts, staff_sessions
 from saveit.store.schema import channel_identities, channel_messages, link_codes
+from saveit.store.schema import staff_sessions as sessions_table
 from tests.integration.messaging.test_channels_identity import Quiet, Recorder
 from tests.support import FakeClock, assign_account
 
@@ -152,3 +154,32 @@ def test_link_codes_past_the_retention_period_are_deleted(
     with container.engine.connect() as conn:
         left = conn.execute(select(link_codes.c.contact)).scalars().all()
     assert left == ["new@example.org"]
+
+
+def test_staff_sessions_long_over_are_deleted_and_live_ones_kept(
+    container: Container, clock: FakeClock
+) -> None:
+    """Fails before the purge covered them: every session ever opened stayed."""
+
+    with container.engine.begin() as conn:
+        account = staff_accounts.add_account(
+            conn,
+            email="host@example.com",
+            name="Hana",
+            password_hash="x",
+            must_change_password=False,
+            now=clock(),
+        )
+        staff_sessions.open_session(conn, account, now=clock(), ttl=timedelta(hours=12))
+        revoked = staff_sessions.open_session(conn, account, now=clock(), ttl=timedelta(hours=12))
+        staff_sessions.revoke(conn, revoked, clock())
+    clock.advance(days=31)
+    with container.engine.begin() as conn:
+        live = staff_sessions.open_session(conn, account, now=clock(), ttl=timedelta(hours=12))
+
+    purged = container.privacy.purge()
+
+    assert purged.staff_sessions == 2
+    with container.engine.connect() as conn:
+        left = conn.execute(select(sessions_table.c.token_hash)).scalars().all()
+    assert left == [staff_sessions.digest(live)]
