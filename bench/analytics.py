@@ -34,6 +34,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, make_url, text
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.support's demo
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from tests.support import demo_document
