@@ -8,7 +8,7 @@ other, and lists in one place every query the booking engine makes.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, Protocol
@@ -97,6 +97,8 @@ class Reservations(Protocol):
     ) -> bool: ...
 
     def bump_guest_counter(self, guest_id: int | None, column: str, at: datetime) -> None: ...
+
+    def arrival_times(self, reservation_ids: Sequence[int]) -> dict[int, datetime]: ...
 
     def record_change(
         self,

@@ -126,6 +126,11 @@ class Queries:
             restaurant = self.ctx.cache.get(r, slug)
             return r.reservations.upcoming_of_guest(restaurant.id, guest_id, self.ctx.clock())
 
+    def arrival_times(self, views: Sequence[ReservationView]) -> dict[int, datetime]:
+        """When each seated booking's guests arrived (see ``store.changes``)."""
+        with self.ctx.db.reading() as r:
+            return r.reservations.arrival_times([v.id for v in views])
+
     def list_for_day(
         self, slug: str, day: date, *, caught_up_to: str | None = None
     ) -> list[ReservationView]:

@@ -177,6 +177,10 @@ class BookingService:
         """What a guest still has ahead at one restaurant: what a chat may act on."""
         return self._queries.upcoming_of_guest(slug, guest_id)
 
+    def arrival_times(self, views: Sequence[ReservationView]) -> dict[int, datetime]:
+        """When each seated booking's guests arrived (checked in, or walked in)."""
+        return self._queries.arrival_times(views)
+
     def list_for_day(
         self, slug: str, day: date, *, caught_up_to: str | None = None
     ) -> list[ReservationView]:

@@ -124,8 +124,10 @@ class CheckIn:
             return None
 
     def arrivals(self, slug: str) -> list[ReservationView]:
-        """Who came in today, last arrival first: the bookings of today's service day
-        that are checked in (or done), and yesterday's still seated after midnight."""
+        """Who came in today, last arrival first (by the check-in, not the last
+        change: completing a table does not move it up): the bookings of today's
+        service day that are checked in (or done), and yesterday's still seated
+        after midnight."""
         restaurant = self.booking.restaurant(slug)
         now = self.clock()
         today = local_today(restaurant, now)
@@ -135,7 +137,8 @@ class CheckIn:
             for v in self.booking.list_for_day(slug, day)
             if v.status in ARRIVED and (day == today or v.end > now)
         ]
-        return sorted(seated, key=lambda v: v.updated_at, reverse=True)
+        arrived = self.booking.arrival_times(seated)
+        return sorted(seated, key=lambda v: arrived.get(v.id, v.updated_at), reverse=True)
 
     def _here(self, restaurant: Restaurant, code: str) -> ReservationView:
         code = code.strip().upper()

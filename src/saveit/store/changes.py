@@ -5,10 +5,11 @@ change's own transaction."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert
+from sqlalchemy import Connection, bindparam, case, func, insert, select
 
 from saveit.domain.commands import Actor
 from saveit.domain.views import ReservationView
@@ -131,3 +132,19 @@ def record_change(
         event_type=f"reservation.{action}",
         payload=payload,
     )
+
+
+def arrival_times(conn: Connection, reservation_ids: Sequence[int]) -> dict[int, datetime]:
+    """When each reservation's guests arrived: its last check-in in the audit log,
+    or, for one that never went through a check-in (a walk-in is seated as it is
+    made), when it was made."""
+    if not reservation_ids:
+        return {}
+    log = reservation_log.c
+    checked_in = func.max(case((log.action == "checked_in", log.at)))
+    rows = conn.execute(
+        select(log.reservation_id, checked_in, func.min(log.at))
+        .where(log.reservation_id.in_(list(reservation_ids)))
+        .group_by(log.reservation_id)
+    )
+    return {rid: seated or made for rid, seated, made in rows}

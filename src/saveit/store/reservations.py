@@ -13,6 +13,7 @@ from sqlalchemy import Connection, Select, bindparam, or_, select, update
 
 from saveit.domain.model import ACTIVE_STATUSES, OCCUPYING_STATUSES, Booked, Status
 from saveit.domain.views import GuestView, ReservationView
+from saveit.store.changes import arrival_times
 
 # Re-exported while callers outside the store still call the module's functions;
 # the unit of work's repository is the way in (drop these once none do).
@@ -339,3 +340,4 @@ class ReservationRepository(Repository):
     bump_guest_counter = bound(bump_guest_counter)
     count_overlaps = bound(count_overlaps)
     record_change = bound(record_change)
+    arrival_times = bound(arrival_times)

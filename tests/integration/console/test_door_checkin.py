@@ -236,5 +236,11 @@ def test_the_arrivals_are_todays_checked_in_guests_last_first(
     assert "Todavia Fuera" not in listed
     assert waiting.code not in listed
     assert "(2 parties)" in listed
+    # The first table finishing is a later change, not a later arrival: the order
+    # stays (fails before the fix, which sorted by the last change).
+    clock.advance(minutes=60)
+    container.booking.complete(first.code, STAFF)
+    listed = host.get(f"{DOOR}/arrived").text
+    assert listed.index("Segunda Llegada") < listed.index("Primera Llegada")
     clock.now = datetime(2026, 6, 2, 10, 0, tzinfo=UTC)  # the next morning: a new day
     assert container.checkin.arrivals("demo") == []
