@@ -10,7 +10,7 @@ a second implementation of the store.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -221,9 +221,26 @@ class MemoryReservations:
         if reason:
             after["reason"] = reason
         self.state.log.append(
-            {"reservation_id": view.id, "action": action, "actor": actor.label, "after": after}
+            {
+                "reservation_id": view.id,
+                "action": action,
+                "actor": actor.label,
+                "after": after,
+                "at": now,
+            }
         )
         self.state.outbox.append({"type": f"reservation.{action}", "reservation": after})
+
+    def arrival_times(self, reservation_ids: Sequence[int]) -> dict[int, datetime]:
+        """As ``store.changes.arrival_times``: the last check-in, else when it was made."""
+        found: dict[int, datetime] = {}
+        for entry in self.state.log:
+            rid = entry["reservation_id"]
+            if rid not in reservation_ids:
+                continue
+            if entry["action"] == "checked_in" or rid not in found:
+                found[rid] = entry["at"]
+        return found
 
 
 class MemoryGuests:
