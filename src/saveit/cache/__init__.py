@@ -11,7 +11,8 @@ Bookings never read it: the booking service re-validates against the database.
 
 from __future__ import annotations
 
-from saveit.cache.availability import BYPASS, HIT, MISS, AvailabilityCache, CacheStats
+from saveit.cache.availability import BYPASS, HIT, MISS, AvailabilityCache
+from saveit.cache.stats import CacheStats
 from saveit.cache.store import CacheStore, MemoryStore, NearCache, RedisStore
 
 __all__ = [

@@ -29,13 +29,13 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from saveit.booking.service import BookingService
 from saveit.cache.entry import Entry, dumps, slot_json
+from saveit.cache.stats import CacheStats
 from saveit.cache.store import CacheStore, MemoryStore, NearCache
 from saveit.domain import errors
 from saveit.domain.availability import (
@@ -59,17 +59,6 @@ OCCUPANCY_TTL_S = 1.0  # a day's bookings reused across party sizes for at most 
 TROUBLE_WINDOW_S = 60.0  # Redis trouble this recent: invalidate Redis again from the stream
 PARSED_MAX = 4096  # stored entries whose header is kept parsed (then it starts over)
 PRESIZED_MAX = 12  # a miss fills the day's party sizes up to this (and the online limit)
-
-
-@dataclass
-class CacheStats:
-    hits: int = 0
-    misses: int = 0
-    bypassed: int = 0
-    stored: int = 0
-    refused: int = 0  # puts refused because the day was invalidated meanwhile
-    invalidations: int = 0
-    deferred: int = 0  # invalidations queued while the store was away
 
 
 def _key(config_version: int, party_size: int, area: str | None, staff: bool) -> str:
