@@ -195,7 +195,7 @@ def test_two_owners_removing_each_other_at_once_leave_one_owner(
         start = threading.Barrier(2)
         refused: list[str] = []
 
-        def remove(account_id: int) -> None:
+        def remove(account_id: int, start: threading.Barrier, refused: list[str]) -> None:
             start.wait()
             try:
                 staff.remove("demo", account_id)
@@ -203,7 +203,7 @@ def test_two_owners_removing_each_other_at_once_leave_one_owner(
                 refused.append(exc.detail)
 
         threads = [
-            threading.Thread(target=remove, args=(ids[email],))
+            threading.Thread(target=remove, args=(ids[email], start, refused))
             for email in ("a@example.com", "b@example.com")
         ]
         for thread in threads:
