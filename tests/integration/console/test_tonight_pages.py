@@ -350,6 +350,19 @@ def test_a_live_change_redraws_only_the_rows_of_its_tables(
     assert moved.text == ""
 
 
+def _party_of_40_refused(client: TestClient) -> str:
+    """Book 40 at 21:00 by phone (no table seats them); the refusal the form shows."""
+    free = client.get(f"{BASE}/free?date={DAY}&party_size=4")
+    start = re.findall(r'<option value="([^"]+)"[^>]*>21:00<', free.text)[0]
+    refused = post(
+        client, f"{BASE}/new?date={DAY}", {"party_size": "40", "start": start, "name": "Grupo"}
+    )
+    assert refused.status_code == 422
+    problem = re.search(r'id="tn-new-error"[^>]*>([^<]*)<', refused.text)
+    assert problem is not None
+    return problem.group(1)
+
+
 def test_a_refusal_reads_in_the_hosts_language(app_services: tuple[Container, Any]) -> None:
     """The services refuse in English (the API's problem details); a Spanish page
     shows the refusal in Spanish. Fails before the fix: the page showed the
@@ -357,25 +370,11 @@ def test_a_refusal_reads_in_the_hosts_language(app_services: tuple[Container, An
     spanish = {"Accept-Language": "es-ES"}
     with TestClient(app_services[1], base_url="http://127.0.0.1", headers=spanish) as client:
         _sign_in(client, "host@example.com")
-        free = client.get(f"{BASE}/free?date={DAY}&party_size=4")
-        start = re.findall(r'<option value="([^"]+)"[^>]*>21:00<', free.text)[0]
-        refused = post(
-            client, f"{BASE}/new?date={DAY}", {"party_size": "40", "start": start, "name": "Grupo"}
-        )
-    assert refused.status_code == 422
-    problem = re.search(r'id="tn-new-error"[^>]*>([^<]*)<', refused.text)
-    assert problem is not None
-    assert problem.group(1) == "No hay ninguna mesa libre adecuada para ese grupo a esa hora."
+        problem = _party_of_40_refused(client)
+    assert problem == "No hay ninguna mesa libre adecuada para ese grupo a esa hora."
 
 
 def test_an_english_host_reads_the_services_own_detail(host: TestClient) -> None:
-    free = host.get(f"{BASE}/free?date={DAY}&party_size=4")
-    start = re.findall(r'<option value="([^"]+)"[^>]*>21:00<', free.text)[0]
-    refused = post(
-        host, f"{BASE}/new?date={DAY}", {"party_size": "40", "start": start, "name": "G"}
-    )
-    assert refused.status_code == 422
-    problem = re.search(r'id="tn-new-error"[^>]*>([^<]*)<', refused.text)
-    assert problem is not None
-    assert "table" in problem.group(1)
-    assert "mesa" not in problem.group(1)
+    problem = _party_of_40_refused(host)
+    assert "table" in problem
+    assert "mesa" not in problem
