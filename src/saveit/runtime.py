@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 from typing import Protocol
@@ -32,6 +33,7 @@ from saveit.bootstrap import Container
 from saveit.cache.invalidation import InvalidationFeed, start_invalidation
 from saveit.config import Settings
 from saveit.domain.model import Restaurant
+from saveit.events.doorbell import DoorbellListener, RedisDoorbell, channel_of
 from saveit.messaging.workers import ChannelWorkers
 from saveit.notify import start_notifications
 from saveit.observe import auditor
@@ -39,6 +41,7 @@ from saveit.observe.gauges import scrape_gauges
 from saveit.observe.metrics import Exposition
 from saveit.realtime import LiveHub, build_hub
 from saveit.realtime.sources import OutboxPoller
+from saveit.store.outbox import doorbell, hang_doorbell
 from saveit.waitlist.runner import start_waitlist
 
 log = logging.getLogger(__name__)
@@ -124,6 +127,7 @@ class Runtime:
         self._joins: list[_Joinable] = []
         self._invalidation: InvalidationFeed | None = None
         self._metrics_server: WSGIServer | None = None
+        self._ring: Callable[[], None] | None = None
 
     def _restaurant(self, restaurant_id: int) -> Restaurant:
         booking = self.container.booking
@@ -138,6 +142,7 @@ class Runtime:
         settings = container.settings
         if plan.metrics_server:
             self._start_metrics_server(settings)
+        self._hang_doorbell()
         if plan.relay is Relay.THREAD:
             relay = threading.Thread(
                 target=container.relay.run, args=(stop,), name="saveit-relay", daemon=True
@@ -187,6 +192,28 @@ class Runtime:
         if plan.invalidation:
             # Every process hears every availability-changing event (see saveit.cache).
             self._invalidation = start_invalidation(settings, container.availability)
+
+    def _hang_doorbell(self) -> None:
+        """Commits that write events wake a relay at once (:mod:`saveit.events.doorbell`):
+        this process's own, or through Redis the worker's."""
+        container, settings = self.container, self.container.settings
+        url = None if settings.redis_url is None else settings.redis_url.get_secret_value()
+        channel = channel_of(settings.events_stream)
+        if self.plan.relay is not Relay.OFF:
+            self._ring = container.relay.wake
+            if url is not None:  # other processes ring through Redis
+                listener = DoorbellListener(
+                    url, channel, container.relay.wake, timeout_s=settings.redis_timeout_s
+                )
+                listener.start()
+                self._joins.append(listener)
+        elif url is not None:
+            bell = RedisDoorbell(url, channel, timeout_s=settings.redis_timeout_s)
+            bell.start()
+            self._joins.append(bell)
+            self._ring = bell.ring
+        if self._ring is not None:
+            hang_doorbell(container.engine, self._ring)
 
     async def astart(self) -> None:
         """:meth:`start`, and the live hub on the running event loop."""
@@ -238,6 +265,10 @@ class Runtime:
 
     def _stop_threads(self) -> None:
         self.stopping.set()
+        self.container.relay.wake()  # out of its idle wait, to see the stop
+        if self._ring is not None and doorbell(self.container.engine) == self._ring:
+            hang_doorbell(self.container.engine, None)
+        self._ring = None
         for part in self._joins:
             part.join()
         self._joins.clear()

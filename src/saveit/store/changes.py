@@ -14,7 +14,7 @@ from sqlalchemy import Connection, bindparam, case, func, insert, select
 from saveit.domain.commands import Actor
 from saveit.domain.views import ReservationView
 from saveit.store.carrier import with_carrier
-from saveit.store.outbox import INSERT_OUTBOX
+from saveit.store.outbox import INSERT_OUTBOX, mark_written
 from saveit.store.schema import (
     outbox,
     reservation_log,
@@ -86,6 +86,7 @@ def record(
         "payload": with_carrier(payload),
         "created_at": at,
     }
+    mark_written(conn)
     if conn.dialect.name == "postgresql":
         conn.execute(_RECORD_BOTH, {**{f"log_{k}": v for k, v in log_row.items()}, **event_row})
     else:

@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import Connection, delete, insert, select, text, update
 
 from saveit.domain.events import GUEST_ERASED
+from saveit.store.outbox import mark_written
 from saveit.store.personal_data import PERSONAL, Personal, Scope
 from saveit.store.repository import Repository, bound
 from saveit.store.schema import (
@@ -182,6 +183,7 @@ def _audit(
             ],
         )
     payload: dict[str, Any] = {"guest_id": scope.guest_id, "by": actor, "channel": channel}
+    mark_written(conn)
     conn.execute(
         insert(outbox).values(
             event_id=str(uuid.uuid4()),

@@ -5,10 +5,12 @@ the live feed (:mod:`saveit.realtime`) and by the in-process bus's replay."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
+from weakref import WeakKeyDictionary
 
-from sqlalchemy import Connection, func, insert, or_, select, update
+from sqlalchemy import Connection, Engine, func, insert, or_, select, update
 
 from saveit.domain.events import Event
 from saveit.store.carrier import with_carrier
@@ -22,11 +24,48 @@ _BACKLOG = select(func.count(), func.min(outbox.c.created_at)).where(
 )
 
 
+# --- the doorbell: a commit that wrote events wakes the relay ------------------------------
+#
+# Without it the relay finds new rows only when it next polls, and every live
+# update waits half a poll interval on average (bench/realtime.py). A write marks
+# its connection; the unit of work, once the commit has succeeded, rings what
+# the composition root hung on the engine (saveit.events.doorbell). Keyed by
+# engine, not by Database, because services wrap the same engine in Database
+# objects of their own. A ring is a hint: a missed one costs one poll interval.
+
+_WROTE = "saveit.outbox_written"
+_BELLS: WeakKeyDictionary[Engine, Callable[[], None]] = WeakKeyDictionary()
+
+
+def mark_written(conn: Connection) -> None:
+    """Note that this transaction wrote an outbox row (see :func:`take_written`)."""
+    conn.info[_WROTE] = True
+
+
+def take_written(conn: Connection) -> bool:
+    """Whether the transaction on ``conn`` wrote an outbox row, forgetting it: the
+    mark lives on the pooled DBAPI connection and must not reach its next user."""
+    return bool(conn.info.pop(_WROTE, False))
+
+
+def hang_doorbell(engine: Engine, ring: Callable[[], None] | None) -> None:
+    """``ring`` runs after every commit on ``engine`` that wrote events (None: nothing)."""
+    if ring is None:
+        _BELLS.pop(engine, None)
+    else:
+        _BELLS[engine] = ring
+
+
+def doorbell(engine: Engine) -> Callable[[], None] | None:
+    return _BELLS.get(engine)
+
+
 def emit(
     conn: Connection, *, restaurant_id: int, type_: str, payload: dict[str, Any], at: datetime
 ) -> str:
     """An outbox event on its own (changes that write no audit row)."""
     event_id = str(uuid.uuid4())
+    mark_written(conn)
     conn.execute(
         INSERT_OUTBOX,
         {

@@ -64,7 +64,7 @@ from saveit.store.idempotency import IdempotencyRepository
 from saveit.store.inbox_overview import InboxOverviewRepository
 from saveit.store.messages import MessageRepository
 from saveit.store.notifications import NotificationRepository
-from saveit.store.outbox import OutboxRepository, emit
+from saveit.store.outbox import OutboxRepository, doorbell, emit, take_written
 from saveit.store.processed import ProcessedRepository
 from saveit.store.reservations import ReservationRepository
 from saveit.store.restaurants import RestaurantRepository
@@ -209,7 +209,13 @@ class UnitOfWork(Repositories):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        wrote_events = take_written(self.connection)
         self._begin.__exit__(exc_type, exc, tb)  # commit or roll back; a failed commit raises
+        if exc_type is None and wrote_events and (ring := doorbell(self._engine)) is not None:
+            try:
+                ring()  # the relay publishes now rather than at its next poll
+            except Exception:
+                log.exception("unit of work: ringing the outbox doorbell failed")
         if exc_type is None and self._after is not None:
             for callback in self._after:
                 try:
