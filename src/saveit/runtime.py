@@ -33,7 +33,7 @@ from saveit.bootstrap import Container
 from saveit.cache.invalidation import InvalidationFeed, start_invalidation
 from saveit.config import Settings
 from saveit.domain.model import Restaurant
-from saveit.events.doorbell import DoorbellListener, RedisDoorbell, channel_of
+from saveit.events.doorbell import DoorbellListener, RedisDoorbell, RelayHeartbeat, channel_of
 from saveit.messaging.workers import ChannelWorkers
 from saveit.notify import start_notifications
 from saveit.observe import auditor
@@ -128,6 +128,7 @@ class Runtime:
         self._invalidation: InvalidationFeed | None = None
         self._metrics_server: WSGIServer | None = None
         self._ring: Callable[[], None] | None = None
+        self._heartbeat: RelayHeartbeat | None = None
 
     def _restaurant(self, restaurant_id: int) -> Restaurant:
         booking = self.container.booking
@@ -202,6 +203,11 @@ class Runtime:
         if self.plan.relay is not Relay.OFF:
             self._ring = container.relay.wake
             if url is not None:  # other processes ring through Redis
+                heartbeat = RelayHeartbeat(
+                    url, settings.events_stream, timeout_s=settings.redis_timeout_s
+                )
+                container.relay.caught_up = heartbeat
+                self._heartbeat = heartbeat
                 listener = DoorbellListener(
                     url, channel, container.relay.wake, timeout_s=settings.redis_timeout_s
                 )
@@ -269,9 +275,14 @@ class Runtime:
         if self._ring is not None and doorbell(self.container.engine) == self._ring:
             hang_doorbell(self.container.engine, None)
         self._ring = None
+        if self._heartbeat is not None:
+            self.container.relay.caught_up = None
         for part in self._joins:
             part.join()
         self._joins.clear()
+        if self._heartbeat is not None:
+            self._heartbeat.close()
+            self._heartbeat = None
         if self._metrics_server is not None:
             self._metrics_server.shutdown()
             self._metrics_server = None

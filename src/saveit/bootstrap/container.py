@@ -345,7 +345,11 @@ def build_availability(
             store = MemoryStore()
         elif settings.availability_local_ttl_s > 0:
             shared = RedisStore(gate, settings.redis_prefix)
-            store = NearCache(shared, local_ttl_s=settings.availability_local_ttl_s)
+            store = NearCache(
+                shared,
+                local_ttl_s=settings.availability_local_ttl_s,
+                entry_ttl_s=settings.availability_cache_ttl_s,
+            )
         else:
             store = RedisStore(gate, settings.redis_prefix)
     cache = AvailabilityCache(

@@ -151,7 +151,9 @@ class AvailabilityCache:
             return None
         restaurant, config_version = trusted
         raw, _ = local.get(
-            bucket_of(restaurant.id, day), _key(config_version, party_size, area, staff)
+            bucket_of(restaurant.id, day),
+            _key(config_version, party_size, area, staff),
+            max_age_s=store.local_max_age() if isinstance(store, NearCache) else None,
         )
         entry = None if raw is None else self._usable(raw)
         if entry is None:

@@ -21,17 +21,21 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+
+import redis
 
 from saveit.booking.service import BookingService
 from saveit.cache.availability import AvailabilityCache
+from saveit.cache.store import NearCache
 from saveit.config import Settings
 from saveit.domain.events import Event
 from saveit.domain.model import Restaurant
+from saveit.events.doorbell import caught_up_key
 from saveit.realtime.feed import Feed
 from saveit.realtime.hub import RestaurantsById
 from saveit.realtime.messages import affected_days
-from saveit.realtime.sources import OutboxPoller, RedisTail
+from saveit.realtime.sources import OutboxPoller, RedisTail, Source
 from saveit.store.unit_of_work import Database, DatabaseLike
 
 log = logging.getLogger(__name__)
@@ -70,6 +74,63 @@ def _change_of(event: Event) -> tuple[str, int] | None:
     return code, version
 
 
+TRUST_FOR_S = 1.5  # a read of the stream completes at least every 0.5 s while it works
+CHECK_RELAY_EVERY_S = 0.5
+
+
+class StreamWatch:
+    """The invalidation feed's Redis tail, which also tells the near cache when this
+    process hears every invalidation (:meth:`saveit.cache.store.NearCache.trust`):
+    a read of the stream has just succeeded and the relay's caught-up mark is
+    present (:mod:`saveit.events.doorbell`). Reads failing, or the mark lapsing
+    (the worker stopped, or fell behind), withdraw the trust within
+    ``TRUST_FOR_S``; near copies then live ``availability_local_ttl_s`` again."""
+
+    name = RedisTail.name
+
+    def __init__(
+        self,
+        tail: RedisTail,
+        near: NearCache,
+        url: str,
+        stream: str,
+        *,
+        timeout_s: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.tail = tail
+        self.near = near
+        self.key = caught_up_key(stream)
+        self._redis = redis.Redis.from_url(
+            url, socket_timeout=timeout_s, socket_connect_timeout=min(timeout_s, 0.5)
+        )
+        self._clock = clock
+        self._checked = -CHECK_RELAY_EVERY_S
+        self._relay_caught_up = False
+
+    def connect(self) -> None:
+        self.tail.connect()
+
+    def read(self, block_ms: int) -> list[Event]:
+        events = self.tail.read(block_ms)  # raises while Redis is away: no renewal then
+        now = self._clock()
+        if now - self._checked >= CHECK_RELAY_EVERY_S:
+            self._checked = now
+            try:
+                self._relay_caught_up = bool(self._redis.exists(self.key))
+            except redis.RedisError:
+                self._relay_caught_up = False
+        if self._relay_caught_up:
+            self.near.trust(TRUST_FOR_S)
+        else:
+            self.near.distrust()
+        return events
+
+    def close(self) -> None:
+        self.tail.close()
+        self._redis.close()
+
+
 class InvalidationFeed:
     """One thread per API process feeding :meth:`Invalidator.on_events`."""
 
@@ -95,13 +156,16 @@ def build_feed(
     invalidator: Invalidator,
     database: Database | DatabaseLike | None = None,
 ) -> InvalidationFeed:
-    primary = None
+    primary: Source | None = None
     if settings.redis_url is not None:
-        primary = RedisTail(
-            settings.redis_url.get_secret_value(),
-            settings.events_stream,
-            timeout_s=settings.redis_timeout_s,
-        )
+        url = settings.redis_url.get_secret_value()
+        tail = RedisTail(url, settings.events_stream, timeout_s=settings.redis_timeout_s)
+        primary = tail
+        near = invalidator.cache.store
+        if isinstance(near, NearCache) and settings.availability_local_follows_events:
+            primary = StreamWatch(
+                tail, near, url, settings.events_stream, timeout_s=settings.redis_timeout_s
+            )
     poller = OutboxPoller(database if database is not None else invalidator.booking.engine)
     return InvalidationFeed(
         Feed(

@@ -71,7 +71,7 @@ class CacheStore(Protocol):
 @dataclass
 class _Bucket:
     generation: int = 0
-    values: dict[str, tuple[float, bytes]] = field(default_factory=dict)
+    values: dict[str, tuple[float, float, bytes]] = field(default_factory=dict)  # expires, at
 
 
 class MemoryStore:
@@ -85,15 +85,21 @@ class MemoryStore:
         self._lock = threading.Lock()
         self._buckets: OrderedDict[str, _Bucket] = OrderedDict()
 
-    def get(self, bucket: str, key: str) -> tuple[bytes | None, str]:
+    def get(
+        self, bucket: str, key: str, *, max_age_s: float | None = None
+    ) -> tuple[bytes | None, str]:
+        """``max_age_s``: also ignore a value stored longer ago than this."""
         with self._lock:
             found = self._buckets.get(bucket)
             if found is None:
                 return None, "0"
             entry = found.values.get(key)
-            if entry is None or entry[0] <= self._clock():
+            now = self._clock()
+            if entry is None or entry[0] <= now:
                 return None, str(found.generation)
-            return entry[1], str(found.generation)
+            if max_age_s is not None and now - entry[1] > max_age_s:
+                return None, str(found.generation)
+            return entry[2], str(found.generation)
 
     def put(
         self, bucket: str, items: Sequence[tuple[str, bytes]], generation: str, ttl_s: float
@@ -106,9 +112,9 @@ class MemoryStore:
                 found = self._buckets[bucket] = _Bucket()
                 while len(self._buckets) > self.max_buckets:
                     self._buckets.popitem(last=False)
-            expires = self._clock() + ttl_s
+            now = self._clock()
             for key, value in items:
-                found.values[key] = (expires, value)
+                found.values[key] = (now + ttl_s, now, value)
             return True
 
     def invalidate(self, buckets: Sequence[str]) -> None:
@@ -169,30 +175,65 @@ class RedisStore:
 
 
 class NearCache:
-    """Redis behind a short-lived copy in process memory (``local_ttl_s``, ~1 s).
+    """Redis behind a copy in process memory.
 
     Why: a Redis round trip through redis-py costs a few hundred microseconds of
     CPU per read, more than the rest of a cached request. The local copy is
     invalidated with Redis (after commit here, from the event stream for other
-    processes' writes, typically within ~0.1 s), and its short TTL bounds the
-    staleness if the event path stalls. Each tier keeps its own generation guard.
-    While the Redis breaker is open, both tiers are bypassed, as without a cache.
+    processes' writes, typically within ~0.1 s). Each tier keeps its own
+    generation guard. While the Redis breaker is open, both tiers are bypassed,
+    as without a cache.
+
+    How long a copy is used: as long as its entry (``entry_ttl_s``) while this
+    process is known to hear every invalidation — it read the event stream and
+    the relay reported itself caught up within the last moments (:meth:`trust`,
+    granted by :class:`saveit.cache.invalidation.StreamWatch`); otherwise
+    ``local_ttl_s`` (~1 s), which bounds staleness if the event path stalls.
+    Most reads of a platform are spread over many restaurants and days, each
+    read every few seconds: with the 1 s rule each was a Redis round trip
+    (``bench/tenants.py``, steady state), with the stream trusted it is not.
     """
 
-    def __init__(self, shared: RedisStore, *, local_ttl_s: float = 1.0) -> None:
+    def __init__(
+        self,
+        shared: RedisStore,
+        *,
+        local_ttl_s: float = 1.0,
+        entry_ttl_s: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.shared = shared
-        self.local = MemoryStore()
+        self.local = MemoryStore(clock=clock)
         self.local_ttl_s = local_ttl_s
+        self.entry_ttl_s = max(entry_ttl_s, local_ttl_s)
+        self._clock = clock
+        self._trusted_until = 0.0
+
+    def trust(self, for_s: float) -> None:
+        """This process hears every invalidation now: copies may live their entry's
+        life for the next ``for_s`` seconds (renewed while that stays true)."""
+        self._trusted_until = self._clock() + for_s
+
+    def distrust(self) -> None:
+        self._trusted_until = 0.0
+
+    @property
+    def trusted(self) -> bool:
+        return self._clock() < self._trusted_until
+
+    def local_max_age(self) -> float | None:
+        """How old a local copy may be to be used now (None: as old as it lives)."""
+        return None if self.trusted else self.local_ttl_s
 
     def get(self, bucket: str, key: str) -> tuple[bytes | None, str]:
         if self.shared.gate.breaker.state is BreakerState.OPEN:
             raise RedisUnavailable("circuit open: cache bypassed")
-        value, local_gen = self.local.get(bucket, key)
+        value, local_gen = self.local.get(bucket, key, max_age_s=self.local_max_age())
         if value is not None:
             return value, f"{local_gen}|"
         value, shared_gen = self.shared.get(bucket, key)
         if value is not None:
-            self.local.put(bucket, [(key, value)], local_gen, self.local_ttl_s)
+            self.local.put(bucket, [(key, value)], local_gen, self.entry_ttl_s)
         return value, f"{local_gen}|{shared_gen}"
 
     def put(
@@ -203,7 +244,7 @@ class NearCache:
         local_gen, _, shared_gen = generation.partition("|")
         if not self.shared.put(bucket, items, shared_gen or "0", ttl_s):
             return False
-        self.local.put(bucket, items[:1], local_gen, min(ttl_s, self.local_ttl_s))
+        self.local.put(bucket, items[:1], local_gen, min(ttl_s, self.entry_ttl_s))
         return True
 
     def invalidate(self, buckets: Sequence[str]) -> None:

@@ -84,6 +84,12 @@ class EventSettings(BaseModel):
         "(0: off). Invalidated with Redis and by the event stream; the TTL bounds staleness "
         "if events stall.",
     )
+    availability_local_follows_events: bool = Field(
+        default=True,
+        description="With Redis: while this process hears the event stream and the relay "
+        "reports itself caught up, keep near copies as long as their entries "
+        "(availability_cache_ttl_s); availability_local_ttl_s applies only otherwise.",
+    )
 
     @field_validator("redis_url", mode="before")
     @classmethod

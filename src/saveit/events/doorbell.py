@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 import redis
@@ -147,3 +148,52 @@ class DoorbellListener:
             finally:
                 pubsub.close()
                 client.close()
+
+
+# --- the relay's "caught up" mark ----------------------------------------------------------
+#
+# A process may keep its near copies of cached availability for as long as their
+# entries live only while it hears every invalidation (saveit.cache.store.NearCache).
+# Hearing the stream is not enough: with the relay stopped or behind, nothing
+# reaches the stream to be heard. So the relay marks, in Redis, that it has just
+# published everything committed; the mark lives HEARTBEAT_LIFE_S, and the
+# invalidation feed of each API process looks at it (StreamWatch).
+
+HEARTBEAT_EVERY_S = 0.5
+HEARTBEAT_LIFE_S = 2.0
+
+
+def caught_up_key(stream: str) -> str:
+    """The Redis key whose presence says the relay of ``stream`` is caught up."""
+    return f"{stream}:relay-caught-up"
+
+
+class RelayHeartbeat:
+    """Called by the relay each time it has drained the outbox; writes the mark at
+    most every ``HEARTBEAT_EVERY_S``."""
+
+    def __init__(
+        self,
+        url: str,
+        stream: str,
+        *,
+        timeout_s: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.key = caught_up_key(stream)
+        self._client = _client(url, timeout_s, "saveit-relay-heartbeat")
+        self._clock = clock
+        self._last = -HEARTBEAT_EVERY_S
+
+    def __call__(self) -> None:
+        now = self._clock()
+        if now - self._last < HEARTBEAT_EVERY_S:
+            return
+        self._last = now
+        try:
+            self._client.set(self.key, b"1", px=int(HEARTBEAT_LIFE_S * 1000))
+        except redis.RedisError as exc:  # the mark lapses: readers fall back to short copies
+            log.debug("relay heartbeat: %s", exc)
+
+    def close(self) -> None:
+        self._client.close()

@@ -42,6 +42,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from saveit.events.bus import Bus, BusUnavailable
+from saveit.events.doorbell import HEARTBEAT_EVERY_S
 from saveit.store.unit_of_work import Database, DatabaseLike, database_of
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,10 @@ class OutboxRelay:
         poll_interval_s: float = 0.2,
         max_backoff_s: float = 30.0,
         clock: Callable[[], datetime] = _utc_now,
+        caught_up: Callable[[], None] | None = None,
     ) -> None:
+        """``caught_up``: called each time :meth:`run` has published everything
+        committed (the Redis mark near caches trust, :mod:`saveit.events.doorbell`)."""
         self.db = database_of(database)
         self.bus = bus
         self.batch_size = batch_size
@@ -69,6 +73,7 @@ class OutboxRelay:
         self.max_backoff_s = max_backoff_s
         self.clock = clock
         self._rung = threading.Event()
+        self.caught_up = caught_up
 
     def wake(self) -> None:
         """Something committed events: :meth:`run` drains now instead of at its next poll.
@@ -105,7 +110,12 @@ class OutboxRelay:
                 stop.wait(backoff)
                 continue
             backoff = self.poll_interval_s
-            self._rung.wait(self.poll_interval_s)
+            idle = self.poll_interval_s
+            beat = self.caught_up  # read once: the runtime may unset it while stopping
+            if beat is not None and not stop.is_set():
+                beat()
+                idle = min(idle, HEARTBEAT_EVERY_S)  # the mark must not lapse while idle
+            self._rung.wait(idle)
 
     def _drain(self, stop: threading.Event | None) -> int:
         total = 0
