@@ -285,8 +285,9 @@ def report(
     print("realtime fan-out: booking response on A -> WebSocket event on B")
     for key, value in summary.items():
         print(f"  {key:<26} {value}")
-    ok = missing == 0 and bool(latencies) and summary["p99_ms"] < 100
-    print(f"  {'target p99 < 100 ms':<26} {'met' if ok else 'NOT met'}")
+    for target_ms in (100, 50):  # the first round's target, and issue #20's
+        ok = missing == 0 and bool(latencies) and summary["p99_ms"] < target_ms
+        print(f"  {f'target p99 < {target_ms} ms':<26} {'PASS' if ok else 'MISS'}")
     return 0 if missing == 0 else 1
 
 

@@ -4,7 +4,8 @@ A platform's availability reads are mostly not hits on one hot entry: guests of
 hundreds of restaurants ask for different days and party sizes. This bench
 creates ``--restaurants`` (300) restaurants with the demo's configuration on a
 fresh PostgreSQL database, starts ``saveit serve --workers 2`` on it with Redis
-(its own key prefix and stream; rate limits off, the bench is one IP) and drives
+(its own key prefix and stream; rate limits off, the bench is one IP) and, as
+production does, ``saveit worker`` beside it (``--no-worker``: without), and drives
 it with ``wrk`` (see ``loadgen.py``) over 7 days × 2 party sizes per restaurant
 (4,200 distinct requests, in a fixed shuffled order):
 
@@ -118,9 +119,9 @@ def seed(db: str, count: int) -> list[str]:
     return slugs
 
 
-def start_server(db: str, prefix: str, port: int, workers: int) -> subprocess.Popen[bytes]:
+def bench_env(db: str, prefix: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SAVEIT_")}
-    env |= {
+    return env | {
         "SAVEIT_DATABASE_URL": db,
         "SAVEIT_REDIS_URL": REDIS,
         "SAVEIT_REDIS_PREFIX": prefix,
@@ -128,9 +129,24 @@ def start_server(db: str, prefix: str, port: int, workers: int) -> subprocess.Po
         "SAVEIT_RATELIMIT_ENABLED": "false",
         "SAVEIT_SECRET_KEY": "bench",
     }
+
+
+def start_server(db: str, prefix: str, port: int, workers: int) -> subprocess.Popen[bytes]:
     command = [sys.executable, "-m", "saveit.cli", "serve", "--port", str(port)]
     return subprocess.Popen(
         [*command, "--workers", str(workers)],
+        env=bench_env(db, prefix),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def start_worker(db: str, prefix: str) -> subprocess.Popen[bytes]:
+    """``saveit worker``, as production runs it beside the API: its relay is what
+    tells the API processes they hear every invalidation (saveit.cache.store)."""
+    env = bench_env(db, prefix) | {"SAVEIT_WORKER_METRICS_PORT": "0"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "saveit.cli", "worker"],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -151,6 +167,9 @@ def main() -> None:
         action="store_true",
         help="wait for Enter before the cold pass (to attach py-spy)",
     )
+    parser.add_argument(
+        "--no-worker", action="store_true", help="API processes only, no `saveit worker`"
+    )
     args = parser.parse_args()
 
     name = f"saveit_bench_{uuid.uuid4().hex[:8]}"
@@ -159,6 +178,7 @@ def main() -> None:
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     db = f"{PG.rpartition('/')[0]}/{name}"
     server: subprocess.Popen[bytes] | None = None
+    worker: subprocess.Popen[bytes] | None = None
     try:
         started = time.monotonic()
         slugs = seed(db, args.restaurants)
@@ -175,6 +195,8 @@ def main() -> None:
             f"/v1/restaurants/{slugs[0]}/availability?date={today + timedelta(days=3)}&party_size=2"
         ]
         port = free_port()
+        if not args.no_worker:
+            worker = start_worker(db, prefix)
         server = start_server(db, prefix, port, args.workers)
         wait_up(port)
         pids = worker_pids(server.pid)
@@ -217,12 +239,14 @@ def main() -> None:
         memory = [memory_mb(pid) for pid in pids]
         report(args, cold, rows, memory)
     finally:
-        if server is not None:
-            server.terminate()
+        for process in (server, worker):
+            if process is None:
+                continue
+            process.terminate()
             try:
-                server.wait(timeout=20)
+                process.wait(timeout=20)
             except subprocess.TimeoutExpired:
-                server.kill()
+                process.kill()
         with psycopg.connect(PG, autocommit=True) as admin:
             admin.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
