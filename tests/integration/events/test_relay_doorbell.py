@@ -8,13 +8,14 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import pytest
 
 from saveit.bootstrap import Container
-from saveit.events import Bus, OutboxRelay, RedisStreamsBus
+from saveit.events import Bus, InProcessBus, OutboxRelay, RedisStreamsBus
 from saveit.events.doorbell import DoorbellListener, RedisDoorbell, channel_of
 from saveit.store.outbox import hang_doorbell
 from tests.integration.conftest import DEAD_REDIS_URL, BusFactory
@@ -129,3 +130,40 @@ def test_without_redis_the_bell_keeps_requests_unharmed() -> None:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+class CountingBus:
+    """The in-process bus, counting how many batches were published."""
+
+    def __init__(self, inner: Bus) -> None:
+        self.inner = inner
+        self.batches = 0
+
+    def publish(self, events: Any) -> None:
+        self.batches += 1
+        self.inner.publish(events)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def test_a_burst_of_commits_is_published_in_a_few_batches(
+    container: Container, make_bookings: Book
+) -> None:
+    """Every commit rings, but drains are at least ``min_gap_s`` apart: a burst
+    goes out as a few stream entries' batches, not one batch per transaction
+    (each batch wakes every consumer group and feed)."""
+    bus = CountingBus(InProcessBus())
+    bus.ensure_group("probe")
+    relay = OutboxRelay(container.engine, bus, poll_interval_s=NEVER_POLLS, min_gap_s=0.5)
+    hang_doorbell(container.engine, relay.wake)
+    try:
+        with running(relay):
+            began = time.monotonic()
+            types = make_bookings(6)  # eight commits with events, one after another
+            _arrives(bus, len(types), within=5.0)  # type: ignore[arg-type]
+            elapsed = time.monotonic() - began
+    finally:
+        hang_doorbell(container.engine, None)
+    assert bus.batches <= 2 + int(elapsed / 0.5), (bus.batches, elapsed)
+    assert bus.batches < len(types)
