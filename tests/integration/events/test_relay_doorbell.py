@@ -8,9 +8,9 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -100,9 +100,14 @@ def test_a_rolled_back_transaction_rings_nothing(container: Container, demo: str
     restaurant_id = container.booking.restaurant(demo).id
     db = container.booking.db
     try:
-        with pytest.raises(RuntimeError), db.unit_of_work() as uow:
-            uow.emit(restaurant_id=restaurant_id, type_="guest.erased", payload={}, at=_now())
-            raise RuntimeError("rolled back")
+
+        def emit_then_fail() -> None:
+            with db.unit_of_work() as uow:
+                uow.emit(restaurant_id=restaurant_id, type_="guest.erased", payload={}, at=_now())
+                raise RuntimeError("rolled back")
+
+        with pytest.raises(RuntimeError):
+            emit_then_fail()
         assert rings == []
         with db.unit_of_work() as uow:  # the mark did not stay on the pooled connection
             uow.restaurants  # noqa: B018 - a transaction that writes no event
