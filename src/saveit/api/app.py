@@ -64,6 +64,8 @@ def create_app(container: Container) -> FastAPI:
             yield
         finally:
             await runtime.astop()
+            if container.availability is not None:
+                await container.availability.aclose()
             container.close()
 
     app = FastAPI(

@@ -1,7 +1,9 @@
 """A guest's availability read that this process already holds, answered before routing.
 
 Most availability reads of a busy restaurant are hits in this process's memory
-(:meth:`saveit.cache.AvailabilityCache.peek`). Routing one through FastAPI —
+(:meth:`saveit.cache.AvailabilityCache.peek`); most others are hits that only
+Redis holds, which it reads here too, with an asyncio client
+(:meth:`~saveit.cache.AvailabilityCache.apeek_shared`). Routing one through FastAPI —
 matching the path against every route, solving the endpoint's dependencies,
 validating the query, building a ``Response`` — cost more than everything else
 the hit does. This pure ASGI middleware sits innermost, behind every guard
@@ -12,8 +14,8 @@ It only answers what it can read unambiguously: ``GET`` without credentials and
 with exactly ``date=YYYY-MM-DD`` and ``party_size`` (digits, no leading zero)
 in the query, nothing else. Anything else — another parameter, an area, a staff
 token, an odd spelling, a miss — goes on to the routed endpoint, which validates
-it and answers as before. The bytes are those the endpoint would send, with the
-same headers.
+it and answers as before (a Redis that fails here also sends the read on). The
+bytes are those the endpoint would send, with the same headers.
 """
 
 from __future__ import annotations
@@ -44,7 +46,13 @@ class CachedAvailability:
         self.route = route
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        body = self._hit(scope) if scope["type"] == "http" else None
+        wanted = self._wanted(scope) if scope["type"] == "http" else None
+        body = None
+        if wanted is not None and self.cache is not None:
+            slug, day, party_size = wanted
+            body = self.cache.peek(slug, day, party_size, area=None, staff=False)
+            if body is None:
+                body = await self.cache.apeek_shared(slug, day, party_size)
         if body is None:
             await self.app(scope, receive, send)
             return
@@ -63,11 +71,11 @@ class CachedAvailability:
         )
         await send({"type": "http.response.body", "body": body})
 
-    def _hit(self, scope: Scope) -> bytes | None:
-        cache = self.cache
+    def _wanted(self, scope: Scope) -> tuple[str, date, int] | None:
+        """The (slug, day, party size) of a guest's plain availability read."""
         path: str = scope["path"]
         if (
-            cache is None
+            self.cache is None
             or scope["method"] != "GET"
             or not path.startswith(PREFIX)
             or not path.endswith(SUFFIX)
@@ -95,4 +103,4 @@ class CachedAvailability:
             day = date.fromisoformat(day_text.decode())
         except ValueError:
             return None
-        return cache.peek(slug, day, party_size, area=None, staff=False)
+        return slug, day, party_size

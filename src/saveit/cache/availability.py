@@ -24,17 +24,14 @@ database, exactly as without a cache.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
-from datetime import date, datetime, timedelta
-from typing import Any
-from zoneinfo import ZoneInfo
+from datetime import date
 
 from saveit.booking.service import BookingService
-from saveit.cache.entry import Entry, dumps, slot_json
+from saveit.cache.entry import Entry, EntryReader, dumps, slot_json
 from saveit.cache.stats import CacheStats
 from saveit.cache.store import CacheStore, MemoryStore, NearCache
 from saveit.domain import errors
@@ -57,7 +54,6 @@ HIT, MISS, BYPASS = "hit", "miss", "bypass"
 STREAM_GRACE_S = 1.0  # an event heard later than this may have missed its writer's invalidation
 OCCUPANCY_TTL_S = 1.0  # a day's bookings reused across party sizes for at most this long
 TROUBLE_WINDOW_S = 60.0  # Redis trouble this recent: invalidate Redis again from the stream
-PARSED_MAX = 4096  # stored entries whose header is kept parsed (then it starts over)
 PRESIZED_MAX = 12  # a miss fills the day's party sizes up to this (and the online limit)
 
 
@@ -89,8 +85,8 @@ class AvailabilityCache:
         self._occupancy_lock = threading.Lock()
         self._changed_at: dict[tuple[int, date], float] = {}  # last invalidation seen here
         self._own: set[tuple[str, int]] = set()  # changes written and invalidated here
-        # Entries as stored -> parsed once: a hit on a hot entry parses nothing.
-        self._parsed: dict[bytes, tuple[Entry, float, ZoneInfo, str]] = {}
+        self._reader = EntryReader(ttl_s=ttl_s, wall=wall_clock, clock=booking.clock)
+        self._usable, self._render = self._reader.usable, self._reader.render
 
     # --- reads ------------------------------------------------------------------------
 
@@ -140,9 +136,39 @@ class AvailabilityCache:
         """A hit from this process's memory alone, or None: no Redis, no database,
         nothing that blocks. The endpoint answers these on the event loop and
         sends everything else (misses, Redis hits) to :meth:`read` on a thread."""
-        store = self.store
+        found = self._hot_key(slug, day, party_size, area, staff)
+        if found is None:
+            return None
+        store, bucket, key = found
         local = store.local if isinstance(store, NearCache) else store
-        if not isinstance(local, MemoryStore) or self._deferred:
+        max_age = store.local_max_age() if isinstance(store, NearCache) else None
+        raw, _ = local.get(bucket, key, max_age_s=max_age)
+        return None if raw is None else self._hit(raw)
+
+    async def apeek_shared(self, slug: str, day: date, party_size: int) -> bytes | None:
+        """A guest's hit that only Redis holds, read on the event loop with an asyncio
+        client: a platform's many restaurants are mostly such reads the first time a
+        process is asked for them, and on a thread, behind routing, each cost
+        several local hits. None for anything else, and when Redis fails (the
+        routed endpoint then decides, through the breaker, as for any read)."""
+        found = self._hot_key(slug, day, party_size, None, False)
+        if found is None:
+            return None
+        store, bucket, key = found
+        if not isinstance(store, NearCache):
+            return None
+        try:
+            raw = await store.aget_shared(bucket, key)
+        except RedisUnavailable:
+            return None
+        return None if raw is None else self._hit(raw)
+
+    def _hot_key(
+        self, slug: str, day: date, party_size: int, area: str | None, staff: bool
+    ) -> tuple[MemoryStore | NearCache, str, str] | None:
+        """Where a read that needs neither the database nor a thread would look."""
+        store = self.store
+        if not isinstance(store, MemoryStore | NearCache) or self._deferred:
             return None
         if isinstance(store, NearCache) and store.shared.gate.breaker.state is BreakerState.OPEN:
             return None  # Redis away: read() bypasses the cache tiers altogether
@@ -150,17 +176,20 @@ class AvailabilityCache:
         if trusted is None:
             return None
         restaurant, config_version = trusted
-        raw, _ = local.get(
-            bucket_of(restaurant.id, day),
-            _key(config_version, party_size, area, staff),
-            max_age_s=store.local_max_age() if isinstance(store, NearCache) else None,
-        )
-        entry = None if raw is None else self._usable(raw)
+        return store, bucket_of(restaurant.id, day), _key(config_version, party_size, area, staff)
+
+    def _hit(self, raw: bytes) -> bytes | None:
+        entry = self._usable(raw)
         if entry is None:
             return None
         self.stats.hits += 1
         metrics.cache_hit.inc()
         return self._render(entry)
+
+    async def aclose(self) -> None:
+        """Close what :meth:`apeek_shared` opened on the event loop."""
+        if isinstance(self.store, NearCache):
+            await self.store.shared.gate.aclose()
 
     def _compute(
         self, slug: str, day: date, party_size: int, area: str | None, staff: bool
@@ -270,39 +299,6 @@ class AvailabilityCache:
                 self._occupancies.clear()  # nothing held may outlive what it is checked by
             for day in days:
                 self._changed_at[(restaurant_id, day)] = now
-
-    def _usable(self, raw: bytes) -> Entry | None:
-        parsed = self._parsed.get(raw)
-        if parsed is None:
-            try:
-                head, _, body = raw.partition(b"\n")
-                header: dict[str, Any] = json.loads(head)
-                at, tz, today = float(header["at"]), ZoneInfo(header["tz"]), header["today"]
-            except (ValueError, KeyError, TypeError):
-                log.warning("availability cache: unreadable entry ignored")
-                return None
-            parsed = (Entry(header, body), at, tz, today)
-            if len(self._parsed) >= PARSED_MAX:
-                self._parsed.clear()
-            self._parsed[raw] = parsed
-        entry, at, tz, today = parsed
-        if self._wall() - at >= self.ttl_s:
-            return None
-        if self.booking.clock().astimezone(tz).date().isoformat() != today:
-            return None  # another local day: the booking horizon has moved
-        return entry
-
-    def _render(self, entry: Entry) -> bytes:
-        """The response, with starts that the lead time excludes *now* filtered out."""
-        earliest = (self.booking.clock() + timedelta(minutes=entry.header["lead"])).timestamp()
-        first = entry.header["first"]
-        if first is None or first >= earliest:
-            return entry.body  # nothing to filter: the common case for any later day
-        doc = json.loads(entry.body)
-        doc["slots"] = [
-            s for s in doc["slots"] if datetime.fromisoformat(s["start"]).timestamp() >= earliest
-        ]
-        return dumps(doc)
 
     # --- invalidation -----------------------------------------------------------------
 

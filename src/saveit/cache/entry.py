@@ -4,10 +4,16 @@ so a hit neither parses nor re-renders the day."""
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
+
+log = logging.getLogger(__name__)
+
+PARSED_MAX = 4096  # stored entries whose header is kept parsed (then it starts over)
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +26,53 @@ class Entry:
 
     def encode(self) -> bytes:
         return dumps(self.header) + b"\n" + self.body
+
+
+class EntryReader:
+    """Stored entries as answers: each parsed once (a hit on a hot entry parses
+    nothing), refused when older than the cache's TTL or made on another local
+    day (the booking horizon moved), and rendered without the starts that the
+    lead time excludes *now*."""
+
+    def __init__(
+        self, *, ttl_s: float, wall: Callable[[], float], clock: Callable[[], datetime]
+    ) -> None:
+        self.ttl_s = ttl_s
+        self._wall = wall
+        self._clock = clock
+        self._parsed: dict[bytes, tuple[Entry, float, ZoneInfo, str]] = {}
+
+    def usable(self, raw: bytes) -> Entry | None:
+        parsed = self._parsed.get(raw)
+        if parsed is None:
+            try:
+                head, _, body = raw.partition(b"\n")
+                header: dict[str, Any] = json.loads(head)
+                at, tz, today = float(header["at"]), ZoneInfo(header["tz"]), header["today"]
+            except (ValueError, KeyError, TypeError):
+                log.warning("availability cache: unreadable entry ignored")
+                return None
+            parsed = (Entry(header, body), at, tz, today)
+            if len(self._parsed) >= PARSED_MAX:
+                self._parsed.clear()
+            self._parsed[raw] = parsed
+        entry, at, tz, today = parsed
+        if self._wall() - at >= self.ttl_s:
+            return None
+        if self._clock().astimezone(tz).date().isoformat() != today:
+            return None  # another local day: the booking horizon has moved
+        return entry
+
+    def render(self, entry: Entry) -> bytes:
+        earliest = (self._clock() + timedelta(minutes=entry.header["lead"])).timestamp()
+        first = entry.header["first"]
+        if first is None or first >= earliest:
+            return entry.body  # nothing to filter: the common case for any later day
+        doc = json.loads(entry.body)
+        doc["slots"] = [
+            s for s in doc["slots"] if datetime.fromisoformat(s["start"]).timestamp() >= earliest
+        ]
+        return dumps(doc)
 
 
 _SLOT_JSON: dict[tuple[str, datetime], bytes] = {}

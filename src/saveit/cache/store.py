@@ -147,6 +147,12 @@ class RedisStore:
         value, generation = found
         return value, (generation.decode() if generation else "0")
 
+    async def aget(self, bucket: str, key: str) -> bytes | None:
+        """The value alone, from the event loop (see ``RedisGate.arun``)."""
+        found: Any = await self.gate.arun(lambda client: client.hmget(self.key_of(bucket), [key]))
+        value: bytes | None = found[0]
+        return value
+
     def put(
         self, bucket: str, items: Sequence[tuple[str, bytes]], generation: str, ttl_s: float
     ) -> bool:
@@ -235,6 +241,19 @@ class NearCache:
         if value is not None:
             self.local.put(bucket, [(key, value)], local_gen, self.entry_ttl_s)
         return value, f"{local_gen}|{shared_gen}"
+
+    async def aget_shared(self, bucket: str, key: str) -> bytes | None:
+        """A value only Redis holds, read from the event loop and copied into process
+        memory like :meth:`get` does (under the local generation read before asking,
+        so a copy that raced an invalidation is refused). Raises
+        :class:`~saveit.resilience.RedisUnavailable`."""
+        if self.shared.gate.breaker.state is BreakerState.OPEN:
+            raise RedisUnavailable("circuit open: cache bypassed")
+        _, local_gen = self.local.get(bucket, key)
+        value = await self.shared.aget(bucket, key)
+        if value is not None:
+            self.local.put(bucket, [(key, value)], local_gen, self.entry_ttl_s)
+        return value
 
     def put(
         self, bucket: str, items: Sequence[tuple[str, bytes]], generation: str, ttl_s: float

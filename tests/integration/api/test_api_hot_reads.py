@@ -11,14 +11,17 @@ from typing import Any
 
 import pytest
 import redis
+from fastapi import Request
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from saveit.admin.setup import apply_spec, parse_document
 from saveit.api.app import create_app
+from saveit.api.deps import container_of
 from saveit.bootstrap import Container, build
 from saveit.config import Settings
 from tests.conftest import ADMIN_TOKEN
+from tests.integration.conftest import TcpProxy
 from tests.metrics_support import value
 from tests.support import FakeClock, demo_document
 
@@ -116,3 +119,83 @@ def test_hits_are_rate_limited_like_any_request(limited: Container) -> None:
     assert [a.status_code for a in answers] == [200, 200, 200, 200, 429]
     assert [a.headers.get("X-SaveIt-Cache") for a in answers[:4]] == ["miss", "hit", "hit", "hit"]
     assert answers[4].headers["content-type"].startswith("application/problem+json")
+
+
+@pytest.fixture
+def two_processes(
+    settings: Settings, clock: FakeClock, redis_url: str
+) -> Iterator[tuple[Container, Container]]:
+    """Two API processes' containers on one database and one Redis."""
+    prefix = f"saveit-test:{uuid.uuid4().hex}"
+    update: dict[str, Any] = {
+        "redis_url": SecretStr(redis_url),
+        "redis_prefix": prefix,
+        "events_stream": f"{prefix}:events",
+    }
+    first = build(settings.model_copy(update=update), clock=clock, migrate=False)
+    apply_spec(first.engine, parse_document(demo_document()))
+    second = build(settings.model_copy(update=update), clock=clock, migrate=False)
+    yield first, second
+    second.close()
+    first.close()
+    client = redis.Redis.from_url(redis_url)
+    keys = list(client.scan_iter(match=f"{prefix}*"))
+    if keys:
+        client.delete(*keys)
+    client.close()
+
+
+def test_a_hit_only_redis_holds_is_answered_before_routing_too(
+    two_processes: tuple[Container, Container],
+) -> None:
+    """Another process computed the day: this one reads it from Redis on the event
+    loop, and the routed endpoint (its dependencies, its thread) is not reached."""
+    first, second = two_processes
+    with TestClient(create_app(first)) as a:
+        computed = a.get(PLAIN)
+        assert computed.headers["X-SaveIt-Cache"] == "miss"
+    app = create_app(second)
+    routed: list[str] = []
+
+    async def counting(request: Request) -> Container:
+        routed.append(request.url.path)
+        return second
+
+    app.dependency_overrides[container_of] = counting
+    with TestClient(app) as b:
+        assert b.get(f"{URL}?date=2026-06-04&party_size=2").status_code == 200  # loads the config
+        routed.clear()
+        held = b.get(PLAIN)
+        assert held.status_code == 200
+        assert held.headers["X-SaveIt-Cache"] == "hit"
+        assert held.content == computed.content
+        assert routed == []
+        other_size = b.get(f"{URL}?date=2026-06-03&party_size=4")  # the miss filled it too
+        assert other_size.headers["X-SaveIt-Cache"] == "hit"
+        assert routed == []
+        absent = b.get(f"{URL}?date=2026-06-05&party_size=2")  # nobody computed it
+        assert absent.headers["X-SaveIt-Cache"] == "miss"
+        assert routed == [URL]
+
+
+def test_when_redis_fails_the_read_still_answers(
+    settings: Settings, clock: FakeClock, redis_proxy: TcpProxy
+) -> None:
+    """Redis goes away between two reads of a day it held: the event loop's read
+    fails, the routed endpoint bypasses the cache, and the guest gets the answer."""
+    prefix = f"saveit-test:{uuid.uuid4().hex}"
+    url = f"redis://127.0.0.1:{redis_proxy.port}/0"
+    update: dict[str, Any] = {"redis_url": SecretStr(url), "redis_prefix": prefix}
+    container = build(settings.model_copy(update=update), clock=clock, migrate=False)
+    apply_spec(container.engine, parse_document(demo_document()))
+    try:
+        with TestClient(create_app(container)) as api:
+            computed = api.get(PLAIN)
+            assert computed.headers["X-SaveIt-Cache"] == "miss"
+            redis_proxy.down()
+            answers = [api.get(PLAIN) for _ in range(4)]
+        assert [a.status_code for a in answers] == [200] * 4
+        assert all(a.content == computed.content for a in answers)
+        assert answers[-1].headers["X-SaveIt-Cache"] == "bypass"  # the breaker opened
+    finally:
+        container.close()
