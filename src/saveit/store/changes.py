@@ -86,12 +86,12 @@ def record(
         "payload": with_carrier(payload),
         "created_at": at,
     }
-    mark_written(conn)
     if conn.dialect.name == "postgresql":
         conn.execute(_RECORD_BOTH, {**{f"log_{k}": v for k, v in log_row.items()}, **event_row})
     else:
         conn.execute(_INSERT_LOG, log_row)
         conn.execute(INSERT_OUTBOX, event_row)
+    mark_written(conn)
     return event_id
 
 

@@ -183,7 +183,6 @@ def _audit(
             ],
         )
     payload: dict[str, Any] = {"guest_id": scope.guest_id, "by": actor, "channel": channel}
-    mark_written(conn)
     conn.execute(
         insert(outbox).values(
             event_id=str(uuid.uuid4()),
@@ -193,6 +192,7 @@ def _audit(
             created_at=now,
         )
     )
+    mark_written(conn)
 
 
 def erasures_of(conn: Connection, restaurant_id: int, guest_id: int) -> list[dict[str, Any]]:

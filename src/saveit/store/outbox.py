@@ -65,7 +65,6 @@ def emit(
 ) -> str:
     """An outbox event on its own (changes that write no audit row)."""
     event_id = str(uuid.uuid4())
-    mark_written(conn)
     conn.execute(
         INSERT_OUTBOX,
         {
@@ -76,6 +75,7 @@ def emit(
             "created_at": at,
         },
     )
+    mark_written(conn)
     return event_id
 
 

@@ -201,6 +201,7 @@ class UnitOfWork(Repositories):
     def __enter__(self) -> UnitOfWork:
         self._begin = self._engine.begin()
         self.connection = self._begin.__enter__()
+        take_written(self.connection)  # a rolled-back transaction's mark, left on the pool
         return self
 
     def __exit__(
@@ -209,7 +210,9 @@ class UnitOfWork(Repositories):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        wrote_events = take_written(self.connection)
+        # Read only from a healthy transaction: after a failure the connection may be
+        # invalidated, and asking it anything would replace the error being raised.
+        wrote_events = exc_type is None and take_written(self.connection)
         self._begin.__exit__(exc_type, exc, tb)  # commit or roll back; a failed commit raises
         if exc_type is None and wrote_events and (ring := doorbell(self._engine)) is not None:
             try:
