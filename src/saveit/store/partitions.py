@@ -49,6 +49,8 @@ from sqlalchemy.engine import Connection, Row
 log = logging.getLogger(__name__)
 
 # table -> partition key column
+LOCK_TIMEOUT_MS = 200  # how long the job waits for a lock a request holds
+
 PARTITIONED: dict[str, str] = {
     "reservation_log": "at",
     "outbox": "created_at",
@@ -277,6 +279,12 @@ class PartitionKeeper:
                     text("SELECT pg_advisory_xact_lock(:k, hashtext(:t))"),
                     {"k": self._LOCK, "t": table},
                 )
+                # Creating a partition locks the parent, then (for its foreign keys) the
+                # tables it references. A guest's transaction that wrote one of those and
+                # then writes the parent waits on us while we wait on it: PostgreSQL
+                # breaks the deadlock by aborting one, and it was the guest's answer. So
+                # the job gives way at once; it runs again later, months ahead of need.
+                conn.execute(text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT_MS}ms'"))
                 if ensure_default(conn, table):
                     done.created.append(f"{table}_default")
                 for n in range(self.months_ahead + 1):

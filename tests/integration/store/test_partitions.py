@@ -345,3 +345,50 @@ def test_two_transactions_racing_on_one_webhook_store_it_once(own_pg: str) -> No
     assert results["first"][0] is not None
     assert results["second"] == [None]
     assert stored == 1
+
+
+@pytest.mark.postgres
+def test_the_job_gives_way_to_a_transaction_holding_a_table_it_needs(own_pg: str) -> None:
+    """A guest's transaction has written a table that channel_messages references; the
+    job, making next months' partitions, needs that table for the new partition's
+    foreign keys. Fails before the fix: the job waited behind the guest while holding
+    the parent, and a guest writing channel_messages next was aborted by the deadlock
+    check (seen in CI: a web chat answer waited a lease for it)."""
+    engine = create_db_engine(own_pg)
+    upgrade(engine)
+    with engine.connect() as conn:
+        referenced = (
+            conn.execute(
+                text(
+                    "SELECT DISTINCT confrelid::regclass::text FROM pg_constraint "
+                    "WHERE contype = 'f' AND conrelid = 'channel_messages'::regclass"
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert referenced
+    guest = engine.connect()
+    guest_tx = guest.begin()
+    guest.execute(text(f"LOCK TABLE {referenced[0]} IN ROW EXCLUSIVE MODE"))
+    outcome: list[BaseException | None] = []
+
+    def job() -> None:
+        try:
+            _keeper(engine, datetime(2032, 1, 20, tzinfo=UTC)).run()
+            outcome.append(None)
+        except Exception as exc:
+            outcome.append(exc)
+
+    worker = threading.Thread(target=job, daemon=True)
+    began = time.monotonic()
+    worker.start()
+    worker.join(timeout=3)
+    waited = time.monotonic() - began
+    guest_tx.rollback()
+    guest.close()
+    worker.join(timeout=30)
+    engine.dispose()
+    assert waited < 3, "the job waited for the guest's transaction"
+    assert outcome
+    assert outcome[0] is not None  # it gave up, to run again later
