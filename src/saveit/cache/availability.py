@@ -86,7 +86,6 @@ class AvailabilityCache:
         self._changed_at: dict[tuple[int, date], float] = {}  # last invalidation seen here
         self._own: set[tuple[str, int]] = set()  # changes written and invalidated here
         self._reader = EntryReader(ttl_s=ttl_s, wall=wall_clock, clock=booking.clock)
-        self._usable, self._render = self._reader.usable, self._reader.render
 
     # --- reads ------------------------------------------------------------------------
 
@@ -98,7 +97,7 @@ class AvailabilityCache:
         sent exactly as stored, without parsing or serialising the document again."""
         if self.store is None:
             metrics.cache_bypass.inc()
-            return self._render(self._compute(slug, day, party_size, area, staff)), BYPASS
+            return self._reader.render(self._compute(slug, day, party_size, area, staff)), BYPASS
         restaurant, config_version = self.booking.restaurant_version(slug)
         bucket = bucket_of(restaurant.id, day)
         key = _key(config_version, party_size, area, staff)
@@ -108,13 +107,13 @@ class AvailabilityCache:
         except RedisUnavailable:
             self.stats.bypassed += 1
             metrics.cache_bypass.inc()
-            return self._render(self._compute(slug, day, party_size, area, staff)), BYPASS
+            return self._reader.render(self._compute(slug, day, party_size, area, staff)), BYPASS
         if raw is not None:
-            entry = self._usable(raw)
+            entry = self._reader.usable(raw)
             if entry is not None:
                 self.stats.hits += 1
                 metrics.cache_hit.inc()
-                return self._render(entry), HIT
+                return self._reader.render(entry), HIT
         self.stats.misses += 1
         metrics.cache_miss.inc()
         entries = self._compute_day(
@@ -128,7 +127,7 @@ class AvailabilityCache:
                 self.stats.refused += 1
         except RedisUnavailable:
             pass
-        return self._render(entries[0][1]), MISS
+        return self._reader.render(entries[0][1]), MISS
 
     def peek(
         self, slug: str, day: date, party_size: int, *, area: str | None, staff: bool
@@ -179,12 +178,12 @@ class AvailabilityCache:
         return store, bucket_of(restaurant.id, day), _key(config_version, party_size, area, staff)
 
     def _hit(self, raw: bytes) -> bytes | None:
-        entry = self._usable(raw)
+        entry = self._reader.usable(raw)
         if entry is None:
             return None
         self.stats.hits += 1
         metrics.cache_hit.inc()
-        return self._render(entry)
+        return self._reader.render(entry)
 
     async def aclose(self) -> None:
         """Close what :meth:`apeek_shared` opened on the event loop."""

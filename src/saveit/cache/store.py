@@ -246,9 +246,7 @@ class NearCache:
         """A value only Redis holds, read from the event loop and copied into process
         memory like :meth:`get` does (under the local generation read before asking,
         so a copy that raced an invalidation is refused). Raises
-        :class:`~saveit.resilience.RedisUnavailable`."""
-        if self.shared.gate.breaker.state is BreakerState.OPEN:
-            raise RedisUnavailable("circuit open: cache bypassed")
+        :class:`~saveit.resilience.RedisUnavailable` (the gate's breaker included)."""
         _, local_gen = self.local.get(bucket, key)
         value = await self.shared.aget(bucket, key)
         if value is not None:

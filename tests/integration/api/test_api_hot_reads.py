@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import redis
 from fastapi import Request
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
@@ -21,6 +20,7 @@ from saveit.api.deps import container_of
 from saveit.bootstrap import Container, build
 from saveit.config import Settings
 from tests.conftest import ADMIN_TOKEN
+from tests.e2e.chaos_support import delete_prefix
 from tests.integration.conftest import TcpProxy
 from tests.metrics_support import value
 from tests.support import FakeClock, demo_document
@@ -93,24 +93,27 @@ def test_hits_are_counted_under_the_route_template(api: TestClient) -> None:
     assert value(after, hits, result="hit") - value(before, hits, result="hit") == 3
 
 
+def _with_redis(
+    settings: Settings, clock: FakeClock, url: str, prefix: str, **more: Any
+) -> Container:
+    """An API process's container on Redis under ``prefix`` (the demo not applied)."""
+    update: dict[str, Any] = {
+        "redis_url": SecretStr(url),
+        "redis_prefix": prefix,
+        "events_stream": f"{prefix}:events",
+        **more,
+    }
+    return build(settings.model_copy(update=update), clock=clock, migrate=False)
+
+
 @pytest.fixture
 def limited(settings: Settings, clock: FakeClock, redis_url: str) -> Iterator[Container]:
     prefix = f"saveit-test:{uuid.uuid4().hex}"
-    update: dict[str, Any] = {
-        "redis_url": SecretStr(redis_url),
-        "redis_prefix": prefix,
-        "events_stream": f"{prefix}:events",
-        "ratelimit_ip_per_minute": 4,
-    }
-    container = build(settings.model_copy(update=update), clock=clock, migrate=False)
+    container = _with_redis(settings, clock, redis_url, prefix, ratelimit_ip_per_minute=4)
     apply_spec(container.engine, parse_document(demo_document()))
     yield container
     container.close()
-    client = redis.Redis.from_url(redis_url)
-    keys = list(client.scan_iter(match=f"{prefix}*"))
-    if keys:
-        client.delete(*keys)
-    client.close()
+    delete_prefix(redis_url, prefix)
 
 
 def test_hits_are_rate_limited_like_any_request(limited: Container) -> None:
@@ -127,22 +130,13 @@ def two_processes(
 ) -> Iterator[tuple[Container, Container]]:
     """Two API processes' containers on one database and one Redis."""
     prefix = f"saveit-test:{uuid.uuid4().hex}"
-    update: dict[str, Any] = {
-        "redis_url": SecretStr(redis_url),
-        "redis_prefix": prefix,
-        "events_stream": f"{prefix}:events",
-    }
-    first = build(settings.model_copy(update=update), clock=clock, migrate=False)
+    first = _with_redis(settings, clock, redis_url, prefix)
     apply_spec(first.engine, parse_document(demo_document()))
-    second = build(settings.model_copy(update=update), clock=clock, migrate=False)
+    second = _with_redis(settings, clock, redis_url, prefix)
     yield first, second
     second.close()
     first.close()
-    client = redis.Redis.from_url(redis_url)
-    keys = list(client.scan_iter(match=f"{prefix}*"))
-    if keys:
-        client.delete(*keys)
-    client.close()
+    delete_prefix(redis_url, prefix)
 
 
 def test_a_hit_only_redis_holds_is_answered_before_routing_too(
@@ -185,8 +179,7 @@ def test_when_redis_fails_the_read_still_answers(
     fails, the routed endpoint bypasses the cache, and the guest gets the answer."""
     prefix = f"saveit-test:{uuid.uuid4().hex}"
     url = f"redis://127.0.0.1:{redis_proxy.port}/0"
-    update: dict[str, Any] = {"redis_url": SecretStr(url), "redis_prefix": prefix}
-    container = build(settings.model_copy(update=update), clock=clock, migrate=False)
+    container = _with_redis(settings, clock, url, prefix)
     apply_spec(container.engine, parse_document(demo_document()))
     try:
         with TestClient(create_app(container)) as api:

@@ -23,6 +23,7 @@ from saveit.events import InProcessBus, OutboxRelay
 from saveit.events.doorbell import RelayHeartbeat, caught_up_key
 from saveit.realtime.sources import RedisTail
 from saveit.resilience import CircuitBreaker, RedisGate
+from tests.e2e.chaos_support import delete_prefix
 
 BUCKET, KEY = "1:2026-06-03", "7:2::p"
 
@@ -39,11 +40,7 @@ class Clock:
 def prefix(redis_url: str) -> Iterator[str]:
     name = f"saveit-test:{uuid.uuid4().hex}"
     yield name
-    client = redis.Redis.from_url(redis_url)
-    keys = list(client.scan_iter(match=f"{name}*"))
-    if keys:
-        client.delete(*keys)
-    client.close()
+    delete_prefix(redis_url, name)
 
 
 @pytest.fixture
