@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -48,6 +49,8 @@ from saveit.ratelimit.middleware import RateLimit
 from saveit.runtime import Plan, Runtime
 from saveit.store.errors import OperationalError, PoolTimeout
 
+log = logging.getLogger(__name__)
+
 
 def create_app(container: Container) -> FastAPI:
     @asynccontextmanager
@@ -57,6 +60,7 @@ def create_app(container: Container) -> FastAPI:
         limiter.total_tokens = container.settings.request_threads
         # The background parts this process runs (see saveit.runtime): on the embedded
         # default, everything `saveit worker` would; always the live hub and invalidation.
+        await anyio.to_thread.run_sync(_preload_configurations, container)
         runtime = Runtime(container, Plan.api(container.settings))
         _app.state.live_hub = runtime.hub
         await runtime.astart()
@@ -117,6 +121,21 @@ def create_app(container: Container) -> FastAPI:
     app.add_middleware(Observe, count=settings.metrics_enabled)
     tracing.instrument_app(app)
     return app
+
+
+def _preload_configurations(container: Container) -> None:
+    """The restaurants' configurations, before the first request (see
+    ``RestaurantCache.preload``). A database that is away costs nothing here:
+    each configuration is then loaded when first asked for, as without this."""
+    limit = container.settings.config_preload
+    if not limit:
+        return
+    try:
+        count = container.booking.preload_configurations(limit)
+    except (OperationalError, PoolTimeout) as exc:
+        log.warning("configurations not preloaded (database unavailable: %s)", exc)
+        return
+    log.info("preloaded %d restaurants' configurations", count)
 
 
 def _too_many_requests(decision: Decision) -> Response:

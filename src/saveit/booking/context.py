@@ -86,6 +86,11 @@ class BookingContext:
     def restaurant(self, slug: str) -> Restaurant:
         return self.restaurant_version(slug)[0]
 
+    def preload_configurations(self, limit: int) -> int:
+        """See ``RestaurantCache.preload``."""
+        with self.db.reading() as r:
+            return self.cache.preload(r, limit)
+
     def get(self, code: str) -> ReservationView:
         with self.db.reading() as r:
             view = r.reservations.view_by_code(code)
@@ -108,16 +113,30 @@ class BookingContext:
         """The bookings that can collide with a start on the day's grid: those still
         running at the first opening and those starting before the last possible
         stay ends. Narrower than the whole day, so availability parses fewer rows."""
+        lo, hi = self.starts_span(restaurant, day)
+        return r.reservations.booked_between(restaurant.id, lo, hi, exclude_id=exclude_id)
+
+    def booked_for_days(
+        self, r: Reads, restaurant: Restaurant, days: Sequence[date]
+    ) -> list[Booked]:
+        """:meth:`booked_for_starts` for several days at once: one range from the first
+        day's span to the last's (the nights between are few rows)."""
+        spans = [self.starts_span(restaurant, day) for day in days]
+        lo, hi = min(s[0] for s in spans), max(s[1] for s in spans)
+        return r.reservations.booked_between(restaurant.id, lo, hi)
+
+    def starts_span(self, restaurant: Restaurant, day: date) -> tuple[datetime, datetime]:
+        """Where bookings that can collide with the day's starts lie (see
+        :meth:`booked_for_starts`)."""
         windows = windows_for(restaurant, day)
         if not windows:
-            lo, hi = self.day_bounds(restaurant, day)
-            return r.reservations.booked_between(restaurant.id, lo, hi, exclude_id=exclude_id)
+            return self.day_bounds(restaurant, day)
         rules = restaurant.rules
         slack = timedelta(minutes=CLAIM_MINUTES)  # claims are whole cells
         longest = timedelta(minutes=max(t.minutes for t in rules.turn_times) + rules.buffer_minutes)
         lo = min(w.opens for w in windows) - slack
         hi = max(w.closes for w in windows) + longest + slack
-        return r.reservations.booked_between(restaurant.id, lo, hi, exclude_id=exclude_id)
+        return lo, hi
 
     @staticmethod
     def free_seatings(

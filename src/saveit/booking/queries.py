@@ -120,6 +120,16 @@ class Queries:
             booked = self.ctx.booked_for_starts(r, restaurant, day)
         return restaurant, Occupancy(booked)
 
+    def days_occupancy(self, slug: str, days: Sequence[date]) -> tuple[Restaurant, Occupancy]:
+        """:meth:`day_occupancy` for several days of one restaurant in one query (the
+        availability cache fills a guest's week on one miss). One ``Occupancy`` holds
+        them all: it keys held cells by instant and covers by exact start, so one
+        day's bookings never touch another day's starts."""
+        restaurant = self.ctx.restaurant(slug)
+        with self.ctx.db.tolerant_reading() as r:
+            booked = self.ctx.booked_for_days(r, restaurant, days)
+        return restaurant, Occupancy(booked)
+
     def upcoming_of_guest(self, slug: str, guest_id: int) -> list[ReservationView]:
         """What a guest still has ahead at one restaurant: what a chat may act on."""
         with self.ctx.db.reading() as r:

@@ -116,6 +116,10 @@ class BookingService:
         """The configuration and its ``config_version`` (see ``RestaurantCache``)."""
         return self._ctx.restaurant_version(slug)
 
+    def preload_configurations(self, limit: int) -> int:
+        """Load up to ``limit`` restaurants' configurations now (a process starting)."""
+        return self._ctx.preload_configurations(limit)
+
     def manage_token(self, code: str) -> str:
         return codes.manage_token(self._ctx.secret, code)
 
@@ -169,6 +173,10 @@ class BookingService:
     def day_occupancy(self, slug: str, day: date) -> tuple[Restaurant, Occupancy]:
         """What a day's availability is computed from (see ``AvailabilityCache``)."""
         return self._queries.day_occupancy(slug, day)
+
+    def days_occupancy(self, slug: str, days: Sequence[date]) -> tuple[Restaurant, Occupancy]:
+        """Several days of one restaurant in one query (see ``AvailabilityCache``)."""
+        return self._queries.days_occupancy(slug, days)
 
     def get(self, code: str) -> ReservationView:
         return self._ctx.get(code)

@@ -18,6 +18,11 @@ trusts its copy of the configuration for ``config_recheck_s`` (see
 ``RestaurantCache``: the hot path then costs no database query) and forgets it
 at once when it makes an edit itself.
 
+A guest's miss computes more than it was asked: every party size of the day
+(they share one read of the day's bookings) and, with the same read, the days of
+the day's week not cached yet (:mod:`saveit.cache.week`), each under its own
+generation guard.
+
 When the store is unreachable (Redis down, breaker open) the read goes to the
 database, exactly as without a cache.
 """
@@ -31,13 +36,14 @@ from collections.abc import Callable, Iterable
 from datetime import date
 
 from saveit.booking.service import BookingService
-from saveit.cache.entry import Entry, EntryReader, dumps, slot_json
+from saveit.cache.entry import DayRenderer, Entry, EntryReader, render_entry
+from saveit.cache.occupancy import HeldOccupancies
 from saveit.cache.stats import CacheStats
 from saveit.cache.store import CacheStore, MemoryStore, NearCache
+from saveit.cache.week import week_of
 from saveit.domain import errors
 from saveit.domain.availability import (
     Occupancy,
-    Slot,
     bookable_starts,
     bookable_starts_by_size,
 )
@@ -52,7 +58,6 @@ log = logging.getLogger(__name__)
 
 HIT, MISS, BYPASS = "hit", "miss", "bypass"
 STREAM_GRACE_S = 1.0  # an event heard later than this may have missed its writer's invalidation
-OCCUPANCY_TTL_S = 1.0  # a day's bookings reused across party sizes for at most this long
 TROUBLE_WINDOW_S = 60.0  # Redis trouble this recent: invalidate Redis again from the stream
 PRESIZED_MAX = 12  # a miss fills the day's party sizes up to this (and the online limit)
 
@@ -81,10 +86,9 @@ class AvailabilityCache:
         self._wall = wall_clock
         self._deferred: set[str] = set()
         self._deferred_lock = threading.Lock()
-        self._occupancies: dict[tuple[str, date], tuple[str, float, Restaurant, Occupancy]] = {}
-        self._occupancy_lock = threading.Lock()
-        self._changed_at: dict[tuple[int, date], float] = {}  # last invalidation seen here
+        self._held = HeldOccupancies()
         self._own: set[tuple[str, int]] = set()  # changes written and invalidated here
+        self._own_lock = threading.Lock()
         self._reader = EntryReader(ttl_s=ttl_s, wall=wall_clock, clock=booking.clock)
 
     # --- reads ------------------------------------------------------------------------
@@ -116,18 +120,39 @@ class AvailabilityCache:
                 return self._reader.render(entry), HIT
         self.stats.misses += 1
         metrics.cache_miss.inc()
-        entries = self._compute_day(
-            slug, day, party_size, area, staff, f"{config_version}/{generation}"
-        )
-        items = [(_key(config_version, size, area, staff), e.encode()) for size, e in entries]
+        days = [(day, generation)]
+        if not staff and area is None:
+            days += self._week_to_fill(restaurant, day, key)
+        fills = self._compute_days(slug, days, party_size, area, staff, config_version)
+        puts = [
+            (
+                bucket_of(restaurant.id, d),
+                [(_key(config_version, s, area, staff), raw) for s, _, raw in entries],
+                g,
+            )
+            for (d, g), entries in zip(days, fills, strict=True)
+        ]
         try:
-            if self.store.put(bucket, items, generation, self.ttl_s):
-                self.stats.stored += 1
-            else:
-                self.stats.refused += 1
+            stored = self.store.put_many(puts, self.ttl_s)
+            self.stats.stored += sum(stored)
+            self.stats.refused += len(stored) - sum(stored)
         except RedisUnavailable:
             pass
-        return self._reader.render(entries[0][1]), MISS
+        return self._reader.render(fills[0][0][1]), MISS
+
+    def _week_to_fill(self, restaurant: Restaurant, day: date, key: str) -> list[tuple[date, str]]:
+        """The other days of ``day``'s week (:mod:`saveit.cache.week`) not cached yet,
+        each with the generation read before its bookings are."""
+        assert self.store is not None
+        today = self.booking.clock().astimezone(restaurant.tz).date()
+        others = week_of(day, today, restaurant.rules.max_days_ahead)[1:]
+        if not others:
+            return []
+        try:
+            held = self.store.get_many([bucket_of(restaurant.id, d) for d in others], key)
+        except RedisUnavailable:
+            return []
+        return [(d, gen) for d, (raw, gen) in zip(others, held, strict=True) if raw is None]
 
     def peek(
         self, slug: str, day: date, party_size: int, *, area: str | None, staff: bool
@@ -195,109 +220,70 @@ class AvailabilityCache:
     ) -> Entry:
         """Straight from the database, with no cache generation to trust."""
         restaurant, slots = self.booking.availability(slug, day, party_size, area=area, staff=staff)
-        return self._entry(restaurant, day, party_size, staff, slots)
+        today = self.booking.clock().astimezone(restaurant.tz).date()
+        return render_entry(restaurant, day, party_size, staff, slots, self._wall(), today)
 
-    def _compute_day(
+    def _compute_days(
         self,
         slug: str,
-        day: date,
+        days: list[tuple[date, str]],
         party_size: int,
         area: str | None,
         staff: bool,
-        generation: str,
-    ) -> list[tuple[int, Entry]]:
-        """The entry asked for, first, and for a guest's read with no area, the day's
-        other party sizes up to the online limit (``PRESIZED_MAX`` at most): the
-        day's bookings are read once and a day is asked for in several sizes, so
-        those later reads are hits instead of misses of their own.
+        config_version: int,
+    ) -> list[list[tuple[int, Entry, bytes]]]:
+        """For each (day, generation), the entries to store: the size asked for first
+        and, for a guest's read with no area, the day's other party sizes up to the
+        online limit (``PRESIZED_MAX`` at most) — a day is asked for in several
+        sizes, and its bookings are read once for all of them (and for every day
+        of ``days`` at once).
 
-        ``generation``: the configuration version and the day's cache generation
-        the miss read, which lets the day's bookings be reused (see ``_occupancy``)."""
+        Each day's generation is the one its bucket had before the bookings were
+        read, which lets them be reused while it holds (see ``_occupancy``)."""
         if not 1 <= party_size <= 1000:
             raise errors.ValidationFailed("party_size must be between 1 and 1000")
-        restaurant, occupancy = self._occupancy(slug, day, generation)
+        held = [f"{config_version}/{generation}" for _, generation in days]
+        if len(days) == 1:
+            restaurant, occupancy = self._occupancy(slug, days[0][0], held[0])
+        else:
+            restaurant, occupancy = self.booking.days_occupancy(slug, [d for d, _ in days])
+            self._held.hold(slug, [d for d, _ in days], held, restaurant, occupancy)
         sizes = [party_size]
         if not staff and area is None and party_size <= restaurant.rules.max_party_size:
             limit = min(restaurant.rules.max_party_size, PRESIZED_MAX)
             sizes += [s for s in range(1, limit + 1) if s != party_size]
         now = self.booking.clock()
-        if area is None:
-            by_size = bookable_starts_by_size(restaurant, day, sizes, now, occupancy, staff=staff)
-        else:  # the area orders the seatings: only the size asked for
-            by_size = {
-                party_size: bookable_starts(
-                    restaurant, day, party_size, now, occupancy, area=area, staff=staff
+        at, today = self._wall(), now.astimezone(restaurant.tz).date()
+        filled = []
+        for day, _ in days:
+            if area is None:
+                by_size = bookable_starts_by_size(
+                    restaurant, day, sizes, now, occupancy, staff=staff
                 )
-            }
-        return [(s, self._entry(restaurant, day, s, staff, by_size[s])) for s in sizes]
-
-    def _entry(
-        self, restaurant: Restaurant, day: date, party_size: int, staff: bool, slots: list[Slot]
-    ) -> Entry:
-        tz = restaurant.tz
-        head = dumps(
-            {
-                "restaurant": restaurant.slug,
-                "date": day.isoformat(),
-                "party_size": party_size,
-                "timezone": restaurant.timezone,
-                "slots": [],
-            }
-        )
-        # ``"slots":[]}`` closes the head: the starts go in between, each rendered once.
-        starts = b",".join([slot_json(restaurant.timezone, tz, s.start) for s in slots])
-        body = head[:-2] + starts + b"]}"
-        header = {
-            "at": self._wall(),
-            "today": self.booking.clock().astimezone(tz).date().isoformat(),
-            "tz": restaurant.timezone,
-            "lead": 0 if staff else restaurant.rules.min_lead_minutes,
-            "first": slots[0].start.timestamp() if slots else None,
-        }
-        return Entry(header, body)
+            else:  # the area orders the seatings: only the size asked for
+                by_size = {
+                    party_size: bookable_starts(
+                        restaurant, day, party_size, now, occupancy, area=area, staff=staff
+                    )
+                }
+            renderer = DayRenderer(restaurant, day, staff=staff, at=at, today=today)
+            filled.append([(s, *renderer.entry(s, by_size[s])) for s in by_size])
+        return filled
 
     def _occupancy(self, slug: str, day: date, generation: str) -> tuple[Restaurant, Occupancy]:
-        """The day's bookings, read once per cache generation of the day.
-
-        A booking invalidates its day (new generation) before anyone could read
-        availability that includes it, so while the generation a miss read is the
-        one the last read held, those bookings are still the day's: the misses of
-        the day's other party sizes then cost no query. Held briefly
-        (``OCCUPANCY_TTL_S``), as the near cache holds its copies."""
-        key = (slug, day)
-        now = time.monotonic()
-        with self._occupancy_lock:
-            held = self._occupancies.get(key)
-        if held is not None and held[0] == generation and now - held[1] < OCCUPANCY_TTL_S:
-            return held[2], held[3]
+        """The day's bookings, read once per cache generation of the day (see
+        :mod:`saveit.cache.occupancy`)."""
+        held = self._held.get(slug, day, generation)
+        if held is not None:
+            return held
         restaurant, occupancy = self.booking.day_occupancy(slug, day)
-        with self._occupancy_lock:
-            if len(self._occupancies) > 1_000:
-                self._occupancies.clear()
-            self._occupancies[key] = (generation, now, restaurant, occupancy)
+        self._held.hold(slug, [day], [generation], restaurant, occupancy)
         return restaurant, occupancy
 
     def recent_occupancy(self, slug: str, day: date) -> Occupancy | None:
-        """The day's bookings as a miss here read them, if that was under
-        ``OCCUPANCY_TTL_S`` ago and after every change to the day this process
-        has made or heard of: as fresh as a cached answer, which is what
-        suggesting alternatives needs (the booking service's ``day_hint``)."""
-        with self._occupancy_lock:
-            held = self._occupancies.get((slug, day))
-            if held is None or time.monotonic() - held[1] >= OCCUPANCY_TTL_S:
-                return None
-            if self._changed_at.get((held[2].id, day), 0.0) >= held[1]:
-                return None
-        return held[3]
-
-    def _changed(self, restaurant_id: int, days: Iterable[date]) -> None:
-        now = time.monotonic()
-        with self._occupancy_lock:
-            if len(self._changed_at) > 10_000:
-                self._changed_at.clear()
-                self._occupancies.clear()  # nothing held may outlive what it is checked by
-            for day in days:
-                self._changed_at[(restaurant_id, day)] = now
+        """The day's bookings as a miss here just read them, for suggesting
+        alternatives (the booking service's ``day_hint``)."""
+        return self._held.recent(slug, day)
 
     # --- invalidation -----------------------------------------------------------------
 
@@ -313,7 +299,7 @@ class AvailabilityCache:
             if v is not None
         }
         if self.invalidate(view.restaurant_id, days):
-            with self._occupancy_lock:
+            with self._own_lock:
                 if len(self._own) > 10_000:
                     self._own.clear()
                 self._own.add((view.code, view.version))
@@ -322,7 +308,7 @@ class AvailabilityCache:
         """Forget these service days; queued for later when the store is away.
         True when every tier forgot them now."""
         days = set(days)
-        self._changed(restaurant_id, days)
+        self._held.changed(restaurant_id, days)
         buckets = sorted({bucket_of(restaurant_id, d) for d in days})
         if self.store is None or not buckets:
             return self.store is not None
@@ -364,13 +350,13 @@ class AvailabilityCache:
             isinstance(store, NearCache) and store.shared.gate.troubled_within(TROUBLE_WINDOW_S)
         )
         if change is not None and not late:
-            with self._occupancy_lock:
+            with self._own_lock:
                 own = change in self._own
                 self._own.discard(change)
             if own:
                 return
         if isinstance(store, NearCache) and not late:
-            self._changed(restaurant_id, days)
+            self._held.changed(restaurant_id, days)
             buckets = sorted({bucket_of(restaurant_id, d) for d in days})
             store.invalidate_local(buckets)
             self.stats.invalidations += len(buckets)

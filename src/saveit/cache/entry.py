@@ -7,9 +7,13 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
+
+if TYPE_CHECKING:
+    from saveit.domain.availability import Slot
+    from saveit.domain.model import Restaurant
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +30,63 @@ class Entry:
 
     def encode(self) -> bytes:
         return dumps(self.header) + b"\n" + self.body
+
+
+class DayRenderer:
+    """One computed day's entries, for as many party sizes as were computed, each as
+    the :class:`Entry` and the bytes stored for it.
+
+    Sizes that share their seatings and stay share their starts (one list object
+    from ``bookable_starts_by_size``), so those are rendered once per list; the
+    rest of a document is a few constant pieces around the party size. A miss
+    renders a week of sizes at once, and rendering each as a fresh document cost
+    more than computing which starts are free."""
+
+    def __init__(
+        self, restaurant: Restaurant, day: date, *, staff: bool, at: float, today: date
+    ) -> None:
+        self._zone, self._tz = restaurant.timezone, restaurant.tz
+        self._before_size = (
+            b"".join(
+                [b'{"restaurant":', dumps(restaurant.slug), b',"date":"', day.isoformat().encode()]
+            )
+            + b'","party_size":'
+        )
+        self._after_size = b',"timezone":' + dumps(restaurant.timezone) + b',"slots":['
+        self._header = {
+            "at": at,
+            "today": today.isoformat(),
+            "tz": restaurant.timezone,
+            "lead": 0 if staff else restaurant.rules.min_lead_minutes,
+        }
+        self._rendered: dict[int, tuple[list[Slot], bytes, dict[str, Any], bytes]] = {}
+
+    def entry(self, party_size: int, slots: list[Slot]) -> tuple[Entry, bytes]:
+        """The entry and its stored bytes (``Entry.encode()``, without encoding again)."""
+        held = self._rendered.get(id(slots))
+        if held is None or held[0] is not slots:
+            starts = b",".join([slot_json(self._zone, self._tz, s.start) for s in slots])
+            header = self._header | {"first": slots[0].start.timestamp() if slots else None}
+            held = (slots, starts, header, dumps(header) + b"\n")
+            self._rendered[id(slots)] = held
+        _, starts, header, stored_header = held
+        body = b"".join(
+            [self._before_size, str(party_size).encode(), self._after_size, starts, b"]}"]
+        )
+        return Entry(header, body), stored_header + body
+
+
+def render_entry(
+    restaurant: Restaurant,
+    day: date,
+    party_size: int,
+    staff: bool,
+    slots: list[Slot],
+    at: float,
+    today: date,
+) -> Entry:
+    """One entry (see :class:`DayRenderer`)."""
+    return DayRenderer(restaurant, day, staff=staff, at=at, today=today).entry(party_size, slots)[0]
 
 
 class EntryReader:

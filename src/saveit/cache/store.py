@@ -26,6 +26,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from redis.exceptions import NoScriptError
+
 from saveit.resilience.breaker import BreakerState
 from saveit.resilience.redis_gate import RedisGate, RedisUnavailable
 
@@ -51,6 +53,9 @@ return gen
 """
 
 
+Put = tuple[str, Sequence[tuple[str, bytes]], str]  # bucket, (key, value) pairs, generation
+
+
 class CacheStore(Protocol):
     def get(self, bucket: str, key: str) -> tuple[bytes | None, str]:
         """The value (or None) and the bucket's current generation.
@@ -66,6 +71,12 @@ class CacheStore(Protocol):
 
     def invalidate(self, buckets: Sequence[str]) -> None:
         """Drop every key of these buckets and bump their generations."""
+
+    def get_many(self, buckets: Sequence[str], key: str) -> list[tuple[bytes | None, str]]:
+        """:meth:`get` of one key in several buckets, in one round trip."""
+
+    def put_many(self, puts: Sequence[Put], ttl_s: float) -> list[bool]:
+        """:meth:`put` into several buckets, in one round trip; a result per bucket."""
 
 
 @dataclass
@@ -127,6 +138,12 @@ class MemoryStore:
                 found.values.clear()
                 self._buckets.move_to_end(bucket)
 
+    def get_many(self, buckets: Sequence[str], key: str) -> list[tuple[bytes | None, str]]:
+        return [self.get(bucket, key) for bucket in buckets]
+
+    def put_many(self, puts: Sequence[Put], ttl_s: float) -> list[bool]:
+        return [self.put(bucket, items, generation, ttl_s) for bucket, items, generation in puts]
+
 
 class RedisStore:
     """Shared by every process on the same Redis; see the module docstring. One hash
@@ -157,14 +174,41 @@ class RedisStore:
         self, bucket: str, items: Sequence[tuple[str, bytes]], generation: str, ttl_s: float
     ) -> bool:
         """All pairs in one script call (one round trip), under the generation guard."""
-        ttl_ms = max(1, int(ttl_s * 1000))
-        args: list[Any] = [generation, ttl_ms]
-        for key, value in items:
-            args += (key, value)
+        args = _put_args(items, generation, ttl_s)
         done = self.gate.run(
             lambda client: self._put(keys=[self.key_of(bucket)], args=args, client=client)
         )
         return bool(done)
+
+    def get_many(self, buckets: Sequence[str], key: str) -> list[tuple[bytes | None, str]]:
+        def call(client: Any) -> list[Any]:
+            pipe = client.pipeline(transaction=False)
+            for bucket in buckets:
+                pipe.hmget(self.key_of(bucket), [key, GEN])
+            return list(pipe.execute())
+
+        found = self.gate.run(call) if buckets else []
+        return [(value, gen.decode() if gen else "0") for value, gen in found]
+
+    def put_many(self, puts: Sequence[Put], ttl_s: float) -> list[bool]:
+        """One pipeline of ``EVALSHA`` (each bucket its own key, so Redis Cluster can
+        split it); a script Redis has forgotten (a restart) is loaded by calling
+        it once more on its own."""
+        calls = [(self.key_of(b), _put_args(items, gen, ttl_s)) for b, items, gen in puts]
+
+        def call(client: Any) -> list[bool]:
+            pipe = client.pipeline(transaction=False)
+            for key, args in calls:
+                pipe.evalsha(self._put.sha, 1, key, *args)
+            results = pipe.execute(raise_on_error=False)
+            return [
+                bool(self._put(keys=[key], args=args, client=client))
+                if isinstance(result, NoScriptError)
+                else bool(result)
+                for (key, args), result in zip(calls, results, strict=True)
+            ]
+
+        return self.gate.run(call) if calls else []
 
     def invalidate(self, buckets: Sequence[str]) -> None:
         if not buckets:
@@ -178,6 +222,13 @@ class RedisStore:
                 self._invalidate(keys=[self.key_of(bucket)], args=[GENERATION_TTL_S], client=client)
 
         self.gate.run(call)
+
+
+def _put_args(items: Sequence[tuple[str, bytes]], generation: str, ttl_s: float) -> list[Any]:
+    args: list[Any] = [generation, max(1, int(ttl_s * 1000))]
+    for key, value in items:
+        args += (key, value)
+    return args
 
 
 class NearCache:
@@ -267,6 +318,38 @@ class NearCache:
     def invalidate(self, buckets: Sequence[str]) -> None:
         self.local.invalidate(buckets)
         self.shared.invalidate(buckets)
+
+    def get_many(self, buckets: Sequence[str], key: str) -> list[tuple[bytes | None, str]]:
+        """Like :meth:`get` for each bucket; what process memory lacks, from Redis in
+        one round trip."""
+        if self.shared.gate.breaker.state is BreakerState.OPEN:
+            raise RedisUnavailable("circuit open: cache bypassed")
+        max_age = self.local_max_age()
+        local = [self.local.get(bucket, key, max_age_s=max_age) for bucket in buckets]
+        wanted = [
+            bucket for bucket, (value, _) in zip(buckets, local, strict=True) if value is None
+        ]
+        shared = iter(self.shared.get_many(wanted, key))
+        found: list[tuple[bytes | None, str]] = []
+        for value, local_gen in local:
+            if value is not None:
+                found.append((value, f"{local_gen}|"))
+            else:
+                value, shared_gen = next(shared)
+                found.append((value, f"{local_gen}|{shared_gen}"))
+        return found
+
+    def put_many(self, puts: Sequence[Put], ttl_s: float) -> list[bool]:
+        """Every pair to Redis; to process memory each bucket's first pair (as
+        :meth:`put`): a guest's week filled on a miss is the size they asked for on
+        each day, which they are likely to ask for next, here."""
+        shared = [(b, items, gen.partition("|")[2] or "0") for b, items, gen in puts]
+        done = self.shared.put_many(shared, ttl_s)
+        for stored, (bucket, items, generation) in zip(done, puts, strict=True):
+            if stored:
+                local_gen = generation.partition("|")[0]
+                self.local.put(bucket, items[:1], local_gen, min(ttl_s, self.entry_ttl_s))
+        return done
 
     def invalidate_local(self, buckets: Sequence[str]) -> None:
         """Only this process's copies: for another process's change that the

@@ -37,6 +37,14 @@ class StorageSettings(BaseModel):
         "before asking the database for its config_version again (0: on every request). "
         "Edits made through this process apply at once; through another, within this time.",
     )
+    config_preload: int = Field(
+        default=1000,
+        ge=0,
+        le=100_000,
+        description="How many restaurants' configurations an API process loads as it "
+        "starts, in a few queries (0: none): otherwise the first guest of each restaurant "
+        "after a deploy waits for its own seven.",
+    )
     default_phone_region: str = Field(
         default="ES", description="Region for phone numbers written without a country code."
     )

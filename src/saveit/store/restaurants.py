@@ -8,13 +8,14 @@ costs one indexed lookup instead of five queries.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import time
 from time import monotonic
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import Table as Table_
 
 from saveit.domain import errors
 from saveit.domain.model import (
@@ -65,35 +66,54 @@ class Profile:
 
 
 def load(conn: Connection, restaurant_id: int) -> Restaurant:
-    row = conn.execute(select(restaurants).where(restaurants.c.id == restaurant_id)).one()
-    services = conn.execute(
-        select(weekly_services)
-        .where(weekly_services.c.restaurant_id == restaurant_id)
-        .order_by(weekly_services.c.weekday, weekly_services.c.opens)
-    ).all()
-    specials = conn.execute(
-        select(special_dates)
-        .where(special_dates.c.restaurant_id == restaurant_id)
-        .order_by(special_dates.c.day)
-    ).all()
-    tables = conn.execute(
-        select(dining_tables)
-        .where(dining_tables.c.restaurant_id == restaurant_id)
-        .order_by(dining_tables.c.code)
-    ).all()
-    combos = conn.execute(
-        select(combinations)
-        .where(combinations.c.restaurant_id == restaurant_id)
-        .order_by(combinations.c.code)
-    ).all()
+    return load_many(conn, [restaurant_id])[restaurant_id]
+
+
+def load_many(conn: Connection, ids: Sequence[int]) -> dict[int, Restaurant]:
+    """Several restaurants' configurations in six queries, whatever their number
+    (a process loads many at once when it starts: see ``RestaurantCache.preload``).
+    A missing id raises, as ``load`` of one does."""
+    ids = list(ids)
+    rows = conn.execute(select(restaurants).where(restaurants.c.id.in_(ids))).all()
+    if len(rows) != len(set(ids)):
+        raise errors.NotFound("No such restaurant", ids=sorted(set(ids) - {r.id for r in rows}))
+
+    def children(table: Table_, *order: Any) -> dict[int, list[Any]]:
+        found: dict[int, list[Any]] = {i: [] for i in ids}
+        query = select(table).where(table.c.restaurant_id.in_(ids)).order_by(*order)
+        for row in conn.execute(query):
+            found[row.restaurant_id].append(row)
+        return found
+
+    services = children(weekly_services, weekly_services.c.weekday, weekly_services.c.opens)
+    specials = children(special_dates, special_dates.c.day)
+    tables = children(dining_tables, dining_tables.c.code)
+    combos = children(combinations, combinations.c.code)
     members: dict[int, list[int]] = {}
-    if combos:
+    combo_ids = [c.id for found in combos.values() for c in found]
+    if combo_ids:
         for combo_id, table_id in conn.execute(
             select(combination_tables.c.combination_id, combination_tables.c.table_id).where(
-                combination_tables.c.combination_id.in_([c.id for c in combos])
+                combination_tables.c.combination_id.in_(combo_ids)
             )
         ):
             members.setdefault(combo_id, []).append(table_id)
+    return {
+        row.id: _restaurant(
+            row, services[row.id], specials[row.id], tables[row.id], combos[row.id], members
+        )
+        for row in rows
+    }
+
+
+def _restaurant(
+    row: Any,
+    services: list[Any],
+    specials: list[Any],
+    tables: list[Any],
+    combos: list[Any],
+    members: dict[int, list[int]],
+) -> Restaurant:
     return Restaurant(
         id=row.id,
         slug=row.slug,
@@ -209,6 +229,27 @@ class RestaurantCache:
         with self._lock:
             self._entries[slug] = (version, fresh, now)
         return fresh, int(version)
+
+    def preload(self, source: Connection | Bound, limit: int) -> int:
+        """Load up to ``limit`` restaurants' configurations (the oldest first) in a
+        few queries, and trust them from now: what a process does as it starts, so
+        that its first guest of each restaurant — right after a deploy, every
+        guest — does not wait for seven queries of its own. Returns how many."""
+        conn = source if isinstance(source, Connection) else source.connection
+        rows = conn.execute(
+            select(restaurants.c.id, restaurants.c.config_version)
+            .order_by(restaurants.c.id)
+            .limit(limit)
+        ).all()
+        loaded: dict[int, Restaurant] = {}
+        for at in range(0, len(rows), RECHECK_BATCH):
+            loaded |= load_many(conn, [r.id for r in rows[at : at + RECHECK_BATCH]])
+        now = self._clock()
+        with self._lock:
+            for row in rows:
+                restaurant = loaded[row.id]
+                self._entries[restaurant.slug] = (row.config_version, restaurant, now)
+        return len(rows)
 
     def _due(self, now: float, slug: str) -> list[str]:
         """Held copies (other than ``slug``) whose re-check is due within half a period."""

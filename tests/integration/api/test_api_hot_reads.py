@@ -167,7 +167,10 @@ def test_a_hit_only_redis_holds_is_answered_before_routing_too(
         other_size = b.get(f"{URL}?date=2026-06-03&party_size=4")  # the miss filled it too
         assert other_size.headers["X-SaveIt-Cache"] == "hit"
         assert routed == []
-        absent = b.get(f"{URL}?date=2026-06-05&party_size=2")  # nobody computed it
+        same_week = b.get(f"{URL}?date=2026-06-05&party_size=2")  # the miss filled its week
+        assert same_week.headers["X-SaveIt-Cache"] == "hit"
+        assert routed == []
+        absent = b.get(f"{URL}?date=2026-06-10&party_size=2")  # the next week: nobody's
         assert absent.headers["X-SaveIt-Cache"] == "miss"
         assert routed == [URL]
 

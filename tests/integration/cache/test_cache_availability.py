@@ -5,7 +5,6 @@ guard that keeps a read racing a booking from caching a stale answer."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
@@ -14,68 +13,15 @@ import redis
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
-from saveit.admin.setup import apply_spec, parse_document
-from saveit.api.app import create_app
 from saveit.bootstrap import Container, build
 from saveit.cache import MemoryStore, NearCache, RedisStore
 from saveit.config import Settings
 from saveit.resilience import CircuitBreaker, RedisGate, RedisUnavailable
 from tests.conftest import ADMIN_TOKEN
-from tests.support import FakeClock, demo_document
+from tests.integration.cache.support import DAY, book, read
+from tests.support import FakeClock
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-DAY = "2026-06-03"
-
-
-@pytest.fixture(params=["memory", "redis"])
-def cached(
-    request: pytest.FixtureRequest, settings: Settings, clock: FakeClock
-) -> Iterator[Container]:
-    update: dict[str, Any] = {"config_recheck_s": 60.0}
-    prefix = f"saveit-test:{uuid.uuid4().hex}"
-    url = None
-    if request.param == "redis":
-        url = request.getfixturevalue("redis_url")
-        update |= {
-            "redis_url": SecretStr(url),
-            "redis_prefix": prefix,
-            "events_stream": f"{prefix}:events",
-        }
-    container = build(settings.model_copy(update=update), clock=clock, migrate=False)
-    apply_spec(container.engine, parse_document(demo_document()))
-    yield container
-    container.close()
-    if url is not None:
-        client = redis.Redis.from_url(url)
-        keys = list(client.scan_iter(match=f"{prefix}*"))
-        if keys:
-            client.delete(*keys)
-        client.close()
-
-
-@pytest.fixture
-def api(cached: Container) -> Iterator[TestClient]:
-    with TestClient(create_app(cached)) as client:
-        yield client
-
-
-def read(api: TestClient, party: int = 2, day: str = DAY, **headers: str) -> tuple[list[str], str]:
-    got = api.get(
-        "/v1/restaurants/demo/availability",
-        params={"date": day, "party_size": party},
-        headers=headers,
-    )
-    assert got.status_code == 200, got.text
-    return [s["time"] for s in got.json()["slots"]], got.headers["X-SaveIt-Cache"]
-
-
-def book(api: TestClient, at: str, party: int = 8, day: str = DAY) -> dict[str, Any]:
-    made = api.post(
-        "/v1/restaurants/demo/reservations",
-        json={"date": day, "time": at, "party_size": party, "name": "Ana", "phone": "600111222"},
-    )
-    assert made.status_code == 201, made.text
-    return dict(made.json())
 
 
 def test_a_second_read_is_a_hit_with_the_same_answer(api: TestClient) -> None:
