@@ -302,7 +302,7 @@ def report(
     print(f"sent {found['out_sent']}")
     print(f"  replies at Graph API   {found['replies']} (loopback stand-in)")
     print("\nTargets")
-    print(f"  {mark(p99 < 100)}  p99 acknowledgement < 100 ms    {p99:.1f} ms")
+    print(f"  {mark(p99 < 50)}  p99 acknowledgement < 50 ms     {p99:.1f} ms")
     print(f"  {mark(bad == 0)}  0 lost, 0 duplicated             {bad}")
     print(f"  {mark(errors == 0)}  0 errors (non-200)               {errors}")
     drained = found["processed"] == found["sent"]
