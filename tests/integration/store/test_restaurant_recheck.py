@@ -90,7 +90,8 @@ def test_many_configurations_load_in_a_few_queries_as_each_loads_alone(
     finally:
         event.remove(engine, "before_cursor_execute", count)
     assert together == one_by_one
-    assert together[ids[1]].special_dates and not together[ids[2]].combinations
+    assert together[ids[1]].special_dates
+    assert not together[ids[2]].combinations
     assert len(statements) == 6
 
 
