@@ -58,9 +58,9 @@ def create_app(container: Container) -> FastAPI:
         # Sync endpoints run on AnyIO's thread pool; its size is our concurrency.
         limiter = anyio.to_thread.current_default_thread_limiter()
         limiter.total_tokens = container.settings.request_threads
+        await anyio.to_thread.run_sync(_preload_configurations, container)
         # The background parts this process runs (see saveit.runtime): on the embedded
         # default, everything `saveit worker` would; always the live hub and invalidation.
-        await anyio.to_thread.run_sync(_preload_configurations, container)
         runtime = Runtime(container, Plan.api(container.settings))
         _app.state.live_hub = runtime.hub
         await runtime.astart()

@@ -113,17 +113,20 @@ class BookingContext:
         """The bookings that can collide with a start on the day's grid: those still
         running at the first opening and those starting before the last possible
         stay ends. Narrower than the whole day, so availability parses fewer rows."""
-        lo, hi = self.starts_span(restaurant, day)
-        return r.reservations.booked_between(restaurant.id, lo, hi, exclude_id=exclude_id)
+        return self.booked_for_days(r, restaurant, [day], exclude_id)
 
     def booked_for_days(
-        self, r: Reads, restaurant: Restaurant, days: Sequence[date]
+        self,
+        r: Reads,
+        restaurant: Restaurant,
+        days: Sequence[date],
+        exclude_id: int | None = None,
     ) -> list[Booked]:
         """:meth:`booked_for_starts` for several days at once: one range from the first
         day's span to the last's (the nights between are few rows)."""
         spans = [self.starts_span(restaurant, day) for day in days]
         lo, hi = min(s[0] for s in spans), max(s[1] for s in spans)
-        return r.reservations.booked_between(restaurant.id, lo, hi)
+        return r.reservations.booked_between(restaurant.id, lo, hi, exclude_id=exclude_id)
 
     def starts_span(self, restaurant: Restaurant, day: date) -> tuple[datetime, datetime]:
         """Where bookings that can collide with the day's starts lie (see

@@ -115,10 +115,7 @@ class Queries:
     def day_occupancy(self, slug: str, day: date) -> tuple[Restaurant, Occupancy]:
         """What a day's availability is computed from, read once: the availability
         cache reuses it for every party size while the day's cache generation holds."""
-        restaurant = self.ctx.restaurant(slug)
-        with self.ctx.db.tolerant_reading() as r:
-            booked = self.ctx.booked_for_starts(r, restaurant, day)
-        return restaurant, Occupancy(booked)
+        return self.days_occupancy(slug, [day])
 
     def days_occupancy(self, slug: str, days: Sequence[date]) -> tuple[Restaurant, Occupancy]:
         """:meth:`day_occupancy` for several days of one restaurant in one query (the

@@ -309,11 +309,7 @@ class NearCache:
     ) -> bool:
         """Every pair to Redis; to process memory only the first, the one asked for
         (the others come from Redis if and when they are read here)."""
-        local_gen, _, shared_gen = generation.partition("|")
-        if not self.shared.put(bucket, items, shared_gen or "0", ttl_s):
-            return False
-        self.local.put(bucket, items[:1], local_gen, min(ttl_s, self.entry_ttl_s))
-        return True
+        return self.put_many([(bucket, items, generation)], ttl_s)[0]
 
     def invalidate(self, buckets: Sequence[str]) -> None:
         self.local.invalidate(buckets)

@@ -23,22 +23,18 @@ from tests.support import FakeClock
 WEDNESDAY = date(2026, 6, 3)  # the clock's today is Monday 2026-06-01
 
 
+def _days(month: int, *days: int) -> list[date]:
+    return [date(2026, month, d) for d in days]
+
+
 def test_the_week_is_monday_to_sunday_within_today_and_the_horizon() -> None:
-    today = date(2026, 6, 3)
-    assert week_of(date(2026, 6, 5), today, 60) == [
-        date(2026, 6, 5),
-        date(2026, 6, 3),
-        date(2026, 6, 4),
-        date(2026, 6, 6),
-        date(2026, 6, 7),
-    ]
+    today = date(2026, 6, 3)  # a Wednesday: the Monday and Tuesday before are gone
+    assert week_of(date(2026, 6, 5), today, 60) == _days(6, 5, 3, 4, 6, 7)
     # A horizon that ends on Friday 3 July: that week stops there.
     assert week_of(date(2026, 7, 1), today, 30) == [
-        date(2026, 7, 1),
-        date(2026, 6, 29),
-        date(2026, 6, 30),
-        date(2026, 7, 2),
-        date(2026, 7, 3),
+        *_days(7, 1),
+        *_days(6, 29, 30),
+        *_days(7, 2, 3),
     ]
     assert week_of(today - timedelta(days=1), today, 60) == [today - timedelta(days=1)]
     assert week_of(date(2026, 7, 4), today, 30) == [date(2026, 7, 4)]  # beyond the horizon
