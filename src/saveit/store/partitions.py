@@ -32,18 +32,7 @@ from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import (
-    Engine,
-    Table,
-    bindparam,
-    cast,
-    column,
-    exists,
-    insert,
-    select,
-    text,
-    values,
-)
+from sqlalchemy import Dialect, Engine, Table, TextClause, text
 from sqlalchemy.engine import Connection, Row
 
 log = logging.getLogger(__name__)
@@ -329,10 +318,13 @@ def insert_absent(
         labels = sorted({"\x1f".join(str(part) for part in key) for key in chosen})
         conn.execute(_LOCK_KEYS, {"labels": labels})
     names = tuple(todo[0])
-    statement = _absent_insert(
-        table, names, tuple(keys), len(todo), tuple(c.key for c in returning)
+    statement, processors = _absent_insert(
+        conn.dialect, table, names, tuple(keys), tuple(c.key for c in returning)
     )
-    params = {f"r{i}_{n}": row[n] for i, row in enumerate(todo) for n in names}
+    params = {
+        f"a_{n}": [row[n] for row in todo] if p is None else [p(row[n]) for row in todo]
+        for n, p in zip(names, processors, strict=True)
+    }
     if returning:
         return list(conn.execute(statement, params))
     conn.execute(statement, params)
@@ -344,24 +336,41 @@ _LOCK_KEYS = text(
     "(SELECT k FROM unnest(CAST(:labels AS text[])) AS k ORDER BY k) AS s"
 )
 
+_Processor = Callable[[Any], Any] | None
 
-@lru_cache(maxsize=256)
+
+@lru_cache(maxsize=64)
 def _absent_insert(
+    dialect: Dialect,
     table: Table,
     names: tuple[str, ...],
     keys: tuple[str, ...],
-    count: int,
     returning: tuple[str, ...],
-) -> Any:
-    """The ``INSERT … SELECT … WHERE NOT EXISTS`` for ``count`` rows, its values as
-    parameters (``r{i}_{name}``): built once per shape, so SQLAlchemy neither
-    rebuilds it nor recomputes its cache key on the webhook and consumer paths,
-    where one or a few rows are the rule."""
-    incoming = values(*[column(n, table.c[n].type) for n in names], name="incoming").data(
-        [tuple(bindparam(f"r{i}_{n}", type_=table.c[n].type) for n in names) for i in range(count)]
+) -> tuple[TextClause, tuple[_Processor, ...]]:
+    """The ``INSERT … SELECT … FROM unnest(…) WHERE NOT EXISTS`` for any number of
+    rows, each column's values one array parameter (``a_{name}``), and the bind
+    processor that turns a column's value into what the driver is given.
+
+    One text whatever the row count: SQLAlchemy compiles it once, psycopg keeps
+    it as a prepared statement. The earlier shape, a ``VALUES`` list of one bound
+    parameter per row and column, was compiled anew on every call (a ``VALUES``
+    of bound parameters has no cache key) and its text differed with every batch
+    size; on the webhook path that compilation was a sixth of the API process's
+    time (``bench/webhooks.py``, py-spy)."""
+    prepare = dialect.identifier_preparer
+    types = [table.c[n].type.dialect_impl(dialect) for n in names]
+    arrays = ", ".join(
+        f"CAST(:a_{n} AS {t.compile(dialect=dialect)}[])" for n, t in zip(names, types, strict=True)
     )
-    absent = ~exists().where(*[table.c[k] == incoming.c[k] for k in keys])
-    statement = insert(table).from_select(
-        list(names), select(*[cast(incoming.c[n], table.c[n].type) for n in names]).where(absent)
+    quoted = [prepare.quote(n) for n in names]
+    target = prepare.format_table(table)
+    match = " AND ".join(f"t.{prepare.quote(k)} = i.{prepare.quote(k)}" for k in keys)
+    sql = (
+        f"INSERT INTO {target} ({', '.join(quoted)}) "
+        f"SELECT {', '.join('i.' + q for q in quoted)} "
+        f"FROM unnest({arrays}) AS i ({', '.join(quoted)}) "
+        f"WHERE NOT EXISTS (SELECT 1 FROM {target} AS t WHERE {match})"
     )
-    return statement.returning(*[table.c[k] for k in returning]) if returning else statement
+    if returning:
+        sql += " RETURNING " + ", ".join(prepare.quote(r) for r in returning)
+    return text(sql), tuple(t.bind_processor(dialect) for t in types)
