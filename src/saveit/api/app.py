@@ -82,18 +82,22 @@ def create_app(container: Container) -> FastAPI:
     app.state.admin = admin_services(container)
     problems.install(app, unavailable=(OperationalError, PoolTimeout))
     document_settings(app, container.settings)
+    # Busiest first: a request is matched against the routers in this order, twice
+    # (FastAPI's route and then its handler), and a webhook behind the staff and admin
+    # routers spent ~165 µs there. No two routes match one request (a test keeps it
+    # so), so the order changes only the cost of a match, never its result.
     for module in (
         health,
         public,
+        webhooks,
         reservations,
+        webchat,
+        live,
+        checkin,
         staff,
         admin,
-        live,
         notify,
         channels,
-        webhooks,
-        webchat,
-        checkin,
         privacy,
         waitlist,
         analytics,
