@@ -27,7 +27,7 @@ from saveit.domain.analytics import (
     VisitFact,
 )
 from saveit.domain.model import Restaurant
-from saveit.domain.schedule import Window, business_day_of, windows_for
+from saveit.domain.schedule import Window, day_of, windows_for
 
 OFF_SERVICE = "other"  # a walk-in seated outside every service
 SEATED = frozenset({"checked_in", "completed"})
@@ -54,7 +54,7 @@ REPLY_CAP_S = 3600  # replies slower than an hour share the last bucket
 def service_day(restaurant: Restaurant, start: datetime) -> date:
     """The business day a start belongs to (a late service's after-midnight starts
     belong to the day it opened); off the grid (a walk-in), the local date."""
-    return business_day_of(restaurant, start) or start.astimezone(restaurant.tz).date()
+    return day_of(restaurant, start)
 
 
 def service_name(window: Window) -> str:

@@ -18,7 +18,7 @@ from saveit.domain.availability import (
 )
 from saveit.domain.model import Booked, Restaurant
 from saveit.domain.reservation import check_party_size
-from saveit.domain.schedule import business_day_of
+from saveit.domain.schedule import day_of
 from saveit.domain.views import ReservationView
 
 
@@ -152,4 +152,4 @@ class Queries:
 
 
 def _service_day(restaurant: Restaurant, start: datetime) -> date:
-    return business_day_of(restaurant, start) or start.astimezone(restaurant.tz).date()
+    return day_of(restaurant, start)

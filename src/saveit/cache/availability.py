@@ -48,7 +48,7 @@ from saveit.domain.availability import (
     bookable_starts_by_size,
 )
 from saveit.domain.model import Restaurant
-from saveit.domain.schedule import business_day_of
+from saveit.domain.schedule import day_of
 from saveit.domain.views import ReservationView
 from saveit.observe import metrics
 from saveit.resilience.breaker import BreakerState
@@ -293,11 +293,7 @@ class AvailabilityCache:
         restaurant = self.booking.cache.cached(view.restaurant) or self.booking.restaurant(
             view.restaurant
         )
-        days = {
-            business_day_of(restaurant, v.start) or v.start.astimezone(restaurant.tz).date()
-            for v in (view, before)
-            if v is not None
-        }
+        days = {day_of(restaurant, v.start) for v in (view, before) if v is not None}
         if self.invalidate(view.restaurant_id, days):
             with self._own_lock:
                 if len(self._own) > 10_000:

@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from saveit.domain import errors
 from saveit.domain.derived import PerConfiguration
 from saveit.domain.model import CLAIM_MINUTES, Booked, Restaurant, Seating
-from saveit.domain.schedule import business_day_of, grid_starts, local_today
+from saveit.domain.schedule import business_day_of, day_of, grid_starts, local_today
 
 _CELL_SECONDS = CLAIM_MINUTES * 60
 
@@ -339,7 +339,7 @@ def nearest_alternatives(
     """Free starts nearest the wanted time: the same day first, then the next days."""
     # The business day the wanted start belongs to: 00:30 of a late service that
     # opened the evening before looks for alternatives on that evening first.
-    first_day = business_day_of(restaurant, wanted) or wanted.astimezone(restaurant.tz).date()
+    first_day = day_of(restaurant, wanted)
     picked: list[datetime] = []
     for offset in range(days + 1):
         day = first_day + timedelta(days=offset)

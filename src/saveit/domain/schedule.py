@@ -101,5 +101,11 @@ def business_day_of(restaurant: Restaurant, start: datetime) -> date | None:
     return None
 
 
+def day_of(restaurant: Restaurant, start: datetime) -> date:
+    """The business day a booking at ``start`` belongs to: its grid's day, else its
+    local calendar day (a start no service offers, such as a walk-in's)."""
+    return business_day_of(restaurant, start) or start.astimezone(restaurant.tz).date()
+
+
 def local_today(restaurant: Restaurant, now: datetime) -> date:
     return now.astimezone(restaurant.tz).date()

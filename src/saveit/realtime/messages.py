@@ -31,7 +31,7 @@ from typing import Any
 
 from saveit.domain.events import Event
 from saveit.domain.model import Restaurant
-from saveit.domain.schedule import business_day_of
+from saveit.domain.schedule import day_of
 
 AVAILABILITY_CHANGED = "availability.changed"
 SNAPSHOT = "snapshot"
@@ -55,7 +55,7 @@ def _dumps(doc: Mapping[str, Any]) -> str:
 
 def service_day(restaurant: Restaurant, start: datetime) -> date:
     """The business day a start belongs to (00:30 of a late service is the evening before)."""
-    return business_day_of(restaurant, start) or start.astimezone(restaurant.tz).date()
+    return day_of(restaurant, start)
 
 
 def affected_days(event: Event, restaurant: Restaurant) -> list[date]:

@@ -26,7 +26,7 @@ from typing import Any
 
 from saveit.domain import errors, events
 from saveit.domain.model import Restaurant, Status
-from saveit.domain.schedule import business_day_of
+from saveit.domain.schedule import day_of
 from saveit.domain.views import ReservationView
 from saveit.events.bus import Bus
 from saveit.events.consumer import Consumer
@@ -71,15 +71,14 @@ class WaitlistHandler:
         if event.type == RESERVATION_HELD:
             self._send_offer(str(shown["code"]))
             return
-        restaurant = self._restaurant(event.restaurant_id)
         if event.type in BOOKING:
             guest_id = shown.get("guest_id")
             if guest_id is not None and "waitlist_entry" not in event.payload:
-                day = _day(restaurant, shown)
                 self.waitlist.booked_elsewhere(
-                    restaurant.id, int(guest_id), day, str(shown["code"])
+                    event.restaurant_id, int(guest_id), _start(shown), str(shown["code"])
                 )
             return
+        restaurant = self._restaurant(event.restaurant_id)
         days = {_day(restaurant, shown)}
         before = event.payload.get("before")
         if isinstance(before, Mapping):
@@ -110,9 +109,12 @@ class WaitlistHandler:
         )
 
 
+def _start(shown: Mapping[str, Any]) -> datetime:
+    return datetime.fromisoformat(str(shown["start"]))
+
+
 def _day(restaurant: Restaurant, shown: Mapping[str, Any]) -> date:
-    start = datetime.fromisoformat(str(shown["start"]))
-    return business_day_of(restaurant, start) or start.astimezone(restaurant.tz).date()
+    return day_of(restaurant, _start(shown))
 
 
 @dataclass

@@ -33,7 +33,7 @@ from saveit.booking.service import BookingService
 from saveit.domain import errors
 from saveit.domain.availability import check_rules, seatings
 from saveit.domain.commands import Actor, GuestDetails
-from saveit.domain.schedule import business_day_of
+from saveit.domain.schedule import day_of
 from saveit.domain.views import ReservationView
 from saveit.store import guests as guest_store
 from saveit.store.waitlist import EntryView
@@ -130,7 +130,7 @@ class Waitlist:
         start = req.start.astimezone(UTC)
         restaurant = self.booking.restaurant(req.restaurant)
         earliest, latest = self._window(start, req.earliest, req.latest)
-        day = business_day_of(restaurant, start) or start.astimezone(restaurant.tz).date()
+        day = day_of(restaurant, start)
         if latest <= now:
             raise errors.ValidationFailed("That time has passed", field="start")
         # The rules of a booking at that time (open, lead time, days ahead, party):
@@ -311,13 +311,21 @@ class Waitlist:
             audit(uow, uow.waitlist.by_id(entry.id), "closed", SYSTEM, now, reason=reason)
         return True
 
-    def booked_elsewhere(self, restaurant_id: int, guest_id: int, day: date, code: str) -> int:
-        """The guest booked that day by other means: their open entries of the day
-        close (an offer's seat goes to the next guest)."""
+    def booked_elsewhere(
+        self, restaurant_id: int, guest_id: int, start: datetime, code: str
+    ) -> int:
+        """The guest booked ``start`` by other means: their open entries of its day
+        close (an offer's seat goes to the next guest).
+
+        This runs for every booking the platform makes, and nearly every guest waits
+        on no list: so the restaurant (whose time zone and services say which day
+        ``start`` belongs to) is read only once the guest is found waiting, in the
+        same transaction. Reading it first was a third of the worker's time under a
+        booking burst (``bench/booking.py``, py-spy)."""
         with self.db.reading() as r:
-            mine = [
-                e
-                for e in r.waitlist.of_guest(restaurant_id, guest_id)
-                if e.day == day and e.hold_code != code
-            ]
+            entries = r.waitlist.of_guest(restaurant_id, guest_id)
+            if not entries:
+                return 0
+            day = day_of(self.booking.cache.get_by_id(r, restaurant_id), start)
+        mine = [e for e in entries if e.day == day and e.hold_code != code]
         return sum(self._close(e, f"booked {code}") for e in mine)

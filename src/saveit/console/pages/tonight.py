@@ -38,7 +38,7 @@ from saveit.domain.commands import (
     ModifyReservation,
 )
 from saveit.domain.model import Restaurant
-from saveit.domain.schedule import business_day_of, local_today
+from saveit.domain.schedule import day_of, local_today
 from saveit.domain.views import ReservationView
 
 router = APIRouter(prefix="/console/r/{slug}/tonight", include_in_schema=False)
@@ -69,7 +69,7 @@ def _day(request: Request, restaurant: Restaurant) -> date:
 
 
 def _service_day(restaurant: Restaurant, view: ReservationView) -> date:
-    return business_day_of(restaurant, view.start) or view.start.astimezone(restaurant.tz).date()
+    return day_of(restaurant, view.start)
 
 
 def _view_of(request: Request) -> str:
