@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from saveit.store.repository import Repository, bound
 from saveit.store.schema import (
@@ -99,7 +99,7 @@ _VIEW = (
 )
 
 
-def _views(conn: Connection, query: Any) -> list[EntryView]:
+def _views(conn: Connection, query: Any, params: dict[str, Any] | None = None) -> list[EntryView]:
     return [
         EntryView(
             id=r.id,
@@ -125,7 +125,7 @@ def _views(conn: Connection, query: Any) -> list[EntryView]:
             joined_at=r.joined_at,
             version=r.version,
         )
-        for r in conn.execute(query).all()
+        for r in conn.execute(query, params).all()
     ]
 
 
@@ -156,15 +156,17 @@ def of_day(
 
 
 def of_guest(conn: Connection, restaurant_id: int, guest_id: int) -> list[EntryView]:
-    """A guest's open entries, soonest day first."""
-    return _views(
-        conn,
-        _VIEW.where(
-            waitlist_entries.c.restaurant_id == restaurant_id,
-            waitlist_entries.c.guest_id == guest_id,
-            waitlist_entries.c.status.in_(OPEN_STATUSES),
-        ).order_by(waitlist_entries.c.day, waitlist_entries.c.id),
-    )
+    """A guest's open entries, soonest day first. Asked for every booking the
+    platform makes (``Waitlist.booked_elsewhere``), so built once: building and
+    hashing this join on each call was most of its cost."""
+    return _views(conn, _OF_GUEST, {"restaurant_id": restaurant_id, "guest_id": guest_id})
+
+
+_OF_GUEST = _VIEW.where(
+    waitlist_entries.c.restaurant_id == bindparam("restaurant_id"),
+    waitlist_entries.c.guest_id == bindparam("guest_id"),
+    waitlist_entries.c.status.in_(OPEN_STATUSES),
+).order_by(waitlist_entries.c.day, waitlist_entries.c.id)
 
 
 def has_waiting(conn: Connection, restaurant_id: int, day: date) -> bool:
