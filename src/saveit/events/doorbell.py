@@ -131,7 +131,7 @@ class DoorbellListener:
         backoff = 0.1
         while not self._stop.is_set():
             client = _client(self._url, self._timeout_s, "saveit-doorbell-listener")
-            pubsub = client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+            pubsub = client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call,unused-ignore]
             try:
                 pubsub.subscribe(self.channel)
                 self._wake()  # a ring may have gone by while nobody listened
