@@ -51,12 +51,6 @@ NOTICE_LAST = "3d+"
 REPLY_CAP_S = 3600  # replies slower than an hour share the last bucket
 
 
-def service_day(restaurant: Restaurant, start: datetime) -> date:
-    """The business day a start belongs to (a late service's after-midnight starts
-    belong to the day it opened); off the grid (a walk-in), the local date."""
-    return day_of(restaurant, start)
-
-
 def service_name(window: Window) -> str:
     return window.name or window.opens.strftime("%H:%M")
 
@@ -131,7 +125,7 @@ def visit_counters(restaurant: Restaurant, day: date, facts: Iterable[VisitFact]
     windows = windows_for(restaurant, day)
     counts = _Counts(day, VISITS)
     for fact in facts:
-        if service_day(restaurant, fact.start) != day:
+        if day_of(restaurant, fact.start) != day:
             continue
         service = service_of(windows, fact.start)
         channel = fact.source

@@ -38,6 +38,7 @@ from saveit.domain.analytics import (
 from saveit.domain.commands import Actor, CreateReservation
 from saveit.domain.errors import ValidationFailed
 from saveit.domain.model import Restaurant
+from saveit.domain.schedule import day_of
 from saveit.store.unit_of_work import Database, DatabaseLike, database_of
 
 log = logging.getLogger(__name__)
@@ -163,7 +164,7 @@ class Analytics:
             before = payload.get("before")
             if isinstance(before, Mapping) and "start" in before:
                 starts.append(datetime.fromisoformat(str(before["start"])))
-            found |= {(VISITS, daily.service_day(restaurant, s)) for s in starts}
+            found |= {(VISITS, day_of(restaurant, s)) for s in starts}
             if event.type in _MADE:
                 found |= {(ATTEMPTS, made_on), (MESSAGES, made_on)}
                 found.add((MESSAGES, made_on - timedelta(days=1)))  # inquiries it converted
@@ -172,7 +173,7 @@ class Analytics:
                     later = r.analytics.later_visits(
                         restaurant.id, int(shown["guest_id"]), starts[0]
                     )
-                found |= {(VISITS, daily.service_day(restaurant, s)) for s in later}
+                found |= {(VISITS, day_of(restaurant, s)) for s in later}
         elif event.type in _MESSAGE_EVENTS or event.type == events.CONVERSATION_HANDED_OFF:
             found |= {(MESSAGES, made_on), (MESSAGES, made_on - timedelta(days=1))}
         elif event.type in SURVEY_EVENTS and isinstance(payload.get("survey"), Mapping):
@@ -286,7 +287,7 @@ class Analytics:
             repo = r.analytics
             visits: dict[date, list[VisitFact]] = defaultdict(list)
             for fact in repo.visit_facts(rid, lo, hi + timedelta(hours=12)):
-                visits[daily.service_day(restaurant, fact.start)].append(fact)
+                visits[day_of(restaurant, fact.start)].append(fact)
             attempts: dict[date, list[AttemptFact]] = defaultdict(list)
             for attempt in repo.attempt_facts(rid, lo, hi):
                 attempts[attempt.at.astimezone(tz).date()].append(attempt)

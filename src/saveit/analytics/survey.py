@@ -22,11 +22,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from saveit.analytics import survey_texts as texts
-from saveit.analytics.daily import service_day, service_of
+from saveit.analytics.daily import service_of
 from saveit.analytics.service import SURVEY_ANSWERED, SURVEY_SENT, SURVEY_SKIPPED
 from saveit.domain.messages import ListOption, OutboundMessage
 from saveit.domain.model import Restaurant
-from saveit.domain.schedule import windows_for
+from saveit.domain.schedule import day_of, windows_for
 from saveit.messaging.delivery import Delivery
 from saveit.notify.notifier import Notifier
 from saveit.store.surveys import DueVisit, Survey
@@ -85,7 +85,7 @@ class Surveys:
 
     def _send(self, visit: DueVisit, now: datetime) -> int:
         restaurant = self.restaurant_of(visit.restaurant_id)
-        day = service_day(restaurant, visit.start)
+        day = day_of(restaurant, visit.start)
         base: dict[str, Any] = {
             "restaurant_id": visit.restaurant_id,
             "reservation_id": visit.reservation_id,

@@ -148,8 +148,4 @@ class Queries:
         with ctx.db.tolerant_reading(caught_up_to=caught_up_to) as r:
             lo, hi = ctx.day_bounds(restaurant, day)
             views = r.reservations.views_between(restaurant.id, lo, hi)
-        return [v for v in views if _service_day(restaurant, v.start) == day]
-
-
-def _service_day(restaurant: Restaurant, start: datetime) -> date:
-    return day_of(restaurant, start)
+        return [v for v in views if day_of(restaurant, v.start) == day]

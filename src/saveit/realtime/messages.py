@@ -53,11 +53,6 @@ def _dumps(doc: Mapping[str, Any]) -> str:
     return json.dumps(doc, separators=(",", ":"), default=str)
 
 
-def service_day(restaurant: Restaurant, start: datetime) -> date:
-    """The business day a start belongs to (00:30 of a late service is the evening before)."""
-    return day_of(restaurant, start)
-
-
 def affected_days(event: Event, restaurant: Restaurant) -> list[date]:
     """Service days whose availability the event changed: the new one and, on a move, the old."""
     days: list[date] = []
@@ -69,7 +64,7 @@ def affected_days(event: Event, restaurant: Restaurant) -> list[date]:
             start = datetime.fromisoformat(snap["start"])
         except ValueError:
             continue
-        day = service_day(restaurant, start)
+        day = day_of(restaurant, start)
         if day not in days:
             days.append(day)
     return sorted(days)

@@ -68,10 +68,6 @@ def _day(request: Request, restaurant: Restaurant) -> date:
     return local_today(restaurant, services_of(request).booking.clock())
 
 
-def _service_day(restaurant: Restaurant, view: ReservationView) -> date:
-    return day_of(restaurant, view.start)
-
-
 def _view_of(request: Request) -> str:
     return "list" if request.query_params.get("view") == "list" else "timeline"
 
@@ -112,7 +108,7 @@ def _booking(request: Request, at: AtRestaurant, code: str) -> tuple[Booking, Fl
     services = services_of(request)
     view = _ours(request, at, code)
     restaurant = services.booking.restaurant(at.slug)
-    floor = build(services.sheets.sheet(at.slug, _service_day(restaurant, view)), Filters())
+    floor = build(services.sheets.sheet(at.slug, day_of(restaurant, view.start)), Filters())
     tz = restaurant.tz
     booking = Booking(
         view, floor.sheet.allergies_of(view), view.start.astimezone(tz), view.end.astimezone(tz)
