@@ -36,11 +36,10 @@ class DayRenderer:
     """One computed day's entries, for as many party sizes as were computed, each as
     the :class:`Entry` and the bytes stored for it.
 
-    Sizes that share their seatings and stay share their starts (one list object
-    from ``bookable_starts_by_size``), so those are rendered once per list; the
-    rest of a document is a few constant pieces around the party size. A miss
-    renders a week of sizes at once, and rendering each as a fresh document cost
-    more than computing which starts are free."""
+    Sizes offered the same starts (every size, on a day with free tables) share
+    one rendering of them; the rest of a document is a few constant pieces around
+    the party size. A miss renders a week of sizes at once, and rendering each as a
+    fresh document cost more than computing which starts are free."""
 
     def __init__(
         self, restaurant: Restaurant, day: date, *, staff: bool, at: float, today: date
@@ -59,17 +58,18 @@ class DayRenderer:
             "tz": restaurant.timezone,
             "lead": 0 if staff else restaurant.rules.min_lead_minutes,
         }
-        self._rendered: dict[int, tuple[list[Slot], bytes, dict[str, Any], bytes]] = {}
+        self._rendered: dict[tuple[datetime, ...], tuple[bytes, dict[str, Any], bytes]] = {}
 
     def entry(self, party_size: int, slots: list[Slot]) -> tuple[Entry, bytes]:
         """The entry and its stored bytes (``Entry.encode()``, without encoding again)."""
-        held = self._rendered.get(id(slots))
-        if held is None or held[0] is not slots:
-            starts = b",".join([slot_json(self._zone, self._tz, s.start) for s in slots])
-            header = self._header | {"first": slots[0].start.timestamp() if slots else None}
-            held = (slots, starts, header, dumps(header) + b"\n")
-            self._rendered[id(slots)] = held
-        _, starts, header, stored_header = held
+        offered = tuple([slot.start for slot in slots])
+        held = self._rendered.get(offered)
+        if held is None:
+            starts = b",".join([slot_json(self._zone, self._tz, start) for start in offered])
+            header = self._header | {"first": offered[0].timestamp() if offered else None}
+            held = (starts, header, dumps(header) + b"\n")
+            self._rendered[offered] = held
+        starts, header, stored_header = held
         body = b"".join(
             [self._before_size, str(party_size).encode(), self._after_size, starts, b"]}"]
         )

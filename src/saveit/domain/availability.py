@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from saveit.domain import errors
 from saveit.domain.derived import PerConfiguration
 from saveit.domain.model import CLAIM_MINUTES, Booked, Restaurant, Seating
-from saveit.domain.schedule import business_day_of, day_of, grid_starts, local_today
+from saveit.domain.schedule import business_day_of, day_of, grid_instants, local_today
 
 _CELL_SECONDS = CLAIM_MINUTES * 60
 
@@ -192,6 +192,16 @@ class Occupancy:
                 return seating
         return None
 
+    def first_idle(self, options: Sequence[Seating]) -> int | None:
+        """The index of the first seating whose tables hold nothing all day, if any:
+        :meth:`first_free` never looks past it, and when it is the first of all,
+        every start is free at it."""
+        held = self._held
+        for index, seating in enumerate(options):
+            if not any(held.get(table_id, 0) for table_id in seating.table_ids):
+                return index
+        return None
+
     def covers_starting(self, start: datetime) -> int:
         return self._covers.get(start, 0)
 
@@ -272,16 +282,21 @@ def bookable_starts(
         return []  # the whole day lies beyond the booking horizon
     earliest = now if staff else now + timedelta(minutes=rules.min_lead_minutes)
     occupancy = _occupancy(booked)
-    options = _seatings(restaurant, party_size, area)
+    options: Sequence[Seating] = _seatings(restaurant, party_size, area)
     cap = rules.pacing_covers_per_slot
+    grid = grid_instants(restaurant, day)
+    idle = occupancy.first_idle(options)
+    if idle == 0 and cap is None:  # the best seating is untouched all day (most days)
+        return [Slot(start, options[0]) for start, _ in grid if start >= earliest]
+    if idle is not None:
+        options = options[: idle + 1]
     stay_s = (rules.duration_minutes(party_size) + rules.buffer_minutes) * 60
     found: list[Slot] = []
-    for start in grid_starts(restaurant, day):
+    for start, at in grid:
         if start < earliest:
             continue
         if cap is not None and occupancy.covers_starting(start) + party_size > cap:
             continue
-        at = int(start.timestamp())
         first = at // _CELL_SECONDS
         wanted = range(first, max(-(-(at + stay_s) // _CELL_SECONDS), first + 1))
         seating = occupancy.first_free(options, wanted)

@@ -63,6 +63,12 @@ def grid_starts(restaurant: Restaurant, day: date) -> list[datetime]:
     return list(_GRIDS(restaurant, day)[0])
 
 
+def grid_instants(restaurant: Restaurant, day: date) -> tuple[tuple[datetime, int], ...]:
+    """:func:`grid_starts` with each start's epoch seconds, shared and read-only:
+    availability turns every start of a day into claim cells for every party size."""
+    return _GRIDS(restaurant, day)[2]
+
+
 def on_grid(restaurant: Restaurant, day: date, start: datetime) -> bool:
     """Whether ``start`` (aware, in any zone) is one of ``day``'s grid starts."""
     return start in _GRIDS(restaurant, day)[1]
@@ -79,9 +85,11 @@ def _grid_starts(restaurant: Restaurant, day: date) -> list[datetime]:
     return sorted(starts)
 
 
-def _grid(restaurant: Restaurant, day: date) -> tuple[tuple[datetime, ...], frozenset[datetime]]:
+def _grid(
+    restaurant: Restaurant, day: date
+) -> tuple[tuple[datetime, ...], frozenset[datetime], tuple[tuple[datetime, int], ...]]:
     starts = tuple(_grid_starts(restaurant, day))
-    return starts, frozenset(starts)
+    return starts, frozenset(starts), tuple((s, int(s.timestamp())) for s in starts)
 
 
 # Every availability miss walks its day's grid; every booking, event and notice

@@ -179,16 +179,24 @@ def test_pacing_caps_the_covers_starting_in_one_slot() -> None:
     assert start in one_more
 
 
-def test_offered_starts_are_exactly_those_every_rule_and_table_allows() -> None:
+@pytest.mark.parametrize("pacing", [6, None])
+@pytest.mark.parametrize("bookings", [14, 3, 0])
+def test_offered_starts_are_exactly_those_every_rule_and_table_allows(
+    pacing: int | None, bookings: int
+) -> None:
     """``bookable_starts`` works out once per day what ``check_timing``,
-    ``pacing_allows`` and ``free_seatings`` decide per start; on a crowded day,
-    today and tomorrow, public and staff, both ways must agree start by start."""
-    r = restaurant(rules=replace(restaurant().rules, pacing_covers_per_slot=6, buffer_minutes=10))
+    ``pacing_allows`` and ``free_seatings`` decide per start; on a crowded day, a
+    quiet one (some tables untouched all day) and an empty one, today and
+    tomorrow, public and staff, with and without pacing, both ways must agree
+    start by start, and on the seating a create would be given."""
+    r = restaurant(
+        rules=replace(restaurant().rules, pacing_covers_per_slot=pacing, buffer_minutes=10)
+    )
     rng = random.Random(7)
     for day in (NOW.astimezone(MADRID).date(), NOW.astimezone(MADRID).date() + timedelta(days=1)):
         grid = grid_starts(r, day)
         booked = []
-        for _ in range(14):
+        for _ in range(bookings):
             start = rng.choice(grid)
             party = rng.randint(1, 8)
             tables = rng.choice([(1,), (2,), (3,), (4,), (3, 4)])
@@ -197,7 +205,8 @@ def test_offered_starts_are_exactly_those_every_rule_and_table_allows() -> None:
         for party in range(1, 9):
             for staff in (False, True):
                 offered = [
-                    s.start for s in bookable_starts(r, day, party, NOW, booked, staff=staff)
+                    (s.start, s.seating)
+                    for s in bookable_starts(r, day, party, NOW, booked, staff=staff)
                 ]
                 expected = []
                 for start in grid:
@@ -205,10 +214,9 @@ def test_offered_starts_are_exactly_those_every_rule_and_table_allows() -> None:
                         check_rules(r, start, party, NOW, staff=staff)
                     except errors.DomainError:
                         continue
-                    if pacing_allows(r, start, party, occupancy) and free_seatings(
-                        r, start, party, booked
-                    ):
-                        expected.append(start)
+                    free = free_seatings(r, start, party, booked)
+                    if pacing_allows(r, start, party, occupancy) and free:
+                        expected.append((start, free[0]))
                 assert offered == expected, (day, party, staff)
 
 
