@@ -66,6 +66,7 @@ class Plan:
     auditor: bool = False  # every SAVEIT_AUDIT_INTERVAL_S (0: never)
     channel_workers: bool = False  # answer stored guest messages, deliver queued ones
     channel_workers_nice: int = 0
+    consumers_nice: int = 0  # the notifier's, the waitlist's and the analytics' threads
     live_hub: bool = False  # per process: tails the events for WebSocket/SSE subscribers
     invalidation: bool = False  # per process: hears availability changes (saveit.cache)
     metrics_server: bool = False  # /metrics on SAVEIT_WORKER_METRICS_PORT
@@ -96,6 +97,7 @@ class Plan:
             auditor=True,
             channel_workers=True,
             channel_workers_nice=settings.channel_workers_nice,
+            consumers_nice=settings.consumers_nice,
             metrics_server=True,
         )
 
@@ -170,6 +172,7 @@ class Runtime:
                 stop,
                 interval_s=settings.scheduler_interval_s,
                 reclaim_s=settings.notify_reclaim_s,
+                nice=plan.consumers_nice,
             )
             self._joins.append(notify)
         if plan.waitlist and container.waitlist is not None:
@@ -179,6 +182,7 @@ class Runtime:
                 container.notifier,
                 stop,
                 interval_s=settings.waitlist_sweep_s,
+                nice=plan.consumers_nice,
             )
             self._joins.append(waiting)
         if plan.analytics:
@@ -188,6 +192,7 @@ class Runtime:
                     container.analytics,
                     stop,
                     coalesce_s=settings.analytics_coalesce_s,
+                    nice=plan.consumers_nice,
                 )
             )
         if plan.invalidation:

@@ -18,6 +18,7 @@ from saveit.domain.model import Restaurant
 from saveit.events.bus import Bus
 from saveit.events.consumer import Consumer
 from saveit.events.processed import SqlProcessedStore
+from saveit.resilience.priority import lower_priority
 
 GROUP = "analytics"
 log = logging.getLogger(__name__)
@@ -102,10 +103,16 @@ def consumer(bus: Bus, handler: Callable[[events.Event], None], analytics: Analy
 
 
 def start_analytics(
-    bus: Bus, analytics: Analytics, stop: threading.Event, *, coalesce_s: float = 30.0
+    bus: Bus,
+    analytics: Analytics,
+    stop: threading.Event,
+    *,
+    coalesce_s: float = 30.0,
+    nice: int = 0,
 ) -> threading.Thread:
-    """The consumer, and the flusher of the days it noted, as daemon threads; the
-    returned thread ends after both have."""
+    """The consumer, and the flusher of the days it noted, as daemon threads ``nice``
+    steps lower in CPU priority (:mod:`saveit.resilience.priority`); the returned
+    thread ends after both have."""
     coalescing = Coalescing(analytics, coalesce_s)
     consuming = threading.Thread(
         target=consumer(bus, coalescing.handle, analytics).run,
@@ -114,6 +121,7 @@ def start_analytics(
         daemon=True,
     )
     consuming.start()
+    lower_priority(nice, consuming)
 
     def flush_until_stopped() -> None:
         coalescing.run(stop)
@@ -122,4 +130,5 @@ def start_analytics(
 
     thread = threading.Thread(target=flush_until_stopped, name="saveit-analytics-days", daemon=True)
     thread.start()
+    lower_priority(nice, thread)
     return thread

@@ -26,6 +26,17 @@ class EventSettings(BaseModel):
         "booking-to-subscriber in bench/realtime.py, ~70 ms when only this poll found them); "
         "the poll is 20 cheap index-only queries a second.",
     )
+    consumers_nice: int = Field(
+        default=10,
+        ge=0,
+        le=19,
+        description="How much `saveit worker` lowers the CPU priority (Unix nice, per "
+        "thread, Linux) of its event consumers: guests' notifications and reminders, "
+        "waitlist offers, the figures' counters. They follow a booking by moments anyway, "
+        "while guests wait on the API; during a burst the API goes first and they catch up "
+        "after (bench/booking.py: 55-56% of the ceiling against 47-53%). The outbox relay "
+        "keeps its priority: live screens and cache invalidation ride on it. 0 keeps it equal.",
+    )
     relay_in_process: bool | None = Field(
         default=None,
         description="Run the outbox relay inside the API process; unset means only "

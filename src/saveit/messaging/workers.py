@@ -20,14 +20,13 @@ on SQLite, or while that connection is down, they look every
 from __future__ import annotations
 
 import logging
-import os
-import sys
 import threading
 from collections.abc import Callable
 
 import psycopg
 
 from saveit.messaging.gateway import Gateway
+from saveit.resilience.priority import lower_priority
 from saveit.store.messages import INBOX_NOTICE, OUTBOX_NOTICE
 
 log = logging.getLogger(__name__)
@@ -72,11 +71,7 @@ class ChannelWorkers:
             thread.join(timeout)
 
     def _loop(self, step: Callable[[], int], ready: threading.Event, stop: threading.Event) -> None:
-        if self.nice and sys.platform == "linux":
-            try:
-                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), self.nice)
-            except OSError as exc:
-                log.warning("channels: could not lower this thread's priority: %s", exc)
+        lower_priority(self.nice)
         backoff = self.poll_s
         while not stop.is_set():
             ready.clear()

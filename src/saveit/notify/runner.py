@@ -20,6 +20,7 @@ from saveit.events.processed import SqlProcessedStore
 from saveit.events.replay import replay_unhandled
 from saveit.notify.notifier import Notifier
 from saveit.notify.scheduler import Scheduler
+from saveit.resilience.priority import lower_priority
 
 GROUP = "notifier"
 log = logging.getLogger(__name__)
@@ -58,8 +59,10 @@ def start_notifications(
     *,
     interval_s: float,
     reclaim_s: float = 60.0,
+    nice: int = 0,
 ) -> NotifyThreads:
-    """The notifier's consumer (unless notifications are off) and the scheduler."""
+    """The notifier's consumer (unless notifications are off) and the scheduler, each
+    thread ``nice`` steps lower in CPU priority (:mod:`saveit.resilience.priority`)."""
     consumer = None
     loops: list[tuple[str, Callable[..., None], tuple[object, ...]]] = [
         ("saveit-scheduler", scheduler.run, (stop, interval_s))
@@ -82,5 +85,6 @@ def start_notifications(
     for name, target, args in loops:
         thread = threading.Thread(target=target, args=args, name=name, daemon=True)
         thread.start()
+        lower_priority(nice, thread)
         running.threads.append(thread)
     return running

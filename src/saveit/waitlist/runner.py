@@ -33,6 +33,7 @@ from saveit.events.consumer import Consumer
 from saveit.events.processed import SqlProcessedStore
 from saveit.notify.notices import Notice
 from saveit.notify.notifier import Notifier
+from saveit.resilience.priority import lower_priority
 from saveit.waitlist.service import Waitlist
 
 log = logging.getLogger(__name__)
@@ -143,8 +144,10 @@ def start_waitlist(
     stop: threading.Event,
     *,
     interval_s: float,
+    nice: int = 0,
 ) -> WaitlistThreads:
-    """The ``waitlist`` consumer and the sweep, as daemon threads."""
+    """The ``waitlist`` consumer and the sweep, as daemon threads ``nice`` steps lower
+    in CPU priority (:mod:`saveit.resilience.priority`)."""
     handler = WaitlistHandler(waitlist, notifier)
     consumer = Consumer(
         bus,
@@ -160,5 +163,6 @@ def start_waitlist(
     ):
         thread = threading.Thread(target=target, args=args, name=name, daemon=True)
         thread.start()
+        lower_priority(nice, thread)
         running.threads.append(thread)
     return running

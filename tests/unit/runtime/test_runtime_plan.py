@@ -45,7 +45,7 @@ def test_the_settings_may_keep_parts_in_the_api_process() -> None:
 
 
 def test_the_worker_runs_every_part_once_and_the_relay_in_the_foreground() -> None:
-    assert Plan.worker(_settings(channel_workers_nice=7)) == Plan(
+    assert Plan.worker(_settings(channel_workers_nice=7, consumers_nice=5)) == Plan(
         relay=Relay.FOREGROUND,
         notifications=True,
         waitlist=True,
@@ -53,6 +53,7 @@ def test_the_worker_runs_every_part_once_and_the_relay_in_the_foreground() -> No
         auditor=True,
         channel_workers=True,
         channel_workers_nice=7,
+        consumers_nice=5,
         metrics_server=True,
     )
 
