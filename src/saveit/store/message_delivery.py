@@ -9,6 +9,7 @@ from datetime import datetime
 
 from sqlalchemy import (
     Connection,
+    bindparam,
     case,
     delete,
     literal,
@@ -77,16 +78,45 @@ def apply_status(conn: Connection, update_: StatusUpdate, now: datetime) -> Stor
     return None
 
 
+# Every send runs these: built once (parameter names differ from column names,
+# which an UPDATE reserves for its SET).
+_TAKE_EARLY = (
+    delete(early)
+    .where(
+        early.c.channel == bindparam("on_channel"),
+        early.c.provider_message_id == bindparam("sent_as"),
+    )
+    .returning(early.c.status, early.c.error_code, early.c.error_detail, early.c.received_at)
+)
+_MARK_SENDING = (
+    update(m)
+    .where(m.c.id == bindparam("message"))
+    .values(send_started_at=bindparam("now", type_=m.c.send_started_at.type))
+)
+_MARK_SENT = (
+    update(m)
+    .where(m.c.id == bindparam("message"))
+    .values(
+        provider_message_id=bindparam("sent_as", type_=m.c.provider_message_id.type),
+        status=case(
+            (m.c.status == DeliveryStatus.QUEUED.value, literal(DeliveryStatus.SENT.value)),
+            else_=m.c.status,
+        ),
+        attempts=m.c.attempts + 1,
+        processed_at=bindparam("now", type_=m.c.processed_at.type),
+        updated_at=bindparam("now", type_=m.c.updated_at.type),
+        claimed_until=None,
+    )
+    .returning(m.c.channel)
+)
+
+
 def _apply_early(
     conn: Connection, channel: str, provider_message_id: str, now: datetime
 ) -> StoredMessage | None:
     """Statuses that arrived before ``provider_message_id`` was recorded, applied
     in order of rank; returns the message if they moved it."""
-    rows = conn.execute(
-        delete(early)
-        .where(early.c.channel == channel, early.c.provider_message_id == provider_message_id)
-        .returning(early.c.status, early.c.error_code, early.c.error_detail, early.c.received_at)
-    ).all()
+    rows = conn.execute(_TAKE_EARLY, {"on_channel": channel, "sent_as": provider_message_id}).all()
     moved = None
     for row in sorted(rows, key=lambda r: rank(DeliveryStatus(r.status))):
         update_ = StatusUpdate(
@@ -108,7 +138,7 @@ def prune_early_statuses(conn: Connection, before: datetime) -> int:
 
 
 def mark_sending(conn: Connection, message_id: int, now: datetime) -> None:
-    conn.execute(update(m).where(m.c.id == message_id).values(send_started_at=now))
+    conn.execute(_MARK_SENDING, {"message": message_id, "now": now})
 
 
 def mark_sent(
@@ -118,20 +148,7 @@ def mark_sent(
     before this commit moved it on (a ``failed`` among them is the caller's to
     announce)."""
     channel = conn.execute(
-        update(m)
-        .where(m.c.id == message_id)
-        .values(
-            provider_message_id=provider_message_id,
-            status=case(
-                (m.c.status == DeliveryStatus.QUEUED.value, literal(DeliveryStatus.SENT.value)),
-                else_=m.c.status,
-            ),
-            attempts=m.c.attempts + 1,
-            processed_at=now,
-            updated_at=now,
-            claimed_until=None,
-        )
-        .returning(m.c.channel)
+        _MARK_SENT, {"message": message_id, "sent_as": provider_message_id, "now": now}
     ).scalar_one()
     return _apply_early(conn, channel, provider_message_id, now)
 

@@ -197,23 +197,41 @@ def _claim_statement(dialect: str, direction: str) -> Any:
     )
 
 
+# Every turn runs these: built once, they cost their round trip and not their
+# construction. Parameter names differ from column names (an UPDATE reserves those).
+_ATTACH = (
+    update(m)
+    .where(m.c.id == bindparam("message"))
+    .values(
+        identity_id=bindparam("identity", type_=m.c.identity_id.type),
+        conversation_id=bindparam("conversation", type_=m.c.conversation_id.type),
+    )
+)
+_FINISH_INBOUND = (
+    update(m)
+    .where(m.c.id == bindparam("message"), m.c.processed_at.is_(None))
+    .values(
+        processed_at=bindparam("now", type_=m.c.processed_at.type),
+        updated_at=bindparam("now", type_=m.c.updated_at.type),
+        claimed_until=None,
+        error_code=bindparam("note", type_=m.c.error_code.type),
+    )
+)
+_ENQUEUE = insert(m).returning(*m.c)
+_BY_ID = select(m).where(m.c.id == bindparam("message"))
+
+
 def attach(conn: Connection, message_id: int, *, identity_id: int, conversation_id: int) -> None:
     conn.execute(
-        update(m)
-        .where(m.c.id == message_id)
-        .values(identity_id=identity_id, conversation_id=conversation_id)
+        _ATTACH,
+        {"message": message_id, "identity": identity_id, "conversation": conversation_id},
     )
 
 
 def finish_inbound(conn: Connection, message_id: int, now: datetime, note: str | None) -> bool:
     """Mark answered; False when another worker got there first (lease lapsed)."""
-    return bool(
-        conn.execute(
-            update(m)
-            .where(m.c.id == message_id, m.c.processed_at.is_(None))
-            .values(processed_at=now, updated_at=now, claimed_until=None, error_code=note)
-        ).rowcount
-    )
+    done = conn.execute(_FINISH_INBOUND, {"message": message_id, "now": now, "note": note})
+    return bool(done.rowcount)
 
 
 def enqueue(
@@ -229,33 +247,32 @@ def enqueue(
     now: datetime,
 ) -> StoredMessage:
     row = conn.execute(
-        insert(m)
-        .values(
-            public_id=new_public_id(),
-            restaurant_id=restaurant_id,
-            direction="out",
-            channel=channel,
-            address=address,
-            identity_id=identity_id,
-            conversation_id=conversation_id,
-            status=DeliveryStatus.QUEUED.value,
-            text=message.numbered_text(),
-            body=with_carrier(message.to_json()),
-            raw="",
-            author=author,
-            attempts=0,
-            next_attempt_at=now,
-            created_at=now,
-            updated_at=now,
-        )
-        .returning(*m.c)
+        _ENQUEUE,
+        {
+            "public_id": new_public_id(),
+            "restaurant_id": restaurant_id,
+            "direction": "out",
+            "channel": channel,
+            "address": address,
+            "identity_id": identity_id,
+            "conversation_id": conversation_id,
+            "status": DeliveryStatus.QUEUED.value,
+            "text": message.numbered_text(),
+            "body": with_carrier(message.to_json()),
+            "raw": "",
+            "author": author,
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+            "updated_at": now,
+        },
     ).one()
     wake(conn, OUTBOX_NOTICE)
     return stored(row)
 
 
 def by_id(conn: Connection, message_id: int) -> StoredMessage | None:
-    row = conn.execute(select(m).where(m.c.id == message_id)).first()
+    row = conn.execute(_BY_ID, {"message": message_id}).first()
     return None if row is None else stored(row)
 
 
