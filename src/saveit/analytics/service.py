@@ -209,8 +209,11 @@ class Analytics:
         if code not in COUNTED_REFUSALS:
             return
         try:
-            with self.db.reading() as r:
-                restaurant_id = r.restaurants.id_of(cmd.restaurant)
+            if self.restaurants is not None:  # the engine just read it: from its cache
+                restaurant_id = self.restaurants(cmd.restaurant).id
+            else:
+                with self.db.reading() as r:
+                    restaurant_id = r.restaurants.id_of(cmd.restaurant)
             self.record_refusal(
                 restaurant_id, channel=cmd.source, code=code, party_size=cmd.party_size
             )
