@@ -30,6 +30,7 @@ from saveit.store import restaurants as restaurant_store
 from saveit.store import tokens
 from saveit.store.schema import (
     channel_identities,
+    channel_messages,
     guests,
     metadata,
     outbox,
@@ -181,6 +182,9 @@ def live_through(
     sent = len(graph.requests)
     Pump(container)()  # the notifier queues the confirmation; the workers send it
     wait(lambda: len(graph.requests) > sent)
+    # The send is recorded (with its event) just after the provider answered: wait for
+    # that too, or a test's counts could move under it.
+    wait(lambda: not unsent(container))
     with container.engine.connect() as conn:
         person.guest_id = conn.execute(
             select(reservations.c.guest_id).where(reservations.c.code == person.code)
@@ -189,6 +193,20 @@ def live_through(
             select(channel_identities.c.id).where(channel_identities.c.guest_id == person.guest_id)
         ).scalars()
         assert list(identity_ids), "the booking met the guest who wrote on WhatsApp"
+
+
+def unsent(container: Container) -> int:
+    """Outbound messages whose send is not recorded yet."""
+    with container.engine.connect() as conn:
+        return int(
+            conn.execute(
+                select(func.count())
+                .select_from(channel_messages)
+                .where(
+                    channel_messages.c.direction == "out", channel_messages.c.processed_at.is_(None)
+                )
+            ).scalar_one()
+        )
 
 
 @pytest.fixture
