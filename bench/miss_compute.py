@@ -24,7 +24,7 @@ import yaml
 from saveit.admin.setup import parse_document
 from saveit.cache.entry import DayRenderer
 from saveit.domain.availability import Occupancy, bookable_starts_by_size, end_of
-from saveit.domain.model import Booked, Combination, Restaurant, Table
+from saveit.domain.model import Booked, Restaurant
 from saveit.domain.schedule import grid_starts
 
 DEMO = Path(__file__).resolve().parents[1] / "src" / "saveit" / "demo.yaml"
@@ -32,26 +32,7 @@ NOW = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)  # a Monday morning in Madrid
 
 
 def demo_restaurant() -> Restaurant:
-    spec = parse_document(yaml.safe_load(DEMO.read_text()))
-    tables = tuple(
-        Table(i, t.code, t.area, t.min_capacity, t.max_capacity)
-        for i, t in enumerate(spec.tables, start=1)
-    )
-    ids = {t.code: t.id for t in tables}
-    return Restaurant(
-        id=1,
-        slug=spec.slug,
-        name=spec.name,
-        timezone=spec.timezone,
-        rules=spec.rules.to_domain(),
-        services=tuple(w for s in spec.services for w in s.weekly()),
-        special_dates=tuple(s.to_domain() for s in spec.special_dates),
-        tables=tables,
-        combinations=tuple(
-            Combination(i, c.code, tuple(ids[t] for t in c.tables), c.min_capacity, c.max_capacity)
-            for i, c in enumerate(spec.combinations, start=1)
-        ),
-    )
+    return parse_document(yaml.safe_load(DEMO.read_text())).to_domain()
 
 
 def main() -> None:

@@ -26,7 +26,16 @@ from pydantic import (
 
 from saveit.admin.fields import HTTP_URL_PATTERN, GridTime, TimeZoneName, rules, text
 from saveit.domain import errors
-from saveit.domain.model import Rules, ServiceHours, SpecialDate, TurnTime, WeeklyService
+from saveit.domain.model import (
+    Combination,
+    Restaurant,
+    Rules,
+    ServiceHours,
+    SpecialDate,
+    Table,
+    TurnTime,
+    WeeklyService,
+)
 from saveit.store.restaurant_json import rules_to_json
 from saveit.store.unit_of_work import Database, DatabaseLike, database_of
 
@@ -326,6 +335,30 @@ class RestaurantSpec(Spec):
             if unknown:
                 raise ValueError(f"combination {combo.code} {UNKNOWN_TABLES} {unknown}")
         return self
+
+    def to_domain(self, restaurant_id: int = 1) -> Restaurant:
+        """The restaurant as the engine reads it after :func:`apply_spec`, without a
+        database (ids from 1 in document order): for pure computations and tests."""
+        tables = tuple(
+            Table(i, t.code, t.area, t.min_capacity, t.max_capacity)
+            for i, t in enumerate(self.tables, start=1)
+        )
+        ids = {t.code: t.id for t in tables}
+        combos = [(c, tuple(ids[t] for t in c.tables)) for c in self.combinations]
+        return Restaurant(
+            id=restaurant_id,
+            slug=self.slug,
+            name=self.name,
+            timezone=self.timezone,
+            rules=self.rules.to_domain(),
+            services=tuple(w for s in self.services for w in s.weekly()),
+            special_dates=tuple(s.to_domain() for s in self.special_dates),
+            tables=tables,
+            combinations=tuple(
+                Combination(i, c.code, of, c.min_capacity, c.max_capacity)
+                for i, (c, of) in enumerate(combos, start=1)
+            ),
+        )
 
 
 def apply_spec(db: Database | DatabaseLike, spec: RestaurantSpec) -> bool:

@@ -36,10 +36,8 @@ from saveit.domain.messages import Choice, OutboundMessage
 from saveit.domain.model import (
     ACTIVE_STATUSES,
     Booked,
-    Combination,
     Restaurant,
     Status,
-    Table,
 )
 from saveit.domain.views import Created, GuestView, ReservationView
 from tests.support import FakeClock, demo_document
@@ -50,26 +48,7 @@ MONDAY_11_MADRID = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)  # FakeClock's default
 def demo_restaurant(**overrides: object) -> Restaurant:
     """The demo restaurant (lunch 13-16, dinner 20-23:30 every day, Madrid) as the
     engine reads it from the database, built from the same document."""
-    spec = parse_document(demo_document(**overrides))
-    tables = tuple(
-        Table(i, t.code, t.area, t.min_capacity, t.max_capacity)
-        for i, t in enumerate(spec.tables, start=1)
-    )
-    ids = {t.code: t.id for t in tables}
-    return Restaurant(
-        id=1,
-        slug=spec.slug,
-        name=spec.name,
-        timezone=spec.timezone,
-        rules=spec.rules.to_domain(),
-        services=tuple(w for s in spec.services for w in s.weekly()),
-        special_dates=tuple(s.to_domain() for s in spec.special_dates),
-        tables=tables,
-        combinations=tuple(
-            Combination(i, c.code, tuple(ids[t] for t in c.tables), c.min_capacity, c.max_capacity)
-            for i, c in enumerate(spec.combinations, start=1)
-        ),
-    )
+    return parse_document(demo_document(**overrides)).to_domain()
 
 
 def _codes() -> Callable[[], str]:
