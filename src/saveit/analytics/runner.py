@@ -1,9 +1,16 @@
 """The ``analytics`` consumer group in the worker: every event that can change a
 figure marks the days it touched, and :class:`Coalescing` recomputes each marked
-day at most once per ``SAVEIT_ANALYTICS_COALESCE_S``. Like the
-waitlist's, it records what it handled in ``processed_events``, so a redelivered
-event costs one look-up; and a day is rebuilt whole, so even a second handling
-leaves the same counters."""
+day at most once per ``SAVEIT_ANALYTICS_COALESCE_S``.
+
+Handling an event twice is harmless here: a day is rebuilt whole, and the one
+fact taken from an event itself (a handoff) is stored under its event id. So,
+unlike the notifier's and the waitlist's, this group remembers what it handled
+in memory only (:class:`~saveit.events.processed.MemoryProcessedStore`): a
+redelivery after a restart costs a rebuild of the day it names, and every event
+spares the two transactions (a look-up, and a commit that waits for the disk)
+that the ``processed_events`` table costs the other groups. Every guest message
+is an event this group reads, so on ``bench/bot.py`` those were a fifth of the
+events process's work (bench/README.md)."""
 
 from __future__ import annotations
 
@@ -17,7 +24,7 @@ from saveit.domain import events
 from saveit.domain.model import Restaurant
 from saveit.events.bus import Bus
 from saveit.events.consumer import Consumer
-from saveit.events.processed import SqlProcessedStore
+from saveit.events.processed import MemoryProcessedStore
 from saveit.resilience.priority import lower_priority
 
 GROUP = "analytics"
@@ -97,7 +104,7 @@ def consumer(bus: Bus, handler: Callable[[events.Event], None], analytics: Analy
         bus,
         GROUP,
         handler,
-        processed=SqlProcessedStore(analytics.db.engine),
+        processed=MemoryProcessedStore(),
         accepts=accepts,
     )
 

@@ -12,13 +12,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from saveit.analytics.runner import Coalescing, accepts
+from saveit.analytics.runner import GROUP, Coalescing, accepts, consumer
 from saveit.bootstrap import Container
 from saveit.domain import errors
 from saveit.domain.commands import Actor, CreateReservation, GuestDetails, ModifyReservation
 from saveit.domain.events import Event
 from saveit.domain.model import Status
-from saveit.store.schema import outbox, restaurants
+from saveit.store.schema import outbox, processed_events, restaurants
 from tests.support import FakeClock, assign_account
 
 MADRID = ZoneInfo("Europe/Madrid")
@@ -195,3 +195,47 @@ def test_a_busy_day_is_rebuilt_once_per_period_not_once_per_event(
     analytics.rebuild(rid)
     assert analytics_rows(container, rid) == kept
     assert coalescing.flush() == 0
+
+
+def test_the_group_handles_a_republished_stream_again_and_keeps_the_same_counters(
+    container: Container, demo: str, clock: FakeClock
+) -> None:
+    """The group remembers what it handled in memory only, since handling is
+    idempotent: after a relay republished its events (at least once) to a
+    restarted worker, they are handled again, the counters come out the same,
+    and no ``processed_events`` row is ever written for the group."""
+    analytics, booking = container.analytics, container.booking
+    assert analytics is not None
+    day = (clock.now + timedelta(days=1)).astimezone(MADRID).date()
+    for n in range(3):
+        booking.create(
+            CreateReservation(
+                restaurant="demo",
+                start=datetime.combine(day, time(21, 0), tzinfo=MADRID),
+                party_size=2,
+                guest=GuestDetails(name=f"R{n}", phone=f"+3460033{n:04d}"),
+                source="phone",
+            ),
+            STAFF,
+        )
+    container.relay.publish_pending()
+    with container.engine.connect() as conn:
+        rid = conn.execute(
+            select(restaurants.c.id).where(restaurants.c.slug == "demo")
+        ).scalar_one()
+    counted: list[list[object]] = []
+    for attempt in range(2):  # the first worker; a restarted one, after a republish
+        if attempt:
+            container.bus.publish(_events_after(container, 0))
+        coalescing = Coalescing(analytics, period_s=3600.0)
+        worker = consumer(container.bus, coalescing.handle, analytics)
+        assert worker.poll_once(block_ms=0).handled >= 3
+        coalescing.flush()
+        counted.append(analytics_rows(container, rid))
+    assert counted[0]
+    assert counted[0] == counted[1]
+    with container.engine.connect() as conn:
+        kept = conn.execute(
+            select(processed_events.c.event_id).where(processed_events.c.consumer == GROUP)
+        ).all()
+    assert kept == []
