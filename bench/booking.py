@@ -576,10 +576,11 @@ def server(
 
 
 @contextlib.contextmanager
-def relay_worker(env: dict[str, str], log: Path) -> Iterator[None]:
-    """``saveit worker``: the production relay from the outbox to Redis Streams."""
+def relay_worker(env: dict[str, str], log: Path, only: str | None = None) -> Iterator[None]:
+    """``saveit worker``: the production relay from the outbox to Redis Streams
+    (``only``: just that part of it, ``saveit worker --only``)."""
     proc = subprocess.Popen(
-        [PYTHON, "-m", "saveit.cli", "worker"],
+        [PYTHON, "-m", "saveit.cli", "worker", *(["--only", only] if only else [])],
         env={**os.environ, **env},
         cwd=ROOT,
         stdout=log.open("wb"),

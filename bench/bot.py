@@ -1,7 +1,7 @@
 """Bot reply latency: from a guest's signed WhatsApp webhook to our send request.
 
 Run: ``.venv/bin/python bench/bot.py [--guests 300] [--concurrency 4]
-[--max-seconds 600] [--database-url URL] [--redis-url URL]``.
+[--max-seconds 600] [--database-url URL] [--redis-url URL] [--split-worker N]``.
 
 Production shape, as webhooks.py: a throwaway PostgreSQL database with the demo
 restaurant, Redis, ``saveit worker`` and the API (uvicorn, 2 workers), a
@@ -17,12 +17,17 @@ stand-in receives the bot's reply to that guest: acknowledgement, claim,
 parse, dialogue, availability and booking queries, queueing, and the send.
 Target: p95 < 200 ms. The bench also checks that every guest ended up with a
 confirmed booking.
+
+``--split-worker N`` runs the worker in halves instead, as ``saveit worker
+--only events`` and N × ``--only channels`` (README, Operations): the guests'
+turns then do not share an interpreter lock with the relay and its consumers.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import json
@@ -32,7 +37,9 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -242,7 +249,7 @@ def run(args: argparse.Namespace) -> int:
             api = "saveit.api.app:create_app_from_env"
             try:
                 with (
-                    relay_worker(env, logs / "bot-worker.log"),
+                    workers(env, logs, args.split_worker),
                     server(api, env, logs / "bot-api.log") as (base, pid),
                 ):
                     put_whatsapp_channel(base)
@@ -261,6 +268,23 @@ def run(args: argparse.Namespace) -> int:
         graph.shutdown()
         graph.server_close()
     return report(latencies, failures, seconds, rss, len(made), args)
+
+
+@contextlib.contextmanager
+def workers(env: dict[str, str], logs: Path, split: int) -> Iterator[None]:
+    """One ``saveit worker``, or (``--split-worker N``) one for the events and N
+    for the guest turns, each on its own interpreter."""
+    if not split:
+        with relay_worker(env, logs / "bot-worker.log"):
+            yield
+        return
+    channels_env = {**env, "SAVEIT_WORKER_METRICS_PORT": "0"}
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(relay_worker(env, logs / "bot-worker.log", only="events"))
+        for n in range(split):
+            log = logs / f"bot-channels-{n}.log"
+            stack.enter_context(relay_worker(channels_env, log, only="channels"))
+        yield
 
 
 def report(
@@ -299,12 +323,24 @@ def main() -> int:
     parser.add_argument("--max-seconds", type=float, default=600, help="bound on the whole run")
     parser.add_argument("--database-url", default="postgresql://postgres@127.0.0.1:5432/test")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
+    parser.add_argument(
+        "--split-worker",
+        type=int,
+        default=0,
+        metavar="N",
+        help="`saveit worker --only events` and N `--only channels` instead of one worker",
+    )
     args = parser.parse_args()
     if not (1 <= args.guests <= 10**5 and 1 <= args.concurrency <= 256):
         parser.error("--guests must be 1..1e5, --concurrency 1..256")
     print("SaveIt bot reply latency bench")
     print(machine_header())
-    print("mode: PostgreSQL + Redis, `saveit worker` and the API, uvicorn --workers 2")
+    worker = (
+        f"`saveit worker --only events` + {args.split_worker} × `--only channels`"
+        if args.split_worker
+        else "`saveit worker`"
+    )
+    print(f"mode: PostgreSQL + Redis, {worker} and the API, uvicorn --workers 2")
     print("Graph API: loopback stand-in; each guest: request [-> pick a time] -> Sí -> booked")
     signal.signal(signal.SIGALRM, give_up)
     signal.signal(signal.SIGTERM, give_up)

@@ -47,6 +47,23 @@ from saveit.waitlist.runner import start_waitlist
 log = logging.getLogger(__name__)
 
 
+class WorkerPart(Enum):
+    """What a ``saveit worker`` process takes on (``--only``); by default, everything.
+
+    A process runs on one interpreter lock, so the guest turns (answering and
+    delivering: several transactions of Python each) and the events (the relay
+    and its consumers) queue behind each other in one worker even when the
+    machine has cores to spare. Split, they run side by side. Any number of
+    either is safe, as any number of whole workers is: leases keep two
+    processes off one message and one guest's messages in order, relays
+    publish in outbox order between them, and consumer groups share the
+    stream. ``bench/bot.py --split-worker`` measures the split.
+    """
+
+    EVENTS = "events"  # the relay, the notifier and scheduler, waitlist, analytics, auditor
+    CHANNELS = "channels"  # answer stored guest messages, deliver queued ones
+
+
 class Relay(Enum):
     """Where a process publishes the outbox to the bus, if it does."""
 
@@ -87,15 +104,19 @@ class Plan:
         )
 
     @classmethod
-    def worker(cls, settings: Settings) -> Plan:
-        """``saveit worker``: every part that must run once somewhere, and no hub."""
+    def worker(
+        cls, settings: Settings, parts: frozenset[WorkerPart] = frozenset(WorkerPart)
+    ) -> Plan:
+        """``saveit worker``: every part that must run once somewhere, and no hub;
+        or only some of them (see :class:`WorkerPart`)."""
+        events = WorkerPart.EVENTS in parts
         return cls(
-            relay=Relay.FOREGROUND,
-            notifications=True,
-            waitlist=True,
-            analytics=True,
-            auditor=True,
-            channel_workers=True,
+            relay=Relay.FOREGROUND if events else Relay.OFF,
+            notifications=events,
+            waitlist=events,
+            analytics=events,
+            auditor=events,
+            channel_workers=WorkerPart.CHANNELS in parts,
             channel_workers_nice=settings.channel_workers_nice,
             consumers_nice=settings.consumers_nice,
             metrics_server=True,

@@ -13,7 +13,7 @@ from saveit.bootstrap import build, freeze_startup_heap
 from saveit.cli.app import app, settings_for
 from saveit.config import load_settings
 from saveit.observe import auditor, logs
-from saveit.runtime import Plan, Runtime
+from saveit.runtime import Plan, Runtime, WorkerPart
 from saveit.store.database import create_db_engine
 
 
@@ -23,16 +23,29 @@ def _stop_on_signals(stopping: threading.Event) -> None:
 
 
 @app.command()
-def worker() -> None:
+def worker(
+    only: Annotated[
+        WorkerPart | None,
+        typer.Option(
+            help="Run only this part: 'events' (the outbox relay, notifications, the "
+            "waitlist, analytics and the auditor) or 'channels' (answer and deliver guest "
+            "messages). Any number of each may run."
+        ),
+    ] = None,
+) -> None:
     """Publish committed outbox events to the bus, answer stored guest messages and
     deliver queued ones, notify guests, send reminders and mark no-shows, until
     SIGTERM/SIGINT (production mode)."""
     settings = settings_for()
     logs.configure(settings.resolved_log_format, settings.log_level)
     container = build(settings, migrate=settings.database_url is None)
-    runtime = Runtime(container, Plan.worker(settings))
+    parts = frozenset(WorkerPart) if only is None else frozenset({only})
+    runtime = Runtime(container, Plan.worker(settings, parts))
     _stop_on_signals(runtime.stopping)
-    typer.echo(f"worker: relaying the outbox to {type(container.bus).__name__}")
+    if WorkerPart.EVENTS in parts:
+        typer.echo(f"worker: relaying the outbox to {type(container.bus).__name__}")
+    if WorkerPart.CHANNELS in parts:
+        typer.echo("worker: answering and delivering guest messages")
     runtime.start()
     freeze_startup_heap()
     try:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
+from typer.testing import CliRunner
+
+from saveit.cli import app
 from saveit.config import Settings
-from saveit.runtime import Plan, Relay
+from saveit.runtime import Plan, Relay, WorkerPart
 
 REDIS = "redis://127.0.0.1:6379/0"
 
@@ -60,3 +64,20 @@ def test_the_worker_runs_every_part_once_and_the_relay_in_the_foreground() -> No
 
 def test_smtp_only_answers_what_it_stores() -> None:
     assert Plan.smtp() == Plan(channel_workers=True)
+
+
+def test_a_worker_split_in_two_runs_every_part_once_between_them() -> None:
+    settings = _settings(channel_workers_nice=7, consumers_nice=5)
+    events = Plan.worker(settings, frozenset({WorkerPart.EVENTS}))
+    channels = Plan.worker(settings, frozenset({WorkerPart.CHANNELS}))
+    assert events == replace(Plan.worker(settings), channel_workers=False)
+    assert channels == Plan(
+        channel_workers=True, channel_workers_nice=7, consumers_nice=5, metrics_server=True
+    )
+
+
+def test_worker_only_takes_a_part_by_name() -> None:
+    result = CliRunner().invoke(app, ["worker", "--only", "everything"])
+    assert result.exit_code == 2
+    assert "'events'" in result.output
+    assert "'channels'" in result.output
