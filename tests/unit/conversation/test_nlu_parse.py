@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time as clock
 from collections.abc import Sequence
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
@@ -115,21 +114,3 @@ def test_to_json_shape() -> None:
     data = parse("table for 2 tonight at 8", now=NOW).to_json()
     assert list(data)[:6] == ["intent", "lang", "date", "time", "party_size", "name"]
     assert (data["date"], data["time"]) == ("2026-11-28", "20:00")
-
-
-def test_fast() -> None:
-    texts = [
-        "Hola! Quería reservar mesa para 4 mañana a las 9",
-        "do you have a table for 2 tonight at 8pm?",
-        "cambiar la reserva al viernes a las 22:00",
-        "what time do you close on Sunday",
-    ]
-    for text in texts:  # warm the caches of the typo readers
-        parse(text, now=NOW, services=both)
-    rounds = 200
-    start = clock.perf_counter()
-    for _ in range(rounds):
-        for text in texts:
-            parse(text, now=NOW, services=both)
-    per_call = (clock.perf_counter() - start) / (rounds * len(texts))
-    assert per_call < 0.001
