@@ -9,8 +9,8 @@ in memory only (:class:`~saveit.events.processed.MemoryProcessedStore`): a
 redelivery after a restart costs a rebuild of the day it names, and every event
 spares the two transactions (a look-up, and a commit that waits for the disk)
 that the ``processed_events`` table costs the other groups. Every guest message
-is an event this group reads, so on ``bench/bot.py`` those were a fifth of the
-events process's work (bench/README.md)."""
+is an event this group reads: on ``bench/bot.py`` a guest's turn went from 47 to
+42 statements and from 13.2 to 11.6 commits (bench/README.md)."""
 
 from __future__ import annotations
 

@@ -153,6 +153,22 @@ def analytics_rows(container: Container, rid: int) -> list[object]:
         return list(r.analytics.all_counters(rid))
 
 
+def book_pairs(container: Container, clock: FakeClock, count: int, at: time, tag: str) -> None:
+    """``count`` phone bookings for two, tomorrow at ``at``, each by its own guest."""
+    day = (clock.now + timedelta(days=1)).astimezone(MADRID).date()
+    for n in range(count):
+        container.booking.create(
+            CreateReservation(
+                restaurant="demo",
+                start=datetime.combine(day, at, tzinfo=MADRID),
+                party_size=2,
+                guest=GuestDetails(name=f"G{tag}{n}", phone=f"+34600{tag}{n:04d}"),
+                source="phone",
+            ),
+            STAFF,
+        )
+
+
 def test_days_never_touched_are_computed_on_demand(container: Container, demo: str) -> None:
     assert container.analytics is not None
     first = datetime(2026, 5, 1, tzinfo=UTC).date()
@@ -165,20 +181,9 @@ def test_days_never_touched_are_computed_on_demand(container: Container, demo: s
 def test_a_busy_day_is_rebuilt_once_per_period_not_once_per_event(
     container: Container, demo: str, clock: FakeClock
 ) -> None:
-    analytics, booking = container.analytics, container.booking
+    analytics = container.analytics
     coalescing = Coalescing(analytics, period_s=3600.0)
-    day = (clock.now + timedelta(days=1)).astimezone(MADRID).date()
-    for n in range(6):  # the six tables that seat two, at 20:00
-        booking.create(
-            CreateReservation(
-                restaurant="demo",
-                start=datetime.combine(day, time(20, 0), tzinfo=MADRID),
-                party_size=2,
-                guest=GuestDetails(name=f"G{n}", phone=f"+3460022{n:04d}"),
-                source="phone",
-            ),
-            STAFF,
-        )
+    book_pairs(container, clock, 6, time(20, 0), "22")  # the six tables that seat two
     events = [e for e in _events_after(container, 0) if accepts(e.type)]
     assert len(events) == 6
     for event in events:
@@ -204,20 +209,9 @@ def test_the_group_handles_a_republished_stream_again_and_keeps_the_same_counter
     idempotent: after a relay republished its events (at least once) to a
     restarted worker, they are handled again, the counters come out the same,
     and no ``processed_events`` row is ever written for the group."""
-    analytics, booking = container.analytics, container.booking
+    analytics = container.analytics
     assert analytics is not None
-    day = (clock.now + timedelta(days=1)).astimezone(MADRID).date()
-    for n in range(3):
-        booking.create(
-            CreateReservation(
-                restaurant="demo",
-                start=datetime.combine(day, time(21, 0), tzinfo=MADRID),
-                party_size=2,
-                guest=GuestDetails(name=f"R{n}", phone=f"+3460033{n:04d}"),
-                source="phone",
-            ),
-            STAFF,
-        )
+    book_pairs(container, clock, 3, time(21, 0), "33")
     container.relay.publish_pending()
     with container.engine.connect() as conn:
         rid = conn.execute(
