@@ -127,6 +127,9 @@ def join_on_whatsapp(lucia: WhatsAppGuest) -> None:
 
 
 def john_cancels_by_sms(client: TestClient, twilio: RecordingServer, code: str) -> None:
+    # His booking's confirmation goes out by SMS from the relay, on its own time: wait for
+    # it, or it could land after his message and be read as the bot's answer.
+    wait(lambda: any(code in str(r.form().get("Body", "")) for r in twilio.requests), timeout=10.0)
     john = SmsGuest(client, twilio)
     sure = john.says("I need to cancel my booking")
     assert f"cancel your booking {code}" in sure
