@@ -145,7 +145,7 @@ async def converse(
     graph: TimedGraph,
     wa_id: str,
     opening: str,
-    latencies: list[float],
+    latencies: list[tuple[str, float]],
     failures: list[str],
 ) -> None:
     """One guest: the opening request, then taps on what the bot offers until it
@@ -169,15 +169,24 @@ async def converse(
         except TimeoutError:
             failures.append(f"{wa_id}: no reply to turn {n} within {TURN_TIMEOUT_S:.0f} s")
             return
-        latencies.append((arrived - start) * 1000)
+        latencies.append((kind_of(content), (arrived - start) * 1000))
         content = answer_to(reply)
+
+
+def kind_of(content: dict[str, Any]) -> str:
+    """Which turn a guest's message is: the opening request, a time picked from the
+    offered ones, or the "Sí" that books (the turn with a booking's transaction in it)."""
+    if content["type"] == "text":
+        return "request"
+    interactive = content["interactive"]
+    return "confirm" if interactive[interactive["type"]]["id"] == "yes" else "pick"
 
 
 async def load(
     url: str, graph: TimedGraph, scripts: dict[str, str], concurrency: int
-) -> tuple[list[float], list[str], float]:
+) -> tuple[list[tuple[str, float]], list[str], float]:
     graph.loop = asyncio.get_running_loop()
-    latencies: list[float] = []
+    latencies: list[tuple[str, float]] = []
     failures: list[str] = []
     todo = iter(scripts.items())
 
@@ -288,16 +297,17 @@ def workers(env: dict[str, str], logs: Path, split: int) -> Iterator[None]:
 
 
 def report(
-    latencies: list[float],
+    timed: list[tuple[str, float]],
     failures: list[str],
     seconds: float,
     rss: list[float],
     made: int,
     args: argparse.Namespace,
 ) -> int:
-    if not latencies:
+    if not timed:
         print("no turn completed:", *failures[:5], sep="\n  ")
         return 1
+    latencies = [ms for _, ms in timed]
     p95 = pct(latencies, 95)
     expected = args.guests + args.concurrency
     print(f"\n{len(latencies)} timed turns in {seconds:.1f} s ({len(latencies) / seconds:.1f}/s)")
@@ -305,6 +315,13 @@ def report(
         f"  webhook -> send request: p50 {pct(latencies, 50):.1f} ms, p95 {p95:.1f} ms, "
         f"p99 {pct(latencies, 99):.1f} ms, max {max(latencies):.1f} ms"
     )
+    for kind in ("request", "pick", "confirm"):
+        some = [ms for k, ms in timed if k == kind]
+        if some:
+            print(
+                f"    {kind:8s} {len(some):4d} turns: p50 {pct(some, 50):.1f} ms, "
+                f"p95 {pct(some, 95):.1f} ms"
+            )
     print("  peak RSS per API process (VmHWM): " + ", ".join(f"{mb:.0f} MB" for mb in rss))
     print(f"  confirmed bookings made by the bot: {made} of {expected} guests")
     for failure in failures[:5]:

@@ -182,6 +182,7 @@ class Runtime:
                 container.gateway,
                 poll_s=settings.channel_worker_poll_s,
                 nice=plan.channel_workers_nice,
+                answerers=settings.channel_answerers,
             )
             workers.start(stop)
             self._joins.append(workers)

@@ -135,6 +135,14 @@ class ChannelSettings(BaseModel):
         description="How often channel workers look for inbound messages and due sends "
         "that another process received (a process's own are handled at once).",
     )
+    channel_answerers: int = Field(
+        default=4,
+        ge=1,
+        le=64,
+        description="Guests a channel worker answers at once on PostgreSQL (one guest's "
+        "messages always in order; SQLite answers one at a time). A turn waits mostly on the "
+        "database's round trips, so one at a time made guests queue behind each other.",
+    )
     delivery_concurrency: int = Field(
         default=8,
         ge=1,

@@ -230,18 +230,28 @@ class Gateway:
 
     def answer_inbound(self, limit: int = 20) -> int:
         """Answer one batch of stored messages; returns how many were claimed."""
+        claimed = self.claim_inbound(limit)
+        for message in claimed:
+            self.answer(message)
+        return len(claimed)
+
+    def claim_inbound(self, limit: int) -> list[store.StoredMessage]:
+        """Lease up to ``limit`` stored messages to this process, oldest first. A guest
+        with a message leased (being answered) has none claimed until it is done."""
         now = self.clock()
         with self.db.unit_of_work() as uow:
-            claimed = uow.messages.claim_inbound(now=now, lease=self.lease, limit=limit)
-        for message in claimed:
-            try:
-                started = time.perf_counter()
-                with resumed(message.body), tracing.span("bot.reply", channel=message.channel):
-                    self._answer(message)
-                metrics.bot_reply.observe(time.perf_counter() - started)
-            except Exception:  # one bad message must not stop the others
-                log.exception("channels: answering message %s failed", message.id)
-        return len(claimed)
+            return uow.messages.claim_inbound(now=now, lease=self.lease, limit=limit)
+
+    def answer(self, message: store.StoredMessage) -> None:
+        """Answer one claimed message; a failure is logged, the message's lease lapses
+        and it is claimed again later (one bad message must not stop the others)."""
+        try:
+            started = time.perf_counter()
+            with resumed(message.body), tracing.span("bot.reply", channel=message.channel):
+                self._answer(message)
+            metrics.bot_reply.observe(time.perf_counter() - started)
+        except Exception:
+            log.exception("channels: answering message %s failed", message.id)
 
     def _answer(self, message: store.StoredMessage) -> None:
         now = self.clock()
