@@ -15,14 +15,22 @@ guest got it: on channels without an idempotency key it is failed as
 ``DELIVERY_UNCERTAIN`` for staff to see instead of being sent a second time.
 So a guest gets each message at most once, and a crash can only cost a visible
 failure, never a duplicate.
+
+The bot's replies skip the queue's round trips: the turn inserts them already
+leased to its process and :meth:`Delivery.hand` passes them, with the identity
+and language the turn just read, to this process's delivery loop, which sends
+them next without claiming them or reading those again. Should the process die
+first, the lease lapses and any worker sends them as it would any queued row.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -56,6 +64,16 @@ PRUNE_EVERY = timedelta(minutes=10)
 RESENDABLE = frozenset({"webchat"})
 
 
+@dataclass(frozen=True, slots=True)
+class Handed:
+    """A reply leased at its insert, with what its send needs from the turn."""
+
+    message: store.StoredMessage
+    identity: convs.Identity
+    language: str | None
+    at: float  # time.monotonic() when handed
+
+
 class Delivery:
     def __init__(
         self,
@@ -85,6 +103,8 @@ class Delivery:
         self.public_base_url = public_base_url.rstrip("/") if public_base_url else None
         self.ready = threading.Event()
         self._pruned_at: datetime | None = None
+        self._handed: list[Handed] = []
+        self._handed_lock = threading.Lock()
 
     def queue(
         self,
@@ -95,8 +115,11 @@ class Delivery:
         message: OutboundMessage,
         author: str,
         now: datetime,
+        *,
+        to_hand: bool = False,
     ) -> store.StoredMessage:
-        """Queue ``message`` in the caller's unit of work."""
+        """Queue ``message`` in the caller's unit of work; ``to_hand``: leased to this
+        process, for the caller to :meth:`hand` over once it commits."""
         return uow.messages.enqueue(
             restaurant_id=restaurant_id,
             channel=identity.channel,
@@ -106,7 +129,32 @@ class Delivery:
             message=message,
             author=author,
             now=now,
+            claimed_until=now + self.lease if to_hand else None,
         )
+
+    def hand(
+        self,
+        messages: Sequence[store.StoredMessage],
+        identity: convs.Identity,
+        language: str | None,
+    ) -> None:
+        """Send committed messages queued ``to_hand``, next, in this process."""
+        at = time.monotonic()
+        with self._handed_lock:
+            self._handed.extend(Handed(m, identity, language, at) for m in messages)
+        self.ready.set()
+
+    def _take_handed(self) -> list[Handed]:
+        """What was handed over, oldest first. A message held so long that its lease
+        may be about to lapse is left to whoever claims it then (sent once either way)."""
+        with self._handed_lock:
+            handed, self._handed = self._handed, []
+        fresh_for = self.lease.total_seconds() / 2
+        now = time.monotonic()
+        kept = [h for h in handed if now - h.at < fresh_for]
+        if len(kept) < len(handed):
+            log.warning("channels: %d handed messages left to their lease", len(handed) - len(kept))
+        return kept
 
     def send_to_conversation(
         self,
@@ -131,46 +179,52 @@ class Delivery:
         return queued
 
     def deliver_due(self, limit: int = 20) -> int:
-        """Send one batch of due messages; returns how many were claimed."""
-        now = self.clock()
-        with self.db.unit_of_work() as uow:
-            claimed = uow.messages.claim_outbound(now=now, lease=self.lease, limit=limit)
-            if self._pruned_at is None or now - self._pruned_at >= PRUNE_EVERY:
-                self._pruned_at = now
-                uow.messages.prune_early_statuses(now - EARLY_STATUS_KEPT)
+        """Send what was handed over, or else one batch of due messages; returns how
+        many were sent or claimed."""
+        batch: list[tuple[store.StoredMessage, Handed | None]]
+        if handed := self._take_handed():
+            batch = [(h.message, h) for h in handed]
+        else:
+            now = self.clock()
+            with self.db.unit_of_work() as uow:
+                claimed = uow.messages.claim_outbound(now=now, lease=self.lease, limit=limit)
+                batch = [(message, None) for message in claimed]
+                if self._pruned_at is None or now - self._pruned_at >= PRUNE_EVERY:
+                    self._pruned_at = now
+                    uow.messages.prune_early_statuses(now - EARLY_STATUS_KEPT)
         # One guest's messages go out one after another, in order; different guests'
         # at once, up to ``concurrency``: a provider call is a network round trip
         # (100–300 ms to Meta or Twilio), so one at a time would cap a worker at a
         # few sends a second, whatever the database and the cores could do. The
         # batch is finished before the next claim, so order holds across batches.
-        queues: dict[tuple[str, str], list[store.StoredMessage]] = {}
-        for message in claimed:
-            queues.setdefault((message.channel, message.address), []).append(message)
+        queues: dict[tuple[str, str], list[tuple[store.StoredMessage, Handed | None]]] = {}
+        for message, known in batch:
+            queues.setdefault((message.channel, message.address), []).append((message, known))
         if self.concurrency <= 1 or len(queues) <= 1:
-            self._deliver_in_order(claimed)
+            self._deliver_in_order(batch)
         else:
             workers = min(self.concurrency, len(queues))
             with ThreadPoolExecutor(workers, thread_name_prefix="saveit-send") as pool:
                 for _ in pool.map(self._deliver_in_order, queues.values()):
                     pass
-        return len(claimed)
+        return len(batch)
 
-    def _deliver_in_order(self, messages: list[store.StoredMessage]) -> None:
-        for message in messages:
+    def _deliver_in_order(self, messages: list[tuple[store.StoredMessage, Handed | None]]) -> None:
+        for message, known in messages:
             try:
                 with resumed(message.body):
-                    self._deliver(message)
+                    self._deliver(message, known)
             except Exception:
                 log.exception("channels: delivering message %s failed", message.id)
 
-    def _deliver(self, message: store.StoredMessage) -> None:
+    def _deliver(self, message: store.StoredMessage, known: Handed | None = None) -> None:
         sender = self.senders.get(message.channel)
         now = self.clock()
         # What the send needs is read in the transaction that marks it started: one
         # transaction before the provider call, not a reading one and a writing one.
         with self.db.unit_of_work() as uow:
             try:
-                context, account = self._context(uow, message)
+                context, account = self._context(uow, message, known)
             except SecretsUnreadable as exc:
                 log.error("channels: message %s: %s", message.id, exc)
                 self._failed(uow, message, "SECRETS_UNREADABLE", str(exc), now)
@@ -244,34 +298,43 @@ class Delivery:
         announce(uow, events.MESSAGE_FAILED, message, now, error_code=code)
 
     def _context(
-        self, r: UnitOfWork, message: store.StoredMessage
+        self, r: UnitOfWork, message: store.StoredMessage, known: Handed | None
     ) -> tuple[SendContext, ChannelAccount | None]:
         restaurant_name, slug = self.directory.speaking_as(message.restaurant_id)
         if message.channel == "webchat":
             account: ChannelAccount | None = ChannelAccount(message.restaurant_id, "webchat", slug)
         else:
             account = self.directory.sender(message.restaurant_id, message.channel, self.box)
-        identity = (
-            None if message.identity_id is None else r.conversations.identity(message.identity_id)
-        )
-        conversation = (
-            None
-            if message.conversation_id is None
-            else r.conversations.conversation(message.conversation_id)
-        )
+        identity: convs.Identity | None
+        if known is not None:  # the turn that queued it has just read both
+            identity, language = known.identity, known.language
+            conversation_id = message.conversation_id
+        else:
+            identity = (
+                None
+                if message.identity_id is None
+                else r.conversations.identity(message.identity_id)
+            )
+            conversation = (
+                None
+                if message.conversation_id is None
+                else r.conversations.conversation(message.conversation_id)
+            )
+            language = conversation.language if conversation else None
+            conversation_id = conversation.id if conversation else None
         window_open = True
         if message.channel in WINDOW_CHANNELS:
             last = identity.last_inbound_at if identity else None
             window_open = last is not None and self.clock() - last < WINDOW
         in_reply_to: str | None = None
         references: tuple[str, ...] = ()
-        if message.channel == "email" and conversation is not None:
-            parent = r.messages.last_inbound(conversation.id, "email")
+        if message.channel == "email" and conversation_id is not None:
+            parent = r.messages.last_inbound(conversation_id, "email")
             if parent is not None and parent.provider_message_id:
                 in_reply_to = parent.provider_message_id
                 references = (*parent.body.get("references", ()), in_reply_to)
             else:  # our own earlier mails: a booking's notices read as one thread
-                thread = r.messages.email_thread(conversation.id, before=message.id)
+                thread = r.messages.email_thread(conversation_id, before=message.id)
                 if thread:
                     in_reply_to, references = thread[-1], tuple(thread)
         callback = None
@@ -279,7 +342,7 @@ class Delivery:
             callback = f"{self.public_base_url}/webhooks/twilio/status"
         context = SendContext(
             message_id=message.public_id,
-            language=(conversation.language if conversation else None) or "es",
+            language=language or "es",
             restaurant_name=restaurant_name,
             window_open=window_open,
             in_reply_to=in_reply_to,

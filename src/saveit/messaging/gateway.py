@@ -333,13 +333,22 @@ class Gateway:
                     return  # another worker answered it after our lease lapsed
                 if reply.handoff:
                     uow.conversations.hand_off(conversation, active=True, by="bot", now=now)
-                for out in reply.messages:
+                queued = [
                     self.delivery.queue(
-                        uow, message.restaurant_id, identity, conversation.id, out, "bot", now
+                        uow,
+                        message.restaurant_id,
+                        identity,
+                        conversation.id,
+                        out,
+                        "bot",
+                        now,
+                        to_hand=True,
                     )
+                    for out in reply.messages
+                ]
                 announce(uow, events.MESSAGE_RECEIVED, message, now, conversation.id)
-            if reply.messages:
-                self.delivery.ready.set()
+            if queued:
+                self.delivery.hand(queued, identity, reply.language or conversation.language)
             return
         log.warning(
             "channels: message %s lost %d state races; retried later", message.id, TURN_RETRIES

@@ -245,29 +245,35 @@ def enqueue(
     message: OutboundMessage,
     author: str,
     now: datetime,
+    claimed_until: datetime | None = None,
 ) -> StoredMessage:
-    row = conn.execute(
-        _ENQUEUE,
-        {
-            "public_id": new_public_id(),
-            "restaurant_id": restaurant_id,
-            "direction": "out",
-            "channel": channel,
-            "address": address,
-            "identity_id": identity_id,
-            "conversation_id": conversation_id,
-            "status": DeliveryStatus.QUEUED.value,
-            "text": message.numbered_text(),
-            "body": with_carrier(message.to_json()),
-            "raw": "",
-            "author": author,
-            "attempts": 0,
-            "next_attempt_at": now,
-            "created_at": now,
-            "updated_at": now,
-        },
-    ).one()
-    wake(conn, OUTBOX_NOTICE)
+    """Queue an outbound message for the delivery loops. ``claimed_until``: leased to
+    the caller at once, who sends it itself (the bot's reply, handed to this process's
+    delivery in memory); nobody else is woken for it, and if this process dies it is
+    sent by whoever claims it when the lease lapses."""
+    values = {
+        "public_id": new_public_id(),
+        "restaurant_id": restaurant_id,
+        "direction": "out",
+        "channel": channel,
+        "address": address,
+        "identity_id": identity_id,
+        "conversation_id": conversation_id,
+        "status": DeliveryStatus.QUEUED.value,
+        "text": message.numbered_text(),
+        "body": with_carrier(message.to_json()),
+        "raw": "",
+        "author": author,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+        "updated_at": now,
+    }
+    if claimed_until is not None:
+        values["claimed_until"] = claimed_until
+    row = conn.execute(_ENQUEUE, values).one()
+    if claimed_until is None:
+        wake(conn, OUTBOX_NOTICE)
     return stored(row)
 
 

@@ -380,6 +380,50 @@ def test_a_worker_that_died_holding_a_message_is_taken_over_after_its_lease(
     assert len(senders["whatsapp"].sent) == 1
 
 
+@pytest.fixture
+def another_process(container: Container, clock: FakeClock) -> tuple[Gateway, ScriptedSender]:
+    sender = ScriptedSender("whatsapp")
+    other = Gateway(container.engine, senders={"whatsapp": sender}, responder=Echo(), clock=clock)
+    return other, sender
+
+
+def test_a_reply_is_sent_by_the_process_that_answered_and_claimed_by_no_other(
+    gateway: Gateway,
+    senders: dict[str, ScriptedSender],
+    another_process: tuple[Gateway, ScriptedSender],
+) -> None:
+    """The bot's reply is inserted leased to the answering process and handed to its
+    delivery in memory: no claim, no read-back, no other worker woken for it."""
+    other, others_sender = another_process
+    gateway.receive(WebhookBatch(messages=[wa("wamid.H1", "hola")]))
+    assert gateway.answer_inbound() == 1
+
+    assert other.deliver_due() == 0
+    assert gateway.deliver_due() == 1
+    [(to, reply, context)] = senders["whatsapp"].sent
+    assert (to, reply.text) == ("+34600111222", "echo: hola")
+    assert context.window_open  # the guest just wrote: the 24-hour window is open
+    assert others_sender.sent == []
+    assert gateway.deliver_due() == 0
+
+
+def test_a_reply_whose_process_died_before_sending_it_is_sent_once_after_its_lease(
+    gateway: Gateway,
+    clock: FakeClock,
+    senders: dict[str, ScriptedSender],
+    another_process: tuple[Gateway, ScriptedSender],
+) -> None:
+    other, others_sender = another_process
+    gateway.receive(WebhookBatch(messages=[wa("wamid.H2", "hola")]))
+    assert gateway.answer_inbound() == 1  # ... and the process dies with the reply in memory
+
+    assert other.deliver_due() == 0
+    clock.advance(seconds=61)
+    assert other.deliver_due() == 1
+    assert [m.text for _, m, _ in others_sender.sent] == ["echo: hola"]
+    assert senders["whatsapp"].sent == []
+
+
 def test_booking_guest_with_the_same_phone_is_the_whatsapp_guest(
     container: Container, gateway: Gateway, demo: str, clock: FakeClock
 ) -> None:
