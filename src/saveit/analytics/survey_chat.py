@@ -13,12 +13,13 @@ to staff.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from functools import cache
 
 from saveit.analytics import survey_texts as texts
 from saveit.analytics.survey import LOW, WEEK, Surveys
-from saveit.conversation.nlu import parse
+from saveit.conversation.nlu import Parse, parse
 from saveit.domain.messages import OutboundMessage
 from saveit.messaging.gateway import Reply, Turn
 from saveit.store.surveys import ANSWERED, OPEN
@@ -31,15 +32,21 @@ class SurveyChat:
     def __init__(self, surveys: Surveys) -> None:
         self.surveys = surveys
 
-    def answer(self, turn: Turn) -> Reply | None:
+    def answer(self, turn: Turn, understood: Callable[[], Parse] | None = None) -> Reply | None:
         """The reply when the message belongs to the survey; None otherwise.
 
         The conversation's survey is looked up only for a message that could be
         the survey's (a stop, a rating, or text the bot does not understand, which
-        may be a comment): every guest message passes here, and most are not."""
+        may be a comment): every guest message passes here, and most are not.
+        ``understood``: the bot's own reading of the message, if it has one to share
+        (one parse per turn, not one here and one in the dialogue)."""
         text = turn.text.strip()
         stop, picked = texts.is_stop(text), _rating(turn)
-        maybe_comment = cache(lambda: _maybe_comment(turn, text))  # parses once, if asked
+        if understood is None:
+            hint = turn.conversation.language
+            understood = cache(lambda: parse(text, now=turn.now, lang_hint=hint))
+        reading = understood
+        maybe_comment = cache(lambda: _maybe_comment(turn, text, reading))  # parses once, if asked
         if not (stop or picked is not None or maybe_comment()):
             return None
         survey = self.surveys.open_for(turn.conversation.id)
@@ -75,12 +82,8 @@ class SurveyChat:
         return None
 
 
-def _maybe_comment(turn: Turn, text: str) -> bool:
-    return (
-        turn.choice is None
-        and bool(text)
-        and parse(text, now=turn.now, lang_hint=turn.conversation.language).intent == "unknown"
-    )
+def _maybe_comment(turn: Turn, text: str, understood: Callable[[], Parse]) -> bool:
+    return turn.choice is None and bool(text) and understood().intent == "unknown"
 
 
 def _rating(turn: Turn) -> tuple[int, str] | None:

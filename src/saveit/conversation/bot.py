@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from functools import cache
 from typing import TYPE_CHECKING
 
 from saveit.booking.service import BookingService
@@ -58,10 +59,6 @@ class BotResponder:
         self.survey = survey  # ratings after a visit
 
     def respond(self, turn: Turn) -> Reply:
-        if self.survey is not None and (rated := self.survey.answer(turn)) is not None:
-            return rated
-        state = DialogueState.load(turn.conversation.state)
-        misses = state.misses
         desk = Desk(
             self.booking,
             guests=self.guests,
@@ -74,12 +71,19 @@ class BotResponder:
             or is_proven(turn.identity.verified_at, turn.now, self.email_proof_ttl),
         )
         desk.waitlist = self.waitlist
-        understood = parse(
-            turn.text,
-            now=desk.now(),
-            lang_hint=turn.conversation.language or desk.guest_language(),
-            services=desk.hours,
+        reading = cache(
+            lambda: parse(
+                turn.text,
+                now=desk.now(),
+                lang_hint=turn.conversation.language or desk.guest_language(),
+                services=desk.hours,
+            )
         )
+        if self.survey is not None and (rated := self.survey.answer(turn, reading)) is not None:
+            return rated
+        state = DialogueState.load(turn.conversation.state)
+        misses = state.misses
+        understood = reading()
         lang = understood.lang
         desk.language = lang
         dialogue = Dialogue(desk, state, lang, self.pending_minutes, self.links)
