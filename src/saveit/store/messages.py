@@ -32,6 +32,7 @@ from saveit.domain.messages import (
     InboundMessage,
     OutboundMessage,
 )
+from saveit.store.absent import insert_absent
 from saveit.store.carrier import META_KEY, with_carrier
 from saveit.store.database import ignoring_conflicts
 
@@ -49,7 +50,7 @@ from saveit.store.message_rows import INBOX_NOTICE as INBOX_NOTICE
 from saveit.store.message_rows import OUTBOX_NOTICE as OUTBOX_NOTICE
 from saveit.store.message_rows import StoredMessage as StoredMessage
 from saveit.store.message_rows import new_public_id, stored, wake
-from saveit.store.partitions import insert_absent, is_partitioned
+from saveit.store.partitions import is_partitioned
 from saveit.store.repository import Repository, bound
 from saveit.store.schema import channel_messages as m
 

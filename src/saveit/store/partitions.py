@@ -26,14 +26,12 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from functools import lru_cache
-from typing import Any
 
-from sqlalchemy import Dialect, Engine, Table, TextClause, text
-from sqlalchemy.engine import Connection, Row
+from sqlalchemy import Engine, text
+from sqlalchemy.engine import Connection
 
 log = logging.getLogger(__name__)
 
@@ -286,91 +284,3 @@ class PartitionKeeper:
         if done.created or done.dropped:
             log.info("partitions: created %s, dropped %s", done.created, done.dropped)
         return done
-
-
-def insert_absent(
-    conn: Connection,
-    table: Table,
-    keys: Sequence[str],
-    rows: Iterable[dict[str, Any]],
-    *returning: Any,
-) -> list[Row[Any]]:
-    """Insert the rows whose ``keys`` are not in ``table`` yet (nor earlier in
-    ``rows``) — ``INSERT … ON CONFLICT DO NOTHING`` for a key that is not a unique
-    index. Each key is first locked with ``pg_advisory_xact_lock`` (in a fixed order,
-    so two batches cannot deadlock); the ``INSERT … SELECT … WHERE NOT EXISTS`` is a
-    *later* statement, so under READ COMMITTED its snapshot sees whatever a
-    concurrent holder of the lock committed, and two transactions never both
-    insert one key. A row whose key has a NULL is always inserted (NULLs never
-    collide in a unique key either)."""
-    chosen: dict[tuple[Any, ...], dict[str, Any]] = {}
-    todo: list[dict[str, Any]] = []
-    for row in rows:
-        key = tuple(row[k] for k in keys)
-        if any(part is None for part in key):
-            todo.append(row)
-        elif key not in chosen:
-            chosen[key] = row
-            todo.append(row)
-    if not todo:
-        return []
-    if chosen:
-        labels = sorted({"\x1f".join(str(part) for part in key) for key in chosen})
-        conn.execute(_LOCK_KEYS, {"labels": labels})
-    names = tuple(todo[0])
-    statement, processors = _absent_insert(
-        conn.dialect, table, names, tuple(keys), tuple(c.key for c in returning)
-    )
-    params = {
-        f"a_{n}": [row[n] for row in todo] if p is None else [p(row[n]) for row in todo]
-        for n, p in zip(names, processors, strict=True)
-    }
-    if returning:
-        return list(conn.execute(statement, params))
-    conn.execute(statement, params)
-    return []
-
-
-_LOCK_KEYS = text(
-    "SELECT count(pg_advisory_xact_lock(hashtextextended(k, 0))) FROM "
-    "(SELECT k FROM unnest(CAST(:labels AS text[])) AS k ORDER BY k) AS s"
-)
-
-_Processor = Callable[[Any], Any] | None
-
-
-@lru_cache(maxsize=64)
-def _absent_insert(
-    dialect: Dialect,
-    table: Table,
-    names: tuple[str, ...],
-    keys: tuple[str, ...],
-    returning: tuple[str, ...],
-) -> tuple[TextClause, tuple[_Processor, ...]]:
-    """The ``INSERT … SELECT … FROM unnest(…) WHERE NOT EXISTS`` for any number of
-    rows, each column's values one array parameter (``a_{name}``), and the bind
-    processor that turns a column's value into what the driver is given.
-
-    One text whatever the row count: SQLAlchemy compiles it once, psycopg keeps
-    it as a prepared statement. The earlier shape, a ``VALUES`` list of one bound
-    parameter per row and column, was compiled anew on every call (a ``VALUES``
-    of bound parameters has no cache key) and its text differed with every batch
-    size; on the webhook path that compilation was a sixth of the API process's
-    time (``bench/webhooks.py``, py-spy)."""
-    prepare = dialect.identifier_preparer
-    types = [table.c[n].type.dialect_impl(dialect) for n in names]
-    arrays = ", ".join(
-        f"CAST(:a_{n} AS {t.compile(dialect=dialect)}[])" for n, t in zip(names, types, strict=True)
-    )
-    quoted = [prepare.quote(n) for n in names]
-    target = prepare.format_table(table)
-    match = " AND ".join(f"t.{prepare.quote(k)} = i.{prepare.quote(k)}" for k in keys)
-    sql = (
-        f"INSERT INTO {target} ({', '.join(quoted)}) "
-        f"SELECT {', '.join('i.' + q for q in quoted)} "
-        f"FROM unnest({arrays}) AS i ({', '.join(quoted)}) "
-        f"WHERE NOT EXISTS (SELECT 1 FROM {target} AS t WHERE {match})"
-    )
-    if returning:
-        sql += " RETURNING " + ", ".join(prepare.quote(r) for r in returning)
-    return text(sql), tuple(t.bind_processor(dialect) for t in types)

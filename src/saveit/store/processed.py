@@ -8,8 +8,9 @@ from datetime import datetime
 
 from sqlalchemy import Connection, bindparam, delete, select
 
+from saveit.store.absent import insert_absent
 from saveit.store.database import ignoring_conflicts
-from saveit.store.partitions import insert_absent, is_partitioned
+from saveit.store.partitions import is_partitioned
 from saveit.store.repository import Repository, bound
 from saveit.store.schema import processed_events
 

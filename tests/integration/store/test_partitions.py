@@ -3,11 +3,13 @@ and migration 0011 carrying an existing database over with its guarantees."""
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, date, datetime
 
 import psycopg
@@ -392,3 +394,38 @@ def test_the_job_gives_way_to_a_transaction_holding_a_table_it_needs(own_pg: str
     assert waited < 3, "the job waited for the guest's transaction"
     assert outcome
     assert outcome[0] is not None  # it gave up, to run again later
+
+
+@pytest.mark.postgres
+def test_a_webhook_with_awkward_characters_is_stored_exactly_as_sent(own_pg: str) -> None:
+    """Rows reach a partitioned table as one JSON document: quotes, backslashes, line
+    breaks, an escaped NUL written as text, emoji and a far-away offset come back
+    as they went in."""
+    engine = create_db_engine(own_pg)
+    upgrade(engine)
+    with engine.begin() as conn:
+        restaurant = conn.execute(
+            text(
+                "INSERT INTO restaurants (slug, name, timezone, rules, config_version, "
+                "created_at, updated_at) VALUES ('r', 'R', 'UTC', '{}', 1, now(), now()) "
+                "RETURNING id"
+            )
+        ).scalar_one()
+    said = 'Mesa "junto a la ventana"\\n, C:\\tmp\\ \\u0000 ok\n2ª línea 🍷 ‏עברית'
+    message = replace(
+        _inbound("SM-awkward"),
+        text=said,
+        sender_name='Ana "la del 4º"',
+        raw=json.dumps({"Body": said}),
+    )
+    at = datetime(2026, 6, 1, 23, 59, 59, 123456, tzinfo=UTC)
+    with engine.begin() as conn:
+        [stored_id] = messages.insert_inbound_many(conn, [(restaurant, message)], at)
+    with engine.connect() as conn:
+        row = conn.execute(select(channel_messages).where(channel_messages.c.id == stored_id)).one()
+    engine.dispose()
+    assert row.text == said
+    assert row.raw == message.raw
+    assert row.body["sender_name"] == 'Ana "la del 4º"'
+    assert row.created_at == at
+    assert row.status == "received"

@@ -33,7 +33,7 @@ Unique keys on a partitioned table must include the partition key:
   (consumer, event_id)`` are deduplication keys: a webhook retried or an event
   redelivered days later carries a *different* timestamp, so a key widened by
   the timestamp would let the duplicate in. They keep a plain index, and their
-  inserts go through :func:`saveit.store.partitions.insert_absent`: a
+  inserts go through :func:`saveit.store.absent.insert_absent`: a
   transaction advisory lock on the key, then an insert of only the keys not yet
   present, checked in a statement that starts after the lock is held, so under
   READ COMMITTED it sees what a concurrent holder committed. Only those two

@@ -1,0 +1,118 @@
+"""``INSERT … ON CONFLICT DO NOTHING`` for a key that is not a unique index (the
+monthly-partitioned tables, whose unique indexes must include the partition key).
+
+The rows travel as one JSON document, expanded by ``json_to_recordset``. The
+earlier shape, one array parameter per column through ``unnest``, spent the
+webhook path's time in the driver: psycopg builds a text array in Python, escaping
+every element with a regular expression, and a webhook's raw JSON is all quotes
+(``bench/webhooks.py``, py-spy: 13% of the API process). ``json.dumps`` escapes
+in C, and PostgreSQL parses the document in C.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Sequence
+from datetime import date, datetime
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import JSON, Dialect, Table, TextClause, text
+from sqlalchemy.engine import Connection, Row
+
+
+def insert_absent(
+    conn: Connection,
+    table: Table,
+    keys: Sequence[str],
+    rows: Iterable[dict[str, Any]],
+    *returning: Any,
+) -> list[Row[Any]]:
+    """Insert the rows whose ``keys`` are not in ``table`` yet (nor earlier in
+    ``rows``). Each key is first locked with ``pg_advisory_xact_lock`` (in a fixed
+    order, so two batches cannot deadlock); the ``INSERT … SELECT … WHERE NOT EXISTS``
+    is a *later* statement, so under READ COMMITTED its snapshot sees whatever a
+    concurrent holder of the lock committed, and two transactions never both insert
+    one key. A row whose key has a NULL is always inserted (NULLs never collide in a
+    unique key either). PostgreSQL only: the tables it serves are partitioned there."""
+    chosen: dict[tuple[Any, ...], dict[str, Any]] = {}
+    todo: list[dict[str, Any]] = []
+    for row in rows:
+        key = tuple(row[k] for k in keys)
+        if any(part is None for part in key):
+            todo.append(row)
+        elif key not in chosen:
+            chosen[key] = row
+            todo.append(row)
+    if not todo:
+        return []
+    if chosen:
+        labels = sorted({"\x1f".join(str(part) for part in key) for key in chosen})
+        conn.execute(_LOCK_KEYS, {"labels": labels})
+    names = tuple(todo[0])
+    statement, processors = _absent_insert(
+        conn.dialect, table, names, tuple(keys), tuple(c.key for c in returning)
+    )
+    document = json.dumps(
+        [{n: _plain(row[n], p) for n, p in zip(names, processors, strict=True)} for row in todo],
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    if returning:
+        return list(conn.execute(statement, {"rows": document}))
+    conn.execute(statement, {"rows": document})
+    return []
+
+
+_LOCK_KEYS = text(
+    "SELECT count(pg_advisory_xact_lock(hashtextextended(k, 0))) FROM "
+    "(SELECT k FROM unnest(CAST(:labels AS text[])) AS k ORDER BY k) AS s"
+)
+
+_Processor = Callable[[Any], Any] | None
+
+
+def _plain(value: Any, processor: _Processor) -> Any:
+    """A column's value as JSON: through the column type's bind processor (a JSON
+    column's document stays as it is), dates and times in ISO 8601."""
+    if processor is not None:
+        value = processor(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value
+
+
+@lru_cache(maxsize=64)
+def _absent_insert(
+    dialect: Dialect,
+    table: Table,
+    names: tuple[str, ...],
+    keys: tuple[str, ...],
+    returning: tuple[str, ...],
+) -> tuple[TextClause, tuple[_Processor, ...]]:
+    """The ``INSERT … SELECT … FROM json_to_recordset(…) WHERE NOT EXISTS`` for any
+    number of rows, and each column's bind processor (None for JSON columns, whose
+    documents go in as they are).
+
+    One text whatever the row count: SQLAlchemy compiles it once, psycopg keeps it
+    as a prepared statement. (A ``VALUES`` list of one bound parameter per row and
+    column was compiled anew on every call and differed with every batch size.)"""
+    prepare = dialect.identifier_preparer
+    types = [table.c[n].type.dialect_impl(dialect) for n in names]
+    quoted = [prepare.quote(n) for n in names]
+    columns = ", ".join(
+        f"{q} {t.compile(dialect=dialect)}" for q, t in zip(quoted, types, strict=True)
+    )
+    target = prepare.format_table(table)
+    match = " AND ".join(f"t.{prepare.quote(k)} = i.{prepare.quote(k)}" for k in keys)
+    # Every name comes from the table's metadata, quoted by the dialect; values are bound.
+    sql = (
+        f"INSERT INTO {target} ({', '.join(quoted)}) "  # noqa: S608
+        f"SELECT {', '.join('i.' + q for q in quoted)} "
+        f"FROM json_to_recordset(CAST(:rows AS json)) AS i ({columns}) "
+        f"WHERE NOT EXISTS (SELECT 1 FROM {target} AS t WHERE {match})"
+    )
+    if returning:
+        sql += " RETURNING " + ", ".join(prepare.quote(r) for r in returning)
+    processors = tuple(None if isinstance(t, JSON) else t.bind_processor(dialect) for t in types)
+    return text(sql), processors
