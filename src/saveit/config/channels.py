@@ -136,12 +136,14 @@ class ChannelSettings(BaseModel):
         "that another process received (a process's own are handled at once).",
     )
     channel_answerers: int = Field(
-        default=4,
+        default=1,
         ge=1,
         le=64,
         description="Guests a channel worker answers at once on PostgreSQL (one guest's "
         "messages always in order; SQLite answers one at a time). A turn waits mostly on the "
-        "database's round trips, so one at a time made guests queue behind each other.",
+        "database, so where the worker has cores of its own (`saveit worker --only channels` "
+        "on its own host or task) 4 answers more guests a second; on a host it shares with "
+        "the API it takes the CPU the webhook acknowledgements need (bench/README.md).",
     )
     delivery_concurrency: int = Field(
         default=8,
