@@ -16,7 +16,7 @@ another process committed on PostgreSQL arrives as a ``NOTIFY`` (see
 on SQLite, or while that connection is down, they look every
 ``SAVEIT_CHANNEL_WORKER_POLL_S``.
 
-Several guests are answered at once (``SAVEIT_CHANNEL_ANSWERERS``, on
+Several guests can be answered at once (``SAVEIT_CHANNEL_ANSWERERS``, on
 PostgreSQL): a turn spends most of its time waiting on the database's round
 trips and commits, not on the interpreter, so one answering thread made every
 guest queue behind the others' transactions. One thread claims, at most as
