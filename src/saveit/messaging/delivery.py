@@ -16,27 +16,23 @@ guest got it: on channels without an idempotency key it is failed as
 So a guest gets each message at most once, and a crash can only cost a visible
 failure, never a duplicate.
 
-The bot's replies skip the queue's round trips: the turn inserts them already
-leased to its process and :meth:`Delivery.hand` passes them, with the identity
-and language the turn just read, to this process's delivery loop, which sends
-them next without claiming them or reading those again. Should the process die
-first, the lease lapses and any worker sends them as it would any queued row.
+The bot's replies skip the queue's round trips: see
+:mod:`saveit.messaging.handoff`.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from saveit.domain import errors, events
 from saveit.domain.channel_ports import ChannelAccount, SendContext, Sender, SendFailed
 from saveit.domain.messages import ChannelName, DeliveryStatus, OutboundMessage
+from saveit.messaging.handoff import Handed, Handoff
 from saveit.observe import metrics, tracing
 from saveit.observe.context import resumed
 from saveit.store import conversations as convs
@@ -62,16 +58,6 @@ PRUNE_EVERY = timedelta(minutes=10)
 # message id once. Neither Meta nor Twilio nor an SMTP relay takes an
 # idempotency key, so there a send cut off by a crash is never repeated blindly.
 RESENDABLE = frozenset({"webchat"})
-
-
-@dataclass(frozen=True, slots=True)
-class Handed:
-    """A reply leased at its insert, with what its send needs from the turn."""
-
-    message: store.StoredMessage
-    identity: convs.Identity
-    language: str | None
-    at: float  # time.monotonic() when handed
 
 
 class Delivery:
@@ -103,8 +89,7 @@ class Delivery:
         self.public_base_url = public_base_url.rstrip("/") if public_base_url else None
         self.ready = threading.Event()
         self._pruned_at: datetime | None = None
-        self._handed: list[Handed] = []
-        self._handed_lock = threading.Lock()
+        self.handoff = Handoff(self.db, lease, self.ready)
 
     def queue(
         self,
@@ -119,7 +104,7 @@ class Delivery:
         to_hand: bool = False,
     ) -> store.StoredMessage:
         """Queue ``message`` in the caller's unit of work; ``to_hand``: leased to this
-        process, for the caller to :meth:`hand` over once it commits."""
+        process, for the caller to hand over (``handoff.hand``) once it commits."""
         return uow.messages.enqueue(
             restaurant_id=restaurant_id,
             channel=identity.channel,
@@ -131,30 +116,6 @@ class Delivery:
             now=now,
             claimed_until=now + self.lease if to_hand else None,
         )
-
-    def hand(
-        self,
-        messages: Sequence[store.StoredMessage],
-        identity: convs.Identity,
-        language: str | None,
-    ) -> None:
-        """Send committed messages queued ``to_hand``, next, in this process."""
-        at = time.monotonic()
-        with self._handed_lock:
-            self._handed.extend(Handed(m, identity, language, at) for m in messages)
-        self.ready.set()
-
-    def _take_handed(self) -> list[Handed]:
-        """What was handed over, oldest first. A message held so long that its lease
-        may be about to lapse is left to whoever claims it then (sent once either way)."""
-        with self._handed_lock:
-            handed, self._handed = self._handed, []
-        fresh_for = self.lease.total_seconds() / 2
-        now = time.monotonic()
-        kept = [h for h in handed if now - h.at < fresh_for]
-        if len(kept) < len(handed):
-            log.warning("channels: %d handed messages left to their lease", len(handed) - len(kept))
-        return kept
 
     def send_to_conversation(
         self,
@@ -182,7 +143,7 @@ class Delivery:
         """Send what was handed over, or else one batch of due messages; returns how
         many were sent or claimed."""
         batch: list[tuple[store.StoredMessage, Handed | None]]
-        if handed := self._take_handed():
+        if handed := self.handoff.take():
             batch = [(h.message, h) for h in handed]
         else:
             now = self.clock()

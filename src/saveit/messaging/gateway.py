@@ -348,7 +348,9 @@ class Gateway:
                 ]
                 announce(uow, events.MESSAGE_RECEIVED, message, now, conversation.id)
             if queued:
-                self.delivery.hand(queued, identity, reply.language or conversation.language)
+                self.delivery.handoff.hand(
+                    queued, identity, reply.language or conversation.language
+                )
             return
         log.warning(
             "channels: message %s lost %d state races; retried later", message.id, TURN_RETRIES

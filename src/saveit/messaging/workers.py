@@ -93,6 +93,7 @@ class ChannelWorkers:
             thread.join(timeout)
         if self._answering is not None:
             self._answering.join(timeout)
+        self.gateway.delivery.handoff.release()
 
     def _loop(self, step: Callable[[], int], ready: threading.Event, stop: threading.Event) -> None:
         lower_priority(self.nice)

@@ -5,6 +5,7 @@ message waits in ``early_statuses`` for the send that names it."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import (
@@ -135,6 +136,22 @@ def prune_early_statuses(conn: Connection, before: datetime) -> int:
     """Forget early statuses no send ever claimed (a message lost in a crash, or
     not ours): providers report within minutes, not days."""
     return conn.execute(delete(early).where(early.c.received_at < before)).rowcount
+
+
+def release(conn: Connection, message_ids: Sequence[int]) -> None:
+    """Give up this process's lease on queued messages it never started sending (it
+    is stopping), so the next worker sends them at once rather than after the lease."""
+    if message_ids:
+        conn.execute(
+            update(m)
+            .where(
+                m.c.id.in_(message_ids),
+                m.c.direction == "out",
+                m.c.send_started_at.is_(None),
+                m.c.processed_at.is_(None),
+            )
+            .values(claimed_until=None)
+        )
 
 
 def mark_sending(conn: Connection, message_id: int, now: datetime) -> None:

@@ -44,6 +44,7 @@ from saveit.store.message_delivery import mark_retry as mark_retry
 from saveit.store.message_delivery import mark_sending as mark_sending
 from saveit.store.message_delivery import mark_sent as mark_sent
 from saveit.store.message_delivery import prune_early_statuses as prune_early_statuses
+from saveit.store.message_delivery import release as release
 
 # The row type and the notices are part of this module's face (explicit re-exports).
 from saveit.store.message_rows import INBOX_NOTICE as INBOX_NOTICE
@@ -387,6 +388,7 @@ class MessageRepository(Repository):
     finish_inbound = bound(finish_inbound)
     enqueue = bound(enqueue)
     mark_sending = bound(mark_sending)
+    release = bound(release)
     mark_sent = bound(mark_sent)
     mark_retry = bound(mark_retry)
     mark_failed = bound(mark_failed)

@@ -424,6 +424,23 @@ def test_a_reply_whose_process_died_before_sending_it_is_sent_once_after_its_lea
     assert senders["whatsapp"].sent == []
 
 
+def test_a_process_stopping_in_order_gives_its_unsent_replies_back_at_once(
+    gateway: Gateway,
+    senders: dict[str, ScriptedSender],
+    another_process: tuple[Gateway, ScriptedSender],
+) -> None:
+    """A deploy must not hold the replies in flight for a lease's minute."""
+    other, others_sender = another_process
+    gateway.receive(WebhookBatch(messages=[wa("wamid.H3", "hola")]))
+    assert gateway.answer_inbound() == 1
+    gateway.delivery.handoff.release()  # what ChannelWorkers.join does on the way out
+
+    assert other.deliver_due() == 1
+    assert [m.text for _, m, _ in others_sender.sent] == ["echo: hola"]
+    assert gateway.deliver_due() == 0  # given back, not also sent here
+    assert senders["whatsapp"].sent == []
+
+
 def test_booking_guest_with_the_same_phone_is_the_whatsapp_guest(
     container: Container, gateway: Gateway, demo: str, clock: FakeClock
 ) -> None:
