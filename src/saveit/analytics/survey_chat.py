@@ -15,11 +15,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
-from functools import cache
 
 from saveit.analytics import survey_texts as texts
 from saveit.analytics.survey import LOW, WEEK, Surveys
-from saveit.conversation.nlu import Parse, parse
+from saveit.conversation.nlu import Parse
 from saveit.domain.messages import OutboundMessage
 from saveit.messaging.gateway import Reply, Turn
 from saveit.store.surveys import ANSWERED, OPEN
@@ -32,21 +31,20 @@ class SurveyChat:
     def __init__(self, surveys: Surveys) -> None:
         self.surveys = surveys
 
-    def answer(self, turn: Turn, understood: Callable[[], Parse] | None = None) -> Reply | None:
+    def answer(self, turn: Turn, understood: Callable[[], Parse]) -> Reply | None:
         """The reply when the message belongs to the survey; None otherwise.
 
         The conversation's survey is looked up only for a message that could be
         the survey's (a stop, a rating, or text the bot does not understand, which
         may be a comment): every guest message passes here, and most are not.
-        ``understood``: the bot's own reading of the message, if it has one to share
-        (one parse per turn, not one here and one in the dialogue)."""
+        ``understood``: the bot's own reading of the message, parsed when first
+        asked and kept (one parse per turn, not one here and one in the dialogue)."""
         text = turn.text.strip()
         stop, picked = texts.is_stop(text), _rating(turn)
-        if understood is None:
-            hint = turn.conversation.language
-            understood = cache(lambda: parse(text, now=turn.now, lang_hint=hint))
-        reading = understood
-        maybe_comment = cache(lambda: _maybe_comment(turn, text, reading))  # parses once, if asked
+
+        def maybe_comment() -> bool:
+            return _maybe_comment(turn, text, understood)
+
         if not (stop or picked is not None or maybe_comment()):
             return None
         survey = self.surveys.open_for(turn.conversation.id)

@@ -61,8 +61,7 @@ class Handoff:
     def take(self) -> list[Handed]:
         """What was handed over, oldest first. A reply held so long that its lease
         may be about to lapse is left to whoever claims it then (sent once either way)."""
-        with self._lock:
-            handed, self._handed = self._handed, []
+        handed = self._drain()
         fresh_for = self.lease.total_seconds() / 2
         now = time.monotonic()
         kept = [h for h in handed if now - h.at < fresh_for]
@@ -73,12 +72,15 @@ class Handoff:
     def release(self) -> None:
         """On the way out: what was handed over and not sent goes back to the queue
         now, for the next worker, rather than when its lease lapses."""
-        with self._lock:
-            handed, self._handed = self._handed, []
-        if not handed:
+        if not (handed := self._drain()):
             return
         try:
             with self.db.unit_of_work() as uow:
                 uow.messages.release([h.message.id for h in handed])
         except Exception:  # the lease lapses instead
             log.exception("channels: releasing %d handed replies failed", len(handed))
+
+    def _drain(self) -> list[Handed]:
+        with self._lock:
+            handed, self._handed = self._handed, []
+        return handed

@@ -387,6 +387,12 @@ def another_process(container: Container, clock: FakeClock) -> tuple[Gateway, Sc
     return other, sender
 
 
+def answer_hola(gateway: Gateway, wamid: str) -> None:
+    """A guest's "hola" stored and answered; the reply is handed over, not yet sent."""
+    gateway.receive(WebhookBatch(messages=[wa(wamid, "hola")]))
+    assert gateway.answer_inbound() == 1
+
+
 def test_a_reply_is_sent_by_the_process_that_answered_and_claimed_by_no_other(
     gateway: Gateway,
     senders: dict[str, ScriptedSender],
@@ -395,8 +401,7 @@ def test_a_reply_is_sent_by_the_process_that_answered_and_claimed_by_no_other(
     """The bot's reply is inserted leased to the answering process and handed to its
     delivery in memory: no claim, no read-back, no other worker woken for it."""
     other, others_sender = another_process
-    gateway.receive(WebhookBatch(messages=[wa("wamid.H1", "hola")]))
-    assert gateway.answer_inbound() == 1
+    answer_hola(gateway, "wamid.H1")
 
     assert other.deliver_due() == 0
     assert gateway.deliver_due() == 1
@@ -414,8 +419,7 @@ def test_a_reply_whose_process_died_before_sending_it_is_sent_once_after_its_lea
     another_process: tuple[Gateway, ScriptedSender],
 ) -> None:
     other, others_sender = another_process
-    gateway.receive(WebhookBatch(messages=[wa("wamid.H2", "hola")]))
-    assert gateway.answer_inbound() == 1  # ... and the process dies with the reply in memory
+    answer_hola(gateway, "wamid.H2")  # ... and the process dies with the reply in memory
 
     assert other.deliver_due() == 0
     clock.advance(seconds=61)
@@ -431,8 +435,7 @@ def test_a_process_stopping_in_order_gives_its_unsent_replies_back_at_once(
 ) -> None:
     """A deploy must not hold the replies in flight for a lease's minute."""
     other, others_sender = another_process
-    gateway.receive(WebhookBatch(messages=[wa("wamid.H3", "hola")]))
-    assert gateway.answer_inbound() == 1
+    answer_hola(gateway, "wamid.H3")
     gateway.delivery.handoff.release()  # what ChannelWorkers.join does on the way out
 
     assert other.deliver_due() == 1

@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime
 import psycopg
 import pytest
 from psycopg import sql
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Connection, Engine, func, select, text
 
 from saveit.admin.setup import apply_spec, parse_document
 from saveit.bootstrap import build
@@ -54,6 +54,24 @@ def own_pg() -> Iterator[str]:
 
 def _keeper(engine: Engine, now: datetime) -> PartitionKeeper:
     return PartitionKeeper(engine, months_ahead=3, retention_months=RETENTION, clock=lambda: now)
+
+
+def _insert_restaurant(conn: Connection) -> int:
+    """A bare restaurant row (the tables under test only need its id)."""
+    return int(
+        conn.execute(
+            text(
+                "INSERT INTO restaurants (slug, name, timezone, rules, config_version, "
+                "created_at, updated_at) VALUES ('r', 'R', 'UTC', '{}', 1, now(), now()) "
+                "RETURNING id"
+            )
+        ).scalar_one()
+    )
+
+
+def _restaurant(engine: Engine) -> int:
+    with engine.begin() as conn:
+        return _insert_restaurant(conn)
 
 
 def _inbound(provider_id: str) -> InboundMessage:
@@ -119,13 +137,7 @@ def test_retention_drops_old_months_but_never_unfinished_work(own_pg: str) -> No
     _keeper(engine, datetime(2030, 1, 10, tzinfo=UTC)).run()
     jan, feb = datetime(2030, 1, 15, tzinfo=UTC), datetime(2030, 2, 15, tzinfo=UTC)
     with engine.begin() as conn:
-        restaurant = conn.execute(
-            text(
-                "INSERT INTO restaurants (slug, name, timezone, rules, config_version, "
-                "created_at, updated_at) VALUES ('r', 'R', 'UTC', '{}', 1, now(), now()) "
-                "RETURNING id"
-            )
-        ).scalar_one()
+        restaurant = _insert_restaurant(conn)
         for event_id, at, published in (("a", jan, jan), ("b", feb, None)):
             conn.execute(
                 outbox.insert().values(
@@ -306,14 +318,7 @@ def test_two_transactions_racing_on_one_webhook_store_it_once(own_pg: str) -> No
     second transaction waits for the first and then finds its row."""
     engine = create_db_engine(own_pg)
     upgrade(engine)
-    with engine.begin() as conn:
-        restaurant = conn.execute(
-            text(
-                "INSERT INTO restaurants (slug, name, timezone, rules, config_version, "
-                "created_at, updated_at) VALUES ('r', 'R', 'UTC', '{}', 1, now(), now()) "
-                "RETURNING id"
-            )
-        ).scalar_one()
+    restaurant = _restaurant(engine)
     first_inserted = threading.Event()
     results: dict[str, list[int | None]] = {}
 
@@ -403,14 +408,7 @@ def test_a_webhook_with_awkward_characters_is_stored_exactly_as_sent(own_pg: str
     as they went in."""
     engine = create_db_engine(own_pg)
     upgrade(engine)
-    with engine.begin() as conn:
-        restaurant = conn.execute(
-            text(
-                "INSERT INTO restaurants (slug, name, timezone, rules, config_version, "
-                "created_at, updated_at) VALUES ('r', 'R', 'UTC', '{}', 1, now(), now()) "
-                "RETURNING id"
-            )
-        ).scalar_one()
+    restaurant = _restaurant(engine)
     said = 'Mesa "junto a la ventana"\\n, C:\\tmp\\ \\u0000 ok\n2ª línea 🍷 ‏עברית'
     message = replace(
         _inbound("SM-awkward"),
