@@ -37,6 +37,7 @@ from saveit.api.routers import (
     webhooks,
 )
 from saveit.api.routers import metrics as metrics_router
+from saveit.api.webhook_lane import WebhookLane
 from saveit.bootstrap import Container, build, freeze_startup_heap
 from saveit.config import load_settings, refuse_exposed_development_secret
 from saveit.console import mount as mount_console
@@ -109,6 +110,8 @@ def create_app(container: Container) -> FastAPI:
     app.add_middleware(
         CachedAvailability, cache=container.availability, route=public.availability_route()
     )
+    # Provider webhooks, answered before routing (saveit.api.webhook_lane).
+    app.add_middleware(WebhookLane, container=container, handlers=app.exception_handlers)
     app.add_middleware(BodyLimit, max_bytes=container.settings.max_body_bytes)
     app.add_middleware(RateLimit, limiter=container.limiter, refuse=_too_many_requests)
     app.add_middleware(CatchAll)

@@ -18,7 +18,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import PlainTextResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.routing import APIRoute
 
 from saveit.api.deps import ContainerDep
 from saveit.channels import registry
@@ -80,6 +81,29 @@ async def _receive(request: Request, container: Any, hook: Webhook) -> dict[str,
         _count(hook.channel, "malformed")
         raise errors.MalformedPayload(str(exc)) from exc
     return await _store(request, gateway, batch, hook.channel)
+
+
+async def acknowledge(request: Request, container: Any, hook: Webhook) -> Response:
+    """Verify, parse and store one provider webhook; the answer the provider gets
+    (the counts of what was stored as JSON, or the connector's fixed body). Raises
+    the errors the app's problem handlers answer (bad signature, malformed body,
+    database away). The routed endpoints and :mod:`saveit.api.webhook_lane` both
+    answer through it."""
+    counts = await _receive(request, container, hook)
+    if hook.ack is None:
+        return JSONResponse(counts)
+    body, media_type = hook.ack
+    return Response(body, media_type=media_type)
+
+
+def post_routes() -> dict[str, tuple[Webhook, APIRoute]]:
+    """Every webhook's POST route by its full path, with its connector's webhook."""
+    hooks = {hook.name: hook for hook in registry.webhooks()}
+    return {
+        route.path: (hooks[route.name], route)
+        for route in router.routes
+        if isinstance(route, APIRoute) and route.name in hooks and "POST" in (route.methods or ())
+    }
 
 
 def _counted(hook: Webhook) -> Callable[..., Awaitable[dict[str, int]]]:
