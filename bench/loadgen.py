@@ -6,11 +6,16 @@ the threads never ask for the same one at once), counts how each availability
 answer was served (``X-SaveIt-Cache``) and, with ``limit``, sends each path at
 most once and times that pass from its first request to its last answer, since
 wrk itself only reports its whole ``-d`` window.
+
+:func:`post_pass` POSTs a list of prepared requests (headers and body) once
+each, in order, from closed-loop keep-alive connections, and times that pass
+the same way: the webhook bench's senders.
 """
 
 from __future__ import annotations
 
 import json
+import resource
 import shutil
 import signal
 import subprocess
@@ -19,7 +24,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-_SCRIPT = r"""
+_PRELUDE = r"""
 local ffi = require("ffi")
 ffi.cdef[[
 typedef struct { long tv_sec; long tv_nsec; } bench_ts;
@@ -41,10 +46,18 @@ function setup(thread)
   table.insert(threads, thread)
 end
 
-local paths = {}
-local next_i, sent, answered, mine = 0, 0, 0, 0
-local hits, misses, other, bad = 0, 0, 0, 0
 local started, finished = 0, 0
+
+local checked = false
+local function wrk_checking()
+  -- wrk calls thread 0's request() once before connecting, to check that it
+  -- builds a valid request, and never sends it: that call must not use a path up.
+  if tid == 0 and not checked then
+    checked = true
+    return true
+  end
+  return false
+end
 
 local function finished_here()
   -- wrk's main thread sleeps its whole -d window even when every thread has
@@ -53,6 +66,14 @@ local function finished_here()
   local f = io.open(os.getenv("BENCH_DONE_DIR") .. "/" .. tid, "w")
   if f then f:close() end
 end
+"""
+
+_SCRIPT = (
+    _PRELUDE
+    + r"""
+local paths = {}
+local next_i, sent, answered, mine = 0, 0, 0, 0
+local hits, misses, other, bad = 0, 0, 0, 0
 
 function init(args)
   for line in io.lines(os.getenv("BENCH_PATHS")) do paths[#paths + 1] = line end
@@ -64,6 +85,7 @@ function init(args)
 end
 
 function request()
+  if wrk_checking() then return wrk.format("GET", paths[1]) end
   if limit > 0 and sent >= mine then
     return wrk.format("GET", "/healthz")  -- never answered into the counts below
   end
@@ -122,6 +144,93 @@ function done(summary, latency, requests)
     out.other, out.bad, out.answered, out.started, out.finished))
 end
 """
+)
+
+
+_POST_SCRIPT = (
+    _PRELUDE
+    + r"""
+-- Each line of BENCH_REQUESTS is one POST: its headers ("name: value", separated
+-- by \31), a tab, its body. Thread i sends lines i, i + threads, ... once each,
+-- in order; a connection that comes free after that asks for /healthz, which is
+-- not counted as an answer, until the thread's last POST is answered.
+local posts = {}
+local sent, answered, mine, bad, stored, duplicates = 0, 0, 0, 0, 0, 0
+local filler
+
+function init(args)
+  filler = wrk.format("GET", "/healthz")  -- here, once wrk has set the Host header
+  local target = os.getenv("BENCH_PATH")
+  local i = 0
+  for line in io.lines(os.getenv("BENCH_REQUESTS")) do
+    if i % nthreads == tid then
+      local head, body = line:match("^([^\t]*)\t(.*)$")
+      local headers = {Host = wrk.headers["Host"]}
+      for pair in head:gmatch("[^\31]+") do
+        local name, value = pair:match("^([^:]+):%s*(.*)$")
+        headers[name] = value
+      end
+      posts[#posts + 1] = wrk.format("POST", target, headers, body)
+    end
+    i = i + 1
+  end
+  mine = #posts
+  if mine == 0 then finished_here() end
+end
+
+function request()
+  if wrk_checking() then return posts[1] or filler end
+  if sent >= mine then return filler end
+  if started == 0 then started = now() end
+  sent = sent + 1
+  return posts[sent]
+end
+
+function response(status, headers, body)
+  if answered >= mine then
+    wrk.thread:stop()
+    return
+  end
+  if body:find('"status":"ok"', 1, true) then return end  -- a filler's answer
+  local n = body:match('"stored":%s*(%d+)')
+  answered = answered + 1
+  if status ~= 200 then bad = bad + 1 end
+  stored = stored + tonumber(n or "0")
+  duplicates = duplicates + tonumber(body:match('"duplicates":%s*(%d+)') or "0")
+  wrk.thread:set("answered", answered)
+  wrk.thread:set("bad", bad)
+  wrk.thread:set("stored", stored)
+  wrk.thread:set("duplicates", duplicates)
+  if answered == mine then  -- last: the bench interrupts wrk once the file is there
+    finished = now()
+    wrk.thread:set("started", started)
+    wrk.thread:set("finished", finished)
+    finished_here()
+  end
+end
+
+function done(summary, latency, requests)
+  local out = {answered = 0, bad = 0, stored = 0, duplicates = 0, started = 0, finished = 0}
+  for _, t in ipairs(threads) do
+    for _, k in ipairs({"answered", "bad", "stored", "duplicates"}) do
+      out[k] = out[k] + (t:get(k) or 0)
+    end
+    local s, f = t:get("started") or 0, t:get("finished") or 0
+    if s > 0 and (out.started == 0 or s < out.started) then out.started = s end
+    if f > out.finished then out.finished = f end
+  end
+  local errors = summary.errors.connect + summary.errors.read + summary.errors.write
+    + summary.errors.timeout
+  io.write("BENCH_JSON ")
+  io.write(string.format(
+    '{"requests":%d,"errors":%d,"p50_us":%d,"p95_us":%d,"p99_us":%d,"max_us":%d,' ..
+    '"answered":%d,"bad":%d,"stored":%d,"duplicates":%d,"started":%.6f,"finished":%.6f}\n',
+    summary.requests, errors, latency:percentile(50), latency:percentile(95),
+    latency:percentile(99), latency.max, out.answered, out.bad, out.stored, out.duplicates,
+    out.started, out.finished))
+end
+"""
+)
 
 
 @dataclass(frozen=True)
@@ -231,3 +340,89 @@ def _run_wrk(command: list[str], env: dict[str, str], finished: Path | None, thr
     if process.returncode != 0:
         raise subprocess.CalledProcessError(process.returncode, command, stdout, stderr)
     return stdout
+
+
+@dataclass(frozen=True)
+class PostResult:
+    """One pass of POSTs: ``answered`` of them in ``seconds``, latency over every
+    request wrk timed (the POSTs and at most ``connections`` - 1 /healthz fillers at
+    the end, which move the p99 by less than one rank), the webhook answers' sums,
+    and the CPU wrk itself used (its share of the machine)."""
+
+    seconds: float
+    answered: int
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    max_ms: float
+    bad: int
+    errors: int
+    stored: int
+    duplicates: int
+    cpu_s: float
+
+    @property
+    def rps(self) -> float:
+        return self.answered / self.seconds if self.seconds > 0 else 0.0
+
+
+def post_pass(
+    port: int,
+    path: str,
+    posts: list[tuple[dict[str, str], bytes]],
+    *,
+    seconds: float,
+    threads: int = 1,
+    connections: int = 64,
+) -> PostResult:
+    """POST each of ``posts`` (headers, body) once, from ``connections`` keep-alive
+    connections in a closed loop, in order; ``seconds`` bounds the pass."""
+    with tempfile.TemporaryDirectory(prefix="saveit-wrk-") as tmp:
+        script = Path(tmp) / "post.lua"
+        script.write_text(_POST_SCRIPT)
+        listing = Path(tmp) / "posts.txt"
+        with listing.open("wb") as out:
+            for headers, body in posts:
+                head = "\x1f".join(f"{k}: {v}" for k, v in headers.items()).encode()
+                if any(c in body or c in head for c in (b"\t", b"\n")):
+                    raise ValueError("a POST's headers and body must be one line without tabs")
+                out.write(head + b"\t" + body + b"\n")
+        finished = Path(tmp) / "finished"
+        finished.mkdir()
+        command = [
+            require_wrk(),
+            f"-t{threads}",
+            f"-c{connections}",
+            f"-d{max(1, round(seconds))}s",
+            "--timeout",
+            "30s",
+            "-s",
+            str(script),
+            f"http://127.0.0.1:{port}",
+        ]
+        env = {
+            "BENCH_REQUESTS": str(listing),
+            "BENCH_PATH": path,
+            "BENCH_THREADS": str(threads),
+            "BENCH_DONE_DIR": str(finished),
+            "PATH": "/usr/bin:/bin",
+        }
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        stdout = _run_wrk(command, env, finished, threads)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    line = next(x for x in stdout.splitlines() if x.startswith("BENCH_JSON "))
+    raw = json.loads(line.removeprefix("BENCH_JSON "))
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    return PostResult(
+        seconds=raw["finished"] - raw["started"],
+        answered=raw["answered"],
+        p50_ms=raw["p50_us"] / 1000,
+        p95_ms=raw["p95_us"] / 1000,
+        p99_ms=raw["p99_us"] / 1000,
+        max_ms=raw["max_us"] / 1000,
+        bad=raw["bad"],
+        errors=raw["errors"],
+        stored=raw["stored"],
+        duplicates=raw["duplicates"],
+        cpu_s=cpu,
+    )

@@ -1,8 +1,8 @@
 """Signed WhatsApp webhooks at 64 concurrent senders: acks/s, ack latency, nothing lost.
 
 Run: ``.venv/bin/python bench/webhooks.py [--messages 5000] [--senders 64]
-[--duplicates 0.1] [--api-processes 1] [--max-seconds 600] [--database-url URL]
-[--redis-url URL]``.
+[--duplicates 0.1] [--generator wrk|aiohttp] [--api-processes 1] [--max-seconds 600]
+[--database-url URL] [--redis-url URL]``.
 
 It creates a throwaway PostgreSQL database with the demo restaurant, starts a
 loopback stand-in for the Graph API, ``saveit worker`` (which answers the
@@ -11,7 +11,10 @@ Redis: the production shape, the API only acknowledging), puts
 the demo's WhatsApp number in through ``PUT …/channels/whatsapp``, then POSTs
 signed Cloud API webhooks (one distinct guest text each, JSON escaped as Meta
 sends it) from closed-loop senders, re-sending a share of them with the same
-wamid. Then it waits (at most 120 s) until the worker has answered every
+wamid. The senders are ``wrk``'s connections (``loadgen.post_pass``: compiled,
+its own process, its CPU printed) unless ``--generator aiohttp`` asks for the
+Python senders in this process, which took a fifth of a core from the servers.
+Then it waits (at most 120 s) until the worker has answered every
 stored message and audits ``channel_messages``: each wamid stored exactly once.
 Exit status is non-zero only on request errors or lost/duplicated messages.
 """
@@ -40,6 +43,7 @@ import yaml
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+import loadgen
 from booking import (
     ADMIN_TOKEN,
     ROOT,
@@ -194,6 +198,26 @@ def webhook(i: int, rng: random.Random) -> Webhook:
     return Webhook(wamid, wa_id, raw, signature)
 
 
+class Acks(NamedTuple):
+    """One timed pass of acknowledgements, whichever generator sent it."""
+
+    answered: int
+    seconds: float
+    p50: float
+    p95: float
+    p99: float
+    max: float
+    statuses: str
+    errors: int
+    stored: int
+    duplicates: int
+    generator_cpu_s: float | None  # None: not measured apart (it shares this process)
+
+
+def headers_of(hook: Webhook) -> dict[str, str]:
+    return {"Content-Type": "application/json", "X-Hub-Signature-256": hook.signature}
+
+
 def send_order(first: int, count: int, share: float, rng: random.Random) -> list[int]:
     """Indices ``first..first+count-1`` in order, plus re-sends of ``share`` of them,
     each somewhere after its original (already acknowledged, or still in flight)."""
@@ -211,10 +235,9 @@ async def post_all(
 
     async def sender() -> None:
         for hook in (hooks[i] for i in todo):
-            headers = {"Content-Type": "application/json", "X-Hub-Signature-256": hook.signature}
             start = time.perf_counter()
             try:
-                async with session.post(url, data=hook.raw, headers=headers) as resp:
+                async with session.post(url, data=hook.raw, headers=headers_of(hook)) as resp:
                     answer, status = await resp.read(), str(resp.status)
             except (aiohttp.ClientError, TimeoutError) as exc:
                 answer, status = b"", type(exc).__name__
@@ -229,14 +252,55 @@ async def post_all(
     return stats, time.perf_counter() - start, acks
 
 
-async def load(
-    url: str, hooks: list[Webhook], order: list[int], senders: int
-) -> tuple[OpStats, float, dict[str, int]]:
+async def load(url: str, hooks: list[Webhook], order: list[int], senders: int) -> Acks:
+    """The aiohttp generator: Python, in this process, on the same cores as the servers."""
     connector = aiohttp.TCPConnector(limit=senders)
     timeout = aiohttp.ClientTimeout(total=30)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
         await post_all(session, url, hooks, list(range(WARMUP)), senders)
-        return await post_all(session, url, hooks, order, senders)
+        stats, seconds, acks = await post_all(session, url, hooks, order, senders)
+    ok = stats.statuses.get("200", 0)
+    return Acks(
+        answered=len(stats.latencies),
+        seconds=seconds,
+        p50=stats.pct(50),
+        p95=stats.pct(95),
+        p99=stats.pct(99),
+        max=max(stats.latencies),
+        statuses=" ".join(f"{k}={v}" for k, v in sorted(stats.statuses.items())),
+        errors=len(stats.latencies) - ok,
+        stored=acks["stored"],
+        duplicates=acks["duplicates"],
+        generator_cpu_s=None,
+    )
+
+
+def load_wrk(base: str, hooks: list[Webhook], order: list[int], senders: int, left: float) -> Acks:
+    """The wrk generator (``loadgen.post_pass``): compiled, one thread, ``senders``
+    keep-alive connections in a closed loop, so the cores go to the servers."""
+    port = int(base.rsplit(":", 1)[1])
+
+    def posts(indices: list[int]) -> list[tuple[dict[str, str], bytes]]:
+        return [(headers_of(hooks[i]), hooks[i].raw) for i in indices]
+
+    path = "/webhooks/whatsapp"
+    loadgen.post_pass(port, path, posts(list(range(WARMUP))), seconds=left, connections=senders)
+    result = loadgen.post_pass(port, path, posts(order), seconds=left, connections=senders)
+    ok = result.answered - result.bad
+    statuses = f"200={ok}" + (f" other={result.bad}" if result.bad else "")
+    return Acks(
+        answered=result.answered,
+        seconds=result.seconds,
+        p50=result.p50_ms,
+        p95=result.p95_ms,
+        p99=result.p99_ms,
+        max=result.max_ms,
+        statuses=statuses + (f" transport errors={result.errors}" if result.errors else ""),
+        errors=result.bad + result.errors + (len(order) - result.answered),
+        stored=result.stored,
+        duplicates=result.duplicates,
+        generator_cpu_s=result.cpu_s,
+    )
 
 
 COUNTS = text(
@@ -280,18 +344,18 @@ def audit(url: str, sent: set[str], graph: GraphStandIn) -> dict[str, Any]:
     }
 
 
-def report(
-    stats: OpStats, seconds: float, acks: dict[str, int], rss: list[float], found: dict[str, Any]
-) -> bool:
-    ok = stats.statuses.get("200", 0)
-    errors = len(stats.latencies) - ok
-    p99 = stats.pct(99)
-    statuses = " ".join(f"{k}={v}" for k, v in sorted(stats.statuses.items()))
+def report(acks: Acks, rss: list[float], found: dict[str, Any]) -> bool:
+    errors, p99 = acks.errors, acks.p99
     bad = found["lost"] + found["duplicated"] + found["unknown"]
-    print(f"\n1. Acknowledgements: {len(stats.latencies)} POSTs in {seconds:.1f} s [{statuses}]")
-    print(f"  acks/s {ok / seconds:.1f}; latency p50 {stats.pct(50):.1f} ms, ", end="")
-    print(f"p95 {stats.pct(95):.1f} ms, p99 {p99:.1f} ms, max {max(stats.latencies):.1f} ms")
-    print(f"  the API answered (timed): stored {acks['stored']}, duplicate {acks['duplicates']}")
+    print(f"\n1. Acknowledgements: {acks.answered} POSTs in {acks.seconds:.1f} s [{acks.statuses}]")
+    rate = (acks.answered - errors) / acks.seconds
+    print(f"  acks/s {rate:.1f}; latency p50 {acks.p50:.1f} ms, ", end="")
+    print(f"p95 {acks.p95:.1f} ms, p99 {p99:.1f} ms, max {acks.max:.1f} ms")
+    print(f"  the API answered (timed): stored {acks.stored}, duplicate {acks.duplicates}")
+    if acks.generator_cpu_s is not None:
+        share = acks.generator_cpu_s / acks.seconds
+        print(f"  load generator (wrk, both passes): {acks.generator_cpu_s:.2f} s of CPU, ", end="")
+        print(f"{share:.0%} of one core over the timed pass")
     print("  peak RSS per API process (VmHWM): " + ", ".join(f"{mb:.0f} MB" for mb in rss))
     print(f"\n2. After the run (waited {found['drained_s']:.1f} s of at most {DRAIN_S:.0f} s)")
     print(f"  distinct sent          {found['sent']}")
@@ -330,25 +394,34 @@ def run(args: argparse.Namespace) -> int:
             with relay, server(api, env, log, args.api_processes) as (base, pid):
                 put_whatsapp_channel(base)
                 print(f"sending {WARMUP} warm-up + {len(order)} timed webhooks ...", flush=True)
-                sending = load(f"{base}/webhooks/whatsapp", hooks, order, args.senders)
-                left = args.deadline - time.monotonic() - 1  # end it here, not by SIGALRM
-                try:
-                    stats, seconds, acks = asyncio.run(asyncio.wait_for(sending, max(1, left)))
-                except TimeoutError:
-                    signal.alarm(0)
-                    raise SystemExit("bench stopped: --max-seconds reached") from None
+                left = max(1, args.deadline - time.monotonic() - 1)  # end it here, not by SIGALRM
+                if args.generator == "wrk":
+                    acks = load_wrk(base, hooks, order, args.senders, left)
+                else:
+                    sending = load(f"{base}/webhooks/whatsapp", hooks, order, args.senders)
+                    try:
+                        acks = asyncio.run(asyncio.wait_for(sending, left))
+                    except TimeoutError:
+                        signal.alarm(0)
+                        raise SystemExit("bench stopped: --max-seconds reached") from None
                 found = audit(url, sent, graph)
                 rss = list(peak_rss_mb(worker_pids(pid)).values())
         finally:
             forget_redis_keys(args.redis_url, prefix)
     found |= {"sent": len(sent), "guests": len({hook.guest for hook in hooks})}
-    return 0 if report(stats, seconds, acks, rss, found) else 1
+    return 0 if report(acks, rss, found) else 1
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--messages", type=int, default=5000, help="distinct timed messages")
     parser.add_argument("--senders", type=int, default=64)
+    parser.add_argument(
+        "--generator",
+        choices=("wrk", "aiohttp"),
+        default="wrk",
+        help="wrk (compiled, its own process) or aiohttp (Python, in the bench's process)",
+    )
     parser.add_argument("--duplicates", type=float, default=0.1, help="share re-sent (same wamid)")
     parser.add_argument("--max-seconds", type=float, default=600, help="bound on the whole run")
     parser.add_argument("--database-url", default="postgresql://postgres@127.0.0.1:5432/test")
@@ -360,6 +433,8 @@ def main() -> int:
         help="uvicorn --workers (1: see bench/README.md on how 64 keep-alive senders split)",
     )
     args = parser.parse_args()
+    if args.generator == "wrk":
+        loadgen.require_wrk()
     if not (
         1 <= args.messages <= 10**6 and 1 <= args.senders <= 1024 and 0 <= args.duplicates <= 1
     ):
@@ -373,7 +448,7 @@ def main() -> int:
     print("rate limits on (webhooks are exempt; guest limit 20/min); Graph API: loopback stand-in")
     print(
         f"messages={args.messages} (+{WARMUP} untimed warm-up) re-sent={args.duplicates:.0%} "
-        f"senders={args.senders} (closed loop, aiohttp keep-alive, same host)"
+        f"senders={args.senders} (closed loop, {args.generator} keep-alive, same host)"
     )
     signal.signal(signal.SIGALRM, give_up)  # raised in the main thread, so every
     signal.signal(signal.SIGTERM, give_up)  # `finally` stops servers and drops the DB
