@@ -3,7 +3,7 @@
 A webhook burst is the API's busiest write: a provider sends each guest message
 as it comes, and waits for the acknowledgement. Routing one through FastAPI —
 matching the path against every route, solving the endpoint's dependencies,
-serialising the answer — cost about a third of the interpreter's time on the
+serialising the answer — cost about a quarter of the interpreter's time on the
 acknowledgement path (``bench/webhooks.py``, py-spy). This pure ASGI middleware
 sits innermost, behind every guard (request id and metrics, header and body
 limits, the catch-all), so a webhook it answers passed them all exactly as the
@@ -66,6 +66,8 @@ class WebhookLane:
 
     async def _problem(self, request: Request, exc: Exception) -> Response:
         for kind in type(exc).__mro__:
+            if kind is Exception:  # Starlette leaves that one to the server-error layer
+                break
             handler = self.handlers.get(kind)
             if handler is not None:
                 answer = handler(request, exc)

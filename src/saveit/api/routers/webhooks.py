@@ -113,10 +113,9 @@ def _counted(hook: Webhook) -> Callable[..., Awaitable[dict[str, int]]]:
     return endpoint
 
 
-def _acknowledged(hook: Webhook, body: str, media_type: str) -> Callable[..., Awaitable[Response]]:
+def _acknowledged(hook: Webhook) -> Callable[..., Awaitable[Response]]:
     async def endpoint(request: Request, container: ContainerDep) -> Response:
-        await _receive(request, container, hook)
-        return Response(body, media_type=media_type)
+        return await acknowledge(request, container, hook)
 
     return endpoint
 
@@ -145,7 +144,7 @@ for _hook in registry.webhooks():
         )
     router.add_api_route(
         _hook.path,
-        _counted(_hook) if _hook.ack is None else _acknowledged(_hook, *_hook.ack),
+        _counted(_hook) if _hook.ack is None else _acknowledged(_hook),
         methods=["POST"],
         name=_hook.name,
     )
