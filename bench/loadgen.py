@@ -23,6 +23,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 _PRELUDE = r"""
 local ffi = require("ffi")
@@ -57,6 +58,19 @@ local function wrk_checking()
     return true
   end
   return false
+end
+
+local function gathered(keys)
+  -- The threads' counters summed, and the pass's first start and last finish.
+  local out = {started = 0, finished = 0}
+  for _, k in ipairs(keys) do out[k] = 0 end
+  for _, t in ipairs(threads) do
+    for _, k in ipairs(keys) do out[k] = out[k] + (t:get(k) or 0) end
+    local s, f = t:get("started") or 0, t:get("finished") or 0
+    if s > 0 and (out.started == 0 or s < out.started) then out.started = s end
+    if f > out.finished then out.finished = f end
+  end
+  return out
 end
 
 local function finished_here()
@@ -124,21 +138,11 @@ function response(status, headers, body)
 end
 
 function done(summary, latency, requests)
-  local out = {
-    requests = summary.requests, duration_us = summary.duration,
-    errors = summary.errors.connect + summary.errors.read + summary.errors.write
-      + summary.errors.timeout + summary.errors.status,
-    p50_us = latency:percentile(50), p99_us = latency:percentile(99),
-    hits = 0, misses = 0, other = 0, bad = 0, answered = 0, started = 0, finished = 0,
-  }
-  for _, t in ipairs(threads) do
-    for _, k in ipairs({"hits", "misses", "other", "bad", "answered"}) do
-      out[k] = out[k] + (t:get(k) or 0)
-    end
-    local s, f = t:get("started") or 0, t:get("finished") or 0
-    if s > 0 and (out.started == 0 or s < out.started) then out.started = s end
-    if f > out.finished then out.finished = f end
-  end
+  local out = gathered({"hits", "misses", "other", "bad", "answered"})
+  out.requests, out.duration_us = summary.requests, summary.duration
+  out.errors = summary.errors.connect + summary.errors.read + summary.errors.write
+    + summary.errors.timeout + summary.errors.status
+  out.p50_us, out.p99_us = latency:percentile(50), latency:percentile(99)
   io.write("BENCH_JSON ")
   io.write(string.format(
     '{"requests":%d,"duration_us":%d,"errors":%d,"p50_us":%d,"p99_us":%d,' ..
@@ -213,15 +217,7 @@ function response(status, headers, body)
 end
 
 function done(summary, latency, requests)
-  local out = {answered = 0, bad = 0, stored = 0, duplicates = 0, started = 0, finished = 0}
-  for _, t in ipairs(threads) do
-    for _, k in ipairs({"answered", "bad", "stored", "duplicates"}) do
-      out[k] = out[k] + (t:get(k) or 0)
-    end
-    local s, f = t:get("started") or 0, t:get("finished") or 0
-    if s > 0 and (out.started == 0 or s < out.started) then out.started = s end
-    if f > out.finished then out.finished = f end
-  end
+  local out = gathered({"answered", "bad", "stored", "duplicates"})
   local errors = summary.errors.connect + summary.errors.read + summary.errors.write
     + summary.errors.timeout
   io.write("BENCH_JSON ")
@@ -282,17 +278,7 @@ def run(
         script.write_text(_SCRIPT)
         listing = Path(tmp) / "paths.txt"
         listing.write_text("\n".join(paths) + "\n")
-        command = [
-            require_wrk(),
-            f"-t{threads}",
-            f"-c{connections}",
-            f"-d{max(1, round(seconds))}s",
-            "--timeout",
-            "10s",
-            "-s",
-            str(script),
-            f"http://127.0.0.1:{port}",
-        ]
+        command = _command(script, port, threads, connections, seconds, timeout_s=10)
         if taskset:
             command = ["taskset", "-c", taskset, *command]
         finished = Path(tmp) / "finished"
@@ -306,8 +292,7 @@ def run(
             "PATH": "/usr/bin:/bin",
         }
         stdout = _run_wrk(command, env, finished if limit else None, threads)
-    line = next(x for x in stdout.splitlines() if x.startswith("BENCH_JSON "))
-    raw = json.loads(line.removeprefix("BENCH_JSON "))
+    raw = _reported(stdout)
     if limit:
         elapsed = raw["finished"] - raw["started"]
         answered = raw["answered"]
@@ -326,6 +311,29 @@ def run(
         bad=raw["bad"],
         errors=raw["errors"],
     )
+
+
+def _command(
+    script: Path, port: int, threads: int, connections: int, seconds: float, *, timeout_s: int
+) -> list[str]:
+    return [
+        require_wrk(),
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{max(1, round(seconds))}s",
+        "--timeout",
+        f"{timeout_s}s",
+        "-s",
+        str(script),
+        f"http://127.0.0.1:{port}",
+    ]
+
+
+def _reported(stdout: str) -> dict[str, Any]:
+    """What the script's ``done`` wrote: one ``BENCH_JSON`` line."""
+    line = next(x for x in stdout.splitlines() if x.startswith("BENCH_JSON "))
+    reported: dict[str, Any] = json.loads(line.removeprefix("BENCH_JSON "))
+    return reported
 
 
 def _run_wrk(command: list[str], env: dict[str, str], finished: Path | None, threads: int) -> str:
@@ -392,17 +400,7 @@ def post_pass(
                 out.write(head + b"\t" + body + b"\n")
         finished = Path(tmp) / "finished"
         finished.mkdir()
-        command = [
-            require_wrk(),
-            f"-t{threads}",
-            f"-c{connections}",
-            f"-d{max(1, round(seconds))}s",
-            "--timeout",
-            "30s",
-            "-s",
-            str(script),
-            f"http://127.0.0.1:{port}",
-        ]
+        command = _command(script, port, threads, connections, seconds, timeout_s=30)
         env = {
             "BENCH_REQUESTS": str(listing),
             "BENCH_PATH": path,
@@ -413,8 +411,7 @@ def post_pass(
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         stdout = _run_wrk(command, env, finished, threads)
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    line = next(x for x in stdout.splitlines() if x.startswith("BENCH_JSON "))
-    raw = json.loads(line.removeprefix("BENCH_JSON "))
+    raw = _reported(stdout)
     cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     return PostResult(
         seconds=raw["finished"] - raw["started"],

@@ -66,6 +66,7 @@ PHONE_NUMBER_ID = "109876543210001"
 GUESTS = 300  # ~17 messages each at the default count: under the 20/min guest limit
 WARMUP = 256  # distinct messages sent first: audited, not timed
 DRAIN_S = 120.0
+WEBHOOK_PATH = "/webhooks/whatsapp"
 TEXTS = (
     "Hola, ¿tenéis mesa para {n} mañana a las 21:00? 😀",
     "Buenas, quería reservar en la terraza el sábado para {n} ☀️",
@@ -283,9 +284,9 @@ def load_wrk(base: str, hooks: list[Webhook], order: list[int], senders: int, le
     def posts(indices: list[int]) -> list[tuple[dict[str, str], bytes]]:
         return [(headers_of(hooks[i]), hooks[i].raw) for i in indices]
 
-    path = "/webhooks/whatsapp"
-    loadgen.post_pass(port, path, posts(list(range(WARMUP))), seconds=left, connections=senders)
-    result = loadgen.post_pass(port, path, posts(order), seconds=left, connections=senders)
+    warm, timed = posts(list(range(WARMUP))), posts(order)
+    loadgen.post_pass(port, WEBHOOK_PATH, warm, seconds=left, connections=senders)
+    result = loadgen.post_pass(port, WEBHOOK_PATH, timed, seconds=left, connections=senders)
     ok = result.answered - result.bad
     statuses = f"200={ok}" + (f" other={result.bad}" if result.bad else "")
     return Acks(
@@ -354,7 +355,7 @@ def report(acks: Acks, rss: list[float], found: dict[str, Any]) -> bool:
     print(f"  the API answered (timed): stored {acks.stored}, duplicate {acks.duplicates}")
     if acks.generator_cpu_s is not None:
         share = acks.generator_cpu_s / acks.seconds
-        print(f"  load generator (wrk, both passes): {acks.generator_cpu_s:.2f} s of CPU, ", end="")
+        print(f"  load generator (wrk, timed pass): {acks.generator_cpu_s:.2f} s of CPU, ", end="")
         print(f"{share:.0%} of one core over the timed pass")
     print("  peak RSS per API process (VmHWM): " + ", ".join(f"{mb:.0f} MB" for mb in rss))
     print(f"\n2. After the run (waited {found['drained_s']:.1f} s of at most {DRAIN_S:.0f} s)")
@@ -398,7 +399,7 @@ def run(args: argparse.Namespace) -> int:
                 if args.generator == "wrk":
                     acks = load_wrk(base, hooks, order, args.senders, left)
                 else:
-                    sending = load(f"{base}/webhooks/whatsapp", hooks, order, args.senders)
+                    sending = load(f"{base}{WEBHOOK_PATH}", hooks, order, args.senders)
                     try:
                         acks = asyncio.run(asyncio.wait_for(sending, left))
                     except TimeoutError:
