@@ -21,6 +21,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from saveit.analytics import daily, report
+from saveit.analytics.refusals import RefusalLog
 from saveit.domain import errors, events
 from saveit.domain.analytics import (
     ATTEMPTS,
@@ -32,6 +33,7 @@ from saveit.domain.analytics import (
     Counter,
     HandoffFact,
     InboundFact,
+    RefusalFact,
     SurveyFact,
     VisitFact,
 )
@@ -103,6 +105,7 @@ class Analytics:
         self._offered_for: Restaurant | None = None
         self._offered: dict[date, list[Counter]] = {}
         self._offered_lock = threading.Lock()
+        self.refusals = RefusalLog(self.db, clock=clock)
 
     # --- keeping the counters --------------------------------------------------------------
 
@@ -205,7 +208,8 @@ class Analytics:
         return restaurant, self.touched(restaurant, event)
 
     def booking_refused(self, cmd: CreateReservation, actor: Actor, code: str) -> None:
-        """The booking engine's refusal listener (never raises into the booking)."""
+        """The booking engine's refusal listener (never raises into the booking).
+        The refusal is written a moment later with others (:mod:`.refusals`)."""
         if code not in COUNTED_REFUSALS:
             return
         try:
@@ -214,35 +218,19 @@ class Analytics:
             else:
                 with self.db.reading() as r:
                     restaurant_id = r.restaurants.id_of(cmd.restaurant)
-            self.record_refusal(
-                restaurant_id, channel=cmd.source, code=code, party_size=cmd.party_size
+            now = self.clock()
+            self.refusals.add(
+                RefusalFact(
+                    restaurant_id=restaurant_id,
+                    day=now.astimezone(self._zone(restaurant_id)).date(),
+                    at=now,
+                    channel=cmd.source,
+                    code=code,
+                    party_size=cmd.party_size,
+                )
             )
         except Exception:
             log.exception("analytics: recording a refused booking failed")
-
-    def record_refusal(
-        self, restaurant_id: int, *, channel: str, code: str, party_size: int
-    ) -> None:
-        """A booking attempt the engine refused, counted in the success rate.
-
-        No event: a refused request writes nothing the booking's readers see, and
-        its counter is bumped here, in the transaction that records it, behind the
-        day's lock, so a recomputation of the day runs wholly before or after."""
-        now = self.clock()
-        tz = self._zone(restaurant_id)
-        day = now.astimezone(tz).date()
-        with self.db.unit_of_work() as uow:
-            uow.analytics.lock_day(restaurant_id, day, ATTEMPTS, now)
-            uow.analytics.record_refusal(
-                restaurant_id=restaurant_id,
-                at=now,
-                channel=channel,
-                code=code,
-                party_size=party_size,
-            )
-            uow.analytics.bump(
-                Counter(day, ATTEMPTS, "attempts", "", channel, "refused", 1), restaurant_id
-            )
 
     def _zone(self, restaurant_id: int) -> ZoneInfo:
         found = self._zones.get(restaurant_id)
@@ -264,6 +252,7 @@ class Analytics:
         Unlike the consumer's day-by-day path, the facts are read for the whole
         range at once (a handful of queries per month) and sorted into days here:
         a second way to the same counters, which the aggregate test holds equal."""
+        self.refusals.flush()
         restaurant = self.restaurant(restaurant_id)
         if first is None or last is None:
             with self.db.reading() as r:
@@ -320,6 +309,7 @@ class Analytics:
             raise ValidationFailed("'to' is before 'from'")
         if (last - first).days >= MAX_RANGE_DAYS:
             raise ValidationFailed(f"a report covers at most {MAX_RANGE_DAYS} days")
+        self.refusals.flush()  # this process's own refusals are in its figures
         with self.db.tolerant_reading() as r:
             if self.restaurants is not None:
                 restaurant = self.restaurants(slug)

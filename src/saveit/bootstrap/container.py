@@ -107,6 +107,7 @@ class Container:
     surveys: Surveys
 
     def close(self) -> None:
+        self.analytics.refusals.close()  # before the database goes
         if self.redis_gate is not None:
             self.redis_gate.close()
         self.bus.close()

@@ -43,6 +43,18 @@ class AttemptFact:
 
 
 @dataclass(frozen=True, slots=True)
+class RefusalFact:
+    """A booking attempt the engine refused, on the restaurant's day it was made."""
+
+    restaurant_id: int
+    day: date
+    at: datetime
+    channel: str
+    code: str
+    party_size: int
+
+
+@dataclass(frozen=True, slots=True)
 class InboundFact:
     """A guest's message, with what the day's counters need to know around it."""
 

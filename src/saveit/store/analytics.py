@@ -34,6 +34,7 @@ from saveit.domain.analytics import (
     Counter,
     HandoffFact,
     InboundFact,
+    RefusalFact,
     SurveyFact,
     VisitFact,
 )
@@ -45,7 +46,7 @@ from saveit.store.analytics_facts import (
     later_visits,
     latest_comments,
     record_handoff,
-    record_refusal,
+    record_refusals,
     survey_facts,
     visit_facts,
 )
@@ -332,17 +333,8 @@ class AnalyticsRepository:
             by=by,
         )
 
-    def record_refusal(
-        self, *, restaurant_id: int, at: datetime, channel: str, code: str, party_size: int
-    ) -> None:
-        record_refusal(
-            self.connection,
-            restaurant_id=restaurant_id,
-            at=at,
-            channel=channel,
-            code=code,
-            party_size=party_size,
-        )
+    def record_refusals(self, rows: Sequence[RefusalFact]) -> None:
+        record_refusals(self.connection, rows)
 
     def later_visits(self, restaurant_id: int, guest_id: int, after: datetime) -> list[datetime]:
         return later_visits(self.connection, restaurant_id, guest_id, after)

@@ -4,7 +4,7 @@ record themselves: refused bookings, handoffs)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -15,6 +15,7 @@ from saveit.domain.analytics import (
     AttemptFact,
     HandoffFact,
     InboundFact,
+    RefusalFact,
     SurveyFact,
     VisitFact,
 )
@@ -263,14 +264,22 @@ def record_handoff(
     )
 
 
-def record_refusal(
-    conn: Connection, *, restaurant_id: int, at: datetime, channel: str, code: str, party_size: int
-) -> None:
-    conn.execute(
-        insert(booking_refusals).values(
-            restaurant_id=restaurant_id, at=at, channel=channel, code=code, party_size=party_size
+def record_refusals(conn: Connection, rows: Sequence[RefusalFact]) -> None:
+    """Refused attempts, in one statement (a batch: :mod:`saveit.analytics.refusals`)."""
+    if rows:
+        conn.execute(
+            insert(booking_refusals),
+            [
+                {
+                    "restaurant_id": row.restaurant_id,
+                    "at": row.at,
+                    "channel": row.channel,
+                    "code": row.code,
+                    "party_size": row.party_size,
+                }
+                for row in rows
+            ],
         )
-    )
 
 
 # --- what an event touched ---------------------------------------------------------------
