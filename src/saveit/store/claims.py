@@ -14,7 +14,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, insert, select, text
+from sqlalchemy import Connection, Integer, any_, bindparam, delete, insert, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from saveit.store.database import ignoring_conflicts
@@ -24,18 +24,29 @@ from saveit.store.schema import (
     table_claims,
 )
 
-_BUSY = (
-    select(table_claims.c.table_id)
-    .distinct()
-    .where(
-        table_claims.c.table_id.in_(bindparam("tables", expanding=True)),
-        table_claims.c.cell >= bindparam("first"),
-        table_claims.c.cell < bindparam("stop"),
+
+@cache
+def _busy(dialect: str, excluding: bool) -> Any:
+    """PostgreSQL takes the tables as one array (``= ANY``): an expanding ``IN``
+    list is rendered into the statement's text again on every execution."""
+    if dialect == "postgresql":
+        tables = table_claims.c.table_id == any_(
+            bindparam("tables", type_=postgresql.ARRAY(Integer))
+        )
+    else:
+        tables = table_claims.c.table_id.in_(bindparam("tables", expanding=True))
+    query = (
+        select(table_claims.c.table_id)
+        .distinct()
+        .where(
+            tables,
+            table_claims.c.cell >= bindparam("first"),
+            table_claims.c.cell < bindparam("stop"),
+        )
     )
-)
-
-
-_BUSY_EXCEPT = _BUSY.where(table_claims.c.reservation_id != bindparam("exclude_id"))
+    if excluding:
+        query = query.where(table_claims.c.reservation_id != bindparam("exclude_id"))
+    return query
 
 
 def busy_tables(
@@ -50,10 +61,9 @@ def busy_tables(
     params: dict[str, Any] = {"tables": list(table_ids), "first": cells.start, "stop": cells.stop}
     if not params["tables"]:
         return set()
-    query = _BUSY
     if exclude_id is not None:
-        query = _BUSY_EXCEPT
         params["exclude_id"] = exclude_id
+    query = _busy(conn.dialect.name, exclude_id is not None)
     return {int(table_id) for table_id in conn.execute(query, params).scalars()}
 
 
