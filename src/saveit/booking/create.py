@@ -161,12 +161,9 @@ class CreateBooking:
                 updated_at=now,
                 version=1,
             )
-            reservations.record_change(view, actor, "created", None, now)
-            if not reservations.add_covers(
-                restaurant.id,
-                cmd.start,
-                cmd.party_size,
-                restaurant.rules.pacing_covers_per_slot,
+            # the audit row, the event and the slot's covers: the last write
+            if not reservations.record_created(
+                view, actor, now, restaurant.rules.pacing_covers_per_slot
             ):
                 raise Lost
         return Created(view, replayed=False)

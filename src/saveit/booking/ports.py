@@ -112,6 +112,10 @@ class Reservations(Protocol):
         extra: dict[str, Any] | None = None,
     ) -> None: ...
 
+    def record_created(
+        self, view: ReservationView, actor: Actor, now: datetime, cap: int | None
+    ) -> bool: ...
+
 
 class Reads(Protocol):
     """A read-only connection's repositories."""

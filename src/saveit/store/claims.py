@@ -155,20 +155,28 @@ def add_covers(
     """
     if cap is not None and covers > cap:
         return False
-    capped = cap is not None and covers > 0
-    statement = _covers_upsert(conn.dialect.name, capped)
-    params = {
+    params = covers_params(restaurant_id, slot_start, covers, cap)
+    statement = covers_upsert(conn.dialect.name, "cap" in params)
+    return conn.execute(statement, params).first() is not None  # no row: the cap refused
+
+
+def covers_params(
+    restaurant_id: int, slot_start: datetime, covers: int, cap: int | None
+) -> dict[str, Any]:
+    """The upsert's parameters; ``cap`` only when it binds (covers given back are
+    never refused)."""
+    params: dict[str, Any] = {
         "restaurant_id": restaurant_id,
         "slot_start": int(slot_start.timestamp()),
         "covers": covers,
     }
-    if cap is not None and capped:
+    if cap is not None and covers > 0:
         params["cap"] = cap
-    return conn.execute(statement, params).first() is not None  # no row: the cap refused
+    return params
 
 
 @cache
-def _covers_upsert(dialect: str, capped: bool) -> Any:
+def covers_upsert(dialect: str, capped: bool) -> Any:
     base = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = base(slot_covers)
     total = slot_covers.c.covers + statement.excluded.covers

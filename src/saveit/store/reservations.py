@@ -19,6 +19,7 @@ from saveit.store.changes import arrival_times
 # the unit of work's repository is the way in (drop these once none do).
 from saveit.store.changes import record as record
 from saveit.store.changes import record_change as record_change
+from saveit.store.changes import record_created as record_created
 from saveit.store.claims import add_covers as add_covers
 from saveit.store.claims import busy_tables as busy_tables
 from saveit.store.claims import claim as claim
@@ -340,4 +341,5 @@ class ReservationRepository(Repository):
     bump_guest_counter = bound(bump_guest_counter)
     count_overlaps = bound(count_overlaps)
     record_change = bound(record_change)
+    record_created = bound(record_created)
     arrival_times = bound(arrival_times)

@@ -231,6 +231,14 @@ class MemoryReservations:
         )
         self.state.outbox.append({"type": f"reservation.{action}", "reservation": after})
 
+    def record_created(
+        self, view: ReservationView, actor: Actor, now: datetime, cap: int | None
+    ) -> bool:
+        """As ``store.changes.record_created``: written, then refused by the cap
+        (the transaction that gets False is rolled back)."""
+        self.record_change(view, actor, "created", None, now)
+        return self.add_covers(view.restaurant_id, view.start, view.party_size, cap)
+
     def arrival_times(self, reservation_ids: Sequence[int]) -> dict[int, datetime]:
         """As ``store.changes.arrival_times``: the last check-in, else when it was made."""
         found: dict[int, datetime] = {}
