@@ -194,32 +194,45 @@ class BookingContext:
         area: str | None,
         actor: Actor,
         now: datetime,
-    ) -> tuple[int, str]:
-        """The new row's id and public code."""
+        seat: tuple[Sequence[Seating], range] | None = None,
+    ) -> tuple[int, str, Seating | None]:
+        """The new row's id and public code, and with ``seat`` (the candidate
+        seatings, best first, and the stay's cells) the one it was seated at: the
+        first candidate is claimed in the insert's own statement, the others after
+        it (:meth:`claim_first_free`). Raises :class:`Lost` when none is free."""
         for _attempt in range(5):
             code = codes.new_code()
-            found = reservations.insert_reservation(
-                {
-                    "code": code,
-                    "restaurant_id": restaurant_id,
-                    "guest_id": guest_id,
-                    "party_size": party_size,
-                    "start_at": start,
-                    "end_at": end,
-                    "buffer_minutes": buffer,
-                    "status": status.value,
-                    "source": source,
-                    "notes": notes,
-                    "area_preference": area,
-                    "created_by": actor.label,
-                    "created_at": now,
-                    "updated_at": now,
-                    "version": 1,
-                },
-            )
-            if found is not None:
-                return found, code
-            # a code collision: 40 random bits, so vanishingly rare
+            values = {
+                "code": code,
+                "restaurant_id": restaurant_id,
+                "guest_id": guest_id,
+                "party_size": party_size,
+                "start_at": start,
+                "end_at": end,
+                "buffer_minutes": buffer,
+                "status": status.value,
+                "source": source,
+                "notes": notes,
+                "area_preference": area,
+                "created_by": actor.label,
+                "created_at": now,
+                "updated_at": now,
+                "version": 1,
+            }
+            if seat is None:
+                found = reservations.insert_reservation(values)
+                if found is not None:
+                    return found, code, None
+                continue  # a code collision: 40 random bits, so vanishingly rare
+            candidates, span = seat
+            made, claimed = reservations.insert_claiming(values, candidates[0].table_ids, span)
+            if made is None:
+                continue
+            if claimed:
+                return made, code, candidates[0]
+            metrics.claim_conflicts.inc()  # a racing booking holds a cell: the next one
+            seating = BookingContext.claim_first_free(reservations, made, candidates[1:], span)
+            return made, code, seating
         raise RuntimeError("could not draw a free reservation code")
 
     @staticmethod

@@ -73,6 +73,10 @@ class Reservations(Protocol):
 
     def claim(self, reservation_id: int, table_ids: Iterable[int], cells: range) -> bool: ...
 
+    def insert_claiming(
+        self, values: dict[str, Any], table_ids: Iterable[int], cells: range
+    ) -> tuple[int | None, bool]: ...
+
     def release(self, reservation_id: int, *, forget_tables: bool) -> None: ...
 
     def reschedule(

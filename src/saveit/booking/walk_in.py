@@ -39,7 +39,8 @@ class SeatWalkIn:
                 reservations = uow.reservations
                 guest = uow.guests.find_or_create(restaurant.id, GuestDetails(name=cmd.name), now)
                 guest_id = guest.id if guest else None
-                reservation_id, _code = ctx.insert_reservation(
+                span = cells(start, end, buffer)
+                reservation_id, _code, _seating = ctx.insert_reservation(
                     reservations,
                     restaurant_id=restaurant.id,
                     guest_id=guest_id,
@@ -53,9 +54,8 @@ class SeatWalkIn:
                     area=cmd.area,
                     actor=actor,
                     now=now,
+                    seat=(candidates, span),
                 )
-                span = cells(start, end, buffer)
-                ctx.claim_first_free(reservations, reservation_id, candidates, span)
                 reservations.bump_guest_counter(guest_id, "visit_count", now)
                 view = reservations.view_by_id(reservation_id)
                 reservations.record_change(view, actor, "walk_in", None, now)

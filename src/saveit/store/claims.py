@@ -20,9 +20,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from saveit.store.database import ignoring_conflicts
 from saveit.store.schema import (
     reservation_tables,
+    reservations,
     slot_covers,
     table_claims,
 )
+from saveit.store.tenancy import current_tenant
 
 
 @cache
@@ -85,6 +87,72 @@ _CLAIM_AND_SEAT = text(
 )
 
 
+# A new booking, its claims and its seating in one statement (PostgreSQL): the
+# claims and the seating read the new row's id from the first insert's RETURNING.
+# No row back: the public code was taken (nothing was written; draw another).
+_INSERT_CLAIM_AND_SEAT = text(
+    "WITH made AS ("
+    " INSERT INTO reservations (code, restaurant_id, guest_id, party_size, start_at,"
+    " end_at, buffer_minutes, status, source, notes, area_preference, created_by,"
+    " created_at, updated_at, version)"
+    " VALUES (:code, :restaurant_id, :guest_id, :party_size, :start_at,"
+    " :end_at, :buffer_minutes, :status, :source, :notes, :area_preference, :created_by,"
+    " :created_at, :updated_at, :version)"
+    " ON CONFLICT DO NOTHING RETURNING id"
+    "), claimed AS ("
+    " INSERT INTO table_claims (table_id, cell, reservation_id)"
+    " SELECT t, c, made.id FROM made,"
+    " unnest(CAST(:tables AS integer[])) AS t,"
+    " generate_series(CAST(:first AS bigint), CAST(:last AS bigint)) AS c"
+    " ON CONFLICT DO NOTHING RETURNING 1"
+    "), seated AS ("
+    " INSERT INTO reservation_tables (reservation_id, table_id)"
+    " SELECT made.id, t FROM made, unnest(CAST(:tables AS integer[])) AS t"
+    " WHERE (SELECT count(*) FROM claimed) = :wanted"
+    ")"
+    " SELECT made.id, (SELECT count(*) FROM claimed) FROM made"
+)
+
+
+def insert_claiming(
+    conn: Connection, values: dict[str, Any], table_ids: Iterable[int], cells: range
+) -> tuple[int | None, bool]:
+    """Insert a reservation and claim these tables for it: (its id, whether every
+    cell was free). None for the id when its public code is taken (nothing was
+    written). A claim that lost a cell leaves nothing of itself behind, as
+    :func:`claim`'s does, and the reservation stays for the next candidate.
+
+    On PostgreSQL one round trip where a create took two, for unscoped work (a
+    guest's booking): under a restaurant's row-level security the seating's
+    policy looks the reservation up, and a row inserted by the same statement is
+    not yet visible to it, so a staff request takes the two statements."""
+    if conn.dialect.name != "postgresql" or current_tenant() is not None:
+        made = ignoring_conflicts(conn.dialect.name, reservations, reservations.c.id)
+        found = conn.execute(made, values).scalar()
+        if found is None:
+            return None, False
+        return int(found), claim(conn, int(found), table_ids, cells)
+    table_ids = list(table_ids)
+    wanted = len(table_ids) * len(cells)
+    row = conn.execute(
+        _INSERT_CLAIM_AND_SEAT,
+        {
+            **values,
+            "tables": table_ids,
+            "first": cells.start,
+            "last": cells.stop - 1,
+            "wanted": wanted,
+        },
+    ).first()
+    if row is None:
+        return None, False
+    reservation_id, inserted = int(row[0]), int(row[1])
+    if inserted != wanted:
+        _forget_claims(conn, reservation_id, table_ids)
+        return reservation_id, False
+    return reservation_id, True
+
+
 def claim(conn: Connection, reservation_id: int, table_ids: Iterable[int], cells: range) -> bool:
     """Claim every cell of these tables for the reservation; False when another
     booking holds one of them (then nothing of this attempt is left behind).
@@ -121,18 +189,22 @@ def claim(conn: Connection, reservation_id: int, table_ids: Iterable[int], cells
         statement = ignoring_conflicts(conn.dialect.name, table_claims, table_claims.c.cell)
         inserted = len(conn.execute(statement.values(rows)).all())
     if inserted != wanted:
-        conn.execute(
-            delete(table_claims).where(
-                table_claims.c.reservation_id == reservation_id,
-                table_claims.c.table_id.in_(table_ids),
-            )
-        )
+        _forget_claims(conn, reservation_id, table_ids)
         return False
     conn.execute(
         insert(reservation_tables),
         [{"reservation_id": reservation_id, "table_id": t} for t in table_ids],
     )
     return True
+
+
+def _forget_claims(conn: Connection, reservation_id: int, table_ids: list[int]) -> None:
+    conn.execute(
+        delete(table_claims).where(
+            table_claims.c.reservation_id == reservation_id,
+            table_claims.c.table_id.in_(table_ids),
+        )
+    )
 
 
 def release(conn: Connection, reservation_id: int, *, forget_tables: bool) -> None:

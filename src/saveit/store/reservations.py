@@ -23,6 +23,7 @@ from saveit.store.changes import record_created as record_created
 from saveit.store.claims import add_covers as add_covers
 from saveit.store.claims import busy_tables as busy_tables
 from saveit.store.claims import claim as claim
+from saveit.store.claims import insert_claiming as insert_claiming
 from saveit.store.claims import release as release
 from saveit.store.database import ignoring_conflicts
 from saveit.store.repository import Repository, bound
@@ -333,6 +334,7 @@ class ReservationRepository(Repository):
     insert_reservation = bound(insert_reservation)
     busy_tables = bound(busy_tables)
     claim = bound(claim)
+    insert_claiming = bound(insert_claiming)
     reschedule = bound(reschedule)
     change_status = bound(change_status)
     release = bound(release)

@@ -150,6 +150,12 @@ class MemoryReservations:
         self.state.seated[reservation_id] = tuple(sorted({t for t, _ in wanted}))
         return True
 
+    def insert_claiming(
+        self, values: dict[str, Any], table_ids: Iterable[int], cells: range
+    ) -> tuple[int | None, bool]:
+        made = self.insert_reservation(values)
+        return made, made is not None and self.claim(made, table_ids, cells)
+
     def release(self, reservation_id: int, *, forget_tables: bool) -> None:
         for key in [k for k, rid in self.state.claims.items() if rid == reservation_id]:
             del self.state.claims[key]
