@@ -179,7 +179,7 @@ class BookingContext:
     # --- writing --------------------------------------------------------------------
 
     @staticmethod
-    def insert_reservation(
+    def insert_seated(
         reservations: Reservations,
         *,
         restaurant_id: int,
@@ -194,12 +194,13 @@ class BookingContext:
         area: str | None,
         actor: Actor,
         now: datetime,
-        seat: tuple[Sequence[Seating], range] | None = None,
-    ) -> tuple[int, str, Seating | None]:
-        """The new row's id and public code, and with ``seat`` (the candidate
-        seatings, best first, and the stay's cells) the one it was seated at: the
-        first candidate is claimed in the insert's own statement, the others after
-        it (:meth:`claim_first_free`). Raises :class:`Lost` when none is free."""
+        candidates: Sequence[Seating],
+        span: range,
+    ) -> tuple[int, str, Seating]:
+        """The new row's id and public code, and the seating it got: the first of
+        ``candidates`` (best first, at least one) is claimed over the stay's cells
+        ``span`` in the insert's own statement, the others after it
+        (:meth:`claim_first_free`). Raises :class:`Lost` when none is free."""
         for _attempt in range(5):
             code = codes.new_code()
             values = {
@@ -219,15 +220,9 @@ class BookingContext:
                 "updated_at": now,
                 "version": 1,
             }
-            if seat is None:
-                found = reservations.insert_reservation(values)
-                if found is not None:
-                    return found, code, None
-                continue  # a code collision: 40 random bits, so vanishingly rare
-            candidates, span = seat
             made, claimed = reservations.insert_claiming(values, candidates[0].table_ids, span)
             if made is None:
-                continue
+                continue  # a code collision: 40 random bits, so vanishingly rare
             if claimed:
                 return made, code, candidates[0]
             metrics.claim_conflicts.inc()  # a racing booking holds a cell: the next one

@@ -123,7 +123,7 @@ class CreateBooking:
             if cmd.guest_id is not None and guest is None:
                 raise errors.NotFound("No such guest", guest_id=cmd.guest_id)
             status = status_for_new(restaurant.rules, cmd.status, guest, actor)
-            reservation_id, code, seating = ctx.insert_reservation(
+            reservation_id, code, seating = ctx.insert_seated(
                 reservations,
                 restaurant_id=restaurant.id,
                 guest_id=guest.id if guest else None,
@@ -137,9 +137,9 @@ class CreateBooking:
                 area=cmd.area,
                 actor=actor,
                 now=now,
-                seat=(candidates, cells(cmd.start, end, buffer)),
+                candidates=candidates,
+                span=cells(cmd.start, end, buffer),
             )
-            assert seating is not None
             if key:
                 uow.idempotency.bind(restaurant.id, key, reservation_id)
             view = ReservationView(

@@ -40,7 +40,7 @@ class SeatWalkIn:
                 guest = uow.guests.find_or_create(restaurant.id, GuestDetails(name=cmd.name), now)
                 guest_id = guest.id if guest else None
                 span = cells(start, end, buffer)
-                reservation_id, _code, _seating = ctx.insert_reservation(
+                reservation_id, _code, _seating = ctx.insert_seated(
                     reservations,
                     restaurant_id=restaurant.id,
                     guest_id=guest_id,
@@ -54,7 +54,8 @@ class SeatWalkIn:
                     area=cmd.area,
                     actor=actor,
                     now=now,
-                    seat=(candidates, span),
+                    candidates=candidates,
+                    span=span,
                 )
                 reservations.bump_guest_counter(guest_id, "visit_count", now)
                 view = reservations.view_by_id(reservation_id)
