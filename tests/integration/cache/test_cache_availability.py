@@ -4,6 +4,7 @@ guard that keeps a read racing a booking from caching a stale answer."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import date
 from typing import Any
@@ -15,6 +16,7 @@ from pydantic import SecretStr
 
 from saveit.bootstrap import Container, build
 from saveit.cache import MemoryStore, NearCache, RedisStore
+from saveit.cache.occupancy import OCCUPANCY_TTL_S
 from saveit.config import Settings
 from saveit.resilience import CircuitBreaker, RedisGate, RedisUnavailable
 from tests.conftest import ADMIN_TOKEN
@@ -277,10 +279,14 @@ def test_a_refused_time_suggests_alternatives_from_the_days_recent_read_until_th
         first = refused()
         assert len(day_reads) >= 1  # the held read predates the booking: read again
         assert not {"20:00", "21:30"} & set(first)  # both overlap 21:00
+        started = time.monotonic()
         read(api, party=8)  # a miss reads the day as it is now
         before = len(day_reads)
         assert refused() == first
-        assert len(day_reads) == before  # taken from that read, not the database
+        # A read is held for OCCUPANCY_TTL_S of wall clock; on a loaded machine the
+        # refusal can come later than that, and then rightly reads the day again.
+        if time.monotonic() - started < OCCUPANCY_TTL_S:
+            assert len(day_reads) == before  # taken from that read, not the database
     finally:
         event.remove(cached.engine, "before_cursor_execute", count)
 
