@@ -89,9 +89,17 @@ def record(
     ``WITH``): one round trip less on every change, and the booking path's
     transactions are mostly round trips."""
     log_row, event_row = _rows(
-        reservation_id, restaurant_id, at, actor, channel, action, before, after, event_type
+        reservation_id,
+        restaurant_id,
+        at,
+        actor,
+        channel,
+        action,
+        before,
+        after,
+        event_type,
+        payload,
     )
-    event_row["payload"] = with_carrier(payload)
     if conn.dialect.name == "postgresql":
         conn.execute(_RECORD_BOTH, {**{f"log_{k}": v for k, v in log_row.items()}, **event_row})
     else:
@@ -111,8 +119,9 @@ def _rows(
     before: dict[str, Any] | None,
     after: dict[str, Any] | None,
     event_type: str,
+    payload: dict[str, Any],
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """An audit row and its event's row (the payload is the caller's)."""
+    """An audit row and its event's row."""
     log_row = {
         "reservation_id": reservation_id,
         "restaurant_id": restaurant_id,
@@ -127,6 +136,7 @@ def _rows(
         "event_id": str(uuid.uuid4()),
         "restaurant_id": restaurant_id,
         "type": event_type,
+        "payload": with_carrier(payload),
         "created_at": at,
     }
     return log_row, event_row
@@ -199,10 +209,7 @@ def record_created(
         return add_covers(conn, view.restaurant_id, view.start, view.party_size, cap)
     if cap is not None and view.party_size > cap:
         return False
-    change = _change(view, actor, "created", None, now)
-    payload = change.pop("payload")
-    log_row, event_row = _rows(**change)
-    event_row["payload"] = with_carrier(payload)
+    log_row, event_row = _rows(**_change(view, actor, "created", None, now))
     params: dict[str, Any] = {
         **{f"log_{k}": v for k, v in log_row.items()},
         **{f"ev_{k}": v for k, v in event_row.items()},
