@@ -59,6 +59,8 @@ def create_app(container: Container) -> FastAPI:
         # Sync endpoints run on AnyIO's thread pool; its size is our concurrency.
         limiter = anyio.to_thread.current_default_thread_limiter()
         limiter.total_tokens = container.settings.request_threads
+        # Availability misses get a lane of their own (saveit.api.routers.public).
+        _app.state.read_threads = anyio.CapacityLimiter(container.settings.read_threads)
         await anyio.to_thread.run_sync(_preload_configurations, container)
         # The background parts this process runs (see saveit.runtime): on the embedded
         # default, everything `saveit worker` would; always the live hub and invalidation.
@@ -113,7 +115,12 @@ def create_app(container: Container) -> FastAPI:
     # Provider webhooks, answered before routing (saveit.api.webhook_lane).
     app.add_middleware(WebhookLane, container=container, handlers=app.exception_handlers)
     app.add_middleware(BodyLimit, max_bytes=container.settings.max_body_bytes)
-    app.add_middleware(RateLimit, limiter=container.limiter, refuse=_too_many_requests)
+    app.add_middleware(
+        RateLimit,
+        limiter=container.limiter,
+        refuse=_too_many_requests,
+        threads=container.settings.request_threads,
+    )
     app.add_middleware(CatchAll)
     app.add_middleware(
         HeaderLimit,

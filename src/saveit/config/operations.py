@@ -17,6 +17,14 @@ class OperationsSettings(BaseModel):
         "and the connection pool: at 40, bench/booking.py measured 40% fewer bookings "
         "per second at 50% more CPU each.",
     )
+    read_threads: int = Field(
+        default=4,
+        ge=1,
+        le=200,
+        description="Availability reads a process computes at once when the cache misses, on "
+        "threads of their own: a guest's read never waits behind a burst of bookings for one "
+        "of the request threads (a booking holds one for a whole transaction).",
+    )
     metrics_enabled: bool = Field(
         default=True,
         description="Count requests, bookings, messages and events, and serve them in the "

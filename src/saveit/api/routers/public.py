@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated
 
+import anyio.to_thread
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.routing import APIRoute
-from starlette.concurrency import run_in_threadpool
 
 from saveit.admin.fields import NO_NUL
 from saveit.api.auth import staff_actor_if_any
@@ -46,13 +47,18 @@ async def availability(
 ) -> Availability | Response:
     """A guest's read found in this process's memory is answered right here on the
     event loop (most reads of a busy day); anything that needs Redis, the database
-    or a staff token's check goes to a thread."""
+    or a staff token's check goes to a thread of the reads' own lane
+    (``SAVEIT_READ_THREADS``). On the request threads a miss queued behind the
+    bookings, each holding its thread for a whole transaction: under a burst of
+    bookings the few reads that missed were the slowest answers of all."""
     cache = container.availability
     if "authorization" not in request.headers:
         body = cache.peek(slug, date, party_size, area=area, staff=False)
         if body is not None:
             return Response(body, media_type="application/json", headers={"X-SaveIt-Cache": HIT})
-    return await run_in_threadpool(_availability, slug, request, container, date, party_size, area)
+    compute = partial(_availability, slug, request, container, date, party_size, area)
+    lane: anyio.CapacityLimiter = request.app.state.read_threads
+    return await anyio.to_thread.run_sync(compute, limiter=lane)
 
 
 def availability_route() -> APIRoute:
