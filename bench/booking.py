@@ -604,6 +604,21 @@ def forget_redis_keys(url: str, prefix: str) -> None:
         client.close()
 
 
+def served_code(env: dict[str, str]) -> str:
+    """Where the servers import ``saveit`` from, with their environment: a before/after
+    comparison must show that each side ran its own tree."""
+    probe = "import saveit, pathlib; print(pathlib.Path(saveit.__file__).parent.parent)"
+    done = subprocess.run(
+        [PYTHON, "-c", probe],
+        env={**os.environ, **env},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout.strip()
+
+
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--duration", type=float, default=20.0, help="measured seconds per phase")
@@ -652,7 +667,10 @@ def main() -> int:
             "SAVEIT_ADMIN_TOKEN": ADMIN_TOKEN,
             "SAVEIT_SECRET_KEY": "bench-secret-key-" + "x" * 32,
             "SAVEIT_RATELIMIT_ENABLED": "false",
-            "PYTHONPATH": str(ROOT),
+            # An inherited PYTHONPATH stays first: a before/after comparison puts a
+            # worktree's ``src`` there, and the servers must run that code, not the
+            # editable install's.
+            "PYTHONPATH": os.pathsep.join(filter(None, [os.environ.get("PYTHONPATH"), str(ROOT)])),
         }
         if args.no_redis:
             mode = "PostgreSQL only (in-process relay, cache and live feed in each worker)"
@@ -666,6 +684,7 @@ def main() -> int:
             }
             relay = relay_worker(api_env, logs / "worker.log")
         print(f"mode: {mode}")
+        print(f"code: {served_code(api_env)}")
         rounds: list[tuple[Phase, Phase]] = []
         try:
             with (
