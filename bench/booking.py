@@ -84,6 +84,7 @@ class Phase:
 
     ops: dict[str, OpStats]
     seconds: float
+    cpu_s: dict[str, float] = field(default_factory=dict)  # CPU seconds per process group
 
     def total(self) -> int:
         return sum(len(s.latencies) for s in self.ops.values())
@@ -206,6 +207,34 @@ def peak_rss_mb(pids: list[int]) -> dict[int, float]:
                 if line.startswith("VmHWM:"):
                     peaks[pid] = int(line.split()[1]) / 1024
     return peaks
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU of these processes so far (``/proc/<pid>/stat``)."""
+    ticks = 0
+    for pid in pids:
+        with contextlib.suppress(OSError), open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_pids() -> list[int]:
+    """Every PostgreSQL process: the bench's backends serve both apps and the worker."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError), open(f"/proc/{entry}/comm") as fh:
+                if fh.read().strip() == "postgres":
+                    found.append(int(entry))
+    return found
+
+
+Watched = dict[str, Callable[[], list[int]]]  # process group -> its pids now
+
+
+def snapshot(watched: Watched) -> dict[str, float]:
+    return {name: cpu_seconds(pids()) for name, pids in watched.items()}
 
 
 # ---------------------------------------------------------------- database
@@ -400,22 +429,33 @@ async def client_loop(
             ops.setdefault(op, OpStats()).add(status, (time.perf_counter() - now) * 1000)
 
 
-async def drive(request: Request, clients: int, duration: float) -> Phase:
-    """Warm up, then measure ``duration`` seconds of ``clients`` concurrent keep-alive clients."""
+async def drive(
+    request: Request, clients: int, duration: float, watched: Watched | None = None
+) -> Phase:
+    """Warm up, then measure ``duration`` seconds of ``clients`` concurrent keep-alive
+    clients; with ``watched``, the CPU each process group used while measured."""
     ops: dict[str, OpStats] = {}
     connector = aiohttp.TCPConnector(limit=clients, force_close=False)
     timeout = aiohttp.ClientTimeout(total=30)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
         start = time.perf_counter()
         record_from, stop_at = start + WARMUP_S, start + WARMUP_S + duration
+        before: dict[str, float] = {}
+
+        async def at_record_from() -> None:
+            await asyncio.sleep(WARMUP_S)
+            before.update(snapshot(watched or {}))
+
         await asyncio.gather(
+            at_record_from(),
             *(
                 client_loop(session, request, seed, record_from, stop_at, ops)
                 for seed in range(clients)
-            )
+            ),
         )
         measured = time.perf_counter() - record_from
-    return Phase(ops, measured)
+        after = snapshot(watched or {})
+    return Phase(ops, measured, {k: after[k] - before.get(k, after[k]) for k in after})
 
 
 async def paced(request: Request, clients: int, rate: float, duration: float) -> Phase:
@@ -479,7 +519,11 @@ def merged(phases: list[Phase]) -> Phase:
             into.latencies.extend(stats.latencies)
             for status, count in stats.statuses.items():
                 into.statuses[status] = into.statuses.get(status, 0) + count
-    return Phase(ops, sum(p.seconds for p in phases))
+    cpu: dict[str, float] = {}
+    for phase in phases:
+        for name, seconds in phase.cpu_s.items():
+            cpu[name] = cpu.get(name, 0.0) + seconds
+    return Phase(ops, sum(p.seconds for p in phases), cpu)
 
 
 def report(
@@ -514,6 +558,17 @@ def report(
         print(f"  {n}: {o_rps:7.1f} req/s vs {b_rps:7.1f} req/s = {ratios[-1]:.0%}")
     ratio = sorted(ratios)[len(ratios) // 2]
     print(f"  median ratio: {ratio:.0%}")
+    print(
+        "\n   CPU per request while measured, ms (less noisy than throughput on a shared machine)"
+    )
+    for label, phase in (("SaveIt", booking), ("ceiling", ceiling)):
+        if phase.cpu_s and phase.total():
+            parts = ", ".join(
+                f"{name} {1000 * seconds / phase.total():.2f}"
+                for name, seconds in phase.cpu_s.items()
+            )
+            busy = sum(phase.cpu_s.values()) / phase.seconds
+            print(f"  {label:<8} {parts}; these processes kept {busy:.0%} of a core busy")
     print(
         f"\n2. Latency at an offered {rate:.0f} req/s (open loop, Poisson arrivals), "
         f"{at_rate.seconds:.1f} s measured"
@@ -576,9 +631,9 @@ def server(
 
 
 @contextlib.contextmanager
-def relay_worker(env: dict[str, str], log: Path, only: str | None = None) -> Iterator[None]:
+def relay_worker(env: dict[str, str], log: Path, only: str | None = None) -> Iterator[int]:
     """``saveit worker``: the production relay from the outbox to Redis Streams
-    (``only``: just that part of it, ``saveit worker --only``)."""
+    (``only``: just that part of it, ``saveit worker --only``); yields its pid."""
     proc = subprocess.Popen(
         [PYTHON, "-m", "saveit.cli", "worker", *(["--only", only] if only else [])],
         env={**os.environ, **env},
@@ -588,7 +643,7 @@ def relay_worker(env: dict[str, str], log: Path, only: str | None = None) -> Ite
         start_new_session=True,
     )
     try:
-        yield
+        yield proc.pid
     finally:
         stop_server(proc)
 
@@ -674,7 +729,7 @@ def main() -> int:
         }
         if args.no_redis:
             mode = "PostgreSQL only (in-process relay, cache and live feed in each worker)"
-            relay: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
+            relay: contextlib.AbstractContextManager[int | None] = contextlib.nullcontext()
         else:
             mode = "PostgreSQL + Redis, with `saveit worker` relaying the outbox"
             api_env |= {
@@ -688,7 +743,7 @@ def main() -> int:
         rounds: list[tuple[Phase, Phase]] = []
         try:
             with (
-                relay,
+                relay as relay_pid,
                 server("saveit.api.app:create_app_from_env", api_env, logs / "api.log") as (
                     base,
                     pid,
@@ -697,8 +752,15 @@ def main() -> int:
                     "bench.ceiling_app:create_app",
                     {**api_env, "BENCH_DATABASE_URL": url},
                     logs / "ceiling.log",
-                ) as (ceiling_base, _),
+                ) as (ceiling_base, ceiling_pid),
             ):
+                common: Watched = {
+                    "worker": lambda: [relay_pid] if relay_pid else [],
+                    "PostgreSQL": postgres_pids,
+                    "generator": lambda: [os.getpid()],
+                }
+                ours_watched = {"API": lambda: worker_pids(pid), **common}
+                bare_watched = {"API": lambda: worker_pids(ceiling_pid), **common}
                 # Both servers stay up; the loads alternate, so each ratio compares
                 # two runs a few seconds apart on this shared, noisy machine. Each
                 # round books its own fresh restaurant: its 30 tables over 45 days
@@ -710,10 +772,20 @@ def main() -> int:
                     create_restaurant(base, slug)
                     join_waitlist(base, slug, today)
                     ours = asyncio.run(
-                        drive(booking_requests(base, today, slug), args.clients, args.duration)
+                        drive(
+                            booking_requests(base, today, slug),
+                            args.clients,
+                            args.duration,
+                            ours_watched,
+                        )
                     )
                     bare = asyncio.run(
-                        drive(ceiling_requests(ceiling_base), args.clients, args.duration)
+                        drive(
+                            ceiling_requests(ceiling_base),
+                            args.clients,
+                            args.duration,
+                            bare_watched,
+                        )
                     )
                     rounds.append((ours, bare))
                 print(f"latency at {args.rate:.0f} req/s ...", flush=True)
