@@ -3,8 +3,9 @@
 Starts ``saveit serve --workers 2`` on a fresh PostgreSQL database and a Redis
 (its own key prefix and stream; rate limits off: the bench is one IP) and, beside
 it, ``bench/bare_app.py`` (FastAPI answering one constant JSON) under
-``uvicorn --workers 2``. Warms the availability cache, then drives, in
-alternating rounds, the bare endpoint and ``GET /v1/restaurants/demo/availability``
+``uvicorn --workers 2`` on the protocol ``saveit serve`` runs. Warms the
+availability cache, then drives, in alternating rounds, the bare endpoint and
+``GET /v1/restaurants/demo/availability``
 (5 days x 2 party sizes) with ``wrk`` (see ``loadgen.py``: compiled, keep-alive,
 64 connections). Each pair of rounds is run with one wrk thread and with two:
 if doubling the generator's share of the machine does not raise the bare
@@ -38,6 +39,7 @@ import yaml
 from psycopg import sql
 
 import loadgen
+from booking import SERVER_PROTOCOL
 from saveit.admin.setup import apply_spec, parse_document
 from saveit.store.database import create_db_engine
 from saveit.store.migrate import upgrade
@@ -95,7 +97,8 @@ def main() -> None:
         workers = str(args.workers)
         saveit_cmd = [sys.executable, "-m", "saveit.cli", "serve", "--port", str(saveit_port)]
         bare_cmd = [sys.executable, "-m", "uvicorn", "bare_app:app", "--app-dir", str(BENCH)]
-        bare_cmd += ["--port", str(bare_port), "--http", "httptools"]
+        # The bare app on the protocol `saveit serve` runs: the same server on both sides.
+        bare_cmd += ["--port", str(bare_port), "--http", SERVER_PROTOCOL]
         for command in (saveit_cmd, bare_cmd):
             servers.append(
                 subprocess.Popen(

@@ -21,7 +21,7 @@ from saveit.accounts import StaffAccounts
 from saveit.accounts.passwords import Passwords
 from saveit.admin.setup import RestaurantSpec, apply_spec, parse_document
 from saveit.api.access_log import with_redaction
-from saveit.api.header_limits import BoundedHttpToolsProtocol
+from saveit.api.server_protocol import ServerProtocol
 from saveit.cli.app import DEMO_FILE, Host, Port, Workers, app, migrate, settings_for
 from saveit.config import Settings, load_settings
 from saveit.observe import logs
@@ -53,14 +53,13 @@ def _run_server(settings: Settings, host: str, port: int, workers: int) -> None:
             log_config=with_redaction(
                 logs.config(settings.resolved_log_format, settings.log_level)
             ),
-            # Request heads are bounded by the protocol itself, not only by the app.
-            # uvicorn only calls the protocol "class": a partial carries our limit, and
-            # pickles for --workers.
+            # Request heads are bounded by the protocol itself, not only by the app, and
+            # a response leaves in one write (saveit.api.server_protocol). uvicorn only
+            # calls the protocol "class": a partial carries our limit, and pickles for
+            # --workers.
             http=cast(
                 "type[asyncio.Protocol]",
-                functools.partial(
-                    BoundedHttpToolsProtocol, max_header_count=settings.max_header_count
-                ),
+                functools.partial(ServerProtocol, max_header_count=settings.max_header_count),
             ),
             h11_max_incomplete_event_size=settings.max_header_bytes,
         )
