@@ -80,6 +80,11 @@ def create_app(container: Container) -> FastAPI:
         version=__version__,
         summary="Restaurant reservations on one booking engine that never double-books.",
         lifespan=lifespan,
+        # SaveIt traces and counts requests itself (saveit.observe: its own tracer, set by
+        # SAVEIT_OTEL_ENDPOINT, and Prometheus). FastAPI's built-in OpenTelemetry would add
+        # a second, unlinked span per request wherever a global provider is configured
+        # (auto-instrumentation), and looks for one on every request even where none is.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.container = container
     app.state.admin = admin_services(container)

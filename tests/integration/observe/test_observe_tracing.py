@@ -4,8 +4,13 @@ event carries the booking request's trace to the consumer that handles it."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -129,3 +134,43 @@ def test_the_outbox_event_carries_the_request_trace_to_its_consumer(
     )
     seen = [s.context.trace_id for s in spans.get_finished_spans() if s.name == "handled"]
     assert trace_id in seen
+
+
+_GLOBAL_PROVIDER_SCRIPT = """
+import json
+from fastapi.testclient import TestClient
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from saveit.api.app import create_app_from_env
+
+exporter = InMemorySpanExporter()
+provider = TracerProvider()
+provider.add_span_processor(SimpleSpanProcessor(exporter))
+trace.set_tracer_provider(provider)
+with TestClient(create_app_from_env()) as api:
+    statuses = [api.get("/healthz").status_code, api.get("/v1/restaurants/none").status_code]
+print(json.dumps({"statuses": statuses, "spans": [s.name for s in exporter.get_finished_spans()]}))
+"""
+
+
+def test_a_global_opentelemetry_provider_gets_no_second_span_per_request(
+    tmp_path: Path,
+) -> None:
+    """Where a process-wide provider is set (auto-instrumentation does so), FastAPI's
+    own telemetry made a span per request in it, beside SaveIt's own tracing and
+    unlinked from it. Fails with FastAPI's telemetry left on (it made spans for both).
+    A fresh interpreter: the global provider can be set once per process."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SAVEIT_", "OTEL_"))}
+    env |= {"SAVEIT_DATA_DIR": str(tmp_path), "SAVEIT_SECRET_KEY": "t-" + "k" * 32}
+    done = subprocess.run(
+        [sys.executable, "-c", _GLOBAL_PROVIDER_SCRIPT],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen == {"statuses": [200, 404], "spans": []}
