@@ -9,7 +9,10 @@ between a handler and the record means the batch's handled events are handled
 again (at least once); a crash between the record and the ack only means a
 harmless redelivery that is skipped. A second copy of an event within one batch
 is skipped like any duplicate. Event types the group does not handle
-(``accepts``) are acked with the rest and never recorded.
+(``accepts``) are acked with the rest and never recorded. Before the handler
+calls, ``prepare`` (when given) sees the batch's events to be handled, so a
+handler can read once for the batch what it would otherwise read per event; if
+it fails, each event is handled as if it had not run.
 
 A handler that keeps failing is not acked, so the entry stays pending and comes
 back through ``claim_stale`` after ``min_idle_ms`` (on this member or another);
@@ -45,6 +48,7 @@ from saveit.observe.context import resumed
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Event], None]
+Prepare = Callable[[Sequence[Event]], None]
 
 
 @dataclass
@@ -85,9 +89,11 @@ class Consumer:
         max_deliveries: int = 10,
         max_backoff_s: float = 30.0,
         accepts: Callable[[str], bool] | None = None,
+        prepare: Prepare | None = None,
     ) -> None:
         self.bus = bus
         self.accepts = accepts
+        self.prepare = prepare
         self.group = group
         self.handler = handler
         self.processed = processed
@@ -144,6 +150,7 @@ class Consumer:
         stats.skipped += len(settled)
         ids = [d.event.event_id for d in wanted]
         done = self.processed.seen_many(self.group, ids) if ids else set()
+        self._prepare([d.event for d in wanted if d.event.event_id not in done])
         handled: list[str] = []
         for delivery in wanted:
             event_id = delivery.event.event_id
@@ -159,6 +166,14 @@ class Consumer:
             stats.handled += len(handled)
         if settled:
             self.bus.ack(self.group, settled)
+
+    def _prepare(self, batch: Sequence[Event]) -> None:
+        if self.prepare is None or not batch:
+            return
+        try:
+            self.prepare(batch)
+        except Exception:  # each handler call then reads for itself
+            log.exception("consumer %s/%s: preparing a batch failed", self.group, self.name)
 
     def run(self, stop: threading.Event) -> None:
         """Consume until ``stop`` is set; bus outages and bugs are logged and backed off."""

@@ -107,6 +107,51 @@ def test_event_types_the_group_ignores_are_acked_without_bookkeeping(
     assert all(processed.seen("notifier", e.event_id) for e in wanted)
 
 
+def test_a_batch_is_prepared_once_with_the_events_to_handle_before_any_is_handled(
+    make_bus: BusFactory,
+) -> None:
+    """``prepare`` lets a handler read once per batch: it sees the wanted events
+    not yet handled, in order, before the first handler call."""
+    bus = make_bus()
+    handler, processed = Recorder(), MemoryProcessedStore()
+    batches: list[tuple[list[Event], int]] = []
+    consumer = _consumer(
+        bus,
+        handler,
+        processed=processed,
+        accepts=lambda kind: kind == "reservation.modified",
+        prepare=lambda batch: batches.append((list(batch), handler.calls)),
+    )
+    done, *fresh = _events(4)
+    processed.mark_many("notifier", [done.event_id])
+    chatter = Event(str(uuid.uuid4()), "message.received", 1, {}, done.created_at, 9)
+    consumer.poll_once()
+    bus.publish([done, fresh[0], chatter, *fresh[1:]])
+    consumer.poll_once()
+    assert batches == [(fresh, 0)]
+    assert handler.seen == fresh
+
+
+def test_a_failing_prepare_leaves_each_event_to_its_handler(
+    make_bus: BusFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    bus = make_bus()
+    handler = Recorder()
+
+    def broken(_batch: Any) -> None:
+        raise RuntimeError("the database went away")
+
+    consumer = _consumer(bus, handler, prepare=broken)
+    sent = _events(3)
+    consumer.poll_once()
+    bus.publish(sent)
+    with caplog.at_level(logging.ERROR):
+        stats = consumer.poll_once()
+    assert (stats.handled, stats.failed) == (3, 0)
+    assert handler.seen == sent
+    assert "preparing a batch failed" in caplog.text
+
+
 def test_an_event_published_twice_is_handled_once(make_bus: BusFactory) -> None:
     bus = make_bus()
     handler = Recorder()
