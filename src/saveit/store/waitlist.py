@@ -8,7 +8,7 @@ and the other sees 0 rows and steps back.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -169,6 +169,22 @@ _OF_GUEST = _VIEW.where(
 ).order_by(waitlist_entries.c.day, waitlist_entries.c.id)
 
 
+def guests_waiting(conn: Connection, guests: Collection[tuple[int, int]]) -> set[tuple[int, int]]:
+    """Which of these (restaurant id, guest id) pairs hold an open entry: one
+    statement for a batch of bookings, of which nearly none is by a waiting guest."""
+    if not guests:
+        return set()
+    rows = conn.execute(
+        select(waitlist_entries.c.restaurant_id, waitlist_entries.c.guest_id)
+        .where(
+            waitlist_entries.c.guest_id.in_(sorted({g for _, g in guests})),
+            waitlist_entries.c.status.in_(OPEN_STATUSES),
+        )
+        .distinct()
+    )
+    return {(r, g) for r, g in rows} & set(guests)
+
+
 def has_waiting(conn: Connection, restaurant_id: int, day: date) -> bool:
     """One indexed probe: the whole cost of a freed seat when nobody waits."""
     found = conn.execute(
@@ -305,6 +321,7 @@ class WaitlistRepository(Repository):
     by_hold = bound(by_hold)
     of_day = bound(of_day)
     of_guest = bound(of_guest)
+    guests_waiting = bound(guests_waiting)
     has_waiting = bound(has_waiting)
     waiting_days = bound(waiting_days)
     expired_holds = bound(expired_holds)

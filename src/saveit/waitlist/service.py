@@ -23,7 +23,7 @@ exactly one outcome.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -310,6 +310,11 @@ class Waitlist:
                 return False
             audit(uow, uow.waitlist.by_id(entry.id), "closed", SYSTEM, now, reason=reason)
         return True
+
+    def guests_waiting(self, guests: Collection[tuple[int, int]]) -> set[tuple[int, int]]:
+        """Which (restaurant id, guest id) pairs hold an open entry, in one read."""
+        with self.db.reading() as r:
+            return r.waitlist.guests_waiting(guests)
 
     def booked_elsewhere(
         self, restaurant_id: int, guest_id: int, start: datetime, code: str

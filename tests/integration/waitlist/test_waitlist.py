@@ -26,6 +26,7 @@ from saveit.store.schema import outbox, reservation_log, table_claims, waitlist_
 from saveit.waitlist.runner import WaitlistHandler
 from saveit.waitlist.service import JoinRequest, Waitlist
 from tests.conftest import ADMIN_TOKEN
+from tests.integration.notify.test_notify import statements
 from tests.integration.realtime.test_live_feed import skip_until
 from tests.support import FakeClock, demo_document
 
@@ -260,6 +261,36 @@ def test_entries_close_when_the_window_passes_or_the_guest_books_that_day(
     clock.now = (AT_21 + timedelta(hours=1, minutes=1)).astimezone(UTC)
     assert uno.sweep()["closed"] == 1
     assert uno.get(bea).status == "closed"
+
+
+def test_a_batch_of_bookings_asks_once_who_waits_and_closes_only_their_entries(
+    container: Container, uno: Waitlist, clock: FakeClock
+) -> None:
+    """Nearly nobody who books waits on a list: a batch of bookings costs one read
+    of who does (``WaitlistHandler.prepare``), then only theirs are looked at."""
+    book(container, AT_21, "Ana")
+    bea = join(uno, "Bea", "+34600000002")
+    rid = restaurant_id(container)
+
+    def booked(event_id: str, guest_id: int) -> Event:
+        shown = {
+            "code": f"C{event_id}",
+            "guest_id": guest_id,
+            "start": (AT_21 + timedelta(hours=2)).isoformat(),
+        }
+        return Event(event_id, "reservation.created", rid, {"reservation": shown}, clock.now, 1)
+
+    batch = [booked(f"n{i}", 900_000 + i) for i in range(20)]
+    batch.insert(7, booked("bea", uno.get(bea).guest_id))
+    handler = WaitlistHandler(uno, None)
+    with statements(container.engine) as ran:
+        handler.prepare(batch)
+        for event in batch:
+            handler.handle(event)
+    assert uno.get(bea).status == "closed"
+    reads = [s for s in ran if s.lstrip().upper().startswith("SELECT") and "waitlist_entries" in s]
+    # who waits; then Bea's entries, and her closed one for its audit row
+    assert len(reads) == 3, reads
 
 
 def test_a_smaller_party_frees_room_through_the_event_handler(
