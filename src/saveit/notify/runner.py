@@ -75,6 +75,7 @@ def start_notifications(
             notifier.handle,
             processed=processed,
             accepts=notifier.accepts,
+            prepare=notifier.prepare,
             min_idle_ms=int(reclaim_s * 1000),
         )
         if isinstance(bus, InProcessBus):  # its log died with the last process: refill it

@@ -92,6 +92,7 @@ class Reach:
 _ci = channel_identities
 _REACH = (
     select(
+        guests.c.id.label("guest_id"),
         guests.c.notify_channels,
         guests.c.email,
         guests.c.phone,
@@ -110,36 +111,49 @@ _REACH = (
             ),
         )
     )
-    .where(guests.c.id == bindparam("guest_id"))
-    .order_by(_ci.c.id)
+    .where(guests.c.id.in_(bindparam("guest_ids", expanding=True)))
+    .order_by(guests.c.id, _ci.c.id)
 )
 
 
 def reach(conn: Connection, guest_id: int, channels: Collection[str]) -> Reach | None:
     """The guest's :class:`Reach` in one query, with only their identities on
     ``channels``; None when there is no such guest (merged into another since)."""
-    rows = conn.execute(_REACH, {"guest_id": guest_id, "channels": sorted(channels)}).all()
-    if not rows:
-        return None
-    first = rows[0]
-    chosen = first.notify_channels
-    return Reach(
-        chosen=None if chosen is None else [str(c) for c in chosen],
-        email=first.email,
-        phone=first.phone,
-        identities=[
-            Identity(
-                id=int(r.identity_id),
-                restaurant_id=int(r.restaurant_id),
-                channel=r.channel,
-                external_id=r.external_id,
-                guest_id=guest_id,
-                last_inbound_at=r.last_inbound_at,
+    return reach_many(conn, [guest_id], channels).get(guest_id)
+
+
+def reach_many(
+    conn: Connection, guest_ids: Collection[int], channels: Collection[str]
+) -> dict[int, Reach]:
+    """Each of these guests' :class:`Reach` in one query (a batch of events' guests);
+    a guest that no longer exists is missing from the answer."""
+    if not guest_ids:
+        return {}
+    params = {"guest_ids": sorted(set(guest_ids)), "channels": sorted(channels)}
+    found: dict[int, Reach] = {}
+    for row in conn.execute(_REACH, params):
+        guest_id = int(row.guest_id)
+        known = found.get(guest_id)
+        if known is None:
+            chosen = row.notify_channels
+            known = found[guest_id] = Reach(
+                chosen=None if chosen is None else [str(c) for c in chosen],
+                email=row.email,
+                phone=row.phone,
+                identities=[],
             )
-            for r in rows
-            if r.identity_id is not None
-        ],
-    )
+        if row.identity_id is not None:
+            known.identities.append(
+                Identity(
+                    id=int(row.identity_id),
+                    restaurant_id=int(row.restaurant_id),
+                    channel=row.channel,
+                    external_id=row.external_id,
+                    guest_id=guest_id,
+                    last_inbound_at=row.last_inbound_at,
+                )
+            )
+    return found
 
 
 class NotificationRepository(Repository):
@@ -151,3 +165,4 @@ class NotificationRepository(Repository):
     channels_of = bound(channels_of)
     set_channels = bound(set_channels)
     reach = bound(reach)
+    reach_many = bound(reach_many)

@@ -15,7 +15,7 @@ import json
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
 
@@ -757,6 +757,40 @@ def test_a_booking_nobody_can_be_told_about_costs_one_read_and_is_never_read_bac
     assert not any("reservations" in s for s in ran), ran  # the booking is not read back
     assert all(s.lstrip().upper().startswith("SELECT") for s in ran), ran
     assert queued(container) == []
+
+
+def test_a_batch_reads_its_guests_reach_once_and_each_is_told_as_alone(
+    container: Container, demo: str, clock: FakeClock
+) -> None:
+    """The consumer prepares a batch (``Notifier.prepare``): one read of every
+    guest's reach, then the same notices as event by event, for the web chat
+    guest among guests nobody can tell."""
+    notifier = container.notifier
+    assert notifier is not None
+    lucia = web_chat_guest(container, clock, "visitor-9")
+    for n in range(6):
+        container.booking.create(
+            CreateReservation(
+                demo,
+                THURSDAY + timedelta(days=n),
+                2,
+                GuestDetails(f"G{n}", phone=f"+3461100{n:04d}"),
+            ),
+            BY_STAFF,
+        )
+    chat = container.booking.create(
+        CreateReservation(demo, THURSDAY, 2, source="webchat", guest_id=lucia), BY_STAFF
+    ).reservation
+    events = published(container)
+    assert len(events) == 7
+    with statements(container.engine) as ran:
+        notifier.prepare(events)
+        for e in events:
+            notifier.handle(e)
+    reach_reads = [s for s in ran if "notify_channels" in s]
+    assert len(reach_reads) == 1, reach_reads
+    assert queued(container) == [("confirmation", "webchat")]
+    assert sent_records(container, chat.code) == [("confirmation", "webchat")]
 
 
 def test_a_web_chat_guest_hears_there_without_any_channel_account(
