@@ -16,10 +16,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, any_, bindparam, create_engine, event
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.types import TypeEngine
 
 from saveit.config import normalise_database_url
 from saveit.store import tenancy
@@ -105,17 +104,6 @@ def reading(engine: Engine) -> Iterator[Connection]:
 
 def is_postgres(engine: Engine) -> bool:
     return engine.dialect.name == "postgresql"
-
-
-def one_of(column: Any, name: str, item: TypeEngine[Any], dialect: str) -> Any:
-    """``column`` is one of the list bound as ``name``. On PostgreSQL, ``= ANY`` of one
-    array parameter: the statement's text is the same for a list of any length, so
-    psycopg prepares it once and the server plans it once. An expanding ``IN`` is a
-    new statement for every length (a batch's size varies with the load): parsed and
-    planned again, and prepared again after five uses. Elsewhere, an expanding ``IN``."""
-    if dialect == "postgresql":
-        return column == any_(bindparam(name, type_=postgresql.ARRAY(item)))
-    return column.in_(bindparam(name, expanding=True))
 
 
 @cache

@@ -12,13 +12,12 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
 from typing import Any
 
-from sqlalchemy import BigInteger, Connection, String, and_, select, update
+from sqlalchemy import Connection, and_, bindparam, select, update
 
 from saveit.store.conversations import Identity
-from saveit.store.database import ignoring_conflicts, one_of
+from saveit.store.database import ignoring_conflicts
 from saveit.store.repository import Repository, bound
 from saveit.store.schema import channel_identities, guests, notifications
 
@@ -91,34 +90,30 @@ class Reach:
 
 
 _ci = channel_identities
-
-
-@cache
-def _reach(dialect: str) -> Any:
-    return (
-        select(
-            guests.c.id.label("guest_id"),
-            guests.c.notify_channels,
-            guests.c.email,
-            guests.c.phone,
-            _ci.c.id.label("identity_id"),
-            _ci.c.restaurant_id,
-            _ci.c.channel,
-            _ci.c.external_id,
-            _ci.c.last_inbound_at,
-        )
-        .select_from(
-            guests.outerjoin(
-                _ci,
-                and_(
-                    _ci.c.guest_id == guests.c.id,
-                    one_of(_ci.c.channel, "channels", String(), dialect),
-                ),
-            )
-        )
-        .where(one_of(guests.c.id, "guest_ids", BigInteger(), dialect))
-        .order_by(guests.c.id, _ci.c.id)
+_REACH = (
+    select(
+        guests.c.id.label("guest_id"),
+        guests.c.notify_channels,
+        guests.c.email,
+        guests.c.phone,
+        _ci.c.id.label("identity_id"),
+        _ci.c.restaurant_id,
+        _ci.c.channel,
+        _ci.c.external_id,
+        _ci.c.last_inbound_at,
     )
+    .select_from(
+        guests.outerjoin(
+            _ci,
+            and_(
+                _ci.c.guest_id == guests.c.id,
+                _ci.c.channel.in_(bindparam("channels", expanding=True)),
+            ),
+        )
+    )
+    .where(guests.c.id.in_(bindparam("guest_ids", expanding=True)))
+    .order_by(guests.c.id, _ci.c.id)
+)
 
 
 def reach(conn: Connection, guest_id: int, channels: Collection[str]) -> Reach | None:
@@ -136,7 +131,7 @@ def reach_many(
         return {}
     params = {"guest_ids": sorted(set(guest_ids)), "channels": sorted(channels)}
     found: dict[int, Reach] = {}
-    for row in conn.execute(_reach(conn.dialect.name), params):
+    for row in conn.execute(_REACH, params):
         guest_id = int(row.guest_id)
         known = found.get(guest_id)
         if known is None:

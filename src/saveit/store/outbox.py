@@ -7,7 +7,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from datetime import datetime
-from functools import cache
 from typing import Any
 from weakref import WeakKeyDictionary
 
@@ -26,7 +25,6 @@ from sqlalchemy import (
 
 from saveit.domain.events import Event
 from saveit.store.carrier import with_carrier
-from saveit.store.database import one_of
 from saveit.store.repository import Repository, bound
 from saveit.store.schema import outbox, processed_events
 
@@ -131,15 +129,11 @@ _UNPUBLISHED_UP_TO = (
         outbox.c.id <= bindparam("last_id", type_=BigInteger),
     )
 )
-
-
-@cache
-def _mark_published(dialect: str) -> Any:
-    return (
-        update(outbox)
-        .where(one_of(outbox.c.id, "ids", BigInteger(), dialect))
-        .values(published_at=bindparam("at", type_=outbox.c.published_at.type))
-    )
+_MARK_PUBLISHED = (
+    update(outbox)
+    .where(outbox.c.id.in_(bindparam("ids", expanding=True)))
+    .values(published_at=bindparam("at", type_=outbox.c.published_at.type))
+)
 
 
 def lock_unpublished(conn: Connection, limit: int) -> list[Event]:
@@ -156,7 +150,7 @@ def is_oldest(conn: Connection, size: int, last_id: int) -> bool:
 
 
 def mark_published(conn: Connection, ids: list[int], at: datetime) -> None:
-    conn.execute(_mark_published(conn.dialect.name), {"ids": ids, "at": at})
+    conn.execute(_MARK_PUBLISHED, {"ids": ids, "at": at})
 
 
 def unhandled(conn: Connection, group: str, since: datetime, limit: int) -> list[Event]:

@@ -5,33 +5,25 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from functools import cache
-from typing import Any
 
-from sqlalchemy import Connection, String, bindparam, delete, select
+from sqlalchemy import Connection, bindparam, delete, select
 
 from saveit.store.absent import insert_absent
-from saveit.store.database import ignoring_conflicts, one_of
+from saveit.store.database import ignoring_conflicts
 from saveit.store.partitions import is_partitioned
 from saveit.store.repository import Repository, bound
 from saveit.store.schema import processed_events
 
-
-@cache
-def _seen(dialect: str) -> Any:
-    return select(processed_events.c.event_id).where(
-        processed_events.c.consumer == bindparam("consumer"),
-        one_of(processed_events.c.event_id, "event_ids", String(), dialect),
-    )
-
-
+_SEEN = select(processed_events.c.event_id).where(
+    processed_events.c.consumer == bindparam("consumer"),
+    processed_events.c.event_id.in_(bindparam("event_ids", expanding=True)),
+)
 _MARK_CHUNK = 500  # rows per INSERT: 3 parameters each, far below SQLite's limit
 
 
 def seen(conn: Connection, consumer: str, event_ids: Sequence[str]) -> set[str]:
-    """Which of ``event_ids`` (not empty) ``consumer`` handled: one ``SELECT``."""
-    params = {"consumer": consumer, "event_ids": list(event_ids)}
-    rows = conn.execute(_seen(conn.dialect.name), params)
+    """Which of ``event_ids`` (not empty) ``consumer`` handled: one ``SELECT … IN``."""
+    rows = conn.execute(_SEEN, {"consumer": consumer, "event_ids": list(event_ids)})
     return {str(row.event_id) for row in rows}
 
 

@@ -11,12 +11,10 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from functools import cache
 from typing import Any
 
-from sqlalchemy import BigInteger, Connection, bindparam, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 
-from saveit.store.database import one_of
 from saveit.store.repository import Repository, bound
 from saveit.store.schema import (
     guests,
@@ -176,21 +174,15 @@ def guests_waiting(conn: Connection, guests: Collection[tuple[int, int]]) -> set
     statement for a batch of bookings, of which nearly none is by a waiting guest."""
     if not guests:
         return set()
-    params = {"guest_ids": sorted({g for _, g in guests})}
-    rows = conn.execute(_guests_waiting(conn.dialect.name), params)
-    return {(r, g) for r, g in rows} & set(guests)
-
-
-@cache
-def _guests_waiting(dialect: str) -> Any:
-    return (
+    rows = conn.execute(
         select(waitlist_entries.c.restaurant_id, waitlist_entries.c.guest_id)
         .where(
-            one_of(waitlist_entries.c.guest_id, "guest_ids", BigInteger(), dialect),
+            waitlist_entries.c.guest_id.in_(sorted({g for _, g in guests})),
             waitlist_entries.c.status.in_(OPEN_STATUSES),
         )
         .distinct()
     )
+    return {(r, g) for r, g in rows} & set(guests)
 
 
 def has_waiting(conn: Connection, restaurant_id: int, day: date) -> bool:
