@@ -65,14 +65,20 @@ def recording_server(
 
         def _handle(self) -> None:
             length = int(self.headers.get("content-length") or 0)
+            body = self.rfile.read(length)
+            if len(body) < length:
+                # The client went away mid-request (a worker killed while sending): a
+                # provider acts on no part of a request it did not receive whole.
+                self.close_connection = True
+                return
             recorded = Recorded(
                 method=self.command,
                 path=self.path,
                 headers={k.lower(): v for k, v in self.headers.items()},
-                body=self.rfile.read(length),
+                body=body,
             )
-            status, body = server_state._answer(recorded)
-            payload = json.dumps(body).encode()
+            status, answer = server_state._answer(recorded)
+            payload = json.dumps(answer).encode()
             self.send_response(status)
             self.send_header("content-type", "application/json")
             self.send_header("content-length", str(len(payload)))
