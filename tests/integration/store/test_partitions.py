@@ -4,17 +4,12 @@ and migration 0011 carrying an existing database over with its guarantees."""
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
-import uuid
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime
 
-import psycopg
 import pytest
-from psycopg import sql
 from sqlalchemy import Connection, Engine, func, select, text
 
 from saveit.admin.setup import apply_spec, parse_document
@@ -28,28 +23,10 @@ from saveit.store.database import create_db_engine
 from saveit.store.migrate import upgrade
 from saveit.store.partitions import PARTITIONED, PartitionKeeper, monthly_partitions
 from saveit.store.schema import channel_messages, outbox, processed_events, reservation_log
-from tests.conftest import PG_BASE, _unavailable, _with_database
 from tests.support import FakeClock, demo_document
 
 GUEST = Actor("guest", "web", "webchat")
 RETENTION = {"outbox": 3, "processed_events": 3, "channel_messages": 3, "reservation_log": 24}
-
-
-@pytest.fixture
-def own_pg() -> Iterator[str]:
-    """A database of its own (partitions made and dropped here touch nobody else's)."""
-    name = f"saveit_parts_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    try:
-        admin = psycopg.connect(PG_BASE, autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as exc:  # pragma: no cover - the conftest decides
-        _unavailable(str(exc))  # skips, or fails under CI=true
-    with admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    yield _with_database(PG_BASE, name)
-    with psycopg.connect(PG_BASE, autocommit=True) as admin:
-        admin.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
 
 
 def _keeper(engine: Engine, now: datetime) -> PartitionKeeper:
