@@ -43,11 +43,15 @@ def visit_facts(
     tables = (
         select(func.count()).where(reservation_tables.c.reservation_id == r.c.id).scalar_subquery()
     )
+    # A guest belongs to one restaurant (guests.restaurant_id), so the guest alone
+    # finds their earlier visits, through ix_reservations_guest_id. With the
+    # restaurant named here too, PostgreSQL without statistics on the table (a fresh
+    # database) walked the restaurant's whole past for every row instead: 31 ms a day
+    # read in bench/booking.py, and growing with the restaurant (auto_explain).
     returning = (
         select(earlier.c.id)
         .where(
             earlier.c.guest_id == r.c.guest_id,
-            earlier.c.restaurant_id == restaurant_id,
             earlier.c.status.in_(SEATED),
             earlier.c.start_at < r.c.start_at,
         )
