@@ -15,7 +15,6 @@ from fastapi import FastAPI, Response
 
 from saveit import __version__
 from saveit.api import access_log, problems
-from saveit.api.booking_lane import BookingLane
 from saveit.api.deps import admin_services, console_services
 from saveit.api.header_limits import HeaderLimit
 from saveit.api.hot_reads import CachedAvailability
@@ -118,8 +117,6 @@ def create_app(container: Container) -> FastAPI:
     app.add_middleware(
         CachedAvailability, cache=container.availability, route=public.availability_route()
     )
-    # A guest's new booking, answered before routing (saveit.api.booking_lane).
-    app.add_middleware(BookingLane, container=container, handlers=app.exception_handlers)
     # Provider webhooks, answered before routing (saveit.api.webhook_lane).
     app.add_middleware(WebhookLane, container=container, handlers=app.exception_handlers)
     app.add_middleware(BodyLimit, max_bytes=container.settings.max_body_bytes)

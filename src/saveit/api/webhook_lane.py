@@ -19,12 +19,14 @@ OpenAPI document, and a path spelled any other way.
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from fastapi import Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from saveit.api.lanes import Handlers, problem
 from saveit.api.routers import webhooks
 
 
@@ -34,7 +36,7 @@ class WebhookLane:
         app: ASGIApp,
         *,
         container: Any,
-        handlers: Handlers,
+        handlers: Mapping[Any, Callable[[Request, Exception], Any]],
     ) -> None:
         """``handlers``: the app's exception handlers (``app.exception_handlers``),
         looked up by the exception's class and its bases, as Starlette does."""
@@ -59,5 +61,18 @@ class WebhookLane:
         try:
             response = await webhooks.acknowledge(request, self.container, hook)
         except Exception as exc:
-            response = await problem(self.handlers, request, exc)
+            response = await self._problem(request, exc)
         await response(scope, receive, send)
+
+    async def _problem(self, request: Request, exc: Exception) -> Response:
+        for kind in type(exc).__mro__:
+            if kind is Exception:  # Starlette leaves that one to the server-error layer
+                break
+            handler = self.handlers.get(kind)
+            if handler is not None:
+                answer = handler(request, exc)
+                if inspect.isawaitable(answer):
+                    answer = await answer
+                response: Response = answer
+                return response
+        raise exc

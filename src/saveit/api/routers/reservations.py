@@ -13,7 +13,6 @@ from typing import Annotated
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Header, Request, Response
-from fastapi.routing import APIRoute
 from pydantic import Field
 
 from saveit.api.auth import guest_actor, reservation_access, staff_actor_if_any
@@ -31,14 +30,6 @@ router = APIRouter(tags=["reservations"])
 
 IfMatch = Annotated[str | None, Header(alias="If-Match", max_length=100)]
 _VERSION = re.compile(r'^(?:W/)?"?(\d{1,9})"?$', re.ASCII)
-
-
-def create_route() -> APIRoute:
-    """The route of :func:`create_reservation` (for saveit.api.booking_lane)."""
-    for route in router.routes:
-        if isinstance(route, APIRoute) and route.endpoint is create_reservation:
-            return route
-    raise LookupError("the booking route is not registered")
 
 
 def expected_version(if_match: str | None, in_body: int | None) -> int | None:
