@@ -10,7 +10,7 @@ from dataclasses import replace
 from datetime import UTC, date, datetime
 
 import pytest
-from sqlalchemy import Connection, Engine, func, select, text
+from sqlalchemy import Engine, func, select, text
 
 from saveit.admin.setup import apply_spec, parse_document
 from saveit.bootstrap import build
@@ -23,6 +23,7 @@ from saveit.store.database import create_db_engine
 from saveit.store.migrate import upgrade
 from saveit.store.partitions import PARTITIONED, PartitionKeeper, monthly_partitions
 from saveit.store.schema import channel_messages, outbox, processed_events, reservation_log
+from tests.integration.store.rows import bare_restaurant
 from tests.support import FakeClock, demo_document
 
 GUEST = Actor("guest", "web", "webchat")
@@ -33,22 +34,9 @@ def _keeper(engine: Engine, now: datetime) -> PartitionKeeper:
     return PartitionKeeper(engine, months_ahead=3, retention_months=RETENTION, clock=lambda: now)
 
 
-def _insert_restaurant(conn: Connection) -> int:
-    """A bare restaurant row (the tables under test only need its id)."""
-    return int(
-        conn.execute(
-            text(
-                "INSERT INTO restaurants (slug, name, timezone, rules, config_version, "
-                "created_at, updated_at) VALUES ('r', 'R', 'UTC', '{}', 1, now(), now()) "
-                "RETURNING id"
-            )
-        ).scalar_one()
-    )
-
-
 def _restaurant(engine: Engine) -> int:
     with engine.begin() as conn:
-        return _insert_restaurant(conn)
+        return bare_restaurant(conn)
 
 
 def _inbound(provider_id: str) -> InboundMessage:
@@ -114,7 +102,7 @@ def test_retention_drops_old_months_but_never_unfinished_work(own_pg: str) -> No
     _keeper(engine, datetime(2030, 1, 10, tzinfo=UTC)).run()
     jan, feb = datetime(2030, 1, 15, tzinfo=UTC), datetime(2030, 2, 15, tzinfo=UTC)
     with engine.begin() as conn:
-        restaurant = _insert_restaurant(conn)
+        restaurant = bare_restaurant(conn)
         for event_id, at, published in (("a", jan, jan), ("b", feb, None)):
             conn.execute(
                 outbox.insert().values(

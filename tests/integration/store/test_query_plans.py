@@ -28,6 +28,7 @@ from sqlalchemy import Connection, Engine, text
 from saveit.store import analytics_facts, outbox, processed
 from saveit.store.database import create_db_engine
 from saveit.store.migrate import upgrade
+from tests.integration.store.rows import bare_restaurant
 
 NOW = datetime.now(UTC)
 BUSY_HOUR = 5_000  # rows already in the table when the call comes
@@ -71,19 +72,8 @@ def rows_read(conn: Connection, table: str) -> int:
     )
 
 
-def restaurant(conn: Connection) -> int:
-    return int(
-        conn.execute(
-            text(
-                "INSERT INTO restaurants (slug, name, timezone, rules, config_version, "
-                "created_at, updated_at) VALUES ('r', 'R', 'UTC', '{}', 1, now(), now()) "
-                "RETURNING id"
-            )
-        ).scalar_one()
-    )
-
-
-def test_marking_a_batch_handled_probes_its_ids_not_the_table(engine: Engine) -> None:
+def handled_before(engine: Engine) -> None:
+    """A busy hour of events the notifier has handled."""
     with engine.begin() as conn:
         conn.execute(
             text(
@@ -92,6 +82,10 @@ def test_marking_a_batch_handled_probes_its_ids_not_the_table(engine: Engine) ->
             ),
             {"n": BUSY_HOUR},
         )
+
+
+def test_marking_a_batch_handled_probes_its_ids_not_the_table(engine: Engine) -> None:
+    handled_before(engine)
     batch = [str(uuid.uuid4()) for _ in range(10)]
     with engine.begin() as conn:
         before = rows_read(conn, "processed_events")
@@ -106,14 +100,8 @@ def test_marking_a_batch_handled_probes_its_ids_not_the_table(engine: Engine) ->
 
 
 def test_asking_which_of_a_batch_were_handled_probes_its_ids(engine: Engine) -> None:
+    handled_before(engine)
     with engine.begin() as conn:
-        conn.execute(
-            text(
-                "INSERT INTO processed_events (consumer, event_id, processed_at) "
-                "SELECT 'notifier', gen_random_uuid()::text, now() FROM generate_series(1, :n)"
-            ),
-            {"n": BUSY_HOUR},
-        )
         handled = [str(uuid.uuid4()) for _ in range(3)]
         processed.mark(conn, "notifier", handled, NOW)
     batch = [*handled, *(str(uuid.uuid4()) for _ in range(7))]
@@ -127,7 +115,7 @@ def test_asking_which_of_a_batch_were_handled_probes_its_ids(engine: Engine) -> 
 def test_the_relay_reads_the_unpublished_rows_not_the_published_ones(engine: Engine) -> None:
     """The relay polls from the month's first minute; the month then fills up."""
     with engine.begin() as conn:
-        rid = restaurant(conn)
+        rid = bare_restaurant(conn)
     for _ in range(REPEATS):
         with engine.begin() as conn:
             assert outbox.lock_unpublished(conn, 200) == []
@@ -155,7 +143,7 @@ def test_a_days_visits_look_up_each_guests_past_not_the_restaurants(engine: Engi
     of whom came once before."""
     day = datetime(2026, 12, 20, tzinfo=UTC)
     with engine.begin() as conn:
-        rid = restaurant(conn)
+        rid = bare_restaurant(conn)
     for _ in range(REPEATS):
         with engine.begin() as conn:
             assert analytics_facts.visit_facts(conn, rid, day, day + timedelta(days=1)) == []
