@@ -83,6 +83,7 @@ class CacheStore(Protocol):
 class _Bucket:
     generation: int = 0
     values: dict[str, tuple[float, float, bytes]] = field(default_factory=dict)  # expires, at
+    dropped: frozenset[str] = frozenset()  # the keys the last invalidation cleared
 
 
 class MemoryStore:
@@ -135,8 +136,19 @@ class MemoryStore:
                 if found is None:
                     found = self._buckets[bucket] = _Bucket()
                 found.generation += 1
+                if found.values:  # two invalidations in a row keep the first's keys
+                    found.dropped = frozenset(found.values)
                 found.values.clear()
                 self._buckets.move_to_end(bucket)
+
+    def dropped(self, bucket: str) -> frozenset[str]:
+        """The keys this bucket held until its last invalidation and lacks now: the
+        variants this process reads of that day, which a refill can fetch at once."""
+        with self._lock:
+            found = self._buckets.get(bucket)
+            if found is None:
+                return frozenset()
+            return found.dropped - found.values.keys()
 
     def get_many(self, buckets: Sequence[str], key: str) -> list[tuple[bytes | None, str]]:
         return [self.get(bucket, key) for bucket in buckets]
@@ -164,11 +176,13 @@ class RedisStore:
         value, generation = found
         return value, (generation.decode() if generation else "0")
 
-    async def aget(self, bucket: str, key: str) -> bytes | None:
-        """The value alone, from the event loop (see ``RedisGate.arun``)."""
-        found: Any = await self.gate.arun(lambda client: client.hmget(self.key_of(bucket), [key]))
-        value: bytes | None = found[0]
-        return value
+    async def aget(self, bucket: str, keys: Sequence[str]) -> list[bytes | None]:
+        """These keys' values (None where absent), from the event loop in one
+        ``HMGET`` (see ``RedisGate.arun``)."""
+        found: Any = await self.gate.arun(
+            lambda client: client.hmget(self.key_of(bucket), list(keys))
+        )
+        return list(found)
 
     def put(
         self, bucket: str, items: Sequence[tuple[str, bytes]], generation: str, ttl_s: float
@@ -297,12 +311,19 @@ class NearCache:
         """A value only Redis holds, read from the event loop and copied into process
         memory like :meth:`get` does (under the local generation read before asking,
         so a copy that raced an invalidation is refused). Raises
-        :class:`~saveit.resilience.RedisUnavailable` (the gate's breaker included)."""
+        :class:`~saveit.resilience.RedisUnavailable` (the gate's breaker included).
+
+        The other variants of the day that this process held until the day's last
+        invalidation come in the same ``HMGET``: a booking drops every party size of
+        its day here, and each was then a round trip of its own on the event loop,
+        most of a busy restaurant's availability reads (``bench/booking.py``)."""
         _, local_gen = self.local.get(bucket, key)
-        value = await self.shared.aget(bucket, key)
-        if value is not None:
-            self.local.put(bucket, [(key, value)], local_gen, self.entry_ttl_s)
-        return value
+        keys = [key, *sorted(self.local.dropped(bucket) - {key})]
+        values = await self.shared.aget(bucket, keys)
+        found = [(k, v) for k, v in zip(keys, values, strict=True) if v is not None]
+        if found:
+            self.local.put(bucket, found, local_gen, self.entry_ttl_s)
+        return values[0]
 
     def put(
         self, bucket: str, items: Sequence[tuple[str, bytes]], generation: str, ttl_s: float
@@ -338,13 +359,17 @@ class NearCache:
     def put_many(self, puts: Sequence[Put], ttl_s: float) -> list[bool]:
         """Every pair to Redis; to process memory each bucket's first pair (as
         :meth:`put`): a guest's week filled on a miss is the size they asked for on
-        each day, which they are likely to ask for next, here."""
+        each day, which they are likely to ask for next, here. Also kept here: the
+        pairs of the keys the bucket held until its last invalidation (the day's
+        other variants this process reads, computed by the same miss)."""
         shared = [(b, items, gen.partition("|")[2] or "0") for b, items, gen in puts]
         done = self.shared.put_many(shared, ttl_s)
         for stored, (bucket, items, generation) in zip(done, puts, strict=True):
             if stored:
                 local_gen = generation.partition("|")[0]
-                self.local.put(bucket, items[:1], local_gen, min(ttl_s, self.entry_ttl_s))
+                dropped = self.local.dropped(bucket)
+                kept = [*items[:1], *(item for item in items[1:] if item[0] in dropped)]
+                self.local.put(bucket, kept, local_gen, min(ttl_s, self.entry_ttl_s))
         return done
 
     def invalidate_local(self, buckets: Sequence[str]) -> None:

@@ -15,7 +15,11 @@ from pydantic import SecretStr
 from saveit.admin.setup import apply_spec, parse_document
 from saveit.api.app import create_app
 from saveit.bootstrap import Container, build
+from saveit.cache import NearCache, RedisStore
 from saveit.config import Settings
+from saveit.resilience import CircuitBreaker, RedisGate
+from tests.e2e.chaos_support import delete_prefix
+from tests.integration.cache.support import Clock
 from tests.support import FakeClock, demo_document
 
 
@@ -49,3 +53,20 @@ def cached(
 def api(cached: Container) -> Iterator[TestClient]:
     with TestClient(create_app(cached)) as client:
         yield client
+
+
+@pytest.fixture
+def prefix(redis_url: str) -> Iterator[str]:
+    name = f"saveit-test:{uuid.uuid4().hex}"
+    yield name
+    delete_prefix(redis_url, name)
+
+
+@pytest.fixture
+def near(redis_url: str, prefix: str) -> Iterator[tuple[NearCache, Clock]]:
+    """A process's near cache on a real Redis, on a clock the test moves."""
+    clock = Clock()
+    gate = RedisGate(redis_url, breaker=CircuitBreaker("t"))
+    store = NearCache(RedisStore(gate, prefix), local_ttl_s=1.0, entry_ttl_s=30.0, clock=clock)
+    yield store, clock
+    gate.close()

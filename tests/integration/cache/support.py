@@ -6,6 +6,8 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from saveit.cache import NearCache
+
 DAY = "2026-06-03"  # a Wednesday; the tests' clock starts on Monday 2026-06-01
 
 
@@ -26,3 +28,18 @@ def book(api: TestClient, at: str, party: int = 8, day: str = DAY) -> dict[str, 
     )
     assert made.status_code == 201, made.text
     return dict(made.json())
+
+
+class Clock:
+    """A monotonic clock the test moves by hand (the near cache's ages)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def only_in_memory(store: NearCache, bucket: str) -> None:
+    """Drop the Redis copy: what a read still finds came from process memory."""
+    store.shared.gate.client.delete(store.shared.key_of(bucket))

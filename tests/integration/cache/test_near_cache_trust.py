@@ -10,51 +10,18 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
-from collections.abc import Iterator
 
-import pytest
 import redis
 
 from saveit.bootstrap import Container
-from saveit.cache import NearCache, RedisStore
+from saveit.cache import NearCache
 from saveit.cache.invalidation import TRUST_FOR_S, StreamWatch
 from saveit.events import InProcessBus, OutboxRelay
 from saveit.events.doorbell import RelayHeartbeat, caught_up_key
 from saveit.realtime.sources import RedisTail
-from saveit.resilience import CircuitBreaker, RedisGate
-from tests.e2e.chaos_support import delete_prefix
+from tests.integration.cache.support import Clock, only_in_memory
 
 BUCKET, KEY = "1:2026-06-03", "7:2::p"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def prefix(redis_url: str) -> Iterator[str]:
-    name = f"saveit-test:{uuid.uuid4().hex}"
-    yield name
-    delete_prefix(redis_url, name)
-
-
-@pytest.fixture
-def near(redis_url: str, prefix: str) -> Iterator[tuple[NearCache, Clock]]:
-    clock = Clock()
-    gate = RedisGate(redis_url, breaker=CircuitBreaker("t"))
-    store = NearCache(RedisStore(gate, prefix), local_ttl_s=1.0, entry_ttl_s=30.0, clock=clock)
-    yield store, clock
-    gate.close()
-
-
-def _only_in_memory(store: NearCache) -> None:
-    """Drop the Redis copy: what a read still finds came from process memory."""
-    store.shared.gate.client.delete(store.shared.key_of(BUCKET))
 
 
 def test_a_copy_outlives_the_short_life_only_while_trusted(
@@ -62,7 +29,7 @@ def test_a_copy_outlives_the_short_life_only_while_trusted(
 ) -> None:
     store, clock = near
     assert store.put(BUCKET, [(KEY, b"answer")], "0|0", 30.0)
-    _only_in_memory(store)
+    only_in_memory(store, BUCKET)
     clock.now += 5.0  # past the 1 s near-cache life, well inside the entry's 30 s
 
     assert store.get(BUCKET, KEY)[0] is None  # untrusted: the 1 s rule, and Redis has none
@@ -81,7 +48,7 @@ def test_a_copy_outlives_the_short_life_only_while_trusted(
 def test_a_trusted_copy_still_ends_with_its_entry(near: tuple[NearCache, Clock]) -> None:
     store, clock = near
     assert store.put(BUCKET, [(KEY, b"answer")], "0|0", 30.0)
-    _only_in_memory(store)
+    only_in_memory(store, BUCKET)
     clock.now += 31.0
     store.trust(TRUST_FOR_S)
     assert store.get(BUCKET, KEY)[0] is None
