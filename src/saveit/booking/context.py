@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from saveit.booking import codes
 from saveit.booking.ports import Configurations, Data, Reads, Reservations
@@ -35,6 +37,27 @@ DayHint = Callable[[str, date], Occupancy | None]  # (slug, service day) -> rece
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def _row(view: ReservationView, area: str | None, actor: Actor) -> dict[str, Any]:
+    """A new booking's row in ``reservations``."""
+    return {
+        "code": view.code,
+        "restaurant_id": view.restaurant_id,
+        "guest_id": view.guest.id if view.guest else None,
+        "party_size": view.party_size,
+        "start_at": view.start,
+        "end_at": view.end,
+        "buffer_minutes": view.buffer_minutes,
+        "status": view.status.value,
+        "source": view.source,
+        "notes": view.notes,
+        "area_preference": area,
+        "created_by": actor.label,
+        "created_at": view.created_at,
+        "updated_at": view.updated_at,
+        "version": view.version,
+    }
 
 
 class Lost(Exception):
@@ -228,6 +251,44 @@ class BookingContext:
             metrics.claim_conflicts.inc()  # a racing booking holds a cell: the next one
             seating = BookingContext.claim_first_free(reservations, made, candidates[1:], span)
             return made, code, seating
+        raise RuntimeError("could not draw a free reservation code")
+
+    @staticmethod
+    def insert_booked(
+        reservations: Reservations,
+        draft: ReservationView,
+        *,
+        area: str | None,
+        actor: Actor,
+        candidates: Sequence[Seating],
+        span: range,
+        cap: int | None,
+    ) -> ReservationView:
+        """A new booking inserted, seated at the first of ``candidates`` (best first,
+        at least one) whose cells are all free, recorded, and its covers counted: the
+        view as made (``draft`` describes it but for its id, code and tables). When
+        the first candidate holds, the store does it all in one statement
+        (``store.booked``); otherwise the reservation goes to the next free one and
+        is recorded after. Raises :class:`Lost` when none is free or the pacing cap
+        refuses the covers (the caller's transaction then rolls back)."""
+        first = candidates[0]
+        for _attempt in range(5):
+            view = replace(draft, code=codes.new_code(), tables=tuple(sorted(first.codes)))
+            made, claimed, counted = reservations.insert_booked(
+                _row(view, area, actor), list(first.table_ids), span, view, actor, cap
+            )
+            if made is None:
+                continue  # a code collision: 40 random bits, so vanishingly rare
+            if claimed:
+                if not counted:
+                    raise Lost
+                return replace(view, id=made)
+            metrics.claim_conflicts.inc()  # a racing booking holds a cell: the next one
+            seating = BookingContext.claim_first_free(reservations, made, candidates[1:], span)
+            view = replace(view, id=made, tables=tuple(sorted(seating.codes)))
+            if not reservations.record_created(view, actor, view.created_at, cap):
+                raise Lost
+            return view
         raise RuntimeError("could not draw a free reservation code")
 
     @staticmethod

@@ -101,10 +101,11 @@ class CreateBooking:
         request_hash: str,
         now: datetime,
     ) -> Created:
-        """One transaction of about ten statements. The view is built here rather
-        than read back, and the slot's cover counter — the one row every booking
-        of a popular time shares — is written last, so its lock is held only
-        until the commit."""
+        """One transaction: on PostgreSQL, a guest's booking is the guest's row and
+        one statement that writes everything else (``store.booked``). The view is
+        built here rather than read back, and the slot's cover counter — the one
+        row every booking of a popular time shares — is written last, so its lock
+        is held only until the commit."""
         ctx = self.ctx
         end = end_of(restaurant, cmd.start, cmd.party_size)
         buffer = restaurant.rules.buffer_minutes
@@ -123,6 +124,39 @@ class CreateBooking:
             if cmd.guest_id is not None and guest is None:
                 raise errors.NotFound("No such guest", guest_id=cmd.guest_id)
             status = status_for_new(restaurant.rules, cmd.status, guest, actor)
+            draft = ReservationView(
+                id=0,
+                code="",
+                restaurant_id=restaurant.id,
+                restaurant=restaurant.slug,
+                guest=guest,
+                party_size=cmd.party_size,
+                start=cmd.start,
+                end=end,
+                buffer_minutes=buffer,
+                tables=(),
+                status=status,
+                source=cmd.source,
+                notes=cmd.notes,
+                created_at=now,
+                updated_at=now,
+                version=1,
+            )
+            span = cells(cmd.start, end, buffer)
+            cap = restaurant.rules.pacing_covers_per_slot
+            if not key:
+                view = ctx.insert_booked(
+                    reservations,
+                    draft,
+                    area=cmd.area,
+                    actor=actor,
+                    candidates=candidates,
+                    span=span,
+                    cap=cap,
+                )
+                return Created(view, replayed=False)
+            # With a key to bind, the booking and its record stay two statements: the
+            # slot's covers must remain the last write.
             reservation_id, code, seating = ctx.insert_seated(
                 reservations,
                 restaurant_id=restaurant.id,
@@ -138,32 +172,12 @@ class CreateBooking:
                 actor=actor,
                 now=now,
                 candidates=candidates,
-                span=cells(cmd.start, end, buffer),
+                span=span,
             )
-            if key:
-                uow.idempotency.bind(restaurant.id, key, reservation_id)
-            view = ReservationView(
-                id=reservation_id,
-                code=code,
-                restaurant_id=restaurant.id,
-                restaurant=restaurant.slug,
-                guest=guest,
-                party_size=cmd.party_size,
-                start=cmd.start,
-                end=end,
-                buffer_minutes=buffer,
-                tables=tuple(sorted(seating.codes)),
-                status=status,
-                source=cmd.source,
-                notes=cmd.notes,
-                created_at=now,
-                updated_at=now,
-                version=1,
-            )
+            uow.idempotency.bind(restaurant.id, key, reservation_id)
+            view = replace(draft, id=reservation_id, code=code, tables=tuple(sorted(seating.codes)))
             # the audit row, the event and the slot's covers: the last write
-            if not reservations.record_created(
-                view, actor, now, restaurant.rules.pacing_covers_per_slot
-            ):
+            if not reservations.record_created(view, actor, now, cap):
                 raise Lost
         return Created(view, replayed=False)
 

@@ -77,6 +77,20 @@ class Reservations(Protocol):
         self, values: dict[str, Any], table_ids: Iterable[int], cells: range
     ) -> tuple[int | None, bool]: ...
 
+    def insert_booked(
+        self,
+        values: dict[str, Any],
+        table_ids: list[int],
+        cells: range,
+        view: ReservationView,
+        actor: Actor,
+        cap: int | None,
+    ) -> tuple[int | None, bool, bool]:
+        """Insert, seat and record a new booking (``store.booked``): its id (None: the
+        code was taken), whether every cell was claimed, whether it was recorded and
+        its covers counted."""
+        ...
+
     def release(self, reservation_id: int, *, forget_tables: bool) -> None: ...
 
     def reschedule(

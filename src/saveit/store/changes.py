@@ -194,6 +194,13 @@ def record_change(
     record(conn, **_change(view, actor, action, before, now, reason, extra))
 
 
+def created_rows(
+    view: ReservationView, actor: Actor, now: datetime
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A new booking's audit row and its event's row."""
+    return _rows(**_change(view, actor, "created", None, now))
+
+
 def record_created(
     conn: Connection, view: ReservationView, actor: Actor, now: datetime, cap: int | None
 ) -> bool:
@@ -209,7 +216,7 @@ def record_created(
         return add_covers(conn, view.restaurant_id, view.start, view.party_size, cap)
     if cap is not None and view.party_size > cap:
         return False
-    log_row, event_row = _rows(**_change(view, actor, "created", None, now))
+    log_row, event_row = created_rows(view, actor, now)
     params: dict[str, Any] = {
         **{f"log_{k}": v for k, v in log_row.items()},
         **{f"ev_{k}": v for k, v in event_row.items()},

@@ -13,6 +13,7 @@ from sqlalchemy import Connection, Select, bindparam, or_, select, update
 
 from saveit.domain.model import ACTIVE_STATUSES, OCCUPYING_STATUSES, Booked, Status
 from saveit.domain.views import GuestView, ReservationView
+from saveit.store.booked import insert_booked
 from saveit.store.changes import arrival_times
 
 # Re-exported while callers outside the store still call the module's functions;
@@ -335,6 +336,7 @@ class ReservationRepository(Repository):
     busy_tables = bound(busy_tables)
     claim = bound(claim)
     insert_claiming = bound(insert_claiming)
+    insert_booked = bound(insert_booked)
     reschedule = bound(reschedule)
     change_status = bound(change_status)
     release = bound(release)

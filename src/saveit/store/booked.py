@@ -1,0 +1,136 @@
+"""A guest's new booking written in one statement: the reservation, its claims and
+tables, its audit row, its event and its slot's covers.
+
+Why: a booking's transaction is mostly round trips, and on a busy API process each
+one also waits for the interpreter (``bench/README.md``: ~7 ms a statement at
+saturation, against ~0.2 ms of work). The reservation with its claims and the
+record of it with its covers were two statements; here they are one, the later
+inserts reading the new row's id from the first one's ``RETURNING``.
+
+The record and the covers are written only when every cell was claimed (``whole``).
+When a racing booking held one, the reservation and what it claimed stay as
+:func:`~saveit.store.claims.insert_claiming` leaves them, and the caller seats it at
+its next candidate and records it then. The covers upsert is still the statement's
+last write and the transaction's last statement, so the slot's row lock is held
+only until the commit; it runs after the claims, which it reads.
+
+PostgreSQL and unscoped work only (a guest's booking): under a restaurant's
+row-level security the seating's policy cannot see a row inserted by the same
+statement (see ``insert_claiming``), and SQLite takes the statements one by one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from functools import cache
+from typing import Any, NamedTuple
+
+from sqlalchemy import Connection, TextClause, bindparam, text
+
+from saveit.domain.commands import Actor
+from saveit.domain.views import ReservationView
+from saveit.store.changes import created_rows, record_created
+from saveit.store.claims import (
+    MADE_AND_CLAIMED,
+    ClaimSpec,
+    covers_params,
+    forget_claims,
+    insert_claiming,
+)
+from saveit.store.outbox import mark_written
+from saveit.store.schema import outbox, reservation_log
+from saveit.store.tenancy import current_tenant
+
+
+class NewBooking(NamedTuple):
+    """What :func:`insert_booked` did: the new row's id (None: its public code was
+    taken and nothing was written), whether every cell was claimed, and whether the
+    booking was recorded and its covers counted (False with every cell claimed: the
+    pacing cap refused them, and the caller rolls back)."""
+
+    reservation_id: int | None
+    claimed: bool
+    counted: bool
+
+
+@cache
+def _statement() -> TextClause:
+    """Built once; a cap that does not bind is NULL (``covers_params``)."""
+    return text(
+        MADE_AND_CLAIMED + ", whole AS ("  # noqa: S608 - constants only
+        " SELECT made.id FROM made WHERE (SELECT count(*) FROM claimed) = :wanted"
+        "), seated AS ("
+        " INSERT INTO reservation_tables (reservation_id, table_id)"
+        " SELECT whole.id, t FROM whole, unnest(CAST(:tables AS integer[])) AS t"
+        "), logged AS ("
+        " INSERT INTO reservation_log"
+        " (reservation_id, restaurant_id, at, actor, channel, action, before, after)"
+        " SELECT whole.id, :restaurant_id, :log_at, :log_actor, :log_channel, :log_action,"
+        " :log_before, :log_after FROM whole"
+        "), evented AS ("
+        " INSERT INTO outbox (event_id, restaurant_id, type, payload, created_at)"
+        " SELECT :ev_event_id, :restaurant_id, :ev_type, :ev_payload, :ev_created_at"
+        " FROM whole"
+        "), counted AS ("
+        " INSERT INTO slot_covers (restaurant_id, slot_start, covers)"
+        " SELECT :restaurant_id, :slot_start, :covers FROM whole"
+        " ON CONFLICT (restaurant_id, slot_start)"
+        " DO UPDATE SET covers = slot_covers.covers + excluded.covers"
+        " WHERE CAST(:cap AS integer) IS NULL"
+        " OR slot_covers.covers + excluded.covers <= CAST(:cap AS integer)"
+        " RETURNING covers"
+        ")"
+        " SELECT made.id, (SELECT count(*) FROM claimed), (SELECT count(*) FROM counted)"
+        " FROM made"
+    ).bindparams(
+        # typed as the columns are, so the documents are written as the other
+        # statements write them (``record_created``)
+        bindparam("log_before", type_=reservation_log.c.before.type),
+        bindparam("log_after", type_=reservation_log.c.after.type),
+        bindparam("ev_payload", type_=outbox.c.payload.type),
+    )
+
+
+def insert_booked(
+    conn: Connection,
+    values: dict[str, Any],
+    table_ids: list[int],
+    cells: range,
+    view: ReservationView,
+    actor: Actor,
+    cap: int | None,
+) -> NewBooking:
+    """Insert a new booking at these tables and record it (``view`` describes it,
+    its id aside, which is the new row's); see the module docstring. Elsewhere than
+    on unscoped PostgreSQL, the same in the statements it takes there."""
+    now = values["created_at"]
+    if conn.dialect.name != "postgresql" or current_tenant() is not None or _refused(view, cap):
+        made, claimed = insert_claiming(conn, values, table_ids, cells)
+        if made is None or not claimed:
+            return NewBooking(made, claimed=claimed, counted=False)
+        recorded = record_created(conn, replace(view, id=made), actor, now, cap)
+        return NewBooking(made, claimed=True, counted=recorded)
+    spec = ClaimSpec.of(table_ids, cells)
+    log_row, event_row = created_rows(view, actor, now)
+    params: dict[str, Any] = {
+        **values,
+        **spec._asdict(),
+        **{f"log_{k}": v for k, v in log_row.items() if k != "restaurant_id"},
+        **{f"ev_{k}": v for k, v in event_row.items() if k != "restaurant_id"},
+        "cap": None,
+        **covers_params(view.restaurant_id, view.start, view.party_size, cap),
+    }
+    row = conn.execute(_statement(), params).first()
+    if row is None:
+        return NewBooking(None, claimed=False, counted=False)
+    reservation_id, inserted, counted = int(row[0]), int(row[1]), int(row[2])
+    if inserted != spec.wanted:
+        forget_claims(conn, reservation_id, spec.tables)
+        return NewBooking(reservation_id, claimed=False, counted=False)
+    mark_written(conn)
+    return NewBooking(reservation_id, claimed=True, counted=counted > 0)
+
+
+def _refused(view: ReservationView, cap: int | None) -> bool:
+    """A party larger than the cap on its own: refused before any round trip."""
+    return cap is not None and view.party_size > cap
