@@ -18,7 +18,6 @@ from saveit.api import access_log, problems
 from saveit.api.deps import admin_services, console_services
 from saveit.api.header_limits import HeaderLimit
 from saveit.api.hot_reads import CachedAvailability
-from saveit.api.lanes import ThreadLane
 from saveit.api.middleware import BodyLimit, CatchAll
 from saveit.api.openapi import document_settings
 from saveit.api.routers import (
@@ -60,11 +59,8 @@ def create_app(container: Container) -> FastAPI:
         # Sync endpoints run on AnyIO's thread pool; its size is our concurrency.
         limiter = anyio.to_thread.current_default_thread_limiter()
         limiter.total_tokens = container.settings.request_threads
-        # Availability misses and bookings get threads of their own (saveit.api.lanes).
-        _app.state.read_lane = read_lane = ThreadLane("reads", container.settings.read_threads)
-        _app.state.booking_lane = booking_lane = ThreadLane(
-            "bookings", container.settings.request_threads
-        )
+        # Availability misses get a lane of their own (saveit.api.routers.public).
+        _app.state.read_threads = anyio.CapacityLimiter(container.settings.read_threads)
         await anyio.to_thread.run_sync(_preload_configurations, container)
         # The background parts this process runs (see saveit.runtime): on the embedded
         # default, everything `saveit worker` would; always the live hub and invalidation.
@@ -74,8 +70,6 @@ def create_app(container: Container) -> FastAPI:
         try:
             yield
         finally:
-            for lane in (booking_lane, read_lane):
-                await anyio.to_thread.run_sync(lane.close)
             await runtime.astop()
             if container.availability is not None:
                 await container.availability.aclose()

@@ -12,9 +12,8 @@ class OperationsSettings(BaseModel):
         default=8,
         ge=1,
         le=200,
-        description="Requests a process works on at once, and as many new bookings on "
-        "threads of their own (the rest wait their turn, cheaply, in the event loop). Past "
-        "a few per core, more threads only fight over the GIL "
+        description="Requests a process works on at once (the rest wait their turn, cheaply, "
+        "in the event loop). Past a few per core, more threads only fight over the GIL "
         "and the connection pool: at 40, bench/booking.py measured 40% fewer bookings "
         "per second at 50% more CPU each.",
     )

@@ -6,6 +6,7 @@ one queued behind them: a miss is computed on a lane of its own
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -15,7 +16,6 @@ from pydantic import SecretStr
 from saveit.api.app import create_app
 from saveit.bootstrap import Container
 from saveit.config import Settings
-from tests.integration.api.held import request_thread_held
 
 READ = "/v1/restaurants/demo/availability?date=2026-06-03&party_size=2"
 
@@ -40,13 +40,24 @@ def test_reads_are_answered_while_every_request_thread_is_held(
 ) -> None:
     assert container.limiter.enabled
     app = create_app(container)
-    with (
-        TestClient(app) as client,
-        ThreadPoolExecutor(2) as pool,
-        request_thread_held(app, client, pool),
-    ):
-        miss = pool.submit(client.get, READ).result(timeout=10)
-        hit = pool.submit(client.get, READ).result(timeout=10)
+    entered, release = threading.Event(), threading.Event()
+
+    # Stands for a booking in its transaction: a sync endpoint on the request
+    # threads (here, the only one) that holds its thread until released.
+    @app.get("/test/hold")
+    def hold() -> dict[str, bool]:
+        entered.set()
+        return {"released": release.wait(30)}
+
+    with TestClient(app) as client, ThreadPoolExecutor(2) as pool:
+        held = pool.submit(client.get, "/test/hold")
+        try:
+            assert entered.wait(10), "the holding request never reached its thread"
+            miss = pool.submit(client.get, READ).result(timeout=10)
+            hit = pool.submit(client.get, READ).result(timeout=10)
+        finally:
+            release.set()
+        assert held.result(timeout=10).json() == {"released": True}
     assert (miss.status_code, miss.headers["X-SaveIt-Cache"]) == (200, "miss")
     assert (hit.status_code, hit.headers["X-SaveIt-Cache"]) == (200, "hit")
     assert hit.content == miss.content

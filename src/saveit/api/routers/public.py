@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated
 
+import anyio.to_thread
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.routing import APIRoute
 
 from saveit.admin.fields import NO_NUL
 from saveit.api.auth import staff_actor_if_any
 from saveit.api.deps import ContainerDep, Services
-from saveit.api.lanes import ThreadLane
 from saveit.api.responses import (
     Availability,
     RestaurantProfile,
@@ -55,8 +56,9 @@ async def availability(
         body = cache.peek(slug, date, party_size, area=area, staff=False)
         if body is not None:
             return Response(body, media_type="application/json", headers={"X-SaveIt-Cache": HIT})
-    lane: ThreadLane = request.app.state.read_lane
-    return await lane.run(_availability, slug, request, container, date, party_size, area)
+    compute = partial(_availability, slug, request, container, date, party_size, area)
+    lane: anyio.CapacityLimiter = request.app.state.read_threads
+    return await anyio.to_thread.run_sync(compute, limiter=lane)
 
 
 def availability_route() -> APIRoute:

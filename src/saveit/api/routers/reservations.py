@@ -17,7 +17,6 @@ from pydantic import Field
 
 from saveit.api.auth import guest_actor, reservation_access, staff_actor_if_any
 from saveit.api.deps import ContainerDep
-from saveit.api.lanes import ThreadLane
 from saveit.api.responses import MadeReservation, Reservation, Verification, reservation
 from saveit.api.schemas import Body, Cancellation, NewReservation, ReservationChanges
 from saveit.bootstrap import Container
@@ -68,7 +67,7 @@ def localised(exc: errors.SlotTaken, tz: ZoneInfo) -> errors.SlotTaken:
     response_model=MadeReservation,
     response_model_exclude_unset=True,
 )
-async def create_reservation(
+def create_reservation(
     slug: str,
     body: NewReservation,
     request: Request,
@@ -76,18 +75,6 @@ async def create_reservation(
     idempotency_key: Annotated[
         str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200)
     ] = None,
-) -> Response:
-    """Made on the bookings' own threads (:mod:`saveit.api.lanes`)."""
-    lane: ThreadLane = request.app.state.booking_lane
-    return await lane.run(_create, slug, body, request, container, idempotency_key)
-
-
-def _create(
-    slug: str,
-    body: NewReservation,
-    request: Request,
-    container: Container,
-    idempotency_key: str | None,
 ) -> Response:
     """Answers with the rendered document itself: FastAPI would check a returned
     model against ``response_model`` in a second hop to the thread pool, for a
