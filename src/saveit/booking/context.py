@@ -13,7 +13,6 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
 
 from saveit.booking import codes
 from saveit.booking.ports import Configurations, Data, Reads, Reservations
@@ -37,27 +36,6 @@ DayHint = Callable[[str, date], Occupancy | None]  # (slug, service day) -> rece
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-def _row(view: ReservationView, area: str | None, actor: Actor) -> dict[str, Any]:
-    """A new booking's row in ``reservations``."""
-    return {
-        "code": view.code,
-        "restaurant_id": view.restaurant_id,
-        "guest_id": view.guest.id if view.guest else None,
-        "party_size": view.party_size,
-        "start_at": view.start,
-        "end_at": view.end,
-        "buffer_minutes": view.buffer_minutes,
-        "status": view.status.value,
-        "source": view.source,
-        "notes": view.notes,
-        "area_preference": area,
-        "created_by": actor.label,
-        "created_at": view.created_at,
-        "updated_at": view.updated_at,
-        "version": view.version,
-    }
 
 
 class Lost(Exception):
@@ -275,7 +253,7 @@ class BookingContext:
         for _attempt in range(5):
             view = replace(draft, code=codes.new_code(), tables=tuple(sorted(first.codes)))
             made, claimed, counted = reservations.insert_booked(
-                _row(view, area, actor), list(first.table_ids), span, view, actor, cap
+                view, area, list(first.table_ids), span, actor, cap
             )
             if made is None:
                 continue  # a code collision: 40 random bits, so vanishingly rare

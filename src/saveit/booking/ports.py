@@ -79,16 +79,16 @@ class Reservations(Protocol):
 
     def insert_booked(
         self,
-        values: dict[str, Any],
+        view: ReservationView,
+        area: str | None,
         table_ids: list[int],
         cells: range,
-        view: ReservationView,
         actor: Actor,
         cap: int | None,
     ) -> tuple[int | None, bool, bool]:
-        """Insert, seat and record a new booking (``store.booked``): its id (None: the
-        code was taken), whether every cell was claimed, whether it was recorded and
-        its covers counted."""
+        """Insert, seat and record the booking ``view`` describes (``store.booked``):
+        its id (None: the code was taken), whether every cell was claimed, whether it
+        was recorded and its covers counted."""
         ...
 
     def release(self, reservation_id: int, *, forget_tables: bool) -> None: ...

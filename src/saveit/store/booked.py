@@ -93,17 +93,18 @@ def _statement() -> TextClause:
 
 def insert_booked(
     conn: Connection,
-    values: dict[str, Any],
+    view: ReservationView,
+    area: str | None,
     table_ids: list[int],
     cells: range,
-    view: ReservationView,
     actor: Actor,
     cap: int | None,
 ) -> NewBooking:
-    """Insert a new booking at these tables and record it (``view`` describes it,
-    its id aside, which is the new row's); see the module docstring. Elsewhere than
-    on unscoped PostgreSQL, the same in the statements it takes there."""
-    now = values["created_at"]
+    """Insert the booking ``view`` describes (its id aside, which is the new row's)
+    at these tables and record it; see the module docstring. Elsewhere than on
+    unscoped PostgreSQL, the same in the statements it takes there."""
+    values = _row(view, area, actor)
+    now = view.created_at
     if conn.dialect.name != "postgresql" or current_tenant() is not None or _refused(view, cap):
         made, claimed = insert_claiming(conn, values, table_ids, cells)
         if made is None or not claimed:
@@ -134,3 +135,24 @@ def insert_booked(
 def _refused(view: ReservationView, cap: int | None) -> bool:
     """A party larger than the cap on its own: refused before any round trip."""
     return cap is not None and view.party_size > cap
+
+
+def _row(view: ReservationView, area: str | None, actor: Actor) -> dict[str, Any]:
+    """The booking's row in ``reservations``."""
+    return {
+        "code": view.code,
+        "restaurant_id": view.restaurant_id,
+        "guest_id": view.guest.id if view.guest else None,
+        "party_size": view.party_size,
+        "start_at": view.start,
+        "end_at": view.end,
+        "buffer_minutes": view.buffer_minutes,
+        "status": view.status.value,
+        "source": view.source,
+        "notes": view.notes,
+        "area_preference": area,
+        "created_by": actor.label,
+        "created_at": view.created_at,
+        "updated_at": view.updated_at,
+        "version": view.version,
+    }

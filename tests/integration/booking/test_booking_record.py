@@ -107,27 +107,10 @@ def test_a_booking_that_lost_its_table_is_not_recorded(container: Container, dem
         table_id = conn.execute(
             select(dining_tables.c.id).where(dining_tables.c.code == held.tables[0])
         ).scalar_one()
-    values = {
-        "code": later.code,
-        "restaurant_id": later.restaurant_id,
-        "guest_id": later.guest.id if later.guest else None,
-        "party_size": later.party_size,
-        "start_at": later.start,
-        "end_at": later.end,
-        "buffer_minutes": later.buffer_minutes,
-        "status": later.status.value,
-        "source": later.source,
-        "notes": later.notes,
-        "area_preference": None,
-        "created_by": GUEST.label,
-        "created_at": later.created_at,
-        "updated_at": later.updated_at,
-        "version": 1,
-    }
     covers_before = _covers(container)
     with container.db.unit_of_work() as uow:
         made, claimed, counted = uow.reservations.insert_booked(
-            values, [table_id], stay, later, GUEST, None
+            later, None, [table_id], stay, GUEST, None
         )
         assert made is not None
         assert (claimed, counted) == (False, False)
