@@ -103,7 +103,7 @@ def insert_booked(
     """Insert the booking ``view`` describes (its id aside, which is the new row's)
     at these tables and record it; see the module docstring. Elsewhere than on
     unscoped PostgreSQL, the same in the statements it takes there."""
-    values = _row(view, area, actor)
+    values = reservation_row(view, area, actor)
     now = view.created_at
     if conn.dialect.name != "postgresql" or current_tenant() is not None or _refused(view, cap):
         made, claimed = insert_claiming(conn, values, table_ids, cells)
@@ -137,7 +137,7 @@ def _refused(view: ReservationView, cap: int | None) -> bool:
     return cap is not None and view.party_size > cap
 
 
-def _row(view: ReservationView, area: str | None, actor: Actor) -> dict[str, Any]:
+def reservation_row(view: ReservationView, area: str | None, actor: Actor) -> dict[str, Any]:
     """The booking's row in ``reservations``."""
     return {
         "code": view.code,

@@ -20,6 +20,7 @@ from saveit.domain import errors
 from saveit.domain.commands import Actor, GuestDetails
 from saveit.domain.model import ACTIVE_STATUSES, OCCUPYING_STATUSES, Booked, Restaurant, Status
 from saveit.domain.views import GuestView, ReservationView
+from saveit.store.booked import reservation_row
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +156,23 @@ class MemoryReservations:
     ) -> tuple[int | None, bool]:
         made = self.insert_reservation(values)
         return made, made is not None and self.claim(made, table_ids, cells)
+
+    def insert_booked(
+        self,
+        view: ReservationView,
+        area: str | None,
+        table_ids: list[int],
+        cells: range,
+        actor: Actor,
+        cap: int | None,
+    ) -> tuple[int | None, bool, bool]:
+        """As ``store.booked.insert_booked``: recorded and counted only when every
+        cell was claimed."""
+        made, claimed = self.insert_claiming(reservation_row(view, area, actor), table_ids, cells)
+        if made is None or not claimed:
+            return made, claimed, False
+        counted = self.record_created(replace(view, id=made), actor, view.created_at, cap)
+        return made, True, counted
 
     def release(self, reservation_id: int, *, forget_tables: bool) -> None:
         for key in [k for k, rid in self.state.claims.items() if rid == reservation_id]:
