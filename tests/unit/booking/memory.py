@@ -165,9 +165,11 @@ class MemoryReservations:
         cells: range,
         actor: Actor,
         cap: int | None,
+        *,
+        outright: bool = False,
     ) -> tuple[int | None, bool, bool]:
-        """As ``store.booked.insert_booked``: recorded and counted only when every
-        cell was claimed."""
+        """As ``store.booked.insert_booked`` in a transaction: recorded and counted
+        only when every cell was claimed (the caller raises ``Undone`` when outright)."""
         made, claimed = self.insert_claiming(reservation_row(view, area, actor), table_ids, cells)
         if made is None or not claimed:
             return made, claimed, False
@@ -337,7 +339,7 @@ class MemoryData:
         self.racing = False
 
     @contextmanager
-    def unit_of_work(self) -> Iterator[MemoryWork]:
+    def unit_of_work(self, *, statements: bool = False) -> Iterator[MemoryWork]:
         draft = copy.deepcopy(self.state)
         yield MemoryWork(draft, self.restaurants, racing=self.racing)
         self.state = draft  # not reached when the block raised: a rollback
