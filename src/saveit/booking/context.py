@@ -23,7 +23,6 @@ from saveit.domain.model import CLAIM_MINUTES, Booked, Restaurant, Seating, Stat
 from saveit.domain.schedule import windows_for
 from saveit.domain.views import ReservationView
 from saveit.observe import metrics
-from saveit.store.errors import Undone
 
 _log = logging.getLogger(__name__)
 
@@ -242,7 +241,6 @@ class BookingContext:
         candidates: Sequence[Seating],
         span: range,
         cap: int | None,
-        outright: bool = False,
     ) -> ReservationView:
         """A new booking inserted, seated at the first of ``candidates`` (best first,
         at least one) whose cells are all free, recorded, and its covers counted: the
@@ -250,25 +248,19 @@ class BookingContext:
         the first candidate holds, the store does it all in one statement
         (``store.booked``); otherwise the reservation goes to the next free one and
         is recorded after. Raises :class:`Lost` when none is free or the pacing cap
-        refuses the covers (the caller's transaction then rolls back).
-
-        ``outright``: at the first candidate or not at all; otherwise
-        :class:`~saveit.store.errors.Undone` is raised, with nothing of the booking
-        written, and the caller books again in a transaction (``store.booked``)."""
+        refuses the covers (the caller's transaction then rolls back)."""
         first = candidates[0]
         for _attempt in range(5):
             view = replace(draft, code=codes.new_code(), tables=tuple(sorted(first.codes)))
             made, claimed, counted = reservations.insert_booked(
-                view, area, list(first.table_ids), span, actor, cap, outright=outright
+                view, area, list(first.table_ids), span, actor, cap
             )
             if made is None:
                 continue  # a code collision: 40 random bits, so vanishingly rare
             if claimed:
                 if not counted:
-                    raise Undone if outright else Lost
+                    raise Lost
                 return replace(view, id=made)
-            if outright:
-                raise Undone
             metrics.claim_conflicts.inc()  # a racing booking holds a cell: the next one
             seating = BookingContext.claim_first_free(reservations, made, candidates[1:], span)
             view = replace(view, id=made, tables=tuple(sorted(seating.codes)))

@@ -26,7 +26,7 @@ from saveit.domain.reservation import check_new_status, check_table_choice, stat
 from saveit.domain.views import Created, ReservationView
 from saveit.observe import metrics
 from saveit.store import guests as guest_store
-from saveit.store.errors import Undone, retrying
+from saveit.store.errors import retrying
 
 log = logging.getLogger(__name__)
 
@@ -70,22 +70,10 @@ class CreateBooking:
         taken = self.queries.slot_taken
         if not candidates:
             raise taken(restaurant, cmd.start, cmd.party_size, actor.is_staff)
-        # A guest's booking without a key is first tried outright, outside a
-        # transaction (``store.booked``); one that a racing booking or the pacing
-        # cap undid is made again in a transaction, which can take the next table.
-        outright = not cmd.idempotency_key and not actor.is_staff
         try:
-            try:
-                made = retrying(
-                    lambda: self._write(
-                        restaurant, cmd, actor, candidates, request_hash, now, outright
-                    )
-                )
-            except Undone:
-                metrics.claim_conflicts.inc()
-                made = retrying(
-                    lambda: self._write(restaurant, cmd, actor, candidates, request_hash, now)
-                )
+            made = retrying(
+                lambda: self._write(restaurant, cmd, actor, candidates, request_hash, now)
+            )
         except Lost:
             raise taken(restaurant, cmd.start, cmd.party_size, actor.is_staff) from None
         if not made.replayed:
@@ -112,21 +100,16 @@ class CreateBooking:
         candidates: Sequence[Seating],
         request_hash: str,
         now: datetime,
-        outright: bool = False,
     ) -> Created:
         """One transaction: on PostgreSQL, a guest's booking is the guest's row and
         one statement that writes everything else (``store.booked``). The view is
         built here rather than read back, and the slot's cover counter — the one
         row every booking of a popular time shares — is written last, so its lock
-        is held only until the commit.
-
-        ``outright``: no transaction on PostgreSQL. The guest's row stands on its own
-        (found, or made as a chat makes one) and the booking's statement is all or
-        nothing, at the first candidate; raises ``Undone`` when it could not be."""
+        is held only until the commit."""
         ctx = self.ctx
         end = end_of(restaurant, cmd.start, cmd.party_size)
         buffer = restaurant.rules.buffer_minutes
-        with ctx.db.unit_of_work(statements=outright) as uow:
+        with ctx.db.unit_of_work() as uow:
             reservations = uow.reservations
             key = cmd.idempotency_key
             if key and not uow.idempotency.claim_key(restaurant.id, key, request_hash, now):
@@ -170,7 +153,6 @@ class CreateBooking:
                     candidates=candidates,
                     span=span,
                     cap=cap,
-                    outright=outright,
                 )
                 return Created(view, replayed=False)
             # With a key to bind, the booking and its record stay two statements: the

@@ -85,13 +85,10 @@ class Reservations(Protocol):
         cells: range,
         actor: Actor,
         cap: int | None,
-        *,
-        outright: bool = False,
     ) -> tuple[int | None, bool, bool]:
         """Insert, seat and record the booking ``view`` describes (``store.booked``):
         its id (None: the code was taken), whether every cell was claimed, whether it
-        was recorded and its covers counted. ``outright``: at these tables or not at
-        all, raising ``saveit.store.errors.Undone`` (nothing written) otherwise."""
+        was recorded and its covers counted."""
         ...
 
     def release(self, reservation_id: int, *, forget_tables: bool) -> None: ...
@@ -156,7 +153,7 @@ class Work(Reads, Protocol):
 
 
 class Data(Protocol):
-    def unit_of_work(self, *, statements: bool = False) -> AbstractContextManager[Work]: ...
+    def unit_of_work(self) -> AbstractContextManager[Work]: ...
 
     def reading(self) -> AbstractContextManager[Reads]: ...
 

@@ -14,12 +14,6 @@ its next candidate and records it then. The covers upsert is still the statement
 last write and the transaction's last statement, so the slot's row lock is held
 only until the commit; it runs after the claims, which it reads.
 
-*Outright* (a guest's booking without an ``Idempotency-Key``), the statement runs
-outside any transaction: no ``BEGIN``, no ``COMMIT``, two round trips fewer. It is
-then at its first table or nothing: when a cell was taken or the cap refused the
-covers, its last ``SELECT`` calls ``saveit_refuse`` (migration 0015), whose error
-undoes every row the statement wrote, and the caller books again in a transaction.
-
 PostgreSQL and unscoped work only (a guest's booking): under a restaurant's
 row-level security the seating's policy cannot see a row inserted by the same
 statement (see ``insert_claiming``), and SQLite takes the statements one by one.
@@ -43,7 +37,6 @@ from saveit.store.claims import (
     forget_claims,
     insert_claiming,
 )
-from saveit.store.errors import DBAPIError, Undone, is_refusal
 from saveit.store.outbox import mark_written
 from saveit.store.schema import outbox, reservation_log
 from saveit.store.tenancy import current_tenant
@@ -60,16 +53,9 @@ class NewBooking(NamedTuple):
     counted: bool
 
 
-# Outright, the statement's last column undoes it when it is not whole (see above).
-_REFUSAL = (
-    ", CASE WHEN (SELECT count(*) FROM claimed) <> :wanted"
-    " OR NOT EXISTS (SELECT FROM counted) THEN saveit_refuse('booking not whole') END"
-)
-
-
 @cache
-def _statement(outright: bool) -> TextClause:
-    """Built once each; a cap that does not bind is NULL (``covers_params``)."""
+def _statement() -> TextClause:
+    """Built once; a cap that does not bind is NULL (``covers_params``)."""
     return text(
         MADE_AND_CLAIMED + ", whole AS ("  # noqa: S608 - constants only
         " SELECT made.id FROM made WHERE (SELECT count(*) FROM claimed) = :wanted"
@@ -95,8 +81,7 @@ def _statement(outright: bool) -> TextClause:
         " RETURNING covers"
         ")"
         " SELECT made.id, (SELECT count(*) FROM claimed), (SELECT count(*) FROM counted)"
-        + _REFUSAL * outright
-        + " FROM made"
+        " FROM made"
     ).bindparams(
         # typed as the columns are, so the documents are written as the other
         # statements write them (``record_created``)
@@ -114,23 +99,13 @@ def insert_booked(
     cells: range,
     actor: Actor,
     cap: int | None,
-    *,
-    outright: bool = False,
 ) -> NewBooking:
     """Insert the booking ``view`` describes (its id aside, which is the new row's)
     at these tables and record it; see the module docstring. Elsewhere than on
-    unscoped PostgreSQL, the same in the statements it takes there.
-
-    ``outright``: at these tables or not at all. The statement undoes itself when
-    a cell was taken or the cap refused the covers, and :class:`Undone` is raised;
-    so it may run outside a transaction (``Database.unit_of_work(statements=True)``).
-    Where it would take several statements, on a connection in autocommit, it
-    raises :class:`Undone` before writing anything."""
+    unscoped PostgreSQL, the same in the statements it takes there."""
     values = reservation_row(view, area, actor)
     now = view.created_at
     if conn.dialect.name != "postgresql" or current_tenant() is not None or _refused(view, cap):
-        if outright and _autocommit(conn):
-            raise Undone
         made, claimed = insert_claiming(conn, values, table_ids, cells)
         if made is None or not claimed:
             return NewBooking(made, claimed=claimed, counted=False)
@@ -146,12 +121,7 @@ def insert_booked(
         "cap": None,
         **covers_params(view.restaurant_id, view.start, view.party_size, cap),
     }
-    try:
-        row = conn.execute(_statement(outright), params).first()
-    except DBAPIError as exc:
-        if is_refusal(exc):
-            raise Undone from None
-        raise
+    row = conn.execute(_statement(), params).first()
     if row is None:
         return NewBooking(None, claimed=False, counted=False)
     reservation_id, inserted, counted = int(row[0]), int(row[1]), int(row[2])
@@ -160,10 +130,6 @@ def insert_booked(
         return NewBooking(reservation_id, claimed=False, counted=False)
     mark_written(conn)
     return NewBooking(reservation_id, claimed=True, counted=counted > 0)
-
-
-def _autocommit(conn: Connection) -> bool:
-    return conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT"
 
 
 def _refused(view: ReservationView, cap: int | None) -> bool:

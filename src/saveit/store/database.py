@@ -93,23 +93,11 @@ def reading(engine: Engine) -> Iterator[Connection]:
     under READ COMMITTED every statement took its own snapshot anyway. SQLite: a
     deferred ``BEGIN``, which never waits for the writer (WAL).
     """
-    if engine.dialect.name == "postgresql":
-        with statement_by_statement(engine) as conn:
-            yield conn
-        return
     with engine.connect() as conn:
-        conn.execution_options(readonly=True)
-        with conn.begin():
-            yield conn
-
-
-@contextmanager
-def statement_by_statement(engine: Engine) -> Iterator[Connection]:
-    """A PostgreSQL connection in autocommit: each statement commits on its own,
-    with no ``BEGIN``/``COMMIT`` round trips. The pool restores the isolation level
-    when the connection goes back to it."""
-    with engine.connect() as conn:
-        conn.execution_options(isolation_level="AUTOCOMMIT")
+        if conn.dialect.name == "postgresql":
+            conn.execution_options(isolation_level="AUTOCOMMIT")
+        else:
+            conn.execution_options(readonly=True)
         with conn.begin():
             yield conn
 

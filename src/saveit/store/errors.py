@@ -19,8 +19,6 @@ __all__ = [
     "InterfaceError",
     "OperationalError",
     "PoolTimeout",
-    "Undone",
-    "is_refusal",
     "is_transient",
     "retrying",
 ]
@@ -30,19 +28,6 @@ _T = TypeVar("_T")
 # The database could not be reached or dropped the connection.
 UNAVAILABLE: tuple[type[Exception], ...] = (OperationalError, InterfaceError)
 _TRANSIENT_SQLSTATES = frozenset({"40001", "40P01"})  # serialization failure, deadlock
-REFUSED = "SV001"  # saveit_refuse(): a statement undid itself (migration 0015)
-
-
-class Undone(Exception):
-    """A write outside a transaction found it could not finish and undid itself,
-    leaving nothing of its own behind: a racing booking held one of its cells, or
-    the pacing cap refused its covers. The caller writes again in a transaction,
-    which can take the next table (``saveit.booking.create``)."""
-
-
-def is_refusal(exc: BaseException) -> bool:
-    """Whether a statement refused itself through ``saveit_refuse``."""
-    return isinstance(exc, DBAPIError) and getattr(exc.orig, "sqlstate", None) == REFUSED
 
 
 def is_transient(exc: BaseException) -> bool:

@@ -194,17 +194,12 @@ class UnitOfWork(Repositories):
     """One write transaction: commits when the ``with`` block ends cleanly, rolls
     back when it raises, then runs what :meth:`after_commit` registered."""
 
-    def __init__(self, engine: Engine, *, statements: bool = False) -> None:
+    def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._after: list[Callable[[], object]] | None = None
-        self._statements = statements and engine.dialect.name == "postgresql"
 
     def __enter__(self) -> UnitOfWork:
-        self._begin: AbstractContextManager[Connection] = (
-            database.statement_by_statement(self._engine)
-            if self._statements
-            else self._engine.begin()
-        )
+        self._begin = self._engine.begin()
         self.connection = self._begin.__enter__()
         take_written(self.connection)  # a rolled-back transaction's mark, left on the pool
         return self
@@ -272,12 +267,8 @@ class Database:
         self.dialect: str = engine.dialect.name
         self.is_postgres = self.dialect == "postgresql"
 
-    def unit_of_work(self, *, statements: bool = False) -> UnitOfWork:
-        """A write transaction; with ``statements``, on PostgreSQL, none: each
-        statement commits on its own (autocommit), two round trips shorter, for
-        work whose every statement stands alone or undoes itself
-        (``saveit.store.booked``). SQLite always takes a transaction."""
-        return UnitOfWork(self.engine, statements=statements)
+    def unit_of_work(self) -> UnitOfWork:
+        return UnitOfWork(self.engine)
 
     @contextmanager
     def reading(self) -> Iterator[Reader]:

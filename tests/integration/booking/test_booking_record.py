@@ -4,9 +4,7 @@ audit row, its event and its slot's covers.
 On PostgreSQL a guest's booking is written in one statement (``store.booked``)
 while one with an ``Idempotency-Key`` takes two (the key is bound in between);
 on SQLite each part is a statement of its own. All of them must leave the same
-rows, and a booking that lost its table to a racing one must leave no record. A
-guest's booking is first written outright, outside a transaction: then it is whole
-or nothing."""
+rows, and a booking that lost its table to a racing one must leave no record."""
 
 from __future__ import annotations
 
@@ -14,28 +12,20 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
 from sqlalchemy import Connection, func, select
 
-from saveit.admin.setup import apply_spec, parse_document
-from saveit.booking.context import BookingContext
 from saveit.bootstrap import Container
-from saveit.domain import errors
 from saveit.domain.availability import cells
 from saveit.domain.commands import Actor, CreateReservation, GuestDetails
-from saveit.domain.model import Seating
 from saveit.domain.views import ReservationView
-from saveit.store.errors import Undone
 from saveit.store.schema import (
     dining_tables,
     outbox,
     reservation_log,
     reservation_tables,
-    reservations,
     slot_covers,
     table_claims,
 )
-from tests.support import demo_document
 
 GUEST = Actor("guest", "web", "webchat")
 DINNER = datetime(2026, 6, 3, 19, 0, tzinfo=UTC)  # 21:00 in Madrid
@@ -131,64 +121,3 @@ def test_a_booking_that_lost_its_table_is_not_recorded(container: Container, dem
             "claimed cells": 0,
         }
     assert _covers(container) == covers_before
-
-
-def _written(container: Container) -> dict[str, int]:
-    """Rows of every table a booking writes, committed ones only."""
-    tables = (reservations, table_claims, reservation_tables, reservation_log, outbox)
-    with container.engine.connect() as conn:
-        found = {
-            t.name: int(conn.execute(select(func.count()).select_from(t)).scalar_one())
-            for t in tables
-        }
-    return {**found, "covers": _covers(container)}
-
-
-def test_an_outright_booking_at_a_taken_table_undoes_itself(
-    container: Container, demo: str
-) -> None:
-    """Outside a transaction (PostgreSQL's autocommit), the one statement must be
-    whole or nothing: a booking that finds a cell of its table taken raises
-    ``Undone`` and leaves no reservation, claim, record or covers behind."""
-    held = _book(container, 2, "600111222", key=None)
-    draft = replace(held, id=0, code="", tables=(), created_at=held.created_at + timedelta(1))
-    with container.engine.connect() as conn:
-        table_id = conn.execute(
-            select(dining_tables.c.id).where(dining_tables.c.code == held.tables[0])
-        ).scalar_one()
-    seating = Seating((table_id,), held.tables[:1], "indoor", 4, is_combination=False)
-    before = _written(container)
-    with pytest.raises(Undone), container.db.unit_of_work(statements=True) as uow:
-        BookingContext.insert_booked(
-            uow.reservations,
-            draft,
-            area=None,
-            actor=GUEST,
-            candidates=[seating],
-            span=cells(draft.start, draft.end, draft.buffer_minutes),
-            cap=None,
-            outright=True,
-        )
-    assert _written(container) == before
-
-
-def test_a_booking_the_pacing_cap_refuses_leaves_nothing_but_the_guest(
-    container: Container, demo: str
-) -> None:
-    """A guest's booking is tried outright; when the cap refuses its covers it is
-    tried again in a transaction, refused there too, and nothing of it stays."""
-    doc = demo_document(slug="paced")
-    doc["rules"] = {**doc["rules"], "pacing_covers_per_slot": 4}
-    apply_spec(container.engine, parse_document(doc))
-
-    def book(phone: str) -> None:
-        container.booking.create(
-            CreateReservation("paced", DINNER, 2, GuestDetails(name="Ana", phone=phone)), GUEST
-        )
-
-    book("600111222")
-    book("600333444")
-    before = _written(container)
-    with pytest.raises(errors.SlotTaken):
-        book("600555666")  # 2 + 2 + 2 > 4
-    assert _written(container) == before

@@ -27,8 +27,6 @@ from tests.integration.store.rows import bare_restaurant
 from tests.support import FakeClock, demo_document
 
 GUEST = Actor("guest", "web", "webchat")
-# Books in a transaction: a guest's outright booking needs 0015's saveit_refuse.
-HOST = Actor("staff", "host", "console")
 RETENTION = {"outbox": 3, "processed_events": 3, "channel_messages": 3, "reservation_log": 24}
 
 
@@ -156,7 +154,7 @@ def test_migration_carries_existing_rows_and_keeps_dedup_and_the_audit_trigger(
                 2,
                 GuestDetails(name=f"G{i}", phone=f"6002{i:05d}"),
             ),
-            HOST,
+            GUEST,
         ).reservation.code
         for i in range(3)
     ]

@@ -165,11 +165,9 @@ class MemoryReservations:
         cells: range,
         actor: Actor,
         cap: int | None,
-        *,
-        outright: bool = False,
     ) -> tuple[int | None, bool, bool]:
-        """As ``store.booked.insert_booked`` in a transaction: recorded and counted
-        only when every cell was claimed (the caller raises ``Undone`` when outright)."""
+        """As ``store.booked.insert_booked``: recorded and counted only when every
+        cell was claimed."""
         made, claimed = self.insert_claiming(reservation_row(view, area, actor), table_ids, cells)
         if made is None or not claimed:
             return made, claimed, False
@@ -339,7 +337,7 @@ class MemoryData:
         self.racing = False
 
     @contextmanager
-    def unit_of_work(self, *, statements: bool = False) -> Iterator[MemoryWork]:
+    def unit_of_work(self) -> Iterator[MemoryWork]:
         draft = copy.deepcopy(self.state)
         yield MemoryWork(draft, self.restaurants, racing=self.racing)
         self.state = draft  # not reached when the block raised: a rollback
