@@ -67,6 +67,8 @@ def create_app(container: Container) -> FastAPI:
         runtime = Runtime(container, Plan.api(container.settings))
         _app.state.live_hub = runtime.hub
         await runtime.astart()
+        if container.availability is not None:
+            await container.availability.aopen()
         try:
             yield
         finally:

@@ -29,14 +29,19 @@ database, exactly as without a cache.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import date
+from typing import NamedTuple
 
 from saveit.booking.service import BookingService
 from saveit.cache.entry import DayRenderer, Entry, EntryReader, render_entry
+from saveit.cache.flights import FlightKey, Flights
 from saveit.cache.occupancy import HeldOccupancies
 from saveit.cache.stats import CacheStats
 from saveit.cache.store import CacheStore, MemoryStore, NearCache
@@ -60,6 +65,17 @@ HIT, MISS, BYPASS = "hit", "miss", "bypass"
 STREAM_GRACE_S = 1.0  # an event heard later than this may have missed its writer's invalidation
 TROUBLE_WINDOW_S = 60.0  # Redis trouble this recent: invalidate Redis again from the stream
 PRESIZED_MAX = 12  # a miss fills the day's party sizes up to this (and the online limit)
+
+
+class Pending(NamedTuple):
+    """A change whose Redis invalidation waits for :meth:`AvailabilityCache.aflush`."""
+
+    restaurant_id: int
+    buckets: list[str]
+    reported: tuple[str, int]  # (code, version), as its event will report it
+
+
+_PENDING: ContextVar[list[Pending] | None] = ContextVar("saveit_cache_pending", default=None)
 
 
 def _key(config_version: int, party_size: int, area: str | None, staff: bool) -> str:
@@ -87,6 +103,7 @@ class AvailabilityCache:
         self._deferred: set[str] = set()
         self._deferred_lock = threading.Lock()
         self._held = HeldOccupancies()
+        self._flights = Flights()
         self._own: set[tuple[str, int]] = set()  # changes written and invalidated here
         self._own_lock = threading.Lock()
         self._reader = EntryReader(ttl_s=ttl_s, wall=wall_clock, clock=booking.clock)
@@ -120,13 +137,58 @@ class AvailabilityCache:
                 return self._reader.render(entry), HIT
         self.stats.misses += 1
         metrics.cache_miss.inc()
-        days = [(day, generation)]
-        if not staff and area is None:
-            days += self._week_to_fill(restaurant, day, key)
+        if staff or area is not None:
+            fills = self._fill(
+                slug, restaurant.id, config_version, [(day, generation)], party_size, area, staff
+            )
+            return self._reader.render(fills[0][0][1]), MISS
+        # A guest's read: computed once in this process however many miss it at once
+        # (saveit.cache.flights), with the days of its week nobody has cached yet.
+        flight, leading = self._flights.follow((bucket, config_version, generation))
+        if not leading:
+            self.stats.coalesced += 1
+            computed = flight.wait()
+            if computed is not None and party_size in computed:
+                return self._reader.render(computed[party_size]), MISS
+            fills = self._fill(
+                slug, restaurant.id, config_version, [(day, generation)], party_size, None, False
+            )
+            return self._reader.render(fills[0][0][1]), MISS
+        led = {(bucket, config_version, generation): flight}
+        results: dict[FlightKey, dict[int, Entry]] = {}
+        try:
+            week = [
+                ((bucket_of(restaurant.id, d), config_version, g), d, g)
+                for d, g in self._week_to_fill(restaurant, day, key)
+            ]
+            claimed = self._flights.claim(week)
+            led |= claimed
+            days = [(day, generation), *((d, g) for k, d, g in week if k in claimed)]
+            fills = self._fill(slug, restaurant.id, config_version, days, party_size, None, False)
+            for (d, g), made in zip(days, fills, strict=True):
+                key_of_day = (bucket_of(restaurant.id, d), config_version, g)
+                results[key_of_day] = {size: entry for size, entry, _ in made}
+        finally:
+            self._flights.land(led, results)
+        return self._reader.render(fills[0][0][1]), MISS
+
+    def _fill(
+        self,
+        slug: str,
+        restaurant_id: int,
+        config_version: int,
+        days: list[tuple[date, str]],
+        party_size: int,
+        area: str | None,
+        staff: bool,
+    ) -> list[list[tuple[int, Entry, bytes]]]:
+        """Compute these (day, generation) pairs and store them, each under its
+        generation's guard; the entries, as ``_compute_days`` returns them."""
+        assert self.store is not None
         fills = self._compute_days(slug, days, party_size, area, staff, config_version)
         puts = [
             (
-                bucket_of(restaurant.id, d),
+                bucket_of(restaurant_id, d),
                 [(_key(config_version, s, area, staff), raw) for s, _, raw in entries],
                 g,
             )
@@ -138,7 +200,7 @@ class AvailabilityCache:
             self.stats.refused += len(stored) - sum(stored)
         except RedisUnavailable:
             pass
-        return self._reader.render(fills[0][0][1]), MISS
+        return fills
 
     def _week_to_fill(self, restaurant: Restaurant, day: date, key: str) -> list[tuple[date, str]]:
         """The other days of ``day``'s week (:mod:`saveit.cache.week`) not cached yet,
@@ -209,6 +271,15 @@ class AvailabilityCache:
         self.stats.hits += 1
         metrics.cache_hit.inc()
         return self._reader.render(entry)
+
+    async def aopen(self) -> None:
+        """Connect the event loop's Redis client now (a ``PING``), as the process
+        starts: the first booking's invalidation from the loop (:meth:`aflush`)
+        must not also pay for a connection, nor fail on one under load and leave
+        the day to the event stream. Redis being away here is not an error."""
+        if isinstance(self.store, NearCache):
+            with contextlib.suppress(RedisUnavailable):
+                await self.store.shared.gate.arun(lambda client: client.ping())
 
     async def aclose(self) -> None:
         """Close what :meth:`apeek_shared` opened on the event loop."""
@@ -289,16 +360,64 @@ class AvailabilityCache:
 
     def after_commit(self, view: ReservationView, before: ReservationView | None) -> None:
         """The booking service's listener: the booking's service day and, on a move,
-        the old one, invalidated in this process right after the commit."""
+        the old one, invalidated in this process right after the commit — or, inside
+        :meth:`deferring`, in this process's memory now and in Redis by
+        :meth:`aflush`, before the response leaves."""
         restaurant = self.booking.cache.cached(view.restaurant) or self.booking.restaurant(
             view.restaurant
         )
         days = {day_of(restaurant, v.start) for v in (view, before) if v is not None}
+        pending = _PENDING.get()
+        if pending is not None and isinstance(self.store, NearCache):
+            self._held.changed(view.restaurant_id, days)
+            buckets = sorted({bucket_of(view.restaurant_id, d) for d in days})
+            self.store.invalidate_local(buckets)
+            pending.append(Pending(view.restaurant_id, buckets, (view.code, view.version)))
+            return
         if self.invalidate(view.restaurant_id, days):
-            with self._own_lock:
-                if len(self._own) > 10_000:
-                    self._own.clear()
-                self._own.add((view.code, view.version))
+            self._remember_own((view.code, view.version))
+
+    @contextmanager
+    def deferring(self) -> Iterator[list[Pending]]:
+        """Within this block (and the threads it starts work on), a change's Redis
+        invalidation is left to :meth:`aflush`, on the event loop.
+
+        Why: a booking's request thread is the scarce thing under load (each
+        holds one of ``request_threads`` for its whole call), and the Redis round
+        trip after its commit was one of the six it waited for, each also waiting
+        for the interpreter on a busy process. On the event loop the round trip
+        costs no thread. The caller must await :meth:`aflush` before it answers,
+        so that whoever reads after the answer reads past the change."""
+        pending: list[Pending] = []
+        token = _PENDING.set(pending)
+        try:
+            yield pending
+        finally:
+            _PENDING.reset(token)
+
+    async def aflush(self, pending: Sequence[Pending]) -> None:
+        """The Redis invalidations :meth:`deferring` left, from the event loop; those
+        Redis cannot take now are queued, as :meth:`invalidate` queues them."""
+        store = self.store
+        if not pending or not isinstance(store, NearCache):
+            return
+        for change in pending:
+            self.stats.invalidations += len(change.buckets)
+            try:
+                await store.ainvalidate(change.buckets)
+            except RedisUnavailable:
+                with self._deferred_lock:
+                    self._deferred.update(change.buckets)
+                self.stats.deferred += len(change.buckets)
+                continue
+            self._remember_own(change.reported)
+
+    def _remember_own(self, change: tuple[str, int]) -> None:
+        """A change whose every tier this process invalidated (``invalidate_heard``)."""
+        with self._own_lock:
+            if len(self._own) > 10_000:
+                self._own.clear()
+            self._own.add(change)
 
     def invalidate(self, restaurant_id: int, days: Iterable[date]) -> bool:
         """Forget these service days; queued for later when the store is away.

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 class CacheStats:
     hits: int = 0
     misses: int = 0
+    coalesced: int = 0  # misses answered by another thread's computation of the day
     bypassed: int = 0
     stored: int = 0
     refused: int = 0  # puts refused because the day was invalidated meanwhile

@@ -237,6 +237,21 @@ class RedisStore:
 
         self.gate.run(call)
 
+    async def ainvalidate(self, buckets: Sequence[str]) -> None:
+        """:meth:`invalidate` from the event loop (see ``RedisGate.arun``); a script
+        Redis has forgotten (a restart) is sent whole."""
+
+        async def call(client: Any) -> None:
+            for bucket in buckets:
+                args = (1, self.key_of(bucket), GENERATION_TTL_S)
+                try:
+                    await client.evalsha(self._invalidate.sha, *args)
+                except NoScriptError:
+                    await client.eval(_INVALIDATE, *args)
+
+        if buckets:
+            await self.gate.arun(call)
+
 
 def _put_args(items: Sequence[tuple[str, bytes]], generation: str, ttl_s: float) -> list[Any]:
     args: list[Any] = [generation, max(1, int(ttl_s * 1000))]
@@ -335,6 +350,12 @@ class NearCache:
     def invalidate(self, buckets: Sequence[str]) -> None:
         self.local.invalidate(buckets)
         self.shared.invalidate(buckets)
+
+    async def ainvalidate(self, buckets: Sequence[str]) -> None:
+        """:meth:`invalidate` from the event loop, Redis first: a copy this process
+        took from Redis before Redis forgot the day is dropped after it."""
+        await self.shared.ainvalidate(buckets)
+        self.local.invalidate(buckets)
 
     def get_many(self, buckets: Sequence[str], key: str) -> list[tuple[bytes | None, str]]:
         """Like :meth:`get` for each bucket; what process memory lacks, from Redis in
