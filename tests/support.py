@@ -6,6 +6,7 @@ import copy
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import yaml
 
@@ -23,6 +24,17 @@ class FakeClock:
 
     def advance(self, **kwargs: float) -> None:
         self.now += timedelta(**kwargs)
+
+
+_WEEKDAYS_ES = ("lunes", "martes", "miércoles", "jueves", "viernes", "sábado", "domingo")
+
+
+def weekday_ahead_es(days: int = 2) -> str:
+    """The Spanish name of the weekday ``days`` after today at the demo restaurant
+    (Europe/Madrid), for a guest who asks for "el sábado": a fixed name is today
+    once a week, and on that day's late evening no table is left to offer."""
+    today = datetime.now(ZoneInfo("Europe/Madrid")).date()
+    return _WEEKDAYS_ES[(today + timedelta(days=days)).weekday()]
 
 
 def demo_document(**overrides: Any) -> dict[str, Any]:

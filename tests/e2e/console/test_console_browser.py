@@ -17,6 +17,7 @@ from tests.e2e.console.conftest import (
     screenshot,
     sign_in,
 )
+from tests.support import weekday_ahead_es
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -220,7 +221,7 @@ def test_the_guest_chat_page_with_the_widget_open_passes_axe(
     check_accessibility(phone, what="chat page")
     phone.locator(".launcher").tap()
     expect(phone.locator(".panel")).to_be_visible()
-    phone.locator(".input").fill("Hola, ¿tenéis mesa para dos el sábado?")
+    phone.locator(".input").fill(f"Hola, ¿tenéis mesa para dos el {weekday_ahead_es()}?")
     phone.locator(".input").press("Enter")
     expect(phone.locator(".msg.out .text")).to_contain_text(["¿A qué hora?"], timeout=15_000)
     expect(phone.locator(".msg.pending")).to_have_count(0, timeout=15_000)
