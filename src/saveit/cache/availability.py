@@ -34,7 +34,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import date
 from typing import NamedTuple
@@ -70,7 +69,6 @@ PRESIZED_MAX = 12  # a miss fills the day's party sizes up to this (and the onli
 class Pending(NamedTuple):
     """A change whose Redis invalidation waits for :meth:`AvailabilityCache.aflush`."""
 
-    restaurant_id: int
     buckets: list[str]
     reported: tuple[str, int]  # (code, version), as its event will report it
 
@@ -372,12 +370,12 @@ class AvailabilityCache:
             self._held.changed(view.restaurant_id, days)
             buckets = sorted({bucket_of(view.restaurant_id, d) for d in days})
             self.store.invalidate_local(buckets)
-            pending.append(Pending(view.restaurant_id, buckets, (view.code, view.version)))
+            pending.append(Pending(buckets, (view.code, view.version)))
             return
         if self.invalidate(view.restaurant_id, days):
             self._remember_own((view.code, view.version))
 
-    @contextmanager
+    @contextlib.contextmanager
     def deferring(self) -> Iterator[list[Pending]]:
         """Within this block (and the threads it starts work on), a change's Redis
         invalidation is left to :meth:`aflush`, on the event loop.
