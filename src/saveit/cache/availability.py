@@ -159,7 +159,7 @@ class AvailabilityCache:
                 ((bucket_of(restaurant.id, d), config_version, g), d, g)
                 for d, g in self._week_to_fill(restaurant, day, key)
             ]
-            claimed = self._flights.claim(week)
+            claimed = self._flights.claim(k for k, _, _ in week)
             led |= claimed
             days = [(day, generation), *((d, g) for k, d, g in week if k in claimed)]
             fills = self._fill(slug, restaurant.id, config_version, days, party_size, None, False)
@@ -404,9 +404,7 @@ class AvailabilityCache:
             try:
                 await store.ainvalidate(change.buckets)
             except RedisUnavailable:
-                with self._deferred_lock:
-                    self._deferred.update(change.buckets)
-                self.stats.deferred += len(change.buckets)
+                self._defer(change.buckets)
                 continue
             self._remember_own(change.reported)
 
@@ -429,11 +427,16 @@ class AvailabilityCache:
         try:
             self.store.invalidate(buckets)
         except RedisUnavailable:
-            with self._deferred_lock:
-                self._deferred.update(buckets)
-            self.stats.deferred += len(buckets)
+            self._defer(buckets)
             return False
         return True
+
+    def _defer(self, buckets: Iterable[str]) -> None:
+        """Queue invalidations Redis could not take; the next read replays them."""
+        buckets = list(buckets)
+        with self._deferred_lock:
+            self._deferred.update(buckets)
+        self.stats.deferred += len(buckets)
 
     def invalidate_heard(
         self,

@@ -26,7 +26,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date
 
 from saveit.cache.entry import Entry
 
@@ -67,12 +66,12 @@ class Flights:
             flight = self._flying[key] = Flight()
         return flight, True
 
-    def claim(self, days: Iterable[tuple[FlightKey, date, str]]) -> dict[FlightKey, Flight]:
-        """Of these days (key, day, generation), those nobody computes yet, registered
-        to the caller, who leads them too."""
+    def claim(self, keys: Iterable[FlightKey]) -> dict[FlightKey, Flight]:
+        """Of these days, those nobody computes yet, registered to the caller, who
+        leads them too."""
         led: dict[FlightKey, Flight] = {}
         with self._lock:
-            for key, _day, _generation in days:
+            for key in keys:
                 if key not in self._flying:
                     led[key] = self._flying[key] = Flight()
         return led

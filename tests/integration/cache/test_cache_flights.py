@@ -103,13 +103,21 @@ def _starts(body: bytes) -> list[datetime]:
     return [datetime.fromisoformat(s["start"]) for s in json.loads(body)["slots"]]
 
 
+def _first_miss_held(
+    pool: ThreadPoolExecutor, cache: AvailabilityCache, db_url: str
+) -> Future[tuple[bytes, str]]:
+    """A guest's miss of the day for two, started and waiting on the lock in PostgreSQL."""
+    first = pool.submit(_read, cache, 2)
+    _until(lambda: len(_waiting_reads(db_url)) == 1, "the first miss never reached the day")
+    return first
+
+
 def test_guests_missing_a_day_at_once_wait_for_one_read_of_it(
     cached: Container, db_url: str, day_reads: list[str], held: psycopg.Connection[Any]
 ) -> None:
     cache = _cache(cached)
     with ThreadPoolExecutor(4) as pool:
-        first = pool.submit(_read, cache, 2)
-        _until(lambda: len(_waiting_reads(db_url)) == 1, "the first miss never reached the day")
+        first = _first_miss_held(pool, cache, db_url)
         others: list[Future[tuple[bytes, str]]] = [
             pool.submit(_read, cache, party) for party in (4, 2, 6)
         ]
@@ -132,8 +140,7 @@ def test_a_read_that_found_a_newer_generation_reads_the_day_itself(
     cache = _cache(cached)
     restaurant = cached.booking.restaurant("demo")
     with ThreadPoolExecutor(2) as pool:
-        first = pool.submit(_read, cache, 2)
-        _until(lambda: len(_waiting_reads(db_url)) == 1, "the first miss never reached the day")
+        first = _first_miss_held(pool, cache, db_url)
         cache.invalidate(restaurant.id, {WEDNESDAY})  # what a booking's commit does
         second = pool.submit(_read, cache, 2)
         _until(lambda: len(_waiting_reads(db_url)) == 2, "the second read did not read the day")
@@ -149,8 +156,7 @@ def test_when_the_first_miss_fails_the_waiting_ones_read_the_day_themselves(
 ) -> None:
     cache = _cache(cached)
     with ThreadPoolExecutor(2) as pool:
-        first = pool.submit(_read, cache, 2)
-        _until(lambda: len(_waiting_reads(db_url)) == 1, "the first miss never reached the day")
+        first = _first_miss_held(pool, cache, db_url)
         (leader,) = _waiting_reads(db_url)
         second = pool.submit(_read, cache, 4)
         _until(lambda: cache.stats.coalesced == 1, "the second miss did not wait for the first")
