@@ -14,6 +14,16 @@ calls, ``prepare`` (when given) sees the batch's events to be handled, so a
 handler can read once for the batch what it would otherwise read per event; if
 it fails, each event is handled as if it had not run.
 
+A group that need not act within milliseconds lingers (``linger_s``): after a
+batch that was not full, :meth:`Consumer.run` waits that long before reading
+again, so what arrives meanwhile comes as one batch. Each batch costs the same
+round trips however small it is (the read, the look-up, the record, the ack),
+and under a booking burst the relay publishes a batch every 25 ms: read as they
+came, the worker's three groups made ~40 batches a second each, most of one or
+two events, and were a third of the worker's interpreter time
+(``bench/booking.py``, py-spy). A full batch never lingers: a backlog is read
+at once.
+
 A handler that keeps failing is not acked, so the entry stays pending and comes
 back through ``claim_stale`` after ``min_idle_ms`` (on this member or another);
 the batch's other events are recorded and acked as usual. After
@@ -59,6 +69,10 @@ class ConsumerStats:
     dead_lettered: int = 0
     skipped: int = 0  # event types the group does not handle
 
+    def read(self) -> int:
+        """How many deliveries these counts are of."""
+        return self.handled + self.duplicates + self.failed + self.skipped
+
     def add(self, other: ConsumerStats) -> None:
         self.handled += other.handled
         self.duplicates += other.duplicates
@@ -90,6 +104,7 @@ class Consumer:
         max_backoff_s: float = 30.0,
         accepts: Callable[[str], bool] | None = None,
         prepare: Prepare | None = None,
+        linger_s: float = 0.0,
     ) -> None:
         self.bus = bus
         self.accepts = accepts
@@ -106,6 +121,7 @@ class Consumer:
         self.retry_delays_s = tuple(retry_delays_s)
         self.max_deliveries = max_deliveries
         self.max_backoff_s = max_backoff_s
+        self.linger_s = linger_s
         self.stats = ConsumerStats()
         self._last_reclaim: float | None = None
         self._group_ready = False
@@ -180,7 +196,7 @@ class Consumer:
         backoff = 0.1
         while not stop.is_set():
             try:
-                self.poll_once()
+                stats = self.poll_once()
             except BusUnavailable as exc:
                 backoff = min(backoff * 2, self.max_backoff_s)
                 log.warning("consumer %s/%s: bus unavailable: %s", self.group, self.name, exc)
@@ -192,6 +208,8 @@ class Consumer:
                 stop.wait(backoff)
                 continue
             backoff = 0.1
+            if self.linger_s > 0 and 0 < stats.read() < self.batch_size:
+                stop.wait(self.linger_s)
 
     def _handle(self, delivery: Delivery, stats: ConsumerStats) -> bool:
         """Call the handler; on failure, count it and dead-letter a hopeless entry.

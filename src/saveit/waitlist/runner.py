@@ -40,6 +40,11 @@ from saveit.waitlist.service import Waitlist
 log = logging.getLogger(__name__)
 
 GROUP = "waitlist"
+# Between batches that were not full, the consumer waits this long for more
+# (saveit.events.consumer): an offer or a release a quarter of a second later is
+# nothing to a waiting guest, and a booking burst is read in a few batches a
+# second instead of forty.
+LINGER_S = 0.25
 RESERVATION_HELD = "reservation.held"
 RESERVATION_RELEASED = "reservation.released"
 FREEING = frozenset(
@@ -190,6 +195,7 @@ def start_waitlist(
         processed=SqlProcessedStore(waitlist.db),
         accepts=handler.accepts,
         prepare=handler.prepare,
+        linger_s=LINGER_S,
     )
     running = WaitlistThreads(consumer)
     for name, target, args in (

@@ -416,3 +416,50 @@ def test_a_running_consumer_resumes_when_redis_comes_back(
     assert publisher.pending("g") == []
     bus.close()
     publisher.close()
+
+
+@pytest.mark.parametrize("linger_s", [0.4, 0.0], ids=["lingering", "eager"])
+def test_a_lingering_group_reads_events_that_trickle_in_as_one_batch(
+    make_bus: BusFactory, linger_s: float
+) -> None:
+    """Events published 40 ms apart, as a relay under load publishes them, reach a
+    group that lingers as one batch (one look-up, one record, one ack for all of
+    them), and every one is still handled; a group that does not linger reads
+    each as it comes."""
+    bus = make_bus()
+    handler = Recorder()
+    batches: list[list[str]] = []
+    consumer = Consumer(
+        bus,
+        "notifier",
+        handler,
+        processed=MemoryProcessedStore(),
+        block_ms=200,
+        prepare=lambda batch: batches.append([e.event_id for e in batch]),
+        linger_s=linger_s,
+    )
+    consumer.poll_once(block_ms=0)  # creates the group
+    first, *trickle = _events(4)
+    stop = threading.Event()
+    worker = threading.Thread(target=consumer.run, args=(stop,))
+    worker.start()
+    try:
+        bus.publish([first])
+        deadline = time.monotonic() + 5
+        while not handler.seen:
+            assert time.monotonic() < deadline
+            time.sleep(0.005)
+        for event in trickle:  # all of them within the linger after the first batch
+            bus.publish([event])
+            time.sleep(0.04)
+        while len(handler.seen) < 4:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+    finally:
+        stop.set()
+        worker.join(timeout=5)
+    assert handler.seen == [first, *trickle]
+    if linger_s:
+        assert batches == [[first.event_id], [e.event_id for e in trickle]]
+    else:
+        assert len(batches) > 2  # each on its own, but for a stall of the test machine
