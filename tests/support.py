@@ -9,6 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import yaml
+from babel.dates import format_date
 
 DEMO_YAML = Path(__file__).resolve().parents[1] / "src" / "saveit" / "demo.yaml"
 
@@ -26,15 +27,12 @@ class FakeClock:
         self.now += timedelta(**kwargs)
 
 
-_WEEKDAYS_ES = ("lunes", "martes", "miércoles", "jueves", "viernes", "sábado", "domingo")
-
-
 def weekday_ahead_es(days: int = 2) -> str:
     """The Spanish name of the weekday ``days`` after today at the demo restaurant
     (Europe/Madrid), for a guest who asks for "el sábado": a fixed name is today
     once a week, and on that day's late evening no table is left to offer."""
     today = datetime.now(ZoneInfo("Europe/Madrid")).date()
-    return _WEEKDAYS_ES[(today + timedelta(days=days)).weekday()]
+    return format_date(today + timedelta(days=days), "EEEE", locale="es")
 
 
 def demo_document(**overrides: Any) -> dict[str, Any]:

@@ -14,10 +14,10 @@ from datetime import datetime
 from functools import cache
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Integer, any_, bindparam, delete, insert, select, text
+from sqlalchemy import Connection, bindparam, delete, insert, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
-from saveit.store.database import ignoring_conflicts
+from saveit.store.database import ignoring_conflicts, one_of
 from saveit.store.schema import (
     reservation_tables,
     reservations,
@@ -29,14 +29,8 @@ from saveit.store.tenancy import current_tenant
 
 @cache
 def _busy(dialect: str, excluding: bool) -> Any:
-    """PostgreSQL takes the tables as one array (``= ANY``): an expanding ``IN``
-    list is rendered into the statement's text again on every execution."""
-    if dialect == "postgresql":
-        tables = table_claims.c.table_id == any_(
-            bindparam("tables", type_=postgresql.ARRAY(Integer))
-        )
-    else:
-        tables = table_claims.c.table_id.in_(bindparam("tables", expanding=True))
+    """The tables as one array on PostgreSQL (``store.database.one_of``)."""
+    tables = one_of(dialect, table_claims.c.table_id, "tables")
     query = (
         select(table_claims.c.table_id)
         .distinct()

@@ -16,7 +16,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import ColumnElement, Engine, any_, bindparam, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, make_url
 
@@ -115,3 +115,14 @@ def ignoring_conflicts(dialect: str, table: Any, *returning: Any) -> Any:
     base = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = base(table).on_conflict_do_nothing()
     return statement.returning(*returning) if returning else statement
+
+
+def one_of(dialect: str, column: ColumnElement[Any], name: str) -> ColumnElement[bool]:
+    """``column`` is one of the list bound as ``name``. On PostgreSQL, ``= ANY`` of one
+    array parameter: an expanding ``IN`` is rendered into the statement's text again
+    on every execution, a placeholder and a cast per item, which on the hot paths
+    (a booking's busy tables, the relay's batch) cost a share of the interpreter's
+    time of its own. SQLite has no arrays and keeps the ``IN``."""
+    if dialect == "postgresql":
+        return column == any_(bindparam(name, type_=postgresql.ARRAY(column.type)))
+    return column.in_(bindparam(name, expanding=True))

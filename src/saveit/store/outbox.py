@@ -16,7 +16,6 @@ from sqlalchemy import (
     Connection,
     Engine,
     Integer,
-    any_,
     bindparam,
     func,
     insert,
@@ -24,10 +23,10 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects import postgresql
 
 from saveit.domain.events import Event
 from saveit.store.carrier import with_carrier
+from saveit.store.database import one_of
 from saveit.store.repository import Repository, bound
 from saveit.store.schema import outbox, processed_events
 
@@ -142,16 +141,12 @@ _UNPUBLISHED_UP_TO = (
 
 @cache
 def _mark_published(dialect: str) -> Any:
-    """PostgreSQL takes the batch's ids as one array (``= ANY``): an expanding ``IN``
-    list was rendered into the statement's text again for every batch, with a cast
-    per id, a seventh of the relay's interpreter time (``bench/booking.py``, py-spy)."""
-    if dialect == "postgresql":
-        ids = outbox.c.id == any_(bindparam("ids", type_=postgresql.ARRAY(BigInteger)))
-    else:
-        ids = outbox.c.id.in_(bindparam("ids", expanding=True))
+    """The batch's ids as one array on PostgreSQL (``store.database.one_of``): as an
+    expanding ``IN``, rendering the statement for every batch was a seventh of the
+    relay's interpreter time (``bench/booking.py``, py-spy)."""
     return (
         update(outbox)
-        .where(ids)
+        .where(one_of(dialect, outbox.c.id, "ids"))
         .values(published_at=bindparam("at", type_=outbox.c.published_at.type))
     )
 
