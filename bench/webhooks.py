@@ -444,7 +444,9 @@ def main() -> int:
     print(machine_header())
     print("mode: PostgreSQL + Redis; `saveit worker` (outbox relay, channel workers answering")
     nice = os.environ.get("SAVEIT_CHANNEL_WORKERS_NICE", 10)
-    print(f"      guests at nice {nice}) and the API, ", end="")
+    group = os.environ.get("SAVEIT_WORKER_GROUP_NICE", 10)
+    print(f"      guests at nice {nice}, its session's group at nice {group})", end="")
+    print(" and the API, ", end="")
     print(f"uvicorn --workers {args.api_processes} (acknowledging only)")
     print("rate limits on (webhooks are exempt; guest limit 20/min); Graph API: loopback stand-in")
     print(

@@ -85,6 +85,8 @@ def test_podman_compose_resolves_the_file(name: str) -> None:
         assert services["smtp"]["command"] == ["smtp"]
     else:
         assert all(s.get("network_mode") == "host" for s in services.values())
+    # the worker yields the cores to the API on a saturated host
+    assert int(services["worker"]["cpu_shares"]) < int(services["api-1"].get("cpu_shares", 1024))
 
 
 def test_a_compose_file_without_the_secret_key_is_refused() -> None:

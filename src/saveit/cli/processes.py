@@ -13,6 +13,7 @@ from saveit.bootstrap import build, freeze_startup_heap
 from saveit.cli.app import app, settings_for
 from saveit.config import load_settings
 from saveit.observe import auditor, logs
+from saveit.resilience.priority import lower_session_group
 from saveit.runtime import Plan, Runtime, WorkerPart
 from saveit.store.database import create_db_engine
 
@@ -38,6 +39,8 @@ def worker(
     SIGTERM/SIGINT (production mode)."""
     settings = settings_for()
     logs.configure(settings.resolved_log_format, settings.log_level)
+    if lower_session_group(settings.worker_group_nice):
+        typer.echo(f"worker: its scheduling group runs at nice {settings.worker_group_nice}")
     container = build(settings, migrate=settings.database_url is None)
     parts = frozenset(WorkerPart) if only is None else frozenset({only})
     runtime = Runtime(container, Plan.worker(settings, parts))

@@ -37,6 +37,19 @@ class EventSettings(BaseModel):
         "after (bench/booking.py: 55-56% of the ceiling against 47-53%). The outbox relay "
         "keeps its priority: live screens and cache invalidation ride on it. 0 keeps it equal.",
     )
+    worker_group_nice: int = Field(
+        default=10,
+        ge=0,
+        le=19,
+        description="The nice value `saveit worker` gives its own scheduling group (Linux "
+        "autogroup) when it leads its session, as a systemd service or a process started "
+        "with setsid does: the per-thread nice values above only order the worker's own "
+        "threads, and without this the kernel shares the cores equally between the API's "
+        "group and the worker's. The relay is in the worker's group: when the host is "
+        "saturated, live screens wait for the API's burst too. Inside a container this "
+        "does nothing; give the container CPU shares (deploy/compose.yaml). 0 keeps it "
+        "equal.",
+    )
     relay_in_process: bool | None = Field(
         default=None,
         description="Run the outbox relay inside the API process; unset means only "

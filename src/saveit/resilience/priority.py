@@ -6,6 +6,17 @@ little longer on a busy machine; the requests themselves cannot. ``saveit
 worker`` lowers the nice value of those threads so the API processes go first
 when both want the cores, and the background work catches up as soon as they
 are free. Linux keeps a nice value per thread; elsewhere this does nothing.
+
+A thread's nice value orders it only among the threads of its own scheduling
+group, though. Where Linux groups processes by session (autogroups, on unless a
+cgroup holds the process) the API and the worker each lead a session of their
+own (systemd services, ``setsid``, the benches), and the kernel first shares
+the cores equally between the groups, whatever the threads' nice values. The
+worker therefore also lowers its session's group (:func:`lower_session_group`).
+Measured in ``bench/webhooks.py`` (bench/README.md, 2026-12-06): during the
+acknowledgement burst the API's event loop ran 45% of the time and waited 28%
+on the run queue, while the worker's guest-answering threads, at nice 10, ran
+28% and 16%.
 """
 
 from __future__ import annotations
@@ -14,6 +25,7 @@ import logging
 import os
 import sys
 import threading
+from pathlib import Path
 
 log = logging.getLogger(__name__)
 
@@ -31,3 +43,27 @@ def lower_priority(nice: int, thread: threading.Thread | None = None) -> None:
         os.setpriority(os.PRIO_PROCESS, native, os.getpriority(os.PRIO_PROCESS, native) + nice)
     except OSError as exc:
         log.warning("could not lower the CPU priority of a background thread: %s", exc)
+
+
+AUTOGROUP = Path("/proc/self/autogroup")  # "/autogroup-212 nice 0"
+
+
+def lower_session_group(nice: int, autogroup: Path = AUTOGROUP) -> bool:
+    """Give this process's scheduling group (its session's autogroup) at least the
+    nice value ``nice``, if the process leads its session; True when it did.
+
+    A process that does not lead its session shares the group with the rest of it
+    (the shell and whatever else the shell started, the API perhaps), so it is
+    left alone. Inside a container or a cgroup with a CPU weight the autogroup
+    does not count and the write changes nothing: give the container its CPU
+    shares instead (deploy/compose.yaml)."""
+    if nice <= 0 or sys.platform != "linux" or os.getsid(0) != os.getpid():
+        return False
+    try:
+        current = int(autogroup.read_text().split()[-1])
+        if current < nice:
+            autogroup.write_text(f"{nice}\n")
+    except (OSError, ValueError) as exc:  # no autogroups in this kernel, or refused
+        log.info("left the worker's scheduling group as it is: %s", exc)
+        return False
+    return True

@@ -1,0 +1,74 @@
+"""``saveit worker`` yields the cores to the API across processes, not only among its
+own threads: leading its session, it lowers its session's scheduling group."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.test_metrics_processes import SAVEIT, _env, _free_port, _ready, _stop
+
+pytestmark = pytest.mark.skipif(
+    not Path("/proc/self/autogroup").exists(), reason="the kernel keeps no autogroups"
+)
+
+
+def _group(pid: int) -> tuple[str, int]:
+    name, _, nice = Path(f"/proc/{pid}/autogroup").read_text().split()
+    return name, int(nice)
+
+
+def _worker(tmp_path: Path, *, own_session: bool, nice: str) -> tuple[subprocess.Popen[str], Path]:
+    data = tmp_path / "data"
+    env = _env(SAVEIT_DATA_DIR=str(data))
+    upgraded = subprocess.run(
+        [*SAVEIT, "db", "upgrade"], env=env, cwd=tmp_path, capture_output=True, text=True
+    )
+    assert upgraded.returncode == 0, upgraded.stderr
+    port = _free_port()
+    log = tmp_path / "worker.log"
+    env |= {
+        "SAVEIT_WORKER_METRICS_PORT": str(port),
+        "SAVEIT_WORKER_METRICS_HOST": "127.0.0.1",
+        "SAVEIT_WORKER_GROUP_NICE": nice,
+    }
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [*SAVEIT, "worker"],
+            env=env,
+            cwd=tmp_path,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=own_session,
+        )
+    _ready(f"http://127.0.0.1:{port}/metrics", proc, log)
+    return proc, log
+
+
+def test_a_worker_leading_its_session_lowers_its_scheduling_group(tmp_path: Path) -> None:
+    proc, log = _worker(tmp_path, own_session=True, nice="7")
+    try:
+        name, nice = _group(proc.pid)
+        assert name != _group(os.getpid())[0]
+        assert nice == 7, log.read_text()
+        assert "scheduling group runs at nice 7" in log.read_text()
+    finally:
+        _stop(proc)
+
+
+def test_a_worker_sharing_a_session_leaves_the_session_alone(tmp_path: Path) -> None:
+    """Started from a shell, the worker's group is the shell's (and the API's, if the
+    same shell started it): lowering it would lower them all."""
+    before = _group(os.getpid())
+    proc, log = _worker(tmp_path, own_session=False, nice="7")
+    try:
+        assert _group(proc.pid) == before, log.read_text()
+        assert "scheduling group" not in log.read_text()
+    finally:
+        _stop(proc)
+        if _group(os.getpid()) != before:  # the test run's own group: put it back
+            Path("/proc/self/autogroup").write_text(f"{before[1]}\n")
