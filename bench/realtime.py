@@ -119,6 +119,7 @@ def processes(env: dict[str, str], logs: Path) -> Iterator[tuple[str, str]]:
                     env=env,
                     stdout=out,
                     stderr=subprocess.STDOUT,
+                    start_new_session=True,  # each its own service, as systemd starts them
                 )
             )
 

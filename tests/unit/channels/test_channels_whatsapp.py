@@ -221,6 +221,16 @@ def test_messages_we_cannot_use_are_ignored_with_a_reason(
     assert reason in got
 
 
+def test_a_message_keeps_its_audit_copy_whatever_numbers_it_carries() -> None:
+    """A number past 64 bits in a field we do not read: the message is taken, and its
+    stored copy is the whole message, that number included."""
+    msg = {"id": "w9", "from": "34600000009", "timestamp": "1767261600", "type": "text",
+           "text": {"body": "hola"}, "context": {"forwarded_count": 10**30}}  # fmt: skip
+    [got] = parse(envelope({"metadata": META, "messages": [msg]})).messages
+    assert got.text == "hola"
+    assert json.loads(got.raw) == msg
+
+
 def test_a_message_without_a_phone_number_id_cannot_be_routed() -> None:
     msg = {"id": "w7", "from": "34600000009", "timestamp": "1767261600", "type": "text",
            "text": {"body": "hola"}}  # fmt: skip
