@@ -45,6 +45,22 @@ def _ready(url: str, proc: subprocess.Popen[str], log: Path) -> None:
     pytest.fail(f"{url} did not answer:\n{log.read_text()}")
 
 
+def _start_worker(
+    env: dict[str, str], cwd: Path, log: Path, *, own_session: bool = False
+) -> subprocess.Popen[str]:
+    """``saveit worker``, its output in ``log``."""
+    with log.open("w") as out:
+        return subprocess.Popen(
+            [*SAVEIT, "worker"],
+            env=env,
+            cwd=cwd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=own_session,
+        )
+
+
 def _stop(proc: subprocess.Popen[str]) -> None:
     proc.terminate()
     try:
@@ -109,15 +125,7 @@ def test_the_worker_serves_its_metrics(tmp_path: Path) -> None:
         SAVEIT_WORKER_METRICS_PORT=str(port),
         SAVEIT_WORKER_METRICS_HOST="127.0.0.1",
     )
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [*SAVEIT, "worker"],
-            env=env,
-            cwd=tmp_path,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
+    proc = _start_worker(env, tmp_path, log)
     try:
         _ready(f"http://127.0.0.1:{port}/metrics", proc, log)
         deadline = time.monotonic() + 60  # that it runs, not how soon: CI is loaded
@@ -133,15 +141,7 @@ def test_the_worker_serves_its_metrics(tmp_path: Path) -> None:
         assert 'saveit_consumer_lag{group="notifier"}' in text
         # A second worker on the same host and port works on without metrics.
         second_log = tmp_path / "worker2.log"
-        with second_log.open("w") as out:
-            second = subprocess.Popen(
-                [*SAVEIT, "worker"],
-                env=env,
-                cwd=tmp_path,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                text=True,
-            )
+        second = _start_worker(env, tmp_path, second_log)
         try:
             deadline = time.monotonic() + 30
             while "cannot listen" not in second_log.read_text():

@@ -9,7 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_metrics_processes import SAVEIT, _env, _free_port, _ready, _stop
+from tests.e2e.test_metrics_processes import (
+    SAVEIT,
+    _env,
+    _free_port,
+    _ready,
+    _start_worker,
+    _stop,
+)
 
 pytestmark = pytest.mark.skipif(
     not Path("/proc/self/autogroup").exists(), reason="the kernel keeps no autogroups"
@@ -35,16 +42,7 @@ def _worker(tmp_path: Path, *, own_session: bool, nice: str) -> tuple[subprocess
         "SAVEIT_WORKER_METRICS_HOST": "127.0.0.1",
         "SAVEIT_WORKER_GROUP_NICE": nice,
     }
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [*SAVEIT, "worker"],
-            env=env,
-            cwd=tmp_path,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            text=True,
-            start_new_session=own_session,
-        )
+    proc = _start_worker(env, tmp_path, log, own_session=own_session)
     _ready(f"http://127.0.0.1:{port}/metrics", proc, log)
     return proc, log
 
