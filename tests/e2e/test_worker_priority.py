@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.test_metrics_processes import (
-    SAVEIT,
     _env,
     _free_port,
     _ready,
@@ -29,19 +28,14 @@ def _group(pid: int) -> tuple[str, int]:
 
 
 def _worker(tmp_path: Path, *, own_session: bool, nice: str) -> tuple[subprocess.Popen[str], Path]:
-    data = tmp_path / "data"
-    env = _env(SAVEIT_DATA_DIR=str(data))
-    upgraded = subprocess.run(
-        [*SAVEIT, "db", "upgrade"], env=env, cwd=tmp_path, capture_output=True, text=True
-    )
-    assert upgraded.returncode == 0, upgraded.stderr
     port = _free_port()
     log = tmp_path / "worker.log"
-    env |= {
-        "SAVEIT_WORKER_METRICS_PORT": str(port),
-        "SAVEIT_WORKER_METRICS_HOST": "127.0.0.1",
-        "SAVEIT_WORKER_GROUP_NICE": nice,
-    }
+    env = _env(  # the embedded default: the worker migrates its SQLite file itself
+        SAVEIT_DATA_DIR=str(tmp_path / "data"),
+        SAVEIT_WORKER_METRICS_PORT=str(port),
+        SAVEIT_WORKER_METRICS_HOST="127.0.0.1",
+        SAVEIT_WORKER_GROUP_NICE=nice,
+    )
     proc = _start_worker(env, tmp_path, log, own_session=own_session)
     _ready(f"http://127.0.0.1:{port}/metrics", proc, log)
     return proc, log

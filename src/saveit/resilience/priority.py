@@ -48,7 +48,7 @@ def lower_priority(nice: int, thread: threading.Thread | None = None) -> None:
 AUTOGROUP = Path("/proc/self/autogroup")  # "/autogroup-212 nice 0"
 
 
-def lower_session_group(nice: int, autogroup: Path = AUTOGROUP) -> bool:
+def lower_session_group(nice: int) -> bool:
     """Give this process's scheduling group (its session's autogroup) at least the
     nice value ``nice``, if the process leads its session; True when it did.
 
@@ -60,9 +60,9 @@ def lower_session_group(nice: int, autogroup: Path = AUTOGROUP) -> bool:
     if nice <= 0 or sys.platform != "linux" or os.getsid(0) != os.getpid():
         return False
     try:
-        current = int(autogroup.read_text().split()[-1])
+        current = int(AUTOGROUP.read_text().split()[-1])
         if current < nice:
-            autogroup.write_text(f"{nice}\n")
+            AUTOGROUP.write_text(f"{nice}\n")
     except (OSError, ValueError) as exc:  # no autogroups in this kernel, or refused
         log.info("left the worker's scheduling group as it is: %s", exc)
         return False
