@@ -60,13 +60,17 @@ def cluster_env(tmp_path: Path) -> Iterator[tuple[Processes, dict[str, str], str
             delete_prefix(url, prefix)
 
 
-def _gone_within(client: httpx.Client, base: str, at: str, party: int) -> float:
+def _stale_reads(client: httpx.Client, base: str, at: str, party: int) -> int:
+    """How many reads of ``base`` still offered ``at`` before one did not (within
+    BOUND_S). Counted, not timed: one read of a loaded test machine can take longer
+    than the whole wait it is meant to show."""
     day = booking_day(3)
-    started = time.monotonic()
+    started, stale = time.monotonic(), 0
     while at in free_times(client, base, day, party):
         assert time.monotonic() - started < BOUND_S, f"{at} still offered on {base}"
+        stale += 1
         time.sleep(0.02)
-    return time.monotonic() - started
+    return stale
 
 
 @pytest.mark.parametrize("caches", ["shared-redis-only", "shared", "long-near-cache"])
@@ -90,6 +94,6 @@ def test_a_booking_on_a_leaves_no_stale_availability_on_b(
         assert hit.headers["X-SaveIt-Cache"] == "hit"
         made = reserve(client, a, day, "21:00", party=8)
         assert made.status_code == 201, made.text
-        waited = _gone_within(client, b, "21:00", 8)
+        stale = _stale_reads(client, b, "21:00", 8)
     if caches == "shared-redis-only":
-        assert waited < 0.1  # invalidated in Redis before A answered
+        assert stale == 0  # invalidated in Redis before A answered
