@@ -45,7 +45,7 @@ def lower_priority(nice: int, thread: threading.Thread | None = None) -> None:
         log.warning("could not lower the CPU priority of a background thread: %s", exc)
 
 
-AUTOGROUP = Path("/proc/self/autogroup")  # "/autogroup-212 nice 0"
+AUTOGROUP = Path("/proc/self/autogroup")  # "/autogroup-212 nice 0"; empty: see below
 
 
 def lower_session_group(nice: int) -> bool:
@@ -56,12 +56,20 @@ def lower_session_group(nice: int) -> bool:
     (the shell and whatever else the shell started, the API perhaps), so it is
     left alone. Inside a container or a cgroup with a CPU weight the autogroup
     does not count and the write changes nothing: give the container its CPU
-    shares instead (deploy/compose.yaml)."""
+    shares instead (deploy/compose.yaml).
+
+    The file reads empty for a process in the boot session's group (the root
+    task group, which the kernel neither names nor lets anyone weigh): a session
+    leader never is, since ``setsid`` gives it a group of its own, but PID 1 of a
+    machine or a container without one may be."""
     if nice <= 0 or sys.platform != "linux" or os.getsid(0) != os.getpid():
         return False
     try:
-        current = int(AUTOGROUP.read_text().split()[-1])
-        if current < nice:
+        fields = AUTOGROUP.read_text().split()
+        if len(fields) != 3:
+            log.info("left the worker's scheduling group as it is: it has no nice value")
+            return False
+        if int(fields[2]) < nice:
             AUTOGROUP.write_text(f"{nice}\n")
     except (OSError, ValueError) as exc:  # no autogroups in this kernel, or refused
         log.info("left the worker's scheduling group as it is: %s", exc)
