@@ -49,6 +49,7 @@ from booking import (
     ROOT,
     OpStats,
     bench_database,
+    cpu_seconds,
     forget_redis_keys,
     machine_header,
     mark,
@@ -213,6 +214,7 @@ class Acks(NamedTuple):
     stored: int
     duplicates: int
     generator_cpu_s: float | None  # None: not measured apart (it shares this process)
+    api_cpu_s: float  # the API processes' CPU over the timed pass
 
 
 def headers_of(hook: Webhook) -> dict[str, str]:
@@ -253,13 +255,17 @@ async def post_all(
     return stats, time.perf_counter() - start, acks
 
 
-async def load(url: str, hooks: list[Webhook], order: list[int], senders: int) -> Acks:
+async def load(
+    url: str, hooks: list[Webhook], order: list[int], senders: int, api: list[int]
+) -> Acks:
     """The aiohttp generator: Python, in this process, on the same cores as the servers."""
     connector = aiohttp.TCPConnector(limit=senders)
     timeout = aiohttp.ClientTimeout(total=30)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
         await post_all(session, url, hooks, list(range(WARMUP)), senders)
+        api_cpu = cpu_seconds(api)
         stats, seconds, acks = await post_all(session, url, hooks, order, senders)
+        api_cpu = cpu_seconds(api) - api_cpu
     ok = stats.statuses.get("200", 0)
     return Acks(
         answered=len(stats.latencies),
@@ -273,10 +279,13 @@ async def load(url: str, hooks: list[Webhook], order: list[int], senders: int) -
         stored=acks["stored"],
         duplicates=acks["duplicates"],
         generator_cpu_s=None,
+        api_cpu_s=api_cpu,
     )
 
 
-def load_wrk(base: str, hooks: list[Webhook], order: list[int], senders: int, left: float) -> Acks:
+def load_wrk(
+    base: str, hooks: list[Webhook], order: list[int], senders: int, left: float, api: list[int]
+) -> Acks:
     """The wrk generator (``loadgen.post_pass``): compiled, one thread, ``senders``
     keep-alive connections in a closed loop, so the cores go to the servers."""
     port = int(base.rsplit(":", 1)[1])
@@ -286,7 +295,9 @@ def load_wrk(base: str, hooks: list[Webhook], order: list[int], senders: int, le
 
     warm, timed = posts(list(range(WARMUP))), posts(order)
     loadgen.post_pass(port, WEBHOOK_PATH, warm, seconds=left, connections=senders)
+    api_cpu = cpu_seconds(api)
     result = loadgen.post_pass(port, WEBHOOK_PATH, timed, seconds=left, connections=senders)
+    api_cpu = cpu_seconds(api) - api_cpu
     ok = result.answered - result.bad
     statuses = f"200={ok}" + (f" other={result.bad}" if result.bad else "")
     return Acks(
@@ -301,6 +312,7 @@ def load_wrk(base: str, hooks: list[Webhook], order: list[int], senders: int, le
         stored=result.stored,
         duplicates=result.duplicates,
         generator_cpu_s=result.cpu_s,
+        api_cpu_s=api_cpu,
     )
 
 
@@ -357,6 +369,9 @@ def report(acks: Acks, rss: list[float], found: dict[str, Any]) -> bool:
         share = acks.generator_cpu_s / acks.seconds
         print(f"  load generator (wrk, timed pass): {acks.generator_cpu_s:.2f} s of CPU, ", end="")
         print(f"{share:.0%} of one core over the timed pass")
+    per_ack = acks.api_cpu_s / max(acks.answered, 1) * 1e6
+    print(f"  API CPU over the timed pass: {acks.api_cpu_s:.2f} s, {per_ack:.0f} µs per ", end="")
+    print("acknowledgement (all its threads; the figure scheduling noise moves least)")
     print("  peak RSS per API process (VmHWM): " + ", ".join(f"{mb:.0f} MB" for mb in rss))
     print(f"\n2. After the run (waited {found['drained_s']:.1f} s of at most {DRAIN_S:.0f} s)")
     print(f"  distinct sent          {found['sent']}")
@@ -396,10 +411,11 @@ def run(args: argparse.Namespace) -> int:
                 put_whatsapp_channel(base)
                 print(f"sending {WARMUP} warm-up + {len(order)} timed webhooks ...", flush=True)
                 left = max(1, args.deadline - time.monotonic() - 1)  # end it here, not by SIGALRM
+                api_pids = worker_pids(pid)
                 if args.generator == "wrk":
-                    acks = load_wrk(base, hooks, order, args.senders, left)
+                    acks = load_wrk(base, hooks, order, args.senders, left, api_pids)
                 else:
-                    sending = load(f"{base}{WEBHOOK_PATH}", hooks, order, args.senders)
+                    sending = load(f"{base}{WEBHOOK_PATH}", hooks, order, args.senders, api_pids)
                     try:
                         acks = asyncio.run(asyncio.wait_for(sending, left))
                     except TimeoutError:

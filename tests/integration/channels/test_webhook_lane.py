@@ -83,3 +83,26 @@ def test_a_refused_webhook_gets_the_apps_problem_document_and_stores_nothing(
     assert broken.headers["content-type"] == "application/problem+json"
     assert routed == []
     assert inbound(container) == []
+
+
+def test_a_webhook_answered_before_routing_still_passes_every_guard(
+    meta_app: tuple[TestClient, Container], routed: list[str]
+) -> None:
+    """The lane sits behind the app's guards: a header flood, a NUL character and
+    an oversized body are refused as anywhere else, and nothing is stored."""
+    client, container = meta_app
+    settings = container.settings
+    body = fixture("whatsapp/text_escaped.json")
+    flood = signed(body) | {f"x-pad-{i}": "1" for i in range(settings.max_header_count)}
+    too_many = client.post(ROUTE, content=body, headers=flood)
+    assert too_many.status_code == 431
+    assert too_many.json()["code"] == "HEADERS_TOO_LARGE"
+    assert too_many.headers["x-request-id"]  # Observe is the outermost of them
+    nul = body.replace(b"21:00", b"21:00\\u0000")
+    assert client.post(ROUTE, content=nul, headers=signed(nul)).json()["code"] == (
+        "VALIDATION_ERROR"
+    )
+    big = b'{"object":"whatsapp_business_account","pad":"' + b"x" * settings.max_body_bytes + b'"}'
+    assert client.post(ROUTE, content=big, headers=signed(big)).status_code == 413
+    assert routed == []
+    assert inbound(container) == []
