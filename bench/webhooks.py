@@ -371,7 +371,7 @@ def report(acks: Acks, rss: list[float], found: dict[str, Any]) -> bool:
         print(f"{share:.0%} of one core over the timed pass")
     per_ack = acks.api_cpu_s / max(acks.answered, 1) * 1e6
     print(f"  API CPU over the timed pass: {acks.api_cpu_s:.2f} s, {per_ack:.0f} µs per ", end="")
-    print("acknowledgement (all its threads; the figure scheduling noise moves least)")
+    print("acknowledgement (all its threads)")
     print("  peak RSS per API process (VmHWM): " + ", ".join(f"{mb:.0f} MB" for mb in rss))
     print(f"\n2. After the run (waited {found['drained_s']:.1f} s of at most {DRAIN_S:.0f} s)")
     print(f"  distinct sent          {found['sent']}")
