@@ -17,8 +17,11 @@ from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
 
+import psycopg
+from psycopg.rows import namedtuple_row
 from sqlalchemy import JSON, Dialect, Table, TextClause, text
-from sqlalchemy.engine import Connection, Row
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 
 
 def insert_absent(
@@ -27,14 +30,19 @@ def insert_absent(
     keys: Sequence[str],
     rows: Iterable[dict[str, Any]],
     *returning: Any,
-) -> list[Row[Any]]:
+    then: str | None = None,
+) -> list[Any]:
     """Insert the rows whose ``keys`` are not in ``table`` yet (nor earlier in
     ``rows``). Each key is first locked with ``pg_advisory_xact_lock`` (in a fixed
     order, so two batches cannot deadlock); the ``INSERT … SELECT … WHERE NOT EXISTS``
     is a *later* statement, so under READ COMMITTED its snapshot sees whatever a
     concurrent holder of the lock committed, and two transactions never both insert
     one key. A row whose key has a NULL is always inserted (NULLs never collide in a
-    unique key either). PostgreSQL only: the tables it serves are partitioned there."""
+    unique key either). PostgreSQL only: the tables it serves are partitioned there.
+
+    ``then`` is a statement whose result nobody reads (the inbox's ``NOTIFY``), run
+    after the insert when there is anything to insert. Through psycopg the lock,
+    the insert and ``then`` go to the server together (:func:`_pipelined`)."""
     chosen: dict[tuple[Any, ...], dict[str, Any]] = {}
     todo: list[dict[str, Any]] = []
     for row in rows:
@@ -46,9 +54,7 @@ def insert_absent(
             todo.append(row)
     if not todo:
         return []
-    if chosen:
-        labels = sorted({"\x1f".join(str(part) for part in key) for key in chosen})
-        conn.execute(_LOCK_KEYS, {"labels": labels})
+    labels = sorted({"\x1f".join(str(part) for part in key) for key in chosen})
     names = tuple(todo[0])
     statement, processors = _absent_insert(
         conn.dialect, table, names, tuple(keys), tuple(c.key for c in returning)
@@ -58,10 +64,68 @@ def insert_absent(
         ensure_ascii=False,
         separators=(",", ":"),
     )
+    driver = conn.connection.driver_connection
+    # A listener on the engine's statements (the tracer's span per statement) sees
+    # each one go out on its own; without one they travel together.
+    if isinstance(driver, psycopg.Connection) and not conn.dispatch.before_cursor_execute:
+        return _pipelined(conn, driver, labels, statement, document, then, bool(returning))
+    if labels:
+        conn.execute(_LOCK_KEYS, {"labels": labels})
+    found: list[Any] = []
     if returning:
-        return list(conn.execute(statement, {"rows": document}))
-    conn.execute(statement, {"rows": document})
-    return []
+        found = list(conn.execute(statement, {"rows": document}))
+    else:
+        conn.execute(statement, {"rows": document})
+    if then is not None:
+        conn.exec_driver_sql(then)
+    return found
+
+
+def _pipelined(
+    conn: Connection,
+    driver: psycopg.Connection[Any],
+    labels: list[str],
+    statement: TextClause,
+    document: str,
+    then: str | None,
+    returning: bool,
+) -> list[Any]:
+    """The lock, the insert and ``then`` sent at once (psycopg's pipeline mode) and
+    their results read back at once: one round trip where there were three. The
+    transaction's ``BEGIN`` (psycopg waits for it before the rest) and its
+    ``COMMIT`` keep theirs, so a webhook group's transaction takes three round trips
+    where it took five (the protocol traced with libpq's ``PQtrace``).
+
+    Each round trip is a wait for the server: across a network its latency, on a
+    loaded machine a server process woken and the flush thread's turn for the
+    interpreter again. A webhook's acknowledgement waits for its group's whole
+    transaction (:mod:`saveit.messaging.intake`), so it waits for each of them.
+    Each statement is still a statement of its own, with its own snapshot: the
+    insert's is taken once the lock is granted, as :func:`insert_absent` needs.
+    The driver's errors come back as SQLAlchemy's, as every other statement's do
+    (callers tell an unreachable database by them)."""
+    insert_sql = _driver_sql(conn.dialect, statement)
+    cursor = driver.cursor(row_factory=namedtuple_row)
+    try:
+        with driver.pipeline():
+            if labels:
+                driver.execute(_driver_sql(conn.dialect, _LOCK_KEYS), {"labels": labels})
+            cursor.execute(insert_sql, {"rows": document})
+            if then is not None:
+                driver.execute(then)
+        return list(cursor.fetchall()) if returning else []
+    except psycopg.Error as exc:
+        raise DBAPIError.instance(
+            insert_sql, None, exc, psycopg.Error, dialect=conn.dialect
+        ) from exc
+    finally:
+        cursor.close()
+
+
+@lru_cache(maxsize=64)
+def _driver_sql(dialect: Dialect, statement: TextClause) -> str:
+    """``statement`` as the driver takes it (``%(name)s`` placeholders)."""
+    return statement.compile(dialect=dialect).string
 
 
 _LOCK_KEYS = text(

@@ -115,15 +115,16 @@ def insert_inbound_many(
             m.c.id,
             m.c.channel,
             m.c.provider_message_id,
+            then=f"NOTIFY {INBOX_NOTICE}",
         )
     else:
         statement = ignoring_conflicts(
             conn.dialect.name, m, m.c.id, m.c.channel, m.c.provider_message_id
         )
         done = list(conn.execute(statement, rows))
+        if done:
+            wake(conn, INBOX_NOTICE)
     inserted = {(row.channel, row.provider_message_id): int(row.id) for row in done}
-    if inserted:
-        wake(conn, INBOX_NOTICE)
     # ``pop``: a key's first occurrence gets the row, any later one is a duplicate.
     return [inserted.pop((row["channel"], row["provider_message_id"]), None) for row in rows]
 

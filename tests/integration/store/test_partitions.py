@@ -9,8 +9,10 @@ import time
 from dataclasses import replace
 from datetime import UTC, date, datetime
 
+import psycopg
 import pytest
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine, event, func, select, text
+from sqlalchemy.exc import IntegrityError
 
 from saveit.admin.setup import apply_spec, parse_document
 from saveit.bootstrap import build
@@ -20,6 +22,7 @@ from saveit.domain.messages import InboundMessage
 from saveit.events.processed import SqlProcessedStore
 from saveit.store import messages
 from saveit.store.database import create_db_engine
+from saveit.store.message_rows import INBOX_NOTICE
 from saveit.store.migrate import upgrade
 from saveit.store.partitions import PARTITIONED, PartitionKeeper, monthly_partitions
 from saveit.store.schema import channel_messages, outbox, processed_events, reservation_log
@@ -27,6 +30,7 @@ from tests.integration.store.rows import bare_restaurant
 from tests.support import FakeClock, demo_document
 
 GUEST = Actor("guest", "web", "webchat")
+AT = datetime(2026, 6, 1, tzinfo=UTC)
 RETENTION = {"outbox": 3, "processed_events": 3, "channel_messages": 3, "reservation_log": 24}
 
 
@@ -392,3 +396,76 @@ def test_a_webhook_with_awkward_characters_is_stored_exactly_as_sent(own_pg: str
     assert row.body["sender_name"] == 'Ana "la del 4º"'
     assert row.created_at == at
     assert row.status == "received"
+
+
+def _stored_count(engine: Engine, *provider_ids: str) -> int:
+    with engine.connect() as conn:
+        return int(
+            conn.execute(
+                select(func.count())
+                .select_from(channel_messages)
+                .where(channel_messages.c.provider_message_id.in_(provider_ids))
+            ).scalar_one()
+        )
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("statements", ["together", "one by one"])
+def test_a_stored_webhook_wakes_the_inbox_and_a_repeat_is_told_apart(
+    own_pg: str, statements: str
+) -> None:
+    """The lock, the insert and the inbox's NOTIFY travel together through psycopg,
+    and one by one when something listens to each statement (the tracer does):
+    either way the worker listening on the inbox hears of the new message once
+    the transaction commits, and a repeat of it is answered as a duplicate."""
+    engine = create_db_engine(own_pg)
+    upgrade(engine)
+    restaurant = _restaurant(engine)
+    seen: list[str] = []
+    if statements == "one by one":
+        event.listen(engine, "before_cursor_execute", lambda *args: seen.append(args[2]))
+    with psycopg.connect(own_pg.replace("+psycopg", ""), autocommit=True) as listener:
+        listener.execute(f"LISTEN {INBOX_NOTICE}")
+        with engine.begin() as conn:
+            first = messages.insert_inbound_many(
+                conn, [(restaurant, _inbound("SM-wake")), (restaurant, _inbound("SM-wake"))], AT
+            )
+        heard = [n.channel for n in listener.notifies(timeout=2, stop_after=1)]
+        with engine.begin() as conn:
+            again = messages.insert_inbound_many(conn, [(restaurant, _inbound("SM-wake"))], AT)
+    engine.dispose()
+    assert first[0] is not None
+    assert first[1] is None  # twice in one group: stored once
+    assert again == [None]
+    assert heard == [INBOX_NOTICE]
+    assert _stored_count(engine, "SM-wake") == 1
+    if statements == "one by one":
+        assert any("pg_advisory_xact_lock" in s for s in seen)
+        assert any(s.startswith("INSERT INTO channel_messages") for s in seen)
+        assert f"NOTIFY {INBOX_NOTICE}" in seen
+
+
+@pytest.mark.postgres
+def test_a_group_the_database_refuses_fails_as_sqlalchemys_error_and_stores_nothing(
+    own_pg: str,
+) -> None:
+    """A statement that fails inside the pipeline surfaces as SQLAlchemy's error, as
+    any statement's does: the gateway tells an unreachable database from a bad
+    group by it, and stores the group's webhooks one by one only for the latter.
+    The connection goes back to the pool usable."""
+    engine = create_db_engine(own_pg, pool_size=1)
+    upgrade(engine)
+    restaurant = _restaurant(engine)
+    no_such_restaurant = restaurant + 1000
+    with pytest.raises(IntegrityError), engine.begin() as conn:
+        messages.insert_inbound_many(
+            conn,
+            [(restaurant, _inbound("SM-ok")), (no_such_restaurant, _inbound("SM-orphan"))],
+            AT,
+        )
+    with engine.begin() as conn:  # the same pooled connection, after the rollback
+        [stored] = messages.insert_inbound_many(conn, [(restaurant, _inbound("SM-later"))], AT)
+    engine.dispose()
+    assert stored is not None
+    assert _stored_count(engine, "SM-ok", "SM-orphan") == 0
+    assert _stored_count(engine, "SM-later") == 1
