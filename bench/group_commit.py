@@ -32,13 +32,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, event, text
 from sqlalchemy.engine import make_url
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from booking import bench_database, machine_header
 from saveit.domain.messages import InboundMessage
@@ -169,12 +166,13 @@ def main() -> int:
         setup.dispose()
         parsed = make_url(url)
         for delay in delays:
-            with relay(parsed.host or "127.0.0.1", parsed.port or 5432, delay / 1000) as port:
-                target = url if delay == 0 else parsed.set(host="127.0.0.1", port=port)
-                engine = create_db_engine(
-                    target if isinstance(target, str) else target.render_as_string(False),
-                    pool_size=1,
-                )
+            server = (parsed.host or "127.0.0.1", parsed.port or 5432)
+            relayed = relay(*server, delay / 1000) if delay else contextlib.nullcontext(None)
+            with relayed as port:
+                target = url
+                if port is not None:
+                    target = parsed.set(host="127.0.0.1", port=port).render_as_string(False)
+                engine = create_db_engine(target, pool_size=1)
                 where = (
                     "straight to the server"
                     if delay == 0

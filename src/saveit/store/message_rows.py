@@ -25,9 +25,14 @@ INBOX_NOTICE = "saveit_inbox"
 OUTBOX_NOTICE = "saveit_outbox"
 
 
+def notify_statement(notice: str) -> str:
+    """The PostgreSQL statement that rings ``notice`` at commit."""
+    return f"NOTIFY {notice}"
+
+
 def wake(conn: Connection, notice: str) -> None:
     if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql(f"NOTIFY {notice}")
+        conn.exec_driver_sql(notify_statement(notice))
 
 
 def new_public_id() -> str:

@@ -50,7 +50,7 @@ from saveit.store.message_delivery import release as release
 from saveit.store.message_rows import INBOX_NOTICE as INBOX_NOTICE
 from saveit.store.message_rows import OUTBOX_NOTICE as OUTBOX_NOTICE
 from saveit.store.message_rows import StoredMessage as StoredMessage
-from saveit.store.message_rows import new_public_id, stored, wake
+from saveit.store.message_rows import new_public_id, notify_statement, stored, wake
 from saveit.store.partitions import is_partitioned
 from saveit.store.repository import Repository, bound
 from saveit.store.schema import channel_messages as m
@@ -115,7 +115,7 @@ def insert_inbound_many(
             m.c.id,
             m.c.channel,
             m.c.provider_message_id,
-            then=f"NOTIFY {INBOX_NOTICE}",
+            then=notify_statement(INBOX_NOTICE),
         )
     else:
         statement = ignoring_conflicts(

@@ -54,6 +54,17 @@ def _inbound(provider_id: str) -> InboundMessage:
     )
 
 
+def _stored_count(engine: Engine, *provider_ids: str) -> int:
+    with engine.connect() as conn:
+        return int(
+            conn.execute(
+                select(func.count())
+                .select_from(channel_messages)
+                .where(channel_messages.c.provider_message_id.in_(provider_ids))
+            ).scalar_one()
+        )
+
+
 def test_sqlite_tables_stay_plain_and_the_job_does_nothing(tmp_path: object) -> None:
     engine = create_db_engine(f"sqlite:///{tmp_path}/plain.db")
     upgrade(engine)
@@ -311,16 +322,10 @@ def test_two_transactions_racing_on_one_webhook_store_it_once(own_pg: str) -> No
         thread.start()
     for thread in threads:
         thread.join(10)
-    with engine.connect() as conn:
-        stored = conn.execute(
-            select(func.count())
-            .select_from(channel_messages)
-            .where(channel_messages.c.provider_message_id == "SM-race")
-        ).scalar_one()
     engine.dispose()
     assert results["first"][0] is not None
     assert results["second"] == [None]
-    assert stored == 1
+    assert _stored_count(engine, "SM-race") == 1
 
 
 @pytest.mark.postgres
@@ -396,17 +401,6 @@ def test_a_webhook_with_awkward_characters_is_stored_exactly_as_sent(own_pg: str
     assert row.body["sender_name"] == 'Ana "la del 4º"'
     assert row.created_at == at
     assert row.status == "received"
-
-
-def _stored_count(engine: Engine, *provider_ids: str) -> int:
-    with engine.connect() as conn:
-        return int(
-            conn.execute(
-                select(func.count())
-                .select_from(channel_messages)
-                .where(channel_messages.c.provider_message_id.in_(provider_ids))
-            ).scalar_one()
-        )
 
 
 @pytest.mark.postgres
