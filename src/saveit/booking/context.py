@@ -18,7 +18,7 @@ from saveit.booking import codes
 from saveit.booking.ports import Configurations, Data, Reads, Reservations
 from saveit.domain import errors
 from saveit.domain.availability import Occupancy, cells, end_of, seatings
-from saveit.domain.commands import Actor, CreateReservation
+from saveit.domain.commands import Actor, CreateReservation, GuestDetails
 from saveit.domain.model import CLAIM_MINUTES, Booked, Restaurant, Seating, Status
 from saveit.domain.schedule import windows_for
 from saveit.domain.views import ReservationView
@@ -268,6 +268,38 @@ class BookingContext:
                 raise Lost
             return view
         raise RuntimeError("could not draw a free reservation code")
+
+    def book_at_once(
+        self,
+        draft: ReservationView,
+        details: GuestDetails,
+        *,
+        area: str | None,
+        actor: Actor,
+        candidates: Sequence[Seating],
+        span: range,
+        cap: int | None,
+        pending_from: int | None,
+    ) -> ReservationView | None:
+        """A new booking and its guest (found or made from ``details``) written in one
+        statement that is its own transaction (``store.booked_at_once``), seated at
+        the first of ``candidates``: the view as made (``draft`` describes it but for
+        its id, code, tables and guest). None when the store has no such statement,
+        or when it could not write the booking whole (the table was taken, the
+        slot's cap reached, the guest's no-shows reach ``pending_from``, the code
+        drawn taken): nothing was written, and the caller's transaction decides."""
+        at_once = self.db.on_its_own()
+        if at_once is None:
+            return None
+        first = candidates[0]
+        view = replace(draft, code=codes.new_code(), tables=tuple(sorted(first.codes)))
+        with at_once as uow:
+            made = uow.reservations.insert_booked_at_once(
+                view, details, area, list(first.table_ids), span, actor, cap, pending_from
+            )
+        if made is None:
+            return None
+        return replace(view, id=made.reservation_id, guest=made.guest)
 
     @staticmethod
     def claim_first_free(

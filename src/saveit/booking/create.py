@@ -21,9 +21,14 @@ from saveit.booking.queries import Queries
 from saveit.domain import errors
 from saveit.domain.availability import cells, check_rules, end_of
 from saveit.domain.commands import Actor, CreateReservation
-from saveit.domain.model import Restaurant, Seating
-from saveit.domain.reservation import check_new_status, check_table_choice, status_for_new
-from saveit.domain.views import Created, ReservationView
+from saveit.domain.model import Restaurant, Seating, Status
+from saveit.domain.reservation import (
+    check_new_status,
+    check_table_choice,
+    pending_from,
+    status_for_new,
+)
+from saveit.domain.views import Created, GuestView, ReservationView
 from saveit.observe import metrics
 from saveit.store import guests as guest_store
 from saveit.store.errors import retrying
@@ -101,17 +106,39 @@ class CreateBooking:
         request_hash: str,
         now: datetime,
     ) -> Created:
-        """One transaction: on PostgreSQL, a guest's booking is the guest's row and
-        one statement that writes everything else (``store.booked``). The view is
-        built here rather than read back, and the slot's cover counter — the one
-        row every booking of a popular time shares — is written last, so its lock
-        is held only until the commit."""
+        """On PostgreSQL, a booking for a guest named by phone or email is first tried
+        as one statement that is its own transaction, guest's row included
+        (``store.booked_at_once``): one round trip. Otherwise, or when that statement
+        could not write it whole and wrote nothing, one transaction: the guest's row
+        and, on PostgreSQL, one statement that writes everything else
+        (``store.booked``). The view is built here rather than read back, and the
+        slot's cover counter — the one row every booking of a popular time shares —
+        is written last, so its lock is held only until the commit."""
         ctx = self.ctx
         end = end_of(restaurant, cmd.start, cmd.party_size)
         buffer = restaurant.rules.buffer_minutes
+        span = cells(cmd.start, end, buffer)
+        cap = restaurant.rules.pacing_covers_per_slot
+        key = cmd.idempotency_key
+        if not key and cmd.guest_id is None and (cmd.guest.phone or cmd.guest.email):
+            # the guest's row and the booking in one statement, its own transaction;
+            # the guest is known once it has run, so the status is the one asked for
+            # unless the guest's no-shows say otherwise, and then nothing is written
+            asked = _draft(restaurant, cmd, None, cmd.status, end, buffer, now)
+            booked = ctx.book_at_once(
+                asked,
+                cmd.guest,
+                area=cmd.area,
+                actor=actor,
+                candidates=candidates,
+                span=span,
+                cap=cap,
+                pending_from=pending_from(restaurant.rules, actor),
+            )
+            if booked is not None:
+                return Created(booked, replayed=False)
         with ctx.db.unit_of_work() as uow:
             reservations = uow.reservations
-            key = cmd.idempotency_key
             if key and not uow.idempotency.claim_key(restaurant.id, key, request_hash, now):
                 replayed = _replay(uow, restaurant, cmd, request_hash)
                 assert replayed is not None
@@ -124,26 +151,7 @@ class CreateBooking:
             if cmd.guest_id is not None and guest is None:
                 raise errors.NotFound("No such guest", guest_id=cmd.guest_id)
             status = status_for_new(restaurant.rules, cmd.status, guest, actor)
-            draft = ReservationView(
-                id=0,
-                code="",
-                restaurant_id=restaurant.id,
-                restaurant=restaurant.slug,
-                guest=guest,
-                party_size=cmd.party_size,
-                start=cmd.start,
-                end=end,
-                buffer_minutes=buffer,
-                tables=(),
-                status=status,
-                source=cmd.source,
-                notes=cmd.notes,
-                created_at=now,
-                updated_at=now,
-                version=1,
-            )
-            span = cells(cmd.start, end, buffer)
-            cap = restaurant.rules.pacing_covers_per_slot
+            draft = _draft(restaurant, cmd, guest, status, end, buffer, now)
             if not key:
                 view = ctx.insert_booked(
                     reservations,
@@ -180,6 +188,36 @@ class CreateBooking:
             if not reservations.record_created(view, actor, now, cap):
                 raise Lost
         return Created(view, replayed=False)
+
+
+def _draft(
+    restaurant: Restaurant,
+    cmd: CreateReservation,
+    guest: GuestView | None,
+    status: Status,
+    end: datetime,
+    buffer: int,
+    now: datetime,
+) -> ReservationView:
+    """The new booking as it will be written, but for its id, code and tables."""
+    return ReservationView(
+        id=0,
+        code="",
+        restaurant_id=restaurant.id,
+        restaurant=restaurant.slug,
+        guest=guest,
+        party_size=cmd.party_size,
+        start=cmd.start,
+        end=end,
+        buffer_minutes=buffer,
+        tables=(),
+        status=status,
+        source=cmd.source,
+        notes=cmd.notes,
+        created_at=now,
+        updated_at=now,
+        version=1,
+    )
 
 
 def _request_hash(cmd: CreateReservation) -> str:

@@ -28,6 +28,16 @@ class KeyEntry(Protocol):
     def reservation_id(self) -> int | None: ...
 
 
+class BookedAtOnce(Protocol):
+    """A booking written with its guest in one statement."""
+
+    @property
+    def reservation_id(self) -> int: ...
+
+    @property
+    def guest(self) -> GuestView: ...
+
+
 class Idempotency(Protocol):
     def claim_key(self, restaurant_id: int, key: str, request_hash: str, now: datetime) -> bool: ...
 
@@ -89,6 +99,21 @@ class Reservations(Protocol):
         """Insert, seat and record the booking ``view`` describes (``store.booked``):
         its id (None: the code was taken), whether every cell was claimed, whether it
         was recorded and its covers counted."""
+        ...
+
+    def insert_booked_at_once(
+        self,
+        view: ReservationView,
+        details: GuestDetails,
+        area: str | None,
+        table_ids: list[int],
+        cells: range,
+        actor: Actor,
+        cap: int | None,
+        pending_from: int | None,
+    ) -> BookedAtOnce | None:
+        """The booking ``view`` describes and its guest's row, in one statement that is
+        its own transaction (``store.booked_at_once``); None: nothing was written."""
         ...
 
     def release(self, reservation_id: int, *, forget_tables: bool) -> None: ...
@@ -154,6 +179,10 @@ class Work(Reads, Protocol):
 
 class Data(Protocol):
     def unit_of_work(self) -> AbstractContextManager[Work]: ...
+
+    def on_its_own(self) -> AbstractContextManager[Work] | None:
+        """Statements that are each their own transaction; None: not on this store."""
+        ...
 
     def reading(self) -> AbstractContextManager[Reads]: ...
 

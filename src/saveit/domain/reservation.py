@@ -147,7 +147,13 @@ def status_for_new(rules: Rules, asked: Status, guest: GuestView | None, actor: 
     """The no-show policy: guests past the restaurant's no-show limit book as
     ``pending``, for staff to approve (confirm) or decline. Staff booking for the
     guest have decided already."""
-    limit = rules.no_show_approval_after
-    if actor.is_staff or limit is None or guest is None or guest.no_show_count < limit:
+    limit = pending_from(rules, actor)
+    if limit is None or guest is None or guest.no_show_count < limit:
         return asked
     return Status.PENDING
+
+
+def pending_from(rules: Rules, actor: Actor) -> int | None:
+    """The no-show count from which a guest's new booking by ``actor`` waits for
+    approval (:func:`status_for_new`); None: it never does."""
+    return None if actor.is_staff else rules.no_show_approval_after

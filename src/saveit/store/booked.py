@@ -31,11 +31,11 @@ from saveit.domain.commands import Actor
 from saveit.domain.views import ReservationView
 from saveit.store.changes import created_rows, record_created
 from saveit.store.claims import (
-    MADE_AND_CLAIMED,
     ClaimSpec,
     covers_params,
     forget_claims,
     insert_claiming,
+    made_and_claimed,
 )
 from saveit.store.outbox import mark_written
 from saveit.store.schema import outbox, reservation_log
@@ -53,11 +53,16 @@ class NewBooking(NamedTuple):
     counted: bool
 
 
-@cache
-def _statement() -> TextClause:
-    """Built once; a cap that does not bind is NULL (``covers_params``)."""
-    return text(
-        MADE_AND_CLAIMED + ", whole AS ("  # noqa: S608 - constants only
+def booking_ctes(
+    guest_id: str = ":guest_id", after: str = ":log_after", payload: str = ":ev_payload"
+) -> str:
+    """The ``WITH``s (without the keyword) that write a booking whole: the reservation
+    and its claims, then, when every cell was claimed, its seating, audit row, event
+    and covers. The arguments are the SQL of the guest's id, the audit row's
+    ``after`` and the event's payload: parameters here, expressions over an earlier
+    ``WITH`` in ``store.booked_at_once``."""
+    return (
+        made_and_claimed(guest_id) + ", whole AS ("  # noqa: S608 - constants only
         " SELECT made.id FROM made WHERE (SELECT count(*) FROM claimed) = :wanted"
         "), seated AS ("
         " INSERT INTO reservation_tables (reservation_id, table_id)"
@@ -66,10 +71,10 @@ def _statement() -> TextClause:
         " INSERT INTO reservation_log"
         " (reservation_id, restaurant_id, at, actor, channel, action, before, after)"
         " SELECT whole.id, :restaurant_id, :log_at, :log_actor, :log_channel, :log_action,"
-        " :log_before, :log_after FROM whole"
+        f" :log_before, {after} FROM whole"
         "), evented AS ("
         " INSERT INTO outbox (event_id, restaurant_id, type, payload, created_at)"
-        " SELECT :ev_event_id, :restaurant_id, :ev_type, :ev_payload, :ev_created_at"
+        f" SELECT :ev_event_id, :restaurant_id, :ev_type, {payload}, :ev_created_at"
         " FROM whole"
         "), counted AS ("
         " INSERT INTO slot_covers (restaurant_id, slot_start, covers)"
@@ -80,15 +85,51 @@ def _statement() -> TextClause:
         " OR slot_covers.covers + excluded.covers <= CAST(:cap AS integer)"
         " RETURNING covers"
         ")"
-        " SELECT made.id, (SELECT count(*) FROM claimed), (SELECT count(*) FROM counted)"
-        " FROM made"
-    ).bindparams(
-        # typed as the columns are, so the documents are written as the other
-        # statements write them (``record_created``)
+    )
+
+
+def typed_documents(statement: TextClause) -> TextClause:
+    """``statement`` with the audit row's and the event's documents typed as their
+    columns are, so they are written as the other statements write them
+    (``record_created``)."""
+    return statement.bindparams(
         bindparam("log_before", type_=reservation_log.c.before.type),
         bindparam("log_after", type_=reservation_log.c.after.type),
         bindparam("ev_payload", type_=outbox.c.payload.type),
     )
+
+
+@cache
+def _statement() -> TextClause:
+    """Built once; a cap that does not bind is NULL (``covers_params``)."""
+    return typed_documents(
+        text(
+            "WITH "  # noqa: S608 - constants only
+            + booking_ctes()
+            + " SELECT made.id, (SELECT count(*) FROM claimed), (SELECT count(*) FROM counted)"
+            " FROM made"
+        )
+    )
+
+
+def booking_params(
+    view: ReservationView,
+    area: str | None,
+    table_ids: list[int],
+    cells: range,
+    actor: Actor,
+    cap: int | None,
+) -> dict[str, Any]:
+    """The parameters of :func:`booking_ctes` for the booking ``view`` describes."""
+    log_row, event_row = created_rows(view, actor, view.created_at)
+    return {
+        **reservation_row(view, area, actor),
+        **ClaimSpec.of(table_ids, cells)._asdict(),
+        **{f"log_{k}": v for k, v in log_row.items() if k != "restaurant_id"},
+        **{f"ev_{k}": v for k, v in event_row.items() if k != "restaurant_id"},
+        "cap": None,
+        **covers_params(view.restaurant_id, view.start, view.party_size, cap),
+    }
 
 
 def insert_booked(
@@ -103,36 +144,27 @@ def insert_booked(
     """Insert the booking ``view`` describes (its id aside, which is the new row's)
     at these tables and record it; see the module docstring. Elsewhere than on
     unscoped PostgreSQL, the same in the statements it takes there."""
-    values = reservation_row(view, area, actor)
-    now = view.created_at
-    if conn.dialect.name != "postgresql" or current_tenant() is not None or _refused(view, cap):
+    scoped = current_tenant() is not None
+    if conn.dialect.name != "postgresql" or scoped or refused_alone(view, cap):
+        values = reservation_row(view, area, actor)
         made, claimed = insert_claiming(conn, values, table_ids, cells)
         if made is None or not claimed:
             return NewBooking(made, claimed=claimed, counted=False)
-        recorded = record_created(conn, replace(view, id=made), actor, now, cap)
+        recorded = record_created(conn, replace(view, id=made), actor, view.created_at, cap)
         return NewBooking(made, claimed=True, counted=recorded)
-    spec = ClaimSpec.of(table_ids, cells)
-    log_row, event_row = created_rows(view, actor, now)
-    params: dict[str, Any] = {
-        **values,
-        **spec._asdict(),
-        **{f"log_{k}": v for k, v in log_row.items() if k != "restaurant_id"},
-        **{f"ev_{k}": v for k, v in event_row.items() if k != "restaurant_id"},
-        "cap": None,
-        **covers_params(view.restaurant_id, view.start, view.party_size, cap),
-    }
+    params = booking_params(view, area, table_ids, cells, actor, cap)
     row = conn.execute(_statement(), params).first()
     if row is None:
         return NewBooking(None, claimed=False, counted=False)
     reservation_id, inserted, counted = int(row[0]), int(row[1]), int(row[2])
-    if inserted != spec.wanted:
-        forget_claims(conn, reservation_id, spec.tables)
+    if inserted != params["wanted"]:
+        forget_claims(conn, reservation_id, params["tables"])
         return NewBooking(reservation_id, claimed=False, counted=False)
     mark_written(conn)
     return NewBooking(reservation_id, claimed=True, counted=counted > 0)
 
 
-def _refused(view: ReservationView, cap: int | None) -> bool:
+def refused_alone(view: ReservationView, cap: int | None) -> bool:
     """A party larger than the cap on its own: refused before any round trip."""
     return cap is not None and view.party_size > cap
 

@@ -81,26 +81,32 @@ _CLAIM_AND_SEAT = text(
 )
 
 
-# A new booking and its claims (PostgreSQL), the ``WITH``s that begin the statements
-# writing them: the claims read the new row's id from the first insert's RETURNING.
-# No ``made`` row: the public code was taken (nothing was written; draw another).
-MADE_AND_CLAIMED = (
-    "WITH made AS ("
-    " INSERT INTO reservations (code, restaurant_id, guest_id, party_size, start_at,"
-    " end_at, buffer_minutes, status, source, notes, area_preference, created_by,"
-    " created_at, updated_at, version)"
-    " VALUES (:code, :restaurant_id, :guest_id, :party_size, :start_at,"
-    " :end_at, :buffer_minutes, :status, :source, :notes, :area_preference, :created_by,"
-    " :created_at, :updated_at, :version)"
-    " ON CONFLICT DO NOTHING RETURNING id"
-    "), claimed AS ("
-    " INSERT INTO table_claims (table_id, cell, reservation_id)"
-    " SELECT t, c, made.id FROM made,"
-    " unnest(CAST(:tables AS integer[])) AS t,"
-    " generate_series(CAST(:first AS bigint), CAST(:last AS bigint)) AS c"
-    " ON CONFLICT DO NOTHING RETURNING 1"
-    ")"
-)
+def made_and_claimed(guest_id: str = ":guest_id") -> str:
+    """A new booking and its claims (PostgreSQL), the two ``WITH``s (without the
+    keyword) that begin the statements writing them: the claims read the new row's
+    id from the first insert's RETURNING. No ``made`` row: the public code was taken
+    (nothing was written; draw another). ``guest_id`` is the SQL of the guest's id:
+    a parameter, or a subquery of an earlier ``WITH`` (``store.booked_at_once``)."""
+    return (
+        "made AS ("  # noqa: S608 - constants only
+        " INSERT INTO reservations (code, restaurant_id, guest_id, party_size, start_at,"
+        " end_at, buffer_minutes, status, source, notes, area_preference, created_by,"
+        " created_at, updated_at, version)"
+        f" VALUES (:code, :restaurant_id, {guest_id}, :party_size, :start_at,"
+        " :end_at, :buffer_minutes, :status, :source, :notes, :area_preference, :created_by,"
+        " :created_at, :updated_at, :version)"
+        " ON CONFLICT DO NOTHING RETURNING id"
+        "), claimed AS ("
+        " INSERT INTO table_claims (table_id, cell, reservation_id)"
+        " SELECT t, c, made.id FROM made,"
+        " unnest(CAST(:tables AS integer[])) AS t,"
+        " generate_series(CAST(:first AS bigint), CAST(:last AS bigint)) AS c"
+        " ON CONFLICT DO NOTHING RETURNING 1"
+        ")"
+    )
+
+
+MADE_AND_CLAIMED = "WITH " + made_and_claimed()
 
 # ... and its seating, in the same statement.
 _INSERT_CLAIM_AND_SEAT = text(

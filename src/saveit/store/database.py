@@ -93,11 +93,24 @@ def reading(engine: Engine) -> Iterator[Connection]:
     under READ COMMITTED every statement took its own snapshot anyway. SQLite: a
     deferred ``BEGIN``, which never waits for the writer (WAL).
     """
+    if engine.dialect.name == "postgresql":
+        with autocommitting(engine) as conn:
+            yield conn
+        return
     with engine.connect() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execution_options(isolation_level="AUTOCOMMIT")
-        else:
-            conn.execution_options(readonly=True)
+        conn.execution_options(readonly=True)
+        with conn.begin():
+            yield conn
+
+
+@contextmanager
+def autocommitting(engine: Engine) -> Iterator[Connection]:
+    """A PostgreSQL connection in autocommit: each statement is its own transaction,
+    and SQLAlchemy's begin and commit send nothing. The begin is explicit all the
+    same, so a clean exit is a commit rather than the rollback that would drop the
+    tenancy scope's record of the session (``tenancy.install``)."""
+    with engine.connect() as conn:
+        conn.execution_options(isolation_level="AUTOCOMMIT")
         with conn.begin():
             yield conn
 

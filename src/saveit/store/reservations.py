@@ -14,6 +14,7 @@ from sqlalchemy import Connection, Select, bindparam, or_, select, update
 from saveit.domain.model import ACTIVE_STATUSES, OCCUPYING_STATUSES, Booked, Status
 from saveit.domain.views import GuestView, ReservationView
 from saveit.store.booked import insert_booked
+from saveit.store.booked_at_once import insert_booked_at_once
 from saveit.store.changes import arrival_times
 
 # Re-exported while callers outside the store still call the module's functions;
@@ -337,6 +338,7 @@ class ReservationRepository(Repository):
     claim = bound(claim)
     insert_claiming = bound(insert_claiming)
     insert_booked = bound(insert_booked)
+    insert_booked_at_once = bound(insert_booked_at_once)
     reschedule = bound(reschedule)
     change_status = bound(change_status)
     release = bound(release)

@@ -194,12 +194,17 @@ class UnitOfWork(Repositories):
     """One write transaction: commits when the ``with`` block ends cleanly, rolls
     back when it raises, then runs what :meth:`after_commit` registered."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, autocommit: bool = False) -> None:
         self._engine = engine
+        self._autocommit = autocommit
         self._after: list[Callable[[], object]] | None = None
 
     def __enter__(self) -> UnitOfWork:
-        self._begin = self._engine.begin()
+        self._begin: AbstractContextManager[Connection]
+        if self._autocommit:
+            self._begin = database.autocommitting(self._engine)  # Database.on_its_own
+        else:
+            self._begin = self._engine.begin()
         self.connection = self._begin.__enter__()
         take_written(self.connection)  # a rolled-back transaction's mark, left on the pool
         return self
@@ -269,6 +274,15 @@ class Database:
 
     def unit_of_work(self) -> UnitOfWork:
         return UnitOfWork(self.engine)
+
+    def on_its_own(self) -> UnitOfWork | None:
+        """A unit of work whose every statement is its own transaction (PostgreSQL's
+        autocommit), None on SQLite. It saves the ``BEGIN`` and ``COMMIT`` round
+        trips, so it is only for a write that one statement does whole or not at all
+        (``store.booked_at_once``: a statement that cannot finish undoes itself by
+        raising). ``after_commit`` callbacks and the outbox doorbell run as in
+        :meth:`unit_of_work`."""
+        return UnitOfWork(self.engine, autocommit=True) if self.is_postgres else None
 
     @contextmanager
     def reading(self) -> Iterator[Reader]:

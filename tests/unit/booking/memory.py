@@ -343,6 +343,10 @@ class MemoryData:
         self.state = draft  # not reached when the block raised: a rollback
         self.transactions += 1
 
+    def on_its_own(self) -> None:
+        """No statement here is its own transaction: every write takes a unit of work."""
+        return None
+
     @contextmanager
     def reading(self) -> Iterator[MemoryWork]:
         yield MemoryWork(self.state, self.restaurants)
