@@ -17,6 +17,8 @@ only until the commit; it runs after the claims, which it reads.
 PostgreSQL and unscoped work only (a guest's booking): under a restaurant's
 row-level security the seating's policy cannot see a row inserted by the same
 statement (see ``insert_claiming``), and SQLite takes the statements one by one.
+:mod:`saveit.store.booked_at_once` puts the guest's row in front of the same
+``WITH``s (:func:`booking_ctes`) and runs them as their own transaction.
 """
 
 from __future__ import annotations
