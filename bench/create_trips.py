@@ -20,17 +20,14 @@ throwaway database. No target: it shows what the round trips cost a create.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import random
 import statistics
 import sys
 import time
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy.engine import make_url
-
 from booking import bench_database, machine_header, restaurant_spec
-from group_commit import relay, round_trip
+from group_commit import reached, round_trip
 from saveit.admin.setup import apply_spec, parse_document
 from saveit.booking.service import BookingService
 from saveit.domain import errors
@@ -87,21 +84,10 @@ def main() -> int:
         upgrade(setup)
         apply_spec(setup, parse_document({**restaurant_spec("bench"), "timezone": "UTC"}))
         setup.dispose()
-        parsed = make_url(url)
         for delay in delays:
-            server = (parsed.host or "127.0.0.1", parsed.port or 5432)
-            relayed = relay(*server, delay / 1000) if delay else contextlib.nullcontext(None)
-            with relayed as port:
-                target = url
-                if port is not None:
-                    target = parsed.set(host="127.0.0.1", port=port).render_as_string(False)
+            with reached(url, delay) as (target, where):
                 engine = create_db_engine(target, pool_size=2)
                 booking = BookingService(engine, secret=b"bench")
-                where = (
-                    "straight to the server"
-                    if delay == 0
-                    else f"through a relay ({delay:g} ms each way)"
-                )
                 print(f"\n{where}: {round_trip(engine)}")
                 ways: dict[str, list[tuple[float, float]]] = {
                     "one statement": [],

@@ -106,6 +106,20 @@ def relay(host: str, port: int, delay_s: float) -> Iterator[int]:
         thread.join(5)
 
 
+@contextmanager
+def reached(url: str, delay_ms: float) -> Iterator[tuple[str, str]]:
+    """The database at ``url`` as reached through a relay of ``delay_ms`` each way (0:
+    straight): the address to connect to, and a label saying how."""
+    if not delay_ms:
+        yield url, "straight to the server"
+        return
+    parsed = make_url(url)
+    server = (parsed.host or "127.0.0.1", parsed.port or 5432)
+    with relay(*server, delay_ms / 1000) as port:
+        target = parsed.set(host="127.0.0.1", port=port).render_as_string(False)
+        yield target, f"through a relay ({delay_ms:g} ms each way)"
+
+
 def restaurant(engine: Engine) -> int:
     with engine.begin() as conn:
         return int(
@@ -164,20 +178,9 @@ def main() -> int:
         upgrade(setup)
         restaurant_id = restaurant(setup)
         setup.dispose()
-        parsed = make_url(url)
         for delay in delays:
-            server = (parsed.host or "127.0.0.1", parsed.port or 5432)
-            relayed = relay(*server, delay / 1000) if delay else contextlib.nullcontext(None)
-            with relayed as port:
-                target = url
-                if port is not None:
-                    target = parsed.set(host="127.0.0.1", port=port).render_as_string(False)
+            with reached(url, delay) as (target, where):
                 engine = create_db_engine(target, pool_size=1)
-                where = (
-                    "straight to the server"
-                    if delay == 0
-                    else f"through a relay ({delay:g} ms each way)"
-                )
                 print(f"\n{where}: {round_trip(engine)}")
                 for batch in batches:
                     cells: dict[str, list[float]] = {"together": [], "one by one": []}

@@ -45,6 +45,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from saveit.domain.commands import Actor, GuestDetails
 from saveit.domain.views import GuestView, ReservationView
 from saveit.store.booked import booking_ctes, booking_params, refused_alone, typed_documents
+from saveit.store.guests import guest_view
 from saveit.store.outbox import mark_written
 from saveit.store.schema import guests
 from saveit.store.tenancy import current_tenant
@@ -174,15 +175,4 @@ def insert_booked_at_once(
             return None
         raise
     mark_written(conn)
-    return BookedAtOnce(
-        int(row.reservation_id),
-        GuestView(
-            id=int(row.id),
-            name=row.name,
-            phone=row.phone,
-            email=row.email,
-            language=row.language,
-            visit_count=row.visit_count,
-            no_show_count=row.no_show_count,
-        ),
-    )
+    return BookedAtOnce(int(row.reservation_id), guest_view(row))

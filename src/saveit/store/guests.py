@@ -84,13 +84,13 @@ def find_or_create(
             # A new guest by phone gets the email too, unless another guest has it.
             filled = _fill_blanks(conn, restaurant_id, made, details, now)
             filled.pop("updated_at", None)
-            return replace(_view(made), **filled)
+            return replace(guest_view(made), **filled)
         row = conn.execute(
             select(guests).where(guests.c.restaurant_id == restaurant_id, key == key_value)
         ).one()
         filled = _fill_blanks(conn, restaurant_id, row, details, now)
         filled.pop("updated_at", None)
-        return replace(_view(row), **filled)
+        return replace(guest_view(row), **filled)
     return create(conn, restaurant_id, details, now)
 
 
@@ -106,7 +106,7 @@ def known(
         return None
     filled = _fill_blanks(conn, restaurant_id, row, details, now)
     filled.pop("updated_at", None)
-    return replace(_view(row), **filled)
+    return replace(guest_view(row), **filled)
 
 
 def create(conn: Connection, restaurant_id: int, details: GuestDetails, now: datetime) -> GuestView:
@@ -159,7 +159,8 @@ def _fill_blanks(
     return changes
 
 
-def _view(row: Any) -> GuestView:
+def guest_view(row: Any) -> GuestView:
+    """A guest's view from a row that has the view's columns."""
     return GuestView(
         id=int(row.id),
         name=row.name,
