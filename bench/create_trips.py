@@ -82,7 +82,7 @@ def main() -> int:
     with bench_database(args.database_url) as url:
         setup = create_db_engine(url)
         upgrade(setup)
-        apply_spec(setup, parse_document({**restaurant_spec("bench"), "timezone": "UTC"}))
+        apply_spec(setup, parse_document(restaurant_spec("bench")))
         setup.dispose()
         for delay in delays:
             with reached(url, delay) as (target, where):

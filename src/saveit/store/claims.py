@@ -106,11 +106,9 @@ def made_and_claimed(guest_id: str = ":guest_id") -> str:
     )
 
 
-MADE_AND_CLAIMED = "WITH " + made_and_claimed()
-
 # ... and its seating, in the same statement.
 _INSERT_CLAIM_AND_SEAT = text(
-    MADE_AND_CLAIMED + ", seated AS ("  # noqa: S608 - constants only
+    "WITH " + made_and_claimed() + ", seated AS ("  # noqa: S608 - constants only
     " INSERT INTO reservation_tables (reservation_id, table_id)"
     " SELECT made.id, t FROM made, unnest(CAST(:tables AS integer[])) AS t"
     " WHERE (SELECT count(*) FROM claimed) = :wanted"
