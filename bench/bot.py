@@ -49,10 +49,12 @@ from sqlalchemy.engine import make_url
 from booking import (
     ROOT,
     bench_database,
+    cpu_seconds,
     forget_redis_keys,
     machine_header,
     mark,
     peak_rss_mb,
+    postgres_pids,
     relay_worker,
     server,
     worker_pids,
@@ -258,14 +260,22 @@ def run(args: argparse.Namespace) -> int:
             api = "saveit.api.app:create_app_from_env"
             try:
                 with (
-                    workers(env, logs, args.split_worker),
+                    workers(env, logs, args.split_worker) as turners,
                     server(api, env, logs / "bot-api.log") as (base, pid),
                 ):
                     put_whatsapp_channel(base)
                     print(f"{args.guests} guests, {args.concurrency} at a time ...", flush=True)
+                    groups = {"worker": lambda: turners, "API": lambda: worker_pids(pid)}
+                    groups["PostgreSQL"] = postgres_pids
+                    before = {n: cpu_by_pid(pids()) for n, pids in groups.items()}
                     latencies, failures, seconds = asyncio.run(
                         load(f"{base}/webhooks/whatsapp", graph, plan, args.concurrency)
                     )
+                    spent = {
+                        # a process started meanwhile (a new backend) spent it all now
+                        n: sum(c - before[n].get(p, 0.0) for p, c in cpu_by_pid(pids()).items())
+                        for n, pids in groups.items()
+                    }
                     rss = list(peak_rss_mb(worker_pids(pid)).values())
                     made = booked(url)
                     for wa_id in sorted(set(everyone) - made)[:5]:
@@ -276,24 +286,28 @@ def run(args: argparse.Namespace) -> int:
     finally:
         graph.shutdown()
         graph.server_close()
-    return report(latencies, failures, seconds, rss, len(made), args)
+    return report(latencies, failures, seconds, rss, spent, len(made), args)
+
+
+def cpu_by_pid(pids: list[int]) -> dict[int, float]:
+    return {pid: cpu_seconds([pid]) for pid in pids}
 
 
 @contextlib.contextmanager
-def workers(env: dict[str, str], logs: Path, split: int) -> Iterator[None]:
+def workers(env: dict[str, str], logs: Path, split: int) -> Iterator[list[int]]:
     """One ``saveit worker``, or (``--split-worker N``) one for the events and N
-    for the guest turns, each on its own interpreter."""
+    for the guest turns, each on its own interpreter; yields their pids."""
     if not split:
-        with relay_worker(env, logs / "bot-worker.log"):
-            yield
+        with relay_worker(env, logs / "bot-worker.log") as pid:
+            yield [pid]
         return
     channels_env = {**env, "SAVEIT_WORKER_METRICS_PORT": "0"}
     with contextlib.ExitStack() as stack:
-        stack.enter_context(relay_worker(env, logs / "bot-worker.log", only="events"))
+        pids = [stack.enter_context(relay_worker(env, logs / "bot-worker.log", only="events"))]
         for n in range(split):
             log = logs / f"bot-channels-{n}.log"
-            stack.enter_context(relay_worker(channels_env, log, only="channels"))
-        yield
+            pids.append(stack.enter_context(relay_worker(channels_env, log, only="channels")))
+        yield pids
 
 
 def report(
@@ -301,6 +315,7 @@ def report(
     failures: list[str],
     seconds: float,
     rss: list[float],
+    spent: dict[str, float],
     made: int,
     args: argparse.Namespace,
 ) -> int:
@@ -322,6 +337,8 @@ def report(
                 f"    {kind:8s} {len(some):4d} turns: p50 {pct(some, 50):.1f} ms, "
                 f"p95 {pct(some, 95):.1f} ms"
             )
+    per_turn = ", ".join(f"{n} {1000 * cpu / len(latencies):.1f} ms" for n, cpu in spent.items())
+    print(f"  CPU per turn (steadier than latency on a shared machine): {per_turn}")
     print("  peak RSS per API process (VmHWM): " + ", ".join(f"{mb:.0f} MB" for mb in rss))
     print(f"  confirmed bookings made by the bot: {made} of {expected} guests")
     for failure in failures[:5]:

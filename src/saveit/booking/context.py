@@ -280,14 +280,18 @@ class BookingContext:
         span: range,
         cap: int | None,
         pending_from: int | None,
+        guest_id: int | None,
+        key: tuple[str, str] | None,
     ) -> ReservationView | None:
-        """A new booking and its guest (found or made from ``details``) written in one
-        statement that is its own transaction (``store.booked_at_once``), seated at
-        the first of ``candidates``: the view as made (``draft`` describes it but for
-        its id, code, tables and guest). None when the store has no such statement,
-        or when it could not write the booking whole (the table was taken, the
-        slot's cap reached, the guest's no-shows reach ``pending_from``, the code
-        drawn taken): nothing was written, and the caller's transaction decides."""
+        """A new booking and its guest (``guest_id``'s, else found or made from
+        ``details``), with its ``Idempotency-Key`` and request hash (``key``) if any,
+        written in one statement that is its own transaction
+        (``store.booked_at_once``), seated at the first of ``candidates``: the view as
+        made (``draft`` describes it but for its id, code, tables and guest). None when
+        the store has no such statement, or when it could not write the booking whole
+        (the table was taken, the slot's cap reached, the guest's no-shows reach
+        ``pending_from``, the code drawn taken, the guest unknown, the key stored
+        already): nothing was written, and the caller's transaction decides."""
         at_once = self.db.on_its_own()
         if at_once is None:
             return None
@@ -295,7 +299,16 @@ class BookingContext:
         view = replace(draft, code=codes.new_code(), tables=tuple(sorted(first.codes)))
         with at_once as uow:
             made = uow.reservations.insert_booked_at_once(
-                view, details, area, list(first.table_ids), span, actor, cap, pending_from
+                view,
+                details,
+                area,
+                list(first.table_ids),
+                span,
+                actor,
+                cap,
+                pending_from,
+                guest_id=guest_id,
+                key=key,
             )
         if made is None:
             return None

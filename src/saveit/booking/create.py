@@ -1,9 +1,9 @@
 """Making a booking: rules first, then one transaction that claims a free seating.
 
 An ``Idempotency-Key`` is stored with a hash of the request in the booking's own
-transaction: a replay returns the same booking, a concurrent duplicate waits on
-the key's unique index and then replays, and the same key on a different
-request is a ``CONFLICT``.
+transaction (on PostgreSQL, often its own statement): a replay returns the same
+booking, a concurrent duplicate waits on the key's unique index and then replays,
+and the same key on a different request is a ``CONFLICT``.
 """
 
 from __future__ import annotations
@@ -106,24 +106,26 @@ class CreateBooking:
         request_hash: str,
         now: datetime,
     ) -> Created:
-        """On PostgreSQL, a booking for a guest named by phone or email is first tried
-        as one statement that is its own transaction, guest's row included
-        (``store.booked_at_once``): one round trip. Otherwise, or when that statement
-        could not write it whole and wrote nothing, one transaction: the guest's row
-        and, on PostgreSQL, one statement that writes everything else
-        (``store.booked``). The view is built here rather than read back, and the
-        slot's cover counter — the one row every booking of a popular time shares —
-        is written last, so its lock is held only until the commit."""
+        """On PostgreSQL, a booking for a guest identified by id or named by phone or
+        email is first tried as one statement that is its own transaction, guest's row
+        and ``Idempotency-Key`` included (``store.booked_at_once``): one round trip.
+        Otherwise, or when that statement could not write it whole and wrote nothing,
+        one transaction: the key, the guest's row and, on PostgreSQL, one statement
+        that writes everything else (``store.booked``). The view is built here rather
+        than read back, and the slot's cover counter — the one row every booking of a
+        popular time shares — is written last, so its lock is held only until the
+        commit."""
         ctx = self.ctx
         end = end_of(restaurant, cmd.start, cmd.party_size)
         buffer = restaurant.rules.buffer_minutes
         span = cells(cmd.start, end, buffer)
         cap = restaurant.rules.pacing_covers_per_slot
         key = cmd.idempotency_key
-        if not key and cmd.guest_id is None and (cmd.guest.phone or cmd.guest.email):
-            # the guest's row and the booking in one statement, its own transaction;
-            # the guest is known once it has run, so the status is the one asked for
-            # unless the guest's no-shows say otherwise, and then nothing is written
+        if cmd.guest_id is not None or cmd.guest.phone or cmd.guest.email:
+            # the guest's row, the booking and its key in one statement, its own
+            # transaction; the guest is known once it has run, so the status is the one
+            # asked for unless the guest's no-shows say otherwise, and then nothing is
+            # written
             asked = _draft(restaurant, cmd, None, cmd.status, end, buffer, now)
             booked = ctx.book_at_once(
                 asked,
@@ -134,6 +136,8 @@ class CreateBooking:
                 span=span,
                 cap=cap,
                 pending_from=pending_from(restaurant.rules, actor),
+                guest_id=cmd.guest_id,
+                key=(key, request_hash) if key else None,
             )
             if booked is not None:
                 return Created(booked, replayed=False)

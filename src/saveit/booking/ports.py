@@ -111,9 +111,14 @@ class Reservations(Protocol):
         actor: Actor,
         cap: int | None,
         pending_from: int | None,
+        *,
+        guest_id: int | None = None,
+        key: tuple[str, str] | None = None,
     ) -> BookedAtOnce | None:
-        """The booking ``view`` describes and its guest's row, in one statement that is
-        its own transaction (``store.booked_at_once``); None: nothing was written."""
+        """The booking ``view`` describes, its guest's row (``guest_id``'s, else found
+        or made from ``details``) and its ``Idempotency-Key`` (with the request's hash)
+        if any, in one statement that is its own transaction
+        (``store.booked_at_once``); None: nothing was written."""
         ...
 
     def release(self, reservation_id: int, *, forget_tables: bool) -> None: ...

@@ -3,8 +3,9 @@ row, the reservation, its claims and tables, its audit row, its event and its
 slot's covers, with no ``BEGIN`` and no ``COMMIT``.
 
 Why: a create was its read and then four round trips (``BEGIN``, the guest's row,
-the booking's statement of :mod:`saveit.store.booked`, ``COMMIT``), and on a busy
-API process each one also waits for the interpreter (``bench/README.md``). Here the
+the booking's statement of :mod:`saveit.store.booked`, ``COMMIT``), seven with an
+``Idempotency-Key`` (the bot's, which also names its guest by id), and on a busy
+process each one also waits for the interpreter (``bench/README.md``). Here the
 guest's row is the statement's first ``WITH`` and the booking reads its id from it,
 and the statement runs in autocommit (``Database.on_its_own``): one round trip.
 
@@ -18,14 +19,25 @@ to answer (another table, a refusal, a pending booking). A refusal costs that
 round trip on top, and leaves an ``ERROR`` line in PostgreSQL's log: it is the
 rare outcome of a race.
 
-The guest is found by phone, or by email when there is no phone, as
-:func:`saveit.store.guests.find_or_create` finds them, and gets what it fills in:
-a guest already known keeps their data and only blank fields are filled (a name,
-a language, an email no other guest of the restaurant has). ``ON CONFLICT DO
-UPDATE`` returns the row whether it was made or found, also when a racing booking
-by the same new guest made it a moment before (it waits for that one and updates
-the row it committed); a known guest's row is rewritten even when nothing is
-filled, which costs a row version but no round trip. The documents (the audit
+The guest is the one the caller identified by id (a chat's guest, as
+:func:`saveit.store.guests.known` takes them), or is found by phone, or by email
+when there is no phone, as :func:`saveit.store.guests.find_or_create` finds them;
+either way they get what it fills in: a guest already known keeps their data and
+only blank fields are filled (a name, a language, an email no other guest of the
+restaurant has). ``ON CONFLICT DO UPDATE`` returns the row whether it was made or
+found, also when a racing booking by the same new guest made it a moment before
+(it waits for that one and updates the row it committed); a known guest's row is
+rewritten even when nothing is filled, which costs a row version but no round
+trip. A guest id this restaurant does not have leaves the statement no guest, and
+it refuses: the transactional path then answers ``NOT_FOUND``.
+
+An ``Idempotency-Key`` is stored in the same statement, already pointing at the
+booking it made. A key that exists (a duplicate that raced past the replay read,
+or one still in flight, whose row this insert waits for on the key's unique index)
+inserts nothing, and the statement refuses: the transactional path then replays
+it or answers ``CONFLICT``, as it does for every key it finds. Two statements with
+one key cannot deadlock: the same statement takes its locks in the same order, the
+table claims before the key. The documents (the audit
 row's ``after``, the event's payload) are built in Python with no guest and get
 the guest's id in the statement (``jsonb_set``); they are JSONB, whose key order
 is the server's either way.
@@ -69,65 +81,104 @@ class BookedAtOnce(NamedTuple):
     guest: GuestView
 
 
-@cache
-def _statement(key: str) -> TextClause:
-    """The statement for a guest found by ``key`` (``phone`` or ``email``)."""
-    if key == "phone":
-        # a new guest by phone gets the email too, unless another guest has it
-        email = (
-            "CASE WHEN EXISTS (SELECT 1 FROM guests WHERE restaurant_id = :restaurant_id"
-            " AND email = CAST(:guest_email AS varchar)) THEN NULL"
-            " ELSE CAST(:guest_email AS varchar) END"
-        )
-    else:
-        email = ":guest_email"
+# the email a guest is given: none when another guest of the restaurant has it
+_FREE_EMAIL = (
+    "CASE WHEN EXISTS (SELECT 1 FROM guests WHERE restaurant_id = :restaurant_id"
+    " AND email = CAST(:guest_email AS varchar)) THEN NULL"
+    " ELSE CAST(:guest_email AS varchar) END"
+)
+_GUEST_COLUMNS = ("id", "name", "phone", "email", "language", "visit_count", "no_show_count")
+
+
+def _filling(source: str = "") -> str:
+    """The ``SET`` list that fills a known guest's blanks from ``excluded`` (what
+    ``source`` gives, if anything) and returns the guest's row."""
     filled = " OR ".join(f"({condition})" for condition in _FILLED.values())
-    guest_row = (
+    return (
+        ",".join(
+            f" {column} = CASE WHEN {condition} THEN excluded.{column} ELSE known.{column} END"
+            for column, condition in _FILLED.items()
+        )
+        + f", updated_at = CASE WHEN {filled} THEN excluded.updated_at"
+        " ELSE known.updated_at END"
+        + source
+        + " RETURNING "
+        + ", ".join(f"known.{column}" for column in _GUEST_COLUMNS)
+    )
+
+
+def _guest_row(who: str) -> str:
+    """The ``WITH`` that finds or makes the guest, by ``who``: ``id``, ``phone`` or
+    ``email``."""
+    if who == "id":
+        proposed = (
+            " FROM (SELECT CAST(:guest_name AS varchar) AS name,"
+            " CAST(:guest_language AS varchar) AS language,"
+            f" {_FREE_EMAIL} AS email, CAST(:created_at AS timestamptz) AS updated_at"
+            ") AS excluded"
+            " WHERE known.id = :guest_id AND known.restaurant_id = :restaurant_id"
+        )
+        return "guest AS (UPDATE guests AS known SET" + _filling(proposed) + ")"
+    # a new guest by phone gets the email too, unless another guest has it
+    email = _FREE_EMAIL if who == "phone" else ":guest_email"
+    return (
         "guest AS ("  # noqa: S608 - constants only
         " INSERT INTO guests AS known (restaurant_id, name, phone, email, language, notes,"
         " allergies, tags, visit_count, no_show_count, created_at, updated_at)"
         " VALUES (:restaurant_id, :guest_name, :guest_phone,"
         f" {email}, :guest_language, :guest_notes, :guest_allergies, :guest_tags, 0, 0,"
         " :created_at, :created_at)"
-        f" ON CONFLICT (restaurant_id, {key}) DO UPDATE SET"
-        + ",".join(
-            f" {column} = CASE WHEN {condition} THEN excluded.{column} ELSE known.{column} END"
-            for column, condition in _FILLED.items()
-        )
-        + f", updated_at = CASE WHEN {filled} THEN excluded.updated_at"
-        " ELSE known.updated_at END"
-        " RETURNING id, name, phone, email, language, visit_count, no_show_count"
-        ")"
+        f" ON CONFLICT (restaurant_id, {who}) DO UPDATE SET" + _filling() + ")"
     )
+
+
+# the key, stored pointing at the booking, when the booking is whole
+_KEYED = (
+    ", keyed AS ("
+    " INSERT INTO idempotency_keys (restaurant_id, key, request_hash, reservation_id,"
+    " created_at)"
+    " SELECT :restaurant_id, :idempotency_key, :request_hash, whole.id, :created_at"
+    " FROM whole ON CONFLICT DO NOTHING RETURNING 1"
+    ")"
+)
+
+
+@cache
+def _statement(who: str, keyed: bool) -> TextClause:
+    """The statement for a guest found by ``who`` (``id``, ``phone`` or ``email``),
+    storing an ``Idempotency-Key`` if ``keyed``."""
     guest_id = "(SELECT id FROM guest)"
     whole = (
-        "made.id IS NOT NULL AND (SELECT count(*) FROM claimed) = :wanted"
+        "guest.id IS NOT NULL AND made.id IS NOT NULL"  # noqa: S608 - constants only
+        " AND (SELECT count(*) FROM claimed) = :wanted"
         " AND EXISTS (SELECT 1 FROM counted)"
-        " AND (CAST(:pending_from AS integer) IS NULL"
+        + (" AND EXISTS (SELECT 1 FROM keyed)" if keyed else "")
+        + " AND (CAST(:pending_from AS integer) IS NULL"
         " OR guest.no_show_count < CAST(:pending_from AS integer))"
     )
-    return typed_documents(
-        text(
-            "WITH "  # noqa: S608 - constants only
-            + guest_row
-            + ", "
-            + booking_ctes(
-                guest_id=guest_id,
-                after=f"jsonb_set(:log_after, '{{guest_id}}', to_jsonb({guest_id}))",
-                payload=(
-                    f"jsonb_set(:ev_payload, '{{reservation,guest_id}}', to_jsonb({guest_id}))"
-                ),
-            )
-            + " SELECT made.id AS reservation_id, guest.id, guest.name, guest.phone,"  # noqa: S608
-            " guest.email, guest.language, guest.visit_count, guest.no_show_count,"
-            f" CASE WHEN {whole} THEN 0"
-            " ELSE saveit_refuse('the booking could not be written whole') END AS whole"
-            " FROM guest LEFT JOIN made ON true"
-        ).bindparams(
+    statement = text(
+        "WITH "  # noqa: S608 - constants only
+        + _guest_row(who)
+        + ", "
+        + booking_ctes(
+            guest_id=guest_id,
+            after=f"jsonb_set(:log_after, '{{guest_id}}', to_jsonb({guest_id}))",
+            payload=f"jsonb_set(:ev_payload, '{{reservation,guest_id}}', to_jsonb({guest_id}))",
+        )
+        + (_KEYED if keyed else "")
+        + " SELECT made.id AS reservation_id, guest.id, guest.name, guest.phone,"  # noqa: S608
+        " guest.email, guest.language, guest.visit_count, guest.no_show_count,"
+        f" CASE WHEN {whole} THEN 0"
+        " ELSE saveit_refuse('the booking could not be written whole') END AS whole"
+        # one row even with no guest (an id the restaurant does not have), to refuse
+        " FROM (SELECT) AS one LEFT JOIN guest ON true LEFT JOIN made ON true"
+    )
+    if who != "id":
+        statement = statement.bindparams(
             bindparam("guest_allergies", type_=guests.c.allergies.type),
             bindparam("guest_tags", type_=guests.c.tags.type),
         )
-    )
+    return typed_documents(statement)
 
 
 def insert_booked_at_once(
@@ -140,15 +191,28 @@ def insert_booked_at_once(
     actor: Actor,
     cap: int | None,
     pending_from: int | None,
+    *,
+    guest_id: int | None = None,
+    key: tuple[str, str] | None = None,
 ) -> BookedAtOnce | None:
     """Write the booking ``view`` describes (its id and guest aside, which are the
-    statement's) for the guest ``details`` names by phone or email, at these tables,
-    on ``conn`` in autocommit; see the module docstring. ``pending_from``: the
-    no-show count from which the guest's booking would wait for approval (None:
-    never), which this statement does not write. None: nothing was written."""
-    key = "phone" if details.phone else "email" if details.email else None
+    statement's) for the guest ``guest_id`` names, or else ``details`` by phone or
+    email, at these tables, with ``key`` (the ``Idempotency-Key`` and the request's
+    hash) if given, on ``conn`` in autocommit; see the module docstring.
+    ``pending_from``: the no-show count from which the guest's booking would wait for
+    approval (None: never), which this statement does not write. None: nothing was
+    written."""
+    who = (
+        "id"
+        if guest_id is not None
+        else "phone"
+        if details.phone
+        else "email"
+        if details.email
+        else None
+    )
     if (
-        key is None
+        who is None
         or conn.dialect.name != "postgresql"
         or current_tenant() is not None
         or refused_alone(view, cap)
@@ -156,6 +220,7 @@ def insert_booked_at_once(
         return None
     params: dict[str, Any] = {
         **booking_params(view, area, table_ids, cells, actor, cap),
+        "guest_id": guest_id,
         "guest_name": details.name,
         "guest_phone": details.phone,
         "guest_email": details.email,
@@ -165,9 +230,10 @@ def insert_booked_at_once(
         "guest_tags": list(details.tags),
         "pending_from": pending_from,
     }
-    del params["guest_id"]
+    if key is not None:
+        params["idempotency_key"], params["request_hash"] = key
     try:
-        row = conn.execute(_statement(key), params).one()
+        row = conn.execute(_statement(who, key is not None), params).one()
     except IntegrityError:
         return None  # a racing booking gave another guest this email: the other path sees it
     except DBAPIError as exc:

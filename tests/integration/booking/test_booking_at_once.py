@@ -1,5 +1,5 @@
 """A guest's booking written as one statement that is its own transaction
-(``store.booked_at_once``): one round trip on PostgreSQL, the same guest and
+(``store.booked_at_once``): one round trip on PostgreSQL, the same guest, key and
 records as the transactional path, and nothing at all when it cannot be whole."""
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from saveit.domain.views import ReservationView
 from saveit.store.schema import (
     dining_tables,
     guests,
+    idempotency_keys,
     outbox,
     reservation_log,
     reservation_tables,
@@ -38,7 +39,15 @@ DINNER = datetime(2026, 6, 3, 19, 0, tzinfo=UTC)  # 21:00 in Madrid
 ON_POSTGRES = pytest.mark.parametrize(
     "db_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
 )
-WRITTEN = (reservations, guests, table_claims, reservation_tables, reservation_log, outbox)
+WRITTEN = (
+    reservations,
+    guests,
+    table_claims,
+    reservation_tables,
+    reservation_log,
+    outbox,
+    idempotency_keys,
+)
 
 
 def _book(
@@ -48,9 +57,12 @@ def _book(
     start: datetime = DINNER,
     party: int = 2,
     actor: Actor = GUEST,
+    key: str | None = None,
+    guest_id: int | None = None,
 ) -> ReservationView:
     return container.booking.create(
-        CreateReservation("demo", start, party, details), actor
+        CreateReservation("demo", start, party, details, idempotency_key=key, guest_id=guest_id),
+        actor,
     ).reservation
 
 
@@ -96,6 +108,81 @@ def test_a_guests_booking_is_one_statement_with_no_transaction_around_it(
     assert made.guest is not None
     assert made.guest.phone == "+34600111222"
     assert made.status is Status.CONFIRMED
+
+
+@ON_POSTGRES
+def test_a_chats_keyed_booking_is_one_statement_and_replays_as_before(
+    container: Container, demo: str
+) -> None:
+    """The bot's booking names its guest by id and carries an Idempotency-Key: the
+    guest's blanks, the booking and the key are one statement, and the key replays."""
+    first = _book(container, GuestDetails(phone="+34600111222"))
+    assert first.guest is not None
+    later = DINNER + timedelta(days=1)
+    chat = GuestDetails(name="Ana", language="en")
+    with _statements(container) as seen:
+        made = _book(container, chat, start=later, key="chat-1", guest_id=first.guest.id)
+    writes = [(sql, autocommit) for sql, autocommit in seen if not sql.startswith("SELECT")]
+    assert len(writes) == 1, writes
+    assert writes[0][0].startswith("WITH guest AS (UPDATE guests")
+    assert writes[0][1], "the write ran inside a transaction: BEGIN and COMMIT round trips"
+    assert made.guest == replace(first.guest, name="Ana", language="en")
+
+    before = _counts(container)
+    again = container.booking.create(
+        CreateReservation(
+            "demo", later, 2, chat, idempotency_key="chat-1", guest_id=first.guest.id
+        ),
+        GUEST,
+    )
+    assert (again.replayed, again.reservation.code) == (True, made.code)
+    assert _counts(container) == before
+    with pytest.raises(errors.Conflict):
+        _book(container, chat, start=later, party=4, key="chat-1", guest_id=first.guest.id)
+    assert _counts(container) == before
+
+
+def test_a_guest_id_the_restaurant_does_not_have_books_nothing(
+    container: Container, demo: str
+) -> None:
+    """On both backends: the statement refuses, and the transactional path answers."""
+    before = _counts(container)
+    for key in (None, "k-unknown"):
+        with pytest.raises(errors.NotFound):
+            _book(container, GuestDetails(name="Ana"), key=key, guest_id=987654)
+    assert _counts(container) == before
+
+
+def test_a_guest_named_by_id_keeps_their_data_and_only_blanks_are_filled(
+    container: Container, demo: str
+) -> None:
+    """As ``guests.known`` does it, on both backends: a name, a language and an email
+    no other guest has are filled; what the guest has stays."""
+    other = _book(container, GuestDetails(name="Eva", email="eva@example.com"))
+    first = _book(container, GuestDetails(phone="+34600111222"))
+    assert first.guest is not None
+    assert other.guest is not None
+    gid = first.guest.id
+
+    taken = GuestDetails(name="Ana", language="es", email="eva@example.com")
+    second = _book(container, taken, start=DINNER + timedelta(days=1), key="a", guest_id=gid)
+    assert second.guest == replace(first.guest, name="Ana", language="es")
+
+    third = _book(
+        container,
+        GuestDetails(name="Bea", language="en", email="ana@example.com"),
+        start=DINNER + timedelta(days=2),
+        key="b",
+        guest_id=gid,
+    )
+    assert third.guest == replace(second.guest, email="ana@example.com")
+    with container.engine.connect() as conn:
+        row = conn.execute(
+            select(guests.c.name, guests.c.phone, guests.c.email, guests.c.language).where(
+                guests.c.id == gid
+            )
+        ).one()
+    assert tuple(row) == ("Ana", "+34600111222", "ana@example.com", "es")
 
 
 def test_a_known_guest_keeps_their_data_and_only_blanks_are_filled(
@@ -167,6 +254,8 @@ def _at_once(
     cap: int | None = None,
     pending_from: int | None = None,
     details: GuestDetails | None = None,
+    guest_id: int | None = None,
+    key: tuple[str, str] | None = None,
 ) -> Any:
     at_once = container.db.on_its_own()
     assert at_once is not None
@@ -180,6 +269,8 @@ def _at_once(
             GUEST,
             cap,
             pending_from,
+            guest_id=guest_id,
+            key=key,
         )
 
 
@@ -214,16 +305,35 @@ def test_a_statement_that_cannot_write_the_booking_whole_writes_nothing(
         conn.execute(update(guests).values(no_show_count=2))
     known = GuestDetails(name="Ana", phone="+34600111222")
     assert _at_once(container, later, free_id, pending_from=2, details=known) is None
+    # a guest id the restaurant does not have, and an Idempotency-Key stored already
+    assert _at_once(container, later, free_id, guest_id=held.guest.id + 1000) is None
+    with container.engine.begin() as conn:
+        conn.execute(
+            idempotency_keys.insert().values(
+                restaurant_id=held.restaurant_id,
+                key="k-held",
+                request_hash="h" * 64,
+                created_at=held.created_at,
+            )
+        )
+    before = _counts(container)
+    assert _at_once(container, later, free_id, key=("k-held", "h" * 64)) is None
     assert _counts(container) == before
 
-    # and the same statement with nothing in its way writes it whole
-    made = _at_once(container, later, free_id, pending_from=3, details=known)
+    # and the same statement with nothing in its way writes it whole, key included
+    made = _at_once(container, later, free_id, pending_from=3, details=known, key=("k-new", "h"))
     assert made is not None
     assert made.guest.id == held.guest.id
     after = _counts(container)
     assert after["reservations"] == before["reservations"] + 1
     assert after["outbox"] == before["outbox"] + 1
+    assert after["idempotency_keys"] == before["idempotency_keys"] + 1
     assert after["covers"] == before["covers"] + later.party_size
+    with container.engine.connect() as conn:
+        bound = conn.execute(
+            select(idempotency_keys.c.reservation_id).where(idempotency_keys.c.key == "k-new")
+        ).scalar_one()
+    assert bound == made.reservation_id
 
 
 def test_a_guest_past_the_no_show_limit_still_books_pending(container: Container) -> None:
