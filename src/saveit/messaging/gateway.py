@@ -255,24 +255,7 @@ class Gateway:
 
     def _answer(self, message: store.StoredMessage) -> None:
         now = self.clock()
-        with self.db.unit_of_work() as uow:
-            identity = uow.conversations.resolve(
-                message.restaurant_id,
-                message.channel,
-                message.address,
-                name=message.body.get("sender_name"),
-                now=now,
-                phone_region=self.phone_region,
-            )
-            proof = message.body.get("proof")
-            if isinstance(proof, str) and proof:  # the sender proved the address (email)
-                identity = uow.conversations.mark_verified(identity.id, proof, now)
-            conversation, first = uow.conversations.open_conversation(
-                message.restaurant_id, identity.guest_id, now
-            )
-            uow.messages.attach(
-                message.id, identity_id=identity.id, conversation_id=conversation.id
-            )
+        identity, conversation, first = self._sender(message, now)
         name, slug = self.directory.speaking_as(message.restaurant_id)
         allowed = (
             self.limiter is None
@@ -355,6 +338,42 @@ class Gateway:
         log.warning(
             "channels: message %s lost %d state races; retried later", message.id, TURN_RETRIES
         )
+
+    def _sender(
+        self, message: store.StoredMessage, now: datetime
+    ) -> tuple[convs.Identity, convs.Conversation, bool]:
+        """Who wrote, their conversation, and whether this message started it; the
+        message is attached to both. A known sender with a conversation (nearly every
+        turn) is one statement on its own; first contact, or a proof to record,
+        takes a transaction."""
+        proof = message.body.get("proof")  # the sender proved the address (email)
+        proof = proof if isinstance(proof, str) and proof else None
+        at_once = None if proof else self.db.on_its_own()
+        if at_once is not None:
+            with at_once as uow:
+                known = uow.conversations.returning_sender(
+                    message.restaurant_id, message.channel, message.address, message.id, now
+                )
+            if known is not None:
+                return *known, False
+        with self.db.unit_of_work() as uow:
+            identity = uow.conversations.resolve(
+                message.restaurant_id,
+                message.channel,
+                message.address,
+                name=message.body.get("sender_name"),
+                now=now,
+                phone_region=self.phone_region,
+            )
+            if proof:
+                identity = uow.conversations.mark_verified(identity.id, proof, now)
+            conversation, first = uow.conversations.open_conversation(
+                message.restaurant_id, identity.guest_id, now
+            )
+            uow.messages.attach(
+                message.id, identity_id=identity.id, conversation_id=conversation.id
+            )
+        return identity, conversation, first
 
     # --- outbound -----------------------------------------------------------------------
 

@@ -11,9 +11,10 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.exc import OperationalError
 
 from saveit.bootstrap import Container
@@ -776,3 +777,46 @@ def test_a_slow_provider_sends_to_several_guests_at_once_and_to_each_in_order(
     for guest in guests:
         mine = [text for to, text in slow.sent if to == guest]
         assert mine == [f"echo: {guest} #{n}" for n in (1, 2, 3)]
+
+
+@pytest.mark.parametrize(
+    "db_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+def test_a_returning_senders_turn_starts_with_one_statement_of_its_own(
+    container: Container, gateway: Gateway, clock: FakeClock, echo: Echo
+) -> None:
+    """Who wrote, their conversation and the message's place in it: one round trip,
+    with no transaction around it, and the same outcome as the first turn's."""
+    seen: list[tuple[str, bool]] = []
+
+    def record(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append((statement, bool(conn.connection.driver_connection.autocommit)))
+
+    gateway.receive(WebhookBatch(messages=[wa("wamid.1", "hola")]))
+    drain(gateway)
+    clock.advance(minutes=5)
+    gateway.receive(WebhookBatch(messages=[wa("wamid.2", "otra vez")]))
+    event.listen(container.engine, "before_cursor_execute", record)
+    try:
+        assert gateway.answer_inbound() == 1
+    finally:
+        event.remove(container.engine, "before_cursor_execute", record)
+
+    starts = [(sql, on_its_own) for sql, on_its_own in seen if "channel_identities" in sql]
+    assert len(starts) == 1, starts
+    assert starts[0][0].startswith("WITH wrote AS")
+    assert starts[0][1], "the turn's start ran inside a transaction"
+    assert not [sql for sql, _ in seen if sql.startswith("SELECT conversations")]
+
+    first, second = echo.turns
+    assert second.conversation.id == first.conversation.id
+    assert second.conversation.state == {"seen": 1}
+    assert not second.first_contact
+    assert second.identity.last_inbound_at == clock()
+    with container.engine.connect() as conn:
+        row = conn.execute(
+            select(channel_messages.c.identity_id, channel_messages.c.conversation_id).where(
+                channel_messages.c.provider_message_id == "wamid.2"
+            )
+        ).one()
+    assert tuple(row) == (first.identity.id, first.conversation.id)
