@@ -147,7 +147,9 @@ class Delivery:
             batch = [(h.message, h) for h in handed]
         else:
             now = self.clock()
-            with self.db.unit_of_work() as uow:
+            # each statement on its own (PostgreSQL): the claim is one, and pruning
+            # old early statuses is not tied to it
+            with self.db.on_its_own() or self.db.unit_of_work() as uow:
                 claimed = uow.messages.claim_outbound(now=now, lease=self.lease, limit=limit)
                 batch = [(message, None) for message in claimed]
                 if self._pruned_at is None or now - self._pruned_at >= PRUNE_EVERY:
@@ -181,32 +183,38 @@ class Delivery:
     def _deliver(self, message: store.StoredMessage, known: Handed | None = None) -> None:
         sender = self.senders.get(message.channel)
         now = self.clock()
-        # What the send needs is read in the transaction that marks it started: one
-        # transaction before the provider call, not a reading one and a writing one.
-        with self.db.unit_of_work() as uow:
+        # What the send needs is read, and the send marked started, on one connection
+        # with every statement its own transaction (PostgreSQL): a bot's reply, whose
+        # turn handed over what it read, costs one round trip before the provider call.
+        # A failure's two writes take a transaction of their own.
+        failure: tuple[str, str] | None = None
+        with self.db.on_its_own() or self.db.unit_of_work() as uow:
             try:
                 context, account = self._context(uow, message, known)
             except SecretsUnreadable as exc:
                 log.error("channels: message %s: %s", message.id, exc)
-                self._failed(uow, message, "SECRETS_UNREADABLE", str(exc), now)
-                return
-            if sender is None or account is None:
-                what = (
-                    "no sender is configured" if sender is None else "the restaurant has no account"
-                )
-                self._failed(uow, message, "NOT_CONFIGURED", f"{message.channel}: {what}", now)
-                return
-            if message.send_started_at is not None and message.channel not in RESENDABLE:
-                self._failed(
-                    uow,
-                    message,
-                    "DELIVERY_UNCERTAIN",
-                    "the process sending this stopped mid-send; the guest may or may not have "
-                    "it, and it is not sent again on its own",
-                    now,
-                )
-                return
-            uow.messages.mark_sending(message.id, now)
+                failure = ("SECRETS_UNREADABLE", str(exc))
+            else:
+                if sender is None or account is None:
+                    what = (
+                        "no sender is configured"
+                        if sender is None
+                        else "the restaurant has no account"
+                    )
+                    failure = ("NOT_CONFIGURED", f"{message.channel}: {what}")
+                elif message.send_started_at is not None and message.channel not in RESENDABLE:
+                    failure = (
+                        "DELIVERY_UNCERTAIN",
+                        "the process sending this stopped mid-send; the guest may or may not "
+                        "have it, and it is not sent again on its own",
+                    )
+                else:
+                    uow.messages.mark_sending(message.id, now)
+        if failure is not None:
+            self._fail(message, *failure, now)
+            return
+        assert sender is not None  # (as checked above)
+        assert account is not None
         try:
             with tracing.span("channel.send", channel=message.channel):
                 result = sender.send(account, message.address, message.outbound, context)

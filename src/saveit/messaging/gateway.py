@@ -239,7 +239,8 @@ class Gateway:
         """Lease up to ``limit`` stored messages to this process, oldest first. A guest
         with a message leased (being answered) has none claimed until it is done."""
         now = self.clock()
-        with self.db.unit_of_work() as uow:
+        # one statement: on PostgreSQL its own transaction, without BEGIN and COMMIT
+        with self.db.on_its_own() or self.db.unit_of_work() as uow:
             return uow.messages.claim_inbound(now=now, lease=self.lease, limit=limit)
 
     def answer(self, message: store.StoredMessage) -> None:

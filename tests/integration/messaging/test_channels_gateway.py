@@ -786,7 +786,9 @@ def test_a_returning_senders_turn_starts_with_one_statement_of_its_own(
     container: Container, gateway: Gateway, clock: FakeClock, echo: Echo
 ) -> None:
     """Who wrote, their conversation and the message's place in it: one round trip,
-    with no transaction around it, and the same outcome as the first turn's."""
+    with no transaction around it, and the same outcome as the first turn's. The
+    claim before it, and the mark that the reply's send started, are one statement
+    on their own too."""
     seen: list[tuple[str, bool]] = []
 
     def record(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
@@ -799,6 +801,7 @@ def test_a_returning_senders_turn_starts_with_one_statement_of_its_own(
     event.listen(container.engine, "before_cursor_execute", record)
     try:
         assert gateway.answer_inbound() == 1
+        assert gateway.deliver_due() == 1
     finally:
         event.remove(container.engine, "before_cursor_execute", record)
 
@@ -807,6 +810,10 @@ def test_a_returning_senders_turn_starts_with_one_statement_of_its_own(
     assert starts[0][0].startswith("WITH wrote AS")
     assert starts[0][1], "the turn's start ran inside a transaction"
     assert not [sql for sql, _ in seen if sql.startswith("SELECT conversations")]
+    claims = [on_its_own for sql, on_its_own in seen if "WHERE channel_messages.id IN" in sql]
+    assert claims == [True], "the claim ran inside a transaction"
+    started = [on_its_own for sql, on_its_own in seen if "SET send_started_at" in sql]
+    assert started == [True], "the reply's send was marked started inside a transaction"
 
     first, second = echo.turns
     assert second.conversation.id == first.conversation.id
