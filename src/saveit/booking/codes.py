@@ -18,14 +18,21 @@ import base64
 import hashlib
 import hmac
 import secrets
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 ALPHABET = "ABCDEFGHJKMNPQRSTVWXYZ23456789"
 LENGTH = 8
 
 
-def new_code() -> str:
-    return "".join(secrets.choice(ALPHABET) for _ in range(LENGTH))
+def new_code(draw: Callable[[str], str] = secrets.choice) -> str:
+    """A new code with at least one letter: one of digits only reads as a number (a
+    phone, a date) to a guest and to the bot, which does not take it for a code
+    (``conversation.slots.find_code``). About one code in 50,000 is drawn again."""
+    while True:
+        code = "".join(draw(ALPHABET) for _ in range(LENGTH))
+        if not code.isdigit():
+            return code
 
 
 def manage_token(secret: bytes, code: str) -> str:

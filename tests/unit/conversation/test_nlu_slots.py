@@ -320,3 +320,10 @@ def test_affirm(text: str, expected: bool) -> None:
 )
 def test_no_answer(text: str) -> None:
     assert find_affirm(normalize(text)) is None
+
+
+def test_a_code_of_digits_only_is_never_issued() -> None:
+    """The bot reads eight digits as a number, not a code: such a draw is drawn again."""
+    drawn = iter("26595564" + "2659556A")
+    assert new_code(lambda _alphabet: next(drawn)) == "2659556A"
+    assert find_code("hola, mi código es 2659556A") == "2659556A"
