@@ -331,7 +331,15 @@ def announce(
     **extra: Any,
 ) -> None:
     """An event for the live feed and the web chat (a message in or out)."""
-    payload: dict[str, Any] = {
+    payload = announcement(message, conversation_id, **extra)
+    uow.emit(restaurant_id=message.restaurant_id, type_=type_, payload=payload, at=now)
+
+
+def announcement(
+    message: store.StoredMessage, conversation_id: int | None = None, **extra: Any
+) -> dict[str, Any]:
+    """The payload of :func:`announce`'s event."""
+    return {
         "conversation_id": conversation_id or message.conversation_id,
         "message": {
             "id": message.public_id,
@@ -341,7 +349,6 @@ def announce(
             **extra,
         },
     }
-    uow.emit(restaurant_id=message.restaurant_id, type_=type_, payload=payload, at=now)
 
 
 def _reply_identity(

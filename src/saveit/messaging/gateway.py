@@ -39,15 +39,17 @@ from saveit.domain.messages import (
     OutboundMessage,
     WebhookBatch,
 )
-from saveit.messaging.delivery import LEASE, Delivery, announce
+from saveit.messaging.delivery import LEASE, Delivery, announce, announcement
 from saveit.observe import metrics, tracing
 from saveit.observe.context import resumed
 from saveit.ratelimit import RateLimiter
 from saveit.ratelimit.gcra import Rule
 from saveit.store import conversations as convs
 from saveit.store import messages as store
+from saveit.store.answered import Answered
 from saveit.store.channel_accounts import AccountDirectory
 from saveit.store.errors import UNAVAILABLE
+from saveit.store.outbox import event_row
 from saveit.store.secret_box import SecretBox
 from saveit.store.unit_of_work import Database, DatabaseLike, database_of
 
@@ -286,17 +288,24 @@ class Gateway:
                     now=now,
                 )
                 reply = self.responder.respond(turn)
-            with self.db.unit_of_work() as uow:
-                offered = next(
-                    (_offered(m) for m in reversed(reply.messages) if m.choices),
-                    conversation.offered if not reply.messages else [],
+            offered = next(
+                (_offered(m) for m in reversed(reply.messages) if m.choices),
+                conversation.offered if not reply.messages else [],
+            )
+            state = reply.state if reply.state is not None else conversation.state
+            if merged_reply is None:
+                answered = self._answered_at_once(
+                    message, identity, conversation, reply, state, offered, note, now
                 )
+                if answered is not None:
+                    if answered.reply is not None:
+                        self.delivery.handoff.hand(
+                            [answered.reply], identity, reply.language or conversation.language
+                        )
+                    return
+            with self.db.unit_of_work() as uow:
                 saved = uow.conversations.save_turn(
-                    conversation,
-                    state=reply.state if reply.state is not None else conversation.state,
-                    offered=offered,
-                    language=reply.language,
-                    now=now,
+                    conversation, state=state, offered=offered, language=reply.language, now=now
                 )
                 if not saved:
                     fresh = uow.conversations.conversation(conversation.id)
@@ -339,6 +348,58 @@ class Gateway:
         log.warning(
             "channels: message %s lost %d state races; retried later", message.id, TURN_RETRIES
         )
+
+    def _answered_at_once(
+        self,
+        message: store.StoredMessage,
+        identity: convs.Identity,
+        conversation: convs.Conversation,
+        reply: Reply,
+        state: dict[str, Any],
+        offered: list[dict[str, str]],
+        note: str | None,
+        now: datetime,
+    ) -> Answered | None:
+        """The turn's answer written as one statement of its own (``store.answered``):
+        what the transaction below writes, for a turn with at most one reply and no
+        hand-off to staff. None: not written, for the transaction to do (another
+        kind of turn, SQLite, or the state lost a race and must be read again)."""
+        if reply.handoff or len(reply.messages) > 1:
+            return None
+        at_once = self.db.on_its_own()
+        if at_once is None:
+            return None
+        row = None
+        if reply.messages:
+            row = store.outbound_row(
+                restaurant_id=message.restaurant_id,
+                channel=identity.channel,
+                address=identity.external_id,
+                identity_id=identity.id,
+                conversation_id=conversation.id,
+                message=reply.messages[0],
+                author="bot",
+                now=now,
+            )
+            row["claimed_until"] = now + self.delivery.lease  # handed over, as queue's
+        event = event_row(
+            restaurant_id=message.restaurant_id,
+            type_=events.MESSAGE_RECEIVED,
+            payload=announcement(message, conversation.id),
+            at=now,
+        )
+        with at_once as uow:
+            return uow.answers.answered_at_once(
+                conversation,
+                state=state,
+                offered=offered,
+                language=reply.language,
+                now=now,
+                message_id=message.id,
+                note=note or reply.note,
+                reply=row,
+                event=event,
+            )
 
     def _sender(
         self, message: store.StoredMessage, now: datetime

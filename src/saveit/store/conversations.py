@@ -137,7 +137,7 @@ _CONVERSATION_OF_GUEST = select(conversations).where(
     conversations.c.guest_id == bindparam("of_guest"),
 )
 _CONVERSATION = select(conversations).where(conversations.c.id == bindparam("conversation"))
-_SAVE_TURN = (
+SAVE_TURN = (
     update(conversations)
     .where(
         conversations.c.id == bindparam("conversation"),
@@ -345,19 +345,27 @@ def save_turn(
     now: datetime,
 ) -> bool:
     """Write the dialogue's new state if nobody else did since it was read."""
-    saved = conn.execute(
-        _SAVE_TURN,
-        {
-            "conversation": current.id,
-            "read_version": current.version,
-            "new_state": state,
-            "new_offered": offered,
-            "new_language": language or current.language,
-            "next_version": current.version + 1,
-            "now": now,
-        },
-    )
+    saved = conn.execute(SAVE_TURN, turn_params(current, state, offered, language, now))
     return bool(saved.rowcount)
+
+
+def turn_params(
+    current: Conversation,
+    state: dict[str, Any],
+    offered: list[dict[str, str]],
+    language: str | None,
+    now: datetime,
+) -> dict[str, Any]:
+    """The parameters of :data:`SAVE_TURN`."""
+    return {
+        "conversation": current.id,
+        "read_version": current.version,
+        "new_state": state,
+        "new_offered": offered,
+        "new_language": language or current.language,
+        "next_version": current.version + 1,
+        "now": now,
+    }
 
 
 def offer(conn: Connection, conversation_id: int, offered: list[dict[str, str]]) -> None:

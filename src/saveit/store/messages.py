@@ -210,7 +210,7 @@ _ATTACH = (
         conversation_id=bindparam("conversation", type_=m.c.conversation_id.type),
     )
 )
-_FINISH_INBOUND = (
+FINISH_INBOUND = (
     update(m)
     .where(m.c.id == bindparam("message"), m.c.processed_at.is_(None))
     .values(
@@ -233,7 +233,7 @@ def attach(conn: Connection, message_id: int, *, identity_id: int, conversation_
 
 def finish_inbound(conn: Connection, message_id: int, now: datetime, note: str | None) -> bool:
     """Mark answered; False when another worker got there first (lease lapsed)."""
-    done = conn.execute(_FINISH_INBOUND, {"message": message_id, "now": now, "note": note})
+    done = conn.execute(FINISH_INBOUND, {"message": message_id, "now": now, "note": note})
     return bool(done.rowcount)
 
 
@@ -254,7 +254,37 @@ def enqueue(
     the caller at once, who sends it itself (the bot's reply, handed to this process's
     delivery in memory); nobody else is woken for it, and if this process dies it is
     sent by whoever claims it when the lease lapses."""
-    values = {
+    values = outbound_row(
+        restaurant_id=restaurant_id,
+        channel=channel,
+        address=address,
+        identity_id=identity_id,
+        conversation_id=conversation_id,
+        message=message,
+        author=author,
+        now=now,
+    )
+    if claimed_until is not None:
+        values["claimed_until"] = claimed_until
+    row = conn.execute(_ENQUEUE, values).one()
+    if claimed_until is None:
+        wake(conn, OUTBOX_NOTICE)
+    return stored(row)
+
+
+def outbound_row(
+    *,
+    restaurant_id: int,
+    channel: str,
+    address: str,
+    identity_id: int | None,
+    conversation_id: int | None,
+    message: OutboundMessage,
+    author: str,
+    now: datetime,
+) -> dict[str, Any]:
+    """A queued outbound message's row, not leased to anyone."""
+    return {
         "public_id": new_public_id(),
         "restaurant_id": restaurant_id,
         "direction": "out",
@@ -272,12 +302,6 @@ def enqueue(
         "created_at": now,
         "updated_at": now,
     }
-    if claimed_until is not None:
-        values["claimed_until"] = claimed_until
-    row = conn.execute(_ENQUEUE, values).one()
-    if claimed_until is None:
-        wake(conn, OUTBOX_NOTICE)
-    return stored(row)
 
 
 def by_id(conn: Connection, message_id: int) -> StoredMessage | None:

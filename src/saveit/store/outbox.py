@@ -77,19 +77,23 @@ def emit(
     conn: Connection, *, restaurant_id: int, type_: str, payload: dict[str, Any], at: datetime
 ) -> str:
     """An outbox event on its own (changes that write no audit row)."""
-    event_id = str(uuid.uuid4())
-    conn.execute(
-        INSERT_OUTBOX,
-        {
-            "event_id": event_id,
-            "restaurant_id": restaurant_id,
-            "type": type_,
-            "payload": with_carrier(payload),
-            "created_at": at,
-        },
-    )
+    row = event_row(restaurant_id=restaurant_id, type_=type_, payload=payload, at=at)
+    conn.execute(INSERT_OUTBOX, row)
     mark_written(conn)
-    return event_id
+    return str(row["event_id"])
+
+
+def event_row(
+    *, restaurant_id: int, type_: str, payload: dict[str, Any], at: datetime
+) -> dict[str, Any]:
+    """An event's outbox row, with a new id and the trace it was written under."""
+    return {
+        "event_id": str(uuid.uuid4()),
+        "restaurant_id": restaurant_id,
+        "type": type_,
+        "payload": with_carrier(payload),
+        "created_at": at,
+    }
 
 
 def backlog(conn: Connection) -> tuple[int, datetime | None]:

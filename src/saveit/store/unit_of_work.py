@@ -52,6 +52,7 @@ from sqlalchemy.engine import Connection
 
 from saveit.store import database, tenancy
 from saveit.store.analytics import AnalyticsRepository
+from saveit.store.answered import AnswerRepository
 from saveit.store.audit import AuditRepository
 from saveit.store.channel_accounts import AccountRepository
 from saveit.store.conversations import ConversationRepository
@@ -112,6 +113,10 @@ class Repositories:
     @cached_property
     def conversations(self) -> ConversationRepository:
         return ConversationRepository(self.connection)
+
+    @cached_property
+    def answers(self) -> AnswerRepository:
+        return AnswerRepository(self.connection)
 
     @cached_property
     def accounts(self) -> AccountRepository:

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, select, update
 from sqlalchemy.exc import OperationalError
 
 from saveit.bootstrap import Container
@@ -34,8 +34,11 @@ from saveit.messaging.gateway import Gateway, Receipt, Reply, Turn
 from saveit.messaging.intake import Intake
 from saveit.messaging.workers import ChannelWorkers
 from saveit.store import conversations as convs
+from saveit.store import messages as messages_store
 from saveit.store import restaurants as restaurant_store
+from saveit.store.answered import Answered
 from saveit.store.database import create_db_engine
+from saveit.store.outbox import event_row
 from saveit.store.schema import channel_messages, conversations, early_statuses, guests, outbox
 from tests.support import FakeClock, assign_account
 
@@ -787,8 +790,9 @@ def test_a_returning_senders_turn_starts_with_one_statement_of_its_own(
 ) -> None:
     """Who wrote, their conversation and the message's place in it: one round trip,
     with no transaction around it, and the same outcome as the first turn's. The
-    claim before it, and the mark that the reply's send started, are one statement
-    on their own too."""
+    claim before it, the answer after it and the mark that the reply's send started
+    are one statement of their own each: the turn runs no transaction. (The send's
+    record after the provider's answer, three writes, keeps one.)"""
     seen: list[tuple[str, bool]] = []
 
     def record(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
@@ -801,6 +805,7 @@ def test_a_returning_senders_turn_starts_with_one_statement_of_its_own(
     event.listen(container.engine, "before_cursor_execute", record)
     try:
         assert gateway.answer_inbound() == 1
+        answering = len(seen)
         assert gateway.deliver_due() == 1
     finally:
         event.remove(container.engine, "before_cursor_execute", record)
@@ -812,6 +817,10 @@ def test_a_returning_senders_turn_starts_with_one_statement_of_its_own(
     assert not [sql for sql, _ in seen if sql.startswith("SELECT conversations")]
     claims = [on_its_own for sql, on_its_own in seen if "WHERE channel_messages.id IN" in sql]
     assert claims == [True], "the claim ran inside a transaction"
+    answers = [on_its_own for sql, on_its_own in seen if sql.startswith("WITH saved AS")]
+    assert answers == [True], "the answer was not written as one statement of its own"
+    in_transaction = [sql for sql, on_its_own in seen[:answering] if not on_its_own]
+    assert in_transaction == [], "a returning sender's turn ran a transaction"
     started = [on_its_own for sql, on_its_own in seen if "SET send_started_at" in sql]
     assert started == [True], "the reply's send was marked started inside a transaction"
 
@@ -827,3 +836,94 @@ def test_a_returning_senders_turn_starts_with_one_statement_of_its_own(
             )
         ).one()
     assert tuple(row) == (first.identity.id, first.conversation.id)
+
+
+@pytest.mark.parametrize(
+    "db_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+def test_an_answer_whose_state_moved_on_meanwhile_is_given_again_on_the_new_state(
+    container: Container, gateway: Gateway, echo: Echo, senders: dict[str, ScriptedSender]
+) -> None:
+    """The one-statement answer writes nothing when the conversation changed after
+    the turn read it: the turn reads it again and answers on what it found."""
+    gateway.receive(WebhookBatch(messages=[wa("wamid.1", "hola")]))
+    drain(gateway)
+    gateway.receive(WebhookBatch(messages=[wa("wamid.2", "otra vez")]))
+    respond = echo.respond
+    raced: list[int] = []
+
+    def respond_while_another_writes(turn: Turn) -> Reply:
+        if not raced:  # once: another turn, or staff, moves the conversation on
+            raced.append(turn.conversation.id)
+            with container.engine.begin() as conn:
+                conn.execute(
+                    update(conversations).values(
+                        state={"seen": 10}, version=conversations.c.version + 1
+                    )
+                )
+        return respond(turn)
+
+    echo.respond = respond_while_another_writes  # type: ignore[method-assign]
+    drain(gateway)
+    with container.engine.connect() as conn:
+        state = conn.execute(select(conversations.c.state)).scalar_one()
+        received = conn.execute(
+            select(func.count()).where(outbox.c.type == "message.received")
+        ).scalar_one()
+    assert state == {"seen": 11}, "an answer overwrote a state written after it was read"
+    assert [message.text for _, message, _ in senders["whatsapp"].sent][-1] == "echo: otra vez"
+    assert len(senders["whatsapp"].sent) == 2
+    assert received == 2
+
+
+@pytest.mark.parametrize(
+    "db_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+def test_an_answer_to_a_message_another_worker_answered_queues_nothing(
+    container: Container, gateway: Gateway, clock: FakeClock
+) -> None:
+    """As the transaction did: the state is kept, no second reply and no event."""
+    gateway.receive(WebhookBatch(messages=[wa("wamid.1", "hola")]))
+    drain(gateway)
+    with container.engine.connect() as conn:
+        answered_id = conn.execute(
+            select(channel_messages.c.id).where(channel_messages.c.provider_message_id == "wamid.1")
+        ).scalar_one()
+        current = convs.conversation(conn, conn.execute(select(conversations.c.id)).scalar_one())
+        identity = convs.identity(
+            conn, conn.execute(select(channel_messages.c.identity_id).limit(1)).scalar_one()
+        )
+    assert current is not None
+    assert identity is not None
+    before = count(container, channel_messages), count(container, outbox)
+    row = messages_store.outbound_row(
+        restaurant_id=current.restaurant_id,
+        channel="whatsapp",
+        address=identity.external_id,
+        identity_id=identity.id,
+        conversation_id=current.id,
+        message=OutboundMessage(text="late"),
+        author="bot",
+        now=clock(),
+    )
+    event = event_row(
+        restaurant_id=current.restaurant_id, type_="message.received", payload={}, at=clock()
+    )
+    at_once = container.db.on_its_own()
+    assert at_once is not None
+    with at_once as uow:
+        done = uow.answers.answered_at_once(
+            current,
+            state={"seen": 5},
+            offered=[],
+            language=None,
+            now=clock(),
+            message_id=answered_id,
+            note=None,
+            reply=row,
+            event=event,
+        )
+    assert done == Answered(finished=False, reply=None)
+    assert (count(container, channel_messages), count(container, outbox)) == before
+    with container.engine.connect() as conn:
+        assert conn.execute(select(conversations.c.state)).scalar_one() == {"seen": 5}
