@@ -34,9 +34,11 @@ import json
 import os
 import random
 import signal
+import socket
 import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
@@ -257,6 +259,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"database: {make_url(url).database}")
             seed_demo(url)
             env = whatsapp_env(url, graph, args.redis_url, prefix)
+            env["SAVEIT_WORKER_METRICS_PORT"] = str(metrics_port := free_port())
             api = "saveit.api.app:create_app_from_env"
             try:
                 with (
@@ -268,6 +271,7 @@ def run(args: argparse.Namespace) -> int:
                     groups = {"worker": lambda: turners, "API": lambda: worker_pids(pid)}
                     groups["PostgreSQL"] = postgres_pids
                     before = {n: cpu_by_pid(pids()) for n, pids in groups.items()}
+                    answering = answer_time(metrics_port)
                     latencies, failures, seconds = asyncio.run(
                         load(f"{base}/webhooks/whatsapp", graph, plan, args.concurrency)
                     )
@@ -276,6 +280,9 @@ def run(args: argparse.Namespace) -> int:
                         n: sum(c - before[n].get(p, 0.0) for p, c in cpu_by_pid(pids()).items())
                         for n, pids in groups.items()
                     }
+                    answering = tuple(
+                        a - b for a, b in zip(answer_time(metrics_port), answering, strict=True)
+                    )
                     rss = list(peak_rss_mb(worker_pids(pid)).values())
                     made = booked(url)
                     for wa_id in sorted(set(everyone) - made)[:5]:
@@ -286,7 +293,30 @@ def run(args: argparse.Namespace) -> int:
     finally:
         graph.shutdown()
         graph.server_close()
-    return report(latencies, failures, seconds, rss, spent, len(made), args)
+    return report(latencies, failures, seconds, rss, spent, answering, len(made), args)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def answer_time(port: int) -> tuple[float, float]:
+    """The worker's time answering messages so far (its bot reply histogram's sum in
+    seconds, and count): the answering thread's own time a turn, queueing aside."""
+    found = {"sum": 0.0, "count": 0.0}
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as resp:
+            text = resp.read().decode()
+    except OSError:  # no metrics server (a split worker's events half serves none of it)
+        return 0.0, 0.0
+    for line in text.splitlines():
+        name, _, value = line.partition(" ")
+        for part in found:
+            if name == f"saveit_bot_reply_duration_seconds_{part}":
+                found[part] += float(value)
+    return found["sum"], found["count"]
 
 
 def cpu_by_pid(pids: list[int]) -> dict[int, float]:
@@ -316,6 +346,7 @@ def report(
     seconds: float,
     rss: list[float],
     spent: dict[str, float],
+    answering: tuple[float, ...],
     made: int,
     args: argparse.Namespace,
 ) -> int:
@@ -339,6 +370,12 @@ def report(
             )
     per_turn = ", ".join(f"{n} {1000 * cpu / len(latencies):.1f} ms" for n, cpu in spent.items())
     print(f"  CPU per turn (steadier than latency on a shared machine): {per_turn}")
+    answered_s, answered = answering
+    if answered:
+        print(
+            f"  answering a message (the worker's own time, queueing aside): "
+            f"{1000 * answered_s / answered:.1f} ms over {answered:.0f}"
+        )
     print("  peak RSS per API process (VmHWM): " + ", ".join(f"{mb:.0f} MB" for mb in rss))
     print(f"  confirmed bookings made by the bot: {made} of {expected} guests")
     for failure in failures[:5]:
