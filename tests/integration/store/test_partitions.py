@@ -161,15 +161,15 @@ def test_migration_carries_existing_rows_and_keeps_dedup_and_the_audit_trigger(
     )
     container = build(settings, clock=FakeClock(), migrate=False)
     apply_spec(container.engine, parse_document(demo_document()))
-    # Keyed, so they take the transactional path: a guest's booking in one statement
-    # needs migration 0015 (``saveit_refuse``), and this schema is 0006's.
+    # Guests named only, so they take the transactional path: a booking in one
+    # statement needs migration 0015 (``saveit_refuse``), and this schema is 0006's.
     codes = [
         container.booking.create(
             CreateReservation(
                 "demo",
                 datetime(2026, 6, 3 + i, 19, 0, tzinfo=UTC),
                 2,
-                GuestDetails(name=f"G{i}", phone=f"6002{i:05d}"),
+                GuestDetails(name=f"G{i}"),
                 idempotency_key=f"seed-{i}",
             ),
             GUEST,
