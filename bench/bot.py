@@ -39,7 +39,7 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -268,8 +268,11 @@ def run(args: argparse.Namespace) -> int:
                 ):
                     put_whatsapp_channel(base)
                     print(f"{args.guests} guests, {args.concurrency} at a time ...", flush=True)
-                    groups = {"worker": lambda: turners, "API": lambda: worker_pids(pid)}
-                    groups["PostgreSQL"] = postgres_pids
+                    groups: dict[str, Callable[[], list[int]]] = {
+                        "worker": lambda: turners,
+                        "API": lambda: worker_pids(pid),
+                        "PostgreSQL": postgres_pids,
+                    }
                     before = {n: cpu_by_pid(pids()) for n, pids in groups.items()}
                     answering = answer_time(metrics_port)
                     latencies, failures, seconds = asyncio.run(

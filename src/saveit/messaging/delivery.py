@@ -117,6 +117,30 @@ class Delivery:
             claimed_until=now + self.lease if to_hand else None,
         )
 
+    def handed_row(
+        self,
+        restaurant_id: int,
+        identity: convs.Identity,
+        conversation_id: int | None,
+        message: OutboundMessage,
+        author: str,
+        now: datetime,
+    ) -> dict[str, Any]:
+        """The row :meth:`queue` writes with ``to_hand``, for a caller that writes it
+        in a statement of its own (``store.answered``)."""
+        row = store.outbound_row(
+            restaurant_id=restaurant_id,
+            channel=identity.channel,
+            address=identity.external_id,
+            identity_id=identity.id,
+            conversation_id=conversation_id,
+            message=message,
+            author=author,
+            now=now,
+        )
+        row["claimed_until"] = now + self.lease
+        return row
+
     def send_to_conversation(
         self,
         conversation_id: int,

@@ -371,17 +371,9 @@ class Gateway:
             return None
         row = None
         if reply.messages:
-            row = store.outbound_row(
-                restaurant_id=message.restaurant_id,
-                channel=identity.channel,
-                address=identity.external_id,
-                identity_id=identity.id,
-                conversation_id=conversation.id,
-                message=reply.messages[0],
-                author="bot",
-                now=now,
+            row = self.delivery.handed_row(
+                message.restaurant_id, identity, conversation.id, reply.messages[0], "bot", now
             )
-            row["claimed_until"] = now + self.delivery.lease  # handed over, as queue's
         event = event_row(
             restaurant_id=message.restaurant_id,
             type_=events.MESSAGE_RECEIVED,
