@@ -31,6 +31,7 @@ from typing import Any, Protocol
 
 from saveit.domain import events
 from saveit.domain.channel_ports import ChannelAccount, Sender
+from saveit.domain.commands import GuestDetails
 from saveit.domain.messages import (
     ChannelName,
     Choice,
@@ -398,18 +399,31 @@ class Gateway:
     ) -> tuple[convs.Identity, convs.Conversation, bool]:
         """Who wrote, their conversation, and whether this message started it; the
         message is attached to both. A known sender with a conversation (nearly every
-        turn) is one statement on its own; first contact, or a proof to record,
-        takes a transaction."""
+        turn) is one statement on its own, and a new sender one more
+        (``store.first_contact``); a known sender without a conversation, a race
+        either statement lost, or a proof to record, takes a transaction."""
         proof = message.body.get("proof")  # the sender proved the address (email)
         proof = proof if isinstance(proof, str) and proof else None
         at_once = None if proof else self.db.on_its_own()
         if at_once is not None:
             with at_once as uow:
-                known = uow.conversations.returning_sender(
+                known, talk = uow.conversations.returning_sender(
                     message.restaurant_id, message.channel, message.address, message.id, now
-                )
-            if known is not None:
-                return *known, False
+                ) or (None, None)
+                if known is not None and talk is not None:
+                    return known, talk, False
+                met = None
+                if known is None:
+                    met = uow.first_contacts.met_at_once(
+                        message.restaurant_id,
+                        message.channel,
+                        message.address,
+                        self._details(message),
+                        message.id,
+                        now,
+                    )
+            if met is not None:
+                return met
         with self.db.unit_of_work() as uow:
             identity = uow.conversations.resolve(
                 message.restaurant_id,
@@ -428,6 +442,15 @@ class Gateway:
                 message.id, identity_id=identity.id, conversation_id=conversation.id
             )
         return identity, conversation, first
+
+    def _details(self, message: store.StoredMessage) -> GuestDetails:
+        name = message.body.get("sender_name")
+        return convs.details_of(
+            message.channel,
+            message.address,
+            name if isinstance(name, str) else None,
+            self.phone_region,
+        )
 
     # --- outbound -----------------------------------------------------------------------
 

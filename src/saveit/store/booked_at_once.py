@@ -51,26 +51,18 @@ from __future__ import annotations
 from functools import cache
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, TextClause, bindparam, text
+from sqlalchemy import Connection, TextClause, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from saveit.domain.commands import Actor, GuestDetails
 from saveit.domain.views import GuestView, ReservationView
 from saveit.store.booked import booking_ctes, booking_params, refused_alone, typed_documents
+from saveit.store.guest_row import guest_params, guest_row, typed, who_of
 from saveit.store.guests import guest_view
 from saveit.store.outbox import mark_written
-from saveit.store.schema import guests
 from saveit.store.tenancy import current_tenant
 
 REFUSED = "SV001"  # saveit_refuse's SQLSTATE (migration 0015)
-
-_FILLED = {
-    # what ``guests._fill_blanks`` fills on a known guest: a blank of theirs that
-    # this booking gives (``excluded`` is the row the insert proposed)
-    "name": "known.name = '' AND excluded.name <> ''",
-    "language": "COALESCE(known.language, '') = '' AND COALESCE(excluded.language, '') <> ''",
-    "email": "COALESCE(known.email, '') = '' AND excluded.email IS NOT NULL",
-}
 
 
 class BookedAtOnce(NamedTuple):
@@ -79,57 +71,6 @@ class BookedAtOnce(NamedTuple):
 
     reservation_id: int
     guest: GuestView
-
-
-# the email a guest is given: none when another guest of the restaurant has it
-_FREE_EMAIL = (
-    "CASE WHEN EXISTS (SELECT 1 FROM guests WHERE restaurant_id = :restaurant_id"
-    " AND email = CAST(:guest_email AS varchar)) THEN NULL"
-    " ELSE CAST(:guest_email AS varchar) END"
-)
-_GUEST_COLUMNS = ("id", "name", "phone", "email", "language", "visit_count", "no_show_count")
-
-
-def _filling(source: str = "") -> str:
-    """The ``SET`` list that fills a known guest's blanks from ``excluded`` (what
-    ``source`` gives, if anything) and returns the guest's row."""
-    filled = " OR ".join(f"({condition})" for condition in _FILLED.values())
-    return (
-        ",".join(
-            f" {column} = CASE WHEN {condition} THEN excluded.{column} ELSE known.{column} END"
-            for column, condition in _FILLED.items()
-        )
-        + f", updated_at = CASE WHEN {filled} THEN excluded.updated_at"
-        " ELSE known.updated_at END"
-        + source
-        + " RETURNING "
-        + ", ".join(f"known.{column}" for column in _GUEST_COLUMNS)
-    )
-
-
-def _guest_row(who: str) -> str:
-    """The ``WITH`` that finds or makes the guest, by ``who``: ``id``, ``phone`` or
-    ``email``."""
-    if who == "id":
-        proposed = (
-            " FROM (SELECT CAST(:guest_name AS varchar) AS name,"
-            " CAST(:guest_language AS varchar) AS language,"
-            f" {_FREE_EMAIL} AS email, CAST(:created_at AS timestamptz) AS updated_at"
-            ") AS excluded"
-            " WHERE known.id = :guest_id AND known.restaurant_id = :restaurant_id"
-        )
-        return "guest AS (UPDATE guests AS known SET" + _filling(proposed) + ")"
-    # a new guest by phone gets the email too, unless another guest has it
-    email = _FREE_EMAIL if who == "phone" else ":guest_email"
-    return (
-        "guest AS ("  # noqa: S608 - constants only
-        " INSERT INTO guests AS known (restaurant_id, name, phone, email, language, notes,"
-        " allergies, tags, visit_count, no_show_count, created_at, updated_at)"
-        " VALUES (:restaurant_id, :guest_name, :guest_phone,"
-        f" {email}, :guest_language, :guest_notes, :guest_allergies, :guest_tags, 0, 0,"
-        " :created_at, :created_at)"
-        f" ON CONFLICT (restaurant_id, {who}) DO UPDATE SET" + _filling() + ")"
-    )
 
 
 # the key, stored pointing at the booking, when the booking is whole
@@ -158,7 +99,7 @@ def _statement(who: str, keyed: bool) -> TextClause:
     )
     statement = text(
         "WITH "  # noqa: S608 - constants only
-        + _guest_row(who)
+        + guest_row(who)
         + ", "
         + booking_ctes(
             guest_id=guest_id,
@@ -173,12 +114,7 @@ def _statement(who: str, keyed: bool) -> TextClause:
         # one row even with no guest (an id the restaurant does not have), to refuse
         " FROM (SELECT) AS one LEFT JOIN guest ON true LEFT JOIN made ON true"
     )
-    if who != "id":
-        statement = statement.bindparams(
-            bindparam("guest_allergies", type_=guests.c.allergies.type),
-            bindparam("guest_tags", type_=guests.c.tags.type),
-        )
-    return typed_documents(statement)
+    return typed_documents(typed(statement, who))
 
 
 def insert_booked_at_once(
@@ -202,17 +138,9 @@ def insert_booked_at_once(
     ``pending_from``: the no-show count from which the guest's booking would wait for
     approval (None: never), which this statement does not write. None: nothing was
     written."""
-    who = (
-        "id"
-        if guest_id is not None
-        else "phone"
-        if details.phone
-        else "email"
-        if details.email
-        else None
-    )
+    who = who_of(details, guest_id)
     if (
-        who is None
+        who == "new"
         or conn.dialect.name != "postgresql"
         or current_tenant() is not None
         or refused_alone(view, cap)
@@ -220,14 +148,7 @@ def insert_booked_at_once(
         return None
     params: dict[str, Any] = {
         **booking_params(view, area, table_ids, cells, actor, cap),
-        "guest_id": guest_id,
-        "guest_name": details.name,
-        "guest_phone": details.phone,
-        "guest_email": details.email,
-        "guest_language": details.language,
-        "guest_notes": details.notes,
-        "guest_allergies": list(details.allergies),
-        "guest_tags": list(details.tags),
+        **guest_params(details, guest_id),
         "pending_from": pending_from,
     }
     if key is not None:

@@ -66,7 +66,7 @@ class Conversation:
     last_message_at: datetime
 
 
-def _identity(row: Any) -> Identity:
+def identity_from_row(row: Any) -> Identity:
     return Identity(
         id=int(row.id),
         restaurant_id=int(row.restaurant_id),
@@ -79,7 +79,7 @@ def _identity(row: Any) -> Identity:
     )
 
 
-def _conversation(row: Any) -> Conversation:
+def conversation_from_row(row: Any) -> Conversation:
     return Conversation(
         id=int(row.id),
         restaurant_id=int(row.restaurant_id),
@@ -93,6 +93,18 @@ def _conversation(row: Any) -> Conversation:
     )
 
 
+def details_of(channel: str, external_id: str, name: str | None, phone_region: str) -> GuestDetails:
+    """The guest a sender on ``channel`` is: their phone on WhatsApp and SMS (E.164),
+    their email on email, only their name elsewhere."""
+    if channel in PHONE_CHANNELS and external_id.startswith("+"):
+        return GuestDetails(
+            name=name or "", phone=guest_store.normalise_phone(external_id, phone_region)
+        )
+    if channel == "email":
+        return GuestDetails(name=name or "", email=external_id)
+    return GuestDetails(name=name or "")
+
+
 def _guest_for(
     conn: Connection,
     restaurant_id: int,
@@ -102,13 +114,7 @@ def _guest_for(
     now: datetime,
     phone_region: str,
 ) -> int:
-    details = GuestDetails(name=name or "")
-    if channel in PHONE_CHANNELS and external_id.startswith("+"):
-        details = GuestDetails(
-            name=name or "", phone=guest_store.normalise_phone(external_id, phone_region)
-        )
-    elif channel == "email":
-        details = GuestDetails(name=name or "", email=external_id)
+    details = details_of(channel, external_id, name, phone_region)
     guest = guest_store.find_or_create(conn, restaurant_id, details, now)
     if guest is None:  # no name and no contact: a guest known only by this identity
         guest = guest_store.create(conn, restaurant_id, details, now)
@@ -190,7 +196,7 @@ def resolve(
         )
         # Read back: another transaction may have made it first.
         row = conn.execute(_IDENTITY_OF_SENDER, sender).one()
-    return _identity(row)
+    return identity_from_row(row)
 
 
 # A returning sender's whole start of a turn, one statement (see ``returning_sender``).
@@ -219,7 +225,7 @@ _RETURNING_SENDER = select(
 ).select_from(_WROTE_AS_CTE.outerjoin(_TALK, true()))
 
 
-class _Prefixed:
+class Prefixed:
     """A row's columns under ``prefix``, read as plain attributes."""
 
     __slots__ = ("_prefix", "_row")
@@ -238,13 +244,17 @@ def returning_sender(
     external_id: str,
     message_id: int,
     now: datetime,
-) -> tuple[Identity, Conversation] | None:
+) -> tuple[Identity | None, Conversation | None] | None:
     """A known sender's identity (its last message now: WhatsApp's 24-hour window)
     and their conversation, with the message ``message_id`` attached to both: the
     start of nearly every turn, in one statement (PostgreSQL), so that on ``conn``
-    in autocommit it costs one round trip instead of a transaction's five. None when
-    the sender or their conversation is new: then only the identity's time may have
-    been written, and ``resolve`` and ``open_conversation`` do the rest."""
+    in autocommit it costs one round trip instead of a transaction's five.
+
+    No conversation when the sender has none yet (or the message could not be
+    attached): only the identity's time was written, and ``resolve`` and
+    ``open_conversation`` do the rest. No identity either when the sender is new:
+    nothing was written (``store.first_contact`` places them). None: not tried
+    (not PostgreSQL)."""
     if conn.dialect.name != "postgresql":
         return None
     row = conn.execute(
@@ -257,9 +267,12 @@ def returning_sender(
             "message": message_id,
         },
     ).first()
-    if row is None or row.c_id is None or not row.attached:
-        return None
-    return _identity(_Prefixed(row, "i_")), _conversation(_Prefixed(row, "c_"))
+    if row is None:
+        return None, None
+    known = identity_from_row(Prefixed(row, "i_"))
+    if row.c_id is None or not row.attached:
+        return known, None
+    return known, conversation_from_row(Prefixed(row, "c_"))
 
 
 def mark_verified(conn: Connection, identity_id: int, method: str, now: datetime) -> Identity:
@@ -276,7 +289,7 @@ def mark_verified(conn: Connection, identity_id: int, method: str, now: datetime
 
 def identity(conn: Connection, identity_id: int) -> Identity | None:
     row = conn.execute(_IDENTITY, {"identity": identity_id}).first()
-    return None if row is None else _identity(row)
+    return None if row is None else identity_from_row(row)
 
 
 def identities_of(conn: Connection, guest_id: int) -> list[Identity]:
@@ -285,7 +298,7 @@ def identities_of(conn: Connection, guest_id: int) -> list[Identity]:
         .where(channel_identities.c.guest_id == guest_id)
         .order_by(channel_identities.c.id)
     )
-    return [_identity(row) for row in rows]
+    return [identity_from_row(row) for row in rows]
 
 
 def latest(identities: Sequence[Identity]) -> Identity:
@@ -303,7 +316,7 @@ def open_conversation(
     mine = {"of_restaurant": restaurant_id, "of_guest": guest_id}
     found = conn.execute(_CONVERSATION_OF_GUEST, mine).first()
     if found is not None:
-        return _conversation(found), False
+        return conversation_from_row(found), False
     made = conn.execute(
         ignoring_conflicts(conn.dialect.name, conversations, conversations.c.id),
         {
@@ -317,12 +330,12 @@ def open_conversation(
             "created_at": now,
         },
     ).first()
-    return _conversation(conn.execute(_CONVERSATION_OF_GUEST, mine).one()), made is not None
+    return conversation_from_row(conn.execute(_CONVERSATION_OF_GUEST, mine).one()), made is not None
 
 
 def conversation(conn: Connection, conversation_id: int) -> Conversation | None:
     row = conn.execute(_CONVERSATION, {"conversation": conversation_id}).first()
-    return None if row is None else _conversation(row)
+    return None if row is None else conversation_from_row(row)
 
 
 def of_restaurant(conn: Connection, restaurant_id: int, *, limit: int = 50) -> list[Conversation]:
@@ -332,7 +345,7 @@ def of_restaurant(conn: Connection, restaurant_id: int, *, limit: int = 50) -> l
         .order_by(conversations.c.last_message_at.desc())
         .limit(limit)
     )
-    return [_conversation(row) for row in rows]
+    return [conversation_from_row(row) for row in rows]
 
 
 def save_turn(

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, func, select
 
-from saveit.store.conversations import Conversation, _conversation
+from saveit.store.conversations import Conversation, conversation_from_row
 from saveit.store.repository import Repository, bound
 from saveit.store.schema import channel_identities, channel_messages, conversations, guests
 
@@ -87,7 +87,7 @@ def overview(
         channels[int(r.guest_id)].add(str(r.channel))
     return [
         InboxEntry(
-            conversation=_conversation(r),
+            conversation=conversation_from_row(r),
             guest_name=r.g_name or "",
             guest_phone=r.g_phone,
             guest_email=r.g_email,

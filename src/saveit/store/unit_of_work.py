@@ -57,6 +57,7 @@ from saveit.store.audit import AuditRepository
 from saveit.store.channel_accounts import AccountRepository
 from saveit.store.conversations import ConversationRepository
 from saveit.store.erasure import ErasureRepository
+from saveit.store.first_contact import FirstContactRepository
 from saveit.store.guest_book import GuestBookRepository
 from saveit.store.guest_export import ExportRepository
 from saveit.store.guests import GuestRepository
@@ -117,6 +118,10 @@ class Repositories:
     @cached_property
     def answers(self) -> AnswerRepository:
         return AnswerRepository(self.connection)
+
+    @cached_property
+    def first_contacts(self) -> FirstContactRepository:
+        return FirstContactRepository(self.connection)
 
     @cached_property
     def accounts(self) -> AccountRepository:

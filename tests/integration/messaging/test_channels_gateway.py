@@ -34,6 +34,7 @@ from saveit.messaging.gateway import Gateway, Receipt, Reply, Turn
 from saveit.messaging.intake import Intake
 from saveit.messaging.workers import ChannelWorkers
 from saveit.store import conversations as convs
+from saveit.store import first_contact
 from saveit.store import messages as messages_store
 from saveit.store import restaurants as restaurant_store
 from saveit.store.answered import Answered
@@ -927,3 +928,178 @@ def test_an_answer_to_a_message_another_worker_answered_queues_nothing(
     assert (count(container, channel_messages), count(container, outbox)) == before
     with container.engine.connect() as conn:
         assert conn.execute(select(conversations.c.state)).scalar_one() == {"seen": 5}
+
+
+def _recorded(container: Container) -> tuple[list[tuple[str, bool]], Any]:
+    """Every statement the engine runs, and whether it ran on its own (autocommit)."""
+    seen: list[tuple[str, bool]] = []
+
+    def record(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append((statement, bool(conn.connection.driver_connection.autocommit)))
+
+    return seen, record
+
+
+@pytest.mark.parametrize(
+    "db_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+def test_a_new_senders_turn_runs_no_transaction(
+    container: Container, gateway: Gateway, echo: Echo
+) -> None:
+    """A guest's first message: the try as a returning sender finds nobody, and one
+    more statement of its own makes their guest, identity and conversation and
+    attaches the message, where a transaction of eleven round trips did."""
+    seen, record = _recorded(container)
+    gateway.receive(WebhookBatch(messages=[wa("wamid.1", "hola")]))
+    event.listen(container.engine, "before_cursor_execute", record)
+    try:
+        assert gateway.answer_inbound() == 1
+    finally:
+        event.remove(container.engine, "before_cursor_execute", record)
+
+    assert [sql for sql, on_its_own in seen if not on_its_own] == [], "a transaction ran"
+    starts = [sql for sql, _ in seen if "channel_identities" in sql]
+    assert len(starts) == 2, starts
+    assert starts[0].startswith("WITH wrote AS")
+    assert starts[1].startswith("WITH guest AS")
+    (turn,) = echo.turns
+    assert turn.first_contact
+    assert turn.identity.external_id == "+34600111222"
+    assert turn.identity.last_inbound_at is not None
+    assert turn.conversation.state == {}
+    with container.engine.connect() as conn:
+        guest = conn.execute(select(guests.c.id, guests.c.name, guests.c.phone)).one()
+        row = conn.execute(
+            select(channel_messages.c.identity_id, channel_messages.c.conversation_id).where(
+                channel_messages.c.provider_message_id == "wamid.1"
+            )
+        ).one()
+    assert tuple(guest) == (turn.identity.guest_id, "Lucía", "+34600111222")
+    assert turn.conversation.guest_id == guest.id
+    assert tuple(row) == (turn.identity.id, turn.conversation.id)
+
+
+def test_a_guest_known_by_phone_joins_their_own_conversation_on_their_first_message(
+    container: Container, gateway: Gateway, demo: str, clock: FakeClock, echo: Echo
+) -> None:
+    """Known from a booking with no name, and a confirmation that began their
+    conversation: their first WhatsApp message is theirs, not a new guest's, and
+    fills in the name WhatsApp gives."""
+    restaurant = container.booking.restaurant(demo)
+    with container.engine.begin() as conn:
+        guest = conn.execute(
+            guests.insert()
+            .values(
+                restaurant_id=restaurant.id,
+                name="",
+                phone="+34600111222",
+                notes="",
+                allergies=[],
+                tags=[],
+                visit_count=0,
+                no_show_count=0,
+                created_at=clock(),
+                updated_at=clock(),
+            )
+            .returning(guests.c.id)
+        ).scalar_one()
+        began, _ = convs.open_conversation(conn, restaurant.id, guest, clock())
+        conn.execute(
+            update(conversations).where(conversations.c.id == began.id).values(state={"seen": 7})
+        )
+    gateway.receive(WebhookBatch(messages=[wa("wamid.1", "hola")]))
+    drain(gateway)
+    (turn,) = echo.turns
+    assert not turn.first_contact
+    assert turn.conversation.id == began.id
+    assert turn.conversation.state == {"seen": 7}
+    assert turn.identity.guest_id == guest
+    assert count(container, guests) == 1
+    assert count(container, conversations) == 1
+    with container.engine.connect() as conn:
+        assert conn.execute(select(guests.c.name)).scalar_one() == "Lucía"
+
+
+@pytest.mark.parametrize(
+    "db_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+def test_a_first_contact_that_cannot_be_placed_whole_writes_nothing(
+    container: Container, gateway: Gateway, demo: str, clock: FakeClock
+) -> None:
+    """The sender's identity made a moment before by another worker, or a message
+    that is not there to attach: no guest, identity or conversation is left behind,
+    and the caller is told to take the transaction."""
+    restaurant = container.booking.restaurant(demo)
+    gateway.receive(WebhookBatch(messages=[wa("wamid.1", "hola")]))
+    with container.engine.connect() as conn:
+        message_id = conn.execute(select(channel_messages.c.id)).scalar_one()
+    with container.engine.begin() as conn:
+        convs.resolve(conn, restaurant.id, "sms", "+34600999999", name="Ana", now=clock())
+    before = count(container, guests), count(container, conversations)
+    lucia = GuestDetails(name="Lucía", phone="+34600111222")
+    ana = GuestDetails(name="Ana", phone="+34600999999")
+    for sender, details, message in (
+        ("+34600999999", ana, message_id),  # the identity exists
+        ("+34600111222", lucia, message_id + 1000),  # no such message
+    ):
+        at_once = container.db.on_its_own()
+        assert at_once is not None
+        with at_once as uow:
+            placed = uow.first_contacts.met_at_once(
+                restaurant.id, "sms", sender, details, message, clock()
+            )
+        assert placed is None
+        assert (count(container, guests), count(container, conversations)) == before
+    assert count(container, channel_messages, channel_messages.c.identity_id.is_not(None)) == 0
+
+
+@pytest.mark.parametrize(
+    "db_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+def test_two_channels_first_messages_racing_for_one_number_make_one_guest_and_conversation(
+    container: Container, gateway: Gateway, demo: str, clock: FakeClock, echo: Echo
+) -> None:
+    """WhatsApp's first message places the guest in a transaction still open while
+    SMS's first message from the same number is placed: the second statement waits
+    for the guest, cannot see the conversation begun meanwhile, writes nothing, and
+    its turn finds both in the transactional path."""
+    gateway.receive(WebhookBatch(messages=[wa("wamid.1", "hola"), sms("SM1", "y por sms")]))
+    restaurant = container.booking.restaurant(demo)
+    with container.engine.connect() as conn:
+        ids = {
+            channel: int(id_)
+            for channel, id_ in conn.execute(
+                select(channel_messages.c.channel, channel_messages.c.id)
+            )
+        }
+    lucia = GuestDetails(name="Lucía", phone="+34600111222")
+    outcome: list[object] = []
+
+    def second() -> None:
+        at_once = container.db.on_its_own()
+        assert at_once is not None
+        with at_once as uow:
+            outcome.append(
+                uow.first_contacts.met_at_once(
+                    restaurant.id, "sms", "+34600111222", lucia, ids["sms"], clock()
+                )
+            )
+
+    with container.engine.connect() as first:
+        first.begin()
+        placed = first_contact.met_at_once(
+            first, restaurant.id, "whatsapp", "+34600111222", lucia, ids["whatsapp"], clock()
+        )
+        assert placed is not None
+        racer = threading.Thread(target=second)
+        racer.start()
+        time.sleep(0.5)  # the racer waits on the guest's row
+        assert racer.is_alive()
+        first.commit()
+    racer.join(timeout=10)
+    assert outcome == [None]
+    assert (count(container, guests), count(container, conversations)) == (1, 1)
+
+    drain(gateway)
+    assert {turn.conversation.id for turn in echo.turns} == {placed[1].id}
+    assert count(container, guests) == 1
