@@ -38,6 +38,7 @@ from saveit.observe.context import resumed
 from saveit.store import conversations as convs
 from saveit.store import messages as store
 from saveit.store.channel_accounts import AccountDirectory
+from saveit.store.outbox import event_row
 from saveit.store.secret_box import SecretBox, SecretsUnreadable
 from saveit.store.unit_of_work import (
     Database,
@@ -268,6 +269,17 @@ class Delivery:
             return
         metrics.channel_sends.labels(message.channel, "sent").inc()
         now = self.clock()
+        at_once = self.db.on_its_own()
+        if at_once is not None:  # one statement of its own, unless early statuses wait
+            event = event_row(
+                restaurant_id=message.restaurant_id,
+                type_=events.MESSAGE_SENT,
+                payload=announcement(message),
+                at=now,
+            )
+            with at_once as uow:
+                if uow.messages.sent_at_once(message.id, result.provider_message_id, now, event):
+                    return
         with self.db.unit_of_work() as uow:
             early = uow.messages.mark_sent(message.id, result.provider_message_id, now)
             announce(uow, events.MESSAGE_SENT, message, now)

@@ -45,6 +45,7 @@ from saveit.store.message_delivery import mark_sending as mark_sending
 from saveit.store.message_delivery import mark_sent as mark_sent
 from saveit.store.message_delivery import prune_early_statuses as prune_early_statuses
 from saveit.store.message_delivery import release as release
+from saveit.store.message_delivery import sent_at_once as sent_at_once
 
 # The row type and the notices are part of this module's face (explicit re-exports).
 from saveit.store.message_rows import INBOX_NOTICE as INBOX_NOTICE
@@ -415,6 +416,7 @@ class MessageRepository(Repository):
     mark_sending = bound(mark_sending)
     release = bound(release)
     mark_sent = bound(mark_sent)
+    sent_at_once = bound(sent_at_once)
     mark_retry = bound(mark_retry)
     mark_failed = bound(mark_failed)
     by_id = bound(by_id)

@@ -791,9 +791,9 @@ def test_a_returning_senders_turn_starts_with_one_statement_of_its_own(
 ) -> None:
     """Who wrote, their conversation and the message's place in it: one round trip,
     with no transaction around it, and the same outcome as the first turn's. The
-    claim before it, the answer after it and the mark that the reply's send started
-    are one statement of their own each: the turn runs no transaction. (The send's
-    record after the provider's answer, three writes, keeps one.)"""
+    claim before it, the answer after it, the mark that the reply's send started and
+    the send's record after the provider answered are one statement of their own
+    each: neither the turn nor the send runs a transaction."""
     seen: list[tuple[str, bool]] = []
 
     def record(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
@@ -824,6 +824,21 @@ def test_a_returning_senders_turn_starts_with_one_statement_of_its_own(
     assert in_transaction == [], "a returning sender's turn ran a transaction"
     started = [on_its_own for sql, on_its_own in seen if "SET send_started_at" in sql]
     assert started == [True], "the reply's send was marked started inside a transaction"
+    recorded = [on_its_own for sql, on_its_own in seen if sql.startswith("WITH sent AS")]
+    assert recorded == [True], "the send was not recorded as one statement of its own"
+    assert [sql for sql, on_its_own in seen if not on_its_own] == [], "a transaction ran"
+    with container.engine.connect() as conn:
+        sent = conn.execute(
+            select(channel_messages.c.public_id, channel_messages.c.status).where(
+                channel_messages.c.direction == "out"
+            )
+        ).all()
+        announced = conn.execute(
+            select(outbox.c.payload).where(outbox.c.type == "message.sent")
+        ).scalars()
+        ids = sorted(payload["message"]["id"] for payload in announced)
+    assert [status for _, status in sent] == ["sent", "sent"]
+    assert ids == sorted(public_id for public_id, _ in sent)
 
     first, second = echo.turns
     assert second.conversation.id == first.conversation.id
