@@ -21,15 +21,10 @@ rare outcome of a race.
 
 The guest is the one the caller identified by id (a chat's guest, as
 :func:`saveit.store.guests.known` takes them), or is found by phone, or by email
-when there is no phone, as :func:`saveit.store.guests.find_or_create` finds them;
-either way they get what it fills in: a guest already known keeps their data and
-only blank fields are filled (a name, a language, an email no other guest of the
-restaurant has). ``ON CONFLICT DO UPDATE`` returns the row whether it was made or
-found, also when a racing booking by the same new guest made it a moment before
-(it waits for that one and updates the row it committed); a known guest's row is
-rewritten even when nothing is filled, which costs a row version but no round
-trip. A guest id this restaurant does not have leaves the statement no guest, and
-it refuses: the transactional path then answers ``NOT_FOUND``.
+when there is no phone, as :func:`saveit.store.guests.find_or_create` finds them,
+with the rules of :mod:`saveit.store.guest_row`. A guest id this restaurant does
+not have leaves the statement no guest, and it refuses: the transactional path
+then answers ``NOT_FOUND``.
 
 An ``Idempotency-Key`` is stored in the same statement, already pointing at the
 booking it made. A key that exists (a duplicate that raced past the replay read,
