@@ -47,17 +47,14 @@ from functools import cache
 from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, TextClause, text
-from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from saveit.domain.commands import Actor, GuestDetails
 from saveit.domain.views import GuestView, ReservationView
 from saveit.store.booked import booking_ctes, booking_params, refused_alone, typed_documents
-from saveit.store.guest_row import guest_params, guest_row, typed, who_of
+from saveit.store.guest_row import guest_params, guest_row, typed, who_of, written_whole
 from saveit.store.guests import guest_view
 from saveit.store.outbox import mark_written
 from saveit.store.tenancy import current_tenant
-
-REFUSED = "SV001"  # saveit_refuse's SQLSTATE (migration 0015)
 
 
 class BookedAtOnce(NamedTuple):
@@ -148,13 +145,8 @@ def insert_booked_at_once(
     }
     if key is not None:
         params["idempotency_key"], params["request_hash"] = key
-    try:
-        row = conn.execute(_statement(who, key is not None), params).one()
-    except IntegrityError:
-        return None  # a racing booking gave another guest this email: the other path sees it
-    except DBAPIError as exc:
-        if getattr(exc.orig, "sqlstate", None) == REFUSED:
-            return None
-        raise
+    row = written_whole(conn, _statement(who, key is not None), params)
+    if row is None:
+        return None
     mark_written(conn)
     return BookedAtOnce(int(row.reservation_id), guest_view(row))

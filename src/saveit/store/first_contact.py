@@ -34,10 +34,8 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import Connection, TextualSelect, text
-from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from saveit.domain.commands import GuestDetails
-from saveit.store.booked_at_once import REFUSED
 from saveit.store.conversations import (
     Conversation,
     Identity,
@@ -45,7 +43,7 @@ from saveit.store.conversations import (
     conversation_from_row,
     identity_from_row,
 )
-from saveit.store.guest_row import guest_params, guest_row, typed, who_of
+from saveit.store.guest_row import guest_params, guest_row, typed, who_of, written_whole
 from saveit.store.repository import Repository, bound
 from saveit.store.schema import channel_identities, conversations
 from saveit.store.tenancy import current_tenant
@@ -123,14 +121,9 @@ def met_at_once(
         "created_at": now,
         "message": message_id,
     }
-    try:
-        row = conn.execute(_statement(who), params).one()
-    except IntegrityError:
-        return None  # a racing statement gave another guest this email: the other path sees it
-    except DBAPIError as exc:
-        if getattr(exc.orig, "sqlstate", None) == REFUSED:
-            return None
-        raise
+    row = written_whole(conn, _statement(who), params)
+    if row is None:
+        return None
     return (
         identity_from_row(Prefixed(row, "i_")),
         conversation_from_row(Prefixed(row, "c_")),

@@ -19,10 +19,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import TextClause, bindparam
+from sqlalchemy import Connection, Executable, Row, TextClause, bindparam
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from saveit.domain.commands import GuestDetails
 from saveit.store.schema import guests
+
+REFUSED = "SV001"  # saveit_refuse's SQLSTATE (migration 0015)
 
 COLUMNS = ("id", "name", "phone", "email", "language", "visit_count", "no_show_count")
 
@@ -121,3 +124,19 @@ def typed(statement: TextClause, who: str) -> TextClause:
         bindparam("guest_allergies", type_=guests.c.allergies.type),
         bindparam("guest_tags", type_=guests.c.tags.type),
     )
+
+
+def written_whole(
+    conn: Connection, statement: Executable, params: dict[str, Any]
+) -> Row[Any] | None:
+    """The one row of a statement that writes a guest's row and more, all or nothing;
+    None when it wrote nothing: it refused (``saveit_refuse``), or a racing statement
+    gave another guest this email (the transactional path then sees what it made)."""
+    try:
+        return conn.execute(statement, params).one()
+    except IntegrityError:
+        return None
+    except DBAPIError as exc:
+        if getattr(exc.orig, "sqlstate", None) == REFUSED:
+            return None
+        raise
