@@ -106,7 +106,25 @@ class Delivery:
     ) -> store.StoredMessage:
         """Queue ``message`` in the caller's unit of work; ``to_hand``: leased to this
         process, for the caller to hand over (``handoff.hand``) once it commits."""
-        return uow.messages.enqueue(
+        row = self.outbound_row(
+            restaurant_id, identity, conversation_id, message, author, now, to_hand=to_hand
+        )
+        return uow.messages.queue_row(row)
+
+    def outbound_row(
+        self,
+        restaurant_id: int,
+        identity: convs.Identity,
+        conversation_id: int | None,
+        message: OutboundMessage,
+        author: str,
+        now: datetime,
+        *,
+        to_hand: bool = False,
+    ) -> dict[str, Any]:
+        """The row :meth:`queue` writes, also for a caller that writes it in a
+        statement of its own (``store.answered``)."""
+        return store.outbound_row(
             restaurant_id=restaurant_id,
             channel=identity.channel,
             address=identity.external_id,
@@ -117,30 +135,6 @@ class Delivery:
             now=now,
             claimed_until=now + self.lease if to_hand else None,
         )
-
-    def handed_row(
-        self,
-        restaurant_id: int,
-        identity: convs.Identity,
-        conversation_id: int | None,
-        message: OutboundMessage,
-        author: str,
-        now: datetime,
-    ) -> dict[str, Any]:
-        """The row :meth:`queue` writes with ``to_hand``, for a caller that writes it
-        in a statement of its own (``store.answered``)."""
-        row = store.outbound_row(
-            restaurant_id=restaurant_id,
-            channel=identity.channel,
-            address=identity.external_id,
-            identity_id=identity.id,
-            conversation_id=conversation_id,
-            message=message,
-            author=author,
-            now=now,
-        )
-        row["claimed_until"] = now + self.lease
-        return row
 
     def send_to_conversation(
         self,

@@ -372,8 +372,14 @@ class Gateway:
             return None
         row = None
         if reply.messages:
-            row = self.delivery.handed_row(
-                message.restaurant_id, identity, conversation.id, reply.messages[0], "bot", now
+            row = self.delivery.outbound_row(
+                message.restaurant_id,
+                identity,
+                conversation.id,
+                reply.messages[0],
+                "bot",
+                now,
+                to_hand=True,
             )
         event = event_row(
             restaurant_id=message.restaurant_id,
@@ -409,10 +415,9 @@ class Gateway:
             with at_once as uow:
                 known, talk = uow.conversations.returning_sender(
                     message.restaurant_id, message.channel, message.address, message.id, now
-                ) or (None, None)
+                )
                 if known is not None and talk is not None:
                     return known, talk, False
-                met = None
                 if known is None:
                     met = uow.first_contacts.met_at_once(
                         message.restaurant_id,
@@ -422,8 +427,8 @@ class Gateway:
                         message.id,
                         now,
                     )
-            if met is not None:
-                return met
+                    if met is not None:
+                        return met
         with self.db.unit_of_work() as uow:
             identity = uow.conversations.resolve(
                 message.restaurant_id,

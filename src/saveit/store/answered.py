@@ -31,10 +31,9 @@ from sqlalchemy import Connection, Select, bindparam, insert, select, true
 from saveit.store.conversations import SAVE_TURN, Conversation, turn_params
 from saveit.store.message_rows import StoredMessage, stored
 from saveit.store.messages import FINISH_INBOUND
-from saveit.store.outbox import mark_written
+from saveit.store.outbox import event_params, event_written_if, mark_written
 from saveit.store.repository import Repository, bound
 from saveit.store.schema import channel_messages as m
-from saveit.store.schema import outbox
 from saveit.store.tenancy import current_tenant
 
 
@@ -57,17 +56,7 @@ def _statement(columns: tuple[str, ...]) -> Any:
     saved = SAVE_TURN.returning(SAVE_TURN.table.c.id).cte("saved")
     finished = FINISH_INBOUND.where(select(saved.c.id).exists()).returning(m.c.id).cte("finished")
     if_finished = select(finished.c.id).exists()
-    event_columns = ["event_id", "restaurant_id", "type", "payload", "created_at"]
-    evented = (
-        insert(outbox)
-        .from_select(
-            event_columns,
-            _values(outbox, "ev_", event_columns).where(if_finished),
-            include_defaults=False,
-        )
-        .returning(outbox.c.id)
-        .cte("evented")
-    )
+    evented = event_written_if(if_finished, "evented")
     joined = saved.outerjoin(finished, true()).outerjoin(evented, true())
     picked: list[Any] = [finished.c.id.label("finished_id")]
     if columns:
@@ -111,7 +100,7 @@ def answered_at_once(
         **turn_params(current, state, offered, language, now),
         "message": message_id,
         "note": note,
-        **{f"ev_{k}": v for k, v in event.items()},
+        **event_params(event),
         **{f"out_{k}": v for k, v in (reply or {}).items()},
     }
     row = conn.execute(_statement(columns), params).first()

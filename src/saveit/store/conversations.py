@@ -244,7 +244,7 @@ def returning_sender(
     external_id: str,
     message_id: int,
     now: datetime,
-) -> tuple[Identity | None, Conversation | None] | None:
+) -> tuple[Identity | None, Conversation | None]:
     """A known sender's identity (its last message now: WhatsApp's 24-hour window)
     and their conversation, with the message ``message_id`` attached to both: the
     start of nearly every turn, in one statement (PostgreSQL), so that on ``conn``
@@ -252,11 +252,10 @@ def returning_sender(
 
     No conversation when the sender has none yet (or the message could not be
     attached): only the identity's time was written, and ``resolve`` and
-    ``open_conversation`` do the rest. No identity either when the sender is new:
-    nothing was written (``store.first_contact`` places them). None: not tried
-    (not PostgreSQL)."""
+    ``open_conversation`` do the rest. No identity either when the sender is new
+    (``store.first_contact`` places them), or off PostgreSQL: nothing was written."""
     if conn.dialect.name != "postgresql":
-        return None
+        return None, None
     row = conn.execute(
         _RETURNING_SENDER,
         {

@@ -14,7 +14,6 @@ from sqlalchemy import (
     bindparam,
     case,
     delete,
-    insert,
     literal,
     select,
     update,
@@ -27,10 +26,9 @@ from saveit.domain.messages import (
 )
 from saveit.store.database import ignoring_conflicts
 from saveit.store.message_rows import StoredMessage, stored
-from saveit.store.outbox import mark_written
+from saveit.store.outbox import event_params, event_written_if, mark_written
 from saveit.store.schema import channel_messages as m
 from saveit.store.schema import early_statuses as early
-from saveit.store.schema import outbox
 from saveit.store.tenancy import current_tenant
 
 _RANK_OF_COLUMN = case(
@@ -175,9 +173,6 @@ def mark_sent(
     return _apply_early(conn, channel, provider_message_id, now)
 
 
-_EVENT_COLUMNS = ["event_id", "restaurant_id", "type", "payload", "created_at"]
-
-
 def _sent_at_once() -> Any:
     # Recorded only when no status the provider reported beat the record here: those
     # are moved onto the message, and perhaps announced, by ``mark_sent``.
@@ -193,18 +188,7 @@ def _sent_at_once() -> Any:
         .returning(m.c.id)
         .cte("sent")
     )
-    announced = (
-        insert(outbox)
-        .from_select(
-            _EVENT_COLUMNS,
-            select(*(bindparam(f"ev_{c}", type_=outbox.c[c].type) for c in _EVENT_COLUMNS)).where(
-                select(sent.c.id).exists()
-            ),
-            include_defaults=False,
-        )
-        .returning(outbox.c.id)
-        .cte("announced")
-    )
+    announced = event_written_if(select(sent.c.id).exists(), "announced")
     # the event's id is read so that the statement names (and renders) its WITH
     return select(sent.c.id, announced.c.id.label("event_row_id")).select_from(
         sent.outerjoin(announced, literal(True))
@@ -235,7 +219,7 @@ def sent_at_once(
             "message": message_id,
             "sent_as": provider_message_id,
             "now": now,
-            **{f"ev_{k}": v for k, v in event.items()},
+            **event_params(event),
         },
     ).first()
     if row is None:

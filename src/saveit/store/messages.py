@@ -251,24 +251,30 @@ def enqueue(
     now: datetime,
     claimed_until: datetime | None = None,
 ) -> StoredMessage:
-    """Queue an outbound message for the delivery loops. ``claimed_until``: leased to
-    the caller at once, who sends it itself (the bot's reply, handed to this process's
-    delivery in memory); nobody else is woken for it, and if this process dies it is
-    sent by whoever claims it when the lease lapses."""
-    values = outbound_row(
-        restaurant_id=restaurant_id,
-        channel=channel,
-        address=address,
-        identity_id=identity_id,
-        conversation_id=conversation_id,
-        message=message,
-        author=author,
-        now=now,
+    """Queue an outbound message for the delivery loops (:func:`queue_row`)."""
+    return queue_row(
+        conn,
+        outbound_row(
+            restaurant_id=restaurant_id,
+            channel=channel,
+            address=address,
+            identity_id=identity_id,
+            conversation_id=conversation_id,
+            message=message,
+            author=author,
+            now=now,
+            claimed_until=claimed_until,
+        ),
     )
-    if claimed_until is not None:
-        values["claimed_until"] = claimed_until
+
+
+def queue_row(conn: Connection, values: dict[str, Any]) -> StoredMessage:
+    """Queue the outbound message :func:`outbound_row` made. Leased already (its
+    ``claimed_until``), it is the caller's to send itself (the bot's reply, handed to
+    this process's delivery in memory): nobody else is woken for it, and if this
+    process dies it is sent by whoever claims it when the lease lapses."""
     row = conn.execute(_ENQUEUE, values).one()
-    if claimed_until is None:
+    if values.get("claimed_until") is None:
         wake(conn, OUTBOX_NOTICE)
     return stored(row)
 
@@ -283,9 +289,10 @@ def outbound_row(
     message: OutboundMessage,
     author: str,
     now: datetime,
+    claimed_until: datetime | None = None,
 ) -> dict[str, Any]:
-    """A queued outbound message's row, not leased to anyone."""
-    return {
+    """A queued outbound message's row, leased until ``claimed_until`` if given."""
+    row = {
         "public_id": new_public_id(),
         "restaurant_id": restaurant_id,
         "direction": "out",
@@ -303,6 +310,9 @@ def outbound_row(
         "created_at": now,
         "updated_at": now,
     }
+    if claimed_until is not None:
+        row["claimed_until"] = claimed_until
+    return row
 
 
 def by_id(conn: Connection, message_id: int) -> StoredMessage | None:
@@ -413,6 +423,7 @@ class MessageRepository(Repository):
     attach = bound(attach)
     finish_inbound = bound(finish_inbound)
     enqueue = bound(enqueue)
+    queue_row = bound(queue_row)
     mark_sending = bound(mark_sending)
     release = bound(release)
     mark_sent = bound(mark_sent)

@@ -83,6 +83,27 @@ def emit(
     return str(row["event_id"])
 
 
+EVENT_COLUMNS = ("event_id", "restaurant_id", "type", "payload", "created_at")
+
+
+def event_written_if(condition: Any, name: str) -> Any:
+    """A ``WITH`` (named ``name``) that inserts the event whose row
+    :func:`event_params` binds, only when ``condition`` holds: the event of a
+    statement that writes a change and its event in one round trip."""
+    values = select(*(bindparam(f"ev_{c}", type_=outbox.c[c].type) for c in EVENT_COLUMNS))
+    return (
+        insert(outbox)
+        .from_select(list(EVENT_COLUMNS), values.where(condition), include_defaults=False)
+        .returning(outbox.c.id)
+        .cte(name)
+    )
+
+
+def event_params(event: dict[str, Any]) -> dict[str, Any]:
+    """:func:`event_row`'s values as :func:`event_written_if`'s parameters."""
+    return {f"ev_{k}": v for k, v in event.items()}
+
+
 def event_row(
     *, restaurant_id: int, type_: str, payload: dict[str, Any], at: datetime
 ) -> dict[str, Any]:
