@@ -118,7 +118,11 @@ class Surveys:
             lang = visit.language or conversation.language or self.default_language
             message = question(restaurant.name, lang)
             assert self.delivery is not None
-            self.delivery.queue(uow, restaurant.id, identity, conversation.id, message, AUTHOR, now)
+            uow.messages.queue_row(
+                self.delivery.outbound_row(
+                    restaurant.id, identity, conversation.id, message, AUTHOR, now
+                )
+            )
             uow.conversations.offer(
                 conversation.id, [{"id": c.id, "title": c.title} for c in message.choices]
             )

@@ -43,7 +43,6 @@ from saveit.store.secret_box import SecretBox, SecretsUnreadable
 from saveit.store.unit_of_work import (
     Database,
     DatabaseLike,
-    Repositories,
     UnitOfWork,
     database_of,
 )
@@ -92,25 +91,6 @@ class Delivery:
         self._pruned_at: datetime | None = None
         self.handoff = Handoff(self.db, lease, self.ready)
 
-    def queue(
-        self,
-        uow: Repositories,
-        restaurant_id: int,
-        identity: convs.Identity,
-        conversation_id: int | None,
-        message: OutboundMessage,
-        author: str,
-        now: datetime,
-        *,
-        to_hand: bool = False,
-    ) -> store.StoredMessage:
-        """Queue ``message`` in the caller's unit of work; ``to_hand``: leased to this
-        process, for the caller to hand over (``handoff.hand``) once it commits."""
-        row = self.outbound_row(
-            restaurant_id, identity, conversation_id, message, author, now, to_hand=to_hand
-        )
-        return uow.messages.queue_row(row)
-
     def outbound_row(
         self,
         restaurant_id: int,
@@ -122,8 +102,10 @@ class Delivery:
         *,
         to_hand: bool = False,
     ) -> dict[str, Any]:
-        """The row :meth:`queue` writes, also for a caller that writes it in a
-        statement of its own (``store.answered``)."""
+        """A queued message's row, for the caller's unit of work to queue
+        (``messages.queue_row``) or to write in a statement of its own
+        (``store.answered``). ``to_hand``: leased to this process, for the caller to
+        hand over (``handoff.hand``) once it commits."""
         return store.outbound_row(
             restaurant_id=restaurant_id,
             channel=identity.channel,
@@ -152,8 +134,10 @@ class Delivery:
             if conversation is None:
                 raise errors.NotFound(f"No conversation {conversation_id}")
             identity = _reply_identity(uow, conversation, channel)
-            queued = self.queue(
-                uow, conversation.restaurant_id, identity, conversation.id, message, author, now
+            queued = uow.messages.queue_row(
+                self.outbound_row(
+                    conversation.restaurant_id, identity, conversation.id, message, author, now
+                )
             )
         self.ready.set()
         return queued

@@ -328,15 +328,16 @@ class Gateway:
                 if reply.handoff:
                     uow.conversations.hand_off(conversation, active=True, by="bot", now=now)
                 queued = [
-                    self.delivery.queue(
-                        uow,
-                        message.restaurant_id,
-                        identity,
-                        conversation.id,
-                        out,
-                        "bot",
-                        now,
-                        to_hand=True,
+                    uow.messages.queue_row(
+                        self.delivery.outbound_row(
+                            message.restaurant_id,
+                            identity,
+                            conversation.id,
+                            out,
+                            "bot",
+                            now,
+                            to_hand=True,
+                        )
                     )
                     for out in reply.messages
                 ]
